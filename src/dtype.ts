@@ -1,0 +1,214 @@
+/**
+ * Element types and exact conversions between JavaScript numbers and the narrow float formats.
+ *
+ * Encoding rounds to nearest, ties to even, directly from the float64 value (no double rounding
+ * through float32). Narrow floats are stored as their raw bit patterns (Uint16Array / Uint8Array).
+ */
+
+export type DType = 'float32' | 'bfloat16' | 'float16' | 'float8_e4m3fn' | 'int32';
+
+export const DTYPES: readonly DType[] = ['float32', 'bfloat16', 'float16', 'float8_e4m3fn', 'int32'];
+
+/** The narrow float formats, stored as bit patterns. */
+export type NarrowFloatDType = 'bfloat16' | 'float16' | 'float8_e4m3fn';
+
+export type HostArray = Float32Array | Int32Array | Uint16Array | Uint8Array;
+
+/** Bytes per element. */
+export function dtypeBytes(dtype: DType): number {
+  switch (dtype) {
+    case 'float32':
+    case 'int32':
+      return 4;
+    case 'bfloat16':
+    case 'float16':
+      return 2;
+    case 'float8_e4m3fn':
+      return 1;
+  }
+}
+
+export function isDType(value: unknown): value is DType {
+  return typeof value === 'string' && (DTYPES as readonly string[]).includes(value);
+}
+
+/** A typed array of `length` elements in which `dtype` is stored on the host. */
+export function allocHostArray(dtype: DType, length: number): HostArray {
+  switch (dtype) {
+    case 'float32':
+      return new Float32Array(length);
+    case 'int32':
+      return new Int32Array(length);
+    case 'bfloat16':
+    case 'float16':
+      return new Uint16Array(length);
+    case 'float8_e4m3fn':
+      return new Uint8Array(length);
+  }
+}
+
+interface FloatFormat {
+  readonly expBits: number;
+  readonly manBits: number;
+  readonly bias: number;
+  /** Largest unbiased exponent of a finite value. */
+  readonly maxExp: number;
+  readonly maxFinite: number;
+  /** Bit pattern of +infinity, or undefined where the format has none (e4m3fn). */
+  readonly infBits: number | undefined;
+  /** The canonical (positive, quiet) NaN this package writes. */
+  readonly nanBits: number;
+}
+
+function format(
+  expBits: number,
+  manBits: number,
+  hasInf: boolean,
+  nanBits: number,
+  maxFinite: number,
+): FloatFormat {
+  const bias = (1 << (expBits - 1)) - 1;
+  return {
+    expBits,
+    manBits,
+    bias,
+    maxExp: Math.floor(Math.log2(maxFinite)),
+    maxFinite,
+    infBits: hasInf ? ((1 << expBits) - 1) << manBits : undefined,
+    nanBits,
+  };
+}
+
+const FORMATS: Record<NarrowFloatDType, FloatFormat> = {
+  bfloat16: format(8, 7, true, 0x7fc0, (2 - 2 ** -7) * 2 ** 127),
+  float16: format(5, 10, true, 0x7e00, 65504),
+  // OCP float8 e4m3fn: no infinities, only S.1111.111 is NaN, so the largest finite is 1.110b * 2^8.
+  float8_e4m3fn: format(4, 3, false, 0x7f, 448),
+};
+
+export interface EncodeOptions {
+  /**
+   * Values beyond the largest finite value (and infinities) become +-max instead of +-inf
+   * (or NaN for float8_e4m3fn, which has no infinity). Default false, as IEEE and PyTorch do.
+   */
+  saturate?: boolean;
+}
+
+function roundHalfEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f;
+  if (d > 0.5) return f + 1;
+  if (d < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+function encodeWithFormat(x: number, fmt: FloatFormat, saturate: boolean): number {
+  if (Number.isNaN(x)) return fmt.nanBits;
+  const signBit = x < 0 || Object.is(x, -0) ? 1 << (fmt.expBits + fmt.manBits) : 0;
+  const a = Math.abs(x);
+  if (a === 0) return signBit;
+  const overflow = (): number =>
+    signBit |
+    (saturate
+      ? encodeWithFormat(fmt.maxFinite, fmt, false)
+      : (fmt.infBits ?? fmt.nanBits));
+  if (a === Infinity) return overflow();
+  const minExp = 1 - fmt.bias;
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e -= 1;
+  else if (2 ** (e + 1) <= a) e += 1;
+  if (e < minExp) e = minExp;
+  let m = roundHalfEven(a / 2 ** (e - fmt.manBits)); // exact: division by a power of two
+  const hidden = 2 ** fmt.manBits;
+  if (m === 2 * hidden) {
+    m = hidden;
+    e += 1;
+  }
+  if (e > fmt.maxExp || m * 2 ** (e - fmt.manBits) > fmt.maxFinite) return overflow();
+  if (m < hidden) return signBit | m; // subnormal (or zero after rounding)
+  return signBit | ((e + fmt.bias) << fmt.manBits) | (m - hidden);
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** Encodes one number as the bit pattern of `dtype`, rounding to nearest even. */
+export function encode(dtype: NarrowFloatDType, x: number, options: EncodeOptions = {}): number {
+  const saturate = options.saturate ?? false;
+  if (dtype === 'bfloat16' && !saturate && Math.fround(x) === x) {
+    // Fast path: x is exactly a float32, so rounding its bits is a single, exact rounding.
+    f32[0] = x;
+    const u = u32[0];
+    return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+  }
+  return encodeWithFormat(x, FORMATS[dtype], saturate);
+}
+
+function decodeWithFormat(bits: number, fmt: FloatFormat): number {
+  const sign = bits >> (fmt.expBits + fmt.manBits) ? -1 : 1;
+  const expField = (bits >> fmt.manBits) & ((1 << fmt.expBits) - 1);
+  const man = bits & ((1 << fmt.manBits) - 1);
+  const magnitude = bits & ~(1 << (fmt.expBits + fmt.manBits));
+  if (fmt.infBits !== undefined && expField === (1 << fmt.expBits) - 1) {
+    return man === 0 ? sign * Infinity : NaN;
+  }
+  if (fmt.infBits === undefined && magnitude === fmt.nanBits) return NaN;
+  if (expField === 0) return sign * man * 2 ** (1 - fmt.bias - fmt.manBits);
+  return sign * (1 + man / 2 ** fmt.manBits) * 2 ** (expField - fmt.bias);
+}
+
+const decodeTables = new Map<NarrowFloatDType, Float32Array>();
+
+/** Every bit pattern of `dtype` decoded, indexed by the pattern. */
+export function decodeTable(dtype: NarrowFloatDType): Float32Array {
+  let table = decodeTables.get(dtype);
+  if (!table) {
+    const fmt = FORMATS[dtype];
+    table = new Float32Array(1 << (1 + fmt.expBits + fmt.manBits));
+    for (let b = 0; b < table.length; b++) table[b] = decodeWithFormat(b, fmt);
+    decodeTables.set(dtype, table);
+  }
+  return table;
+}
+
+/** Decodes one bit pattern of `dtype` to its exact value. */
+export function decode(dtype: NarrowFloatDType, bits: number): number {
+  return decodeTable(dtype)[bits];
+}
+
+/** Rounds `x` to the nearest value representable in `dtype` (float32 included). */
+export function roundTo(dtype: DType, x: number): number {
+  if (dtype === 'float32') return Math.fround(x);
+  if (dtype === 'int32') return x | 0;
+  return decode(dtype, encode(dtype, x));
+}
+
+/** Encodes `src` into a new (or the given) host array of `dtype`. */
+export function encodeArray(
+  dtype: DType,
+  src: ArrayLike<number>,
+  dst: HostArray = allocHostArray(dtype, src.length),
+  options: EncodeOptions = {},
+): HostArray {
+  if (dtype === 'float32' || dtype === 'int32') {
+    for (let i = 0; i < src.length; i++) dst[i] = src[i];
+    return dst;
+  }
+  for (let i = 0; i < src.length; i++) dst[i] = encode(dtype, src[i], options);
+  return dst;
+}
+
+/** Decodes a host array of `dtype` into float32 values. */
+export function decodeArray(
+  dtype: DType,
+  src: HostArray,
+  dst: Float32Array = new Float32Array(src.length),
+): Float32Array {
+  if (dtype === 'float32' || dtype === 'int32') {
+    for (let i = 0; i < src.length; i++) dst[i] = src[i];
+    return dst;
+  }
+  const table = decodeTable(dtype);
+  for (let i = 0; i < src.length; i++) dst[i] = table[src[i]];
+  return dst;
+}

@@ -1,0 +1,161 @@
+/**
+ * Tensors: a dtype, a shape, strides (in elements) and a location. Host tensors own a typed array;
+ * device tensors (location 'cuda') are created by the CUDA backend and share the same description.
+ */
+import { ArgumentError } from './errors.js';
+import {
+  allocHostArray,
+  decode,
+  decodeArray,
+  encodeArray,
+  type DType,
+  type EncodeOptions,
+  type HostArray,
+} from './dtype.js';
+
+export type Location = 'host' | 'cuda';
+
+/** What every tensor, wherever it lives, describes about itself. */
+export interface TensorLike {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  /** Strides in elements, one per dimension. */
+  readonly strides: readonly number[];
+  readonly location: Location;
+}
+
+export function numelOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+/** True when the strides are the row-major strides of the shape (size-1 dims may have any stride). */
+export function isContiguous(t: Pick<TensorLike, 'shape' | 'strides'>): boolean {
+  let s = 1;
+  for (let i = t.shape.length - 1; i >= 0; i--) {
+    if (t.shape[i] !== 1 && t.strides[i] !== s) return false;
+    s *= t.shape[i];
+  }
+  return true;
+}
+
+function checkShape(shape: readonly number[], argument: string): void {
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (!Number.isInteger(d) || d < 0) {
+      throw new ArgumentError(`${argument}[${i}]`, 'a non-negative integer', String(d));
+    }
+  }
+}
+
+/** A tensor in host memory. Narrow floats hold raw bit patterns; use `toFloat32()` to read values. */
+export class Tensor implements TensorLike {
+  readonly location = 'host' as const;
+  readonly strides: readonly number[];
+
+  constructor(
+    readonly dtype: DType,
+    readonly shape: readonly number[],
+    /** Raw storage, row-major over `shape` unless `strides` say otherwise. */
+    readonly data: HostArray,
+    strides?: readonly number[],
+  ) {
+    checkShape(shape, 'shape');
+    this.strides = strides ?? contiguousStrides(shape);
+    const expected = allocHostArray(dtype, 0).constructor;
+    if (data.constructor !== expected) {
+      throw new ArgumentError('data', `a ${expected.name} for dtype ${dtype}`, data.constructor.name);
+    }
+    if (this.strides.length !== shape.length) {
+      throw new ArgumentError('strides', `${shape.length} strides`, `${this.strides.length}`);
+    }
+    let extent = 0;
+    for (let i = 0; i < shape.length; i++) {
+      if (shape[i] === 0) extent = -Infinity;
+      extent += (shape[i] - 1) * this.strides[i];
+    }
+    if (extent + 1 > data.length) {
+      throw new ArgumentError('data.length', `at least ${extent + 1} elements`, `${data.length}`);
+    }
+  }
+
+  /** A zero-filled host tensor. */
+  static zeros(shape: readonly number[], dtype: DType): Tensor {
+    checkShape(shape, 'shape');
+    return new Tensor(dtype, shape, allocHostArray(dtype, numelOf(shape)));
+  }
+
+  /** A host tensor holding `values` (row-major), rounded to `dtype` to nearest even. */
+  static from(
+    values: ArrayLike<number>,
+    shape: readonly number[],
+    dtype: DType,
+    options?: EncodeOptions,
+  ): Tensor {
+    checkShape(shape, 'shape');
+    const n = numelOf(shape);
+    if (values.length !== n) {
+      throw new ArgumentError('values.length', `${n} (the product of shape [${shape}])`, `${values.length}`);
+    }
+    return new Tensor(dtype, shape, encodeArray(dtype, values, undefined, options));
+  }
+
+  get numel(): number {
+    return numelOf(this.shape);
+  }
+
+  /** Storage offset of the element at `index`. */
+  offsetOf(...index: number[]): number {
+    let o = 0;
+    for (let i = 0; i < index.length; i++) o += index[i] * this.strides[i];
+    return o;
+  }
+
+  /** The element at `index`, decoded to a number. */
+  get(...index: number[]): number {
+    const raw = this.data[this.offsetOf(...index)];
+    if (this.dtype === 'float32' || this.dtype === 'int32') return raw;
+    return decode(this.dtype, raw);
+  }
+
+  /** All elements, row-major, decoded to float32 (a copy). */
+  toFloat32(): Float32Array {
+    const src = this.contiguous();
+    return decodeArray(this.dtype, src.data.subarray(0, this.numel) as HostArray);
+  }
+
+  /** A row-major copy (or this tensor, if already row-major and exactly sized). */
+  contiguous(): Tensor {
+    if (isContiguous(this) && this.data.length === this.numel) return this;
+    const out = allocHostArray(this.dtype, this.numel);
+    const idx = new Array<number>(this.shape.length).fill(0);
+    for (let flat = 0; flat < out.length; flat++) {
+      out[flat] = this.data[this.offsetOf(...idx)];
+      for (let d = idx.length - 1; d >= 0; d--) {
+        if (++idx[d] < this.shape[d]) break;
+        idx[d] = 0;
+      }
+    }
+    return new Tensor(this.dtype, this.shape, out);
+  }
+
+  /** A tensor of the same storage viewed with a new row-major shape (must be contiguous). */
+  reshape(shape: readonly number[]): Tensor {
+    if (numelOf(shape) !== this.numel) {
+      throw new ArgumentError('shape', `${this.numel} elements`, `[${shape}] (${numelOf(shape)})`);
+    }
+    const src = this.contiguous();
+    return new Tensor(this.dtype, shape, src.data);
+  }
+}
