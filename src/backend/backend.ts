@@ -19,6 +19,17 @@ export interface DecodeOptions {
   causal?: boolean;
 }
 
+/** Where and how a backend runs an operation; the CPU backend ignores it. */
+export interface ExecutionOptions<T extends TensorLike = TensorLike> {
+  /** The CUDA stream to launch on (a CudaStream); default: the legacy default stream. */
+  stream?: unknown;
+  /** Preallocated outputs of a decode (required inside CUDA graph capture). */
+  out?: T;
+  lse?: T;
+  /** Preallocated decode workspace (required inside CUDA graph capture). */
+  workspace?: T;
+}
+
 export interface DecodeResult<T extends TensorLike = TensorLike> {
   /** [b, s_q, h_q, d_v] in the dtype of q. */
   readonly out: T;
@@ -33,6 +44,7 @@ export interface Backend<T extends TensorLike = TensorLike> {
     numQTokensPerHeadK: number,
     numHeadsK: number,
     numSms: number,
+    exec?: ExecutionOptions<T>,
   ): MlaMetadata<T>;
   /** MLA decode: values are the first headDimV entries of each cached row. */
   mlaDecode(
@@ -43,6 +55,7 @@ export interface Backend<T extends TensorLike = TensorLike> {
     headDimV: number,
     metadata: MlaMetadata<T>,
     options: Required<DecodeOptions>,
+    exec?: ExecutionOptions<T>,
   ): DecodeResult<T>;
   /** GQA/MHA/MQA decode with separate K and V caches. */
   gqaDecode(
@@ -53,7 +66,8 @@ export interface Backend<T extends TensorLike = TensorLike> {
     cacheSeqlens: T,
     metadata: MlaMetadata<T>,
     options: Required<DecodeOptions>,
+    exec?: ExecutionOptions<T>,
   ): DecodeResult<T>;
   /** cache[slot / pageSize, slot % pageSize] = rows[i] for each i with slotMapping[i] >= 0. */
-  writeKv(cache: T, rows: T, slotMapping: T): void;
+  writeKv(cache: T, rows: T, slotMapping: T, exec?: ExecutionOptions<T>): void;
 }

@@ -1,0 +1,20 @@
+// Small shared pieces of the testing helpers: argument errors and launch checks, reported through
+// the library's thread-local last-error message.
+#pragma once
+#include <cuda_runtime.h>
+
+#include "../include/flash_mla_testing.h"
+#include "../api/errors.h"
+
+namespace fmla::testing {
+
+inline bool is_contiguous(const fmla_tensor& t) {
+  int64_t expected = 1;
+  for (int i = t.ndim - 1; i >= 0; i--) {
+    if (t.shape[i] != 1 && t.strides[i] != expected) return false;
+    expected *= t.shape[i];
+  }
+  return true;
+}
+
+}  // namespace fmla::testing

@@ -1,0 +1,124 @@
+/** The CUDA backend: validated arguments in, one native call per operation, outputs on the device. */
+import { ArgumentError } from '../../errors.js';
+import type {
+  Backend,
+  DecodeOptions,
+  DecodeResult,
+  ExecutionOptions,
+  MlaMetadata,
+} from '../backend.js';
+import { CudaTensor } from './cuda-tensor.js';
+import { CudaStream, nativeLibrary, streamHandle } from './runtime.js';
+
+type Exec = ExecutionOptions<CudaTensor>;
+
+/** Growing per-stream workspaces. Outgrown ones are kept alive: a captured graph may still use them. */
+const workspaces = new WeakMap<object, { current: CudaTensor; retired: CudaTensor[] }>();
+
+function workspaceFor(stream: unknown, bytes: number): CudaTensor {
+  const key = (stream ?? CudaStream.legacyDefault) as object;
+  const entry = workspaces.get(key);
+  if (entry && entry.current.byteLength >= bytes) return entry.current;
+  const size = Math.max(bytes, 2 * (entry?.current.byteLength ?? 0), 4);
+  const current = CudaTensor.empty([Math.ceil(size / 4)], 'int32');
+  if (entry) {
+    entry.retired.push(entry.current);
+    entry.current = current;
+  } else {
+    workspaces.set(key, { current, retired: [] });
+  }
+  return current;
+}
+
+function outputOrNew(
+  given: CudaTensor | undefined,
+  name: string,
+  shape: readonly number[],
+  dtype: CudaTensor['dtype'],
+): CudaTensor {
+  if (!given) return CudaTensor.empty(shape, dtype);
+  if (given.dtype !== dtype) throw new ArgumentError(`${name}.dtype`, dtype, given.dtype);
+  if (given.shape.length !== shape.length || given.shape.some((d, i) => d !== shape[i])) {
+    throw new ArgumentError(`${name}.shape`, `[${shape}]`, `[${given.shape}]`);
+  }
+  return given;
+}
+
+function decode(
+  kind: 'mlaDecode' | 'gqaDecode',
+  q: CudaTensor,
+  caches: CudaTensor[],
+  blockTable: CudaTensor,
+  cacheSeqlens: CudaTensor,
+  headDimV: number,
+  metadata: MlaMetadata<CudaTensor>,
+  options: Required<DecodeOptions>,
+  exec: Exec = {},
+): DecodeResult<CudaTensor> {
+  const lib = nativeLibrary();
+  const [b, sQ, hQ] = q.shape;
+  const parts = metadata.tileSchedulerMetadata.shape[0];
+  const out = outputOrNew(exec.out, 'out', [b, sQ, hQ, headDimV], q.dtype);
+  const lse = outputOrNew(exec.lse, 'lse', [b, hQ, sQ], 'float32');
+  const bytes = Number(lib.raw('workspaceBytes', b, sQ, hQ, headDimV, parts));
+  const workspace = exec.workspace ?? workspaceFor(exec.stream, bytes);
+  if (workspace.byteLength < bytes) {
+    throw new ArgumentError('workspace', `at least ${bytes} bytes`, `${workspace.byteLength}`);
+  }
+  const tensors = [q, ...caches, blockTable, cacheSeqlens].map((t) => t.descriptor());
+  lib.call(
+    kind,
+    ...tensors,
+    ...(kind === 'mlaDecode' ? [headDimV] : []),
+    metadata.tileSchedulerMetadata.descriptor(),
+    metadata.numSplits.descriptor(),
+    options.softmaxScale,
+    options.causal ? 1 : 0,
+    out.descriptor(),
+    lse.descriptor(),
+    workspace.ptr,
+    workspace.byteLength,
+    streamHandle(exec.stream),
+  );
+  return { out, lse };
+}
+
+export const cudaBackend: Backend<CudaTensor> = {
+  name: 'cuda',
+
+  getMlaMetadata(cacheSeqlens, numQTokensPerHeadK, numHeadsK, numSms, exec: Exec = {}) {
+    const lib = nativeLibrary();
+    const parts = Number(lib.raw('numSmParts', numSms, numQTokensPerHeadK, numHeadsK));
+    const tileSchedulerMetadata = CudaTensor.empty([parts, 8], 'int32');
+    const numSplits = CudaTensor.empty([cacheSeqlens.shape[0] + 1], 'int32');
+    lib.call(
+      'getMlaMetadata',
+      cacheSeqlens.descriptor(),
+      numQTokensPerHeadK,
+      numHeadsK,
+      tileSchedulerMetadata.descriptor(),
+      numSplits.descriptor(),
+      streamHandle(exec.stream),
+    );
+    return { tileSchedulerMetadata, numSplits };
+  },
+
+  mlaDecode(q, kvCache, blockTable, cacheSeqlens, headDimV, metadata, options, exec) {
+    return decode('mlaDecode', q, [kvCache], blockTable, cacheSeqlens, headDimV, metadata, options, exec);
+  },
+
+  gqaDecode(q, kCache, vCache, blockTable, cacheSeqlens, metadata, options, exec) {
+    const d = vCache.shape[3];
+    return decode('gqaDecode', q, [kCache, vCache], blockTable, cacheSeqlens, d, metadata, options, exec);
+  },
+
+  writeKv(cache, rows, slotMapping, exec: Exec = {}) {
+    nativeLibrary().call(
+      'writeKv',
+      cache.descriptor(),
+      rows.descriptor(),
+      slotMapping.descriptor(),
+      streamHandle(exec.stream),
+    );
+  },
+};

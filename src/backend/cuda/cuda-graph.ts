@@ -1,0 +1,52 @@
+/**
+ * CUDA graphs: capture the launches of a decode step once, replay them with one call. Every tensor a
+ * captured step touches (inputs, outputs, workspace) must outlive the graph and keep its address, so
+ * capture with preallocated `out`, `lse` and `workspace`, and update inputs in place between replays.
+ */
+import type { GraphExecHandle } from './native-api.js';
+import { CudaStream, nativeLibrary } from './runtime.js';
+
+export class CudaGraph implements Disposable {
+  #exec: GraphExecHandle | undefined;
+
+  private constructor(exec: GraphExecHandle) {
+    this.#exec = exec;
+  }
+
+  /** Runs `body` with every launch on `stream` recorded instead of run, and instantiates the graph. */
+  static capture(stream: CudaStream, body: () => void): CudaGraph {
+    if (stream === CudaStream.legacyDefault) {
+      throw new TypeError('stream: graph capture needs a created CudaStream, not the legacy default');
+    }
+    const lib = nativeLibrary();
+    lib.call('graphBeginCapture', stream.handle);
+    try {
+      body();
+    } catch (error) {
+      // End the capture so that the stream is usable again, then report the body's error.
+      try {
+        lib.raw('graphDestroy', lib.create<GraphExecHandle>('graphEndCapture', stream.handle));
+      } catch {
+        // The capture was already invalid; the body's error is the one that matters.
+      }
+      throw error;
+    }
+    return new CudaGraph(lib.create<GraphExecHandle>('graphEndCapture', stream.handle));
+  }
+
+  /** Replays the captured launches on `stream` (asynchronously). */
+  launch(stream: CudaStream): void {
+    if (this.#exec === undefined) throw new Error('CudaGraph used after dispose()');
+    nativeLibrary().call('graphLaunch', this.#exec, stream.handle);
+  }
+
+  dispose(): void {
+    if (this.#exec === undefined) return;
+    nativeLibrary().call('graphDestroy', this.#exec);
+    this.#exec = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * The CUDA runtime as this package uses it: the native library loaded once, the device in use, and
+ * explicit streams and events. Nothing here is hidden: the device is `cudaDevice()` / `setCudaDevice()`.
+ */
+import { BackendUnavailableError } from '../../errors.js';
+import { nativeLibraryPath } from './library-path.js';
+import {
+  loadNativeLibrary,
+  NULL_STREAM,
+  type EventHandle,
+  type NativeDeviceInfo,
+  type NativeLibrary,
+  type StreamHandle,
+} from './native-api.js';
+
+let library: NativeLibrary | undefined;
+
+/** The native library, loaded on first use; BackendUnavailableError says why it cannot be. */
+export function nativeLibrary(): NativeLibrary {
+  library ??= loadNativeLibrary(nativeLibraryPath());
+  return library;
+}
+
+const deviceInfos = new Map<number, NativeDeviceInfo>();
+
+/** The index of the device that allocations and launches on this thread go to. */
+export function cudaDevice(): number {
+  const out = [0];
+  nativeLibrary().call('getDevice', out);
+  return out[0];
+}
+
+export function setCudaDevice(index: number): void {
+  nativeLibrary().call('setDevice', index);
+}
+
+/** Name, SM count, memory and L2 size of a device (default: the current one); cached. */
+export function cudaDeviceInfo(index = cudaDevice()): NativeDeviceInfo {
+  let info = deviceInfos.get(index);
+  if (!info) {
+    info = nativeLibrary().deviceInfo(index);
+    deviceInfos.set(index, info);
+  }
+  return info;
+}
+
+/** True when the library loads and a device answers. */
+export function cudaAvailable(): boolean {
+  try {
+    return nativeLibrary().listDevices().length > 0;
+  } catch (error) {
+    if (error instanceof BackendUnavailableError) return false;
+    throw error;
+  }
+}
+
+/** A CUDA stream. `CudaStream.legacyDefault` is the null stream and cannot be disposed. */
+export class CudaStream implements Disposable {
+  static readonly legacyDefault = new CudaStream(NULL_STREAM, false);
+  #handle: StreamHandle | undefined;
+
+  private constructor(
+    handle: StreamHandle,
+    private readonly owned: boolean,
+  ) {
+    this.#handle = handle;
+  }
+
+  static create(): CudaStream {
+    return new CudaStream(nativeLibrary().create<StreamHandle>('streamCreate'), true);
+  }
+
+  get handle(): StreamHandle {
+    if (this.#handle === undefined) throw new Error('CudaStream used after dispose()');
+    return this.#handle;
+  }
+
+  /** Blocks until everything launched on the stream has finished. */
+  synchronize(): void {
+    nativeLibrary().call('streamSynchronize', this.handle);
+  }
+
+  dispose(): void {
+    if (!this.owned || this.#handle === undefined) return;
+    nativeLibrary().call('streamDestroy', this.#handle);
+    this.#handle = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** Accepts a CudaStream or nothing (the legacy default stream). */
+export function streamHandle(stream: unknown): StreamHandle {
+  if (stream === undefined || stream === null) return NULL_STREAM;
+  if (stream instanceof CudaStream) return stream.handle;
+  throw new TypeError('stream: expected a CudaStream');
+}
+
+/** A CUDA event, for timing and ordering work on streams. */
+export class CudaEvent implements Disposable {
+  #handle: EventHandle | undefined;
+
+  private constructor(handle: EventHandle) {
+    this.#handle = handle;
+  }
+
+  static create(): CudaEvent {
+    return new CudaEvent(nativeLibrary().create<EventHandle>('eventCreate'));
+  }
+
+  get handle(): EventHandle {
+    if (this.#handle === undefined) throw new Error('CudaEvent used after dispose()');
+    return this.#handle;
+  }
+
+  record(stream: CudaStream = CudaStream.legacyDefault): this {
+    nativeLibrary().call('eventRecord', this.handle, stream.handle);
+    return this;
+  }
+
+  synchronize(): void {
+    nativeLibrary().call('eventSynchronize', this.handle);
+  }
+
+  /** Milliseconds from `start` to this event; both recorded and completed. */
+  elapsedSince(start: CudaEvent): number {
+    const ms = [0];
+    nativeLibrary().call('eventElapsedMs', ms, start.handle, this.handle);
+    return ms[0];
+  }
+
+  dispose(): void {
+    if (this.#handle === undefined) return;
+    nativeLibrary().call('eventDestroy', this.#handle);
+    this.#handle = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

@@ -1,0 +1,90 @@
+/** A small, strict flag parser for the CLI: unknown flags and bad values are usage errors (exit 2). */
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export type FlagKind = 'string' | 'int' | 'number' | 'boolean' | 'int-list';
+
+export interface FlagSpec {
+  readonly kind: FlagKind;
+  readonly help: string;
+  readonly choices?: readonly string[];
+  readonly default?: string | number | boolean | readonly number[];
+}
+
+export type FlagValues = Record<string, string | number | boolean | number[] | undefined>;
+
+function parseValue(name: string, spec: FlagSpec, raw: string): string | number | number[] {
+  const asInt = (s: string): number => {
+    if (!/^-?\d+$/.test(s)) throw new UsageError(`--${name}: expected an integer, got '${s}'`);
+    return Number(s);
+  };
+  switch (spec.kind) {
+    case 'int':
+      return asInt(raw);
+    case 'int-list':
+      return raw.split(',').map(asInt);
+    case 'number': {
+      const v = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(v)) {
+        throw new UsageError(`--${name}: expected a number, got '${raw}'`);
+      }
+      return v;
+    }
+    default:
+      if (spec.choices && !spec.choices.includes(raw)) {
+        throw new UsageError(`--${name}: expected one of ${spec.choices.join(', ')}, got '${raw}'`);
+      }
+      return raw;
+  }
+}
+
+/** Parses `--flag value`, `--flag=value` and boolean `--flag`; returns the values and positionals. */
+export function parseFlags(
+  argv: readonly string[],
+  specs: Readonly<Record<string, FlagSpec>>,
+): { values: FlagValues; positionals: string[] } {
+  const values: FlagValues = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    const d = spec.default;
+    values[name] = Array.isArray(d) ? [...d] : (d as string | number | boolean | undefined);
+  }
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const spec = specs[name];
+    if (!spec) throw new UsageError(`unknown flag --${name}`);
+    if (spec.kind === 'boolean') {
+      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
+      values[name] = true;
+      continue;
+    }
+    const raw = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+    if (raw === undefined) throw new UsageError(`--${name} needs a value`);
+    values[name] = parseValue(name, spec, raw);
+  }
+  return { values, positionals };
+}
+
+/** The help text of a command: usage line, description, then one line per flag. */
+export function formatHelp(
+  usage: string,
+  description: string,
+  specs: Readonly<Record<string, FlagSpec>>,
+): string {
+  const rows = Object.entries(specs).map(([name, spec]) => {
+    const value = spec.kind === 'boolean' ? '' : ` <${spec.choices?.join('|') ?? spec.kind}>`;
+    const d = spec.default === undefined ? '' : ` (default ${String(spec.default)})`;
+    return [`  --${name}${value}`, `${spec.help}${d}`];
+  });
+  const width = Math.max(0, ...rows.map(([left]) => left.length)) + 2;
+  const lines = rows.map(([left, right]) => left.padEnd(width) + right);
+  return [`Usage: ${usage}`, '', description, '', 'Options:', ...lines, '  --help'.padEnd(width) + 'show this help', ''].join('\n');
+}
