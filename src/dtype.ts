@@ -5,9 +5,17 @@
  * through float32). Narrow floats are stored as their raw bit patterns (Uint16Array / Uint8Array).
  */
 
+import { ArgumentError } from './errors.js';
+
 export type DType = 'float32' | 'bfloat16' | 'float16' | 'float8_e4m3fn' | 'int32';
 
-export const DTYPES: readonly DType[] = ['float32', 'bfloat16', 'float16', 'float8_e4m3fn', 'int32'];
+export const DTYPES: readonly DType[] = [
+  'float32',
+  'bfloat16',
+  'float16',
+  'float8_e4m3fn',
+  'int32',
+];
 
 /** The narrow float formats, stored as bit patterns. */
 export type NarrowFloatDType = 'bfloat16' | 'float16' | 'float8_e4m3fn';
@@ -16,6 +24,7 @@ export type HostArray = Float32Array | Int32Array | Uint16Array | Uint8Array;
 
 /** Bytes per element. */
 export function dtypeBytes(dtype: DType): number {
+  checkDType(dtype);
   switch (dtype) {
     case 'float32':
     case 'int32':
@@ -32,8 +41,18 @@ export function isDType(value: unknown): value is DType {
   return typeof value === 'string' && (DTYPES as readonly string[]).includes(value);
 }
 
-/** A typed array of `length` elements in which `dtype` is stored on the host. */
+/** Throws unless `dtype` is one of DTYPES (callers from plain JavaScript may pass anything). */
+function checkDType(dtype: unknown, argument = 'dtype'): asserts dtype is DType {
+  if (!isDType(dtype))
+    throw new ArgumentError(argument, `one of ${DTYPES.join(', ')}`, String(dtype));
+}
+
+/** A zero-filled typed array of `length` elements in which `dtype` is stored on the host. */
 export function allocHostArray(dtype: DType, length: number): HostArray {
+  checkDType(dtype);
+  if (!Number.isSafeInteger(length) || length < 0) {
+    throw new ArgumentError('length', 'a non-negative integer', String(length));
+  }
   switch (dtype) {
     case 'float32':
       return new Float32Array(length);
@@ -56,7 +75,10 @@ interface FloatFormat {
   readonly maxFinite: number;
   /** Bit pattern of +infinity, or undefined where the format has none (e4m3fn). */
   readonly infBits: number | undefined;
-  /** The canonical (positive, quiet) NaN this package writes. */
+  /**
+   * The canonical (positive, quiet) NaN written for NaN inputs. e4m3fn overflow writes it with the
+   * input's sign (0xff below -464), as PyTorch's non-saturating cast does.
+   */
   readonly nanBits: number;
 }
 
@@ -109,9 +131,7 @@ function encodeWithFormat(x: number, fmt: FloatFormat, saturate: boolean): numbe
   if (a === 0) return signBit;
   const overflow = (): number =>
     signBit |
-    (saturate
-      ? encodeWithFormat(fmt.maxFinite, fmt, false)
-      : (fmt.infBits ?? fmt.nanBits));
+    (saturate ? encodeWithFormat(fmt.maxFinite, fmt, false) : (fmt.infBits ?? fmt.nanBits));
   if (a === Infinity) return overflow();
   const minExp = 1 - fmt.bias;
   let e = Math.floor(Math.log2(a));
@@ -132,6 +152,13 @@ function encodeWithFormat(x: number, fmt: FloatFormat, saturate: boolean): numbe
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
+function formatOf(dtype: NarrowFloatDType): FloatFormat {
+  if (!Object.hasOwn(FORMATS, dtype)) {
+    throw new ArgumentError('dtype', `one of ${Object.keys(FORMATS).join(', ')}`, String(dtype));
+  }
+  return FORMATS[dtype];
+}
+
 /** Encodes one number as the bit pattern of `dtype`, rounding to nearest even. */
 export function encode(dtype: NarrowFloatDType, x: number, options: EncodeOptions = {}): number {
   const saturate = options.saturate ?? false;
@@ -141,7 +168,7 @@ export function encode(dtype: NarrowFloatDType, x: number, options: EncodeOption
     const u = u32[0];
     return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
   }
-  return encodeWithFormat(x, FORMATS[dtype], saturate);
+  return encodeWithFormat(x, formatOf(dtype), saturate);
 }
 
 function decodeWithFormat(bits: number, fmt: FloatFormat): number {
@@ -163,7 +190,7 @@ const decodeTables = new Map<NarrowFloatDType, Float32Array>();
 export function decodeTable(dtype: NarrowFloatDType): Float32Array {
   let table = decodeTables.get(dtype);
   if (!table) {
-    const fmt = FORMATS[dtype];
+    const fmt = formatOf(dtype);
     table = new Float32Array(1 << (1 + fmt.expBits + fmt.manBits));
     for (let b = 0; b < table.length; b++) table[b] = decodeWithFormat(b, fmt);
     decodeTables.set(dtype, table);
@@ -173,28 +200,64 @@ export function decodeTable(dtype: NarrowFloatDType): Float32Array {
 
 /** Decodes one bit pattern of `dtype` to its exact value. */
 export function decode(dtype: NarrowFloatDType, bits: number): number {
-  return decodeTable(dtype)[bits];
+  const value = decodeTable(dtype)[bits];
+  if (value === undefined) {
+    const count = decodeTable(dtype).length;
+    throw new ArgumentError('bits', `an integer in [0, ${count}) for ${dtype}`, String(bits));
+  }
+  return value;
 }
 
-/** Rounds `x` to the nearest value representable in `dtype` (float32 included). */
+/**
+ * Rounds `x` to the nearest value representable in `dtype`, ties to even: what storing `x` as
+ * `dtype` and reading it back gives. int32 is the exception: storage truncates toward zero (modulo
+ * 2^32), as a C or PyTorch float-to-int cast does, and so does this.
+ */
 export function roundTo(dtype: DType, x: number): number {
   if (dtype === 'float32') return Math.fround(x);
   if (dtype === 'int32') return x | 0;
   return decode(dtype, encode(dtype, x));
 }
 
+const FLOAT32_MAX = (2 - 2 ** -23) * 2 ** 127;
+
+/** Throws unless `array` is the typed array `dtype` is stored in and holds `length` elements. */
+function checkHostArray(argument: string, array: HostArray, dtype: DType, length: number): void {
+  const expected = allocHostArray(dtype, 0).constructor;
+  if (array.constructor !== expected) {
+    throw new ArgumentError(
+      argument,
+      `a ${expected.name} for dtype ${dtype}`,
+      array.constructor.name,
+    );
+  }
+  if (array.length < length) {
+    throw new ArgumentError(argument, `at least ${length} elements`, `${array.length}`);
+  }
+}
+
 /** Encodes `src` into a new (or the given) host array of `dtype`. */
 export function encodeArray(
   dtype: DType,
   src: ArrayLike<number>,
-  dst: HostArray = allocHostArray(dtype, src.length),
+  dst?: HostArray,
   options: EncodeOptions = {},
 ): HostArray {
-  if (dtype === 'float32' || dtype === 'int32') {
+  checkDType(dtype);
+  if (dst === undefined) dst = allocHostArray(dtype, src.length);
+  else checkHostArray('dst', dst, dtype, src.length);
+  if (dtype === 'int32') {
     for (let i = 0; i < src.length; i++) dst[i] = src[i];
-    return dst;
+  } else if (dtype === 'float32') {
+    for (let i = 0; i < src.length; i++) dst[i] = src[i];
+    if (options.saturate) {
+      for (let i = 0; i < src.length; i++) {
+        if (Math.abs(dst[i]) === Infinity) dst[i] = Math.sign(dst[i]) * FLOAT32_MAX;
+      }
+    }
+  } else {
+    for (let i = 0; i < src.length; i++) dst[i] = encode(dtype, src[i], options);
   }
-  for (let i = 0; i < src.length; i++) dst[i] = encode(dtype, src[i], options);
   return dst;
 }
 
@@ -204,6 +267,15 @@ export function decodeArray(
   src: HostArray,
   dst: Float32Array = new Float32Array(src.length),
 ): Float32Array {
+  checkDType(dtype);
+  checkHostArray('src', src, dtype, 0);
+  if (!(dst instanceof Float32Array) || dst.length < src.length) {
+    throw new ArgumentError(
+      'dst',
+      `a Float32Array of at least ${src.length} elements`,
+      describe(dst),
+    );
+  }
   if (dtype === 'float32' || dtype === 'int32') {
     for (let i = 0; i < src.length; i++) dst[i] = src[i];
     return dst;
@@ -211,4 +283,9 @@ export function decodeArray(
   const table = decodeTable(dtype);
   for (let i = 0; i < src.length; i++) dst[i] = table[src[i]];
   return dst;
+}
+
+function describe(array: unknown): string {
+  const a = array as { constructor?: { name?: string }; length?: number } | null | undefined;
+  return a == null ? String(a) : `a ${a.constructor?.name} of ${a.length} elements`;
 }

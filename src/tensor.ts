@@ -7,7 +7,9 @@ import {
   allocHostArray,
   decode,
   decodeArray,
+  DTYPES,
   encodeArray,
+  isDType,
   type DType,
   type EncodeOptions,
   type HostArray,
@@ -59,6 +61,11 @@ function checkShape(shape: readonly number[], argument: string): void {
   }
 }
 
+function checkDType(dtype: unknown): asserts dtype is DType {
+  if (!isDType(dtype))
+    throw new ArgumentError('dtype', `one of ${DTYPES.join(', ')}`, String(dtype));
+}
+
 /** A tensor in host memory. Narrow floats hold raw bit patterns; use `toFloat32()` to read values. */
 export class Tensor implements TensorLike {
   readonly location = 'host' as const;
@@ -71,15 +78,19 @@ export class Tensor implements TensorLike {
     readonly data: HostArray,
     strides?: readonly number[],
   ) {
+    checkDType(dtype);
     checkShape(shape, 'shape');
     this.strides = strides ?? contiguousStrides(shape);
     const expected = allocHostArray(dtype, 0).constructor;
-    if (data.constructor !== expected) {
-      throw new ArgumentError('data', `a ${expected.name} for dtype ${dtype}`, data.constructor.name);
+    if (data?.constructor !== expected) {
+      const actual = data?.constructor?.name ?? String(data);
+      throw new ArgumentError('data', `a ${expected.name} for dtype ${dtype}`, actual);
     }
     if (this.strides.length !== shape.length) {
       throw new ArgumentError('strides', `${shape.length} strides`, `${this.strides.length}`);
     }
+    // Negative strides would address memory before the data; PyTorch has none either.
+    checkShape(this.strides, 'strides');
     let extent = 0;
     for (let i = 0; i < shape.length; i++) {
       if (shape[i] === 0) extent = -Infinity;
@@ -92,6 +103,7 @@ export class Tensor implements TensorLike {
 
   /** A zero-filled host tensor. */
   static zeros(shape: readonly number[], dtype: DType): Tensor {
+    checkDType(dtype);
     checkShape(shape, 'shape');
     return new Tensor(dtype, shape, allocHostArray(dtype, numelOf(shape)));
   }
@@ -103,10 +115,15 @@ export class Tensor implements TensorLike {
     dtype: DType,
     options?: EncodeOptions,
   ): Tensor {
+    checkDType(dtype);
     checkShape(shape, 'shape');
     const n = numelOf(shape);
     if (values.length !== n) {
-      throw new ArgumentError('values.length', `${n} (the product of shape [${shape}])`, `${values.length}`);
+      throw new ArgumentError(
+        'values.length',
+        `${n} (the product of shape [${shape}])`,
+        `${values.length}`,
+      );
     }
     return new Tensor(dtype, shape, encodeArray(dtype, values, undefined, options));
   }
@@ -115,15 +132,30 @@ export class Tensor implements TensorLike {
     return numelOf(this.shape);
   }
 
-  /** Storage offset of the element at `index`. */
+  /**
+   * Storage offset of the element at `index`. A shorter index selects a sub-tensor and gives the
+   * offset of its first element.
+   */
   offsetOf(...index: number[]): number {
+    if (index.length > this.shape.length) {
+      throw new ArgumentError('index', `at most ${this.shape.length} indices`, `${index.length}`);
+    }
     let o = 0;
-    for (let i = 0; i < index.length; i++) o += index[i] * this.strides[i];
+    for (let i = 0; i < index.length; i++) {
+      const k = index[i];
+      if (!Number.isInteger(k) || k < 0 || k >= this.shape[i]) {
+        throw new ArgumentError(`index[${i}]`, `an integer in [0, ${this.shape[i]})`, String(k));
+      }
+      o += k * this.strides[i];
+    }
     return o;
   }
 
-  /** The element at `index`, decoded to a number. */
+  /** The element at `index` (one index per dimension), decoded to a number. */
   get(...index: number[]): number {
+    if (index.length !== this.shape.length) {
+      throw new ArgumentError('index', `${this.shape.length} indices`, `${index.length}`);
+    }
     const raw = this.data[this.offsetOf(...index)];
     if (this.dtype === 'float32' || this.dtype === 'int32') return raw;
     return decode(this.dtype, raw);
@@ -139,19 +171,27 @@ export class Tensor implements TensorLike {
   contiguous(): Tensor {
     if (isContiguous(this) && this.data.length === this.numel) return this;
     const out = allocHostArray(this.dtype, this.numel);
+    // Walk the index like an odometer, keeping the storage offset in step with it.
     const idx = new Array<number>(this.shape.length).fill(0);
+    let offset = 0;
     for (let flat = 0; flat < out.length; flat++) {
-      out[flat] = this.data[this.offsetOf(...idx)];
+      out[flat] = this.data[offset];
       for (let d = idx.length - 1; d >= 0; d--) {
+        offset += this.strides[d];
         if (++idx[d] < this.shape[d]) break;
+        offset -= idx[d] * this.strides[d];
         idx[d] = 0;
       }
     }
     return new Tensor(this.dtype, this.shape, out);
   }
 
-  /** A tensor of the same storage viewed with a new row-major shape (must be contiguous). */
+  /**
+   * The same elements, in row-major order, with a new shape. Shares storage when this tensor is
+   * row-major and exactly sized (see `contiguous()`), else copies first.
+   */
   reshape(shape: readonly number[]): Tensor {
+    checkShape(shape, 'shape');
     if (numelOf(shape) !== this.numel) {
       throw new ArgumentError('shape', `${this.numel} elements`, `[${shape}] (${numelOf(shape)})`);
     }
