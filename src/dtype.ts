@@ -7,7 +7,13 @@
 
 export type DType = 'float32' | 'bfloat16' | 'float16' | 'float8_e4m3fn' | 'int32';
 
-export const DTYPES: readonly DType[] = ['float32', 'bfloat16', 'float16', 'float8_e4m3fn', 'int32'];
+export const DTYPES: readonly DType[] = [
+  'float32',
+  'bfloat16',
+  'float16',
+  'float8_e4m3fn',
+  'int32',
+];
 
 /** The narrow float formats, stored as bit patterns. */
 export type NarrowFloatDType = 'bfloat16' | 'float16' | 'float8_e4m3fn';
@@ -109,9 +115,7 @@ function encodeWithFormat(x: number, fmt: FloatFormat, saturate: boolean): numbe
   if (a === 0) return signBit;
   const overflow = (): number =>
     signBit |
-    (saturate
-      ? encodeWithFormat(fmt.maxFinite, fmt, false)
-      : (fmt.infBits ?? fmt.nanBits));
+    (saturate ? encodeWithFormat(fmt.maxFinite, fmt, false) : (fmt.infBits ?? fmt.nanBits));
   if (a === Infinity) return overflow();
   const minExp = 1 - fmt.bias;
   let e = Math.floor(Math.log2(a));

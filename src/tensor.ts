@@ -75,7 +75,11 @@ export class Tensor implements TensorLike {
     this.strides = strides ?? contiguousStrides(shape);
     const expected = allocHostArray(dtype, 0).constructor;
     if (data.constructor !== expected) {
-      throw new ArgumentError('data', `a ${expected.name} for dtype ${dtype}`, data.constructor.name);
+      throw new ArgumentError(
+        'data',
+        `a ${expected.name} for dtype ${dtype}`,
+        data.constructor.name,
+      );
     }
     if (this.strides.length !== shape.length) {
       throw new ArgumentError('strides', `${shape.length} strides`, `${this.strides.length}`);
@@ -106,7 +110,11 @@ export class Tensor implements TensorLike {
     checkShape(shape, 'shape');
     const n = numelOf(shape);
     if (values.length !== n) {
-      throw new ArgumentError('values.length', `${n} (the product of shape [${shape}])`, `${values.length}`);
+      throw new ArgumentError(
+        'values.length',
+        `${n} (the product of shape [${shape}])`,
+        `${values.length}`,
+      );
     }
     return new Tensor(dtype, shape, encodeArray(dtype, values, undefined, options));
   }
