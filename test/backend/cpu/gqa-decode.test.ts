@@ -139,3 +139,44 @@ test('GQA: values come from vCache, not kCache', () => {
   assert.deepEqual(swapped.lse.data, result.lse.data, 'the scores depend on keys only');
   assert.notDeepEqual(swapped.out.data, result.out.data);
 });
+
+test('GQA: only the K and V rows of attended tokens are read', async () => {
+  const { recordAccesses } = await import('../../../src/testing/access-recorder.js');
+  const p = makeGqaProblem({
+    seqlens: [5, 0, 70],
+    sQ: 2,
+    hQ: 4,
+    hKv: 2,
+    d: 64,
+    pageSize: 16,
+    seed: 27,
+  });
+  const k = recordAccesses(p.kCache);
+  const v = recordAccesses(p.vCache);
+  const metadata = getMlaMetadata(p.cacheSeqlens, 4, 2, 132);
+  cpuBackend.gqaDecode(p.q, k.tensor, v.tensor, p.blockTable, p.cacheSeqlens, metadata, {
+    softmaxScale: 0.125,
+    causal: true,
+  });
+  const allowed = new Set<number>();
+  const [s0, s1, s2] = p.kCache.strides;
+  p.seqlens.forEach((length, i) => {
+    for (let t = 0; t < length; t++) {
+      const page = p.layout.pages[i][Math.floor(t / 16)];
+      for (let g = 0; g < 2; g++) {
+        for (let c = 0; c < 64; c++) allowed.add(page * s0 + (t % 16) * s1 + g * s2 + c);
+      }
+    }
+  });
+  for (const [name, recorded] of [
+    ['kCache', k],
+    ['vCache', v],
+  ] as const) {
+    assert.deepEqual(
+      [...recorded.reads].filter((i) => !allowed.has(i)),
+      [],
+      name,
+    );
+    assert.equal(recorded.reads.size, allowed.size, `${name}: every attended row was read`);
+  }
+});

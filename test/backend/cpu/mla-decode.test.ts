@@ -240,3 +240,39 @@ test('strided q (a view with padded heads) gives the same result as a dense q', 
   assert.deepEqual(viaView.out.data, dense.out.data);
   assert.deepEqual(viaView.lse.data, dense.lse.data);
 });
+
+test('only the cache rows of attended tokens are read', async () => {
+  const { recordAccesses } = await import('../../../src/testing/access-recorder.js');
+  for (const causal of [false, true]) {
+    const p = makeMlaProblem({
+      seqlens: [9, 0, 70, 1],
+      sQ: 2,
+      hQ: 4,
+      hKv: 2,
+      pageSize: 4,
+      dQk: 16,
+      dV: 8,
+      seed: 16,
+    });
+    const recorded = recordAccesses(p.kvCache);
+    const metadata = getMlaMetadata(p.cacheSeqlens, 4, 2, 132);
+    cpuBackend.mlaDecode(p.q, recorded.tensor, p.blockTable, p.cacheSeqlens, 8, metadata, {
+      softmaxScale: 0.25,
+      causal,
+    });
+    const allowed = new Set<number>();
+    const [s0, s1, s2] = p.kvCache.strides;
+    p.seqlens.forEach((length, i) => {
+      for (let t = 0; t < length; t++) {
+        const page = p.layout.pages[i][Math.floor(t / 4)];
+        for (let g = 0; g < 2; g++) {
+          for (let c = 0; c < 16; c++) allowed.add(page * s0 + (t % 4) * s1 + g * s2 + c);
+        }
+      }
+    });
+    const stray = [...recorded.reads].filter((i) => !allowed.has(i));
+    assert.deepEqual(stray, [], `causal ${causal}: reads outside the attended rows`);
+    assert.equal(recorded.reads.size, allowed.size, 'every attended row was read');
+    assert.equal(recorded.writes.size, 0);
+  }
+});

@@ -4,6 +4,7 @@ import { cpuBackend } from '../../../src/backend/cpu/index.js';
 import { Random } from '../../../src/testing/random.js';
 import { randomTensor } from '../../../src/testing/paged-layout.js';
 import { Tensor } from '../../../src/tensor.js';
+import { recordAccesses } from '../../../src/testing/access-recorder.js';
 
 test('writeKv stores each row at its slot and skips -1', () => {
   const rng = new Random(31);
@@ -25,8 +26,17 @@ test('writeKv works with page size 1 and float16', () => {
 
 function writeAndCheck(cache: Tensor, rows: Tensor, slots: number[], before: Uint16Array): void {
   const [, pageSize, hKv, d] = cache.shape;
-  cpuBackend.writeKv(cache, rows, Tensor.from(slots, [slots.length], 'int32'));
+  const recorded = recordAccesses(cache);
+  cpuBackend.writeKv(recorded.tensor, rows, Tensor.from(slots, [slots.length], 'int32'));
   const rowLength = hKv * d;
+  // Exactly the elements of the mapped slots were written, nothing else (no stray index either).
+  const expectedWrites = slots
+    .filter((slot) => slot >= 0)
+    .flatMap((slot) => Array.from({ length: rowLength }, (_, c) => slot * rowLength + c));
+  assert.deepEqual(
+    [...recorded.writes].sort((a, b) => a - b),
+    expectedWrites.sort((a, b) => a - b),
+  );
   const written = new Map<number, number>();
   slots.forEach((slot, i) => slot >= 0 && written.set(slot, i));
   for (let slot = 0; slot < cache.shape[0] * pageSize; slot++) {
