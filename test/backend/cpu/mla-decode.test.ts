@@ -138,6 +138,15 @@ const CASES: readonly (Case & { readonly name: string })[] = [
     seed: 10,
   },
   {
+    name: 's_q 4 without causal, page size 1, a sequence shorter than s_q',
+    seqlens: [90, 3],
+    sQ: 4,
+    hQ: 16,
+    pageSize: 1,
+    causal: false,
+    seed: 17,
+  },
+  {
     name: 'small head dims (d_qk 64, d_v 48)',
     seqlens: [300, 5, 131],
     sQ: 4,
