@@ -264,7 +264,8 @@ export function validateGqaDecode(
   args: CommonDecodeArgs & { readonly kCache: unknown; readonly vCache: unknown },
 ): DecodeShapes {
   const shapes = validateCommon(args, 'kCache', args.kCache);
-  const { kCache, vCache } = args as { kCache: TensorLike; vCache: unknown };
+  const kCache = args.kCache as TensorLike; // checked by validateCommon
+  const vCache = args.vCache;
   if (!GQA_HEAD_DIMS.includes(shapes.dQk)) {
     throw new ArgumentError(
       'q.shape[3]',
