@@ -1,0 +1,38 @@
+/** getMlaMetadata: the split-KV schedule of a batch (docs/schedule.md). */
+import type { TensorLike } from '../tensor.js';
+import type { MlaMetadata } from '../backend/backend.js';
+import { backendForTensors } from '../backend/registry.js';
+import { DEFAULT_NUM_SMS } from './schedule-constants.js';
+import { validateGetMlaMetadata } from './validate.js';
+import { validateCacheSeqlens } from './validate-contents.js';
+import { hostInt32 } from './host-contents.js';
+
+export interface MlaMetadataOptions {
+  /** SMs the schedule spreads the work over. Default 132 (an H100's), also on the CPU. */
+  numSms?: number;
+}
+
+/**
+ * Computes the schedule of a decode step from the cached lengths alone, on the tensors' device.
+ * `numQTokensPerHeadK` is s_q * h_q / h_kv, `numHeadsK` is h_kv. Compute it once per step and pass
+ * it to every layer's decode call.
+ */
+export function getMlaMetadata<T extends TensorLike>(
+  cacheSeqlens: T,
+  numQTokensPerHeadK: number,
+  numHeadsK: number,
+  options: MlaMetadataOptions = {},
+): MlaMetadata<T> {
+  const numSms = options.numSms ?? DEFAULT_NUM_SMS;
+  validateGetMlaMetadata(cacheSeqlens, numQTokensPerHeadK, numHeadsK, numSms);
+  const backend = backendForTensors({ cacheSeqlens });
+  if (cacheSeqlens.location === 'host') {
+    validateCacheSeqlens(hostInt32(cacheSeqlens, 'cacheSeqlens'), Infinity);
+  }
+  return backend.getMlaMetadata(
+    cacheSeqlens,
+    numQTokensPerHeadK,
+    numHeadsK,
+    numSms,
+  ) as MlaMetadata<T>;
+}

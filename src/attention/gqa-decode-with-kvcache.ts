@@ -1,0 +1,58 @@
+/** gqaDecodeWithKvcache: MHA / MQA / GQA decode over paged K and V caches. */
+import type { TensorLike } from '../tensor.js';
+import type { DecodeOptions, DecodeResult } from '../backend/backend.js';
+import { backendForTensors } from '../backend/registry.js';
+import { resolveDecodeOptions, validateGqaDecode } from './validate.js';
+import { validateDecodeContents } from './validate-contents.js';
+import { checkHostTensors, hostInt32 } from './host-contents.js';
+
+/**
+ * Attends q [b, s_q, h_q, d] to keys kCache and values vCache, both [numPages, pageSize, h_kv, d]
+ * with d in {64, 128, 256}; query head h reads KV head h / (h_q / h_kv). Returns out [b, s_q, h_q, d]
+ * in q's dtype and lse [b, h_q, s_q] float32. The schedule comes from
+ * getMlaMetadata(cacheSeqlens, s_q * h_q / h_kv, h_kv).
+ */
+export function gqaDecodeWithKvcache<T extends TensorLike>(
+  q: T,
+  kCache: T,
+  vCache: T,
+  blockTable: T,
+  cacheSeqlens: T,
+  tileSchedulerMetadata: T,
+  numSplits: T,
+  options?: DecodeOptions,
+): DecodeResult<T> {
+  const shapes = validateGqaDecode({
+    q,
+    kCache,
+    vCache,
+    blockTable,
+    cacheSeqlens,
+    tileSchedulerMetadata,
+    numSplits,
+  });
+  const resolved = resolveDecodeOptions(options, shapes.dQk);
+  const tensors = { q, kCache, vCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits };
+  const backend = backendForTensors(tensors);
+  if (q.location === 'host') {
+    checkHostTensors(tensors);
+    validateDecodeContents({
+      cacheSeqlens: hostInt32(cacheSeqlens, 'cacheSeqlens'),
+      blockTable: hostInt32(blockTable, 'blockTable'),
+      maxPages: shapes.maxPages,
+      pageSize: shapes.pageSize,
+      numPages: shapes.numPages,
+      tileSchedulerMetadata: hostInt32(tileSchedulerMetadata, 'tileSchedulerMetadata'),
+      numSplits: hostInt32(numSplits, 'numSplits'),
+    });
+  }
+  return backend.gqaDecode(
+    q,
+    kCache,
+    vCache,
+    blockTable,
+    cacheSeqlens,
+    { tileSchedulerMetadata, numSplits },
+    resolved,
+  ) as DecodeResult<T>;
+}

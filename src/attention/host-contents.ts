@@ -1,0 +1,22 @@
+/** Host tensors as the public functions see them: Tensor instances whose values can be read. */
+import { ArgumentError } from '../errors.js';
+import { Tensor, type TensorLike } from '../tensor.js';
+import { int32Values } from '../backend/cpu/host-data.js';
+
+/** Host tensors must be Tensor instances, since the host backend reads their data. */
+export function checkHostTensor(t: TensorLike, name: string): asserts t is Tensor {
+  if (!(t instanceof Tensor)) {
+    throw new ArgumentError(name, 'a Tensor (host tensors are Tensor instances)', 'another object');
+  }
+}
+
+/** The values of a host int32 tensor, row-major. */
+export function hostInt32(t: TensorLike, name: string): Int32Array {
+  checkHostTensor(t, name);
+  return int32Values(t);
+}
+
+/** Every tensor of a host call is a Tensor instance. */
+export function checkHostTensors(tensors: Readonly<Record<string, TensorLike>>): void {
+  for (const [name, t] of Object.entries(tensors)) checkHostTensor(t, name);
+}

@@ -1,0 +1,28 @@
+/** GQA / MHA / MQA decode on the host: separate K and V caches of one head dim. */
+import type { Tensor } from '../../tensor.js';
+import type { DecodeOptions, DecodeResult, MlaMetadata } from '../backend.js';
+import { decodeResult, splitKvInputs } from './decode-inputs.js';
+import { runSplitKvAttention } from './split-kv-attention.js';
+
+export function gqaDecode(
+  q: Tensor,
+  kCache: Tensor,
+  vCache: Tensor,
+  blockTable: Tensor,
+  cacheSeqlens: Tensor,
+  metadata: MlaMetadata<Tensor>,
+  options: Required<DecodeOptions>,
+): DecodeResult<Tensor> {
+  const headDim = vCache.shape[3];
+  const inputs = splitKvInputs(
+    q,
+    kCache,
+    vCache,
+    blockTable,
+    cacheSeqlens,
+    headDim,
+    metadata,
+    options,
+  );
+  return decodeResult(runSplitKvAttention(inputs), inputs, q.dtype);
+}

@@ -1,0 +1,98 @@
+/**
+ * The split-KV schedule (docs/schedule.md), computed on the host. This is the specification the GPU
+ * scheduler kernel must reproduce bit for bit: integer arithmetic only, in batch order.
+ */
+import {
+  BLOCK_N,
+  FIXED_OVERHEAD_BLOCKS,
+  METADATA_ROW_WIDTH,
+  numSmPartsFor,
+} from '../../attention/schedule-constants.js';
+import type { MlaMetadata } from '../backend.js';
+import { Tensor } from '../../tensor.js';
+import { int32Values } from './host-data.js';
+
+/** The schedule as plain arrays: metadata [numSmParts * 8] row-major and numSplits [b + 1]. */
+export interface Schedule {
+  readonly numSmParts: number;
+  readonly tileSchedulerMetadata: Int32Array;
+  readonly numSplits: Int32Array;
+}
+
+/** Field offsets inside one row of tileSchedulerMetadata. */
+export const BEGIN_BATCH = 0;
+export const BEGIN_TOKEN = 1;
+export const END_BATCH = 2;
+export const END_TOKEN = 3;
+export const BEGIN_SPLIT = 4;
+
+/** Cuts the keys of every sequence into numSmParts parts of nearly equal cost. */
+export function computeSchedule(cacheSeqlens: Int32Array, numSmParts: number): Schedule {
+  const b = cacheSeqlens.length;
+  const metadata = new Int32Array(numSmParts * METADATA_ROW_WIDTH);
+  const numSplits = new Int32Array(b + 1);
+
+  let total = 0;
+  for (let i = 0; i < b; i++) total += blocksOf(cacheSeqlens[i]) + FIXED_OVERHEAD_BLOCKS;
+  const payload = Math.ceil(total / numSmParts) + FIXED_OVERHEAD_BLOCKS;
+
+  let batch = 0;
+  let block = 0;
+  let split = 0;
+  for (let p = 0; p < numSmParts; p++) {
+    const row = p * METADATA_ROW_WIDTH;
+    metadata[row + BEGIN_BATCH] = batch;
+    metadata[row + BEGIN_TOKEN] = block * BLOCK_N;
+    metadata[row + BEGIN_SPLIT] = split;
+    // "Nothing yet": a part that takes no work ends just before where it begins.
+    let endBatch = batch - 1;
+    let endToken = batch > 0 ? cacheSeqlens[batch - 1] : 0;
+    let remaining = payload;
+    while (batch < b && remaining > FIXED_OVERHEAD_BLOCKS) {
+      const rest = blocksOf(cacheSeqlens[batch]) - block;
+      if (rest + FIXED_OVERHEAD_BLOCKS <= remaining) {
+        // The rest of this sequence fits in this part.
+        remaining -= rest + FIXED_OVERHEAD_BLOCKS;
+        endBatch = batch;
+        endToken = cacheSeqlens[batch];
+        split += 1;
+        numSplits[batch + 1] = split;
+        batch += 1;
+        block = 0;
+      } else {
+        // Cut it: at least one block stays on each side; the continuation goes to the next part.
+        block += remaining - FIXED_OVERHEAD_BLOCKS;
+        endBatch = batch;
+        endToken = block * BLOCK_N;
+        split += 1;
+        remaining = 0;
+      }
+    }
+    metadata[row + END_BATCH] = endBatch;
+    metadata[row + END_TOKEN] = endToken;
+  }
+  return { numSmParts, tileSchedulerMetadata: metadata, numSplits };
+}
+
+function blocksOf(seqlen: number): number {
+  return Math.ceil(seqlen / BLOCK_N);
+}
+
+/** The backend entry point: the schedule as int32 host tensors. */
+export function getMlaMetadata(
+  cacheSeqlens: Tensor,
+  numQTokensPerHeadK: number,
+  numHeadsK: number,
+  numSms: number,
+): MlaMetadata<Tensor> {
+  const numSmParts = numSmPartsFor(numSms, numQTokensPerHeadK, numHeadsK);
+  const schedule = computeSchedule(int32Values(cacheSeqlens), numSmParts);
+  return {
+    tileSchedulerMetadata: new Tensor(
+      'int32',
+      [numSmParts, METADATA_ROW_WIDTH],
+      schedule.tileSchedulerMetadata,
+    ),
+    numSplits: new Tensor('int32', [cacheSeqlens.shape[0] + 1], schedule.numSplits),
+  };
+}
