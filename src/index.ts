@@ -1,3 +1,48 @@
+/** flash-mla-ts: paged-KV-cache attention for LLM decoding. The whole public API. */
 export * from './errors.js';
-export * from './dtype.js';
-export * from './tensor.js';
+export {
+  DTYPES,
+  decode,
+  decodeArray,
+  dtypeBytes,
+  encode,
+  encodeArray,
+  isDType,
+  roundTo,
+  type DType,
+  type EncodeOptions,
+  type HostArray,
+  type NarrowFloatDType,
+} from './dtype.js';
+export { Tensor, contiguousStrides, isContiguous, type Location, type TensorLike } from './tensor.js';
+
+export type {
+  DecodeOptions,
+  DecodeResult,
+  ExecutionOptions,
+  MlaMetadata,
+} from './backend/backend.js';
+export { getMlaMetadata, type MlaMetadataOptions } from './attention/get-mla-metadata.js';
+export { flashMlaWithKvcache } from './attention/flash-mla-with-kvcache.js';
+export { gqaDecodeWithKvcache } from './attention/gqa-decode-with-kvcache.js';
+export { writeKv } from './attention/write-kv.js';
+export {
+  BLOCK_M,
+  BLOCK_N,
+  DEFAULT_NUM_SMS,
+  FIXED_OVERHEAD_BLOCKS,
+  numSmPartsFor,
+} from './attention/schedule-constants.js';
+
+import './backend/cuda/register.js';
+export { CudaTensor } from './backend/cuda/cuda-tensor.js';
+export {
+  CudaEvent,
+  CudaStream,
+  cudaAvailable,
+  cudaDevice,
+  cudaDeviceInfo,
+  setCudaDevice,
+} from './backend/cuda/runtime.js';
+export { CudaGraph } from './backend/cuda/cuda-graph.js';
+export { probeCuda, type CudaProbe } from './backend/cuda/probe.js';

@@ -24,6 +24,8 @@ export interface TensorLike {
   /** Strides in elements, one per dimension. */
   readonly strides: readonly number[];
   readonly location: Location;
+  /** The tensor on the host: itself for a host tensor, a copy of a device tensor. */
+  toHost(): Tensor;
 }
 
 export function numelOf(shape: readonly number[]): number {
@@ -165,6 +167,11 @@ export class Tensor implements TensorLike {
   toFloat32(): Float32Array {
     const src = this.contiguous();
     return decodeArray(this.dtype, src.data.subarray(0, this.numel) as HostArray);
+  }
+
+  /** This tensor: it is on the host already. */
+  toHost(): Tensor {
+    return this;
   }
 
   /** A row-major copy (or this tensor, if already row-major and exactly sized). */

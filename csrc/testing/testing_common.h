@@ -17,4 +17,11 @@ inline bool is_contiguous(const fmla_tensor& t) {
   return true;
 }
 
+// The global nanosecond timer (%globaltimer), comparable across SMs.
+__device__ __forceinline__ uint64_t clock64_ns() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
 }  // namespace fmla::testing

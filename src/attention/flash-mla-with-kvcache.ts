@@ -1,10 +1,10 @@
 /** flashMlaWithKvcache: MLA decode over a paged KV cache (FlashMLA's name and argument order). */
 import type { TensorLike } from '../tensor.js';
-import type { DecodeOptions, DecodeResult } from '../backend/backend.js';
+import type { DecodeOptions, DecodeResult, ExecutionOptions } from '../backend/backend.js';
 import { backendForTensors } from '../backend/registry.js';
 import { resolveDecodeOptions, validateMlaDecode } from './validate.js';
 import { validateDecodeContents } from './validate-contents.js';
-import { checkHostTensors, hostInt32 } from './host-contents.js';
+import { checkHostTensors, int32Contents, shouldCheckContents } from './host-contents.js';
 
 /**
  * Attends every query row of q [b, s_q, h_q, d_qk] to its sequence's cached keys
@@ -20,7 +20,7 @@ export function flashMlaWithKvcache<T extends TensorLike>(
   headDimV: number,
   tileSchedulerMetadata: T,
   numSplits: T,
-  options?: DecodeOptions,
+  options?: DecodeOptions & ExecutionOptions<T>,
 ): DecodeResult<T> {
   const shapes = validateMlaDecode({
     q,
@@ -34,16 +34,16 @@ export function flashMlaWithKvcache<T extends TensorLike>(
   const resolved = resolveDecodeOptions(options, shapes.dQk);
   const tensors = { q, kCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits };
   const backend = backendForTensors(tensors);
-  if (q.location === 'host') {
-    checkHostTensors(tensors);
+  if (q.location === 'host') checkHostTensors(tensors);
+  if (shouldCheckContents(q, options?.checkContents)) {
     validateDecodeContents({
-      cacheSeqlens: hostInt32(cacheSeqlens, 'cacheSeqlens'),
-      blockTable: hostInt32(blockTable, 'blockTable'),
+      cacheSeqlens: int32Contents(cacheSeqlens, 'cacheSeqlens'),
+      blockTable: int32Contents(blockTable, 'blockTable'),
       maxPages: shapes.maxPages,
       pageSize: shapes.pageSize,
       numPages: shapes.numPages,
-      tileSchedulerMetadata: hostInt32(tileSchedulerMetadata, 'tileSchedulerMetadata'),
-      numSplits: hostInt32(numSplits, 'numSplits'),
+      tileSchedulerMetadata: int32Contents(tileSchedulerMetadata, 'tileSchedulerMetadata'),
+      numSplits: int32Contents(numSplits, 'numSplits'),
     });
   }
   return backend.mlaDecode(
@@ -54,5 +54,6 @@ export function flashMlaWithKvcache<T extends TensorLike>(
     headDimV,
     { tileSchedulerMetadata, numSplits },
     resolved,
+    options,
   ) as DecodeResult<T>;
 }

@@ -8,8 +8,13 @@ import { validateCacheSeqlens } from './validate-contents.js';
 import { hostInt32 } from './host-contents.js';
 
 export interface MlaMetadataOptions {
-  /** SMs the schedule spreads the work over. Default 132 (an H100's), also on the CPU. */
+  /**
+   * SMs the schedule spreads the work over. Default: the device's count for device tensors, 132
+   * (an H100's) on the host, so that host and device schedules compare.
+   */
   numSms?: number;
+  /** The CUDA stream to compute the schedule on (device tensors). */
+  stream?: unknown;
 }
 
 /**
@@ -23,9 +28,9 @@ export function getMlaMetadata<T extends TensorLike>(
   numHeadsK: number,
   options: MlaMetadataOptions = {},
 ): MlaMetadata<T> {
-  const numSms = options.numSms ?? DEFAULT_NUM_SMS;
-  validateGetMlaMetadata(cacheSeqlens, numQTokensPerHeadK, numHeadsK, numSms);
+  validateGetMlaMetadata(cacheSeqlens, numQTokensPerHeadK, numHeadsK, options.numSms ?? 1);
   const backend = backendForTensors({ cacheSeqlens });
+  const numSms = options.numSms ?? backend.defaultNumSms?.() ?? DEFAULT_NUM_SMS;
   if (cacheSeqlens.location === 'host') {
     validateCacheSeqlens(hostInt32(cacheSeqlens, 'cacheSeqlens'), Infinity);
   }
@@ -34,5 +39,6 @@ export function getMlaMetadata<T extends TensorLike>(
     numQTokensPerHeadK,
     numHeadsK,
     numSms,
+    { stream: options.stream },
   ) as MlaMetadata<T>;
 }

@@ -1,10 +1,10 @@
 /** gqaDecodeWithKvcache: MHA / MQA / GQA decode over paged K and V caches. */
 import type { TensorLike } from '../tensor.js';
-import type { DecodeOptions, DecodeResult } from '../backend/backend.js';
+import type { DecodeOptions, DecodeResult, ExecutionOptions } from '../backend/backend.js';
 import { backendForTensors } from '../backend/registry.js';
 import { resolveDecodeOptions, validateGqaDecode } from './validate.js';
 import { validateDecodeContents } from './validate-contents.js';
-import { checkHostTensors, hostInt32 } from './host-contents.js';
+import { checkHostTensors, int32Contents, shouldCheckContents } from './host-contents.js';
 
 /**
  * Attends q [b, s_q, h_q, d] to keys kCache and values vCache, both [numPages, pageSize, h_kv, d]
@@ -20,7 +20,7 @@ export function gqaDecodeWithKvcache<T extends TensorLike>(
   cacheSeqlens: T,
   tileSchedulerMetadata: T,
   numSplits: T,
-  options?: DecodeOptions,
+  options?: DecodeOptions & ExecutionOptions<T>,
 ): DecodeResult<T> {
   const shapes = validateGqaDecode({
     q,
@@ -34,16 +34,16 @@ export function gqaDecodeWithKvcache<T extends TensorLike>(
   const resolved = resolveDecodeOptions(options, shapes.dQk);
   const tensors = { q, kCache, vCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits };
   const backend = backendForTensors(tensors);
-  if (q.location === 'host') {
-    checkHostTensors(tensors);
+  if (q.location === 'host') checkHostTensors(tensors);
+  if (shouldCheckContents(q, options?.checkContents)) {
     validateDecodeContents({
-      cacheSeqlens: hostInt32(cacheSeqlens, 'cacheSeqlens'),
-      blockTable: hostInt32(blockTable, 'blockTable'),
+      cacheSeqlens: int32Contents(cacheSeqlens, 'cacheSeqlens'),
+      blockTable: int32Contents(blockTable, 'blockTable'),
       maxPages: shapes.maxPages,
       pageSize: shapes.pageSize,
       numPages: shapes.numPages,
-      tileSchedulerMetadata: hostInt32(tileSchedulerMetadata, 'tileSchedulerMetadata'),
-      numSplits: hostInt32(numSplits, 'numSplits'),
+      tileSchedulerMetadata: int32Contents(tileSchedulerMetadata, 'tileSchedulerMetadata'),
+      numSplits: int32Contents(numSplits, 'numSplits'),
     });
   }
   return backend.gqaDecode(
@@ -54,5 +54,6 @@ export function gqaDecodeWithKvcache<T extends TensorLike>(
     cacheSeqlens,
     { tileSchedulerMetadata, numSplits },
     resolved,
+    options,
   ) as DecodeResult<T>;
 }

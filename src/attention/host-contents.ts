@@ -16,6 +16,16 @@ export function hostInt32(t: TensorLike, name: string): Int32Array {
   return int32Values(t);
 }
 
+/** The values of an int32 tensor wherever it lives (a device tensor is copied to the host). */
+export function int32Contents(t: TensorLike, name: string): Int32Array {
+  return t.location === 'host' ? hostInt32(t, name) : int32Values(t.toHost());
+}
+
+/** Whether a call checks its tensors' contents: always on the host, on request elsewhere. */
+export function shouldCheckContents(t: TensorLike, checkContents: boolean | undefined): boolean {
+  return t.location === 'host' || checkContents === true;
+}
+
 /** Every tensor of a host call is a Tensor instance. */
 export function checkHostTensors(tensors: Readonly<Record<string, TensorLike>>): void {
   for (const [name, t] of Object.entries(tensors)) checkHostTensor(t, name);

@@ -28,6 +28,12 @@ export interface ExecutionOptions<T extends TensorLike = TensorLike> {
   lse?: T;
   /** Preallocated decode workspace (required inside CUDA graph capture). */
   workspace?: T;
+  /**
+   * Also check the contents of device tensors (lengths within capacity, the block-table entries that
+   * will be read in range) by copying them to the host first. Host tensors are always checked.
+   * Default false: the copy waits for the device, which a decode loop should not do every step.
+   */
+  checkContents?: boolean;
 }
 
 export interface DecodeResult<T extends TensorLike = TensorLike> {
@@ -39,6 +45,8 @@ export interface DecodeResult<T extends TensorLike = TensorLike> {
 
 export interface Backend<T extends TensorLike = TensorLike> {
   readonly name: 'cpu' | 'cuda';
+  /** The SM count schedules default to (the device's); undefined: DEFAULT_NUM_SMS. */
+  defaultNumSms?(): number;
   getMlaMetadata(
     cacheSeqlens: T,
     numQTokensPerHeadK: number,

@@ -1,10 +1,16 @@
 /** Timing on the GPU as TARGETS.md prescribes: CUDA events around each call, warm-ups, the median. */
 import { CudaTensor } from '../backend/cuda/cuda-tensor.js';
+import { spinOnDevice } from '../backend/cuda/device-testing.js';
 import { CudaEvent, CudaStream } from '../backend/cuda/runtime.js';
 
 export interface TimingOptions {
   readonly warmups?: number;
   readonly repeats?: number;
+  /**
+   * Microseconds of device spin queued before each start event, so that the host's launch work for
+   * the timed call overlaps it and the events time the device's work alone. 0 turns it off.
+   */
+  readonly spinUs?: number;
 }
 
 export interface Timing {
@@ -25,7 +31,7 @@ export function median(values: readonly number[]): number {
 export function timeDevice(
   stream: CudaStream,
   run: (i: number) => void,
-  { warmups = 5, repeats = 30 }: TimingOptions = {},
+  { warmups = 5, repeats = 30, spinUs = 200 }: TimingOptions = {},
 ): Timing {
   using start = CudaEvent.create();
   using end = CudaEvent.create();
@@ -33,6 +39,7 @@ export function timeDevice(
   stream.synchronize();
   const us: number[] = [];
   for (let i = 0; i < repeats; i++) {
+    if (spinUs > 0) spinOnDevice(spinUs, stream);
     start.record(stream);
     run(warmups + i);
     end.record(stream);

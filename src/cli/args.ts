@@ -86,5 +86,14 @@ export function formatHelp(
   });
   const width = Math.max(0, ...rows.map(([left]) => left.length)) + 2;
   const lines = rows.map(([left, right]) => left.padEnd(width) + right);
-  return [`Usage: ${usage}`, '', description, '', 'Options:', ...lines, '  --help'.padEnd(width) + 'show this help', ''].join('\n');
+  return [
+    `Usage: ${usage}`,
+    '',
+    description,
+    '',
+    'Options:',
+    ...lines,
+    '  --help'.padEnd(width) + 'show this help',
+    '',
+  ].join('\n');
 }

@@ -10,7 +10,11 @@ const FLAGS: Record<string, FlagSpec> = {
 export async function runInfoCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help')) {
     process.stdout.write(
-      formatHelp('flash-mla info [--json]', 'Shows the version and which backends can run here.', FLAGS),
+      formatHelp(
+        'flash-mla info [--json]',
+        'Shows the version and which backends can run here.',
+        FLAGS,
+      ),
     );
     return 0;
   }

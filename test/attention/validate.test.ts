@@ -61,7 +61,15 @@ function int32(values: number[], shape: number[]): Tensor {
 
 /** A tensor description on a device nobody registered. */
 function onDevice(t: TensorLike): TensorLike {
-  return { dtype: t.dtype, shape: t.shape, strides: t.strides, location: 'cuda' };
+  return {
+    dtype: t.dtype,
+    shape: t.shape,
+    strides: t.strides,
+    location: 'cuda',
+    toHost: () => {
+      throw new Error('a tensor description has no contents');
+    },
+  };
 }
 
 type MlaArgs = Parameters<typeof flashMlaWithKvcache<TensorLike>>;

@@ -4,7 +4,7 @@ import { ArgumentError, BackendUnavailableError } from '../../src/errors.js';
 import { backendFor, backendForTensors, registerBackend } from '../../src/backend/registry.js';
 import { cpuBackend } from '../../src/backend/cpu/index.js';
 import type { Backend, DecodeOptions, MlaMetadata } from '../../src/backend/backend.js';
-import type { TensorLike } from '../../src/tensor.js';
+import { Tensor, type TensorLike } from '../../src/tensor.js';
 import { flashMlaWithKvcache } from '../../src/attention/flash-mla-with-kvcache.js';
 import { gqaDecodeWithKvcache } from '../../src/attention/gqa-decode-with-kvcache.js';
 import { getMlaMetadata } from '../../src/attention/get-mla-metadata.js';
@@ -19,6 +19,9 @@ class FakeDeviceTensor implements TensorLike {
     readonly shape: number[],
   ) {
     this.strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, s) => a * s, 1));
+  }
+  toHost(): Tensor {
+    throw new Error('a fake device tensor has no contents');
   }
 }
 
@@ -39,7 +42,7 @@ test('no backend for device tensors until one registers: BackendUnavailableError
 });
 
 test('tensors of mixed locations are an ArgumentError naming the odd one', () => {
-  const host = { dtype: 'int32', shape: [2], strides: [1], location: 'host' } as const;
+  const host = Tensor.from([1, 2], [2], 'int32');
   const device = new FakeDeviceTensor('int32', [2]);
   assert.throws(
     () => backendForTensors({ cacheSeqlens: host, numSplits: device }),

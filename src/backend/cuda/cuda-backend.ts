@@ -8,7 +8,7 @@ import type {
   MlaMetadata,
 } from '../backend.js';
 import { CudaTensor } from './cuda-tensor.js';
-import { CudaStream, nativeLibrary, streamHandle } from './runtime.js';
+import { CudaStream, cudaDeviceInfo, nativeLibrary, streamHandle } from './runtime.js';
 
 type Exec = ExecutionOptions<CudaTensor>;
 
@@ -85,6 +85,8 @@ function decode(
 
 export const cudaBackend: Backend<CudaTensor> = {
   name: 'cuda',
+
+  defaultNumSms: () => cudaDeviceInfo().smCount,
 
   getMlaMetadata(cacheSeqlens, numQTokensPerHeadK, numHeadsK, numSms, exec: Exec = {}) {
     const lib = nativeLibrary();

@@ -48,3 +48,8 @@ export function referenceDecodeOnDevice(
   );
   return { out, lse };
 }
+
+/** Keeps the device busy for about `microseconds`, so that launches queued behind it start at once. */
+export function spinOnDevice(microseconds: number, stream: CudaStream = CudaStream.legacyDefault): void {
+  nativeLibrary().call('testingSpin', BigInt(Math.round(microseconds * 1000)), stream.handle);
+}

@@ -113,6 +113,7 @@ export class NativeLibrary {
       writeKv: 'int fmla_write_kv(void *cache, void *rows, void *slots, uint64_t stream)',
       testingFillNormal:
         'int fmla_testing_fill_normal(void *t, uint64_t seed, float scale, float limit, uint64_t stream)',
+      testingSpin: 'int fmla_testing_spin(uint64_t ns, uint64_t stream)',
       testingReferenceDecode:
         'int fmla_testing_reference_decode(void *q, void *k, void *v, void *bt, void *seqlens, int d_v, float scale, int causal, void *out, void *lse, uint64_t stream)',
     };

@@ -1,0 +1,134 @@
+/**
+ * One decode benchmark row on the GPU: build the data on the device, check the result against the
+ * float32 reference kernel (outputs poisoned first, every element must be written), then time.
+ */
+import { flashMlaWithKvcache } from '../attention/flash-mla-with-kvcache.js';
+import { getMlaMetadata } from '../attention/get-mla-metadata.js';
+import { gqaDecodeWithKvcache } from '../attention/gqa-decode-with-kvcache.js';
+import { CudaTensor } from '../backend/cuda/cuda-tensor.js';
+import { referenceDecodeOnDevice } from '../backend/cuda/device-testing.js';
+import type { CudaStream } from '../backend/cuda/runtime.js';
+import { compareOutputs } from '../testing/compare.js';
+import { timeDevice, type Timing } from './device-timing.js';
+import {
+  makeDeviceProblem,
+  type DeviceProblemCopy,
+  type DeviceProblemSpec,
+} from './device-problem.js';
+
+export interface Correctness {
+  /** ||out - ref|| / ||ref|| against the float32 reference. */
+  readonly outRelativeError: number;
+  readonly outMaxAbsError: number;
+  readonly lseMaxAbsError: number;
+  /** Output elements still holding the poison (NaN) after the call: must be 0. */
+  readonly unwritten: number;
+  readonly pass: boolean;
+}
+
+export interface DecodeBenchResult {
+  readonly seqlens: { readonly mean: number; readonly min: number; readonly max: number };
+  readonly timing: Timing;
+  readonly correctness: Correctness;
+  readonly rotatedCopies: number;
+}
+
+/** bf16 output against a float32 reference: rounding alone gives ~2e-3 relative error. */
+export const MAX_OUT_RELATIVE_ERROR = 1e-2;
+const MAX_LSE_ABS_ERROR = 1e-3;
+
+export function benchDecode(
+  kind: 'mla' | 'gqa',
+  spec: DeviceProblemSpec & { readonly dV: number; readonly causal: boolean },
+  stream: CudaStream,
+): DecodeBenchResult {
+  const problem = makeDeviceProblem(spec, stream);
+  const owned: CudaTensor[] = [];
+  try {
+    const { b, sQ, hQ, hKv, dV, causal } = spec;
+    const meta = getMlaMetadata(problem.cacheSeqlens, (sQ * hQ) / hKv, hKv, { stream });
+    owned.push(meta.tileSchedulerMetadata as CudaTensor, meta.numSplits as CudaTensor);
+    const out = CudaTensor.empty([b, sQ, hQ, dV], spec.dtype);
+    const lse = CudaTensor.empty([b, hQ, sQ], 'float32');
+    owned.push(out, lse);
+    const exec = { causal, stream, out, lse };
+    const run = (c: DeviceProblemCopy): void => {
+      if (kind === 'mla') {
+        flashMlaWithKvcache(
+          c.q,
+          c.kCache,
+          c.blockTable,
+          problem.cacheSeqlens,
+          dV,
+          meta.tileSchedulerMetadata,
+          meta.numSplits,
+          exec,
+        );
+      } else {
+        gqaDecodeWithKvcache(
+          c.q,
+          c.kCache,
+          c.vCache,
+          c.blockTable,
+          problem.cacheSeqlens,
+          meta.tileSchedulerMetadata,
+          meta.numSplits,
+          exec,
+        );
+      }
+    };
+
+    const first = problem.copies[0];
+    out.fillBytes(0xff, stream);
+    lse.fillBytes(0xff, stream);
+    run(first);
+    const scale = 1 / Math.sqrt(spec.dQk);
+    const ref = referenceDecodeOnDevice(
+      first.q,
+      first.kCache,
+      first.vCache,
+      first.blockTable,
+      problem.cacheSeqlens,
+      dV,
+      scale,
+      causal,
+      stream,
+    );
+    owned.push(ref.out, ref.lse);
+    const got = out.toHost(stream).toFloat32();
+    const gotLse = lse.toHost(stream).toFloat32();
+    const refOut = ref.out.toHost(stream).toFloat32();
+    const refLse = ref.lse.toHost(stream).toFloat32();
+    let unwritten = 0;
+    for (const v of got) if (Number.isNaN(v)) unwritten++;
+    for (const v of gotLse) if (Number.isNaN(v)) unwritten++;
+    const outCmp = compareOutputs(got, refOut);
+    const lseCmp = compareOutputs(gotLse, refLse);
+    const correctness = {
+      outRelativeError: outCmp.relativeError,
+      outMaxAbsError: outCmp.maxAbsError,
+      lseMaxAbsError: lseCmp.maxAbsError,
+      unwritten,
+      pass:
+        unwritten === 0 &&
+        outCmp.relativeError < MAX_OUT_RELATIVE_ERROR &&
+        lseCmp.maxAbsError < MAX_LSE_ABS_ERROR,
+    };
+
+    const copies = problem.copies;
+    const timing = timeDevice(stream, (i) => run(copies[i % copies.length]));
+    return {
+      seqlens: {
+        mean: problem.meanLen,
+        min: Math.min(...problem.seqlens),
+        max: Math.max(...problem.seqlens),
+      },
+      timing,
+      correctness,
+      rotatedCopies: copies.length,
+    };
+  } finally {
+    owned.forEach((t) => t.dispose());
+    problem.dispose();
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * `flash-mla bench mla | gqa | writekv`: the GPU benchmark suites of TARGETS.md. Each row is checked
+ * against the reference before it is timed; the copy ceiling is measured in the same run; results go
+ * to a markdown table on stdout and JSON under bench/results/.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import '../backend/cuda/register.js';
+import { probeCuda } from '../backend/cuda/probe.js';
+import { CudaStream, cudaDeviceInfo } from '../backend/cuda/runtime.js';
+import { benchDecode, type DecodeBenchResult } from '../bench/decode-bench.js';
+import { measureCopyCeilingGBps } from '../bench/device-timing.js';
+import { GQA_DIMS, GQA_SUITE, MLA_ANCHOR, MLA_DIMS, mlaRates } from '../bench/suites.js';
+import { benchWriteKv } from '../bench/write-kv-bench.js';
+import { BackendUnavailableError } from '../errors.js';
+import { packageRoot, packageVersion } from '../package-root.js';
+import { formatHelp, parseFlags, UsageError, type FlagSpec } from './args.js';
+
+const FLAGS: Record<string, FlagSpec> = {
+  rows: { kind: 'int-list', help: 'run only these rows of the suite (0-based, comma-separated)' },
+  out: {
+    kind: 'string',
+    help: 'folder for the JSON results (default bench/results in the package)',
+  },
+  commit: { kind: 'string', help: 'commit to record (default: git rev-parse HEAD, if available)' },
+};
+
+const SUITES = ['mla', 'gqa', 'writekv'] as const;
+type Suite = (typeof SUITES)[number];
+
+function currentCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: packageRoot(),
+      encoding: 'utf8',
+    }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+const fmt = (v: number, digits = 1): string => v.toFixed(digits);
+const progress = (text: string): void => {
+  process.stderr.write(`${text}\n`);
+};
+
+interface Row {
+  readonly cells: Record<string, string | number | boolean>;
+  readonly json: Record<string, unknown>;
+}
+
+function decodeRow(
+  result: DecodeBenchResult,
+  copyGBps: number,
+  rates: { tflops: number; gbps: number },
+): Record<string, unknown> {
+  return {
+    us: result.timing.medianUs,
+    minUs: result.timing.minUs,
+    maxUs: result.timing.maxUs,
+    tflops: rates.tflops,
+    gbps: rates.gbps,
+    copyFraction: rates.gbps / copyGBps,
+    seqlens: result.seqlens,
+    rotatedCopies: result.rotatedCopies,
+    correctness: result.correctness,
+  };
+}
+
+function runMla(indices: number[], stream: CudaStream, copyGBps: number): Row[] {
+  return indices.map((i) => {
+    const r = MLA_ANCHOR[i];
+    progress(`[${i + 1}/${MLA_ANCHOR.length}] mla b=${r.b} s_q=${r.sQ} s_k=${r.sK} h_q=${r.hQ}`);
+    const result = benchDecode(
+      'mla',
+      {
+        ...r,
+        hKv: MLA_DIMS.hKv,
+        dQk: MLA_DIMS.dQk,
+        dV: MLA_DIMS.dV,
+        pageSize: MLA_DIMS.pageSize,
+        separateV: false,
+        dtype: 'bfloat16',
+        seed: i + 1,
+      },
+      stream,
+    );
+    const rates = mlaRates(r, result.seqlens.mean, result.timing.medianUs * 1e-6);
+    return {
+      cells: {
+        b: r.b,
+        s_q: r.sQ,
+        s_k: r.lengths ? r.lengths.join('/') : r.sK,
+        h_q: r.hQ,
+        varlen: r.varlen ? 'yes' : 'no',
+        causal: r.causal ? 'yes' : 'no',
+        us: fmt(result.timing.medianUs),
+        'TFLOP/s': fmt(rates.tflops),
+        'GB/s': fmt(rates.gbps, 0),
+        'of copy': `${fmt((100 * rates.gbps) / copyGBps)}%`,
+        'FlashMLA us': r.flashMla.us,
+        'vs FlashMLA': `${fmt(r.flashMla.us / result.timing.medianUs, 2)}x`,
+        'rel err': result.correctness.outRelativeError.toExponential(1),
+        check: result.correctness.pass ? 'ok' : 'FAIL',
+        target: r.target,
+      },
+      json: { row: i, ...r, ...decodeRow(result, copyGBps, rates) },
+    };
+  });
+}
+
+function runGqa(indices: number[], stream: CudaStream, copyGBps: number): Row[] {
+  const { hQ, hKv, d, pageSize, sQ } = GQA_DIMS;
+  return indices.map((i) => {
+    const r = GQA_SUITE[i];
+    progress(`[${i + 1}/${GQA_SUITE.length}] gqa b=${r.b} s_k=${r.sK}`);
+    const result = benchDecode(
+      'gqa',
+      {
+        b: r.b,
+        sQ,
+        sK: r.sK,
+        hQ,
+        hKv,
+        dQk: d,
+        dV: d,
+        pageSize,
+        separateV: true,
+        varlen: true,
+        causal: false,
+        dtype: 'bfloat16',
+        seed: 100 + i,
+      },
+      stream,
+    );
+    const s = result.timing.medianUs * 1e-6;
+    const L = result.seqlens.mean;
+    const flops = r.b * hQ * sQ * 4 * d * L;
+    const bytes = r.b * (sQ * hQ * d * 2 + L * hKv * d * 2 * 2 + sQ * hQ * d * 2);
+    const rates = { tflops: flops / s / 1e12, gbps: bytes / s / 1e9 };
+    return {
+      cells: {
+        b: r.b,
+        s_k: r.sK,
+        us: fmt(result.timing.medianUs),
+        'GB/s': fmt(rates.gbps, 0),
+        'of copy': `${fmt((100 * rates.gbps) / copyGBps)}%`,
+        'TFLOP/s': fmt(rates.tflops),
+        'rel err': result.correctness.outRelativeError.toExponential(1),
+        check: result.correctness.pass ? 'ok' : 'FAIL',
+        target: '>= 90% of copy',
+      },
+      json: { row: i, ...r, ...GQA_DIMS, varlen: true, ...decodeRow(result, copyGBps, rates) },
+    };
+  });
+}
+
+function runWriteKv(stream: CudaStream, copyGBps: number): Row[] {
+  progress('[1/1] writeKv 4096 rows');
+  const result = benchWriteKv(stream);
+  const gbps = result.bytes / (result.timing.medianUs * 1e-6) / 1e9;
+  return [
+    {
+      cells: {
+        tokens: 4096,
+        'row bytes': 1152,
+        us: fmt(result.timing.medianUs, 2),
+        'GB/s': fmt(gbps, 0),
+        'of copy': `${fmt((100 * gbps) / copyGBps)}%`,
+        check: result.mismatches === 0 ? 'ok' : 'FAIL',
+        target: '>= 85% of copy',
+      },
+      json: {
+        tokens: 4096,
+        bytes: result.bytes,
+        us: result.timing.medianUs,
+        gbps,
+        copyFraction: gbps / copyGBps,
+        mismatches: result.mismatches,
+        rotatedCopies: result.rotatedCopies,
+      },
+    },
+  ];
+}
+
+function markdown(rows: Row[]): string {
+  if (rows.length === 0) return '';
+  const keys = Object.keys(rows[0].cells);
+  const line = (cells: (string | number | boolean)[]): string => `| ${cells.join(' | ')} |`;
+  return [
+    line(keys),
+    line(keys.map(() => '---')),
+    ...rows.map((r) => line(keys.map((k) => r.cells[k]))),
+  ].join('\n');
+}
+
+export async function runBenchCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    process.stdout.write(
+      formatHelp(
+        'flash-mla bench <mla|gqa|writekv> [options]',
+        "Runs a GPU benchmark suite (TARGETS.md): data built as FlashMLA's tests build it, inputs\n" +
+          'rotated so that the L2 cache does not serve them, a correctness check before timing, CUDA\n' +
+          'events, 5 warm-ups, median of 30, and the copy ceiling measured in the same run.\n' +
+          'The CPU backend has its own benchmark: node dist/bench/cpu/mla-decode.js',
+        FLAGS,
+      ),
+    );
+    return 0;
+  }
+  const { values, positionals } = parseFlags(argv, FLAGS);
+  const suite = positionals[0] as Suite | undefined;
+  if (!suite || !SUITES.includes(suite) || positionals.length > 1) {
+    throw new UsageError(
+      `expected one suite of ${SUITES.join(', ')}, got '${positionals.join(' ')}'`,
+    );
+  }
+  const size = suite === 'mla' ? MLA_ANCHOR.length : suite === 'gqa' ? GQA_SUITE.length : 1;
+  const indices = (values.rows as number[] | undefined) ?? [...Array(size).keys()];
+  for (const i of indices) {
+    if (i < 0 || i >= size)
+      throw new UsageError(`--rows: expected indices in [0, ${size}), got ${i}`);
+  }
+  const probe = probeCuda();
+  if (!probe.available) throw new BackendUnavailableError('cuda', probe.reason);
+
+  using stream = CudaStream.create();
+  const device = cudaDeviceInfo();
+  progress(`device: ${device.name}, ${device.smCount} SMs; measuring the copy ceiling`);
+  const copyGBps = measureCopyCeilingGBps(stream);
+  const rows =
+    suite === 'mla'
+      ? runMla(indices, stream, copyGBps)
+      : suite === 'gqa'
+        ? runGqa(indices, stream, copyGBps)
+        : runWriteKv(stream, copyGBps);
+
+  const date = new Date().toISOString();
+  const report = {
+    suite,
+    gpu: device.name,
+    smCount: device.smCount,
+    commit: (values.commit as string | undefined) ?? currentCommit(),
+    version: packageVersion(),
+    date,
+    method:
+      'CUDA events around each call, device spin before the start event, 5 warm-ups, median of 30, inputs rotated to >= 200 MB',
+    copyCeilingGBps: copyGBps,
+    rows: rows.map((r) => r.json),
+  };
+  const dir = (values.out as string | undefined) ?? join(packageRoot(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const slug = device.name.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  const file = join(dir, `${suite}-${slug}-${date.slice(0, 10)}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  const failed = rows.filter((r) => r.cells.check !== 'ok').length;
+  process.stdout.write(
+    `\n${suite} on ${device.name}; copy ceiling ${fmt(copyGBps, 0)} GB/s\n\n${markdown(rows)}\n\nwrote ${file}\n`,
+  );
+  if (failed) process.stdout.write(`${failed} row(s) FAILED the correctness check\n`);
+  return failed ? 1 : 0;
+}
