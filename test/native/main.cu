@@ -609,14 +609,14 @@ static void suite_api() {
          "num_q_tokens_per_head_k", "metadata rows 0");
   expect(fmla_gqa_decode(&P.tq, &P.tk, &P.tk, &P.tbt, &P.tlens, &P.tmeta, &P.tsplits, scale, 0, &P.tout,
                          &P.tlse, P.ws.ptr, P.ws_bytes, nullptr),
-         FMLA_ERROR_INVALID_ARGUMENT, "v_cache", "gqa v_cache head dim");
+         FMLA_ERROR_UNSUPPORTED, "head dims", "gqa head dim 576");
   expect(fmla_set_device(999), FMLA_ERROR_INVALID_ARGUMENT, "device", "set_device out of range");
   fmla_tensor rows = make_tensor(P.q.ptr, FMLA_DTYPE_BFLOAT16, {4, 2, 576});
   fmla_tensor slots = make_tensor(P.lens.ptr, FMLA_DTYPE_INT32, {2});
   expect(fmla_write_kv(&P.tk, &rows, &slots, nullptr), FMLA_ERROR_INVALID_ARGUMENT, "rows",
          "write_kv rows h_kv");
   report(strcmp(fmla_status_string(FMLA_ERROR_NO_DEVICE), "FMLA_ERROR_NO_DEVICE") == 0 &&
-             fmla_decode_workspace_bytes(2, 1, 16, 512, 132) == 134 * 16 * 512 * 4 + 134 * 16 * 4 + 192,
+             fmla_decode_workspace_bytes(2, 1, 16, 512, 132) == 134 * 16 * 512 * 4 + 134 * 16 * 4 + 128,
          "api: status strings and workspace size");
   fmla_device_props props;
   FMLA_CHECK(fmla_device_properties(0, &props));
