@@ -1,0 +1,38 @@
+// Argument checks and parameter packing shared by fmla_mla_decode and fmla_gqa_decode.
+#pragma once
+
+#include "../kernels/mla_decode/params.h"
+#include "checks.h"
+
+namespace fmla {
+
+struct DecodeArgs {
+  const fmla_tensor* q;
+  const fmla_tensor* k;  // kv_cache (MLA) or k_cache (GQA)
+  const fmla_tensor* v;  // NULL for MLA
+  const fmla_tensor* block_table;
+  const fmla_tensor* cache_seqlens;
+  const fmla_tensor* tile_scheduler_metadata;
+  const fmla_tensor* num_splits;
+  fmla_tensor* out;
+  fmla_tensor* lse;
+  int32_t head_dim_v;
+  float softmax_scale;
+  int32_t causal;
+  void* workspace;
+  size_t workspace_bytes;
+  const char* k_name;
+};
+
+// Checks every argument and fills `p`; afterwards p.q/p.k/p.v and the dims are safe to launch on.
+fmla_status prepare_decode(const DecodeArgs& a, DecodeParams* p, int* d_qk);
+
+// Runs the decode kernel then the combine kernel through the given instantiation.
+template <typename Elem, int D_QK, int D_V, bool SEPARATE_V>
+fmla_status run_decode(const DecodeParams& p, void* stream) {
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  FMLA_TRY(from_cuda(launch_splitkv_decode<Elem, D_QK, D_V, SEPARATE_V>(p, s), "decode kernel launch"));
+  return from_cuda(launch_combine<Elem, D_V>(p, s), "combine kernel launch");
+}
+
+}  // namespace fmla

@@ -1,0 +1,65 @@
+// fmla_write_kv: scatter new cache rows to their slots.
+#include "../kernels/kv_write/write_kv.cuh"
+#include "checks.h"
+
+using namespace fmla;
+
+extern "C" fmla_status fmla_write_kv(fmla_tensor* cache, const fmla_tensor* rows,
+                                     const fmla_tensor* slot_mapping, void* stream) {
+  FMLA_TRY(require_device());
+  FMLA_TRY(check_tensor(cache, "cache", 4,
+                        {FMLA_DTYPE_BFLOAT16, FMLA_DTYPE_FLOAT16, FMLA_DTYPE_FLOAT32,
+                         FMLA_DTYPE_FLOAT8_E4M3FN, FMLA_DTYPE_INT32}));
+  FMLA_TRY(check_tensor(rows, "rows", 3, {cache->dtype}));
+  FMLA_TRY(check_tensor(slot_mapping, "slot_mapping", 1, {FMLA_DTYPE_INT32}));
+  const int64_t n = rows->shape[0];
+  const int64_t page_size = cache->shape[1], h_kv = cache->shape[2], d = cache->shape[3];
+  FMLA_TRY(check_dim(rows, "rows", 1, h_kv, "h_kv of cache"));
+  FMLA_TRY(check_dim(rows, "rows", 2, d, "head dim of cache"));
+  FMLA_TRY(check_dim(slot_mapping, "slot_mapping", 0, n, "n of rows"));
+  if (page_size < 1 || h_kv < 1 || d < 1)
+    return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                "cache: expected page_size, h_kv and d >= 1, got [%lld, %lld, %lld, %lld]",
+                static_cast<long long>(cache->shape[0]), static_cast<long long>(page_size),
+                static_cast<long long>(h_kv), static_cast<long long>(d));
+  const int esize = dtype_bytes(cache->dtype);
+  const int64_t row_bytes = d * esize;
+  if (h_kv > INT32_MAX || page_size > INT32_MAX || row_bytes > INT32_MAX)
+    return fail(FMLA_ERROR_UNSUPPORTED, "cache: dims too large");
+  if (n == 0) return FMLA_OK;
+
+  // The widest access that the data pointers, the row size and every outer stride allow.
+  int vec = 1;
+  FMLA_TRY(check_vector_layout(cache, "cache", 1));
+  FMLA_TRY(check_vector_layout(rows, "rows", 1));
+  for (int candidate : {16, 8, 4, 2}) {
+    const fmla_tensor* ts[2] = {cache, rows};
+    bool ok = row_bytes % candidate == 0;
+    for (const fmla_tensor* t : ts) {
+      ok = ok && reinterpret_cast<uintptr_t>(t->data) % candidate == 0;
+      for (int dim = 0; dim + 1 < t->ndim; ++dim) ok = ok && (t->strides[dim] * esize) % candidate == 0;
+    }
+    if (ok) {
+      vec = candidate;
+      break;
+    }
+  }
+
+  WriteKvParams p{};
+  p.cache = cache->data;
+  p.rows = rows->data;
+  p.slot_mapping = static_cast<const int32_t*>(slot_mapping->data);
+  p.cache_stride_page = cache->strides[0] * esize;
+  p.cache_stride_row = cache->strides[1] * esize;
+  p.cache_stride_head = cache->strides[2] * esize;
+  p.rows_stride_n = rows->strides[0] * esize;
+  p.rows_stride_head = rows->strides[1] * esize;
+  p.slot_stride = slot_mapping->strides[0];
+  p.num_slots = cache->shape[0] * page_size;
+  p.n = n;
+  p.h_kv = static_cast<int>(h_kv);
+  p.page_size = static_cast<int>(page_size);
+  p.row_bytes = static_cast<int>(row_bytes);
+  p.vector_bytes = vec;
+  return from_cuda(launch_write_kv(p, static_cast<cudaStream_t>(stream)), "write_kv kernel launch");
+}

@@ -1,0 +1,224 @@
+/*
+ * flash_mla.h - the C ABI of libflashmla.so.
+ *
+ * Attention for LLM decoding over a paged KV cache (MLA with a shared latent K/V, and GQA/MHA/MQA),
+ * plus the few CUDA runtime calls a host language needs to drive it (the library links the CUDA
+ * runtime statically, so a caller reached through an FFI cannot call it directly).
+ *
+ * Conventions
+ * - Every function returns an fmla_status (except the pure helpers noted below). On failure,
+ *   fmla_last_error() returns a thread-local message naming the argument (expected vs actual) or the
+ *   CUDA call and its message.
+ * - Tensors are described by fmla_tensor: a device pointer, a dtype, a rank and shape/strides in
+ *   elements. Every operation checks rank, shape, dtype and strides (the innermost dimension must be
+ *   contiguous) and answers FMLA_ERROR_INVALID_ARGUMENT before launching anything.
+ * - Every launching function takes `void* stream` (a cudaStream_t; NULL is the legacy default
+ *   stream). Operations are asynchronous, never synchronise with the host and never allocate: the
+ *   caller passes a device workspace sized by the *_workspace_bytes helpers.
+ * - With no GPU or no driver, every function that needs one returns FMLA_ERROR_NO_DEVICE.
+ *
+ * Semantics of the attention operations: see docs/schedule.md (split-KV schedule) and the design
+ * note (out = softmax(scale * q k^T) v over keys t < L, causal: query j of s_q attends t <= L - s_q + j;
+ * no key attended: out = 0, lse = +inf). Cache rows past L, pages not listed and block-table entries
+ * past ceil(L / page_size) are never read.
+ */
+#ifndef FLASH_MLA_H
+#define FLASH_MLA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define FMLA_API __declspec(dllexport)
+#else
+#define FMLA_API __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------------------------------------
+ * Status codes and errors
+ * ---------------------------------------------------------------------------------------------- */
+
+typedef enum fmla_status {
+  FMLA_OK = 0,
+  FMLA_ERROR_INVALID_ARGUMENT = 1,
+  FMLA_ERROR_NO_DEVICE = 2,
+  FMLA_ERROR_CUDA = 3,
+  FMLA_ERROR_OUT_OF_MEMORY = 4,
+  FMLA_ERROR_UNSUPPORTED = 5
+} fmla_status;
+
+/* A static, human-readable name of a status ("FMLA_OK", ...). Never NULL. */
+FMLA_API const char* fmla_status_string(fmla_status status);
+
+/* Detail of the last failure on the calling thread (empty string if none). Valid until the next
+ * failing call on the same thread. */
+FMLA_API const char* fmla_last_error(void);
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+FMLA_API const char* fmla_version(void);
+
+/* ------------------------------------------------------------------------------------------------
+ * Tensors
+ * ---------------------------------------------------------------------------------------------- */
+
+typedef enum fmla_dtype {
+  FMLA_DTYPE_FLOAT32 = 0,
+  FMLA_DTYPE_BFLOAT16 = 1,
+  FMLA_DTYPE_FLOAT16 = 2,
+  FMLA_DTYPE_FLOAT8_E4M3FN = 3,
+  FMLA_DTYPE_INT32 = 4
+} fmla_dtype;
+
+#define FMLA_MAX_DIMS 6
+
+/* A strided view of device memory. shape/strides past ndim are ignored; strides are in elements. */
+typedef struct fmla_tensor {
+  void* data;
+  int32_t dtype; /* an fmla_dtype */
+  int32_t ndim;  /* 0 .. FMLA_MAX_DIMS */
+  int64_t shape[FMLA_MAX_DIMS];
+  int64_t strides[FMLA_MAX_DIMS];
+} fmla_tensor;
+
+/* ------------------------------------------------------------------------------------------------
+ * Runtime wrappers (devices, memory, streams, events, graphs)
+ * ---------------------------------------------------------------------------------------------- */
+
+typedef struct fmla_device_props {
+  char name[256];
+  int32_t multiprocessor_count;
+  int32_t compute_capability_major;
+  int32_t compute_capability_minor;
+  int32_t reserved0;
+  uint64_t total_global_memory_bytes;
+  uint64_t l2_cache_bytes;
+  uint64_t max_shared_memory_per_block_optin_bytes;
+} fmla_device_props;
+
+/* Number of CUDA devices; 0 devices is FMLA_ERROR_NO_DEVICE with *count = 0. */
+FMLA_API fmla_status fmla_device_count(int* count);
+FMLA_API fmla_status fmla_device_properties(int device, fmla_device_props* props);
+/* Makes `device` current for the calling thread (CUDA's per-thread current device). */
+FMLA_API fmla_status fmla_set_device(int device);
+FMLA_API fmla_status fmla_get_device(int* device);
+FMLA_API fmla_status fmla_device_synchronize(void);
+
+FMLA_API fmla_status fmla_malloc(void** ptr, size_t bytes);
+FMLA_API fmla_status fmla_free(void* ptr);
+/* Asynchronous copies on `stream`. Host buffers should be pinned for true asynchrony; pageable host
+ * memory works but the copy is staged (and htod returns once the source was consumed). */
+FMLA_API fmla_status fmla_memcpy_htod(void* dst, const void* src, size_t bytes, void* stream);
+FMLA_API fmla_status fmla_memcpy_dtoh(void* dst, const void* src, size_t bytes, void* stream);
+FMLA_API fmla_status fmla_memcpy_dtod(void* dst, const void* src, size_t bytes, void* stream);
+FMLA_API fmla_status fmla_memset_async(void* ptr, int byte_value, size_t bytes, void* stream);
+
+FMLA_API fmla_status fmla_stream_create(void** stream);
+FMLA_API fmla_status fmla_stream_destroy(void* stream);
+FMLA_API fmla_status fmla_stream_synchronize(void* stream);
+
+FMLA_API fmla_status fmla_event_create(void** event);
+FMLA_API fmla_status fmla_event_destroy(void* event);
+FMLA_API fmla_status fmla_event_record(void* event, void* stream);
+FMLA_API fmla_status fmla_event_synchronize(void* event);
+/* Milliseconds between two recorded, completed events. */
+FMLA_API fmla_status fmla_event_elapsed_ms(float* ms, void* start, void* end);
+
+/* CUDA graph capture of everything launched on `stream` (which must not be the legacy default
+ * stream) between begin and end; end instantiates the graph into *graph_exec. */
+FMLA_API fmla_status fmla_graph_begin_capture(void* stream);
+FMLA_API fmla_status fmla_graph_end_capture(void* stream, void** graph_exec);
+FMLA_API fmla_status fmla_graph_launch(void* graph_exec, void* stream);
+FMLA_API fmla_status fmla_graph_destroy(void* graph_exec);
+
+/* ------------------------------------------------------------------------------------------------
+ * Split-KV schedule (docs/schedule.md)
+ * ---------------------------------------------------------------------------------------------- */
+
+/* Schedule constants (docs/schedule.md). */
+#define FMLA_BLOCK_M 64
+#define FMLA_BLOCK_N 64
+#define FMLA_FIXED_OVERHEAD_BLOCKS 5
+#define FMLA_METADATA_INTS 8
+
+/* numSmParts = max(1, floor(num_sms / num_heads_k / ceil(num_q_tokens_per_head_k / 64))).
+ * Pure helper: needs no device; returns 1 for non-positive arguments. */
+FMLA_API int fmla_mla_num_sm_parts(int num_sms, int num_q_tokens_per_head_k, int num_heads_k);
+
+/* Computes the schedule on the device from cache_seqlens.
+ *   cache_seqlens            int32 [b], contiguous
+ *   num_q_tokens_per_head_k  s_q * h_q / h_kv (>= 1)
+ *   num_heads_k              h_kv (>= 1)
+ *   tile_scheduler_metadata  int32 [num_sm_parts, 8], contiguous (num_sm_parts read off shape[0])
+ *   num_splits               int32 [b + 1], contiguous */
+FMLA_API fmla_status fmla_get_mla_metadata(const fmla_tensor* cache_seqlens,
+                                           int32_t num_q_tokens_per_head_k, int32_t num_heads_k,
+                                           fmla_tensor* tile_scheduler_metadata,
+                                           fmla_tensor* num_splits, void* stream);
+
+/* ------------------------------------------------------------------------------------------------
+ * Decode
+ * ---------------------------------------------------------------------------------------------- */
+
+/* Bytes of workspace for one decode call: float32 partial outputs [b + num_sm_parts, s_q * h_q, d_v]
+ * and their lse [b + num_sm_parts, s_q * h_q], each region 256-byte aligned. Pure helper. */
+FMLA_API size_t fmla_decode_workspace_bytes(int64_t b, int64_t s_q, int64_t h_q, int64_t d_v,
+                                            int64_t num_sm_parts);
+
+/* MLA decode (K and V share one cache; V is the first head_dim_v entries of each row).
+ *   q                        [b, s_q, h_q, d_qk]              bf16 or fp16
+ *   kv_cache                 [num_pages, page_size, h_kv, d_qk] q's dtype
+ *   block_table              int32 [b, max_pages]
+ *   cache_seqlens            int32 [b]
+ *   head_dim_v               d_v (512 with d_qk = 576)
+ *   tile_scheduler_metadata  int32 [num_sm_parts, 8] from fmla_get_mla_metadata
+ *   num_splits               int32 [b + 1]                    from fmla_get_mla_metadata
+ *   softmax_scale            multiplies q.k (callers default it to 1/sqrt(d_qk))
+ *   causal                   0 or 1
+ *   out                      [b, s_q, h_q, d_v]               q's dtype
+ *   lse                      float32 [b, h_q, s_q]
+ *   workspace                >= fmla_decode_workspace_bytes(b, s_q, h_q, d_v, num_sm_parts) bytes
+ * h_q % h_kv == 0; s_q * h_q / h_kv must equal the num_q_tokens_per_head_k of the schedule.
+ * Supported: d_qk = 576, d_v = 512, s_q * h_q / h_kv <= 512 (else FMLA_ERROR_UNSUPPORTED).
+ * Launches the decode kernel and, when some sequence has several splits, the combine kernel. */
+FMLA_API fmla_status fmla_mla_decode(const fmla_tensor* q, const fmla_tensor* kv_cache,
+                                     const fmla_tensor* block_table,
+                                     const fmla_tensor* cache_seqlens, int32_t head_dim_v,
+                                     const fmla_tensor* tile_scheduler_metadata,
+                                     const fmla_tensor* num_splits, float softmax_scale,
+                                     int32_t causal, fmla_tensor* out, fmla_tensor* lse,
+                                     void* workspace, size_t workspace_bytes, void* stream);
+
+/* GQA / MHA / MQA decode with separate K and V caches of the same head dim d in {64, 128, 256}.
+ *   q        [b, s_q, h_q, d]                  bf16 or fp16
+ *   k_cache  [num_pages, page_size, h_kv, d]   q's dtype (any page_size >= 1)
+ *   v_cache  [num_pages, page_size, h_kv, d]   q's dtype
+ *   out      [b, s_q, h_q, d]; lse float32 [b, h_q, s_q]
+ * The schedule is the MLA one with num_q_tokens_per_head_k = s_q * h_q / h_kv. */
+FMLA_API fmla_status fmla_gqa_decode(const fmla_tensor* q, const fmla_tensor* k_cache,
+                                     const fmla_tensor* v_cache, const fmla_tensor* block_table,
+                                     const fmla_tensor* cache_seqlens,
+                                     const fmla_tensor* tile_scheduler_metadata,
+                                     const fmla_tensor* num_splits, float softmax_scale,
+                                     int32_t causal, fmla_tensor* out, fmla_tensor* lse,
+                                     void* workspace, size_t workspace_bytes, void* stream);
+
+/* ------------------------------------------------------------------------------------------------
+ * Cache writes
+ * ---------------------------------------------------------------------------------------------- */
+
+/* cache[slot / page_size, slot % page_size] = rows[i] for each i with slot_mapping[i] >= 0.
+ *   cache         [num_pages, page_size, h_kv, d]   any 2-byte dtype, or float32 / fp8
+ *   rows          [n, h_kv, d]                      cache's dtype
+ *   slot_mapping  int32 [n]; -1 skips a row; slots past num_pages * page_size are skipped too */
+FMLA_API fmla_status fmla_write_kv(fmla_tensor* cache, const fmla_tensor* rows,
+                                   const fmla_tensor* slot_mapping, void* stream);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* FLASH_MLA_H */

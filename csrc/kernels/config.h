@@ -1,0 +1,36 @@
+// Constants shared by the schedule, the decode kernels and the host-side launch logic.
+#pragma once
+
+namespace fmla {
+
+// The split-KV schedule (docs/schedule.md). Changing any of these changes every schedule.
+constexpr int kBlockM = 64;              // query rows a decode block handles at once
+constexpr int kBlockN = 64;              // keys per tile; the unit in which work is counted and cut
+constexpr int kFixedOverheadBlocks = 5;  // cost of starting a split, in key blocks
+constexpr int kMetadataInts = 8;         // ints per part in tile_scheduler_metadata
+
+// Decode kernel: 8 warps = 4 row groups of 16 rows x 2 halves (of the tile's keys for q.k, of the
+// value columns for p.v). 8 warps give the register file room for the 64 x 512 float accumulator.
+constexpr int kDecodeWarps = 8;
+constexpr int kDecodeThreads = kDecodeWarps * 32;
+
+// MLA head dims (DeepSeek-V2/V3): 512 latent dims (shared K/V) + 64 rotary dims.
+constexpr int kMlaHeadDimQK = 576;
+constexpr int kMlaHeadDimV = 512;
+
+// Cache-tile pipeline depth. MLA: Q (72 KB) + 2 tiles of 72 KB fill the 227 KB of shared memory.
+constexpr int kMlaStages = 2;
+
+// Combine kernel: one warp per query row.
+constexpr int kCombineWarps = 8;
+
+// Schedule kernel: threads that sum the per-sequence costs before one thread walks the batch.
+constexpr int kScheduleThreads = 256;
+
+// write_kv: threads per block.
+constexpr int kWriteKvThreads = 256;
+
+// Alignment (bytes) of each region of the decode workspace.
+constexpr int kWorkspaceAlign = 256;
+
+}  // namespace fmla

@@ -1,0 +1,47 @@
+// Arguments of the split-KV decode kernels (MLA and GQA share them), already validated by csrc/api/.
+// Strides are in elements; the innermost dimension of q, the caches and out is contiguous.
+#pragma once
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+namespace fmla {
+
+struct DecodeParams {
+  const void* q;            // [b, s_q, h_q, d_qk]
+  const void* k;            // [num_pages, page_size, h_kv, d_qk]
+  const void* v;            // [num_pages, page_size, h_kv, d_v]; MLA: the K cache itself
+  const int32_t* block_table;    // [b, max_pages]
+  const int32_t* cache_seqlens;  // [b]
+  const int32_t* sched;          // [num_sm_parts, 8]
+  const int32_t* num_splits;     // [b + 1]
+  void* out;                // [b, s_q, h_q, d_v], q's dtype
+  float* lse;               // [b, h_q, s_q]
+  float* o_accum;           // [b + num_sm_parts, s_q * h_q, d_v] partial outputs of split sequences
+  float* lse_accum;         // [b + num_sm_parts, s_q * h_q]
+
+  int64_t q_stride_b, q_stride_s, q_stride_h;
+  int64_t k_stride_page, k_stride_row, k_stride_head;
+  int64_t v_stride_page, v_stride_row, v_stride_head;
+  int64_t bt_stride_b, bt_stride_page;
+  int64_t seqlens_stride;
+  int64_t o_stride_b, o_stride_s, o_stride_h;
+  int64_t lse_stride_b, lse_stride_h, lse_stride_s;
+
+  int b, s_q, h_q, h_kv;
+  int heads_per_kv;  // h_q / h_kv
+  int rows_per_kv;   // s_q * heads_per_kv: the query rows of one KV head
+  int page_size;
+  int num_sm_parts;
+  int causal;
+  float scale_log2;  // softmax_scale * log2(e): scores are kept in base 2
+};
+
+// Launchers, one per instantiation (csrc/kernels/*/instantiations/*.cu).
+template <typename Elem, int D_QK, int D_V, bool SEPARATE_V>
+cudaError_t launch_splitkv_decode(const DecodeParams& p, cudaStream_t stream);
+
+template <typename Elem, int D_V>
+cudaError_t launch_combine(const DecodeParams& p, cudaStream_t stream);
+
+}  // namespace fmla

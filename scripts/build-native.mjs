@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// Builds build/libflashmla.so from csrc/: every .cu / .cpp compiled in parallel to build/obj/, then
+// linked with the CUDA runtime static. Plain Node, no dependencies.
+//
+//   node scripts/build-native.mjs            incremental build
+//   node scripts/build-native.mjs --clean    rebuild everything
+// Environment: CUDA_HOME (where nvcc lives if not on PATH), FMLA_CUDA_ARCHS (default "90a,80":
+// comma-separated compute capabilities to generate code for), FMLA_JOBS (parallel compiles).
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const csrc = join(root, 'csrc');
+const objDir = join(root, 'build', 'obj');
+const library = join(root, 'build', 'libflashmla.so');
+
+function findNvcc() {
+  const candidates = [];
+  for (const dir of (process.env.PATH ?? '').split(':')) if (dir) candidates.push(join(dir, 'nvcc'));
+  if (process.env.CUDA_HOME) candidates.push(join(process.env.CUDA_HOME, 'bin', 'nvcc'));
+  if (process.env.CUDA_PATH) candidates.push(join(process.env.CUDA_PATH, 'bin', 'nvcc'));
+  candidates.push('/usr/local/cuda/bin/nvcc');
+  return candidates.find((c) => existsSync(c));
+}
+
+function walk(dir, out = []) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) walk(path, out);
+    else out.push(path);
+  }
+  return out;
+}
+
+function gencodeFlags(archs) {
+  return archs.flatMap((a) => ['-gencode', `arch=compute_${a},code=sm_${a}`]);
+}
+
+function run(command, args) {
+  return new Promise((resolvePromise) => {
+    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('close', (code) => resolvePromise({ code, output }));
+    child.on('error', (err) => resolvePromise({ code: 1, output: String(err) }));
+  });
+}
+
+async function main() {
+  const nvcc = findNvcc();
+  if (!nvcc) {
+    console.error(
+      'build-native: nvcc not found (looked on PATH, in $CUDA_HOME/bin and /usr/local/cuda/bin).\n' +
+        'Install the CUDA toolkit (12.4 or newer) or set CUDA_HOME; the CPU backend works without it.',
+    );
+    process.exit(1);
+  }
+  if (process.argv.includes('--clean')) rmSync(join(root, 'build', 'obj'), { recursive: true, force: true });
+  const archs = (process.env.FMLA_CUDA_ARCHS ?? '90a,80').split(',').map((a) => a.trim()).filter(Boolean);
+  const files = walk(csrc);
+  const sources = files.filter((f) => f.endsWith('.cu') || f.endsWith('.cpp'));
+  // Any header change rebuilds everything: simpler than tracking includes, and the build is short.
+  const newestHeader = Math.max(
+    0,
+    ...files.filter((f) => /\.(h|cuh)$/.test(f)).map((f) => statSync(f).mtimeMs),
+  );
+  const common = ['-O3', '-std=c++17', '-Xcompiler', '-fPIC', '-Xcompiler', '-fvisibility=hidden'];
+  const jobs = [];
+  for (const source of sources) {
+    const rel = relative(csrc, source);
+    const object = join(objDir, rel.replace(/\.(cu|cpp)$/, '.o'));
+    const stale =
+      !existsSync(object) ||
+      statSync(object).mtimeMs < Math.max(statSync(source).mtimeMs, newestHeader);
+    jobs.push({ rel, source, object, stale });
+  }
+  const todo = jobs.filter((j) => j.stale);
+  const parallel = Number(process.env.FMLA_JOBS) || cpus().length;
+  console.log(
+    `build-native: ${nvcc}, sm ${archs.join(', ')}; ${todo.length} of ${jobs.length} sources to compile, ${parallel} at a time`,
+  );
+  let next = 0;
+  let failed = false;
+  let done = 0;
+  const started = Date.now();
+  async function worker() {
+    while (next < todo.length && !failed) {
+      const job = todo[next++];
+      mkdirSync(dirname(job.object), { recursive: true });
+      const args = [...common, ...gencodeFlags(archs), '-c', job.source, '-o', job.object];
+      const { code, output } = await run(nvcc, args);
+      done += 1;
+      if (code !== 0) {
+        failed = true;
+        console.error(`build-native: FAILED ${job.rel}\n${output}`);
+        rmSync(job.object, { force: true });
+      } else {
+        console.log(`  [${done}/${todo.length}] ${job.rel}`);
+        if (output.trim()) console.log(output.trim());
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
+  if (failed) process.exit(1);
+  const linkArgs = ['-shared', '-cudart', 'static', ...gencodeFlags(archs), '-o', library, ...jobs.map((j) => j.object)];
+  const { code, output } = await run(nvcc, linkArgs);
+  if (code !== 0) {
+    console.error(`build-native: link FAILED\n${output}`);
+    process.exit(1);
+  }
+  console.log(`build-native: ${relative(root, library)} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

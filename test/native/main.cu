@@ -1,0 +1,824 @@
+// Native test and benchmark harness for libflashmla.so.
+//
+//   make -C test/native            builds the library and this harness (ARCHS=90a by default)
+//   build/fmla_native_test check   correctness: schedule, MLA and GQA decode, write_kv, API errors,
+//                                  graph capture (random data, poisoned outputs, NaN in unused cache)
+//   build/fmla_native_test small   a few small cases (for compute-sanitizer memcheck / racecheck)
+//   build/fmla_native_test bench   the mla-anchor suite (TARGETS.md), GQA and write_kv timings with
+//                                  the copy ceiling measured in the same run
+//
+// Decode results are checked against the float32 GPU reference (csrc/reference/), itself checked
+// against a float64 CPU reference on small shapes.
+#include <math.h>
+#include <stdarg.h>
+
+#include <random>
+#include <string>
+
+#include "cpu_reference.h"
+#include "kit.cuh"
+#include "schedule_ref.h"
+
+// ================================================================================================
+// Problems: a random paged cache and its decode call
+// ================================================================================================
+
+struct Spec {
+  std::string name;
+  bool gqa = false;
+  int dtype = FMLA_DTYPE_BFLOAT16;
+  int s_q = 1, h_q = 16, h_kv = 1, d_qk = 576, d_v = 512, page_size = 64;
+  bool causal = false;
+  bool strided = false;  // q/out with padded head strides and a transposed lse
+  std::vector<int32_t> lens;
+  int sample_rows = 0;  // 0: check every row
+};
+
+static int g_num_sms = 132;
+static int g_failures = 0;
+static int g_checks = 0;
+
+struct Problem {
+  Spec s;
+  int b = 0, num_pages = 0, max_pages = 0, nsp = 0;
+  int64_t q_head_stride = 0, out_head_stride = 0;
+  std::vector<int32_t> block_table;
+  DevBuf q, k, v, bt, lens, meta, splits, out, lse, ws;
+  std::vector<DevBuf> k_copies, v_copies;  // rotation for timing
+  size_t ws_bytes = 0;
+  fmla_tensor tq{}, tk{}, tv{}, tbt{}, tlens{}, tmeta{}, tsplits{}, tout{}, tlse{};
+  double mean_len = 0;
+};
+
+static Problem build(const Spec& s, uint64_t seed) {
+  Problem P;
+  P.s = s;
+  P.b = static_cast<int>(s.lens.size());
+  std::mt19937_64 rng(seed);
+  const int ps = s.page_size;
+  std::vector<int> pages_of(P.b);
+  int used = 0, maxp = 0;
+  double sum_len = 0;
+  for (int i = 0; i < P.b; ++i) {
+    pages_of[i] = (s.lens[i] + ps - 1) / ps;
+    used += pages_of[i];
+    maxp = std::max(maxp, pages_of[i]);
+    sum_len += s.lens[i];
+  }
+  P.mean_len = sum_len / P.b;
+  P.num_pages = used + std::max(3, used / 16);  // some pages nobody owns (NaN)
+  P.max_pages = maxp + 2;                        // garbage past every sequence's pages
+  std::vector<int32_t> perm(P.num_pages);
+  for (int i = 0; i < P.num_pages; ++i) perm[i] = i;
+  std::shuffle(perm.begin(), perm.end(), rng);
+  P.block_table.assign(static_cast<size_t>(P.b) * P.max_pages, 0);
+  std::vector<int32_t> valid_rows(P.num_pages, 0);
+  int next = 0;
+  for (int i = 0; i < P.b; ++i) {
+    for (int j = 0; j < P.max_pages; ++j) {
+      int32_t& e = P.block_table[static_cast<size_t>(i) * P.max_pages + j];
+      if (j < pages_of[i]) {
+        e = perm[next++];
+        valid_rows[e] = std::min(ps, s.lens[i] - j * ps);
+      } else {
+        const int kind = static_cast<int>(rng() % 3);  // garbage: negative, huge, or out of range
+        e = kind == 0 ? -1 - static_cast<int32_t>(rng() % 1000)
+                      : kind == 1 ? 0x3fffffff : P.num_pages + static_cast<int32_t>(rng() % 1000);
+      }
+    }
+  }
+  const int eb = 2;
+  const int64_t k_row = static_cast<int64_t>(s.h_kv) * s.d_qk, v_row = static_cast<int64_t>(s.h_kv) * s.d_v;
+  const int64_t k_elems = static_cast<int64_t>(P.num_pages) * ps * k_row;
+  P.k = DevBuf(k_elems * eb);
+  fill_randn(P.k.ptr, s.dtype, k_elems, seed * 7 + 1);
+  DevBuf valid = upload(valid_rows);
+  const int blocks = 4096;
+  poison_rows_kernel<<<blocks, 256>>>(P.k.as<uint16_t>(), valid.as<int32_t>(), P.num_pages, ps, k_row);
+  CUDA_CHECK(cudaGetLastError());
+  if (s.gqa) {
+    const int64_t v_elems = static_cast<int64_t>(P.num_pages) * ps * v_row;
+    P.v = DevBuf(v_elems * eb);
+    fill_randn(P.v.ptr, s.dtype, v_elems, seed * 7 + 2);
+    poison_rows_kernel<<<blocks, 256>>>(P.v.as<uint16_t>(), valid.as<int32_t>(), P.num_pages, ps, v_row);
+    CUDA_CHECK(cudaGetLastError());
+  }
+  P.q_head_stride = s.d_qk + (s.strided ? 64 : 0);
+  P.out_head_stride = s.d_v + (s.strided ? 64 : 0);
+  const int64_t q_elems = static_cast<int64_t>(P.b) * s.s_q * s.h_q * P.q_head_stride;
+  P.q = DevBuf(q_elems * eb);
+  fill_randn(P.q.ptr, s.dtype, q_elems, seed * 7 + 3);
+  const int64_t out_elems = static_cast<int64_t>(P.b) * s.s_q * s.h_q * P.out_head_stride;
+  P.out = DevBuf(out_elems * eb);
+  P.lse = DevBuf(static_cast<size_t>(P.b) * s.s_q * s.h_q * 4);
+  P.bt = upload(P.block_table);
+  P.lens = upload(s.lens);
+
+  const int rows_per_kv = s.s_q * s.h_q / s.h_kv;
+  P.nsp = fmla_mla_num_sm_parts(g_num_sms, rows_per_kv, s.h_kv);
+  P.meta = DevBuf(static_cast<size_t>(P.nsp) * 8 * 4);
+  P.splits = DevBuf(static_cast<size_t>(P.b + 1) * 4);
+  P.ws_bytes = fmla_decode_workspace_bytes(P.b, s.s_q, s.h_q, s.d_v, P.nsp);
+  P.ws = DevBuf(P.ws_bytes);
+
+  const int64_t H = s.h_q, Sq = s.s_q;
+  P.tq = make_strided(P.q.ptr, s.dtype, {P.b, Sq, H, s.d_qk},
+                      {Sq * H * P.q_head_stride, H * P.q_head_stride, P.q_head_stride, 1});
+  P.tk = make_tensor(P.k.ptr, s.dtype, {P.num_pages, ps, s.h_kv, s.d_qk});
+  if (s.gqa) P.tv = make_tensor(P.v.ptr, s.dtype, {P.num_pages, ps, s.h_kv, s.d_v});
+  P.tbt = make_tensor(P.bt.ptr, FMLA_DTYPE_INT32, {P.b, P.max_pages});
+  P.tlens = make_tensor(P.lens.ptr, FMLA_DTYPE_INT32, {P.b});
+  P.tmeta = make_tensor(P.meta.ptr, FMLA_DTYPE_INT32, {P.nsp, 8});
+  P.tsplits = make_tensor(P.splits.ptr, FMLA_DTYPE_INT32, {P.b + 1});
+  P.tout = make_strided(P.out.ptr, s.dtype, {P.b, Sq, H, s.d_v},
+                        {Sq * H * P.out_head_stride, H * P.out_head_stride, P.out_head_stride, 1});
+  if (s.strided)  // lse stored as [b, s_q, h_q], viewed as [b, h_q, s_q]
+    P.tlse = make_strided(P.lse.ptr, FMLA_DTYPE_FLOAT32, {P.b, H, Sq}, {Sq * H, 1, H});
+  else
+    P.tlse = make_tensor(P.lse.ptr, FMLA_DTYPE_FLOAT32, {P.b, H, Sq});
+  return P;
+}
+
+static void poison_outputs(Problem& P) {
+  CUDA_CHECK(cudaMemset(P.out.ptr, 0xFF, P.out.bytes));  // NaN in bf16 / fp16 / float32
+  CUDA_CHECK(cudaMemset(P.lse.ptr, 0xFF, P.lse.bytes));
+  CUDA_CHECK(cudaMemset(P.ws.ptr, 0xFF, P.ws.bytes));
+}
+
+static void run_metadata(Problem& P, cudaStream_t stream = nullptr) {
+  const int rows_per_kv = P.s.s_q * P.s.h_q / P.s.h_kv;
+  FMLA_CHECK(fmla_get_mla_metadata(&P.tlens, rows_per_kv, P.s.h_kv, &P.tmeta, &P.tsplits, stream));
+}
+
+static fmla_status run_decode(Problem& P, int copy = -1, cudaStream_t stream = nullptr) {
+  fmla_tensor k = P.tk, v = P.tv;
+  if (copy >= 0) {
+    k.data = P.k_copies[copy].ptr;
+    if (P.s.gqa) v.data = P.v_copies[copy].ptr;
+  }
+  const float scale = 1.f / sqrtf(static_cast<float>(P.s.d_qk));
+  if (P.s.gqa)
+    return fmla_gqa_decode(&P.tq, &k, &v, &P.tbt, &P.tlens, &P.tmeta, &P.tsplits, scale,
+                           P.s.causal, &P.tout, &P.tlse, P.ws.ptr, P.ws_bytes, stream);
+  return fmla_mla_decode(&P.tq, &k, &P.tbt, &P.tlens, P.s.d_v, &P.tmeta, &P.tsplits, scale,
+                         P.s.causal, &P.tout, &P.tlse, P.ws.ptr, P.ws_bytes, stream);
+}
+
+static void report(bool pass, const char* fmt, ...) {
+  ++g_checks;
+  if (!pass) ++g_failures;
+  va_list args;
+  va_start(args, fmt);
+  printf("%s ", pass ? "PASS" : "FAIL");
+  vprintf(fmt, args);
+  printf("\n");
+  va_end(args);
+  fflush(stdout);
+}
+
+// The device schedule against the C++ port of docs/schedule.md.
+static bool check_schedule(Problem& P) {
+  CUDA_CHECK(cudaDeviceSynchronize());
+  const auto meta = download<int32_t>(P.meta.ptr, static_cast<size_t>(P.nsp) * 8);
+  const auto splits = download<int32_t>(P.splits.ptr, P.b + 1);
+  const ScheduleRef ref = schedule_ref(P.s.lens, P.nsp);
+  return meta == ref.metadata && splits == ref.num_splits;
+}
+
+struct DecodeCheck {
+  bool pass = false;
+  bool all_written = true;
+  double rel_l2 = 0, max_abs = 0, lse_err = 0;
+  int rows = 0;
+};
+
+// Runs the GPU reference on the chosen rows and compares; every output element must be written.
+static DecodeCheck check_decode(Problem& P, uint64_t seed) {
+  const Spec& s = P.s;
+  CUDA_CHECK(cudaDeviceSynchronize());
+  DecodeCheck r;
+  const auto out = download<uint16_t>(P.out.ptr, P.out.bytes / 2);
+  const auto lse = download<float>(P.lse.ptr, P.lse.bytes / 4);
+  auto out_at = [&](int i, int j, int h, int d) {
+    const size_t idx = ((static_cast<size_t>(i) * s.s_q + j) * s.h_q + h) * P.out_head_stride + d;
+    return bits_to_float(out[idx], s.dtype);
+  };
+  auto lse_at = [&](int i, int j, int h) {
+    return lse[i * P.tlse.strides[0] + h * P.tlse.strides[1] + j * P.tlse.strides[2]];
+  };
+  for (int i = 0; i < P.b; ++i)
+    for (int j = 0; j < s.s_q; ++j)
+      for (int h = 0; h < s.h_q; ++h) {
+        if (isnan(lse_at(i, j, h))) r.all_written = false;
+        for (int d = 0; d < s.d_v; ++d)
+          if (!isfinite(out_at(i, j, h, d))) r.all_written = false;
+      }
+
+  std::vector<int32_t> rows;
+  const int64_t total = static_cast<int64_t>(P.b) * s.s_q * s.h_q;
+  if (s.sample_rows == 0 || total <= s.sample_rows) {
+    for (int i = 0; i < P.b; ++i)
+      for (int j = 0; j < s.s_q; ++j)
+        for (int h = 0; h < s.h_q; ++h) rows.insert(rows.end(), {i, j, h});
+  } else {
+    std::mt19937_64 rng(seed);
+    for (int n = 0; n < s.sample_rows; ++n) {
+      const int i = n < P.b ? n : static_cast<int>(rng() % P.b);  // every sequence at least once
+      rows.insert(rows.end(), {i, static_cast<int>(rng() % s.s_q), static_cast<int>(rng() % s.h_q)});
+    }
+  }
+  const int n = static_cast<int>(rows.size() / 3);
+  r.rows = n;
+  DevBuf rows_d = upload(rows), ref_out(static_cast<size_t>(n) * s.d_v * 4), ref_lse(static_cast<size_t>(n) * 4);
+  fmla_tensor trows = make_tensor(rows_d.ptr, FMLA_DTYPE_INT32, {n, 3});
+  fmla_tensor tro = make_tensor(ref_out.ptr, FMLA_DTYPE_FLOAT32, {n, s.d_v});
+  fmla_tensor trl = make_tensor(ref_lse.ptr, FMLA_DTYPE_FLOAT32, {n});
+  FMLA_CHECK(fmla_reference_attention(&P.tq, &P.tk, s.gqa ? &P.tv : nullptr, s.d_v, &P.tbt, &P.tlens,
+                                      1.f / sqrtf(static_cast<float>(s.d_qk)), s.causal, &trows,
+                                      &tro, &trl, nullptr));
+  CUDA_CHECK(cudaDeviceSynchronize());
+  const auto ro = download<float>(ref_out.ptr, static_cast<size_t>(n) * s.d_v);
+  const auto rl = download<float>(ref_lse.ptr, n);
+  double err2 = 0, ref2 = 0;
+  bool lse_ok = true;
+  for (int k = 0; k < n; ++k) {
+    const int i = rows[3 * k], j = rows[3 * k + 1], h = rows[3 * k + 2];
+    for (int d = 0; d < s.d_v; ++d) {
+      const double a = out_at(i, j, h, d), b = ro[static_cast<size_t>(k) * s.d_v + d];
+      err2 += (a - b) * (a - b);
+      ref2 += b * b;
+      r.max_abs = std::max(r.max_abs, fabs(a - b));
+      if (!(fabs(a - b) <= 1e30)) r.max_abs = INFINITY;  // NaN
+    }
+    const float a = lse_at(i, j, h), b = rl[k];
+    if (isinf(b) || isinf(a)) {
+      lse_ok = lse_ok && a == b;
+    } else {
+      const double e = fabs(a - b);
+      r.lse_err = std::max(r.lse_err, e);
+      lse_ok = lse_ok && e <= 2e-3 + 2e-4 * fabs(b);
+    }
+  }
+  r.rel_l2 = ref2 > 0 ? sqrt(err2 / ref2) : sqrt(err2);
+  const double tol = 1e-2;
+  r.pass = r.all_written && lse_ok && r.rel_l2 < tol && r.max_abs < 0.05;
+  return r;
+}
+
+// Builds, schedules, decodes and checks one case.
+static void decode_case(const Spec& s, uint64_t seed) {
+  Problem P = build(s, seed);
+  poison_outputs(P);
+  run_metadata(P);
+  const bool sched_ok = check_schedule(P);
+  const fmla_status st = run_decode(P);
+  if (st != FMLA_OK) {
+    report(false, "%-44s decode returned %s: %s", s.name.c_str(), fmla_status_string(st), fmla_last_error());
+    return;
+  }
+  const DecodeCheck c = check_decode(P, seed + 99);
+  report(sched_ok && c.pass, "%-44s sched=%s written=%s rel_l2=%.2e max_abs=%.2e lse_err=%.2e rows=%d parts=%d",
+         s.name.c_str(), sched_ok ? "ok" : "MISMATCH", c.all_written ? "yes" : "NO", c.rel_l2, c.max_abs,
+         c.lse_err, c.rows, P.nsp);
+}
+
+static std::vector<int32_t> varlen(int b, int s_k, int s_q, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(s_k, s_k / 2.0);
+  std::vector<int32_t> lens(b);
+  for (auto& l : lens) l = std::max(static_cast<int32_t>(std::lround(normal(rng))), static_cast<int32_t>(s_q));
+  return lens;
+}
+
+
+// ================================================================================================
+// Suites
+// ================================================================================================
+
+static void suite_schedule() {
+  // The worked example of docs/schedule.md.
+  {
+    const ScheduleRef r = schedule_ref({100, 0, 300}, 4);
+    const std::vector<int32_t> want_meta = {0, 0, 0, 100, 0, 0, 0, 0, 1, 0, 2, 64, 1, 0, 0, 0,
+                                            2, 64, 2, 300, 3, 0, 0, 0, 3, 0, 2, 300, 4, 0, 0, 0};
+    const std::vector<int32_t> want_splits = {0, 1, 2, 4};
+    report(r.metadata == want_meta && r.num_splits == want_splits, "schedule port: docs example");
+  }
+  // Device kernel against the port over random batches and part counts.
+  std::mt19937_64 rng(7);
+  int mismatches = 0, cases = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    const int b = 1 + static_cast<int>(rng() % (trial < 100 ? 8 : 300));
+    std::vector<int32_t> lens(b);
+    for (auto& l : lens) {
+      const int kind = static_cast<int>(rng() % 4);
+      l = kind == 0 ? 0 : kind == 1 ? static_cast<int32_t>(rng() % 200) : static_cast<int32_t>(rng() % 70000);
+    }
+    const int nsp = 1 + static_cast<int>(rng() % 140);
+    DevBuf d_lens = upload(lens), meta(static_cast<size_t>(nsp) * 32), splits(static_cast<size_t>(b + 1) * 4);
+    fmla_tensor tl = make_tensor(d_lens.ptr, FMLA_DTYPE_INT32, {b});
+    fmla_tensor tm = make_tensor(meta.ptr, FMLA_DTYPE_INT32, {nsp, 8});
+    fmla_tensor ts = make_tensor(splits.ptr, FMLA_DTYPE_INT32, {b + 1});
+    CUDA_CHECK(cudaMemset(meta.ptr, 0xAB, meta.bytes));
+    FMLA_CHECK(fmla_get_mla_metadata(&tl, 64, 1, &tm, &ts, nullptr));
+    CUDA_CHECK(cudaDeviceSynchronize());
+    const ScheduleRef r = schedule_ref(lens, nsp);
+    const auto m = download<int32_t>(meta.ptr, static_cast<size_t>(nsp) * 8);
+    const auto s = download<int32_t>(splits.ptr, b + 1);
+    // Invariants: every split number is below b + nsp, and the last part ends the batch.
+    const bool ok = m == r.metadata && s == r.num_splits && s[b] <= b + nsp;
+    mismatches += !ok;
+    ++cases;
+  }
+  report(mismatches == 0, "schedule kernel vs port: %d random batches, %d mismatches", cases, mismatches);
+  report(fmla_mla_num_sm_parts(132, 128, 1) == 66 && fmla_mla_num_sm_parts(132, 16, 1) == 132 &&
+             fmla_mla_num_sm_parts(132, 256, 1) == 33 && fmla_mla_num_sm_parts(132, 4, 8) == 16 &&
+             fmla_mla_num_sm_parts(4, 512, 2) == 1,
+         "fmla_mla_num_sm_parts formula");
+}
+
+// The float32 GPU reference against float64 on the CPU (it is the yardstick of every other check).
+static void suite_reference() {
+  for (int gqa = 0; gqa < 2; ++gqa) {
+    Spec s;
+    s.name = gqa ? "reference vs cpu (gqa d128)" : "reference vs cpu (mla)";
+    s.gqa = gqa;
+    s.d_qk = gqa ? 128 : 576;
+    s.d_v = gqa ? 128 : 512;
+    s.h_q = 8;
+    s.h_kv = gqa ? 2 : 1;
+    s.s_q = 2;
+    s.causal = true;
+    s.page_size = 16;
+    s.lens = {0, 1, 37, 130};
+    Problem P = build(s, 5 + gqa);
+    const int b = P.b;
+    std::vector<int32_t> rows;
+    for (int i = 0; i < b; ++i)
+      for (int j = 0; j < s.s_q; ++j)
+        for (int h = 0; h < s.h_q; ++h) rows.insert(rows.end(), {i, j, h});
+    const int n = static_cast<int>(rows.size() / 3);
+    DevBuf rows_d = upload(rows), ro(static_cast<size_t>(n) * s.d_v * 4), rl(static_cast<size_t>(n) * 4);
+    fmla_tensor trows = make_tensor(rows_d.ptr, FMLA_DTYPE_INT32, {n, 3});
+    fmla_tensor tro = make_tensor(ro.ptr, FMLA_DTYPE_FLOAT32, {n, s.d_v});
+    fmla_tensor trl = make_tensor(rl.ptr, FMLA_DTYPE_FLOAT32, {n});
+    const float scale = 1.f / sqrtf(static_cast<float>(s.d_qk));
+    FMLA_CHECK(fmla_reference_attention(&P.tq, &P.tk, gqa ? &P.tv : nullptr, s.d_v, &P.tbt, &P.tlens,
+                                        scale, s.causal, &trows, &tro, &trl, nullptr));
+    CUDA_CHECK(cudaDeviceSynchronize());
+    auto to_float = [&](const DevBuf& buf) {
+      const auto bits = download<uint16_t>(buf.ptr, buf.bytes / 2);
+      std::vector<float> f(bits.size());
+      for (size_t i = 0; i < bits.size(); ++i) f[i] = bits_to_float(bits[i], s.dtype);
+      return f;
+    };
+    // Unused rows are NaN in the cache; the CPU reference must not touch them either.
+    const auto q = to_float(P.q), k = to_float(P.k);
+    std::vector<float> v;
+    if (gqa) v = to_float(P.v);
+    std::vector<double> out, lse;
+    cpu_reference(q, k, gqa ? &v : nullptr, P.block_table, P.max_pages, s.lens, s.s_q, s.h_q, s.h_kv,
+                  s.d_qk, s.d_v, s.page_size, scale, s.causal, out, lse);
+    const auto go = download<float>(ro.ptr, static_cast<size_t>(n) * s.d_v);
+    const auto gl = download<float>(rl.ptr, n);
+    double e2 = 0, r2 = 0, lerr = 0;
+    bool inf_ok = true;
+    for (int r = 0; r < n; ++r) {
+      const int i = rows[3 * r], j = rows[3 * r + 1], h = rows[3 * r + 2];
+      for (int d = 0; d < s.d_v; ++d) {
+        const double a = go[static_cast<size_t>(r) * s.d_v + d];
+        const double b2 = out[((static_cast<size_t>(i) * s.s_q + j) * s.h_q + h) * s.d_v + d];
+        e2 += (a - b2) * (a - b2);
+        r2 += b2 * b2;
+      }
+      const double lb = lse[(static_cast<size_t>(i) * s.h_q + h) * s.s_q + j];
+      if (isinf(lb)) inf_ok = inf_ok && isinf(gl[r]) && gl[r] > 0;
+      else lerr = std::max(lerr, fabs(gl[r] - lb));
+    }
+    const double rel = sqrt(e2 / r2);
+    report(rel < 1e-5 && lerr < 1e-5 && inf_ok, "%-44s rel_l2=%.2e lse_err=%.2e", s.name.c_str(), rel, lerr);
+  }
+}
+
+static void suite_mla(bool quick) {
+  uint64_t seed = 1000;
+  const int page_sizes[] = {1, 16, 64};
+  const int heads[] = {16, 32, 64, 128};
+  for (int ps : page_sizes)
+    for (int s_q = 1; s_q <= 4; ++s_q)
+      for (int h_q : heads)
+        for (int causal = 0; causal < 2; ++causal) {
+          if (quick && (s_q % 2 == 0 || h_q == 32)) continue;
+          Spec s;
+          s.page_size = ps;
+          s.s_q = s_q;
+          s.h_q = h_q;
+          s.causal = causal;
+          s.lens = {0, 1, 3, 70, 301, 1500};  // an empty sequence, s_q > L, partial pages
+          if (ps == 16 && h_q == 64) s.strided = true;
+          if (s_q == 3 && h_q == 16) s.lens = {2049, 64, 5};
+          char name[96];
+          snprintf(name, sizeof name, "mla bf16 ps=%d s_q=%d h_q=%d%s%s", ps, s_q, h_q,
+                   causal ? " causal" : "", s.strided ? " strided" : "");
+          s.name = name;
+          decode_case(s, ++seed);
+        }
+  // h_kv > 1, fp16, long sequences (many splits + combine), big varlen batches.
+  {
+    Spec s;
+    s.name = "mla bf16 h_kv=2 h_q=32 s_q=2 ps=16 causal";
+    s.h_kv = 2, s.h_q = 32, s.s_q = 2, s.page_size = 16, s.causal = true;
+    s.lens = {500, 0, 77, 2000};
+    decode_case(s, ++seed);
+  }
+  for (int h_q : {16, 128}) {
+    Spec s;
+    s.dtype = FMLA_DTYPE_FLOAT16;
+    s.h_q = h_q, s.s_q = 2, s.causal = true, s.page_size = 64;
+    s.lens = {1000, 0, 33, 4000};
+    s.name = std::string("mla fp16 h_q=") + std::to_string(h_q) + " s_q=2 causal";
+    decode_case(s, ++seed);
+  }
+  if (quick) return;
+  for (int h_q : {16, 128}) {
+    Spec s;
+    s.h_q = h_q, s.s_q = 1, s.page_size = 64;
+    s.lens = {32768};
+    s.name = std::string("mla bf16 b=1 s_k=32768 h_q=") + std::to_string(h_q);
+    decode_case(s, ++seed);
+  }
+  {
+    Spec s;
+    s.h_q = 128, s.s_q = 2, s.causal = true, s.page_size = 64, s.sample_rows = 512;
+    s.lens = varlen(128, 4096, 2, 11);
+    s.name = "mla bf16 b=128 varlen 4096 h_q=128 s_q=2 causal";
+    decode_case(s, ++seed);
+  }
+  {
+    Spec s;
+    s.h_q = 16, s.s_q = 1, s.page_size = 16, s.sample_rows = 512;
+    s.lens = varlen(128, 2048, 1, 12);
+    s.lens[5] = 0;
+    s.name = "mla bf16 b=128 varlen 2048 h_q=16 ps=16";
+    decode_case(s, ++seed);
+  }
+  {
+    Spec s;
+    s.h_q = 16, s.s_q = 4, s.causal = true, s.page_size = 64;
+    s.lens = {4641, 45118, 1730, 1696};
+    s.name = "mla bf16 imbalanced s_q=4 h_q=16 causal";
+    decode_case(s, ++seed);
+  }
+}
+
+static void suite_gqa(bool quick) {
+  uint64_t seed = 5000;
+  struct Heads { int h_q, h_kv; };
+  const Heads heads[] = {{32, 8}, {8, 1}, {8, 8}};
+  for (int d : {64, 128, 256})
+    for (int ps : {1, 16, 64})
+      for (const Heads& hh : heads)
+        for (int s_q : {1, 3})
+          for (int causal = 0; causal < 2; ++causal) {
+            if (quick && (s_q == 3 || ps == 64)) continue;
+            Spec s;
+            s.gqa = true;
+            s.d_qk = s.d_v = d;
+            s.page_size = ps;
+            s.h_q = hh.h_q, s.h_kv = hh.h_kv, s.s_q = s_q, s.causal = causal;
+            s.lens = {0, 2, 65, 300, 1200};
+            if (d == 128 && ps == 16 && hh.h_kv == 8 && s_q == 1) s.strided = true;
+            char name[96];
+            snprintf(name, sizeof name, "gqa bf16 d=%d ps=%d h_q=%d h_kv=%d s_q=%d%s%s", d, ps, hh.h_q,
+                     hh.h_kv, s_q, causal ? " causal" : "", s.strided ? " strided" : "");
+            s.name = name;
+            decode_case(s, ++seed);
+          }
+  {
+    Spec s;
+    s.gqa = true, s.dtype = FMLA_DTYPE_FLOAT16, s.d_qk = s.d_v = 128, s.page_size = 16;
+    s.h_q = 32, s.h_kv = 8, s.s_q = 2, s.causal = true;
+    s.lens = {3000, 0, 17, 9000};
+    s.name = "gqa fp16 d=128 ps=16 h_q=32 h_kv=8 s_q=2 causal";
+    decode_case(s, ++seed);
+  }
+  if (quick) return;
+  {
+    Spec s;
+    s.gqa = true, s.d_qk = s.d_v = 128, s.page_size = 16, s.h_q = 32, s.h_kv = 8, s.sample_rows = 512;
+    s.lens = varlen(64, 4096, 1, 13);
+    s.name = "gqa bf16 d=128 b=64 varlen 4096";
+    decode_case(s, ++seed);
+  }
+}
+
+static void suite_write_kv() {
+  struct WCase { int dtype, pages, ps, h_kv, d, n; };
+  const WCase cases[] = {{FMLA_DTYPE_BFLOAT16, 37, 16, 1, 576, 300},
+                         {FMLA_DTYPE_FLOAT16, 20, 1, 8, 128, 20},
+                         {FMLA_DTYPE_FLOAT32, 9, 7, 2, 3, 40},
+                         {FMLA_DTYPE_FLOAT8_E4M3FN, 5, 64, 3, 5, 100},
+                         {FMLA_DTYPE_INT32, 4, 16, 2, 64, 50}};
+  std::mt19937_64 rng(31);
+  for (const WCase& c : cases) {
+    const int eb = elem_bytes(c.dtype);
+    const int64_t slots = static_cast<int64_t>(c.pages) * c.ps;
+    const size_t row_bytes = static_cast<size_t>(c.h_kv) * c.d * eb;
+    std::vector<uint8_t> cache(slots * row_bytes), rows(static_cast<size_t>(c.n) * row_bytes);
+    for (auto& x : cache) x = static_cast<uint8_t>(rng());
+    for (auto& x : rows) x = static_cast<uint8_t>(rng());
+    std::vector<int32_t> perm(slots);
+    for (int i = 0; i < slots; ++i) perm[i] = i;
+    std::shuffle(perm.begin(), perm.end(), rng);
+    std::vector<int32_t> slot(c.n);
+    for (int i = 0; i < c.n; ++i) {
+      const int kind = static_cast<int>(rng() % 8);
+      slot[i] = kind == 0 ? -1 : kind == 1 ? static_cast<int32_t>(slots + rng() % 5) : perm[i % slots];
+    }
+    // Duplicate slots would race; keep the first writer only.
+    std::vector<char> seen(slots, 0);
+    for (auto& s : slot)
+      if (s >= 0 && s < slots) {
+        if (seen[s]) s = -1;
+        seen[s < 0 ? 0 : s] = s < 0 ? seen[0] : 1;
+      }
+    std::vector<uint8_t> want = cache;
+    for (int i = 0; i < c.n; ++i)
+      if (slot[i] >= 0 && slot[i] < slots)
+        memcpy(&want[slot[i] * row_bytes], &rows[i * row_bytes], row_bytes);
+    DevBuf dc = upload(cache), dr = upload(rows), ds = upload(slot);
+    fmla_tensor tc = make_tensor(dc.ptr, c.dtype, {c.pages, c.ps, c.h_kv, c.d});
+    fmla_tensor tr = make_tensor(dr.ptr, c.dtype, {c.n, c.h_kv, c.d});
+    fmla_tensor ts = make_tensor(ds.ptr, FMLA_DTYPE_INT32, {c.n});
+    FMLA_CHECK(fmla_write_kv(&tc, &tr, &ts, nullptr));
+    const auto got = download<uint8_t>(dc.ptr, cache.size());
+    report(got == want, "write_kv dtype=%d pages=%d ps=%d h_kv=%d d=%d n=%d", c.dtype, c.pages, c.ps, c.h_kv,
+           c.d, c.n);
+  }
+}
+
+static void suite_api() {
+  Spec s;
+  s.h_q = 16, s.s_q = 1, s.lens = {100, 200};
+  Problem P = build(s, 77);
+  run_metadata(P);
+  const float scale = 0.05f;
+  auto expect = [&](fmla_status st, fmla_status want, const char* needle, const char* what) {
+    const bool ok = st == want && strstr(fmla_last_error(), needle) != nullptr;
+    report(ok, "api: %-40s -> %s \"%s\"", what, fmla_status_string(st), fmla_last_error());
+  };
+  expect(fmla_mla_decode(nullptr, &P.tk, &P.tbt, &P.tlens, 512, &P.tmeta, &P.tsplits, scale, 0, &P.tout,
+                         &P.tlse, P.ws.ptr, P.ws_bytes, nullptr),
+         FMLA_ERROR_INVALID_ARGUMENT, "q:", "q NULL");
+  fmla_tensor k16 = P.tk;
+  k16.dtype = FMLA_DTYPE_FLOAT16;
+  expect(fmla_mla_decode(&P.tq, &k16, &P.tbt, &P.tlens, 512, &P.tmeta, &P.tsplits, scale, 0, &P.tout,
+                         &P.tlse, P.ws.ptr, P.ws_bytes, nullptr),
+         FMLA_ERROR_INVALID_ARGUMENT, "kv_cache", "kv_cache dtype");
+  fmla_tensor bt = P.tbt;
+  bt.shape[0] = 3;
+  expect(fmla_mla_decode(&P.tq, &P.tk, &bt, &P.tlens, 512, &P.tmeta, &P.tsplits, scale, 0, &P.tout,
+                         &P.tlse, P.ws.ptr, P.ws_bytes, nullptr),
+         FMLA_ERROR_INVALID_ARGUMENT, "block_table", "block_table batch");
+  expect(fmla_mla_decode(&P.tq, &P.tk, &P.tbt, &P.tlens, 512, &P.tmeta, &P.tsplits, scale, 0, &P.tout,
+                         &P.tlse, P.ws.ptr, P.ws_bytes - 1, nullptr),
+         FMLA_ERROR_INVALID_ARGUMENT, "workspace_bytes", "workspace too small");
+  fmla_tensor lse = P.tlse;
+  lse.shape[2] = 2;
+  expect(fmla_mla_decode(&P.tq, &P.tk, &P.tbt, &P.tlens, 512, &P.tmeta, &P.tsplits, scale, 0, &P.tout,
+                         &lse, P.ws.ptr, P.ws_bytes, nullptr),
+         FMLA_ERROR_INVALID_ARGUMENT, "lse", "lse shape");
+  fmla_tensor q = P.tq;
+  q.strides[3] = 2;
+  expect(fmla_mla_decode(&q, &P.tk, &P.tbt, &P.tlens, 512, &P.tmeta, &P.tsplits, scale, 0, &P.tout,
+                         &P.tlse, P.ws.ptr, P.ws_bytes, nullptr),
+         FMLA_ERROR_INVALID_ARGUMENT, "q:", "q inner stride");
+  expect(fmla_mla_decode(&P.tq, &P.tk, &P.tbt, &P.tlens, 256, &P.tmeta, &P.tsplits, scale, 0, &P.tout,
+                         &P.tlse, P.ws.ptr, P.ws_bytes, nullptr),
+         FMLA_ERROR_INVALID_ARGUMENT, "out", "out d_v vs head_dim_v");
+  fmla_tensor k15 = P.tk;
+  k15.shape[2] = 3;
+  expect(fmla_mla_decode(&P.tq, &k15, &P.tbt, &P.tlens, 512, &P.tmeta, &P.tsplits, scale, 0, &P.tout,
+                         &P.tlse, P.ws.ptr, P.ws_bytes, nullptr),
+         FMLA_ERROR_INVALID_ARGUMENT, "h_kv", "h_q % h_kv");
+  fmla_tensor splits = P.tsplits;
+  splits.shape[0] = 5;
+  expect(fmla_get_mla_metadata(&P.tlens, 16, 1, &P.tmeta, &splits, nullptr), FMLA_ERROR_INVALID_ARGUMENT,
+         "num_splits", "metadata num_splits shape");
+  expect(fmla_get_mla_metadata(&P.tlens, 0, 1, &P.tmeta, &P.tsplits, nullptr), FMLA_ERROR_INVALID_ARGUMENT,
+         "num_q_tokens_per_head_k", "metadata rows 0");
+  expect(fmla_gqa_decode(&P.tq, &P.tk, &P.tk, &P.tbt, &P.tlens, &P.tmeta, &P.tsplits, scale, 0, &P.tout,
+                         &P.tlse, P.ws.ptr, P.ws_bytes, nullptr),
+         FMLA_ERROR_UNSUPPORTED, "head dims", "gqa head dim 576");
+  expect(fmla_set_device(999), FMLA_ERROR_INVALID_ARGUMENT, "device", "set_device out of range");
+  fmla_tensor rows = make_tensor(P.q.ptr, FMLA_DTYPE_BFLOAT16, {4, 2, 576});
+  fmla_tensor slots = make_tensor(P.lens.ptr, FMLA_DTYPE_INT32, {2});
+  expect(fmla_write_kv(&P.tk, &rows, &slots, nullptr), FMLA_ERROR_INVALID_ARGUMENT, "rows",
+         "write_kv rows h_kv");
+  report(strcmp(fmla_status_string(FMLA_ERROR_NO_DEVICE), "FMLA_ERROR_NO_DEVICE") == 0 &&
+             fmla_decode_workspace_bytes(2, 1, 16, 512, 132) == 134 * 16 * 512 * 4 + 134 * 16 * 4 + 128,
+         "api: status strings and workspace size");
+  fmla_device_props props;
+  FMLA_CHECK(fmla_device_properties(0, &props));
+  report(props.multiprocessor_count > 0 && props.l2_cache_bytes > 0, "api: device %s, %d SMs, cc %d.%d, L2 %llu MB, smem optin %llu KB",
+         props.name, props.multiprocessor_count, props.compute_capability_major, props.compute_capability_minor,
+         static_cast<unsigned long long>(props.l2_cache_bytes >> 20),
+         static_cast<unsigned long long>(props.max_shared_memory_per_block_optin_bytes >> 10));
+
+  // Graph capture on a library stream: metadata + decode replayed must equal a direct run.
+  void* stream = nullptr;
+  FMLA_CHECK(fmla_stream_create(&stream));
+  poison_outputs(P);
+  FMLA_CHECK(run_decode(P, -1, static_cast<cudaStream_t>(stream)));
+  FMLA_CHECK(fmla_stream_synchronize(stream));
+  const auto direct = download<uint16_t>(P.out.ptr, P.out.bytes / 2);
+  poison_outputs(P);
+  FMLA_CHECK(fmla_graph_begin_capture(stream));
+  run_metadata(P, static_cast<cudaStream_t>(stream));
+  const fmla_status st = run_decode(P, -1, static_cast<cudaStream_t>(stream));
+  void* exec = nullptr;
+  FMLA_CHECK(fmla_graph_end_capture(stream, &exec));
+  FMLA_CHECK(st);
+  FMLA_CHECK(fmla_graph_launch(exec, stream));
+  FMLA_CHECK(fmla_graph_launch(exec, stream));
+  FMLA_CHECK(fmla_stream_synchronize(stream));
+  const auto replay = download<uint16_t>(P.out.ptr, P.out.bytes / 2);
+  report(replay == direct, "api: graph capture replay equals direct decode");
+  FMLA_CHECK(fmla_graph_destroy(exec));
+  FMLA_CHECK(fmla_stream_destroy(stream));
+}
+
+// ================================================================================================
+// Benchmarks
+// ================================================================================================
+
+struct AnchorRow { int b, s_q, s_k, h_q; bool varlen, causal; double flashmla_us; };
+
+static double g_copy_gbs = 0;
+
+static void ensure_rotation(Problem& P, size_t cache_bytes) {
+  const size_t target = size_t(200) << 20;
+  const int copies = cache_bytes >= target ? 1 : static_cast<int>((target + cache_bytes - 1) / cache_bytes);
+  for (int c = 0; c < copies; ++c) {
+    P.k_copies.emplace_back(P.k.bytes);
+    CUDA_CHECK(cudaMemcpy(P.k_copies.back().ptr, P.k.ptr, P.k.bytes, cudaMemcpyDeviceToDevice));
+    if (P.s.gqa) {
+      P.v_copies.emplace_back(P.v.bytes);
+      CUDA_CHECK(cudaMemcpy(P.v_copies.back().ptr, P.v.ptr, P.v.bytes, cudaMemcpyDeviceToDevice));
+    }
+  }
+}
+
+static void bench_mla() {
+  const AnchorRow rows[] = {
+      {128, 1, 4096, 128, true, false, 319},  {128, 1, 8192, 128, true, false, 576},
+      {128, 1, 16384, 128, true, false, 997}, {128, 1, 32768, 128, true, false, 1985},
+      {128, 2, 4096, 128, true, true, 505},   {128, 2, 8192, 128, true, true, 867},
+      {128, 2, 16384, 128, true, true, 1841}, {128, 2, 32768, 128, true, true, 3782},
+      {128, 1, 4096, 16, true, false, 250},   {128, 1, 8192, 16, true, false, 449},
+      {128, 1, 16384, 16, true, false, 842},  {128, 1, 4096, 32, true, false, 282},
+      {128, 1, 8192, 32, true, false, 471},   {128, 1, 16384, 32, true, false, 930},
+      {1, 1, 32768, 128, false, false, 92},   {4, 1, 32768, 128, false, false, 110},
+      {16, 1, 32768, 128, false, false, 286}, {1, 1, 32768, 16, false, false, 98},
+      {4, 1, 32768, 16, false, false, 106},   {16, 1, 32768, 16, false, false, 248},
+      {4, 4, 0, 16, false, true, 52}};
+  printf("\nmla-anchor (bf16, d_qk 576, d_v 512, h_kv 1, page 64); copy ceiling %.0f GB/s\n", g_copy_gbs);
+  printf("| b | s_q | s_k | h_q | varlen | causal | us | TFLOP/s | GB/s | %% copy | FlashMLA us | vs FlashMLA | rel_l2 |\n");
+  printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  uint64_t seed = 9000;
+  for (const AnchorRow& r : rows) {
+    Spec s;
+    s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.causal, s.page_size = 64, s.sample_rows = 256;
+    if (r.s_k == 0) s.lens = {4641, 45118, 1730, 1696};
+    else if (r.varlen) s.lens = varlen(r.b, r.s_k, r.s_q, ++seed);
+    else s.lens.assign(r.b, r.s_k);
+    Problem P = build(s, ++seed);
+    run_metadata(P);
+    poison_outputs(P);
+    FMLA_CHECK(run_decode(P));
+    const DecodeCheck c = check_decode(P, seed);
+    ++g_checks;
+    if (!c.pass) ++g_failures;
+    const size_t cache_bytes = static_cast<size_t>(P.mean_len * P.b) * 576 * 2;
+    ensure_rotation(P, cache_bytes);
+    const int copies = static_cast<int>(P.k_copies.size());
+    const float ms = median_ms([&](int i) { FMLA_CHECK(run_decode(P, i % copies)); });
+    const double t = ms * 1e-3;
+    const double flops = static_cast<double>(P.b) * r.h_q * r.s_q * (2.0 * 576 + 2.0 * 512) * P.mean_len;
+    const double bytes = static_cast<double>(P.b) * (r.s_q * r.h_q * 576 * 2 + P.mean_len * 576 * 2 + r.s_q * r.h_q * 512 * 2);
+    printf("| %d | %d | %d | %d | %s | %s | %.1f | %.0f | %.0f | %.0f%% | %.0f | %.2fx | %.1e%s |\n", P.b, r.s_q,
+           r.s_k ? r.s_k : -1, r.h_q, r.varlen ? "yes" : "no", r.causal ? "yes" : "no", ms * 1e3,
+           flops / t / 1e12, bytes / t / 1e9, 100.0 * bytes / t / 1e9 / g_copy_gbs, r.flashmla_us,
+           r.flashmla_us / (ms * 1e3), c.rel_l2, c.pass ? "" : " FAIL");
+    fflush(stdout);
+  }
+}
+
+static void bench_gqa() {
+  printf("\ngqa (bf16, h_q 32, h_kv 8, d 128, page 16); copy ceiling %.0f GB/s\n", g_copy_gbs);
+  printf("| b | s_k | us | GB/s | %% copy | rel_l2 |\n|---|---|---|---|---|---|\n");
+  uint64_t seed = 12000;
+  for (int b : {64, 128, 256})
+    for (int s_k : {1024, 4096, 8192}) {
+      Spec s;
+      s.gqa = true, s.d_qk = s.d_v = 128, s.page_size = 16, s.h_q = 32, s.h_kv = 8, s.sample_rows = 256;
+      s.lens.assign(b, s_k);
+      Problem P = build(s, ++seed);
+      run_metadata(P);
+      poison_outputs(P);
+      FMLA_CHECK(run_decode(P));
+      const DecodeCheck c = check_decode(P, seed);
+      ++g_checks;
+      if (!c.pass) ++g_failures;
+      const double bytes = static_cast<double>(b) * (2.0 * s_k * 8 * 128 * 2 + 2.0 * 32 * 128 * 2);
+      ensure_rotation(P, static_cast<size_t>(bytes));
+      const int copies = static_cast<int>(P.k_copies.size());
+      const float ms = median_ms([&](int i) { FMLA_CHECK(run_decode(P, i % copies)); });
+      const double gbs = bytes / (ms * 1e-3) / 1e9;
+      printf("| %d | %d | %.1f | %.0f | %.0f%% | %.1e%s |\n", b, s_k, ms * 1e3, gbs, 100 * gbs / g_copy_gbs,
+             c.rel_l2, c.pass ? "" : " FAIL");
+      fflush(stdout);
+    }
+}
+
+static void bench_write_kv() {
+  printf("\nwrite_kv (4096 tokens a call; back-to-back calls, rotating sources)\n");
+  printf("| shape | us per call | GB/s | %% copy |\n|---|---|---|---|\n");
+  struct W { int h_kv, d; };
+  for (const W w : {W{1, 576}, W{8, 128}}) {
+    const int n = 4096, ps = 64, pages = 4096;
+    const size_t row_bytes = static_cast<size_t>(w.h_kv) * w.d * 2;
+    const int copies = 24;
+    DevBuf cache(static_cast<size_t>(pages) * ps * row_bytes), rows(copies * n * row_bytes);
+    fill_randn(rows.ptr, FMLA_DTYPE_BFLOAT16, static_cast<int64_t>(copies) * n * w.h_kv * w.d, 3);
+    std::vector<int32_t> perm(pages * ps);
+    for (int i = 0; i < pages * ps; ++i) perm[i] = i;
+    std::shuffle(perm.begin(), perm.end(), std::mt19937_64(5));
+    perm.resize(static_cast<size_t>(n) * copies);
+    DevBuf slots = upload(perm);
+    fmla_tensor tc = make_tensor(cache.ptr, FMLA_DTYPE_BFLOAT16, {pages, ps, w.h_kv, w.d});
+    const int reps = 20;
+    const float ms = median_ms([&](int it) {
+      for (int r = 0; r < reps; ++r) {
+        const int c = (it * reps + r) % copies;
+        fmla_tensor tr = make_tensor(static_cast<char*>(rows.ptr) + c * n * row_bytes, FMLA_DTYPE_BFLOAT16, {n, w.h_kv, w.d});
+        fmla_tensor ts = make_tensor(slots.as<int32_t>() + c * n, FMLA_DTYPE_INT32, {n});
+        FMLA_CHECK(fmla_write_kv(&tc, &tr, &ts, nullptr));
+      }
+    }, 3, 30) / reps;
+    const double bytes = 2.0 * n * row_bytes;
+    const double gbs = bytes / (ms * 1e-3) / 1e9;
+    printf("| h_kv=%d d=%d | %.2f | %.0f | %.0f%% |\n", w.h_kv, w.d, ms * 1e3, gbs, 100 * gbs / g_copy_gbs);
+  }
+}
+
+// ================================================================================================
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "check";
+  int count = 0;
+  const fmla_status st = fmla_device_count(&count);
+  if (st != FMLA_OK) {
+    printf("no device: %s: %s\n", fmla_status_string(st), fmla_last_error());
+    // Without a GPU every entry point must say so rather than crash.
+    void* p = nullptr;
+    const bool ok = st == FMLA_ERROR_NO_DEVICE && fmla_malloc(&p, 16) == FMLA_ERROR_NO_DEVICE &&
+                    fmla_get_mla_metadata(nullptr, 1, 1, nullptr, nullptr, nullptr) == FMLA_ERROR_NO_DEVICE &&
+                    fmla_mla_num_sm_parts(132, 128, 1) == 66;
+    printf("%s no-device behaviour\n", ok ? "PASS" : "FAIL");
+    return ok ? 0 : 1;
+  }
+  fmla_device_props props;
+  FMLA_CHECK(fmla_device_properties(0, &props));
+  g_num_sms = props.multiprocessor_count;
+  printf("device: %s, %d SMs\n", props.name, g_num_sms);
+  if (mode == "small") {
+    suite_write_kv();
+    Spec s;
+    s.h_q = 16, s.s_q = 2, s.causal = true, s.page_size = 16, s.lens = {0, 5, 300, 130};
+    s.name = "small mla";
+    decode_case(s, 1);
+    Spec g;
+    g.gqa = true, g.d_qk = g.d_v = 128, g.page_size = 1, g.h_q = 8, g.h_kv = 2, g.s_q = 1;
+    g.lens = {100, 0, 70};
+    g.name = "small gqa";
+    decode_case(g, 2);
+  }
+  if (mode == "check" || mode == "quick" || mode == "all") {
+    const bool quick = mode == "quick";
+    suite_schedule();
+    suite_reference();
+    suite_api();
+    suite_write_kv();
+    suite_mla(quick);
+    suite_gqa(quick);
+  }
+  if (mode == "bench" || mode == "all") {
+    g_copy_gbs = copy_ceiling_gbs();
+    bench_mla();
+    bench_gqa();
+    bench_write_kv();
+  }
+  printf("\n%d checks, %d failures\n", g_checks, g_failures);
+  return g_failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,33 @@
+#!/bin/bash
+# One device session: build, correctness, benchmarks, sanitizers. Logs go to $OUT (or build/logs).
+# Usage (from the repository root): bash test/native/run_device.sh [check|bench|sanitize ...]
+set -o pipefail
+OUT=${OUT:-build/logs}
+mkdir -p "$OUT"
+STEPS=${*:-check bench sanitize}
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,memory.total --format=csv | tee "$OUT/gpu.txt"
+start=$(date +%s)
+if ! make -C test/native -j"$(nproc)" ARCHS="${ARCHS:-90a}" > "$OUT/build.log" 2>&1; then
+  tail -40 "$OUT/build.log"; exit 1
+fi
+echo "build: $(( $(date +%s) - start )) s"
+for step in $STEPS; do
+  t0=$(date +%s)
+  case $step in
+    check|quick)
+      timeout 240 build/fmla_native_test "$step" > "$OUT/check.log" 2>&1; rc=$?
+      echo "== $step rc=$rc ($(( $(date +%s) - t0 )) s): $(grep -c '^PASS' "$OUT/check.log") PASS, $(grep -c '^FAIL' "$OUT/check.log") FAIL"
+      grep -E '^FAIL|error|Error' "$OUT/check.log" | head -30
+      tail -3 "$OUT/check.log" ;;
+    bench)
+      timeout 240 build/fmla_native_test bench > "$OUT/bench.log" 2>&1; rc=$?
+      echo "== bench rc=$rc ($(( $(date +%s) - t0 )) s)"
+      grep -vE '^PASS' "$OUT/bench.log" | tail -60 ;;
+    sanitize)
+      timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 build/fmla_native_test small > "$OUT/memcheck.log" 2>&1
+      echo "== memcheck rc=$? ($(( $(date +%s) - t0 )) s)"; grep -E 'ERROR SUMMARY|FAIL|Invalid' "$OUT/memcheck.log" | head -10
+      t0=$(date +%s)
+      timeout 150 compute-sanitizer --tool racecheck --error-exitcode 9 build/fmla_native_test small > "$OUT/racecheck.log" 2>&1
+      echo "== racecheck rc=$? ($(( $(date +%s) - t0 )) s)"; grep -E 'RACECHECK SUMMARY|ERROR SUMMARY|FAIL|hazard' "$OUT/racecheck.log" | head -10 ;;
+  esac
+done
