@@ -2,6 +2,7 @@
 // Counter-based (a hash of seed and index), so the result depends on nothing but (seed, i).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <algorithm>
 #include <cstdint>
 
 #include "testing_common.h"
@@ -47,10 +48,11 @@ using namespace fmla::testing;
 
 extern "C" fmla_status fmla_testing_fill_normal(fmla_tensor* t, uint64_t seed, float scale,
                                                 float limit, void* stream) {
-  if (t == nullptr) return invalid_argument("t: expected a tensor, got NULL");
-  int64_t n = 1;
-  for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
-  if (!is_contiguous(*t)) return invalid_argument("t.strides: expected contiguous strides, got other strides");
+  FMLA_TRY(fmla::require_device());
+  FMLA_TRY(fmla::check_tensor(t, "t", t ? t->ndim : 1,
+                              {FMLA_DTYPE_FLOAT32, FMLA_DTYPE_BFLOAT16, FMLA_DTYPE_FLOAT16}));
+  FMLA_TRY(fmla::check_contiguous(t, "t"));
+  const int64_t n = fmla::numel(t);
   if (n == 0) return FMLA_OK;
   const int threads = 256;
   const int blocks = static_cast<int>(std::min<int64_t>((n + threads - 1) / threads, 65536));
@@ -65,8 +67,6 @@ extern "C" fmla_status fmla_testing_fill_normal(fmla_tensor* t, uint64_t seed, f
     case FMLA_DTYPE_FLOAT16:
       fill_normal_kernel<<<blocks, threads, 0, s>>>(static_cast<__half*>(t->data), n, seed, scale, limit);
       break;
-    default:
-      return invalid_argument("t.dtype: expected float32, bfloat16 or float16, got another dtype");
   }
-  return launch_status("fill_normal_kernel");
+  return fmla::check_launch("fill_normal_kernel");
 }

@@ -14,6 +14,7 @@ __global__ void spin_kernel(uint64_t nanoseconds) {
 }  // namespace fmla::testing
 
 extern "C" fmla_status fmla_testing_spin(uint64_t nanoseconds, void* stream) {
+  FMLA_TRY(fmla::require_device());
   fmla::testing::spin_kernel<<<1, 1, 0, static_cast<cudaStream_t>(stream)>>>(nanoseconds);
-  return fmla::testing::launch_status("spin_kernel");
+  return fmla::check_launch("spin_kernel");
 }

@@ -7,7 +7,7 @@ import { validateGetMlaMetadata } from './validate.js';
 import { validateCacheSeqlens } from './validate-contents.js';
 import { hostInt32 } from './host-contents.js';
 
-export interface MlaMetadataOptions {
+export interface MlaMetadataOptions<T extends TensorLike = TensorLike> {
   /**
    * SMs the schedule spreads the work over. Default: the device's count for device tensors, 132
    * (an H100's) on the host, so that host and device schedules compare.
@@ -15,6 +15,11 @@ export interface MlaMetadataOptions {
   numSms?: number;
   /** The CUDA stream to compute the schedule on (device tensors). */
   stream?: unknown;
+  /**
+   * Device tensors to write the schedule into instead of new ones (inside CUDA graph capture, and
+   * to reuse them step after step); shapes [numSmParts, 8] and [b + 1], int32.
+   */
+  into?: MlaMetadata<T>;
 }
 
 /**
@@ -26,7 +31,7 @@ export function getMlaMetadata<T extends TensorLike>(
   cacheSeqlens: T,
   numQTokensPerHeadK: number,
   numHeadsK: number,
-  options: MlaMetadataOptions = {},
+  options: MlaMetadataOptions<T> = {},
 ): MlaMetadata<T> {
   validateGetMlaMetadata(cacheSeqlens, numQTokensPerHeadK, numHeadsK, options.numSms ?? 1);
   const backend = backendForTensors({ cacheSeqlens });
@@ -34,11 +39,8 @@ export function getMlaMetadata<T extends TensorLike>(
   if (cacheSeqlens.location === 'host') {
     validateCacheSeqlens(hostInt32(cacheSeqlens, 'cacheSeqlens'), Infinity);
   }
-  return backend.getMlaMetadata(
-    cacheSeqlens,
-    numQTokensPerHeadK,
-    numHeadsK,
-    numSms,
-    { stream: options.stream },
-  ) as MlaMetadata<T>;
+  return backend.getMlaMetadata(cacheSeqlens, numQTokensPerHeadK, numHeadsK, numSms, {
+    stream: options.stream,
+    metadata: options.into,
+  }) as MlaMetadata<T>;
 }

@@ -22,7 +22,10 @@ export function writeKv<T extends TensorLike>(
   const backend = backendForTensors(tensors);
   if (cache.location === 'host') checkHostTensors(tensors);
   if (shouldCheckContents(cache, options?.checkContents)) {
-    validateSlotMapping(int32Contents(slotMapping, 'slotMapping'), shapes.numPages * shapes.pageSize);
+    validateSlotMapping(
+      int32Contents(slotMapping, 'slotMapping'),
+      shapes.numPages * shapes.pageSize,
+    );
   }
   backend.writeKv(cache, rows, slotMapping, options);
 }

@@ -26,6 +26,8 @@ export interface ExecutionOptions<T extends TensorLike = TensorLike> {
   /** Preallocated outputs of a decode (required inside CUDA graph capture). */
   out?: T;
   lse?: T;
+  /** Preallocated schedule tensors for getMlaMetadata to fill (required inside graph capture). */
+  metadata?: MlaMetadata<T>;
   /** Preallocated decode workspace (required inside CUDA graph capture). */
   workspace?: T;
   /**

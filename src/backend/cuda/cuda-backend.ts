@@ -91,8 +91,19 @@ export const cudaBackend: Backend<CudaTensor> = {
   getMlaMetadata(cacheSeqlens, numQTokensPerHeadK, numHeadsK, numSms, exec: Exec = {}) {
     const lib = nativeLibrary();
     const parts = Number(lib.raw('numSmParts', numSms, numQTokensPerHeadK, numHeadsK));
-    const tileSchedulerMetadata = CudaTensor.empty([parts, 8], 'int32');
-    const numSplits = CudaTensor.empty([cacheSeqlens.shape[0] + 1], 'int32');
+    const given = exec.metadata;
+    const tileSchedulerMetadata = outputOrNew(
+      given?.tileSchedulerMetadata,
+      'into.tileSchedulerMetadata',
+      [parts, 8],
+      'int32',
+    );
+    const numSplits = outputOrNew(
+      given?.numSplits,
+      'into.numSplits',
+      [cacheSeqlens.shape[0] + 1],
+      'int32',
+    );
     lib.call(
       'getMlaMetadata',
       cacheSeqlens.descriptor(),
@@ -106,12 +117,32 @@ export const cudaBackend: Backend<CudaTensor> = {
   },
 
   mlaDecode(q, kvCache, blockTable, cacheSeqlens, headDimV, metadata, options, exec) {
-    return decode('mlaDecode', q, [kvCache], blockTable, cacheSeqlens, headDimV, metadata, options, exec);
+    return decode(
+      'mlaDecode',
+      q,
+      [kvCache],
+      blockTable,
+      cacheSeqlens,
+      headDimV,
+      metadata,
+      options,
+      exec,
+    );
   },
 
   gqaDecode(q, kCache, vCache, blockTable, cacheSeqlens, metadata, options, exec) {
     const d = vCache.shape[3];
-    return decode('gqaDecode', q, [kCache, vCache], blockTable, cacheSeqlens, d, metadata, options, exec);
+    return decode(
+      'gqaDecode',
+      q,
+      [kCache, vCache],
+      blockTable,
+      cacheSeqlens,
+      d,
+      metadata,
+      options,
+      exec,
+    );
   },
 
   writeKv(cache, rows, slotMapping, exec: Exec = {}) {

@@ -16,7 +16,9 @@ export class CudaGraph implements Disposable {
   /** Runs `body` with every launch on `stream` recorded instead of run, and instantiates the graph. */
   static capture(stream: CudaStream, body: () => void): CudaGraph {
     if (stream === CudaStream.legacyDefault) {
-      throw new TypeError('stream: graph capture needs a created CudaStream, not the legacy default');
+      throw new TypeError(
+        'stream: graph capture needs a created CudaStream, not the legacy default',
+      );
     }
     const lib = nativeLibrary();
     lib.call('graphBeginCapture', stream.handle);

@@ -85,7 +85,8 @@ export class NativeLibrary {
       deviceSynchronize: 'int fmla_device_synchronize()',
       malloc: 'int fmla_malloc(_Out_ uint64_t *ptr, size_t bytes)',
       free: 'int fmla_free(uint64_t ptr)',
-      memcpyHtoD: 'int fmla_memcpy_htod(uint64_t dst, const void *src, size_t bytes, uint64_t stream)',
+      memcpyHtoD:
+        'int fmla_memcpy_htod(uint64_t dst, const void *src, size_t bytes, uint64_t stream)',
       memcpyDtoH: 'int fmla_memcpy_dtoh(void *dst, uint64_t src, size_t bytes, uint64_t stream)',
       memcpyDtoD: 'int fmla_memcpy_dtod(uint64_t dst, uint64_t src, size_t bytes, uint64_t stream)',
       memset: 'int fmla_memset_async(uint64_t ptr, int value, size_t bytes, uint64_t stream)',
@@ -114,8 +115,8 @@ export class NativeLibrary {
       testingFillNormal:
         'int fmla_testing_fill_normal(void *t, uint64_t seed, float scale, float limit, uint64_t stream)',
       testingSpin: 'int fmla_testing_spin(uint64_t ns, uint64_t stream)',
-      testingReferenceDecode:
-        'int fmla_testing_reference_decode(void *q, void *k, void *v, void *bt, void *seqlens, int d_v, float scale, int causal, void *out, void *lse, uint64_t stream)',
+      referenceAttention:
+        'int fmla_reference_attention(void *q, void *k, void *v, int d_v, void *bt, void *seqlens, float scale, int causal, void *rows, void *out, void *lse, uint64_t stream)',
     };
     this.fn = {};
     for (const [name, proto] of Object.entries(protos)) this.fn[name] = lib.func(proto);
@@ -129,7 +130,9 @@ export class NativeLibrary {
     switch (code) {
       case Status.InvalidArgument: {
         const m = /^([^:]+): expected (.*), got (.*)$/.exec(detail);
-        throw m ? new ArgumentError(m[1], m[2], m[3]) : new ArgumentError(what, 'valid arguments', detail);
+        throw m
+          ? new ArgumentError(m[1], m[2], m[3])
+          : new ArgumentError(what, 'valid arguments', detail);
       }
       case Status.NoDevice:
         throw new BackendUnavailableError('cuda', detail);
@@ -191,7 +194,10 @@ export function loadNativeLibrary(path: string): NativeLibrary {
   try {
     koffi = createRequire(import.meta.url)('koffi') as typeof koffi;
   } catch (error) {
-    throw new BackendUnavailableError('cuda', `the FFI package koffi cannot load: ${String(error)}`);
+    throw new BackendUnavailableError(
+      'cuda',
+      `the FFI package koffi cannot load: ${String(error)}`,
+    );
   }
   try {
     lib = new NativeLibrary(path, koffi.load(path));

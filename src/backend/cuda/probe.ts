@@ -15,7 +15,11 @@ export interface CudaDeviceSummary {
 }
 
 export type CudaProbe =
-  | { readonly available: true; readonly libraryPath: string; readonly devices: CudaDeviceSummary[] }
+  | {
+      readonly available: true;
+      readonly libraryPath: string;
+      readonly devices: CudaDeviceSummary[];
+    }
   | { readonly available: false; readonly libraryPath: string; readonly reason: string };
 
 /** The child's program: load the library, list the devices, print JSON. */
@@ -46,7 +50,11 @@ export function probeCuda(): CudaProbe {
   if (child.status !== 0) {
     const detail = (child.stderr || '').trim().split('\n').filter(Boolean).pop() ?? '';
     const how = child.signal ? `crashed (${child.signal})` : `failed (exit code ${child.status})`;
-    return { available: false, libraryPath, reason: `loading the native library ${how}: ${detail}` };
+    return {
+      available: false,
+      libraryPath,
+      reason: `loading the native library ${how}: ${detail}`,
+    };
   }
   const result = JSON.parse(child.stdout) as CudaDeviceSummary[] | { error: string };
   if (!Array.isArray(result)) return { available: false, libraryPath, reason: result.error };

@@ -1,0 +1,132 @@
+/**
+ * Runs a decode problem on the GPU through the public API, with poisoned (NaN) preallocated
+ * outputs, and measures it against a reference: the float64 CPU reference on small problems, the
+ * float32 device reference on large ones.
+ */
+import { flashMlaWithKvcache } from '../../src/attention/flash-mla-with-kvcache.js';
+import { getMlaMetadata } from '../../src/attention/get-mla-metadata.js';
+import { gqaDecodeWithKvcache } from '../../src/attention/gqa-decode-with-kvcache.js';
+import { CudaTensor } from '../../src/backend/cuda/cuda-tensor.js';
+import { referenceDecodeOnDevice } from '../../src/backend/cuda/device-testing.js';
+import { naiveGqaDecode, naiveMlaDecode } from '../../src/reference/naive-attention.js';
+import { compareOutputs } from '../../src/testing/compare.js';
+import type { GqaProblem, MlaProblem } from '../../src/testing/problems.js';
+import { DeviceScope } from './gpu.js';
+
+export interface GpuCheck {
+  /** ||out - ref|| / ||ref||. */
+  readonly outRelativeError: number;
+  readonly lseMaxAbsError: number;
+  /** Outputs still NaN (the poison) after the call. */
+  readonly unwritten: number;
+  /** Rows whose lse is +inf in both (no key attended). */
+  readonly emptyRows: number;
+  readonly splits: number;
+}
+
+export function checkOnGpu(
+  p: MlaProblem | GqaProblem,
+  options: { causal: boolean; softmaxScale?: number; numSms?: number; reference: 'cpu' | 'device' },
+): GpuCheck {
+  using scope = new DeviceScope();
+  const mla = 'kvCache' in p;
+  const [b, sQ, hQ, dQk] = p.q.shape;
+  const kHost = mla ? p.kvCache : p.kCache;
+  const hKv = kHost.shape[2];
+  const dV = mla ? p.headDimV : p.vCache.shape[3];
+  const q = scope.upload(p.q);
+  const k = scope.upload(kHost);
+  const v = mla ? undefined : scope.upload(p.vCache);
+  const blockTable = scope.upload(p.blockTable);
+  const cacheSeqlens = scope.upload(p.cacheSeqlens);
+  const meta = getMlaMetadata(cacheSeqlens, (sQ * hQ) / hKv, hKv, { numSms: options.numSms });
+  scope.own(meta.tileSchedulerMetadata as CudaTensor);
+  scope.own(meta.numSplits as CudaTensor);
+  const out = scope.own(CudaTensor.empty([b, sQ, hQ, dV], p.q.dtype));
+  const lse = scope.own(CudaTensor.empty([b, hQ, sQ], 'float32'));
+  out.fillBytes(0xff);
+  lse.fillBytes(0xff);
+  const exec = {
+    causal: options.causal,
+    softmaxScale: options.softmaxScale,
+    out,
+    lse,
+    checkContents: true,
+  };
+  if (v) {
+    gqaDecodeWithKvcache(
+      q,
+      k,
+      v,
+      blockTable,
+      cacheSeqlens,
+      meta.tileSchedulerMetadata,
+      meta.numSplits,
+      exec,
+    );
+  } else {
+    flashMlaWithKvcache(
+      q,
+      k,
+      blockTable,
+      cacheSeqlens,
+      dV,
+      meta.tileSchedulerMetadata,
+      meta.numSplits,
+      exec,
+    );
+  }
+  const gotOut = out.toHost().toFloat32();
+  const gotLse = lse.toHost().toFloat32();
+
+  let refOut: ArrayLike<number>;
+  let refLse: ArrayLike<number>;
+  if (options.reference === 'cpu') {
+    const o = { causal: options.causal, softmaxScale: options.softmaxScale };
+    const ref = mla
+      ? naiveMlaDecode(p.q, kHost, p.blockTable, p.cacheSeqlens, dV, o)
+      : naiveGqaDecode(p.q, kHost, p.vCache, p.blockTable, p.cacheSeqlens, o);
+    refOut = ref.out;
+    refLse = ref.lse;
+  } else {
+    const rows: number[] = [];
+    for (let i = 0; i < b; i++)
+      for (let j = 0; j < sQ; j++) for (let h = 0; h < hQ; h++) rows.push(i, j, h);
+    const ref = referenceDecodeOnDevice(
+      q,
+      k,
+      v,
+      blockTable,
+      cacheSeqlens,
+      dV,
+      options.softmaxScale ?? 1 / Math.sqrt(dQk),
+      options.causal,
+      Int32Array.from(rows),
+    );
+    scope.own(ref.out);
+    scope.own(ref.lse);
+    refOut = ref.out.toHost().toFloat32();
+    const lseRows = ref.lse.toHost().toFloat32();
+    const l = new Float32Array(lseRows.length);
+    for (let i = 0; i < b; i++)
+      for (let j = 0; j < sQ; j++)
+        for (let h = 0; h < hQ; h++) {
+          l[(i * hQ + h) * sQ + j] = lseRows[(i * sQ + j) * hQ + h];
+        }
+    refLse = l;
+  }
+
+  let unwritten = 0;
+  for (const x of gotOut) if (Number.isNaN(x)) unwritten++;
+  for (const x of gotLse) if (Number.isNaN(x)) unwritten++;
+  let emptyRows = 0;
+  for (let i = 0; i < gotLse.length; i++)
+    if (gotLse[i] === Infinity && refLse[i] === Infinity) emptyRows++;
+  return {
+    outRelativeError: compareOutputs(gotOut, refOut).relativeError,
+    lseMaxAbsError: compareOutputs(gotLse, refLse).maxAbsError,
+    unwritten,
+    emptyRows,
+    splits: meta.numSplits.toHost().data[b],
+  };
+}

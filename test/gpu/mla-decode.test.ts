@@ -1,0 +1,80 @@
+// MLA decode on the GPU, end to end from TypeScript, against the references on random data: pages
+// permuted, NaN in unused cache rows, garbage block-table entries past the used pages.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { makeMlaProblem, type MlaProblemOptions } from '../../src/testing/problems.js';
+import { checkOnGpu } from './decode-check.js';
+import { skipWithoutGpu } from './gpu.js';
+
+interface Case extends Omit<MlaProblemOptions, 'seed'> {
+  readonly causal: boolean;
+  readonly reference?: 'cpu' | 'device';
+  readonly numSms?: number;
+}
+
+// bf16 inputs, float32 accumulation, probabilities rounded to 16 bits for the tensor cores: the
+// output's relative error against float64 is a few 1e-3.
+const MAX_OUT_RELATIVE_ERROR = 1e-2;
+const MAX_LSE_ABS_ERROR = 1e-3;
+
+const CASES: Case[] = [
+  { b: 4, sK: 300, varlen: true, sQ: 1, hQ: 16, pageSize: 64, causal: false },
+  { b: 3, sK: 100, varlen: true, sQ: 2, hQ: 16, pageSize: 1, causal: true },
+  { b: 5, sK: 500, varlen: true, sQ: 3, hQ: 32, pageSize: 16, causal: true },
+  { b: 3, sK: 700, varlen: true, sQ: 4, hQ: 64, pageSize: 64, causal: true },
+  { b: 4, sK: 1000, varlen: true, sQ: 1, hQ: 128, pageSize: 64, causal: false },
+  { b: 2, sK: 300, varlen: true, sQ: 4, hQ: 128, pageSize: 64, causal: true },
+  { b: 2, sK: 300, varlen: true, sQ: 2, hQ: 128, pageSize: 16, causal: false, numSms: 7 },
+  { seqlens: [0, 130, 0, 1, 64, 2], sQ: 4, hQ: 16, pageSize: 64, causal: true },
+  { seqlens: [0, 0], sQ: 1, hQ: 32, pageSize: 16, causal: false },
+  { b: 3, sK: 400, varlen: true, sQ: 2, hQ: 32, pageSize: 64, causal: true, dtype: 'float16' },
+  { b: 3, sK: 400, varlen: true, sQ: 1, hQ: 32, hKv: 2, pageSize: 64, causal: false },
+  { b: 1, sK: 32768, sQ: 1, hQ: 128, pageSize: 64, causal: false, reference: 'device' },
+  { b: 1, sK: 32768, sQ: 2, hQ: 16, pageSize: 64, causal: true, reference: 'device' },
+  {
+    b: 128,
+    sK: 1024,
+    varlen: true,
+    sQ: 1,
+    hQ: 16,
+    pageSize: 64,
+    causal: false,
+    reference: 'device',
+  },
+  {
+    b: 128,
+    sK: 512,
+    varlen: true,
+    sQ: 2,
+    hQ: 128,
+    pageSize: 64,
+    causal: true,
+    reference: 'device',
+  },
+];
+
+CASES.forEach((c, i) => {
+  const name = `MLA decode case ${i}: ${JSON.stringify(c)}`;
+  test(name, { skip: skipWithoutGpu }, () => {
+    const p = makeMlaProblem({ ...c, seed: 1000 + i });
+    const r = checkOnGpu(p, {
+      causal: c.causal,
+      numSms: c.numSms,
+      reference: c.reference ?? 'cpu',
+    });
+    assert.equal(r.unwritten, 0, 'every output element written');
+    assert.ok(
+      r.outRelativeError < MAX_OUT_RELATIVE_ERROR,
+      `out relative error ${r.outRelativeError}`,
+    );
+    assert.ok(r.lseMaxAbsError < MAX_LSE_ABS_ERROR, `lse error ${r.lseMaxAbsError}`);
+    if (c.seqlens?.includes(0)) assert.ok(r.emptyRows > 0, 'empty sequences give lse = +inf');
+  });
+});
+
+test('a long single sequence is split across the GPU', { skip: skipWithoutGpu }, () => {
+  const p = makeMlaProblem({ b: 1, sK: 32768, sQ: 1, hQ: 16, pageSize: 64, seed: 5 });
+  const r = checkOnGpu(p, { causal: false, reference: 'device' });
+  assert.ok(r.splits > 16, `splits ${r.splits}`);
+  assert.ok(r.outRelativeError < MAX_OUT_RELATIVE_ERROR);
+});
