@@ -2,16 +2,27 @@
 /** The `flash-mla` command: info | demo | bench | simulate. */
 import { packageVersion } from '../package-root.js';
 import { UsageError } from './args.js';
-import { runBenchCommand } from './bench.js';
-import { runDemoCommand } from './demo.js';
-import { runInfoCommand } from './info.js';
-import { runSimulateCommand } from './simulate.js';
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summary: string }> = {
-  info: { run: runInfoCommand, summary: 'version, and which backends can run here (and why not)' },
-  demo: { run: runDemoCommand, summary: 'one MLA decode step on a random paged cache, checked' },
-  bench: { run: runBenchCommand, summary: 'benchmark suites: mla | gqa | writekv (GPU), cpu' },
-  simulate: { run: runSimulateCommand, summary: 'replay a request trace through the paged cache' },
+type Command = (argv: string[]) => Promise<number>;
+
+// Each command's module loads only when it runs, so `info` never loads the CUDA binding.
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  info: {
+    run: async (argv) => (await import('./info.js')).runInfoCommand(argv),
+    summary: 'version, and which backends can run here (and why not)',
+  },
+  demo: {
+    run: async (argv) => (await import('./demo.js')).runDemoCommand(argv),
+    summary: 'one MLA decode step on a random paged cache, checked',
+  },
+  bench: {
+    run: async (argv) => (await import('./bench.js')).runBenchCommand(argv),
+    summary: 'GPU benchmark suites: mla | gqa | writekv',
+  },
+  simulate: {
+    run: async (argv) => (await import('./simulate.js')).runSimulateCommand(argv),
+    summary: 'replay a request trace through the paged cache',
+  },
 };
 
 function usage(): string {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# On a GPU machine: build the native library, run the GPU tests, then the benchmark suites.
+# Usage: bench/run-gpu.sh <out-dir> [commit] [suites...]   (default suites: mla gqa writekv)
+# Expects node and nvcc on PATH (on the lent GPU machine: source .devbundle/env.sh first) and dist/
+# built by `npm run build`.
+set -uo pipefail
+out=${1:?usage: bench/run-gpu.sh <out-dir> [commit] [suites...]}
+commit=${2:-unknown}
+shift $(( $# >= 2 ? 2 : $# ))
+suites=("${@:-mla gqa writekv}")
+[ $# -eq 0 ] && suites=(mla gqa writekv)
+mkdir -p "$out"
+node scripts/build-native.mjs 2>&1 | tail -2 || exit 1
+nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
+node --test dist/test/gpu/ dist/test/backend/cuda/ > "$out/gpu-tests.log" 2>&1
+grep -E "^not ok|^# (pass|fail|skipped)" "$out/gpu-tests.log"
+for s in "${suites[@]}"; do
+  node dist/src/cli/main.js bench "$s" --out "$out" --commit "$commit" > "$out/bench-$s.log" 2>&1
+  tail -n 30 "$out/bench-$s.log"
+done
