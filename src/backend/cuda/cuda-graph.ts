@@ -6,6 +6,12 @@
 import type { GraphExecHandle } from './native-api.js';
 import { CudaStream, nativeLibrary } from './runtime.js';
 
+function endCapture(stream: CudaStream): GraphExecHandle {
+  const exec = [0n];
+  nativeLibrary().call('graphEndCapture', stream.handle, exec);
+  return BigInt(exec[0]) as GraphExecHandle;
+}
+
 export class CudaGraph implements Disposable {
   #exec: GraphExecHandle | undefined;
 
@@ -27,13 +33,13 @@ export class CudaGraph implements Disposable {
     } catch (error) {
       // End the capture so that the stream is usable again, then report the body's error.
       try {
-        lib.raw('graphDestroy', lib.create<GraphExecHandle>('graphEndCapture', stream.handle));
+        lib.raw('graphDestroy', endCapture(stream));
       } catch {
         // The capture was already invalid; the body's error is the one that matters.
       }
       throw error;
     }
-    return new CudaGraph(lib.create<GraphExecHandle>('graphEndCapture', stream.handle));
+    return new CudaGraph(endCapture(stream));
   }
 
   /** Replays the captured launches on `stream` (asynchronously). */
