@@ -1,0 +1,77 @@
+/** Copy-on-write page copies, and applying them to a host cache tensor. */
+import { ArgumentError } from '../errors.js';
+import { isContiguous, numelOf, type Tensor } from '../tensor.js';
+
+/** Copy the first `rows` rows of page `srcPage` into page `dstPage`. */
+export interface PageCopy {
+  readonly srcPage: number;
+  readonly dstPage: number;
+  readonly rows: number;
+}
+
+function checkIndex(argument: string, value: number, limit: number): void {
+  if (!Number.isInteger(value) || value < 0 || value >= limit) {
+    throw new ArgumentError(argument, `an integer in [0, ${limit})`, String(value));
+  }
+}
+
+/**
+ * Applies `copies`, in order, to `cache` [numPages, pageSize, ...] (a host tensor of any dtype).
+ * Every copy is checked before any is applied.
+ */
+export function applyPageCopies(cache: Tensor, copies: readonly PageCopy[]): void {
+  if (cache.shape.length < 2) {
+    throw new ArgumentError('cache.shape', '[numPages, pageSize, ...]', `[${cache.shape}]`);
+  }
+  const [numPages, pageSize] = cache.shape;
+  copies.forEach((c, i) => {
+    checkIndex(`copies[${i}].srcPage`, c.srcPage, numPages);
+    checkIndex(`copies[${i}].dstPage`, c.dstPage, numPages);
+    checkIndex(`copies[${i}].rows`, c.rows, pageSize + 1);
+  });
+  const rowShape = cache.shape.slice(2);
+  const rowElems = numelOf(rowShape);
+  const rowStrides = cache.strides.slice(2);
+  // Rows laid out back to back: one block move per copy.
+  const rowsPacked =
+    isContiguous({ shape: rowShape, strides: rowStrides }) &&
+    (pageSize === 1 || cache.strides[1] === rowElems);
+  for (const c of copies) {
+    const src = cache.offsetOf(c.srcPage);
+    const dst = cache.offsetOf(c.dstPage);
+    if (rowsPacked) {
+      cache.data.copyWithin(dst, src, src + c.rows * rowElems);
+      continue;
+    }
+    for (let r = 0; r < c.rows; r++) {
+      copyElements(
+        cache,
+        src + r * cache.strides[1],
+        dst + r * cache.strides[1],
+        rowShape,
+        rowStrides,
+      );
+    }
+  }
+}
+
+/** Copies one row (any strides) element by element. */
+function copyElements(
+  cache: Tensor,
+  src: number,
+  dst: number,
+  shape: readonly number[],
+  strides: readonly number[],
+): void {
+  const n = numelOf(shape);
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let flat = 0; flat < n; flat++) {
+    let offset = 0;
+    for (let d = 0; d < idx.length; d++) offset += idx[d] * strides[d];
+    cache.data[dst + offset] = cache.data[src + offset];
+    for (let d = idx.length - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * The paged KV-cache allocator: a pool of `numPages` pages of `pageSize` token rows, handed out to
+ * sequences a page at a time, shared between forked sequences by reference count, and copied on
+ * write when a sequence appends to a partly filled page it shares.
+ *
+ * Bookkeeping only: the caller owns the cache tensor(s), writes new tokens at the slots it is given
+ * and applies the page copies it is told to (see `applyPageCopies`).
+ *
+ * Page order: a fresh pool hands out pages 0, 1, 2, ... in order. Freed pages go on top of a free
+ * stack and are handed out again first (last freed, first reused); a sequence's pages are pushed in
+ * reverse, so its first page is the next one handed out. The order is a pure function of the
+ * operations, so two caches driven by the same calls hold identical block tables.
+ */
+import { ArgumentError, OutOfPagesError } from '../errors.js';
+import { Tensor } from '../tensor.js';
+import type { PageCopy } from './pageCopies.js';
+
+export type SequenceId = number & { readonly __brand: 'SequenceId' };
+
+export interface AppendResult {
+  /** One slot per appended token: page * pageSize + row (int32). */
+  readonly slotMapping: Int32Array;
+  /** Copy-on-write page copies the caller must apply to its cache tensors BEFORE writing the new tokens. */
+  readonly copies: readonly PageCopy[];
+}
+
+export interface KvCacheStats {
+  readonly numPages: number;
+  readonly pageSize: number;
+  readonly pagesUsed: number;
+  readonly pagesFree: number;
+  /** Sum of sequence lengths (logical tokens; a shared token counts once per sequence). */
+  readonly tokensStored: number;
+  /** Slots in used pages that hold no token, each physical page counted once. */
+  readonly slotsUnused: number;
+  /** Sum over used pages of (refCount - 1): the pages that sharing saved. */
+  readonly pagesSavedBySharing: number;
+  readonly numSequences: number;
+}
+
+export interface PagedKvCacheOptions {
+  numPages: number;
+  pageSize: number;
+}
+
+interface SequenceState {
+  /** Page of each block of pageSize tokens, in token order. */
+  readonly pages: number[];
+  length: number;
+}
+
+const NO_COPIES: readonly PageCopy[] = Object.freeze([]);
+
+function checkCount(argument: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new ArgumentError(argument, `an integer >= ${min}`, String(value));
+  }
+}
+
+export class PagedKvCache {
+  readonly numPages: number;
+  readonly pageSize: number;
+
+  /** Number of sequences holding each page; 0 = free. */
+  private readonly refCounts: Int32Array;
+  /** Rows written into each page (shared partly filled pages have the same fill for every holder). */
+  private readonly pageFill: Int32Array;
+  /** Free pages; the top of the stack (index freeCount - 1) is handed out next. */
+  private readonly freeStack: Int32Array;
+  private freeCount: number;
+  private readonly sequences = new Map<number, SequenceState>();
+  private nextSequenceId = 0;
+  // Running totals so that stats() is O(1).
+  private tokensStored = 0;
+  private filledSlots = 0;
+  private pageRefs = 0;
+
+  constructor(options: PagedKvCacheOptions) {
+    checkCount('numPages', options.numPages, 1);
+    checkCount('pageSize', options.pageSize, 1);
+    this.numPages = options.numPages;
+    this.pageSize = options.pageSize;
+    this.refCounts = new Int32Array(this.numPages);
+    this.pageFill = new Int32Array(this.numPages);
+    this.freeStack = new Int32Array(this.numPages);
+    for (let i = 0; i < this.numPages; i++) this.freeStack[i] = this.numPages - 1 - i;
+    this.freeCount = this.numPages;
+  }
+
+  /** Free pages now. */
+  get pagesFree(): number {
+    return this.freeCount;
+  }
+
+  createSequence(): SequenceId {
+    const id = this.nextSequenceId++ as SequenceId;
+    this.sequences.set(id, { pages: [], length: 0 });
+    return id;
+  }
+
+  /** Number of tokens the sequence holds. */
+  length(seq: SequenceId): number {
+    return this.state(seq).length;
+  }
+
+  /** The sequence's pages in token order (a copy). */
+  pages(seq: SequenceId): readonly number[] {
+    return this.state(seq).pages.slice();
+  }
+
+  /** Number of sequences holding `page` (0 when it is free). */
+  refCount(page: number): number {
+    if (!Number.isInteger(page) || page < 0 || page >= this.numPages) {
+      throw new ArgumentError('page', `an integer in [0, ${this.numPages})`, String(page));
+    }
+    return this.refCounts[page];
+  }
+
+  /** Free pages that appending `numTokens` to `seq` would take, copy-on-write page included. */
+  pagesNeeded(seq: SequenceId, numTokens: number): number {
+    checkCount('numTokens', numTokens, 0);
+    return this.plan(this.state(seq), numTokens).pagesNeeded;
+  }
+
+  /**
+   * Appends `numTokens` tokens to `seq`, allocating pages as needed, and returns where to write them.
+   * Throws OutOfPagesError, changing nothing, when the pool cannot hold them.
+   */
+  append(seq: SequenceId, numTokens: number): AppendResult {
+    const state = this.state(seq);
+    checkCount('numTokens', numTokens, 0);
+    const start = state.length;
+    const copies = this.grow(state, numTokens);
+    const slotMapping = new Int32Array(numTokens);
+    const ps = this.pageSize;
+    for (let i = 0; i < numTokens; i++) {
+      const t = start + i;
+      slotMapping[i] = state.pages[Math.floor(t / ps)] * ps + (t % ps);
+    }
+    return { slotMapping, copies };
+  }
+
+  /**
+   * Like `append`, without building the slot mapping: for callers that account memory only (the
+   * simulator). Same pages, same copies, same errors.
+   */
+  extend(seq: SequenceId, numTokens: number): readonly PageCopy[] {
+    const state = this.state(seq);
+    checkCount('numTokens', numTokens, 0);
+    return this.grow(state, numTokens);
+  }
+
+  /** A new sequence sharing all of `seq`'s pages (reference counted), with the same length. */
+  fork(seq: SequenceId): SequenceId {
+    const parent = this.state(seq);
+    for (const page of parent.pages) this.refCounts[page]++;
+    const id = this.nextSequenceId++ as SequenceId;
+    this.sequences.set(id, { pages: parent.pages.slice(), length: parent.length });
+    this.pageRefs += parent.pages.length;
+    this.tokensStored += parent.length;
+    return id;
+  }
+
+  /** Ends `seq`; pages no other sequence holds return to the pool at once. */
+  free(seq: SequenceId): void {
+    const state = this.state(seq);
+    for (let i = state.pages.length - 1; i >= 0; i--) this.release(state.pages[i]);
+    this.pageRefs -= state.pages.length;
+    this.tokensStored -= state.length;
+    this.sequences.delete(seq);
+  }
+
+  /**
+   * The block table [b, maxPages] (int32, entries past a sequence's pages = -1) and cache lengths [b]
+   * (int32) of `seqs`, in order. `maxPages` defaults to the longest sequence's page count (at least 1).
+   */
+  exportBatch(
+    seqs: readonly SequenceId[],
+    maxPages?: number,
+  ): { blockTable: Tensor; cacheSeqlens: Tensor } {
+    const states = seqs.map((seq, i) => this.state(seq, `seqs[${i}]`));
+    let widest = 1;
+    for (const s of states) widest = Math.max(widest, s.pages.length);
+    if (maxPages !== undefined) {
+      checkCount('maxPages', maxPages, widest);
+      widest = maxPages;
+    }
+    const blockTable = Tensor.zeros([states.length, widest], 'int32');
+    const cacheSeqlens = Tensor.zeros([states.length], 'int32');
+    blockTable.data.fill(-1);
+    states.forEach((s, i) => {
+      blockTable.data.set(s.pages, i * widest);
+      cacheSeqlens.data[i] = s.length;
+    });
+    return { blockTable, cacheSeqlens };
+  }
+
+  stats(): KvCacheStats {
+    const pagesUsed = this.numPages - this.freeCount;
+    return {
+      numPages: this.numPages,
+      pageSize: this.pageSize,
+      pagesUsed,
+      pagesFree: this.freeCount,
+      tokensStored: this.tokensStored,
+      slotsUnused: pagesUsed * this.pageSize - this.filledSlots,
+      pagesSavedBySharing: this.pageRefs - pagesUsed,
+      numSequences: this.sequences.size,
+    };
+  }
+
+  private state(seq: SequenceId, argument = 'seq'): SequenceState {
+    const state = this.sequences.get(seq);
+    if (state === undefined) {
+      throw new ArgumentError(argument, 'a live sequence id of this cache', String(seq));
+    }
+    return state;
+  }
+
+  /** What an append of `numTokens` needs: a copy of the shared last page, and how many new pages. */
+  private plan(state: SequenceState, numTokens: number): { cow: boolean; pagesNeeded: number } {
+    const rowsInLast = state.length % this.pageSize;
+    const lastPage = state.pages[state.pages.length - 1];
+    const cow = numTokens > 0 && rowsInLast > 0 && this.refCounts[lastPage] > 1;
+    const room = rowsInLast > 0 ? this.pageSize - rowsInLast : 0;
+    const fresh = Math.ceil(Math.max(0, numTokens - room) / this.pageSize);
+    return { cow, pagesNeeded: fresh + (cow ? 1 : 0) };
+  }
+
+  /** Checks first, then allocates; returns the copy-on-write copies. */
+  private grow(state: SequenceState, numTokens: number): readonly PageCopy[] {
+    const { cow, pagesNeeded } = this.plan(state, numTokens);
+    if (pagesNeeded > this.freeCount) throw new OutOfPagesError(pagesNeeded, this.freeCount);
+    let copies = NO_COPIES;
+    const ps = this.pageSize;
+    if (cow) {
+      // The shared page keeps its rows for the other holders; this sequence continues in a copy.
+      const last = state.pages.length - 1;
+      const src = state.pages[last];
+      const rows = state.length % ps;
+      const dst = this.take();
+      this.refCounts[src]--;
+      this.pageFill[dst] = rows;
+      this.filledSlots += rows;
+      state.pages[last] = dst;
+      copies = [{ srcPage: src, dstPage: dst, rows }];
+    }
+    let remaining = numTokens;
+    while (remaining > 0) {
+      const row = state.length % ps;
+      if (row === 0) state.pages.push(this.take());
+      const rows = Math.min(remaining, ps - row);
+      this.pageFill[state.pages[state.pages.length - 1]] += rows;
+      state.length += rows;
+      remaining -= rows;
+    }
+    this.filledSlots += numTokens;
+    this.tokensStored += numTokens;
+    this.pageRefs += pagesNeeded - (cow ? 1 : 0);
+    return copies;
+  }
+
+  private take(): number {
+    const page = this.freeStack[--this.freeCount];
+    this.refCounts[page] = 1;
+    return page;
+  }
+
+  private release(page: number): void {
+    if (--this.refCounts[page] > 0) return;
+    this.filledSlots -= this.pageFill[page];
+    this.pageFill[page] = 0;
+    this.freeStack[this.freeCount++] = page;
+  }
+}
