@@ -34,6 +34,8 @@ export {
   numSmPartsFor,
 } from './attention/schedule-constants.js';
 
+export * from './kvcache/index.js';
+
 import './backend/cuda/register.js';
 export { CudaTensor } from './backend/cuda/cuda-tensor.js';
 export {
