@@ -13,6 +13,7 @@ import { benchDecode, type DecodeBenchResult } from '../bench/decode-bench.js';
 import { measureCopyCeilingGBps } from '../bench/device-timing.js';
 import { GQA_DIMS, GQA_SUITE, MLA_ANCHOR, MLA_DIMS, mlaRates } from '../bench/suites.js';
 import { benchWriteKv } from '../bench/write-kv-bench.js';
+import { measureHostOverhead } from '../bench/host-overhead.js';
 import { BackendUnavailableError } from '../errors.js';
 import { packageRoot, packageVersion } from '../package-root.js';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './args.js';
@@ -26,7 +27,7 @@ const FLAGS: Record<string, FlagSpec> = {
   commit: { kind: 'string', help: 'commit to record (default: git rev-parse HEAD, if available)' },
 };
 
-const SUITES = ['mla', 'gqa', 'writekv'] as const;
+const SUITES = ['mla', 'gqa', 'writekv', 'overhead'] as const;
 type Suite = (typeof SUITES)[number];
 
 function currentCommit(): string {
@@ -184,6 +185,27 @@ function runWriteKv(stream: CudaStream, copyGBps: number): Row[] {
   ];
 }
 
+function runOverhead(stream: CudaStream): Row[] {
+  progress('host overhead: 1000 calls of a tiny decode, 5 rounds');
+  const r = measureHostOverhead(stream);
+  return (['decode', 'step', 'graphReplay'] as const).map((kind) => ({
+    cells: {
+      what: {
+        decode: 'flashMlaWithKvcache',
+        step: 'getMlaMetadata + decode',
+        graphReplay: 'graph replay of the step',
+      }[kind],
+      'wall us/call': fmt(r[kind].wallUs, 2),
+      'GPU us/call': fmt(r[kind].gpuUs, 2),
+      'host us/call (wall - GPU)': fmt(r[kind].hostUs, 2),
+      'enqueue us/call': fmt(r[kind].enqueueUs, 2),
+      check: 'ok',
+      target: kind === 'graphReplay' ? '-' : '<= 10 us',
+    },
+    json: { kind, problem: r.problem, calls: r.calls, ...r[kind] },
+  }));
+}
+
 function markdown(rows: Row[]): string {
   if (rows.length === 0) return '';
   const keys = Object.keys(rows[0].cells);
@@ -199,10 +221,11 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help')) {
     process.stdout.write(
       formatHelp(
-        'flash-mla bench <mla|gqa|writekv> [options]',
+        'flash-mla bench <mla|gqa|writekv|overhead> [options]',
         "Runs a GPU benchmark suite (TARGETS.md): data built as FlashMLA's tests build it, inputs\n" +
           'rotated so that the L2 cache does not serve them, a correctness check before timing, CUDA\n' +
           'events, 5 warm-ups, median of 30, and the copy ceiling measured in the same run.\n' +
+          '`overhead` measures the host time of one decode call from TypeScript, and graph replay.\n' +
           'The CPU backend has its own benchmark: node dist/bench/cpu/mla-decode.js',
         FLAGS,
       ),
@@ -216,7 +239,14 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
       `expected one suite of ${SUITES.join(', ')}, got '${positionals.join(' ')}'`,
     );
   }
-  const size = suite === 'mla' ? MLA_ANCHOR.length : suite === 'gqa' ? GQA_SUITE.length : 1;
+  const size =
+    suite === 'mla'
+      ? MLA_ANCHOR.length
+      : suite === 'gqa'
+        ? GQA_SUITE.length
+        : suite === 'writekv'
+          ? 1
+          : 3;
   const indices = (values.rows as number[] | undefined) ?? [...Array(size).keys()];
   for (const i of indices) {
     if (i < 0 || i >= size)
@@ -234,7 +264,9 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
       ? runMla(indices, stream, copyGBps)
       : suite === 'gqa'
         ? runGqa(indices, stream, copyGBps)
-        : runWriteKv(stream, copyGBps);
+        : suite === 'writekv'
+          ? runWriteKv(stream, copyGBps)
+          : runOverhead(stream);
 
   const date = new Date().toISOString();
   const report = {

@@ -17,7 +17,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   },
   bench: {
     run: async (argv) => (await import('./bench.js')).runBenchCommand(argv),
-    summary: 'GPU benchmark suites: mla | gqa | writekv',
+    summary: 'GPU benchmark suites: mla | gqa | writekv | overhead',
   },
   simulate: {
     run: async (argv) => (await import('./simulate.js')).runSimulateCommand(argv),

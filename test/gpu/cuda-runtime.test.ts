@@ -8,6 +8,7 @@ import { CudaTensor } from '../../src/backend/cuda/cuda-tensor.js';
 import { CudaEvent, CudaStream, cudaDeviceInfo } from '../../src/backend/cuda/runtime.js';
 import { ArgumentError } from '../../src/errors.js';
 import { Tensor } from '../../src/tensor.js';
+import { applyPageCopies } from '../../src/kvcache/pageCopies.js';
 import { makeMlaProblem } from '../../src/testing/problems.js';
 import { DeviceScope, skipWithoutGpu } from './gpu.js';
 
@@ -130,3 +131,30 @@ test(
     }
   },
 );
+
+test('the engine loop example runs on the GPU', { skip: skipWithoutGpu }, async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const example = fileURLToPath(new URL('../../examples/ts/engine-loop.js', import.meta.url));
+  const r = spawnSync(process.execPath, [example, '--cuda', '--steps', '20', '--requests', '4'], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /done: 4 requests finished, 0 pages still in use/);
+});
+
+test('device page copies match host page copies', { skip: skipWithoutGpu }, () => {
+  const host = Tensor.from(
+    Array.from({ length: 6 * 4 * 8 }, (_, i) => i),
+    [6, 4, 1, 8],
+    'float32',
+  );
+  using device = CudaTensor.fromHost(host);
+  const copies = [
+    { srcPage: 0, dstPage: 5, rows: 3 },
+    { srcPage: 2, dstPage: 1, rows: 4 },
+  ];
+  device.copyPages(copies);
+  applyPageCopies(host, copies);
+  assert.deepEqual(device.toHost().data, host.data);
+});

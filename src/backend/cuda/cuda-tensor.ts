@@ -5,6 +5,7 @@
 import { allocHostArray, dtypeBytes, type DType } from '../../dtype.js';
 import { ArgumentError } from '../../errors.js';
 import { contiguousStrides, isContiguous, numelOf, Tensor, type TensorLike } from '../../tensor.js';
+import type { PageCopy } from '../../kvcache/pageCopies.js';
 import { encodeTensorDescriptor, MAX_DIMS, type DevicePtr } from './native-api.js';
 import { CudaStream, nativeLibrary } from './runtime.js';
 
@@ -109,6 +110,40 @@ export class CudaTensor implements TensorLike, Disposable {
   copyFrom(src: CudaTensor, stream: CudaStream = CudaStream.legacyDefault): void {
     checkSameLayout(this, src, 'src');
     nativeLibrary().call('memcpyDtoD', this.ptr, src.ptr, this.byteLength, stream.handle);
+  }
+
+  /**
+   * Applies copy-on-write page copies (PagedKvCache.append) to this cache [numPages, pageSize, ...]:
+   * the first `rows` rows of each source page into its destination page, in order, asynchronously.
+   */
+  copyPages(copies: readonly PageCopy[], stream: CudaStream = CudaStream.legacyDefault): void {
+    if (this.shape.length < 2) {
+      throw new ArgumentError('cache.shape', '[numPages, pageSize, ...]', `[${this.shape}]`);
+    }
+    const [numPages, pageSize] = this.shape;
+    const bytes = dtypeBytes(this.dtype);
+    copies.forEach((c, i) => {
+      for (const [name, v, limit] of [
+        ['srcPage', c.srcPage, numPages],
+        ['dstPage', c.dstPage, numPages],
+        ['rows', c.rows, pageSize + 1],
+      ] as const) {
+        if (!Number.isInteger(v) || v < 0 || v >= limit) {
+          throw new ArgumentError(`copies[${i}].${name}`, `an integer in [0, ${limit})`, String(v));
+        }
+      }
+    });
+    const lib = nativeLibrary();
+    for (const c of copies) {
+      const offset = (page: number): bigint => BigInt(page * this.strides[0] * bytes);
+      lib.call(
+        'memcpyDtoD',
+        this.ptr + offset(c.dstPage),
+        this.ptr + offset(c.srcPage),
+        c.rows * this.strides[1] * bytes,
+        stream.handle,
+      );
+    }
   }
 
   dispose(): void {
