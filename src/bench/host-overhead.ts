@@ -69,7 +69,7 @@ export function measureHostOverhead(stream: CudaStream, calls = 1000): HostOverh
     owned.push(into.tileSchedulerMetadata, into.numSplits);
     const out = CudaTensor.empty([1, 1, 16, 512], 'bfloat16');
     const lse = CudaTensor.empty([1, 16, 1], 'float32');
-    const workspace = CudaTensor.empty([1 << 20], 'int32');
+    const workspace = CudaTensor.empty([1 << 22], 'int32');
     owned.push(out, lse, workspace);
     const exec = { stream, out, lse, workspace };
     const decode = (): void => {
