@@ -21,8 +21,8 @@ constexpr int kMlaHeadDimV = 512;
 // Cache-tile pipeline depth. MLA: Q (72 KB) + 2 tiles of 72 KB fill the 227 KB of shared memory.
 constexpr int kMlaStages = 2;
 
-// Combine kernel: one warp per query row.
-constexpr int kCombineWarps = 8;
+// Combine kernel: D_V / 4 threads per query row (one float4 of the row each), 128 threads a block.
+constexpr int kCombineThreads = 128;
 
 // Schedule kernel: threads that sum the per-sequence costs before one thread walks the batch.
 constexpr int kScheduleThreads = 256;

@@ -10,7 +10,7 @@ start=$(date +%s)
 if ! make -C test/native -j"$(nproc)" ARCHS="${ARCHS:-90a}" > "$OUT/build.log" 2>&1; then
   tail -40 "$OUT/build.log"; exit 1
 fi
-echo "build: $(( $(date +%s) - start )) s"
+echo "build: $(( $(date +%s) - start )) s; SASS: $(cuobjdump -sass build/libflashmla.so 2>/dev/null | grep -c HGMMA) HGMMA, $(cuobjdump -sass build/libflashmla.so 2>/dev/null | grep -c 'HMMA') HMMA"
 for step in $STEPS; do
   t0=$(date +%s)
   case $step in
