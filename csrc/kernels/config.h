@@ -21,6 +21,10 @@ constexpr int kMlaHeadDimV = 512;
 // Cache-tile pipeline depth. MLA: Q (72 KB) + 2 tiles of 72 KB fill the 227 KB of shared memory.
 constexpr int kMlaStages = 2;
 
+// Cache tiles prefetched into L2 beyond the shared-memory pipeline: more bytes in flight per SM
+// than shared memory holds (the MLA pipeline is only 2 tiles deep).
+constexpr int kPrefetchTiles = 2;
+
 // Combine kernel: D_V / 4 threads per query row (one float4 of the row each), 128 threads a block.
 constexpr int kCombineThreads = 128;
 

@@ -23,6 +23,10 @@ for step in $STEPS; do
       timeout 240 build/fmla_native_test bench > "$OUT/bench.log" 2>&1; rc=$?
       echo "== bench rc=$rc ($(( $(date +%s) - t0 )) s)"
       grep -vE '^PASS' "$OUT/bench.log" | tail -60 ;;
+    profile)
+      timeout 120 ncu --metrics gpu__time_duration.sum build/fmla_native_test profile > "$OUT/ncu.log" 2>&1
+      echo "== profile rc=$? ($(( $(date +%s) - t0 )) s)"
+      grep -E "^  [a-z].*fmla::|gpu__time_duration|profiled" "$OUT/ncu.log" | sed -E 's/\(fmla::[A-Za-z]+\)//; s/void fmla::([a-z_]+)<[^ ]*/\1/' | cut -c1-110 ;;
     sanitize)
       timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 build/fmla_native_test small > "$OUT/memcheck.log" 2>&1
       echo "== memcheck rc=$? ($(( $(date +%s) - t0 )) s)"; grep -E 'ERROR SUMMARY|FAIL|Invalid' "$OUT/memcheck.log" | head -10
