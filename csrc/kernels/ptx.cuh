@@ -65,14 +65,6 @@ __device__ __forceinline__ void mma_m16n8k16<__half>(float (&c)[4], const uint32
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-// cp.async.bulk.prefetch.L2.global: pulls `bytes` (a multiple of 16) into L2 without waiting
-// (sm90; a no-op before). Keeps DRAM busy ahead of the shared-memory pipeline.
-__device__ __forceinline__ void prefetch_l2(const void* src, uint32_t bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src), "r"(bytes) : "memory");
-#endif
-}
-
 // ex2.approx.ftz.f32: 2^x; exp2(-inf) = 0.
 __device__ __forceinline__ float ex2(float x) {
   float y;

@@ -808,11 +808,12 @@ int main(int argc, char** argv) {
     g.name = "small gqa";
     decode_case(g, 2);
   }
-  if (mode == "profile") {  // small-batch rows, two calls each, for a kernel-level profiler
+  if (mode == "profile" || mode == "profile1") {  // two calls each, for a kernel-level profiler
     struct Row { int b, h_q, s_q; bool causal; std::vector<int32_t> lens; };
-    const Row rows[] = {{1, 128, 1, false, {32768}}, {1, 16, 1, false, {32768}},
-                        {4, 128, 1, false, {32768, 32768, 32768, 32768}},
-                        {4, 16, 4, true, {4641, 45118, 1730, 1696}}};
+    std::vector<Row> rows = {{1, 128, 1, false, {32768}}, {1, 16, 1, false, {32768}},
+                             {4, 128, 1, false, {32768, 32768, 32768, 32768}},
+                             {4, 16, 4, true, {4641, 45118, 1730, 1696}}};
+    if (mode == "profile1") rows = {{16, 128, 1, false, std::vector<int32_t>(16, 32768)}};
     for (const Row& r : rows) {
       Spec s;
       s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.causal, s.lens = r.lens;

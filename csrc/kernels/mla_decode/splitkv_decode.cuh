@@ -122,24 +122,6 @@ __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const int32_
   }
 }
 
-// Prefetches cache tile [tile_start, tile_start + 64) into L2: one bulk prefetch per key row.
-template <typename T>
-__device__ __forceinline__ void prefetch_kv_tile(const DecodeParams& p, const int32_t* block_table,
-                                                 int g, int tile_start, int end, int tid) {
-  using Elem = typename T::Elem;
-  const int t = tile_start + tid;
-  if (tid >= kBlockN || t >= end) return;
-  const int64_t page = block_table[static_cast<int64_t>(t / p.page_size) * p.bt_stride_page];
-  const int64_t in_page = t % p.page_size;
-  ptx::prefetch_l2(static_cast<const Elem*>(p.k) + page * p.k_stride_page + in_page * p.k_stride_row +
-                       g * p.k_stride_head,
-                   T::D_QK * 2);
-  if (T::SEPARATE_V)
-    ptx::prefetch_l2(static_cast<const Elem*>(p.v) + page * p.v_stride_page +
-                         in_page * p.v_stride_row + g * p.v_stride_head,
-                     T::D_V * 2);
-}
-
 // Issues the cp.async copies of the block's 64 query rows of sequence `bi` (rows past rows_per_kv
 // are zero-filled).
 template <typename T>
@@ -234,13 +216,6 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
                         s_base + T::kOffV + s * T::kVTileBytes, tid);
       ptx::cp_async_commit();
     }
-    // Row blocks of one part read the same keys: only the first one prefetches.
-    const bool prefetcher = blockIdx.z == 0;
-    if (prefetcher)
-#pragma unroll
-      for (int s = STAGES - 1; s < STAGES - 1 + kPrefetchTiles; ++s)
-        if (s < n_tiles) prefetch_kv_tile<T>(p, block_table, g, start + s * kBlockN, end, tid);
-
     float o[T::kOTiles * 4];  // o[4 * i + e]: the m16n8 C fragment of value columns 8i..
 #pragma unroll
     for (int i = 0; i < T::kOTiles * 4; ++i) o[i] = 0.f;
@@ -259,8 +234,6 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
                           s_base + T::kOffK + ns * T::kKTileBytes,
                           s_base + T::kOffV + ns * T::kVTileBytes, tid);
         ptx::cp_async_commit();
-        if (prefetcher && next + kPrefetchTiles < n_tiles)
-          prefetch_kv_tile<T>(p, block_table, g, start + (next + kPrefetchTiles) * kBlockN, end, tid);
       }
       const int stage = it % STAGES;
       const uint32_t s_k = s_base + T::kOffK + stage * T::kKTileBytes;
