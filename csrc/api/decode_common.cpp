@@ -75,7 +75,7 @@ fmla_status prepare_decode(const DecodeArgs& a, DecodeParams* p, int* d_qk_out) 
   // Launch limits: the grid's y and z dims, and the combine kernel's row blocks.
   const int64_t rows_per_kv = s_q * (h_q / h_kv);
   if (h_kv > 65535 || (rows_per_kv + kBlockM - 1) / kBlockM > 65535 ||
-      (s_q * h_q + kCombineWarps - 1) / kCombineWarps > 65535 || b > INT32_MAX - 1 ||
+      s_q * h_q > 65535 || b > INT32_MAX - 1 ||
       page_size > INT32_MAX)
     return fail(FMLA_ERROR_UNSUPPORTED,
                 "q: shape [b=%lld, s_q=%lld, h_q=%lld] with h_kv=%lld exceeds the launch limits",

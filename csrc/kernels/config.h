@@ -21,11 +21,15 @@ constexpr int kMlaHeadDimV = 512;
 // Cache-tile pipeline depth. MLA: Q (72 KB) + 2 tiles of 72 KB fill the 227 KB of shared memory.
 constexpr int kMlaStages = 2;
 
-// Combine kernel: one warp per query row.
-constexpr int kCombineWarps = 8;
+// Combine kernel: one block per (schedule part, query row); D_V / 4 threads own a float4 of the row
+// each, and the block's 512 threads split the partials between D_V / 4-thread groups so that many
+// loads are in flight (a long sequence can have 100+ splits).
+constexpr int kCombineThreads = 512;
 
-// Schedule kernel: threads that sum the per-sequence costs before one thread walks the batch.
+// Schedule kernel: threads that stage the lengths in shared memory and sum the costs before one
+// thread walks the batch; batches up to kScheduleSmemSeqs are walked from shared memory.
 constexpr int kScheduleThreads = 256;
+constexpr int kScheduleSmemSeqs = 8192;
 
 // write_kv: threads per block.
 constexpr int kWriteKvThreads = 256;

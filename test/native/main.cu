@@ -609,7 +609,11 @@ static void suite_api() {
          "num_q_tokens_per_head_k", "metadata rows 0");
   expect(fmla_gqa_decode(&P.tq, &P.tk, &P.tk, &P.tbt, &P.tlens, &P.tmeta, &P.tsplits, scale, 0, &P.tout,
                          &P.tlse, P.ws.ptr, P.ws_bytes, nullptr),
-         FMLA_ERROR_UNSUPPORTED, "head dims", "gqa head dim 576");
+         FMLA_ERROR_INVALID_ARGUMENT, "out", "gqa out head dim");
+  fmla_tensor out256 = make_tensor(P.out.ptr, FMLA_DTYPE_BFLOAT16, {2, 1, 16, 256});
+  expect(fmla_mla_decode(&P.tq, &P.tk, &P.tbt, &P.tlens, 256, &P.tmeta, &P.tsplits, scale, 0, &out256,
+                         &P.tlse, P.ws.ptr, P.ws_bytes, nullptr),
+         FMLA_ERROR_UNSUPPORTED, "d_qk = 576", "mla head_dim_v 256 unsupported");
   expect(fmla_set_device(999), FMLA_ERROR_INVALID_ARGUMENT, "device", "set_device out of range");
   fmla_tensor rows = make_tensor(P.q.ptr, FMLA_DTYPE_BFLOAT16, {4, 2, 576});
   fmla_tensor slots = make_tensor(P.lens.ptr, FMLA_DTYPE_INT32, {2});
@@ -803,6 +807,22 @@ int main(int argc, char** argv) {
     g.lens = {100, 0, 70};
     g.name = "small gqa";
     decode_case(g, 2);
+  }
+  if (mode == "profile" || mode == "profile1") {  // two calls each, for a kernel-level profiler
+    struct Row { int b, h_q, s_q; bool causal; std::vector<int32_t> lens; };
+    std::vector<Row> rows = {{1, 128, 1, false, {32768}}, {1, 16, 1, false, {32768}},
+                             {4, 128, 1, false, {32768, 32768, 32768, 32768}},
+                             {4, 16, 4, true, {4641, 45118, 1730, 1696}}};
+    if (mode == "profile1") rows = {{16, 128, 1, false, std::vector<int32_t>(16, 32768)}};
+    for (const Row& r : rows) {
+      Spec s;
+      s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.causal, s.lens = r.lens;
+      Problem P = build(s, 3);
+      run_metadata(P);
+      for (int i = 0; i < 2; ++i) FMLA_CHECK(run_decode(P));
+      CUDA_CHECK(cudaDeviceSynchronize());
+      printf("profiled b=%d h_q=%d s_q=%d parts=%d\n", P.b, r.h_q, r.s_q, P.nsp);
+    }
   }
   if (mode == "check" || mode == "quick" || mode == "all") {
     const bool quick = mode == "quick";

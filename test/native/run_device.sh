@@ -10,7 +10,7 @@ start=$(date +%s)
 if ! make -C test/native -j"$(nproc)" ARCHS="${ARCHS:-90a}" > "$OUT/build.log" 2>&1; then
   tail -40 "$OUT/build.log"; exit 1
 fi
-echo "build: $(( $(date +%s) - start )) s"
+echo "build: $(( $(date +%s) - start )) s; SASS: $(cuobjdump -sass build/libflashmla.so 2>/dev/null | grep -c HGMMA) HGMMA, $(cuobjdump -sass build/libflashmla.so 2>/dev/null | grep -c 'HMMA') HMMA"
 for step in $STEPS; do
   t0=$(date +%s)
   case $step in
@@ -23,6 +23,15 @@ for step in $STEPS; do
       timeout 240 build/fmla_native_test bench > "$OUT/bench.log" 2>&1; rc=$?
       echo "== bench rc=$rc ($(( $(date +%s) - t0 )) s)"
       grep -vE '^PASS' "$OUT/bench.log" | tail -60 ;;
+    profile)
+      timeout 120 ncu --metrics gpu__time_duration.sum build/fmla_native_test profile > "$OUT/ncu.log" 2>&1
+      echo "== profile rc=$? ($(( $(date +%s) - t0 )) s)"
+      grep -E "^  [a-z].*fmla::|gpu__time_duration|profiled" "$OUT/ncu.log" | sed -E 's/\(fmla::[A-Za-z]+\)//; s/void fmla::([a-z_]+)<[^ ]*/\1/' | cut -c1-110 ;;
+    deep)
+      timeout 150 ncu -k regex:splitkv -c 1 --section SpeedOfLight --section WarpStateStats \
+        --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis build/fmla_native_test profile1 > "$OUT/ncu_deep.log" 2>&1
+      echo "== deep rc=$? ($(( $(date +%s) - t0 )) s)"
+      grep -E "Duration|Throughput|Warp Cycles|stalled|Pipe|Hit Rate|Busy|Issue|Executed Ipc" "$OUT/ncu_deep.log" | cut -c1-200 | head -40 ;;
     sanitize)
       timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 build/fmla_native_test small > "$OUT/memcheck.log" 2>&1
       echo "== memcheck rc=$? ($(( $(date +%s) - t0 )) s)"; grep -E 'ERROR SUMMARY|FAIL|Invalid' "$OUT/memcheck.log" | head -10

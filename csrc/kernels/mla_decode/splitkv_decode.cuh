@@ -1,12 +1,17 @@
-// Split-KV paged decode with tensor cores (mma.sync m16n8k16, runs on sm80 and sm90).
+// Split-KV paged decode with tensor cores: wgmma on sm_90a, mma.sync m16n8k16 elsewhere (sm80).
 //
 // One block per (schedule part, KV head, group of 64 query rows). The block walks the sequences of
 // its part (docs/schedule.md); for each it keeps the 64 query rows in shared memory and streams the
 // part's keys in tiles of 64 through a cp.async pipeline, each tile read once for all rows:
 //
-//   S = Q K^T           warp (row group r, half h): rows 16r..16r+15 x keys 32h..32h+31
+//   S = Q K^T           warpgroup h: 64 rows x keys 32h..32h+31 (warp r of it: rows 16r..16r+15)
 //   online softmax      the row max is exchanged between the two halves through shared memory
-//   O += P V            P (bf16/fp16) through shared memory; warp (r, h): value columns of half h
+//   O += P V            P (bf16/fp16) through shared memory; warpgroup h: value columns of half h
+//
+// Both paths leave the same accumulator layout in each thread (the m16n8 C fragment, repeated per
+// 8 columns), so the softmax and the epilogue are shared. Every tile in shared memory (Q, K/V, P) is
+// stored as blocks of 64 rows x 128 bytes with the 128-byte swizzle (chunk ^ row % 8), the layout
+// wgmma's descriptors read; ldmatrix reads it just as well.
 //
 // A sequence with one split writes out/lse directly; the others write float32 partials that the
 // combine kernel merges. Scores are kept in base 2 (scaled by softmax_scale * log2 e).
@@ -18,6 +23,7 @@
 
 #include "../config.h"
 #include "../ptx.cuh"
+#include "../wgmma.cuh"
 #include "params.h"
 
 namespace fmla {
@@ -36,8 +42,8 @@ struct SplitKvTraits {
   static_assert(D_V % 64 == 0, "each half of the value columns is whole 16-column pairs");
   static_assert(SEPARATE_V || D_V <= D_QK, "shared K/V: values are the first d_v columns");
 
-  static constexpr int kQChunks = D_QK / 8;                      // 16-byte chunks per K / Q row
-  static constexpr int kVChunks = SEPARATE_V ? D_V / 8 : kQChunks;  // row pitch of the V tile
+  static constexpr int kQChunks = D_QK / 8;  // 16-byte chunks per K / Q row
+  static constexpr int kVChunks = D_V / 8;
   static constexpr int kQBytes = kBlockM * D_QK * 2;
   static constexpr int kKTileBytes = kBlockN * D_QK * 2;
   static constexpr int kVTileBytes = SEPARATE_V ? kBlockN * D_V * 2 : 0;
@@ -61,13 +67,22 @@ struct SplitKvTraits {
 
   static constexpr int kDvHalf = D_V / 2;     // value columns per warp
   static constexpr int kOTiles = kDvHalf / 8;  // 8-column accumulator tiles per warp
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  // wgmma B operands of p.v start on whole 64-column blocks.
+  static constexpr bool kWgmma = kDvHalf % 64 == 0;
+#else
+  static constexpr bool kWgmma = false;
+#endif
 };
 
-// Byte offset of 16-byte chunk `chunk` of row `row` in a row-major tile whose rows are
-// `chunks_per_row` chunks (a multiple of 8). XOR-ing the chunk with the row's low 3 bits spreads the
-// 8 rows an ldmatrix reads over all 32 banks.
-__device__ __forceinline__ uint32_t swizzle(int row, int chunk, int chunks_per_row) {
-  return static_cast<uint32_t>((row * chunks_per_row + (chunk ^ (row & 7))) * 16);
+// Byte offset of 16-byte chunk `chunk` of row `row` in a 64-row tile: 64-column blocks of
+// 64 rows x 128 bytes (8 KB each), and inside a block the 128-byte swizzle, which spreads the 8 rows
+// an ldmatrix (or wgmma) reads over all 32 banks.
+constexpr int kTileBlockBytes = 64 * 128;
+__device__ __forceinline__ uint32_t tile_offset(int row, int chunk) {
+  return static_cast<uint32_t>((chunk >> 3) * kTileBlockBytes + row * 128 +
+                               (((chunk & 7) ^ (row & 7)) << 4));
 }
 
 // Issues the cp.async copies of cache tile [tile_start, tile_start + 64) of KV head `g`. Keys at or
@@ -95,13 +110,13 @@ __device__ __forceinline__ void load_kv_tile(const DecodeParams& p, const int32_
 #pragma unroll
     for (int i = 0; i < T::kQChunks / 8; ++i) {
       const int c = lane_chunk + 8 * i;
-      ptx::cp_async_16(s_k + swizzle(r, c, T::kQChunks), k_row + c * 8, bytes);
+      ptx::cp_async_16(s_k + tile_offset(r, c), k_row + c * 8, bytes);
     }
     if (T::SEPARATE_V) {
 #pragma unroll
       for (int i = 0; i < T::kVChunks / 8; ++i) {
         const int c = lane_chunk + 8 * i;
-        ptx::cp_async_16(s_v + swizzle(r, c, T::kVChunks), v_row + c * 8, bytes);
+        ptx::cp_async_16(s_v + tile_offset(r, c), v_row + c * 8, bytes);
       }
     }
   }
@@ -129,7 +144,7 @@ __device__ __forceinline__ void load_q(const DecodeParams& p, int bi, int g, int
 #pragma unroll
     for (int i = 0; i < T::kQChunks / 8; ++i) {
       const int c = lane_chunk + 8 * i;
-      ptx::cp_async_16(s_q + swizzle(r, c, T::kQChunks), q_row + c * 8, bytes);
+      ptx::cp_async_16(s_q + tile_offset(r, c), q_row + c * 8, bytes);
     }
   }
 }
@@ -138,7 +153,7 @@ template <typename T>
 __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const DecodeParams p) {
   using Elem = typename T::Elem;
   constexpr int STAGES = T::STAGES;
-  extern __shared__ __align__(128) uint8_t smem[];
+  extern __shared__ __align__(1024) uint8_t smem[];
 
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int row_group = warp % 4;  // rows 16 * row_group ..
@@ -201,15 +216,15 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
                         s_base + T::kOffV + s * T::kVTileBytes, tid);
       ptx::cp_async_commit();
     }
-
-    float o[T::kOTiles][4];
+    float o[T::kOTiles * 4];  // o[4 * i + e]: the m16n8 C fragment of value columns 8i..
 #pragma unroll
-    for (int i = 0; i < T::kOTiles; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+    for (int i = 0; i < T::kOTiles * 4; ++i) o[i] = 0.f;
     float row_max[2] = {-INFINITY, -INFINITY};
     float row_sum[2] = {0.f, 0.f};  // this thread's share; summed over the quad and halves at the end
 
     for (int it = 0; it < n_tiles; ++it) {
       ptx::cp_async_wait<STAGES - 2>();
+      if constexpr (T::kWgmma) wgmma::fence_proxy_async();  // the tile is read by wgmma
       __syncthreads();  // tile `it` visible to all; everyone is done with the stage refilled next
       {
         const int next = it + STAGES - 1;
@@ -225,30 +240,43 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
       const uint32_t s_v = T::SEPARATE_V ? s_base + T::kOffV + stage * T::kVTileBytes : s_k;
       const int tile_start = start + it * kBlockN;
 
-      // ---- S = Q K^T for 16 rows x 32 keys, masked and scaled to base 2 ----
-      float s[4][4];
-      if (warp_active) {
+      // ---- S = Q K^T for 16 rows x 32 keys (per warp), masked and scaled to base 2 ----
+      float s[16];  // s[4 * nt + e]: the m16n8 C fragment of 8-key block nt
+      if constexpr (T::kWgmma) {
+        // Warpgroup `half`: all 64 rows x keys 32 half .. 32 half + 31, one k16 step at a time.
+        wgmma::fence();
 #pragma unroll
-        for (int i = 0; i < 4; ++i) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
-        // 36 k-steps as 9 groups of 4: within a swizzle group of 8 chunks the lane's offsets are
-        // the 4 constants xor_a / xor_b; the groups advance by 128 bytes.
-        const uint32_t q_base = s_q + (row_group * 16 + lane % 16) * (T::kQChunks * 16);
-        const uint32_t k_base = s_k + (half * 32 + lane % 8 + 8 * (lane / 16)) * (T::kQChunks * 16);
+        for (int k = 0; k < T::D_QK / 16; ++k) {
+          const uint32_t kb = (k / 4) * kTileBlockBytes + (k % 4) * 32;
+          wgmma::Mma<Elem, 32, 0>::run(s, wgmma::desc_sw128(s_q + kb, 16, 1024),
+                                       wgmma::desc_sw128(s_k + half * 32 * 128 + kb, 16, 1024),
+                                       k > 0);
+        }
+        wgmma::commit();
+        wgmma::wait<0>();
+      } else if (warp_active) {
+#pragma unroll
+        for (int i = 0; i < 16; ++i) s[i] = 0.f;
+        // Within a 64-column block the lane's ldmatrix offsets are the 4 constants xor_a / xor_b.
+        const uint32_t q_base = s_q + (row_group * 16 + lane % 16) * 128;
+        const uint32_t k_base = s_k + (half * 32 + lane % 8 + 8 * (lane / 16)) * 128;
 #pragma unroll 1
-        for (int group = 0; group < T::D_QK / 64; ++group) {
+        for (int block = 0; block < T::D_QK / 64; ++block) {
 #pragma unroll
           for (int i = 0; i < 4; ++i) {
             uint32_t a[4];
-            ptx::ldmatrix_x4(a, q_base + group * 128 + xor_a[i]);
+            ptx::ldmatrix_x4(a, q_base + block * kTileBlockBytes + xor_a[i]);
 #pragma unroll
             for (int np = 0; np < 2; ++np) {
               uint32_t b[4];
-              ptx::ldmatrix_x4(b, k_base + np * 16 * (T::kQChunks * 16) + group * 128 + xor_b[i]);
-              ptx::mma_m16n8k16<Elem>(s[2 * np], a, b[0], b[1]);
-              ptx::mma_m16n8k16<Elem>(s[2 * np + 1], a, b[2], b[3]);
+              ptx::ldmatrix_x4(b, k_base + np * 16 * 128 + block * kTileBlockBytes + xor_b[i]);
+              ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[8 * np]), a, b[0], b[1]);
+              ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[8 * np + 4]), a, b[2], b[3]);
             }
           }
         }
+      }
+      if (warp_active) {
         float local_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int nt = 0; nt < 4; ++nt) {
@@ -256,8 +284,8 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
           for (int e = 0; e < 4; ++e) {
             const int x = e / 2;
             const int key = tile_start + half * 32 + nt * 8 + 2 * (lane % 4) + e % 2;
-            const float v = key < limit[x] ? s[nt][e] * p.scale_log2 : -INFINITY;
-            s[nt][e] = v;
+            const float v = key < limit[x] ? s[4 * nt + e] * p.scale_log2 : -INFINITY;
+            s[4 * nt + e] = v;
             local_max[x] = fmaxf(local_max[x], v);
           }
         }
@@ -272,60 +300,88 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
 
       // ---- online softmax; P to shared memory ----
       if (warp_active) {
-        float base[2];
+        float base[2], alpha[2];
 #pragma unroll
         for (int x = 0; x < 2; ++x) {
           const float tile_max = fmaxf(s_max[my_row[x]], s_max[kBlockM + my_row[x]]);
           const float new_max = fmaxf(row_max[x], tile_max);
           // Nothing attended yet: keep every exponent at -inf - 0 instead of -inf - -inf.
           base[x] = new_max == -INFINITY ? 0.f : new_max;
-          const float alpha = ptx::ex2(row_max[x] - base[x]);
+          alpha[x] = ptx::ex2(row_max[x] - base[x]);
           row_max[x] = new_max;
-          row_sum[x] *= alpha;
+          row_sum[x] *= alpha[x];
+        }
+        // Once the row maxima settle, alpha is 1 for the whole warp: skip the 128-register rescale.
+        if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
 #pragma unroll
           for (int i = 0; i < T::kOTiles; ++i) {
-            o[i][2 * x] *= alpha;
-            o[i][2 * x + 1] *= alpha;
+            o[4 * i] *= alpha[0];
+            o[4 * i + 1] *= alpha[0];
+            o[4 * i + 2] *= alpha[1];
+            o[4 * i + 3] *= alpha[1];
           }
         }
 #pragma unroll
         for (int nt = 0; nt < 4; ++nt) {
 #pragma unroll
           for (int x = 0; x < 2; ++x) {
-            const float p0 = ptx::ex2(s[nt][2 * x] - base[x]);
-            const float p1 = ptx::ex2(s[nt][2 * x + 1] - base[x]);
+            const float p0 = ptx::ex2(s[4 * nt + 2 * x] - base[x]);
+            const float p1 = ptx::ex2(s[4 * nt + 2 * x + 1] - base[x]);
             row_sum[x] += p0 + p1;
             const int key = half * 32 + nt * 8 + 2 * (lane % 4);
-            const uint32_t off = T::kOffP + swizzle(my_row[x], key / 8, kBlockN / 8) + (key % 8) * 2;
+            const uint32_t off = T::kOffP + tile_offset(my_row[x], key / 8) + (key % 8) * 2;
             *reinterpret_cast<uint32_t*>(smem + off) = pack2<Elem>(p0, p1);
           }
         }
+      } else if constexpr (T::kWgmma) {
+        // Padding rows still go through the warpgroup MMA: give them P = 0 (their S is 0 anyway).
+#pragma unroll
+        for (int nt = 0; nt < 4; ++nt)
+#pragma unroll
+          for (int x = 0; x < 2; ++x) {
+            const int key = half * 32 + nt * 8 + 2 * (lane % 4);
+            *reinterpret_cast<uint32_t*>(smem + T::kOffP + tile_offset(my_row[x], key / 8) +
+                                         (key % 8) * 2) = 0u;
+          }
       }
+      if constexpr (T::kWgmma) wgmma::fence_proxy_async();  // P is read by wgmma next
       __syncthreads();  // P complete
 
-      // ---- O += P V for 16 rows x D_V / 2 columns ----
-      if (warp_active) {
-        const uint32_t p_base = s_p + (row_group * 16 + lane % 16) * (kBlockN / 8 * 16);
-        const uint32_t v_base = s_v + (lane % 8 + 8 * ((lane / 8) % 2)) * (T::kVChunks * 16);
+      // ---- O += P V for 16 rows x D_V / 2 columns (per warp) ----
+      if constexpr (T::kWgmma) {
+        // Warpgroup `half`: 64 rows x value columns half * D_V / 2 .., V read N-major.
+        wgmma::fence();
+#pragma unroll
+        for (int kk = 0; kk < kBlockN / 16; ++kk) {
+          wgmma::Mma<Elem, T::kDvHalf, 1>::run(
+              o, wgmma::desc_sw128(s_p + kk * 32, 16, 1024),
+              wgmma::desc_sw128(s_v + (half * T::kDvHalf / 64) * kTileBlockBytes + kk * 16 * 128,
+                                kTileBlockBytes, 1024),
+              1);
+        }
+        wgmma::commit();
+        wgmma::wait<0>();  // the stage and P are overwritten after the next barrier
+      } else if (warp_active) {
+        const uint32_t p_base = s_p + (row_group * 16 + lane % 16) * 128;
+        const uint32_t v_base = s_v + (lane % 8 + 8 * ((lane / 8) % 2)) * 128;
         const int chunk_base = half * T::kDvHalf / 8;  // first value chunk of this warp's half
 #pragma unroll 1
         for (int kk = 0; kk < kBlockN / 16; ++kk) {
           uint32_t a[4];
           ptx::ldmatrix_x4(a, p_base + ((2 * kk + lane / 16) ^ (lane % 8)) * 16);
-          const uint32_t v_rows = v_base + kk * 16 * (T::kVChunks * 16);
+          const uint32_t v_rows = v_base + kk * 16 * 128;
 #pragma unroll
           for (int np = 0; np < T::kOTiles / 2; ++np) {
             uint32_t b[4];
             uint32_t offset;
-            if constexpr (T::kDvHalf % 64 == 0) {  // chunk_base is a whole swizzle group
-              offset = (chunk_base + np * 2) / 8 * 128 + xor_a[np % 4];
+            if constexpr (T::kDvHalf % 64 == 0) {  // chunk_base starts a 64-column block
+              offset = (chunk_base + np * 2) / 8 * kTileBlockBytes + xor_a[np % 4];
             } else {
-              offset = swizzle(lane % 8, chunk_base + np * 2 + lane / 16, T::kVChunks) -
-                       (lane % 8) * (T::kVChunks * 16);
+              offset = tile_offset(lane % 8, chunk_base + np * 2 + lane / 16) - (lane % 8) * 128;
             }
             ptx::ldmatrix_x4_trans(b, v_rows + offset);
-            ptx::mma_m16n8k16<Elem>(o[2 * np], a, b[0], b[1]);
-            ptx::mma_m16n8k16<Elem>(o[2 * np + 1], a, b[2], b[3]);
+            ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&o[8 * np]), a, b[0], b[1]);
+            ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&o[8 * np + 4]), a, b[2], b[3]);
           }
         }
       }
@@ -361,7 +417,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
 #pragma unroll
           for (int i = 0; i < T::kOTiles; ++i)
             *reinterpret_cast<uint32_t*>(out + col0 + i * 8) =
-                pack2<Elem>(o[i][2 * x] * inv, o[i][2 * x + 1] * inv);
+                pack2<Elem>(o[4 * i + 2 * x] * inv, o[4 * i + 2 * x + 1] * inv);
           if (half == 0 && lane % 4 == 0)
             p.lse[bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] =
                 empty ? INFINITY : lse2 * kLn2;
@@ -371,7 +427,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
 #pragma unroll
           for (int i = 0; i < T::kOTiles; ++i)
             *reinterpret_cast<float2*>(acc + col0 + i * 8) =
-                make_float2(o[i][2 * x] * inv, o[i][2 * x + 1] * inv);
+                make_float2(o[4 * i + 2 * x] * inv, o[4 * i + 2 * x + 1] * inv);
           if (half == 0 && lane % 4 == 0)
             p.lse_accum[row] = empty ? -INFINITY : lse2 * kLn2;
         }

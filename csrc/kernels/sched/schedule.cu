@@ -9,10 +9,17 @@ __device__ __forceinline__ int64_t key_blocks(int32_t seqlen) {
 }
 
 __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(const ScheduleParams p) {
+  // The walk below is one thread's sequential loop; it reads the lengths from shared memory when
+  // the batch fits, since a global load per step would dominate its time.
+  __shared__ int32_t lens[kScheduleSmemSeqs];
   __shared__ int64_t partial[kScheduleThreads];
+  const bool staged = p.b <= kScheduleSmemSeqs;
   int64_t cost = 0;
-  for (int i = threadIdx.x; i < p.b; i += kScheduleThreads)
-    cost += key_blocks(p.cache_seqlens[i * p.seqlens_stride]) + kFixedOverheadBlocks;
+  for (int i = threadIdx.x; i < p.b; i += kScheduleThreads) {
+    const int32_t len = max(0, p.cache_seqlens[i * p.seqlens_stride]);
+    if (staged) lens[i] = len;
+    cost += key_blocks(len) + kFixedOverheadBlocks;
+  }
   partial[threadIdx.x] = cost;
   __syncthreads();
   for (int stride = kScheduleThreads / 2; stride > 0; stride /= 2) {
@@ -20,6 +27,7 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(const Schedu
     __syncthreads();
   }
   if (threadIdx.x != 0) return;
+  auto length = [&](int i) { return staged ? lens[i] : max(0, p.cache_seqlens[i * p.seqlens_stride]); };
 
   const int64_t total = partial[0];
   const int64_t payload = (total + p.num_sm_parts - 1) / p.num_sm_parts + kFixedOverheadBlocks;
@@ -32,14 +40,14 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(const Schedu
     const int begin_split = split;
     int64_t remaining = payload;
     int end_batch = batch - 1;
-    int64_t end_token = batch > 0 ? max(0, p.cache_seqlens[(batch - 1) * p.seqlens_stride]) : 0;
+    int64_t end_token = batch > 0 ? length(batch - 1) : 0;
     while (batch < p.b && remaining > kFixedOverheadBlocks) {
-      const int32_t seqlen = p.cache_seqlens[batch * p.seqlens_stride];
+      const int32_t seqlen = length(batch);
       const int64_t rest = key_blocks(seqlen) - block;
       if (rest + kFixedOverheadBlocks <= remaining) {  // the rest of this sequence fits
         remaining -= rest + kFixedOverheadBlocks;
         end_batch = batch;
-        end_token = max(0, seqlen);
+        end_token = seqlen;
         ++split;
         p.num_splits[batch + 1] = split;
         ++batch;
