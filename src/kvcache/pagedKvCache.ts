@@ -118,8 +118,8 @@ export class PagedKvCache {
 
   /** Free pages that appending `numTokens` to `seq` would take, copy-on-write page included. */
   pagesNeeded(seq: SequenceId, numTokens: number): number {
-    checkCount('numTokens', numTokens, 0);
     const state = this.state(seq);
+    checkCount('numTokens', numTokens, 0);
     return this.freshPages(state, numTokens) + (this.needsCopy(state, numTokens) ? 1 : 0);
   }
 

@@ -12,9 +12,6 @@ export class ContiguousPolicy implements MemoryPolicy {
   private readonly allocator: FirstFitAllocator;
   private readonly regionStart: Int32Array;
   private readonly regionSize: Int32Array;
-  /** Tokens stored by all running requests (each holds its own copy). */
-  private tokensStored = 0;
-  private readonly tokens: Int32Array;
 
   constructor(
     readonly name: 'contiguous-max' | 'contiguous-exact',
@@ -27,7 +24,6 @@ export class ContiguousPolicy implements MemoryPolicy {
     this.allocator = new FirstFitAllocator(this.capacitySlots);
     this.regionStart = new Int32Array(numRequests);
     this.regionSize = new Int32Array(numRequests);
-    this.tokens = new Int32Array(numRequests);
   }
 
   private reservation(finalTokens: number): number {
@@ -38,35 +34,31 @@ export class ContiguousPolicy implements MemoryPolicy {
     return this.reservation(finalTokens) <= this.capacitySlots;
   }
 
-  admit(r: number, tokens: number, finalTokens: number): Admission {
+  admit(r: number, _tokens: number, finalTokens: number): Admission {
     const size = this.reservation(finalTokens);
     const start = this.allocator.allocate(size);
     if (start < 0) return this.allocator.free >= size ? 'fragmented' : 'no-memory';
     this.regionStart[r] = start;
     this.regionSize[r] = size;
-    this.tokens[r] = tokens;
-    this.tokensStored += tokens;
     return 'admitted';
   }
 
-  grow(r: number): boolean {
+  grow(): boolean {
     // The region was sized for the whole request, so it never runs out.
-    this.tokens[r]++;
-    this.tokensStored++;
     return true;
   }
 
   release(r: number): void {
     this.allocator.release(this.regionStart[r], this.regionSize[r]);
-    this.tokensStored -= this.tokens[r];
   }
 
   slotsInUse(): number {
     return this.capacitySlots - this.allocator.free;
   }
 
-  slotsUnused(): number {
-    return this.slotsInUse() - this.tokensStored;
+  slotsUnused(tokensHeld: number): number {
+    // Each request holds its own copy of every token in its region.
+    return this.slotsInUse() - tokensHeld;
   }
 
   fragmentedSlots(): number {

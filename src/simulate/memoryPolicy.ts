@@ -24,8 +24,11 @@ export interface MemoryPolicy {
   release(r: number): void;
   /** Slots held (reserved regions, or used pages times the page size). */
   slotsInUse(): number;
-  /** Held slots that hold no token, each physical slot counted once. */
-  slotsUnused(): number;
+  /**
+   * Held slots that hold no token, each physical slot counted once. `tokensHeld`: the tokens of all
+   * running requests, as the simulator counts them (a shared token once per request).
+   */
+  slotsUnused(tokensHeld: number): number;
   /** Free slots outside the largest free region: free, yet of no use to a request larger than the rest. */
   fragmentedSlots(): number;
 }

@@ -24,6 +24,7 @@ export class PagedPolicy implements MemoryPolicy {
   readonly capacitySlots: number;
   readonly cache: PagedKvCache;
   private readonly seqOf: Int32Array;
+  /** Each request's length (the cache knows it too; kept here to spare a lookup per token). */
   private readonly length: Int32Array;
   /** Running requests whose last page is full: each takes a page at its next token. */
   private atPageEnd = 0;

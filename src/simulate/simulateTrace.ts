@@ -404,7 +404,7 @@ function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
 
     const dt = c.stepOverheadSeconds + (cachedTokens * bytesPerToken) / c.bandwidthBytesPerS;
     const inUse = policy.slotsInUse() * bytesPerToken;
-    const unused = policy.slotsUnused() * bytesPerToken;
+    const unused = policy.slotsUnused(cachedTokens) * bytesPerToken;
     peakBytes = Math.max(peakBytes, inUse);
     peakUnusedBytes = Math.max(peakUnusedBytes, unused);
     maxRunning = Math.max(maxRunning, running.length);
