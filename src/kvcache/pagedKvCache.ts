@@ -118,8 +118,9 @@ export class PagedKvCache {
 
   /** Free pages that appending `numTokens` to `seq` would take, copy-on-write page included. */
   pagesNeeded(seq: SequenceId, numTokens: number): number {
+    const state = this.state(seq);
     checkCount('numTokens', numTokens, 0);
-    return this.plan(this.state(seq), numTokens).pagesNeeded;
+    return this.freshPages(state, numTokens) + (this.needsCopy(state, numTokens) ? 1 : 0);
   }
 
   /**
@@ -217,19 +218,27 @@ export class PagedKvCache {
     return state;
   }
 
-  /** What an append of `numTokens` needs: a copy of the shared last page, and how many new pages. */
-  private plan(state: SequenceState, numTokens: number): { cow: boolean; pagesNeeded: number } {
+  /** Whether appending `numTokens` must first copy the last page: it is shared and partly filled. */
+  private needsCopy(state: SequenceState, numTokens: number): boolean {
+    return (
+      numTokens > 0 &&
+      state.length % this.pageSize > 0 &&
+      this.refCounts[state.pages[state.pages.length - 1]] > 1
+    );
+  }
+
+  /** Pages appending `numTokens` adds to the sequence beyond the room left in its last page. */
+  private freshPages(state: SequenceState, numTokens: number): number {
     const rowsInLast = state.length % this.pageSize;
-    const lastPage = state.pages[state.pages.length - 1];
-    const cow = numTokens > 0 && rowsInLast > 0 && this.refCounts[lastPage] > 1;
     const room = rowsInLast > 0 ? this.pageSize - rowsInLast : 0;
-    const fresh = Math.ceil(Math.max(0, numTokens - room) / this.pageSize);
-    return { cow, pagesNeeded: fresh + (cow ? 1 : 0) };
+    return Math.ceil(Math.max(0, numTokens - room) / this.pageSize);
   }
 
   /** Checks first, then allocates; returns the copy-on-write copies. */
   private grow(state: SequenceState, numTokens: number): readonly PageCopy[] {
-    const { cow, pagesNeeded } = this.plan(state, numTokens);
+    const cow = this.needsCopy(state, numTokens);
+    const fresh = this.freshPages(state, numTokens);
+    const pagesNeeded = fresh + (cow ? 1 : 0);
     if (pagesNeeded > this.freeCount) throw new OutOfPagesError(pagesNeeded, this.freeCount);
     let copies = NO_COPIES;
     const ps = this.pageSize;
@@ -256,7 +265,7 @@ export class PagedKvCache {
     }
     this.filledSlots += numTokens;
     this.tokensStored += numTokens;
-    this.pageRefs += pagesNeeded - (cow ? 1 : 0);
+    this.pageRefs += fresh;
     return copies;
   }
 

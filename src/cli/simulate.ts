@@ -1,0 +1,332 @@
+/**
+ * `flash-mla simulate`: the memory study. Replays a request trace through the KV-cache manager under
+ * a memory budget, once per allocation policy, and prints a table, writes the results as JSON and
+ * plots memory held and requests running over time as SVG.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Writable } from 'node:stream';
+import { FlashMlaError } from '../errors.js';
+import { parsePolicyName, type PolicySpec } from '../simulate/memoryPolicy.js';
+import {
+  CARD_BYTES,
+  DEFAULT_BANDWIDTH_BYTES_PER_S,
+  GIB,
+  MODEL_LAYOUTS,
+  type ModelLayout,
+} from '../simulate/modelLayouts.js';
+import { formatScenario } from '../simulate/reportTable.js';
+import { simulateTrace, type OnFull, type ScenarioResult } from '../simulate/simulateTrace.js';
+import { renderStudyPlot } from '../simulate/svgPlot.js';
+import {
+  AZURE_CONV_TRACE,
+  readTrace,
+  sliceTrace,
+  traceAttribution,
+  type Trace,
+} from '../simulate/trace.js';
+import { ProgressBar } from './progressBar.js';
+
+const USAGE = `Usage: flash-mla simulate [options]
+
+Replays a request trace (columns TIMESTAMP,ContextTokens,GeneratedTokens) through a
+continuous-batching server under a KV-cache memory budget, once per allocation policy, and reports
+memory held and wasted, requests running, queueing delay and decode throughput.
+
+Options (lists are comma-separated; one run per model x time scale x system prompt):
+  --trace <path>             trace CSV (default: ../shared/data/${AZURE_CONV_TRACE.fileName}
+                             from the package root)
+  --model <names>            ${MODEL_LAYOUTS.map((m) => m.name).join(', ')} (default: both)
+  --policies <names>         contiguous-max, contiguous-exact, paged-<pageSize>,
+                             paged-<pageSize>-shared (default: contiguous-max, contiguous-exact,
+                             paged-1, paged-16, paged-64, and their -shared variants when there
+                             is a system prompt)
+  --budget-gib <GiB>         KV-cache memory (default: an 80 GB card less the model's weights)
+  --max-context <tokens>     longest request served; longer ones are rejected (default: the model's)
+  --system-prompt <tokens>   synthetic variant: a shared system prompt of this many tokens before
+                             every prompt (default 0: the trace as it is)
+  --time-scale <x>           arrivals x times as fast as recorded (default 1)
+  --on-full <wait|preempt>   when a running request finds no free page: it waits, or the newest
+                             request is preempted and later recomputed (default preempt)
+  --bandwidth-gbs <GB/s>     memory bandwidth of the step-cost model (default ${DEFAULT_BANDWIDTH_BYTES_PER_S / 1e9},
+                             the measured copy ceiling)
+  --step-overhead-ms <ms>    fixed cost of a step (default: reading the card's weights once)
+  --limit <n>                replay only the first n requests
+  --json <path>              results (default bench/results/memory-study.json)
+  --plot <path>              SVG plot (default bench/results/memory-study.svg)
+  --progress, --no-progress  progress bar on stderr (default: only when stderr is a terminal)
+  -h, --help                 this text
+`;
+
+/** A bad flag or flag value: exit code 2. */
+class UsageError extends Error {}
+
+interface Flags {
+  trace: string;
+  models: ModelLayout[];
+  policies: PolicySpec[] | undefined;
+  budgetBytes: number | undefined;
+  maxContext: number | undefined;
+  systemPrompts: number[];
+  timeScales: number[];
+  onFull: OnFull;
+  bandwidthBytesPerS: number;
+  stepOverheadSeconds: number | undefined;
+  limit: number | undefined;
+  json: string;
+  plot: string;
+  progress: boolean | undefined;
+}
+
+/** The directory holding this package's package.json. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('package.json of flash-mla-ts not found');
+    dir = parent;
+  }
+  return dir;
+}
+
+interface NumberRule {
+  readonly integer?: boolean;
+  readonly min: number;
+  /** `min` itself is not allowed. */
+  readonly aboveMin?: boolean;
+}
+
+/** A comma-separated list of numbers obeying `rule`. */
+function numbersFlag(flag: string, text: string, rule: NumberRule): number[] {
+  return text.split(',').map((part) => {
+    const v = part.trim() === '' ? NaN : Number(part);
+    const inRange = rule.aboveMin ? v > rule.min : v >= rule.min;
+    if (!Number.isFinite(v) || !inRange || (rule.integer && !Number.isSafeInteger(v))) {
+      const kind = rule.integer ? 'an integer' : 'a number';
+      const bound = `${rule.aboveMin ? '>' : '>='} ${rule.min}`;
+      throw new UsageError(`--${flag}: expected ${kind} ${bound}, got ${JSON.stringify(part)}`);
+    }
+    return v;
+  });
+}
+
+/** One number obeying `rule`, or undefined when the flag is absent. */
+function numberFlag(flag: string, text: string | undefined, rule: NumberRule): number | undefined {
+  if (text === undefined) return undefined;
+  const values = numbersFlag(flag, text, rule);
+  if (values.length !== 1) {
+    throw new UsageError(`--${flag}: expected one value, got ${values.length}`);
+  }
+  return values[0];
+}
+
+function parseFlags(argv: string[]): Flags | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        trace: { type: 'string' },
+        model: { type: 'string' },
+        policies: { type: 'string' },
+        'budget-gib': { type: 'string' },
+        'max-context': { type: 'string' },
+        'system-prompt': { type: 'string' },
+        'time-scale': { type: 'string' },
+        'on-full': { type: 'string' },
+        'bandwidth-gbs': { type: 'string' },
+        'step-overhead-ms': { type: 'string' },
+        limit: { type: 'string' },
+        json: { type: 'string' },
+        plot: { type: 'string' },
+        progress: { type: 'boolean' },
+        'no-progress': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const models =
+    v.model === undefined
+      ? [...MODEL_LAYOUTS]
+      : v.model.split(',').map((name) => {
+          const model = MODEL_LAYOUTS.find((m) => m.name === name.trim());
+          if (model === undefined) {
+            const known = MODEL_LAYOUTS.map((m) => m.name).join(', ');
+            throw new UsageError(`--model: expected one of ${known}, got ${JSON.stringify(name)}`);
+          }
+          return model;
+        });
+  let policies: PolicySpec[] | undefined;
+  if (v.policies !== undefined) {
+    policies = v.policies.split(',').map((name) => {
+      try {
+        return parsePolicyName(name.trim());
+      } catch (e) {
+        throw new UsageError(`--policies: ${(e as Error).message}`);
+      }
+    });
+  }
+  const onFull = v['on-full'] ?? 'preempt';
+  if (onFull !== 'wait' && onFull !== 'preempt') {
+    throw new UsageError(`--on-full: expected wait or preempt, got ${JSON.stringify(onFull)}`);
+  }
+  if (v.progress && v['no-progress'])
+    throw new UsageError('--progress and --no-progress: expected one, got both');
+  const budgetGib = numberFlag('budget-gib', v['budget-gib'], { min: 0, aboveMin: true });
+  const bandwidthGbs = numberFlag('bandwidth-gbs', v['bandwidth-gbs'], { min: 0, aboveMin: true });
+  const overheadMs = numberFlag('step-overhead-ms', v['step-overhead-ms'], { min: 0 });
+  return {
+    trace: v.trace ?? resolve(packageRoot(), '../shared/data', AZURE_CONV_TRACE.fileName),
+    models,
+    policies,
+    budgetBytes: budgetGib === undefined ? undefined : budgetGib * GIB,
+    maxContext: numberFlag('max-context', v['max-context'], { integer: true, min: 1 }),
+    systemPrompts: numbersFlag('system-prompt', v['system-prompt'] ?? '0', {
+      integer: true,
+      min: 0,
+    }),
+    timeScales: numbersFlag('time-scale', v['time-scale'] ?? '1', { min: 0, aboveMin: true }),
+    onFull,
+    bandwidthBytesPerS:
+      bandwidthGbs === undefined ? DEFAULT_BANDWIDTH_BYTES_PER_S : bandwidthGbs * 1e9,
+    stepOverheadSeconds: overheadMs === undefined ? undefined : overheadMs / 1e3,
+    limit: numberFlag('limit', v.limit, { integer: true, min: 1 }),
+    json: v.json ?? 'bench/results/memory-study.json',
+    plot: v.plot ?? 'bench/results/memory-study.svg',
+    progress: v.progress ? true : v['no-progress'] ? false : undefined,
+  };
+}
+
+/** The JSON record: setup and every scenario's figures (without the plot's time series). */
+function resultsJson(
+  flags: Flags,
+  argv: string[],
+  trace: Trace,
+  scenarios: ScenarioResult[],
+  attribution: string | undefined,
+): string {
+  return (
+    JSON.stringify(
+      {
+        command: ['flash-mla', 'simulate', ...argv].join(' '),
+        createdAt: new Date().toISOString(),
+        trace: {
+          path: relative(process.cwd(), resolve(flags.trace)),
+          requests: trace.arrival.length,
+          ...(attribution !== undefined ? { attribution } : {}),
+        },
+        cardBytes: CARD_BYTES,
+        scenarios: scenarios.map((s) => ({
+          ...s,
+          policies: s.policies.map(({ series: _series, ...rest }) => rest),
+        })),
+      },
+      null,
+      2,
+    ) + '\n'
+  );
+}
+
+function writeOut(path: string, text: string): void {
+  mkdirSync(dirname(resolve(path)), { recursive: true });
+  writeFileSync(path, text);
+}
+
+export interface CommandIo {
+  readonly stdout: Writable;
+  readonly stderr: Writable & { isTTY?: boolean };
+}
+
+/** Runs `flash-mla simulate` with `argv` (the arguments after `simulate`); returns the exit code. */
+export async function runSimulateCommand(
+  argv: string[],
+  io: CommandIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  let flags: Flags;
+  try {
+    const parsed = parseFlags(argv);
+    if (parsed === 'help') {
+      io.stdout.write(USAGE);
+      return 0;
+    }
+    flags = parsed;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr.write(
+      `flash-mla simulate: ${e.message}\nRun 'flash-mla simulate --help' for the options.\n`,
+    );
+    return 2;
+  }
+
+  let trace: Trace;
+  try {
+    // Read it all first: a malformed line stops the run before anything is reported.
+    trace = readTrace(flags.trace);
+  } catch (e) {
+    const reason =
+      e instanceof FlashMlaError
+        ? e.message
+        : `cannot read ${flags.trace}: ${(e as Error).message}`;
+    io.stderr.write(`flash-mla simulate: ${reason}\n`);
+    return 1;
+  }
+  if (flags.limit !== undefined) trace = sliceTrace(trace, flags.limit);
+
+  const runs = flags.models.flatMap((model) =>
+    flags.timeScales.flatMap((timeScale) =>
+      flags.systemPrompts.map((systemPromptTokens) => ({ model, timeScale, systemPromptTokens })),
+    ),
+  );
+  const showProgress = flags.progress ?? io.stderr.isTTY === true;
+  const bar = showProgress ? new ProgressBar(io.stderr) : undefined;
+  const scenarios: ScenarioResult[] = [];
+  try {
+    runs.forEach((run, i) => {
+      const label = `${run.model.name} x${run.timeScale}${run.systemPromptTokens ? ` +${run.systemPromptTokens}` : ''}`;
+      scenarios.push(
+        simulateTrace(trace, {
+          ...run,
+          policies: flags.policies,
+          budgetBytes: flags.budgetBytes,
+          maxContext: flags.maxContext,
+          onFull: flags.onFull,
+          bandwidthBytesPerS: flags.bandwidthBytesPerS,
+          stepOverheadSeconds: flags.stepOverheadSeconds,
+          onProgress: (done, total) =>
+            bar?.update((i + done / Math.max(1, total)) / runs.length, label),
+        }),
+      );
+    });
+  } catch (e) {
+    bar?.done();
+    if (!(e instanceof FlashMlaError)) throw e;
+    // The flags asked for something the simulator cannot set up (e.g. a budget below one page).
+    io.stderr.write(`flash-mla simulate: ${e.message}\n`);
+    return 2;
+  }
+  bar?.done();
+
+  const report = [
+    `## Memory study: ${trace.arrival.length.toLocaleString('en-US')} requests of ${relative(process.cwd(), resolve(flags.trace))}`,
+    '',
+    ...scenarios.flatMap((s) => [formatScenario(s), '']),
+  ].join('\n');
+  const attribution = traceAttribution(flags.trace);
+  const json = resultsJson(flags, argv, trace, scenarios, attribution);
+  const svg = renderStudyPlot(
+    scenarios,
+    `Trace: ${basename(flags.trace)}${attribution ? ` (${attribution})` : ''}`,
+  );
+  writeOut(flags.json, json);
+  writeOut(flags.plot, svg);
+  io.stdout.write(`${report}Results: ${flags.json}\nPlot: ${flags.plot}\n`);
+  return 0;
+}

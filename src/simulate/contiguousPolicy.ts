@@ -1,0 +1,67 @@
+/**
+ * Contiguous reservation: each request gets one region of the budget for its whole life, either
+ * the model's maximum context (what servers did before paging) or exactly prompt + generated
+ * tokens (an oracle: no real server knows the output length in advance). Regions come from a
+ * first-fit allocator, so the budget fragments as requests of different sizes come and go.
+ */
+import { FirstFitAllocator } from './firstFitAllocator.js';
+import type { Admission, MemoryPolicy } from './memoryPolicy.js';
+
+export class ContiguousPolicy implements MemoryPolicy {
+  readonly capacitySlots: number;
+  private readonly allocator: FirstFitAllocator;
+  private readonly regionStart: Int32Array;
+  private readonly regionSize: Int32Array;
+
+  constructor(
+    readonly name: 'contiguous-max' | 'contiguous-exact',
+    budgetBytes: number,
+    bytesPerToken: number,
+    private readonly maxContext: number,
+    numRequests: number,
+  ) {
+    this.capacitySlots = Math.floor(budgetBytes / bytesPerToken);
+    this.allocator = new FirstFitAllocator(this.capacitySlots);
+    this.regionStart = new Int32Array(numRequests);
+    this.regionSize = new Int32Array(numRequests);
+  }
+
+  private reservation(finalTokens: number): number {
+    return this.name === 'contiguous-max' ? this.maxContext : finalTokens;
+  }
+
+  fitsAlone(finalTokens: number): boolean {
+    return this.reservation(finalTokens) <= this.capacitySlots;
+  }
+
+  admit(r: number, _tokens: number, finalTokens: number): Admission {
+    const size = this.reservation(finalTokens);
+    const start = this.allocator.allocate(size);
+    if (start < 0) return this.allocator.free >= size ? 'fragmented' : 'no-memory';
+    this.regionStart[r] = start;
+    this.regionSize[r] = size;
+    return 'admitted';
+  }
+
+  grow(): boolean {
+    // The region was sized for the whole request, so it never runs out.
+    return true;
+  }
+
+  release(r: number): void {
+    this.allocator.release(this.regionStart[r], this.regionSize[r]);
+  }
+
+  slotsInUse(): number {
+    return this.capacitySlots - this.allocator.free;
+  }
+
+  slotsUnused(tokensHeld: number): number {
+    // Each request holds its own copy of every token in its region.
+    return this.slotsInUse() - tokensHeld;
+  }
+
+  fragmentedSlots(): number {
+    return this.allocator.free - this.allocator.largestFree;
+  }
+}

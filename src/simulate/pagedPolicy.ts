@@ -1,0 +1,118 @@
+/**
+ * Paged allocation through the package's own PagedKvCache: one pool of whole pages sized from the
+ * budget, a page taken when a request's last page is full, every page returned when it ends.
+ * With prefix sharing, one sequence holds the common system prompt for the whole run and every
+ * request forks it, so the prompt's full pages are stored once (its partly filled last page is
+ * copied on write by each request).
+ */
+import { ArgumentError, OutOfPagesError } from '../errors.js';
+import { PagedKvCache, type SequenceId } from '../kvcache/pagedKvCache.js';
+import type { Admission, MemoryPolicy } from './memoryPolicy.js';
+
+export interface PagedPolicyOptions {
+  readonly pageSize: number;
+  readonly budgetBytes: number;
+  readonly bytesPerToken: number;
+  readonly numRequests: number;
+  /** Tokens of the system prompt every request starts with; shared when `sharePrefix`. */
+  readonly systemPromptTokens: number;
+  readonly sharePrefix: boolean;
+}
+
+export class PagedPolicy implements MemoryPolicy {
+  readonly name: string;
+  readonly capacitySlots: number;
+  readonly cache: PagedKvCache;
+  private readonly seqOf: Int32Array;
+  /** Each request's length (the cache knows it too; kept here to spare a lookup per token). */
+  private readonly length: Int32Array;
+  /** Running requests whose last page is full: each takes a page at its next token. */
+  private atPageEnd = 0;
+  /** The sequence holding the shared system prompt, or undefined without sharing. */
+  private readonly root: SequenceId | undefined;
+  private readonly prefixTokens: number;
+  /** Pages left for requests once the shared prompt is stored. */
+  private readonly pagesForRequests: number;
+
+  constructor(options: PagedPolicyOptions) {
+    const { pageSize, budgetBytes, bytesPerToken } = options;
+    const numPages = Math.floor(budgetBytes / (pageSize * bytesPerToken));
+    if (numPages < 1) {
+      throw new ArgumentError(
+        'budget',
+        `at least one page (${pageSize * bytesPerToken} bytes)`,
+        `${budgetBytes} bytes`,
+      );
+    }
+    this.name = `paged-${pageSize}${options.sharePrefix ? '-shared' : ''}`;
+    this.cache = new PagedKvCache({ numPages, pageSize });
+    this.capacitySlots = numPages * pageSize;
+    this.seqOf = new Int32Array(options.numRequests);
+    this.length = new Int32Array(options.numRequests);
+    this.prefixTokens = options.sharePrefix ? options.systemPromptTokens : 0;
+    if (this.prefixTokens > 0) {
+      this.root = this.cache.createSequence();
+      this.cache.extend(this.root, this.prefixTokens);
+    }
+    this.pagesForRequests = this.cache.pagesFree;
+  }
+
+  /**
+   * Pages a request of `tokens` tokens holds of its own: all its pages but the shared prompt's full
+   * pages (a partly filled last page of the prompt is copied on its first append).
+   */
+  private ownPages(tokens: number): number {
+    const ps = this.cache.pageSize;
+    return Math.ceil(tokens / ps) - Math.floor(this.prefixTokens / ps);
+  }
+
+  fitsAlone(finalTokens: number): boolean {
+    // Its own pages, and the one admission may keep free.
+    return this.ownPages(finalTokens) + 1 <= this.pagesForRequests;
+  }
+
+  admit(r: number, tokens: number): Admission {
+    const { cache } = this;
+    // Keep a free page for every running request (the new one included) whose last page is full,
+    // so that the decode step after an admission cannot run out of pages.
+    const endsPage = tokens % cache.pageSize === 0 ? 1 : 0;
+    if (this.ownPages(tokens) + this.atPageEnd + endsPage > cache.pagesFree) return 'no-memory';
+    const seq = this.root === undefined ? cache.createSequence() : cache.fork(this.root);
+    cache.extend(seq, tokens - this.prefixTokens);
+    this.seqOf[r] = seq;
+    this.length[r] = tokens;
+    this.atPageEnd += endsPage;
+    return 'admitted';
+  }
+
+  grow(r: number): boolean {
+    try {
+      this.cache.extend(this.seqOf[r] as SequenceId, 1);
+    } catch (e) {
+      if (e instanceof OutOfPagesError) return false;
+      throw e;
+    }
+    const ps = this.cache.pageSize;
+    if (this.length[r] % ps === 0) this.atPageEnd--;
+    if (++this.length[r] % ps === 0) this.atPageEnd++;
+    return true;
+  }
+
+  release(r: number): void {
+    this.cache.free(this.seqOf[r] as SequenceId);
+    if (this.length[r] % this.cache.pageSize === 0) this.atPageEnd--;
+  }
+
+  slotsInUse(): number {
+    return (this.cache.numPages - this.cache.pagesFree) * this.cache.pageSize;
+  }
+
+  slotsUnused(): number {
+    return this.cache.stats().slotsUnused;
+  }
+
+  fragmentedSlots(): number {
+    // Any free page serves any request: pages have no external fragmentation.
+    return 0;
+  }
+}

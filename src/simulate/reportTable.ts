@@ -1,0 +1,105 @@
+/** The memory study's results as Markdown: one table per scenario and what paging saves. */
+import { GIB } from './modelLayouts.js';
+import type { PolicyResult, ScenarioResult } from './simulateTrace.js';
+
+const MIB = 2 ** 20;
+
+function fixed(x: number, digits: number): string {
+  return x.toLocaleString('en-US', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+/** A signed change in percent (`-99.2%`, `+14.6%`), or a factor from twice up (`5.5x`); `n/a` without a base. */
+export function change(value: number, base: number): string {
+  if (!(base > 0)) return 'n/a';
+  if (value >= 2 * base) return `${fixed(value / base, 1)}x`;
+  const pct = (value / base - 1) * 100;
+  return `${pct >= 0 ? '+' : ''}${fixed(pct, 1)}%`;
+}
+
+/** A scenario in words: model, load, synthetic system prompt. */
+export function scenarioTitle(s: ScenarioResult): string {
+  const load = s.timeScale === 1 ? 'arrivals as recorded' : `arrivals ${s.timeScale}x as fast`;
+  const prompt =
+    s.systemPromptTokens > 0
+      ? `, synthetic ${s.systemPromptTokens}-token shared system prompt`
+      : '';
+  return `${s.model}, ${load}${prompt}`;
+}
+
+function row(p: PolicyResult): string[] {
+  const m = p.memory;
+  const held = m.meanBytes;
+  return [
+    p.policy,
+    `${fixed(m.peakBytes / GIB, 2)} / ${fixed(held / GIB, 2)}`,
+    fixed(m.meanBytesPerRunningRequest / MIB, 1),
+    held > 0 ? `${fixed((m.meanUnusedBytes / held) * 100, 1)}%` : '0.0%',
+    fixed(m.meanFragmentedBytes / GIB, 2),
+    `${fixed(p.running.mean, 1)} / ${p.running.max}`,
+    `${fixed(p.queueDelaySeconds.p50, 2)} / ${fixed(p.queueDelaySeconds.p99, 2)}`,
+    fixed(p.decode.tokensPerSecond, 0),
+    String(p.preemptions),
+  ];
+}
+
+const HEADER = [
+  'policy',
+  'held GiB (peak / mean)',
+  'MiB per running request',
+  'held but unused',
+  'fragmented GiB',
+  'running (mean / max)',
+  'queue s (p50 / p99)',
+  'decode tok/s',
+  'preempted',
+];
+
+function markdownTable(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** What each paged policy saves over each contiguous one: memory per running request, throughput. */
+export function savingsTable(s: ScenarioResult): string {
+  const contiguous = s.policies.filter((p) => p.policy.startsWith('contiguous'));
+  const paged = s.policies.filter((p) => p.policy.startsWith('paged'));
+  if (contiguous.length === 0 || paged.length === 0) return '';
+  const header = ['paged policy'];
+  for (const c of contiguous)
+    header.push(`memory per request vs ${c.policy}`, `throughput vs ${c.policy}`);
+  const rows = paged.map((p) => {
+    const cells = [p.policy];
+    for (const c of contiguous) {
+      cells.push(
+        change(p.memory.meanBytesPerRunningRequest, c.memory.meanBytesPerRunningRequest),
+        change(p.decode.tokensPerSecond, c.decode.tokensPerSecond),
+      );
+    }
+    return cells;
+  });
+  return markdownTable(header, rows);
+}
+
+/** The scenario's heading, setup, table and savings. */
+export function formatScenario(s: ScenarioResult): string {
+  const setup =
+    `Budget ${fixed(s.budgetBytes / GIB, 2)} GiB, ${s.bytesPerToken.toLocaleString('en-US')} bytes ` +
+    `per token, max context ${s.maxContext.toLocaleString('en-US')}, step = ` +
+    `${fixed(s.stepOverheadSeconds * 1e3, 2)} ms + KV bytes / ${fixed(s.bandwidthBytesPerS / 1e9, 0)} GB/s, ` +
+    `on full: ${s.onFull}. ${s.requests.toLocaleString('en-US')} requests, ` +
+    `${s.rejectedTooLong} longer than the context (rejected).`;
+  const tooLarge = s.policies.filter((p) => p.rejectedTooLarge > 0);
+  const rejected = tooLarge.map((p) => `${p.policy}: ${p.rejectedTooLarge}`).join(', ');
+  return [
+    `### ${scenarioTitle(s)}`,
+    '',
+    setup + (rejected ? ` Larger than the budget (rejected): ${rejected}.` : ''),
+    '',
+    markdownTable(HEADER, s.policies.map(row)),
+    '',
+    savingsTable(s),
+  ].join('\n');
+}

@@ -1,0 +1,482 @@
+/**
+ * Replays a request trace through a continuous-batching server under a KV-cache memory budget,
+ * once per memory policy, and measures memory, concurrency, queueing and decode throughput.
+ *
+ * The server model, one step at a time:
+ * - Requests arrive at their (scaled) timestamps and wait in one first-come, first-served queue.
+ *   Requests longer than the model's context (system prompt + prompt + generated) are rejected, as
+ *   are those the budget could not hold even alone; both are counted.
+ * - A step first gives every running request one more token (decode), oldest first, then admits
+ *   queued requests from the head while the policy finds memory for them (a head that does not fit
+ *   blocks the ones behind it). An admitted request's prefill (its whole prompt) is stored in the
+ *   step that admits it; it decodes from the next step on, one token a step, and ends after its
+ *   generated tokens, giving its memory back at the end of that step.
+ * - When a running request needs memory that is not there (paged policies only; contiguous ones
+ *   reserve everything up front): with `preempt`, the newest running request is preempted (its
+ *   memory freed, its tokens recomputed by a prefill when it is admitted again, ahead of the queue)
+ *   until the request fits; with `wait`, the request skips the step and keeps what it holds, and
+ *   if every running request is stuck so, the newest is preempted after all (else none would end).
+ * - A step costs a fixed time (reading the weights) plus the bytes of KV cache it reads (every
+ *   running request's whole cache) over the memory bandwidth. The clock jumps over idle time.
+ */
+import { ArgumentError } from '../errors.js';
+import { ContiguousPolicy } from './contiguousPolicy.js';
+import { defaultPolicies, policyName, type MemoryPolicy, type PolicySpec } from './memoryPolicy.js';
+import {
+  DEFAULT_BANDWIDTH_BYTES_PER_S,
+  defaultBudgetBytes,
+  defaultStepOverheadSeconds,
+  type ModelLayout,
+} from './modelLayouts.js';
+import { PagedPolicy } from './pagedPolicy.js';
+import { TimeSeries } from './timeSeries.js';
+import type { Trace } from './trace.js';
+
+export type OnFull = 'wait' | 'preempt';
+
+export interface SimulationOptions {
+  readonly model: ModelLayout;
+  /** Default: defaultPolicies(systemPromptTokens). */
+  readonly policies?: readonly PolicySpec[];
+  /** KV-cache memory. Default: what an 80 GB card leaves after the model's weights. */
+  readonly budgetBytes?: number;
+  /** Default: the model's. */
+  readonly maxContext?: number;
+  /** A synthetic system prompt of this many tokens put before every request's prompt. Default 0. */
+  readonly systemPromptTokens?: number;
+  /** Arrival times are divided by this (2 = the same requests twice as fast). Default 1. */
+  readonly timeScale?: number;
+  /** Default 'preempt'. */
+  readonly onFull?: OnFull;
+  /** Default 3004e9 (the measured copy ceiling). */
+  readonly bandwidthBytesPerS?: number;
+  /** Default: reading the card's weights once at the bandwidth. */
+  readonly stepOverheadSeconds?: number;
+  /** Buckets of the memory and running series over the trace's span. Default 400. */
+  readonly seriesBuckets?: number;
+  /** Called now and then with the requests finished (completed or rejected) over all policies. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface PolicyResult {
+  readonly policy: string;
+  /** Bytes the policy can hand out: whole pages or whole token slots of the budget. */
+  readonly capacityBytes: number;
+  readonly completed: number;
+  /** Requests the budget could not hold even with the pool to themselves. */
+  readonly rejectedTooLarge: number;
+  readonly steps: number;
+  /** Simulated time spent in steps. */
+  readonly busySeconds: number;
+  /** From the first arrival to the last completion. */
+  readonly makespanSeconds: number;
+  /** Means are over busy time, weighted by step time. */
+  readonly memory: {
+    readonly peakBytes: number;
+    readonly meanBytes: number;
+    /** Bytes of the tokens held (a shared token once per request), mean. */
+    readonly meanTokenBytes: number;
+    /** Held but holding no token: reserved-unused slots, or page tails. */
+    readonly meanUnusedBytes: number;
+    readonly peakUnusedBytes: number;
+    /** Free memory outside the largest free region (external fragmentation), mean. */
+    readonly meanFragmentedBytes: number;
+    /** Requests that waited at least one step although enough memory was free, only not in one piece. */
+    readonly requestsDelayedByFragmentation: number;
+    readonly meanBytesPerRunningRequest: number;
+  };
+  readonly running: { readonly mean: number; readonly max: number };
+  /** From arrival to first admission, nearest-rank percentiles. */
+  readonly queueDelaySeconds: { readonly p50: number; readonly p99: number; readonly mean: number };
+  readonly decode: {
+    readonly tokens: number;
+    /** Decode tokens over busy time. */
+    readonly tokensPerSecond: number;
+    readonly meanStepSeconds: number;
+  };
+  readonly preemptions: number;
+  /** Tokens whose KV was dropped by preemption and computed again by a later prefill. */
+  readonly recomputedTokens: number;
+  /** Request-steps skipped for want of memory (`wait`). */
+  readonly stalledSteps: number;
+  readonly series: {
+    readonly bucketSeconds: number;
+    readonly memoryBytes: readonly number[];
+    readonly running: readonly number[];
+  };
+}
+
+export interface ScenarioResult {
+  readonly model: string;
+  readonly layout: string;
+  readonly deployment: string;
+  readonly bytesPerToken: number;
+  readonly budgetBytes: number;
+  readonly maxContext: number;
+  readonly systemPromptTokens: number;
+  readonly timeScale: number;
+  readonly onFull: OnFull;
+  readonly bandwidthBytesPerS: number;
+  readonly stepOverheadSeconds: number;
+  readonly trace: string;
+  readonly requests: number;
+  /** Requests longer than maxContext, rejected under every policy. */
+  readonly rejectedTooLong: number;
+  readonly policies: readonly PolicyResult[];
+}
+
+interface ReplayConfig {
+  readonly arrival: Float64Array;
+  readonly promptTokens: Int32Array;
+  readonly generatedTokens: Int32Array;
+  readonly tooLong: Uint8Array;
+  readonly onFull: OnFull;
+  readonly bytesPerToken: number;
+  readonly bandwidthBytesPerS: number;
+  readonly stepOverheadSeconds: number;
+  readonly bucketSeconds: number;
+  readonly progress: (done: number) => void;
+}
+
+const PROGRESS_EVERY_STEPS = 1 << 14;
+
+function positive(argument: string, value: number, integer = false): number {
+  if (!(value > 0 && Number.isFinite(value)) || (integer && !Number.isSafeInteger(value))) {
+    throw new ArgumentError(
+      argument,
+      integer ? 'an integer >= 1' : 'a finite number > 0',
+      String(value),
+    );
+  }
+  return value;
+}
+
+/** Replays `trace` under each policy of `options` (same requests, same budget) and measures each. */
+export function simulateTrace(trace: Trace, options: SimulationOptions): ScenarioResult {
+  const { model } = options;
+  const systemPromptTokens = options.systemPromptTokens ?? 0;
+  if (!Number.isSafeInteger(systemPromptTokens) || systemPromptTokens < 0) {
+    throw new ArgumentError('systemPromptTokens', 'an integer >= 0', String(systemPromptTokens));
+  }
+  const budgetBytes = positive('budgetBytes', options.budgetBytes ?? defaultBudgetBytes(model));
+  const maxContext = positive('maxContext', options.maxContext ?? model.maxContext, true);
+  const timeScale = positive('timeScale', options.timeScale ?? 1);
+  const bandwidthBytesPerS = positive(
+    'bandwidthBytesPerS',
+    options.bandwidthBytesPerS ?? DEFAULT_BANDWIDTH_BYTES_PER_S,
+  );
+  const stepOverheadSeconds =
+    options.stepOverheadSeconds ?? defaultStepOverheadSeconds(model, bandwidthBytesPerS);
+  if (!(stepOverheadSeconds >= 0 && Number.isFinite(stepOverheadSeconds))) {
+    throw new ArgumentError(
+      'stepOverheadSeconds',
+      'a finite number >= 0',
+      String(stepOverheadSeconds),
+    );
+  }
+  const seriesBuckets = positive('seriesBuckets', options.seriesBuckets ?? 400, true);
+  const onFull = options.onFull ?? 'preempt';
+  if (onFull !== 'wait' && onFull !== 'preempt') {
+    throw new ArgumentError('onFull', "'wait' or 'preempt'", String(onFull));
+  }
+  const specs = options.policies ?? defaultPolicies(systemPromptTokens);
+
+  const n = trace.arrival.length;
+  const arrival = trace.arrival.map((t) => t / timeScale);
+  const promptTokens = trace.promptTokens.map((p) => p + systemPromptTokens);
+  const tooLong = new Uint8Array(n);
+  let rejectedTooLong = 0;
+  for (let r = 0; r < n; r++) {
+    if (promptTokens[r] + trace.generatedTokens[r] > maxContext) {
+      tooLong[r] = 1;
+      rejectedTooLong++;
+    }
+  }
+  const span = n > 0 ? arrival[n - 1] : 0;
+  const total = n * specs.length;
+  const policies = specs.map((spec, i) => {
+    const policy = makePolicy(spec, {
+      budgetBytes,
+      bytesPerToken: model.bytesPerToken,
+      maxContext,
+      numRequests: n,
+      systemPromptTokens,
+    });
+    return replay(policy, {
+      arrival,
+      promptTokens,
+      generatedTokens: trace.generatedTokens,
+      tooLong,
+      onFull,
+      bytesPerToken: model.bytesPerToken,
+      bandwidthBytesPerS,
+      stepOverheadSeconds,
+      bucketSeconds: span > 0 ? span / seriesBuckets : 1,
+      progress: (done) => options.onProgress?.(i * n + done, total),
+    });
+  });
+  return {
+    model: model.name,
+    layout: model.layout,
+    deployment: model.deployment,
+    bytesPerToken: model.bytesPerToken,
+    budgetBytes,
+    maxContext,
+    systemPromptTokens,
+    timeScale,
+    onFull,
+    bandwidthBytesPerS,
+    stepOverheadSeconds,
+    trace: trace.source,
+    requests: n,
+    rejectedTooLong,
+    policies,
+  };
+}
+
+function makePolicy(
+  spec: PolicySpec,
+  c: {
+    budgetBytes: number;
+    bytesPerToken: number;
+    maxContext: number;
+    numRequests: number;
+    systemPromptTokens: number;
+  },
+): MemoryPolicy {
+  if (spec.kind === 'paged') {
+    return new PagedPolicy({ ...c, pageSize: spec.pageSize, sharePrefix: spec.sharePrefix });
+  }
+  return new ContiguousPolicy(
+    spec.kind,
+    c.budgetBytes,
+    c.bytesPerToken,
+    c.maxContext,
+    c.numRequests,
+  );
+}
+
+/** Nearest-rank percentile of sorted values (0 when empty). */
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
+}
+
+/** A first-come, first-served queue of request indices; preempted requests go back in front. */
+class RequestQueue {
+  private readonly ring: Int32Array;
+  private head = 0;
+  size = 0;
+
+  constructor(capacity: number) {
+    this.ring = new Int32Array(Math.max(1, capacity));
+  }
+
+  get front(): number {
+    return this.ring[this.head];
+  }
+
+  pushBack(r: number): void {
+    this.ring[(this.head + this.size++) % this.ring.length] = r;
+  }
+
+  pushFront(r: number): void {
+    this.head = (this.head - 1 + this.ring.length) % this.ring.length;
+    this.ring[this.head] = r;
+    this.size++;
+  }
+
+  popFront(): void {
+    this.head = (this.head + 1) % this.ring.length;
+    this.size--;
+  }
+}
+
+function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
+  const { arrival, promptTokens, generatedTokens: target, bytesPerToken } = c;
+  const n = arrival.length;
+  const generated = new Int32Array(n);
+  const cached = new Int32Array(n);
+  const firstAdmitted = new Float64Array(n).fill(NaN);
+  const delayedByFragmentation = new Uint8Array(n);
+  const queue = new RequestQueue(n);
+  /** Running requests in admission order (the newest last). */
+  let running: number[] = [];
+  const memorySeries = new TimeSeries(c.bucketSeconds);
+  const runningSeries = new TimeSeries(c.bucketSeconds);
+
+  let clock = n > 0 ? arrival[0] : 0;
+  let nextArrival = 0;
+  let done = 0;
+  let completed = 0;
+  let rejectedTooLarge = 0;
+  let cachedTokens = 0; // sum of `cached` over running requests
+  let steps = 0;
+  let busy = 0;
+  let decodeTokens = 0;
+  let preemptions = 0;
+  let recomputedTokens = 0;
+  let stalledSteps = 0;
+  let peakBytes = 0;
+  let peakUnusedBytes = 0;
+  let maxRunning = 0;
+  let memoryTime = 0;
+  let tokenTime = 0;
+  let unusedTime = 0;
+  let fragmentedTime = 0;
+  let runningTime = 0;
+
+  const preemptNewest = (): number => {
+    const victim = running.pop()!;
+    policy.release(victim);
+    cachedTokens -= cached[victim];
+    recomputedTokens += cached[victim];
+    queue.pushFront(victim);
+    preemptions++;
+    return victim;
+  };
+
+  while (done < n) {
+    for (; nextArrival < n && arrival[nextArrival] <= clock; nextArrival++) {
+      const r = nextArrival;
+      if (c.tooLong[r] || !policy.fitsAlone(promptTokens[r] + target[r])) {
+        if (!c.tooLong[r]) rejectedTooLarge++;
+        done++;
+        continue;
+      }
+      queue.pushBack(r);
+    }
+    if (running.length === 0 && queue.size === 0) {
+      if (nextArrival < n) {
+        clock = arrival[nextArrival];
+        continue;
+      }
+      // Nothing left to wait for: requests unaccounted for are a bug, not a state to spin in.
+      if (done < n) throw new Error(`simulator: ${n - done} requests lost`);
+      continue;
+    }
+
+    // Decode: every running request takes one more token, oldest first.
+    let advanced = 0;
+    let finishing = 0;
+    for (let k = 0; k < running.length; k++) {
+      const r = running[k];
+      let room = policy.grow(r);
+      if (!room && c.onFull === 'wait') {
+        stalledSteps++;
+        continue;
+      }
+      while (!room && preemptNewest() !== r) room = policy.grow(r);
+      if (!room) break; // r itself was the newest and went back to the queue
+      cached[r]++;
+      cachedTokens++;
+      generated[r]++;
+      decodeTokens++;
+      advanced++;
+      if (generated[r] === target[r]) finishing++;
+    }
+
+    // Admission, first come first served.
+    let admitted = 0;
+    while (queue.size > 0) {
+      const r = queue.front;
+      const tokens = promptTokens[r] + generated[r];
+      const admission = policy.admit(r, tokens, promptTokens[r] + target[r]);
+      if (admission !== 'admitted') {
+        if (admission === 'fragmented') delayedByFragmentation[r] = 1;
+        break;
+      }
+      queue.popFront();
+      running.push(r);
+      cached[r] = tokens;
+      cachedTokens += tokens;
+      if (Number.isNaN(firstAdmitted[r])) firstAdmitted[r] = clock;
+      if (generated[r] === target[r]) finishing++; // nothing to generate
+      admitted++;
+    }
+
+    if (advanced === 0 && admitted === 0) {
+      // Every running request is stuck waiting for memory that only they could free.
+      if (running.length === 0) throw new Error('simulator: the queue head can never be admitted');
+      preemptNewest();
+      continue;
+    }
+
+    const dt = c.stepOverheadSeconds + (cachedTokens * bytesPerToken) / c.bandwidthBytesPerS;
+    const inUse = policy.slotsInUse() * bytesPerToken;
+    const unused = policy.slotsUnused(cachedTokens) * bytesPerToken;
+    peakBytes = Math.max(peakBytes, inUse);
+    peakUnusedBytes = Math.max(peakUnusedBytes, unused);
+    maxRunning = Math.max(maxRunning, running.length);
+    memoryTime += inUse * dt;
+    tokenTime += cachedTokens * bytesPerToken * dt;
+    unusedTime += unused * dt;
+    fragmentedTime += policy.fragmentedSlots() * bytesPerToken * dt;
+    runningTime += running.length * dt;
+    memorySeries.add(clock, dt, inUse);
+    runningSeries.add(clock, dt, running.length);
+    clock += dt;
+    busy += dt;
+    steps++;
+
+    if (finishing > 0) {
+      running = running.filter((r) => {
+        if (generated[r] !== target[r]) return true;
+        policy.release(r);
+        cachedTokens -= cached[r];
+        completed++;
+        done++;
+        return false;
+      });
+    }
+    if ((steps & (PROGRESS_EVERY_STEPS - 1)) === 0) c.progress(done);
+  }
+  c.progress(done);
+
+  const delays = new Float64Array(completed);
+  let k = 0;
+  for (let r = 0; r < n; r++) {
+    if (!Number.isNaN(firstAdmitted[r])) delays[k++] = firstAdmitted[r] - arrival[r];
+  }
+  delays.sort();
+  const perBusySecond = (x: number): number => (busy > 0 ? x / busy : 0);
+  const meanRunning = perBusySecond(runningTime);
+  return {
+    policy: policy.name,
+    capacityBytes: policy.capacitySlots * bytesPerToken,
+    completed,
+    rejectedTooLarge,
+    steps,
+    busySeconds: busy,
+    makespanSeconds: n > 0 ? clock - arrival[0] : 0,
+    memory: {
+      peakBytes,
+      meanBytes: perBusySecond(memoryTime),
+      meanTokenBytes: perBusySecond(tokenTime),
+      meanUnusedBytes: perBusySecond(unusedTime),
+      peakUnusedBytes,
+      meanFragmentedBytes: perBusySecond(fragmentedTime),
+      requestsDelayedByFragmentation: delayedByFragmentation.reduce((a, b) => a + b, 0),
+      meanBytesPerRunningRequest: meanRunning > 0 ? perBusySecond(memoryTime) / meanRunning : 0,
+    },
+    running: { mean: meanRunning, max: maxRunning },
+    queueDelaySeconds: {
+      p50: percentile(delays, 0.5),
+      p99: percentile(delays, 0.99),
+      mean: delays.length > 0 ? delays.reduce((a, b) => a + b, 0) / delays.length : 0,
+    },
+    decode: {
+      tokens: decodeTokens,
+      tokensPerSecond: perBusySecond(decodeTokens),
+      meanStepSeconds: steps > 0 ? busy / steps : 0,
+    },
+    preemptions,
+    recomputedTokens,
+    stalledSteps,
+    series: {
+      bucketSeconds: c.bucketSeconds,
+      memoryBytes: memorySeries.means(),
+      running: runningSeries.means(),
+    },
+  };
+}

@@ -1,0 +1,167 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { runSimulateCommand } from '../../src/cli/simulate.js';
+
+const SAMPLE = fileURLToPath(
+  new URL(
+    '../../../test/simulate/fixtures/azure-llm-inference-2023-conv-first200.csv',
+    import.meta.url,
+  ),
+);
+const REAL_TRACE = fileURLToPath(
+  new URL('../../../../shared/data/azure-llm-inference-2023-conv.csv', import.meta.url),
+);
+
+class Capture extends Writable {
+  text = '';
+  isTTY = false;
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+async function simulate(args: string[]) {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const code = await runSimulateCommand(args, { stdout, stderr });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+function outputs(): { dir: string; args: string[]; json: string; plot: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'flash-mla-simulate-'));
+  const json = join(dir, 'out', 'results.json');
+  const plot = join(dir, 'plot.svg');
+  return { dir, json, plot, args: ['--json', json, '--plot', plot] };
+}
+
+test('--help prints the options and exits 0', async () => {
+  const r = await simulate(['--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^Usage: flash-mla simulate/);
+  for (const flag of [
+    '--trace',
+    '--budget-gib',
+    '--on-full',
+    '--time-scale',
+    '--system-prompt',
+    '--plot',
+  ]) {
+    assert.ok(r.stdout.includes(flag), flag);
+  }
+});
+
+test('bad flags exit 2 with a message naming the flag, and write nothing', async () => {
+  const o = outputs();
+  for (const [args, flag] of [
+    [['--bogus'], 'bogus'],
+    [['--time-scale', '0'], '--time-scale'],
+    [['--time-scale', '1,x'], '--time-scale'],
+    [['--budget-gib', '-4'], '--budget-gib'],
+    [['--max-context', '1.5'], '--max-context'],
+    [['--on-full', 'drop'], '--on-full'],
+    [['--policies', 'paged-0'], '--policies'],
+    [['--model', 'gpt-2'], '--model'],
+    [['--limit'], 'limit'],
+    [['--progress', '--no-progress'], '--progress'],
+    [['extra'], 'extra'],
+  ] as const) {
+    const r = await simulate([...args, ...o.args, '--trace', SAMPLE]);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.ok(r.stderr.includes(flag), `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+  }
+  assert.ok(!existsSync(o.json) && !existsSync(o.plot));
+});
+
+test('a malformed trace line exits 1 naming file, line and field, and reports nothing', async () => {
+  const o = outputs();
+  const trace = join(o.dir, 'broken.csv');
+  writeFileSync(
+    trace,
+    'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,374,44\n2023-11-16 18:15:47.00,12,4x\n',
+  );
+  const r = await simulate(['--trace', trace, ...o.args]);
+  assert.equal(r.code, 1);
+  assert.ok(
+    r.stderr.includes(`${trace}:3: GeneratedTokens: expected an integer >= 0, got "4x"`),
+    r.stderr,
+  );
+  assert.equal(r.stdout, '');
+  assert.ok(!existsSync(o.json) && !existsSync(o.plot));
+  const missing = await simulate(['--trace', join(o.dir, 'none.csv'), ...o.args]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot read .*none\.csv/);
+});
+
+test('a run prints a table per scenario and writes the JSON and the plot', async () => {
+  const o = outputs();
+  const r = await simulate([
+    '--trace',
+    SAMPLE,
+    '--model',
+    'llama-3-8b',
+    '--time-scale',
+    '1,50',
+    '--budget-gib',
+    '2',
+    '--no-progress',
+    ...o.args,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.ok(r.stdout.includes('### llama-3-8b, arrivals as recorded'));
+  assert.ok(r.stdout.includes('### llama-3-8b, arrivals 50x as fast'));
+  assert.equal(r.stdout.match(/^\| paged-16 \|/gm)?.length, 4); // two tables per scenario
+  const json = JSON.parse(readFileSync(o.json, 'utf8'));
+  assert.equal(json.trace.requests, 200);
+  assert.match(json.trace.attribution, /CC-BY 4\.0/);
+  assert.equal(json.scenarios.length, 2);
+  assert.equal(json.scenarios[1].timeScale, 50);
+  assert.equal(json.scenarios[0].budgetBytes, 2 * 2 ** 30);
+  const policies = json.scenarios[1].policies;
+  assert.deepEqual(
+    policies.map((p: { policy: string }) => p.policy),
+    ['contiguous-max', 'contiguous-exact', 'paged-1', 'paged-16', 'paged-64'],
+  );
+  assert.equal(policies[0].series, undefined);
+  assert.equal(policies[3].completed, 200);
+  // 2 GiB holds two 1 GiB max-context regions of Llama-3-8B.
+  assert.equal(policies[0].running.max, 2);
+  const svg = readFileSync(o.plot, 'utf8');
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.equal(svg.match(/<polyline /g)?.length, 2 * 2 * 5);
+  assert.ok(svg.trimEnd().endsWith('</svg>'));
+});
+
+test('--progress draws a bar on stderr even when it is not a terminal', async () => {
+  const o = outputs();
+  const r = await simulate(['--trace', SAMPLE, '--model', 'llama-3-8b', '--progress', ...o.args]);
+  assert.equal(r.code, 0);
+  assert.match(r.stderr, /\[#+\] 100% llama-3-8b x1/);
+});
+
+test('the default trace is found beside the package root', async (t) => {
+  if (!existsSync(REAL_TRACE)) {
+    t.skip(`${REAL_TRACE} is not there`);
+    return;
+  }
+  const o = outputs();
+  const r = await simulate([
+    '--limit',
+    '30',
+    '--model',
+    'deepseek-v3',
+    '--policies',
+    'paged-16',
+    ...o.args,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.stdout.includes('## Memory study: 30 requests of'));
+  assert.ok(r.stdout.includes('azure-llm-inference-2023-conv.csv'));
+});

@@ -1,0 +1,79 @@
+/**
+ * The whole Azure conversation trace (Azure Public Dataset, CC-BY 4.0; Patel et al., "Splitwise",
+ * ISCA 2024) replayed for both cache layouts: fast enough, and the figures hang together.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { DEEPSEEK_V3, LLAMA_3_8B } from '../../src/simulate/modelLayouts.js';
+import { simulateTrace } from '../../src/simulate/simulateTrace.js';
+import { readTrace } from '../../src/simulate/trace.js';
+
+// From dist/test/simulate/ to the package root's sibling shared/data/.
+const TRACE = fileURLToPath(
+  new URL('../../../../shared/data/azure-llm-inference-2023-conv.csv', import.meta.url),
+);
+
+test('the real trace replays in a few seconds, every request accounted for', (t) => {
+  if (!existsSync(TRACE)) {
+    t.skip(`${TRACE} is not there`);
+    return;
+  }
+  const started = performance.now();
+  const trace = readTrace(TRACE);
+  assert.equal(trace.arrival.length, 19_366);
+  for (const [model, tooLong] of [
+    [DEEPSEEK_V3, 0],
+    [LLAMA_3_8B, 1], // one request of more than 8,192 tokens
+  ] as const) {
+    const result = simulateTrace(trace, { model });
+    assert.equal(result.rejectedTooLong, tooLong);
+    let generated = 0;
+    for (let r = 0; r < trace.arrival.length; r++) {
+      if (trace.promptTokens[r] + trace.generatedTokens[r] <= model.maxContext) {
+        generated += trace.generatedTokens[r];
+      }
+    }
+    const by = Object.fromEntries(result.policies.map((p) => [p.policy, p]));
+    assert.deepEqual(Object.keys(by), [
+      'contiguous-max',
+      'contiguous-exact',
+      'paged-1',
+      'paged-16',
+      'paged-64',
+    ]);
+    for (const p of result.policies) {
+      assert.equal(p.completed, 19_366 - tooLong, p.policy);
+      assert.equal(p.decode.tokens, generated, p.policy);
+      assert.ok(p.memory.peakBytes <= result.budgetBytes, p.policy);
+    }
+    const perRequest = (name: string) => by[name].memory.meanBytesPerRunningRequest;
+    assert.ok(perRequest('paged-1') < perRequest('paged-16'));
+    assert.ok(perRequest('paged-16') < perRequest('paged-64'));
+    assert.ok(perRequest('paged-64') < perRequest('contiguous-exact'));
+    assert.ok(perRequest('contiguous-exact') < perRequest('contiguous-max'));
+    assert.equal(by['paged-1'].memory.meanUnusedBytes, 0);
+  }
+  const seconds = (performance.now() - started) / 1e3;
+  // Two models x five policies; about 2 s on a 2-core machine, so 20 s means something broke.
+  assert.ok(seconds < 20, `took ${seconds.toFixed(1)} s`);
+});
+
+test('on the real trace, reserving the maximum context starves DeepSeek-V3: 3 requests at once', (t) => {
+  if (!existsSync(TRACE)) {
+    t.skip(`${TRACE} is not there`);
+    return;
+  }
+  const trace = readTrace(TRACE);
+  const result = simulateTrace(trace, {
+    model: DEEPSEEK_V3,
+    policies: [{ kind: 'contiguous-max' }, { kind: 'paged', pageSize: 64, sharePrefix: false }],
+  });
+  const [max, paged] = result.policies;
+  // 35.4 GiB / (163,840 tokens x 70,272 bytes = 10.7 GiB) = 3 regions.
+  assert.equal(max.running.max, 3);
+  assert.ok(paged.running.mean > 5 * max.running.mean);
+  assert.ok(paged.decode.tokensPerSecond > 5 * max.decode.tokensPerSecond);
+  assert.ok(max.queueDelaySeconds.p50 > 1000 * Math.max(paged.queueDelaySeconds.p50, 0.001));
+});
