@@ -14,7 +14,13 @@ export {
   type HostArray,
   type NarrowFloatDType,
 } from './dtype.js';
-export { Tensor, contiguousStrides, isContiguous, type Location, type TensorLike } from './tensor.js';
+export {
+  Tensor,
+  contiguousStrides,
+  isContiguous,
+  type Location,
+  type TensorLike,
+} from './tensor.js';
 
 export type {
   DecodeOptions,

@@ -73,7 +73,16 @@ export function measureHostOverhead(stream: CudaStream, calls = 1000): HostOverh
     owned.push(out, lse, workspace);
     const exec = { stream, out, lse, workspace };
     const decode = (): void => {
-      flashMlaWithKvcache(q, kv, table, lens, 512, into.tileSchedulerMetadata, into.numSplits, exec);
+      flashMlaWithKvcache(
+        q,
+        kv,
+        table,
+        lens,
+        512,
+        into.tileSchedulerMetadata,
+        into.numSplits,
+        exec,
+      );
     };
     const step = (): void => {
       getMlaMetadata(lens, 16, 1, { stream, into });

@@ -7,19 +7,20 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { UsageError } from './args.js';
 import type { Writable } from 'node:stream';
 import { FlashMlaError } from '../errors.js';
-import { parsePolicyName, type PolicySpec } from '../simulate/memoryPolicy.js';
+import { parsePolicyName, type PolicySpec } from '../simulate/memory-policy.js';
 import {
   CARD_BYTES,
   DEFAULT_BANDWIDTH_BYTES_PER_S,
   GIB,
   MODEL_LAYOUTS,
   type ModelLayout,
-} from '../simulate/modelLayouts.js';
-import { formatScenario } from '../simulate/reportTable.js';
-import { simulateTrace, type OnFull, type ScenarioResult } from '../simulate/simulateTrace.js';
-import { renderStudyPlot } from '../simulate/svgPlot.js';
+} from '../simulate/model-layouts.js';
+import { formatScenario } from '../simulate/report-table.js';
+import { simulateTrace, type OnFull, type ScenarioResult } from '../simulate/simulate-trace.js';
+import { renderStudyPlot } from '../simulate/svg-plot.js';
 import {
   AZURE_CONV_TRACE,
   readTrace,
@@ -27,7 +28,7 @@ import {
   traceAttribution,
   type Trace,
 } from '../simulate/trace.js';
-import { ProgressBar } from './progressBar.js';
+import { ProgressBar } from './progress-bar.js';
 
 const USAGE = `Usage: flash-mla simulate [options]
 
@@ -59,9 +60,6 @@ Options (lists are comma-separated; one run per model x time scale x system prom
   --progress, --no-progress  progress bar on stderr (default: only when stderr is a terminal)
   -h, --help                 this text
 `;
-
-/** A bad flag or flag value: exit code 2. */
-class UsageError extends Error {}
 
 interface Flags {
   trace: string;
@@ -149,7 +147,9 @@ function parseFlags(argv: string[]): Flags | 'help' {
       },
     });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    const message = (e as Error).message;
+    const unknown = /Unknown option '([^']+)'/.exec(message);
+    throw new UsageError(unknown ? `unknown flag ${unknown[1]}` : message);
   }
   const v = parsed.values;
   if (v.help) return 'help';

@@ -1,3 +1,3 @@
 /** The paged KV-cache manager: page pool, block tables, slot mapping, prefix sharing, statistics. */
-export * from './pagedKvCache.js';
-export * from './pageCopies.js';
+export * from './paged-kv-cache.js';
+export * from './page-copies.js';

@@ -8,7 +8,7 @@ import { CudaTensor } from '../../src/backend/cuda/cuda-tensor.js';
 import { CudaEvent, CudaStream, cudaDeviceInfo } from '../../src/backend/cuda/runtime.js';
 import { ArgumentError } from '../../src/errors.js';
 import { Tensor } from '../../src/tensor.js';
-import { applyPageCopies } from '../../src/kvcache/pageCopies.js';
+import { applyPageCopies } from '../../src/kvcache/page-copies.js';
 import { makeMlaProblem } from '../../src/testing/problems.js';
 import { DeviceScope, skipWithoutGpu } from './gpu.js';
 

@@ -5,7 +5,7 @@
 import { allocHostArray, dtypeBytes, type DType } from '../../dtype.js';
 import { ArgumentError } from '../../errors.js';
 import { contiguousStrides, isContiguous, numelOf, Tensor, type TensorLike } from '../../tensor.js';
-import type { PageCopy } from '../../kvcache/pageCopies.js';
+import type { PageCopy } from '../../kvcache/page-copies.js';
 import { encodeTensorDescriptor, MAX_DIMS, type DevicePtr } from './native-api.js';
 import { CudaStream, nativeLibrary } from './runtime.js';
 

@@ -12,15 +12,23 @@ import { BackendUnavailableError } from '../../../src/errors.js';
 const built = existsSync(nativeLibraryPath());
 const probe = probeCuda();
 
-test('the probe explains a missing library', { skip: built && 'the native library is built' }, () => {
-  assert.equal(probe.available, false);
-  assert.ok(!probe.available && /not built/.test(probe.reason), JSON.stringify(probe));
-});
+test(
+  'the probe explains a missing library',
+  { skip: built && 'the native library is built' },
+  () => {
+    assert.equal(probe.available, false);
+    assert.ok(!probe.available && /not built/.test(probe.reason), JSON.stringify(probe));
+  },
+);
 
 const noGpu = built && !probe.available;
 test(
   'without a GPU, the built library loads and calls fail with BackendUnavailableError',
-  { skip: !built ? 'the native library is not built (npm run build:native)' : !noGpu && 'a GPU is present' },
+  {
+    skip: !built
+      ? 'the native library is not built (npm run build:native)'
+      : !noGpu && 'a GPU is present',
+  },
   () => {
     assert.ok(!probe.available);
     assert.ok(probe.reason.length > 0);

@@ -2,9 +2,9 @@
  * The memory study's plot as a standalone SVG: for each scenario, KV memory held and requests
  * running over simulated time, one line per policy.
  */
-import { GIB } from './modelLayouts.js';
-import type { PolicyResult, ScenarioResult } from './simulateTrace.js';
-import { scenarioTitle } from './reportTable.js';
+import { GIB } from './model-layouts.js';
+import type { PolicyResult, ScenarioResult } from './simulate-trace.js';
+import { scenarioTitle } from './report-table.js';
 
 const WIDTH = 1000;
 const PANEL_HEIGHT = 230;

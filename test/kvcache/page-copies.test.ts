@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArgumentError } from '../../src/errors.js';
-import { applyPageCopies } from '../../src/kvcache/pageCopies.js';
+import { applyPageCopies } from '../../src/kvcache/page-copies.js';
 import { Tensor } from '../../src/tensor.js';
 
 function randomValues(n: number): number[] {

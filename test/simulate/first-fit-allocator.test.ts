@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ArgumentError } from '../../src/errors.js';
-import { FirstFitAllocator } from '../../src/simulate/firstFitAllocator.js';
+import { FirstFitAllocator } from '../../src/simulate/first-fit-allocator.js';
 
 test('first fit takes the lowest region with room and merges freed neighbours', () => {
   const a = new FirstFitAllocator(10);

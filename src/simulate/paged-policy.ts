@@ -6,8 +6,8 @@
  * copied on write by each request).
  */
 import { ArgumentError, OutOfPagesError } from '../errors.js';
-import { PagedKvCache, type SequenceId } from '../kvcache/pagedKvCache.js';
-import type { Admission, MemoryPolicy } from './memoryPolicy.js';
+import { PagedKvCache, type SequenceId } from '../kvcache/paged-kv-cache.js';
+import type { Admission, MemoryPolicy } from './memory-policy.js';
 
 export interface PagedPolicyOptions {
   readonly pageSize: number;

@@ -20,16 +20,21 @@
  *   running request's whole cache) over the memory bandwidth. The clock jumps over idle time.
  */
 import { ArgumentError } from '../errors.js';
-import { ContiguousPolicy } from './contiguousPolicy.js';
-import { defaultPolicies, policyName, type MemoryPolicy, type PolicySpec } from './memoryPolicy.js';
+import { ContiguousPolicy } from './contiguous-policy.js';
+import {
+  defaultPolicies,
+  policyName,
+  type MemoryPolicy,
+  type PolicySpec,
+} from './memory-policy.js';
 import {
   DEFAULT_BANDWIDTH_BYTES_PER_S,
   defaultBudgetBytes,
   defaultStepOverheadSeconds,
   type ModelLayout,
-} from './modelLayouts.js';
-import { PagedPolicy } from './pagedPolicy.js';
-import { TimeSeries } from './timeSeries.js';
+} from './model-layouts.js';
+import { PagedPolicy } from './paged-policy.js';
+import { TimeSeries } from './time-series.js';
 import type { Trace } from './trace.js';
 
 export type OnFull = 'wait' | 'preempt';

@@ -1,6 +1,6 @@
 /** The memory study's results as Markdown: one table per scenario and what paging saves. */
-import { GIB } from './modelLayouts.js';
-import type { PolicyResult, ScenarioResult } from './simulateTrace.js';
+import { GIB } from './model-layouts.js';
+import type { PolicyResult, ScenarioResult } from './simulate-trace.js';
 
 const MIB = 2 ** 20;
 

@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ArgumentError, OutOfPagesError } from '../../src/errors.js';
-import { applyPageCopies } from '../../src/kvcache/pageCopies.js';
-import { PagedKvCache, type SequenceId } from '../../src/kvcache/pagedKvCache.js';
+import { applyPageCopies } from '../../src/kvcache/page-copies.js';
+import { PagedKvCache, type SequenceId } from '../../src/kvcache/paged-kv-cache.js';
 import { Tensor } from '../../src/tensor.js';
 
 type Op =

@@ -4,8 +4,8 @@
  * tokens (an oracle: no real server knows the output length in advance). Regions come from a
  * first-fit allocator, so the budget fragments as requests of different sizes come and go.
  */
-import { FirstFitAllocator } from './firstFitAllocator.js';
-import type { Admission, MemoryPolicy } from './memoryPolicy.js';
+import { FirstFitAllocator } from './first-fit-allocator.js';
+import type { Admission, MemoryPolicy } from './memory-policy.js';
 
 export class ContiguousPolicy implements MemoryPolicy {
   readonly capacitySlots: number;

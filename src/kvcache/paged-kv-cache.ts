@@ -13,7 +13,7 @@
  */
 import { ArgumentError, OutOfPagesError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import type { PageCopy } from './pageCopies.js';
+import type { PageCopy } from './page-copies.js';
 
 export type SequenceId = number & { readonly __brand: 'SequenceId' };
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArgumentError, OutOfPagesError } from '../../src/errors.js';
-import { PagedKvCache, type SequenceId } from '../../src/kvcache/pagedKvCache.js';
+import { PagedKvCache, type SequenceId } from '../../src/kvcache/paged-kv-cache.js';
 
 /** Everything the cache holds, to compare before and after an operation that must change nothing. */
 function snapshot(cache: PagedKvCache): unknown {

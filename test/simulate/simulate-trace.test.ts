@@ -6,9 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArgumentError } from '../../src/errors.js';
-import { parsePolicyName } from '../../src/simulate/memoryPolicy.js';
-import type { ModelLayout } from '../../src/simulate/modelLayouts.js';
-import { simulateTrace, type SimulationOptions } from '../../src/simulate/simulateTrace.js';
+import { parsePolicyName } from '../../src/simulate/memory-policy.js';
+import type { ModelLayout } from '../../src/simulate/model-layouts.js';
+import { simulateTrace, type SimulationOptions } from '../../src/simulate/simulate-trace.js';
 import type { Trace } from '../../src/simulate/trace.js';
 
 const TINY: ModelLayout = {

@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DEEPSEEK_V3, LLAMA_3_8B } from '../../src/simulate/modelLayouts.js';
-import { simulateTrace } from '../../src/simulate/simulateTrace.js';
+import { DEEPSEEK_V3, LLAMA_3_8B } from '../../src/simulate/model-layouts.js';
+import { simulateTrace } from '../../src/simulate/simulate-trace.js';
 import { readTrace } from '../../src/simulate/trace.js';
 
 // From dist/test/simulate/ to the package root's sibling shared/data/.

@@ -1,0 +1,73 @@
+// The CLI end to end, as a user runs it: exit codes, help, and clear messages for wrong flags.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('no command prints the usage and exits 2', () => {
+  const r = cli();
+  assert.equal(r.code, 2);
+  assert.match(r.stdout, /Usage: flash-mla <command>/);
+});
+
+test('--help lists every command', () => {
+  const r = cli('--help');
+  assert.equal(r.code, 0);
+  for (const c of ['info', 'demo', 'bench', 'simulate'])
+    assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
+});
+
+test('an unknown command exits 2 and names it', () => {
+  const r = cli('frobnicate');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown command 'frobnicate'/);
+});
+
+for (const command of ['info', 'demo', 'bench', 'simulate']) {
+  test(`${command} --help exits 0 with a usage line`, () => {
+    const r = cli(command, '--help');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`Usage: flash-mla ${command}`));
+  });
+
+  test(`${command} rejects an unknown flag with exit code 2`, () => {
+    const r = cli(command, '--no-such-flag');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown flag --no-such-flag/);
+  });
+}
+
+test('info reports the version and each backend, with the reason when unavailable', () => {
+  const r = cli('info', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as {
+    version: string;
+    backends: { name: string; available: boolean; detail: string }[];
+  };
+  assert.match(report.version, /^\d+\.\d+\.\d+/);
+  const names = report.backends.map((b) => b.name);
+  assert.deepEqual(names, ['cpu', 'cuda']);
+  assert.equal(report.backends[0].available, true);
+  const cuda = report.backends[1];
+  if (!cuda.available) assert.ok(cuda.detail.length > 10, 'an unavailable backend says why');
+});
+
+test('demo runs one checked MLA decode step on the CPU', () => {
+  const r = cli('demo', '--backend', 'cpu', '--batch', '2', '--seqlen', '300');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /max abs error/);
+  assert.match(r.stdout, /PASS/);
+});
+
+test('demo rejects a bad value with exit code 2', () => {
+  const r = cli('demo', '--batch', 'many');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--batch: expected an integer, got 'many'/);
+});
