@@ -1,4 +1,4 @@
-"""PEP 517 build backend: setuptools' own, or a small wheel writer where setuptools cannot write one.
+"""PEP 517 build backend: setuptools' own, or a small wheel writer where setuptools has none.
 
 setuptools builds wheels through the `wheel` package before version 70.1. The GPU machines install
 offline with `pip install --no-build-isolation ./python`, so pip cannot fetch `wheel` there; where

@@ -1,4 +1,4 @@
-"""Copies ../build/libflashmla.so into the package when it exists (no compiled extension: ctypes)."""
+"""Copies ../build/libflashmla.so into the package when it exists (no compiled extension)."""
 
 import shutil
 from pathlib import Path

@@ -1,8 +1,8 @@
-"""Finding, loading and declaring libflashmla.so (the C ABI of csrc/include/flash_mla.h) with ctypes.
+"""Finding, loading and declaring libflashmla.so (the C ABI of csrc/include/flash_mla.h), by ctypes.
 
-The library is looked for, in order: $FLASH_MLA_LIBRARY; a copy inside the installed package (setup.py
-copies build/libflashmla.so in when it exists); build/libflashmla.so of the source tree this package
-sits in. It is loaded on first use, so importing flash_mla_ts never fails for want of it.
+The library is looked for, in order: $FLASH_MLA_LIBRARY; a copy inside the installed package (the
+install copies build/libflashmla.so in when it exists); build/libflashmla.so of the source tree this
+package sits in. It is loaded on first use, so importing flash_mla_ts never fails for want of it.
 """
 
 import ctypes
@@ -76,7 +76,8 @@ def candidate_paths():
 
 
 def find_library() -> Path:
-    """The path of libflashmla.so, or LibraryNotFoundError saying where it looked and how to build it."""
+    """The path of libflashmla.so, or LibraryNotFoundError saying where it looked and how to build
+    it."""
     candidates = candidate_paths()
     for _, path in candidates:
         if path.is_file():
@@ -85,7 +86,8 @@ def find_library() -> Path:
     raise LibraryNotFoundError(
         f"{LIBRARY_NAME} not found (looked at {looked}). Build it at the project root with "
         f"`npm run build:native` (needs the CUDA toolkit), then reinstall this package "
-        f"(`pip install --no-build-isolation ./python`) or set {LIBRARY_ENV}=/path/to/{LIBRARY_NAME}."
+        f"(`pip install --no-build-isolation ./python`) or set "
+        f"{LIBRARY_ENV}=/path/to/{LIBRARY_NAME}."
     )
 
 
@@ -98,7 +100,9 @@ def load():
             try:
                 lib = ctypes.CDLL(str(path))
             except OSError as err:
-                raise LibraryNotFoundError(f"{LIBRARY_NAME} at {path} could not be loaded: {err}") from err
+                raise LibraryNotFoundError(
+                    f"{LIBRARY_NAME} at {path} could not be loaded: {err}"
+                ) from err
             for name, (restype, argtypes) in _PROTOTYPES.items():
                 fn = getattr(lib, name)
                 fn.restype = restype

@@ -50,20 +50,34 @@ def require_ndim(name, tensor, layout):
     """layout: the dimension names, e.g. ("b", "s_q", "h_q", "d_qk")."""
     if tensor.dim() != len(layout):
         raise ValueError(
-            f"{name}: expected {len(layout)} dims [{', '.join(layout)}], got shape {tuple(tensor.shape)}"
+            f"{name}: expected {len(layout)} dims [{', '.join(layout)}], "
+            f"got shape {tuple(tensor.shape)}"
         )
 
 
-def require_device(name, tensor, device):
-    if tensor.device.type != "cuda" or (device is not None and tensor.device != device):
-        where = f"CUDA tensor on {device}" if device is not None else "CUDA tensor"
-        raise ValueError(f"{name}: expected a {where}, got a tensor on {tensor.device}")
+def require_same_cuda_device(named_tensors):
+    """[(name, tensor), ...]: the first on a CUDA device, the others on the same one. Returns it."""
+    device = None
+    for name, tensor in named_tensors:
+        if tensor.device.type != "cuda":
+            where = f"CUDA tensor on {device}" if device is not None else "CUDA tensor"
+            raise ValueError(f"{name}: expected a {where}, got a tensor on {tensor.device}")
+        if device is None:
+            device = tensor.device
+        elif tensor.device != device:
+            raise ValueError(
+                f"{name}: expected a CUDA tensor on {device} "
+                f"(the device of {named_tensors[0][0]}), "
+                f"got a tensor on {tensor.device}"
+            )
+    return device
 
 
 def require_inner_contiguous(name, tensor):
     if tensor.dim() > 0 and tensor.shape[-1] > 1 and tensor.stride(-1) != 1:
         raise ValueError(
-            f"{name}: expected a contiguous last dimension (stride 1), got strides {tensor.stride()}"
+            f"{name}: expected a contiguous last dimension (stride 1), "
+            f"got strides {tensor.stride()}"
         )
 
 
@@ -83,13 +97,14 @@ def require_int(name, value, minimum):
     return int(value)
 
 
-def checked(name, value, dtypes, layout, device=None, contiguous=False):
-    """A tensor argument: a torch.Tensor of one of `dtypes`, `layout` dims, on a CUDA device (the
-    same one as `device` when given), innermost dimension contiguous (all of it with `contiguous`)."""
+def checked(name, value, dtypes, layout, contiguous=False):
+    """A tensor argument: a torch.Tensor of one of `dtypes` with `layout` dims, its innermost
+    dimension contiguous (all of it with `contiguous`). Devices are checked afterwards, for all
+    arguments at once (require_same_cuda_device), so that a wrong dtype is reported wherever the
+    tensors live."""
     tensor = require_tensor(name, value)
     require_dtype(name, tensor, dtypes)
     require_ndim(name, tensor, layout)
-    require_device(name, tensor, device)
     if contiguous:
         require_contiguous(name, tensor)
     else:

@@ -1,18 +1,25 @@
 """The attention operations on torch CUDA tensors, with FlashMLA's calling convention.
 
-Each function checks its arguments (TypeError / ValueError naming the argument), allocates its outputs
-and the workspace with torch on the inputs' device, and enqueues the library's kernels on torch's
-current stream of that device: like any torch operation it is asynchronous and ordered with the torch
-work around it, and it may be captured in a CUDA graph (pass `out` / `lse` to capture with buffers you
-own). The schedule from get_mla_metadata depends only on the sequence lengths, so one schedule serves
-every layer of a decode step.
+Each function checks its arguments (TypeError / ValueError naming the argument), allocates its
+outputs and the workspace with torch on the inputs' device, and enqueues the library's kernels on
+torch's current stream of that device: like any torch operation it is asynchronous and ordered with
+the torch work around it, and it may be captured in a CUDA graph (pass `out` / `lse` to capture with
+buffers you own). The schedule from get_mla_metadata depends only on the sequence lengths, so one
+schedule serves every layer of a decode step.
 """
 
 import ctypes
 import numbers
 
 from . import _library
-from ._torch_tensors import as_fmla, checked, import_torch, ref, require_int
+from ._torch_tensors import (
+    as_fmla,
+    checked,
+    import_torch,
+    ref,
+    require_int,
+    require_same_cuda_device,
+)
 
 __all__ = [
     "get_mla_metadata",
@@ -55,9 +62,11 @@ def get_mla_metadata(cache_seqlens, num_q_tokens_per_head_k, num_heads_k, *, num
     seqlens = checked("cache_seqlens", cache_seqlens, (torch.int32,), ("b",))
     q_tokens = require_int("num_q_tokens_per_head_k", num_q_tokens_per_head_k, 1)
     h_kv = require_int("num_heads_k", num_heads_k, 1)
-    device = seqlens.device
+    device = require_same_cuda_device([("cache_seqlens", seqlens)])
     if num_sms is None:
         num_sms = torch.cuda.get_device_properties(device).multi_processor_count
+    else:
+        require_int("num_sms", num_sms, 1)
     parts = mla_num_sm_parts(num_sms, q_tokens, h_kv)
     metadata = torch.empty((parts, METADATA_INTS), dtype=torch.int32, device=device)
     num_splits = torch.empty((seqlens.shape[0] + 1,), dtype=torch.int32, device=device)
@@ -73,7 +82,9 @@ def _softmax_scale(softmax_scale, head_dim):
     if softmax_scale is None:
         return head_dim ** -0.5
     if isinstance(softmax_scale, bool) or not isinstance(softmax_scale, numbers.Real):
-        raise TypeError(f"softmax_scale: expected a float or None, got {type(softmax_scale).__name__}")
+        raise TypeError(
+            f"softmax_scale: expected a float or None, got {type(softmax_scale).__name__}"
+        )
     return float(softmax_scale)
 
 
@@ -83,32 +94,35 @@ def _decode(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_
     (whose values have q's head dim)."""
     torch = import_torch()
     q = checked("q", q, (torch.bfloat16, torch.float16), ("b", "s_q", "h_q", "d_qk"))
-    device = q.device
     cache_layout = ("num_pages", "page_size", "h_kv", "d")
-    k_cache = checked("k_cache", k_cache, (q.dtype,), cache_layout, device)
+    k_cache = checked("k_cache", k_cache, (q.dtype,), cache_layout)
     if v_cache is not None:
-        v_cache = checked("v_cache", v_cache, (q.dtype,), cache_layout, device)
-    block_table = checked("block_table", block_table, (torch.int32,), ("b", "max_pages"), device)
-    cache_seqlens = checked("cache_seqlens", cache_seqlens, (torch.int32,), ("b",), device)
+        v_cache = checked("v_cache", v_cache, (q.dtype,), cache_layout)
+    block_table = checked("block_table", block_table, (torch.int32,), ("b", "max_pages"))
+    cache_seqlens = checked("cache_seqlens", cache_seqlens, (torch.int32,), ("b",))
     metadata = checked(
         "tile_scheduler_metadata", tile_scheduler_metadata, (torch.int32,),
-        ("num_sm_parts", str(METADATA_INTS)), device, contiguous=True,
+        ("num_sm_parts", str(METADATA_INTS)), contiguous=True,
     )
-    num_splits = checked("num_splits", num_splits, (torch.int32,), ("b + 1",), device, contiguous=True)
+    num_splits = checked("num_splits", num_splits, (torch.int32,), ("b + 1",), contiguous=True)
+    if out is not None:
+        out = checked("out", out, (q.dtype,), ("b", "s_q", "h_q", "d_v"))
+    if lse is not None:
+        lse = checked("lse", lse, (torch.float32,), ("b", "h_q", "s_q"))
     if v_cache is not None:
         head_dim_v = q.shape[-1]
     head_dim_v = require_int("head_dim_v", head_dim_v, 1)
     scale = _softmax_scale(softmax_scale, q.shape[-1])
+    named = [("q", q), ("k_cache", k_cache), ("v_cache", v_cache), ("block_table", block_table),
+             ("cache_seqlens", cache_seqlens), ("tile_scheduler_metadata", metadata),
+             ("num_splits", num_splits), ("out", out), ("lse", lse)]
+    device = require_same_cuda_device([(n, t) for n, t in named if t is not None])
+
     b, s_q, h_q, _ = q.shape
     if out is None:
         out = torch.empty((b, s_q, h_q, head_dim_v), dtype=q.dtype, device=device)
-    else:
-        out = checked("out", out, (q.dtype,), ("b", "s_q", "h_q", "d_v"), device)
     if lse is None:
         lse = torch.empty((b, h_q, s_q), dtype=torch.float32, device=device)
-    else:
-        lse = checked("lse", lse, (torch.float32,), ("b", "h_q", "s_q"), device)
-
     lib = _library.load()
     workspace_bytes = lib.fmla_decode_workspace_bytes(b, s_q, h_q, head_dim_v, metadata.shape[0])
     workspace = torch.empty((max(workspace_bytes, 1),), dtype=torch.uint8, device=device)
@@ -155,7 +169,7 @@ def gqa_decode_with_kvcache(q, k_cache, v_cache, block_table, cache_seqlens,
 
 
 def write_kv(cache, rows, slot_mapping):
-    """cache[slot // page_size, slot % page_size] = rows[i] for every slot_mapping[i] >= 0, in place.
+    """cache[slot // page_size, slot % page_size] = rows[i] for each slot_mapping[i] >= 0, in place.
 
     cache [num_pages, page_size, h_kv, d] (bf16, fp16, float32 or fp8); rows [n, h_kv, d] in the
     cache's dtype; slot_mapping int32 [n] of page * page_size + row, -1 to skip a row.
@@ -165,8 +179,9 @@ def write_kv(cache, rows, slot_mapping):
     if getattr(torch, "float8_e4m3fn", None) is not None:
         allowed.append(torch.float8_e4m3fn)
     cache = checked("cache", cache, tuple(allowed), ("num_pages", "page_size", "h_kv", "d"))
-    rows = checked("rows", rows, (cache.dtype,), ("n", "h_kv", "d"), cache.device)
-    slot_mapping = checked("slot_mapping", slot_mapping, (torch.int32,), ("n",), cache.device)
+    rows = checked("rows", rows, (cache.dtype,), ("n", "h_kv", "d"))
+    slot_mapping = checked("slot_mapping", slot_mapping, (torch.int32,), ("n",))
+    require_same_cuda_device([("cache", cache), ("rows", rows), ("slot_mapping", slot_mapping)])
     stream = _stream_on(cache.device)
     views = [as_fmla(cache), as_fmla(rows), as_fmla(slot_mapping)]
     _library.call("fmla_write_kv", ref(views[0]), ref(views[1]), ref(views[2]), stream)

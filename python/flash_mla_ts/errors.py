@@ -24,11 +24,12 @@ class FlashMlaError(RuntimeError):
         self.status = status
         self.status_name = status_name
         self.detail = detail
-        super().__init__(f"{function}: {status_name}: {detail}" if detail else f"{function}: {status_name}")
+        message = f"{function}: {status_name}"
+        super().__init__(f"{message}: {detail}" if detail else message)
 
 
 class InvalidArgumentError(FlashMlaError, ValueError):
-    """FMLA_ERROR_INVALID_ARGUMENT: a shape, stride or value the library rejected before launching."""
+    """FMLA_ERROR_INVALID_ARGUMENT: a shape, stride or value the library refused up front."""
 
 
 class NoDeviceError(FlashMlaError):
@@ -44,7 +45,7 @@ class OutOfMemoryError(FlashMlaError, MemoryError):
 
 
 class UnsupportedError(FlashMlaError, ValueError):
-    """FMLA_ERROR_UNSUPPORTED: a valid request outside what the kernels implement (head dims, ...)."""
+    """FMLA_ERROR_UNSUPPORTED: a request outside what the kernels implement (head dims, ...)."""
 
 
 class LibraryNotFoundError(OSError):

@@ -12,7 +12,7 @@ def library_version():
 
 
 def device_count():
-    """CUDA devices the library can use; 0 where there is no GPU or driver (instead of NoDeviceError)."""
+    """CUDA devices the library can use; 0 where there is no GPU or driver (not NoDeviceError)."""
     count = ctypes.c_int(0)
     try:
         _library.call("fmla_device_count", ctypes.byref(count))
