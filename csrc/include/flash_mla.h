@@ -6,16 +6,38 @@
  * runtime statically, so a caller reached through an FFI cannot call it directly).
  *
  * Conventions
- * - Every function returns an fmla_status (except the pure helpers noted below). On failure,
- *   fmla_last_error() returns a thread-local message naming the argument (expected vs actual) or the
- *   CUDA call and its message.
- * - Tensors are described by fmla_tensor: a device pointer, a dtype, a rank and shape/strides in
- *   elements. Every operation checks rank, shape, dtype and strides (the innermost dimension must be
- *   contiguous) and answers FMLA_ERROR_INVALID_ARGUMENT before launching anything.
- * - Every launching function takes `void* stream` (a cudaStream_t; NULL is the legacy default
- *   stream). Operations are asynchronous, never synchronise with the host and never allocate: the
- *   caller passes a device workspace sized by the *_workspace_bytes helpers.
- * - With no GPU or no driver, every function that needs one returns FMLA_ERROR_NO_DEVICE.
+ * - Errors. Every function returns an fmla_status (except the pure helpers noted below). On failure,
+ *   fmla_last_error() returns a message naming the argument (expected vs actual) or the CUDA call
+ *   and its message. The message is thread-local: it describes the last failing call made on the
+ *   calling thread and is not cleared by successful calls, so read it right after the failure.
+ * - Tensors. An fmla_tensor is a borrowed view: a device pointer (the view's first element, any
+ *   offset already applied), a dtype, a rank and shape/strides in elements (not bytes), row-major
+ *   index order. Strides may describe non-contiguous views (a block table sliced from a wider one,
+ *   q or out inside a larger buffer) unless an operation asks for a contiguous tensor; the innermost
+ *   dimension must have stride 1, and decode operands must be 16-byte aligned. Every operation checks
+ *   rank, shape, dtype and strides and answers FMLA_ERROR_INVALID_ARGUMENT before launching anything.
+ * - Ownership. The caller allocates and frees every buffer: inputs, outputs, the schedule tensors
+ *   and the workspace (fmla_malloc / fmla_free, or any allocator of device memory on the same device,
+ *   for example a framework's caching allocator). The library never allocates, frees or keeps a
+ *   pointer inside an operation; a buffer must stay alive until the work queued on it has completed.
+ *   The decode workspace is sized by fmla_decode_workspace_bytes(b, s_q, h_q, d_v, num_sm_parts);
+ *   it is scratch (no contents carried between calls) and may be reused by calls ordered on one
+ *   stream, never shared by calls that may run concurrently.
+ * - Streams. Every launching function takes `void* stream` (a cudaStream_t of the current device;
+ *   NULL is the legacy default stream) and only enqueues work on it: it returns before the work runs,
+ *   never synchronises with the host and never reads device memory from the host. Errors raised by
+ *   a kernel while it runs are reported by a later synchronising call (fmla_stream_synchronize, ...).
+ * - CUDA graphs. fmla_get_mla_metadata, the decodes, fmla_write_kv, fmla_memset_async and
+ *   device-to-device copies may be captured (fmla_graph_begin_capture, or the caller's own capture).
+ *   A graph keeps the pointers it was captured with and reads their contents at each replay: keep the
+ *   buffers alive and at the same address, and update inputs (cache_seqlens, block_table, q) in
+ *   place. Do not call fmla_malloc, fmla_free, the synchronise functions or copies from pageable host
+ *   memory while a stream of the same thread is capturing.
+ * - Threads. The library has no global mutable state besides the thread-local error message and a
+ *   device probe done once; any function may be called from any thread. The current device is
+ *   CUDA's per-thread current device (fmla_set_device); tensors and streams must belong to it.
+ * - With no GPU or no driver, every function that needs one returns FMLA_ERROR_NO_DEVICE (and the
+ *   reason in fmla_last_error()); the pure helpers still work.
  *
  * Semantics of the attention operations: see docs/schedule.md (split-KV schedule) and the design
  * note (out = softmax(scale * q k^T) v over keys t < L, causal: query j of s_q attends t <= L - s_q + j;
@@ -183,7 +205,8 @@ FMLA_API size_t fmla_decode_workspace_bytes(int64_t b, int64_t s_q, int64_t h_q,
  *   workspace                >= fmla_decode_workspace_bytes(b, s_q, h_q, d_v, num_sm_parts) bytes
  * h_q % h_kv == 0; s_q * h_q / h_kv must equal the num_q_tokens_per_head_k of the schedule.
  * Supported: d_qk = 576, d_v = 512, s_q * h_q / h_kv <= 512 (else FMLA_ERROR_UNSUPPORTED).
- * Launches the decode kernel and, when some sequence has several splits, the combine kernel. */
+ * Launches the decode kernel, then the combine kernel (which merges the splits of the sequences cut
+ * into several; the others were written directly). */
 FMLA_API fmla_status fmla_mla_decode(const fmla_tensor* q, const fmla_tensor* kv_cache,
                                      const fmla_tensor* block_table,
                                      const fmla_tensor* cache_seqlens, int32_t head_dim_v,

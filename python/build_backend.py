@@ -1,0 +1,118 @@
+"""PEP 517 build backend: setuptools' own, or a small wheel writer where setuptools has none.
+
+setuptools builds wheels through the `wheel` package before version 70.1. The GPU machines install
+offline with `pip install --no-build-isolation ./python`, so pip cannot fetch `wheel` there; where
+neither is available this module writes the (pure Python, plus the prebuilt library) wheel itself.
+Both paths install the same files: flash_mla_ts/*.py and, when it exists, ../build/libflashmla.so.
+"""
+
+import base64
+import hashlib
+import re
+import sysconfig
+import zipfile
+from pathlib import Path
+
+from setuptools import build_meta as _setuptools
+
+HERE = Path(__file__).resolve().parent
+PACKAGE = "flash_mla_ts"
+LIBRARY = HERE.parent / "build" / "libflashmla.so"
+
+
+def _setuptools_writes_wheels():
+    try:
+        import wheel  # noqa: F401  (setuptools < 70.1 builds wheels with it)
+
+        return True
+    except ImportError:
+        pass
+    try:
+        from setuptools.command import bdist_wheel  # noqa: F401  (setuptools >= 70.1)
+
+        return True
+    except ImportError:
+        return False
+
+
+def _project_field(name):
+    """A string field of [project] in pyproject.toml (the one place the metadata is written)."""
+    text = (HERE / "pyproject.toml").read_text()
+    match = re.search(rf'^{name}\s*=\s*"([^"]*)"', text, re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"pyproject.toml: [project] has no {name}")
+    return match.group(1)
+
+
+def _metadata():
+    name, version = _project_field("name"), _project_field("version")
+    readme = (HERE / "README.md").read_text() if (HERE / "README.md").exists() else ""
+    header = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        f"Summary: {_project_field('description')}\nLicense: MIT\n"
+        f"Requires-Python: {_project_field('requires-python')}\n"
+        "Description-Content-Type: text/markdown\n\n"
+    )
+    return name, version, header + readme
+
+
+def _tag():
+    if not LIBRARY.is_file():
+        return "py3-none-any"
+    return "py3-none-" + re.sub(r"[-.]", "_", sysconfig.get_platform())
+
+
+def _write_dist_info(directory, name, version, metadata):
+    info = Path(directory) / f"{name}-{version}.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(metadata)
+    return info.name
+
+
+def _fallback_prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    name, version, metadata = _metadata()
+    return _write_dist_info(metadata_directory, name, version, metadata)
+
+
+def _fallback_build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name, version, metadata = _metadata()
+    tag = _tag()
+    files = {f"{PACKAGE}/{p.name}": p.read_bytes() for p in sorted((HERE / PACKAGE).glob("*.py"))}
+    if LIBRARY.is_file():
+        files[f"{PACKAGE}/{LIBRARY.name}"] = LIBRARY.read_bytes()
+    info = f"{name}-{version}.dist-info"
+    files[f"{info}/METADATA"] = metadata.encode()
+    files[f"{info}/WHEEL"] = (
+        f"Wheel-Version: 1.0\nGenerator: {PACKAGE}.build_backend\n"
+        f"Root-Is-Purelib: {'false' if LIBRARY.is_file() else 'true'}\nTag: {tag}\n"
+    ).encode()
+    files[f"{info}/top_level.txt"] = f"{PACKAGE}\n".encode()
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{info}/RECORD,,")
+    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+
+    wheel_name = f"{name}-{version}-{tag}.whl"
+    with zipfile.ZipFile(Path(wheel_directory) / wheel_name, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, data in files.items():
+            entry = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
+            entry.external_attr = (0o755 if path.endswith(".so") else 0o644) << 16
+            zf.writestr(entry, data, zipfile.ZIP_DEFLATED)
+    return wheel_name
+
+
+build_sdist = _setuptools.build_sdist
+get_requires_for_build_sdist = _setuptools.get_requires_for_build_sdist
+
+if _setuptools_writes_wheels():
+    build_wheel = _setuptools.build_wheel
+    get_requires_for_build_wheel = _setuptools.get_requires_for_build_wheel
+    prepare_metadata_for_build_wheel = _setuptools.prepare_metadata_for_build_wheel
+else:
+    build_wheel = _fallback_build_wheel
+    prepare_metadata_for_build_wheel = _fallback_prepare_metadata_for_build_wheel
+
+    def get_requires_for_build_wheel(config_settings=None):
+        return []
