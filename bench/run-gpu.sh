@@ -14,6 +14,13 @@ node scripts/build-native.mjs 2>&1 | tail -2 || exit 1
 nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 node --test dist/test/gpu/ dist/test/backend/cuda/ > "$out/gpu-tests.log" 2>&1
 grep -E "^not ok|^# (pass|fail|skipped)" "$out/gpu-tests.log"
+# The Python binding, installed offline into a scratch folder, and its tests.
+if python3 -c 'import torch' 2>/dev/null; then
+  rm -rf /tmp/fmla-py
+  pip install -q --no-build-isolation --no-deps --target /tmp/fmla-py ./python > "$out/python.log" 2>&1 &&
+    (cd python/tests && PYTHONPATH=/tmp/fmla-py python3 -m unittest -v test_flash_mla_ts) >> "$out/python.log" 2>&1
+  tail -n 3 "$out/python.log"
+fi
 for s in "${suites[@]}"; do
   node dist/src/cli/main.js bench "$s" --out "$out" --commit "$commit" > "$out/bench-$s.log" 2>&1
   tail -n 30 "$out/bench-$s.log"
