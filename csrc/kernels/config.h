@@ -21,11 +21,10 @@ constexpr int kMlaHeadDimV = 512;
 // Cache-tile pipeline depth. MLA: Q (72 KB) + 2 tiles of 72 KB fill the 227 KB of shared memory.
 constexpr int kMlaStages = 2;
 
-// Combine kernel: a persistent grid of kCombineBlocksPerSm blocks per SM; teams of D_V / 4 threads
-// (a float4 of a row each) take the (split sequence, row) items in turn.
+// Combine kernel: one block per (schedule part, query row); D_V / 4 threads own a float4 of the row
+// each, and the block's 512 threads split the partials between D_V / 4-thread groups so that many
+// loads are in flight (a long sequence can have 100+ splits).
 constexpr int kCombineThreads = 512;
-constexpr int kCombineBlocksPerSm = 2;
-constexpr int kCombineMaxSeqs = 1024;  // split sequences listed per round
 
 // Schedule kernel: threads that stage the lengths in shared memory and sum the costs before one
 // thread walks the batch; batches up to kScheduleSmemSeqs are walked from shared memory.
