@@ -204,9 +204,11 @@ FMLA_API size_t fmla_decode_workspace_bytes(int64_t b, int64_t s_q, int64_t h_q,
  *   lse                      float32 [b, h_q, s_q]
  *   workspace                >= fmla_decode_workspace_bytes(b, s_q, h_q, d_v, num_sm_parts) bytes
  * h_q % h_kv == 0; s_q * h_q / h_kv must equal the num_q_tokens_per_head_k of the schedule.
- * Supported: d_qk = 576, d_v = 512, s_q * h_q / h_kv <= 512 (else FMLA_ERROR_UNSUPPORTED).
- * Launches the decode kernel, then the combine kernel (which merges the splits of the sequences cut
- * into several; the others were written directly). */
+ * Supported: d_qk = 576 with d_v = 512, s_q * h_q <= 65535 (else FMLA_ERROR_UNSUPPORTED).
+ * q, kv_cache and out: 16-byte aligned data, contiguous last dimension, outer strides multiples of
+ * 8 elements. Launches the decode kernel and, when num_sm_parts > 1, the split-KV combine kernel
+ * (which only touches sequences the schedule cut into several splits). sm_90a runs the wgmma
+ * kernel; other GPUs with enough shared memory per block (227 KB) the mma.sync one. */
 FMLA_API fmla_status fmla_mla_decode(const fmla_tensor* q, const fmla_tensor* kv_cache,
                                      const fmla_tensor* block_table,
                                      const fmla_tensor* cache_seqlens, int32_t head_dim_v,
@@ -220,7 +222,8 @@ FMLA_API fmla_status fmla_mla_decode(const fmla_tensor* q, const fmla_tensor* kv
  *   k_cache  [num_pages, page_size, h_kv, d]   q's dtype (any page_size >= 1)
  *   v_cache  [num_pages, page_size, h_kv, d]   q's dtype
  *   out      [b, s_q, h_q, d]; lse float32 [b, h_q, s_q]
- * The schedule is the MLA one with num_q_tokens_per_head_k = s_q * h_q / h_kv. */
+ * The schedule is the MLA one with num_q_tokens_per_head_k = s_q * h_q / h_kv; workspace as for
+ * fmla_mla_decode with d_v = d. Same alignment rules as fmla_mla_decode (k_cache and v_cache too). */
 FMLA_API fmla_status fmla_gqa_decode(const fmla_tensor* q, const fmla_tensor* k_cache,
                                      const fmla_tensor* v_cache, const fmla_tensor* block_table,
                                      const fmla_tensor* cache_seqlens,

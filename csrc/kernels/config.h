@@ -29,7 +29,8 @@ constexpr int kCombineThreads = 512;
 // Schedule kernel: threads that stage the lengths in shared memory and sum the costs before one
 // thread walks the batch; batches up to kScheduleSmemSeqs are walked from shared memory.
 constexpr int kScheduleThreads = 256;
-constexpr int kScheduleSmemSeqs = 8192;
+constexpr int kScheduleSmemSeqs = 4096;
+constexpr int kScheduleSmemParts = 1024;
 
 // write_kv: threads per block.
 constexpr int kWriteKvThreads = 256;

@@ -15,6 +15,7 @@
 #include <random>
 #include <string>
 
+#include "../../csrc/kernels/mla_decode/splitkv_decode.cuh"
 #include "cpu_reference.h"
 #include "kit.cuh"
 #include "schedule_ref.h"
@@ -776,6 +777,66 @@ static void bench_write_kv() {
   }
 }
 
+// Where does the decode kernel's time go? The kernel alone (no combine) against its loads-only and
+// math-only variants, launched directly with the parameters the API would pass.
+static fmla::DecodeParams kernel_params(Problem& P, int copy) {
+  const Spec& s = P.s;
+  fmla::DecodeParams d{};
+  d.q = P.q.ptr;
+  d.k = P.k_copies[copy].ptr;
+  d.v = d.k;
+  d.block_table = P.bt.as<int32_t>();
+  d.cache_seqlens = P.lens.as<int32_t>();
+  d.sched = P.meta.as<int32_t>();
+  d.num_splits = P.splits.as<int32_t>();
+  d.out = P.out.ptr;
+  d.lse = P.lse.as<float>();
+  d.o_accum = P.ws.as<float>();
+  const size_t o_bytes = static_cast<size_t>(P.b + P.nsp) * s.s_q * s.h_q * s.d_v * 4;
+  d.lse_accum = reinterpret_cast<float*>(P.ws.as<char>() + (o_bytes + 255) / 256 * 256);
+  d.q_stride_b = P.tq.strides[0], d.q_stride_s = P.tq.strides[1], d.q_stride_h = P.tq.strides[2];
+  d.k_stride_page = P.tk.strides[0], d.k_stride_row = P.tk.strides[1], d.k_stride_head = P.tk.strides[2];
+  d.v_stride_page = d.k_stride_page, d.v_stride_row = d.k_stride_row, d.v_stride_head = d.k_stride_head;
+  d.bt_stride_b = P.tbt.strides[0], d.bt_stride_page = 1, d.seqlens_stride = 1;
+  d.o_stride_b = P.tout.strides[0], d.o_stride_s = P.tout.strides[1], d.o_stride_h = P.tout.strides[2];
+  d.lse_stride_b = P.tlse.strides[0], d.lse_stride_h = P.tlse.strides[1], d.lse_stride_s = P.tlse.strides[2];
+  d.b = P.b, d.s_q = s.s_q, d.h_q = s.h_q, d.h_kv = s.h_kv, d.heads_per_kv = s.h_q / s.h_kv;
+  d.rows_per_kv = s.s_q * d.heads_per_kv, d.page_size = s.page_size, d.num_sm_parts = P.nsp;
+  d.causal = s.causal, d.scale_log2 = 1.4426950408889634f / sqrtf(static_cast<float>(s.d_qk));
+  return d;
+}
+
+static void experiment() {
+  struct Row { const char* name; int b, s_q, s_k, h_q; bool causal; };
+  const Row rows[] = {{"b=16 s_k=32768 h_q=128", 16, 1, 32768, 128, false},
+                      {"b=128 s_k=8192 h_q=128 s_q=2 causal", 128, 2, 8192, 128, true},
+                      {"b=128 s_k=4096 h_q=16", 128, 1, 4096, 16, false},
+                      {"b=1 s_k=32768 h_q=128", 1, 1, 32768, 128, false}};
+  printf("\nexperiment: decode kernel alone vs loads-only vs math-only (us, median of 30)\n");
+  printf("| case | kernel | loads only | math only | full call |\n|---|---|---|---|---|\n");
+  for (const Row& r : rows) {
+    Spec s;
+    s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.causal;
+    s.lens = r.b == 128 ? varlen(r.b, r.s_k, r.s_q, 21) : std::vector<int32_t>(r.b, r.s_k);
+    Problem P = build(s, 22);
+    run_metadata(P);
+    ensure_rotation(P, static_cast<size_t>(P.mean_len * P.b) * 576 * 2);
+    const int copies = static_cast<int>(P.k_copies.size());
+    auto timed = [&](auto launch) {
+      return 1e3f * median_ms([&](int i) { CUDA_CHECK(launch(kernel_params(P, i % copies))); });
+    };
+    const float t0 = timed([](const fmla::DecodeParams& d) {
+      return fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false, 0>(d, nullptr); });
+    const float t1 = timed([](const fmla::DecodeParams& d) {
+      return fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false, 1>(d, nullptr); });
+    const float t2 = timed([](const fmla::DecodeParams& d) {
+      return fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false, 2>(d, nullptr); });
+    const float full = 1e3f * median_ms([&](int i) { FMLA_CHECK(run_decode(P, i % copies)); });
+    printf("| %s | %.1f | %.1f | %.1f | %.1f |\n", r.name, t0, t1, t2, full);
+    fflush(stdout);
+  }
+}
+
 // ================================================================================================
 
 int main(int argc, char** argv) {
@@ -833,6 +894,7 @@ int main(int argc, char** argv) {
     suite_mla(quick);
     suite_gqa(quick);
   }
+  if (mode == "experiment") experiment();
   if (mode == "bench" || mode == "all") {
     g_copy_gbs = copy_ceiling_gbs();
     bench_mla();

@@ -19,6 +19,9 @@ for step in $STEPS; do
       echo "== $step rc=$rc ($(( $(date +%s) - t0 )) s): $(grep -c '^PASS' "$OUT/check.log") PASS, $(grep -c '^FAIL' "$OUT/check.log") FAIL"
       grep -E '^FAIL|error|Error' "$OUT/check.log" | head -30
       tail -3 "$OUT/check.log" ;;
+    experiment)
+      timeout 120 build/fmla_native_test experiment > "$OUT/experiment.log" 2>&1
+      echo "== experiment rc=$? ($(( $(date +%s) - t0 )) s)"; tail -8 "$OUT/experiment.log" ;;
     bench)
       timeout 240 build/fmla_native_test bench > "$OUT/bench.log" 2>&1; rc=$?
       echo "== bench rc=$rc ($(( $(date +%s) - t0 )) s)"

@@ -31,7 +31,7 @@ __device__ __forceinline__ float block_reduce(float v, float* scratch) {
 
 // Grid: (num_sm_parts, s_q * h_q). Block (part, row) merges `row` of the sequence whose FIRST split
 // part `part` computed, if that sequence has several splits; every other block exits at once. At
-// most num_sm_parts sequences have several splits, so the grid does not grow with the batch.
+// most num_sm_parts - 1 sequences have several splits, so the grid does not grow with the batch.
 template <typename Elem, int D_V>
 __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodeParams p) {
   constexpr int kTeam = D_V / 4;                    // threads per row copy, a float4 each
@@ -40,12 +40,18 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodePa
   __shared__ float scratch[kCombineThreads / 32];
   __shared__ float4 group_acc[kCombineThreads];
 
-  const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
-  const int begin_batch = meta[0], bi = meta[2], begin_split = meta[4];
-  if (bi < begin_batch) return;  // a part with no work
+  // Part q holds the first split of a sequence with several splits exactly when it cuts its last
+  // sequence (part q + 1 begins inside it) and does not itself begin inside that sequence. Decided
+  // from the metadata alone, so that the many blocks with nothing to do exit after one load.
+  const int part = blockIdx.x;
+  if (part + 1 >= p.num_sm_parts) return;  // the last part never cuts
+  const int32_t* meta = p.sched + part * kMetadataInts;
+  const int bi = meta[2];
+  const bool cut_after = meta[kMetadataInts] == bi && meta[kMetadataInts + 1] > 0;
+  const bool cut_before = meta[0] == bi && meta[1] > 0;
+  if (!cut_after || cut_before) return;
   const int first = p.num_splits[bi];
   const int n = p.num_splits[bi + 1] - first;
-  if (n <= 1 || begin_split + (bi - begin_batch) != first) return;
   const int total_rows = p.s_q * p.h_q;
   const int row = blockIdx.y;
   const int tid = threadIdx.x;
@@ -103,6 +109,7 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodePa
 
 template <typename Elem, int D_V>
 cudaError_t launch_combine(const DecodeParams& p, cudaStream_t stream) {
+  if (p.num_sm_parts < 2) return cudaSuccess;  // a single part never cuts a sequence
   const dim3 grid(p.num_sm_parts, p.s_q * p.h_q);
   combine_kernel<Elem, D_V><<<grid, kCombineThreads, 0, stream>>>(p);
   return cudaGetLastError();

@@ -5,9 +5,11 @@
 
 namespace fmla {
 
-// One warp per token: the slot is read once, then the warp copies the token's h_kv rows with
-// its lanes striding over 16-byte vectors (several loads in flight before the stores).
+// One warp per token. The token's source rows are loaded before its slot is known (they do not
+// depend on it), so the two memory round trips overlap; rows of up to 32 * kVecsPerLane vectors
+// are held in registers, longer ones are copied in chunks of that size.
 constexpr int kWriteKvWarps = kWriteKvThreads / 32;
+constexpr int kVecsPerLane = 4;
 
 template <typename Vec>
 __global__ void __launch_bounds__(kWriteKvThreads) write_kv_kernel(const WriteKvParams p) {
@@ -16,17 +18,26 @@ __global__ void __launch_bounds__(kWriteKvThreads) write_kv_kernel(const WriteKv
   const int lane = threadIdx.x % 32;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(kWriteKvWarps) + threadIdx.x / 32; i < p.n;
        i += static_cast<int64_t>(gridDim.x) * kWriteKvWarps) {
-    const int64_t slot = p.slot_mapping[i * p.slot_stride];
-    if (slot < 0 || slot >= p.num_slots) continue;
-    const int64_t page = slot / p.page_size, in_page = slot % p.page_size;
     const char* __restrict__ src = static_cast<const char*>(p.rows) + i * p.rows_stride_n;
-    char* __restrict__ dst = static_cast<char*>(p.cache) + page * p.cache_stride_page +
-                             in_page * p.cache_stride_row;
-#pragma unroll 4
-    for (int v = lane; v < vecs; v += 32) {
-      const int head = v / vecs_per_row, w = v % vecs_per_row;
-      const Vec value = reinterpret_cast<const Vec*>(src + head * p.rows_stride_head)[w];
-      reinterpret_cast<Vec*>(dst + head * p.cache_stride_head)[w] = value;
+    for (int base = 0; base < vecs; base += 32 * kVecsPerLane) {
+      Vec value[kVecsPerLane];
+#pragma unroll
+      for (int u = 0; u < kVecsPerLane; ++u) {
+        const int v = base + lane + 32 * u;
+        if (v < vecs)
+          value[u] = reinterpret_cast<const Vec*>(src + (v / vecs_per_row) * p.rows_stride_head)[v % vecs_per_row];
+      }
+      const int64_t slot = p.slot_mapping[i * p.slot_stride];
+      if (slot < 0 || slot >= p.num_slots) break;
+      const int64_t page = slot / p.page_size, in_page = slot % p.page_size;
+      char* __restrict__ dst = static_cast<char*>(p.cache) + page * p.cache_stride_page +
+                               in_page * p.cache_stride_row;
+#pragma unroll
+      for (int u = 0; u < kVecsPerLane; ++u) {
+        const int v = base + lane + 32 * u;
+        if (v < vecs)
+          reinterpret_cast<Vec*>(dst + (v / vecs_per_row) * p.cache_stride_head)[v % vecs_per_row] = value[u];
+      }
     }
   }
 }

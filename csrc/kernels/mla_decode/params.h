@@ -38,7 +38,8 @@ struct DecodeParams {
 };
 
 // Launchers, one per instantiation (csrc/kernels/*/instantiations/*.cu).
-template <typename Elem, int D_QK, int D_V, bool SEPARATE_V>
+// MODE != 0: experiment variants (splitkv_decode.cuh), never instantiated by the library.
+template <typename Elem, int D_QK, int D_V, bool SEPARATE_V, int MODE = 0>
 cudaError_t launch_splitkv_decode(const DecodeParams& p, cudaStream_t stream);
 
 template <typename Elem, int D_V>

@@ -31,9 +31,13 @@ namespace fmla {
 constexpr int kMaxSmemPerBlock = 227 * 1024;  // Hopper's opt-in limit
 constexpr float kLn2 = 0.693147180559945309f;
 
-template <typename Elem_, int D_QK_, int D_V_, bool SEPARATE_V_>
+// MODE: 0 = the kernel; 1 = cache loads only, 2 = math only (no cache tiles after the prologue).
+// Modes 1 and 2 exist for the harness's experiments on where the time goes.
+template <typename Elem_, int D_QK_, int D_V_, bool SEPARATE_V_, int MODE_ = 0>
 struct SplitKvTraits {
   using Elem = Elem_;
+  static constexpr bool kLoads = MODE_ != 2;
+  static constexpr bool kMath = MODE_ != 1;
   static constexpr int D_QK = D_QK_;
   static constexpr int D_V = D_V_;
   static constexpr bool SEPARATE_V = SEPARATE_V_;
@@ -229,7 +233,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
       {
         const int next = it + STAGES - 1;
         const int ns = next % STAGES;
-        if (next < n_tiles)
+        if (T::kLoads && next < n_tiles)
           load_kv_tile<T>(p, block_table, g, start + next * kBlockN, end,
                           s_base + T::kOffK + ns * T::kKTileBytes,
                           s_base + T::kOffV + ns * T::kVTileBytes, tid);
@@ -242,7 +246,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
 
       // ---- S = Q K^T for 16 rows x 32 keys (per warp), masked and scaled to base 2 ----
       float s[16];  // s[4 * nt + e]: the m16n8 C fragment of 8-key block nt
-      if constexpr (T::kWgmma) {
+      if constexpr (T::kWgmma && T::kMath) {
         // Warpgroup `half`: all 64 rows x keys 32 half .. 32 half + 31, one k16 step at a time.
         wgmma::fence();
 #pragma unroll
@@ -254,7 +258,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
         }
         wgmma::commit();
         wgmma::wait<0>();
-      } else if (warp_active) {
+      } else if (warp_active && T::kMath) {
 #pragma unroll
         for (int i = 0; i < 16; ++i) s[i] = 0.f;
         // Within a 64-column block the lane's ldmatrix offsets are the 4 constants xor_a / xor_b.
@@ -276,7 +280,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
           }
         }
       }
-      if (warp_active) {
+      if (warp_active && T::kMath) {
         float local_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int nt = 0; nt < 4; ++nt) {
@@ -299,7 +303,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
       __syncthreads();  // both halves' maxima are in s_max
 
       // ---- online softmax; P to shared memory ----
-      if (warp_active) {
+      if (warp_active && T::kMath) {
         float base[2], alpha[2];
 #pragma unroll
         for (int x = 0; x < 2; ++x) {
@@ -333,7 +337,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
             *reinterpret_cast<uint32_t*>(smem + off) = pack2<Elem>(p0, p1);
           }
         }
-      } else if constexpr (T::kWgmma) {
+      } else if constexpr (T::kWgmma && T::kMath) {
         // Padding rows still go through the warpgroup MMA: give them P = 0 (their S is 0 anyway).
 #pragma unroll
         for (int nt = 0; nt < 4; ++nt)
@@ -348,7 +352,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
       __syncthreads();  // P complete
 
       // ---- O += P V for 16 rows x D_V / 2 columns (per warp) ----
-      if constexpr (T::kWgmma) {
+      if constexpr (T::kWgmma && T::kMath) {
         // Warpgroup `half`: 64 rows x value columns half * D_V / 2 .., V read N-major.
         wgmma::fence();
 #pragma unroll
@@ -361,7 +365,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
         }
         wgmma::commit();
         wgmma::wait<0>();  // the stage and P are overwritten after the next barrier
-      } else if (warp_active) {
+      } else if (warp_active && T::kMath) {
         const uint32_t p_base = s_p + (row_group * 16 + lane % 16) * 128;
         const uint32_t v_base = s_v + (lane % 8 + 8 * ((lane / 8) % 2)) * 128;
         const int chunk_base = half * T::kDvHalf / 8;  // first value chunk of this warp's half
@@ -437,9 +441,9 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
   }
 }
 
-template <typename Elem, int D_QK, int D_V, bool SEPARATE_V>
+template <typename Elem, int D_QK, int D_V, bool SEPARATE_V, int MODE>
 cudaError_t launch_splitkv_decode(const DecodeParams& p, cudaStream_t stream) {
-  using T = SplitKvTraits<Elem, D_QK, D_V, SEPARATE_V>;
+  using T = SplitKvTraits<Elem, D_QK, D_V, SEPARATE_V, MODE>;
   const auto kernel = splitkv_decode_kernel<T>;
   // The opt-in shared-memory limit is per function and device; setting it is cheap but not free,
   // so remember the devices already done.
