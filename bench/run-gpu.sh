@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # On a GPU machine: build the native library, run the GPU tests, then the benchmark suites.
-# Usage: bench/run-gpu.sh <out-dir> [commit] [suites...]   (default suites: mla gqa writekv)
+# Usage: bench/run-gpu.sh <out-dir> [commit] [suites...]   (default: mla gqa writekv overhead)
+# Writes gpu-tests.log, python.log, bench.log and one JSON per suite (7 files at most).
 # Expects node and nvcc on PATH (on the lent GPU machine: source .devbundle/env.sh first) and dist/
 # built by `npm run build`.
 set -uo pipefail
 out=${1:?usage: bench/run-gpu.sh <out-dir> [commit] [suites...]}
 commit=${2:-unknown}
 shift $(( $# >= 2 ? 2 : $# ))
-suites=("${@:-mla gqa writekv}")
-[ $# -eq 0 ] && suites=(mla gqa writekv)
+suites=("$@")
+[ $# -eq 0 ] && suites=(mla gqa writekv overhead)
 mkdir -p "$out"
 node scripts/build-native.mjs 2>&1 | tail -2 || exit 1
 nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
@@ -22,6 +23,8 @@ if python3 -c 'import torch' 2>/dev/null; then
   tail -n 3 "$out/python.log"
 fi
 for s in "${suites[@]}"; do
-  node dist/src/cli/main.js bench "$s" --out "$out" --commit "$commit" > "$out/bench-$s.log" 2>&1
-  tail -n 30 "$out/bench-$s.log"
+  node dist/src/cli/main.js bench "$s" --out "$out" --commit "$commit" > "$out/bench-last.log" 2>&1
+  cat "$out/bench-last.log" >> "$out/bench.log"
+  grep -v '^\[' "$out/bench-last.log" | tail -n 30
 done
+rm -f "$out/bench-last.log"
