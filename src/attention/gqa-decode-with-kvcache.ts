@@ -3,8 +3,7 @@ import type { TensorLike } from '../tensor.js';
 import type { DecodeOptions, DecodeResult, ExecutionOptions } from '../backend/backend.js';
 import { backendForTensors } from '../backend/registry.js';
 import { resolveDecodeOptions, validateGqaDecode } from './validate.js';
-import { validateDecodeContents } from './validate-contents.js';
-import { checkHostTensors, int32Contents, shouldCheckContents } from './host-contents.js';
+import { checkDecodeCall } from './host-contents.js';
 
 /**
  * Attends q [b, s_q, h_q, d] to keys kCache and values vCache, both [numPages, pageSize, h_kv, d]
@@ -34,18 +33,7 @@ export function gqaDecodeWithKvcache<T extends TensorLike>(
   const resolved = resolveDecodeOptions(options, shapes.dQk);
   const tensors = { q, kCache, vCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits };
   const backend = backendForTensors(tensors);
-  if (q.location === 'host') checkHostTensors(tensors);
-  if (shouldCheckContents(q, options?.checkContents)) {
-    validateDecodeContents({
-      cacheSeqlens: int32Contents(cacheSeqlens, 'cacheSeqlens'),
-      blockTable: int32Contents(blockTable, 'blockTable'),
-      maxPages: shapes.maxPages,
-      pageSize: shapes.pageSize,
-      numPages: shapes.numPages,
-      tileSchedulerMetadata: int32Contents(tileSchedulerMetadata, 'tileSchedulerMetadata'),
-      numSplits: int32Contents(numSplits, 'numSplits'),
-    });
-  }
+  checkDecodeCall(tensors, shapes, options?.checkContents);
   return backend.gqaDecode(
     q,
     kCache,

@@ -7,11 +7,15 @@ import { skipWithoutGpu } from './gpu.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
-test('examples/c/decode builds and every step matches the reference', { skip: skipWithoutGpu }, () => {
-  const make = spawnSync('make', ['-C', 'examples/c'], { cwd: root, encoding: 'utf8' });
-  assert.equal(make.status, 0, make.stderr);
-  const run = spawnSync('examples/c/decode', [], { cwd: root, encoding: 'utf8' });
-  assert.equal(run.status, 0, run.stdout + run.stderr);
-  assert.match(run.stdout, /OK/);
-  assert.doesNotMatch(run.stdout, /FAIL/);
-});
+test(
+  'examples/c/decode builds and every step matches the reference',
+  { skip: skipWithoutGpu },
+  () => {
+    const make = spawnSync('make', ['-C', 'examples/c'], { cwd: root, encoding: 'utf8' });
+    assert.equal(make.status, 0, make.stderr);
+    const run = spawnSync('examples/c/decode', [], { cwd: root, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /OK/);
+    assert.doesNotMatch(run.stdout, /FAIL/);
+  },
+);

@@ -1,17 +1,13 @@
 // GQA / MHA / MQA decode on the GPU against the float64 reference, any page size, d = 64/128/256.
-import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { makeGqaProblem, type GqaProblemOptions } from '../../src/testing/problems.js';
-import { checkOnGpu } from './decode-check.js';
+import { assertGpuCheck, checkOnGpu } from './decode-check.js';
 import { skipWithoutGpu } from './gpu.js';
 
 interface Case extends Omit<GqaProblemOptions, 'seed'> {
   readonly causal: boolean;
   readonly reference?: 'cpu' | 'device';
 }
-
-const MAX_OUT_RELATIVE_ERROR = 1e-2;
-const MAX_LSE_ABS_ERROR = 1e-3;
 
 const CASES: Case[] = [
   { b: 4, sK: 300, varlen: true, sQ: 1, hQ: 32, hKv: 8, d: 128, pageSize: 16, causal: false },
@@ -60,12 +56,6 @@ CASES.forEach((c, i) => {
   test(`GQA decode case ${i}: ${JSON.stringify(c)}`, { skip: skipWithoutGpu }, () => {
     const p = makeGqaProblem({ ...c, seed: 2000 + i });
     const r = checkOnGpu(p, { causal: c.causal, reference: c.reference ?? 'cpu' });
-    assert.equal(r.unwritten, 0, 'every output element written');
-    assert.ok(
-      r.outRelativeError < MAX_OUT_RELATIVE_ERROR,
-      `out relative error ${r.outRelativeError}`,
-    );
-    assert.ok(r.lseMaxAbsError < MAX_LSE_ABS_ERROR, `lse error ${r.lseMaxAbsError}`);
-    if (c.seqlens?.includes(0)) assert.ok(r.emptyRows > 0, 'empty sequences give lse = +inf');
+    assertGpuCheck(r, c.seqlens?.includes(0) ?? false);
   });
 });

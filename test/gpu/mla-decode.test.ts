@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { makeMlaProblem, type MlaProblemOptions } from '../../src/testing/problems.js';
-import { checkOnGpu } from './decode-check.js';
+import { assertGpuCheck, checkOnGpu } from './decode-check.js';
 import { skipWithoutGpu } from './gpu.js';
 
 interface Case extends Omit<MlaProblemOptions, 'seed'> {
@@ -11,11 +11,6 @@ interface Case extends Omit<MlaProblemOptions, 'seed'> {
   readonly reference?: 'cpu' | 'device';
   readonly numSms?: number;
 }
-
-// bf16 inputs, float32 accumulation, probabilities rounded to 16 bits for the tensor cores: the
-// output's relative error against float64 is a few 1e-3.
-const MAX_OUT_RELATIVE_ERROR = 1e-2;
-const MAX_LSE_ABS_ERROR = 1e-3;
 
 const CASES: Case[] = [
   { b: 4, sK: 300, varlen: true, sQ: 1, hQ: 16, pageSize: 64, causal: false },
@@ -62,13 +57,7 @@ CASES.forEach((c, i) => {
       numSms: c.numSms,
       reference: c.reference ?? 'cpu',
     });
-    assert.equal(r.unwritten, 0, 'every output element written');
-    assert.ok(
-      r.outRelativeError < MAX_OUT_RELATIVE_ERROR,
-      `out relative error ${r.outRelativeError}`,
-    );
-    assert.ok(r.lseMaxAbsError < MAX_LSE_ABS_ERROR, `lse error ${r.lseMaxAbsError}`);
-    if (c.seqlens?.includes(0)) assert.ok(r.emptyRows > 0, 'empty sequences give lse = +inf');
+    assertGpuCheck(r, c.seqlens?.includes(0) ?? false);
   });
 });
 
@@ -76,5 +65,5 @@ test('a long single sequence is split across the GPU', { skip: skipWithoutGpu },
   const p = makeMlaProblem({ b: 1, sK: 32768, sQ: 1, hQ: 16, pageSize: 64, seed: 5 });
   const r = checkOnGpu(p, { causal: false, reference: 'device' });
   assert.ok(r.splits > 16, `splits ${r.splits}`);
-  assert.ok(r.outRelativeError < MAX_OUT_RELATIVE_ERROR);
+  assertGpuCheck(r, false);
 });
