@@ -1,6 +1,7 @@
 // A memory-bound scatter: each token's rows are copied with the widest vector access the alignment
 // allows (16 bytes for every supported head dim in practice).
 #include "../config.h"
+#include "../pdl.cuh"
 #include "write_kv.cuh"
 
 namespace fmla {
@@ -16,6 +17,7 @@ __global__ void __launch_bounds__(kWriteKvThreads) write_kv_kernel(const WriteKv
   const int vecs_per_row = p.row_bytes / static_cast<int>(sizeof(Vec));
   const int vecs = p.h_kv * vecs_per_row;
   const int lane = threadIdx.x % 32;
+  wait_for_previous_kernel();  // rows may come from the kernel before, and stream order holds
   for (int64_t i = blockIdx.x * static_cast<int64_t>(kWriteKvWarps) + threadIdx.x / 32; i < p.n;
        i += static_cast<int64_t>(gridDim.x) * kWriteKvWarps) {
     const char* __restrict__ src = static_cast<const char*>(p.rows) + i * p.rows_stride_n;
@@ -47,8 +49,7 @@ static cudaError_t launch_vec(const WriteKvParams& p, cudaStream_t stream) {
   if (p.n == 0) return cudaSuccess;
   const int64_t blocks_needed = (p.n + kWriteKvWarps - 1) / kWriteKvWarps;
   const int blocks = static_cast<int>(blocks_needed < 65536 ? blocks_needed : 65536);
-  write_kv_kernel<Vec><<<blocks, kWriteKvThreads, 0, stream>>>(p);
-  return cudaGetLastError();
+  return launch_dependent(write_kv_kernel<Vec>, dim3(blocks), dim3(kWriteKvThreads), 0, stream, p);
 }
 
 cudaError_t launch_write_kv(const WriteKvParams& p, cudaStream_t stream) {
