@@ -22,24 +22,28 @@ __global__ void __launch_bounds__(kWriteKvThreads) write_kv_kernel(const WriteKv
        i += static_cast<int64_t>(gridDim.x) * kWriteKvWarps) {
     const char* __restrict__ src = static_cast<const char*>(p.rows) + i * p.rows_stride_n;
     for (int base = 0; base < vecs; base += 32 * kVecsPerLane) {
+      // (head, vector in the head's row) of each of this lane's vectors, shared by load and store.
+      int head[kVecsPerLane], col[kVecsPerLane];
       Vec value[kVecsPerLane];
 #pragma unroll
       for (int u = 0; u < kVecsPerLane; ++u) {
         const int v = base + lane + 32 * u;
+        head[u] = v / vecs_per_row;
+        col[u] = v - head[u] * vecs_per_row;
         if (v < vecs)
-          value[u] = reinterpret_cast<const Vec*>(src + (v / vecs_per_row) * p.rows_stride_head)[v % vecs_per_row];
+          value[u] = reinterpret_cast<const Vec*>(src + head[u] * p.rows_stride_head)[col[u]];
       }
-      const int64_t slot = p.slot_mapping[i * p.slot_stride];
+      // Slots are int32 and checked non-negative: 32-bit division on the path after the load.
+      const int32_t slot = p.slot_mapping[i * p.slot_stride];
       if (slot < 0 || slot >= p.num_slots) break;
-      const int64_t page = slot / p.page_size, in_page = slot % p.page_size;
+      const uint32_t page = static_cast<uint32_t>(slot) / static_cast<uint32_t>(p.page_size);
+      const uint32_t in_page = static_cast<uint32_t>(slot) - page * static_cast<uint32_t>(p.page_size);
       char* __restrict__ dst = static_cast<char*>(p.cache) + page * p.cache_stride_page +
                                in_page * p.cache_stride_row;
 #pragma unroll
-      for (int u = 0; u < kVecsPerLane; ++u) {
-        const int v = base + lane + 32 * u;
-        if (v < vecs)
-          reinterpret_cast<Vec*>(dst + (v / vecs_per_row) * p.cache_stride_head)[v % vecs_per_row] = value[u];
-      }
+      for (int u = 0; u < kVecsPerLane; ++u)
+        if (base + lane + 32 * u < vecs)
+          reinterpret_cast<Vec*>(dst + head[u] * p.cache_stride_head)[col[u]] = value[u];
     }
   }
 }

@@ -76,6 +76,42 @@ __device__ __forceinline__ int last_at_most(const int64_t* sorted, int n, int64_
   return lo;
 }
 
+// t_0 .. t_parts (docs/schedule.md, "Computing it in parallel") by one thread; I is int32_t when the
+// total cost fits, which shortens the dependent chain per part.
+template <typename I>
+__device__ __forceinline__ void step_parts(const int64_t* cum, int b, int parts, int64_t* start) {
+  const I total = static_cast<I>(cum[b]);
+  const I payload = static_cast<I>((cum[b] + parts - 1) / parts + kFixedOverheadBlocks);
+  const I step = payload - kFixedOverheadBlocks;  // >= 1
+  int j = min(1, b);
+  I boundary = static_cast<I>(cum[j]);
+  I t = 0;
+  int q = 0;
+  start[0] = 0;
+  while (q < parts) {
+    if (t >= total) {
+      for (++q; q <= parts; ++q) start[q] = total;
+      break;
+    }
+    const I e = t + payload;
+    while (boundary < e - kFixedOverheadBlocks && j < b) boundary = static_cast<I>(cum[++j]);
+    if (boundary < e - kFixedOverheadBlocks) {
+      t = total;  // every sequence left ends inside this part
+    } else if (boundary <= e) {
+      t = boundary;  // the part ends with the sequence before this boundary
+    } else {
+      // Cuts until a part's window [E - overhead, E] reaches the boundary.
+      const I last = boundary - payload;
+      do {
+        t += step;
+        start[++q] = t;
+      } while (q < parts && t < last);
+      continue;
+    }
+    start[++q] = t;
+  }
+}
+
 // The schedule as positions on a tape (docs/schedule.md, "Computing it in parallel"): sequence i
 // occupies [C_i, C_(i+1)) with C the prefix sum of the costs, and part p starts at t_p. One thread
 // steps t_p -> t_(p+1) (a compare and a store per part); everything else is a prefix sum or a
@@ -116,24 +152,12 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(const Schedu
   __syncthreads();
 
   // t_(p+1) from t_p: with E = t_p + payload, the first boundary C_j >= E - overhead ends the part
-  // if it is <= E (whole sequences up to j), else the part cuts at E - overhead.
+  // if it is <= E (whole sequences up to j), else the part cuts at E - overhead. Between boundaries
+  // the parts cut at a steady payload - overhead apart: that run is a tight add-and-store loop.
   const int64_t total = cum[b];
   if (tid == 0) {
-    const int64_t payload = (total + parts - 1) / parts + kFixedOverheadBlocks;
-    int j = min(1, b);
-    int64_t boundary = cum[j];
-    int64_t t = 0;
-    start[0] = 0;
-    for (int q = 0; q < parts; ++q) {
-      if (t < total) {
-        const int64_t e = t + payload;
-        while (boundary < e - kFixedOverheadBlocks && j < b) boundary = cum[++j];
-        t = boundary < e - kFixedOverheadBlocks ? total
-            : boundary <= e                     ? boundary
-                                                : e - kFixedOverheadBlocks;
-      }
-      start[q + 1] = t;
-    }
+    if (total < (int64_t{1} << 29)) step_parts<int32_t>(cum, b, parts, start);  // no overflow of t + payload
+    else step_parts<int64_t>(cum, b, parts, start);
   }
   __syncthreads();
 
