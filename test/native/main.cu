@@ -706,6 +706,10 @@ static float median_spun_ms(F fn, int warmup = 5, int iters = 30) {
   return times[times.size() / 2];
 }
 
+static fmla::DecodeParams kernel_params(Problem& P, int copy);
+
+// spun: time as the suite tool does, and also the decode kernel alone (launched directly), so that
+// the difference shows what the combine step and its launch still cost.
 static void bench_mla(const std::vector<int>& only = {}, bool spun = false) {
   const AnchorRow rows[] = {
       {128, 1, 4096, 128, true, false, 319},  {128, 1, 8192, 128, true, false, 576},
@@ -750,6 +754,12 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false) {
     const double t = ms * 1e-3;
     const double flops = static_cast<double>(P.b) * r.h_q * r.s_q * (2.0 * 576 + 2.0 * 512) * P.mean_len;
     const double bytes = static_cast<double>(P.b) * (r.s_q * r.h_q * 576 * 2 + P.mean_len * 576 * 2 + r.s_q * r.h_q * 512 * 2);
+    if (spun) {
+      const float kernel_ms = median_spun_ms([&](int i) {
+        CUDA_CHECK((fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false, 0>(kernel_params(P, i % copies), nullptr)));
+      });
+      printf("decode kernel alone: %.1f us, the rest of the call %.1f us\n", kernel_ms * 1e3, (ms - kernel_ms) * 1e3);
+    }
     printf("| %d | %d | %d | %d | %s | %s | %.1f | %.0f | %.0f | %.0f%% | %.0f | %.2fx | %.1e%s |\n", P.b, r.s_q,
            r.s_k ? r.s_k : -1, r.h_q, r.varlen ? "yes" : "no", r.causal ? "yes" : "no", ms * 1e3,
            flops / t / 1e12, bytes / t / 1e9, 100.0 * bytes / t / 1e9 / g_copy_gbs, r.flashmla_us,
