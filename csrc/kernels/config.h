@@ -22,9 +22,10 @@ constexpr int kMlaHeadDimV = 512;
 constexpr int kMlaStages = 2;
 
 // Combine kernel: one block per (sequence with several splits, query row, column slice); the
-// threads own a float4 of the slice each and split the partials between groups of them, so that many
-// loads are in flight (a long sequence can have 100+ splits). Rows are cut into column slices until
-// the grid has kCombineMinBlocks blocks (two per SM of an H100), which matters for small batches.
+// threads own a float4 of the slice each and split the partials between groups of them, so that
+// many loads are in flight (a long sequence can have 100+ splits). Rows are cut into column slices
+// until the grid has kCombineMinBlocks blocks (two per SM of an H100), which matters for small
+// batches.
 constexpr int kCombineThreads = 256;
 constexpr int kCombineMinBlocks = 264;
 

@@ -1,5 +1,5 @@
-// Programmatic dependent launch (sm_90+): a kernel launched with launch_dependent() may be set up and
-// scheduled while the previous kernel in the stream finishes, which hides most of its launch
+// Programmatic dependent launch (sm_90+): a kernel launched with launch_dependent() may be set up
+// and scheduled while the previous kernel in the stream finishes, which hides most of its launch
 // latency; it must call wait_for_previous_kernel() before touching memory that the previous kernel
 // (or anything before it in the stream) writes or reads. Elsewhere, an ordinary launch.
 #pragma once
@@ -26,10 +26,9 @@ inline bool device_takes_pdl() {
   int state = __atomic_load_n(&known[device], __ATOMIC_RELAXED);
   if (state == 0) {
     int major = 0;
-    state = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
-                    major >= 9
-                ? 2
-                : 1;
+    const cudaError_t err =
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+    state = err == cudaSuccess && major >= 9 ? 2 : 1;
     __atomic_store_n(&known[device], state, __ATOMIC_RELAXED);
   }
   return state == 2;

@@ -37,7 +37,8 @@ __global__ void __launch_bounds__(kWriteKvThreads) write_kv_kernel(const WriteKv
       const int32_t slot = p.slot_mapping[i * p.slot_stride];
       if (slot < 0 || slot >= p.num_slots) break;
       const uint32_t page = static_cast<uint32_t>(slot) / static_cast<uint32_t>(p.page_size);
-      const uint32_t in_page = static_cast<uint32_t>(slot) - page * static_cast<uint32_t>(p.page_size);
+      const uint32_t in_page =
+          static_cast<uint32_t>(slot) - page * static_cast<uint32_t>(p.page_size);
       char* __restrict__ dst = static_cast<char*>(p.cache) + page * p.cache_stride_page +
                                in_page * p.cache_stride_row;
 #pragma unroll

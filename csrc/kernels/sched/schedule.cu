@@ -76,8 +76,8 @@ __device__ __forceinline__ int last_at_most(const int64_t* sorted, int n, int64_
   return lo;
 }
 
-// t_0 .. t_parts (docs/schedule.md, "Computing it in parallel") by one thread; I is int32_t when the
-// total cost fits, which shortens the dependent chain per part.
+// t_0 .. t_parts (docs/schedule.md, "Computing it in parallel") by one thread; I is int32_t when
+// the total cost fits, which shortens the dependent chain per part.
 template <typename I>
 __device__ __forceinline__ void step_parts(const int64_t* cum, int b, int parts, int64_t* start) {
   const I total = static_cast<I>(cum[b]);
@@ -156,7 +156,8 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(const Schedu
   // the parts cut at a steady payload - overhead apart: that run is a tight add-and-store loop.
   const int64_t total = cum[b];
   if (tid == 0) {
-    if (total < (int64_t{1} << 29)) step_parts<int32_t>(cum, b, parts, start);  // no overflow of t + payload
+    // int32 when t + payload cannot overflow it.
+    if (total < (int64_t{1} << 29)) step_parts<int32_t>(cum, b, parts, start);
     else step_parts<int64_t>(cum, b, parts, start);
   }
   __syncthreads();
@@ -187,7 +188,7 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(const Schedu
     m[4] = bi + cuts[q];
     m[5] = m[6] = m[7] = 0;
   }
-  // Sequence i has i + 1 whole-or-final splits before and including it, plus every cut before C_(i+1).
+  // Sequences 0 .. i - 1 have i final splits, plus one for every cut before C_i.
   for (int i = tid; i <= b; i += kScheduleThreads) {
     if (i == 0) {
       p.num_splits[0] = 0;
