@@ -21,13 +21,17 @@ constexpr int kMlaHeadDimV = 512;
 // Cache-tile pipeline depth. MLA: Q (72 KB) + 2 tiles of 72 KB fill the 227 KB of shared memory.
 constexpr int kMlaStages = 2;
 
-// Combine kernel: one block per (schedule part, query row); D_V / 4 threads own a float4 of the row
-// each, and the block's 512 threads split the partials between D_V / 4-thread groups so that many
-// loads are in flight (a long sequence can have 100+ splits).
-constexpr int kCombineThreads = 512;
+// Combine kernel: one block per (sequence with several splits, query row, column slice); the
+// threads own a float4 of the slice each and split the partials between groups of them, so that
+// many loads are in flight (a long sequence can have 100+ splits). Rows are cut into column slices
+// until the grid has kCombineMinBlocks blocks (two per SM of an H100), which matters for small
+// batches.
+constexpr int kCombineThreads = 256;
+constexpr int kCombineMinBlocks = 264;
 
-// Schedule kernel: threads that stage the lengths in shared memory and sum the costs before one
-// thread walks the batch; batches up to kScheduleSmemSeqs are walked from shared memory.
+// Schedule kernel: batches up to kScheduleSmemSeqs sequences and kScheduleSmemParts parts are
+// computed in shared memory by all threads (prefix sums and binary searches around a one-compare-
+// per-part walk); larger ones fall back to one thread walking the batch in global memory.
 constexpr int kScheduleThreads = 256;
 constexpr int kScheduleSmemSeqs = 4096;
 constexpr int kScheduleSmemParts = 1024;

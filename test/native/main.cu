@@ -6,6 +6,8 @@
 //   build/fmla_native_test small   a few small cases (for compute-sanitizer memcheck / racecheck)
 //   build/fmla_native_test bench   the mla-anchor suite (TARGETS.md), GQA and write_kv timings with
 //                                  the copy ceiling measured in the same run
+//   build/fmla_native_test bench-small   the small-batch rows timed as the suite tool does (spin
+//                                  before the start event), the schedule kernel, write_kv floors
 //
 // Decode results are checked against the float32 GPU reference (csrc/reference/), itself checked
 // against a float64 CPU reference on small shapes.
@@ -17,6 +19,7 @@
 
 #include "../../csrc/kernels/mla_decode/splitkv_decode.cuh"
 #include "cpu_reference.h"
+#include "flash_mla_testing.h"
 #include "kit.cuh"
 #include "schedule_ref.h"
 
@@ -308,14 +311,18 @@ static void suite_schedule() {
   // Device kernel against the port over random batches and part counts.
   std::mt19937_64 rng(7);
   int mismatches = 0, cases = 0;
-  for (int trial = 0; trial < 200; ++trial) {
-    const int b = 1 + static_cast<int>(rng() % (trial < 100 ? 8 : 300));
+  // Trials from 200 on reach both kernel paths (more than 4096 sequences or 1024 parts fall back
+  // to the one-thread walk) and include negative lengths (counted as empty).
+  for (int trial = 0; trial < 320; ++trial) {
+    const bool wide = trial >= 200;
+    const int b = 1 + static_cast<int>(rng() % (trial < 100 ? 8 : !wide ? 300 : trial % 2 ? 5000 : 40));
     std::vector<int32_t> lens(b);
     for (auto& l : lens) {
-      const int kind = static_cast<int>(rng() % 4);
-      l = kind == 0 ? 0 : kind == 1 ? static_cast<int32_t>(rng() % 200) : static_cast<int32_t>(rng() % 70000);
+      const int kind = static_cast<int>(rng() % (wide ? 5 : 4));
+      l = kind == 0 ? 0 : kind == 1 ? static_cast<int32_t>(rng() % 200)
+          : kind == 4 ? -static_cast<int32_t>(rng() % 100) : static_cast<int32_t>(rng() % 70000);
     }
-    const int nsp = 1 + static_cast<int>(rng() % 140);
+    const int nsp = 1 + static_cast<int>(rng() % (wide ? 1100 : 140));
     DevBuf d_lens = upload(lens), meta(static_cast<size_t>(nsp) * 32), splits(static_cast<size_t>(b + 1) * 4);
     fmla_tensor tl = make_tensor(d_lens.ptr, FMLA_DTYPE_INT32, {b});
     fmla_tensor tm = make_tensor(meta.ptr, FMLA_DTYPE_INT32, {nsp, 8});
@@ -674,7 +681,36 @@ static void ensure_rotation(Problem& P, size_t cache_bytes) {
   }
 }
 
-static void bench_mla() {
+// Times fn like median_ms, with 200 us of device spin queued before each start event so that the
+// host's launch work overlaps the spin instead of showing up as idle GPU time (as the suite tool does).
+template <typename F>
+static float median_spun_ms(F fn, int warmup = 5, int iters = 30) {
+  cudaEvent_t a, b;
+  CUDA_CHECK(cudaEventCreate(&a));
+  CUDA_CHECK(cudaEventCreate(&b));
+  for (int i = 0; i < warmup; ++i) fn(i);
+  std::vector<float> times;
+  for (int i = 0; i < iters; ++i) {
+    FMLA_CHECK(fmla_testing_spin(200000, nullptr));
+    CUDA_CHECK(cudaEventRecord(a, nullptr));
+    fn(warmup + i);
+    CUDA_CHECK(cudaEventRecord(b, nullptr));
+    CUDA_CHECK(cudaEventSynchronize(b));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    times.push_back(ms);
+  }
+  CUDA_CHECK(cudaEventDestroy(a));
+  CUDA_CHECK(cudaEventDestroy(b));
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+static fmla::DecodeParams kernel_params(Problem& P, int copy);
+
+// spun: time as the suite tool does, and also the decode kernel alone (launched directly), so that
+// the difference shows what the combine step and its launch still cost.
+static void bench_mla(const std::vector<int>& only = {}, bool spun = false) {
   const AnchorRow rows[] = {
       {128, 1, 4096, 128, true, false, 319},  {128, 1, 8192, 128, true, false, 576},
       {128, 1, 16384, 128, true, false, 997}, {128, 1, 32768, 128, true, false, 1985},
@@ -691,7 +727,13 @@ static void bench_mla() {
   printf("| b | s_q | s_k | h_q | varlen | causal | us | TFLOP/s | GB/s | %% copy | FlashMLA us | vs FlashMLA | rel_l2 |\n");
   printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   uint64_t seed = 9000;
+  int index = -1;
   for (const AnchorRow& r : rows) {
+    ++index;
+    if (!only.empty() && std::find(only.begin(), only.end(), index) == only.end()) {
+      seed += r.s_k != 0 && r.varlen ? 2 : 1;  // the same data as in the full run
+      continue;
+    }
     Spec s;
     s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.causal, s.page_size = 64, s.sample_rows = 256;
     if (r.s_k == 0) s.lens = {4641, 45118, 1730, 1696};
@@ -707,10 +749,17 @@ static void bench_mla() {
     const size_t cache_bytes = static_cast<size_t>(P.mean_len * P.b) * 576 * 2;
     ensure_rotation(P, cache_bytes);
     const int copies = static_cast<int>(P.k_copies.size());
-    const float ms = median_ms([&](int i) { FMLA_CHECK(run_decode(P, i % copies)); });
+    const float ms = spun ? median_spun_ms([&](int i) { FMLA_CHECK(run_decode(P, i % copies)); })
+                          : median_ms([&](int i) { FMLA_CHECK(run_decode(P, i % copies)); });
     const double t = ms * 1e-3;
     const double flops = static_cast<double>(P.b) * r.h_q * r.s_q * (2.0 * 576 + 2.0 * 512) * P.mean_len;
     const double bytes = static_cast<double>(P.b) * (r.s_q * r.h_q * 576 * 2 + P.mean_len * 576 * 2 + r.s_q * r.h_q * 512 * 2);
+    if (spun) {
+      const float kernel_ms = median_spun_ms([&](int i) {
+        CUDA_CHECK((fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false, 0>(kernel_params(P, i % copies), nullptr)));
+      });
+      printf("decode kernel alone: %.1f us, the rest of the call %.1f us\n", kernel_ms * 1e3, (ms - kernel_ms) * 1e3);
+    }
     printf("| %d | %d | %d | %d | %s | %s | %.1f | %.0f | %.0f | %.0f%% | %.0f | %.2fx | %.1e%s |\n", P.b, r.s_q,
            r.s_k ? r.s_k : -1, r.h_q, r.varlen ? "yes" : "no", r.causal ? "yes" : "no", ms * 1e3,
            flops / t / 1e12, bytes / t / 1e9, 100.0 * bytes / t / 1e9 / g_copy_gbs, r.flashmla_us,
@@ -774,6 +823,61 @@ static void bench_write_kv() {
     const double bytes = 2.0 * n * row_bytes;
     const double gbs = bytes / (ms * 1e-3) / 1e9;
     printf("| h_kv=%d d=%d | %.2f | %.0f | %.0f%% |\n", w.h_kv, w.d, ms * 1e3, gbs, 100 * gbs / g_copy_gbs);
+  }
+}
+
+// The schedule kernel alone (it runs once per decode step, outside the suite's timed call).
+static void bench_schedule() {
+  printf("\nschedule kernel (fmla_get_mla_metadata), one call, spun\n| b | s_k | parts | us |\n|---|---|---|---|\n");
+  struct R { int b, s_k, parts; };
+  for (const R r : {R{1, 32768, 66}, R{1, 32768, 132}, R{4, 32768, 66}, R{16, 32768, 132},
+                    R{128, 8192, 66}, R{1024, 4096, 132}}) {
+    const std::vector<int32_t> lens = r.b >= 128 ? varlen(r.b, r.s_k, 1, 77) : std::vector<int32_t>(r.b, r.s_k);
+    DevBuf d_lens = upload(lens), meta(static_cast<size_t>(r.parts) * 32), splits(static_cast<size_t>(r.b + 1) * 4);
+    fmla_tensor tl = make_tensor(d_lens.ptr, FMLA_DTYPE_INT32, {r.b});
+    fmla_tensor tm = make_tensor(meta.ptr, FMLA_DTYPE_INT32, {r.parts, 8});
+    fmla_tensor ts = make_tensor(splits.ptr, FMLA_DTYPE_INT32, {r.b + 1});
+    const float ms = median_spun_ms([&](int) { FMLA_CHECK(fmla_get_mla_metadata(&tl, 64, 1, &tm, &ts, nullptr)); });
+    const ScheduleRef ref = schedule_ref(lens, r.parts);
+    const bool ok = download<int32_t>(meta.ptr, static_cast<size_t>(r.parts) * 8) == ref.metadata &&
+                    download<int32_t>(splits.ptr, r.b + 1) == ref.num_splits;
+    ++g_checks;
+    if (!ok) ++g_failures;
+    printf("| %d | %d | %d | %.2f%s |\n", r.b, r.s_k, r.parts, ms * 1e3, ok ? "" : " FAIL");
+  }
+}
+
+// write_kv as the suite tool times it (one call between events, spin before), beside two floors:
+// an empty kernel and a device-to-device copy of the same bytes, timed the same way.
+static void bench_write_kv_single() {
+  printf("\nwrite_kv, one call of 4096 tokens, spun; copy ceiling %.0f GB/s\n", g_copy_gbs);
+  printf("| shape | write_kv us | %% copy | memcpy same bytes us | empty kernel us |\n|---|---|---|---|---|\n");
+  struct W { int h_kv, d; };
+  for (const W w : {W{1, 576}, W{8, 128}}) {
+    const int n = 4096, ps = 64, pages = 4096, copies = 24;
+    const size_t row_bytes = static_cast<size_t>(w.h_kv) * w.d * 2;
+    DevBuf cache(static_cast<size_t>(pages) * ps * row_bytes), rows(copies * n * row_bytes), dst(n * row_bytes);
+    fill_randn(rows.ptr, FMLA_DTYPE_BFLOAT16, static_cast<int64_t>(copies) * n * w.h_kv * w.d, 3);
+    std::vector<int32_t> perm(pages * ps);
+    for (int i = 0; i < pages * ps; ++i) perm[i] = i;
+    std::shuffle(perm.begin(), perm.end(), std::mt19937_64(5));
+    perm.resize(static_cast<size_t>(n) * copies);
+    DevBuf slots = upload(perm);
+    fmla_tensor tc = make_tensor(cache.ptr, FMLA_DTYPE_BFLOAT16, {pages, ps, w.h_kv, w.d});
+    const float ms = median_spun_ms([&](int it) {
+      const int c = it % copies;
+      fmla_tensor tr = make_tensor(static_cast<char*>(rows.ptr) + c * n * row_bytes, FMLA_DTYPE_BFLOAT16, {n, w.h_kv, w.d});
+      fmla_tensor ts = make_tensor(slots.as<int32_t>() + c * n, FMLA_DTYPE_INT32, {n});
+      FMLA_CHECK(fmla_write_kv(&tc, &tr, &ts, nullptr));
+    });
+    const float copy_ms = median_spun_ms([&](int it) {
+      CUDA_CHECK(cudaMemcpyAsync(dst.ptr, static_cast<char*>(rows.ptr) + (it % copies) * n * row_bytes,
+                                 n * row_bytes, cudaMemcpyDeviceToDevice));
+    });
+    const float empty_ms = median_spun_ms([&](int) { FMLA_CHECK(fmla_testing_spin(0, nullptr)); });
+    const double gbs = 2.0 * n * row_bytes / (ms * 1e-3) / 1e9;
+    printf("| h_kv=%d d=%d | %.2f | %.0f%% | %.2f | %.2f |\n", w.h_kv, w.d, ms * 1e3, 100 * gbs / g_copy_gbs,
+           copy_ms * 1e3, empty_ms * 1e3);
   }
 }
 
@@ -895,6 +999,13 @@ int main(int argc, char** argv) {
     suite_gqa(quick);
   }
   if (mode == "experiment") experiment();
+  if (mode == "bench-small") {  // the small-batch rows as the suite tool times them, and the side kernels
+    g_copy_gbs = copy_ceiling_gbs();
+    bench_mla({0, 8, 14, 15, 17, 18, 20}, true);
+    bench_schedule();
+    bench_write_kv_single();
+    bench_write_kv();
+  }
   if (mode == "bench" || mode == "all") {
     g_copy_gbs = copy_ceiling_gbs();
     bench_mla();
