@@ -15,7 +15,7 @@
 #include <random>
 #include <string>
 
-#include "../../csrc/kernels/mla_decode/splitkv_decode.cuh"
+#include "../../csrc/kernels/mla_decode/seesaw_decode.cuh"
 #include "cpu_reference.h"
 #include "kit.cuh"
 #include "schedule_ref.h"
@@ -802,6 +802,7 @@ static fmla::DecodeParams kernel_params(Problem& P, int copy) {
   d.lse_stride_b = P.tlse.strides[0], d.lse_stride_h = P.tlse.strides[1], d.lse_stride_s = P.tlse.strides[2];
   d.b = P.b, d.s_q = s.s_q, d.h_q = s.h_q, d.h_kv = s.h_kv, d.heads_per_kv = s.h_q / s.h_kv;
   d.rows_per_kv = s.s_q * d.heads_per_kv, d.page_size = s.page_size, d.num_sm_parts = P.nsp;
+  d.num_pages = P.num_pages;
   d.causal = s.causal, d.scale_log2 = 1.4426950408889634f / sqrtf(static_cast<float>(s.d_qk));
   return d;
 }
