@@ -132,51 +132,6 @@ __device__ __forceinline__ void named_barrier_arrive(int id, int threads) {
   asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
-// ---- thread-block clusters ----
-
-__device__ __forceinline__ uint32_t cluster_ctarank() {
-  uint32_t r;
-  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
-  return r;
-}
-
-// barrier.cluster: every thread of every block of the cluster arrives, then waits.
-__device__ __forceinline__ void cluster_sync() {
-  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::
-                   : "memory");
-}
-
-// Arrives on the mbarrier at the same shared-memory offset in block `rank` of the cluster.
-__device__ __forceinline__ void mbarrier_arrive_cluster(uint32_t bar, uint32_t rank) {
-  asm volatile(
-      "{\n.reg .b32 remote;\nmapa.shared::cluster.u32 remote, %0, %1;\n"
-      "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [remote];\n}\n" ::"r"(bar),
-      "r"(rank)
-      : "memory");
-}
-
-// mbarrier_wait with cluster-scope acquire (the phase was completed by another block's arrival).
-__device__ __forceinline__ void mbarrier_wait_cluster(uint32_t bar, uint32_t parity) {
-  asm volatile(
-      "{\n.reg .pred done;\nwait_%=:\n"
-      "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 done, [%0], %1;\n"
-      "@!done bra wait_%=;\n}\n" ::"r"(bar),
-      "r"(parity)
-      : "memory");
-}
-
-// tma_load_3d into the same shared-memory offset of every block in `cta_mask`, completing the bytes
-// on the mbarrier at `bar`'s offset in each of them.
-__device__ __forceinline__ void tma_load_3d_multicast(uint32_t dst, const void* tensor_map,
-                                                      uint32_t bar, int c0, int c1, int c2,
-                                                      uint16_t cta_mask, uint64_t l2_policy) {
-  asm volatile(
-      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::"
-      "cluster.L2::cache_hint [%0], [%1, {%2, %3, %4}], [%5], %6, %7;\n" ::"r"(dst),
-      "l"(tensor_map), "r"(c0), "r"(c1), "r"(c2), "r"(bar), "h"(cta_mask), "l"(l2_policy)
-      : "memory");
-}
-
 }  // namespace ptx
 
 // Two floats packed into one 32-bit register of the element type (an mma A operand, or a store).

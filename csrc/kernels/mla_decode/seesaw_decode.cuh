@@ -37,7 +37,7 @@ struct SeesawLayout {
   // Row statistics, 64 floats each: m0, a0 (from wg 0), m1, a1 (from wg 1), row sums of wg 0, wg 1.
   static constexpr int kStatFloats = 6 * kBlockM;
   static constexpr int kOffBars = kOffStats + kStatFloats * 4;
-  static constexpr int kBars = 2 * kBoxes + 4;  // full[2][9], free[2], peer_free[2]
+  static constexpr int kBars = 2 * kBoxes + 2;  // full[2][9], free[2]
   static constexpr int kSmemBytes = kOffBars + kBars * 8;
   static constexpr int kThreads = 256;
 };
@@ -47,11 +47,7 @@ static_assert(kBlockN == 64 && kBlockM == 64, "one page of 64 keys per tile, 64 
 // Named barriers (0 is __syncthreads): P0 ready (wg 0 -> wg 1), P1 ready (wg 1 -> wg 0).
 constexpr int kBarP0 = 1, kBarP1 = 2;
 
-// CLUSTER = 2: the two blocks of a cluster (consecutive row groups of the same part, so the same
-// tiles) each load half of every tile's boxes and multicast them to both, halving the L2 -> SM
-// traffic. A buffer is then refilled once both blocks have freed it (a handshake of the two
-// issuing threads through peer_free).
-template <typename Elem, int CLUSTER>
+template <typename Elem>
 __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
     seesaw_decode_kernel(const DecodeParams p, const __grid_constant__ CUtensorMap k_map) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -77,20 +73,13 @@ __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
   auto buf = [&](int b) { return s_base + L::kOffK + b * L::kTileBytes; };
   auto full_bar = [&](int b, int box) { return bars + (b * L::kBoxes + box) * 8; };
   auto free_bar = [&](int b) { return bars + (2 * L::kBoxes + b) * 8; };
-  auto peer_free_bar = [&](int b) { return bars + (2 * L::kBoxes + 2 + b) * 8; };
-  const uint32_t rank = CLUSTER > 1 ? ptx::cluster_ctarank() : 0u;
 
   if (tid == 0) {
     for (int i = 0; i < 2 * L::kBoxes; ++i) ptx::mbarrier_init(bars + i * 8, 1);
     for (int b = 0; b < 2; ++b) ptx::mbarrier_init(free_bar(b), L::kThreads);
-    for (int b = 0; b < 2; ++b) ptx::mbarrier_init(peer_free_bar(b), 1);
     ptx::fence_mbarrier_init();
   }
-  if constexpr (CLUSTER > 1) {
-    ptx::cluster_sync();  // the peer's barriers exist before anything arrives on them
-  } else {
-    __syncthreads();
-  }
+  __syncthreads();
 
   int my_row[2];  // this thread's rows in the wgmma accumulator layout (both warpgroups alike)
   my_row[0] = warp * 16 + lane / 4;
@@ -119,34 +108,21 @@ __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
       const int j = m < p.rows_per_kv ? m / p.heads_per_kv : 0;
       limit[x] = p.causal ? min(end, seqlen - p.s_q + j + 1) : end;
     }
-    // One thread loads tile `t` into buffer `b` once every block of the cluster has freed it (fill
-    // number fills[b]; the previous one must have been consumed), issuing its share of the boxes.
-    auto fill = [&](int t, int b) {
-      const uint32_t u = fills[b];
-      if (u > 0) ptx::mbarrier_wait(free_bar(b), (u - 1u) & 1u);
-      if constexpr (CLUSTER > 1) {
-        ptx::mbarrier_arrive_cluster(peer_free_bar(b), rank ^ 1u);
-        ptx::mbarrier_wait_cluster(peer_free_bar(b), u & 1u);
-      }
+    // One thread issues the 9 boxes of tile `t` into buffer `b`.
+    auto issue = [&](int t, int b) {
       const int page = block_table[static_cast<int64_t>(start / kBlockN + t) * p.bt_stride_page];
 #pragma unroll 1
       for (int box = 0; box < L::kBoxes; ++box) {
         ptx::mbarrier_arrive_expect_tx(full_bar(b, box), L::kBox);
-        if (box % CLUSTER != static_cast<int>(rank)) continue;
-        if constexpr (CLUSTER > 1) {
-          ptx::tma_load_3d_multicast(buf(b) + box * L::kBox, &k_map, full_bar(b, box), box * 64, 0,
-                                     page, static_cast<uint16_t>((1u << CLUSTER) - 1u), l2_policy);
-        } else {
-          ptx::tma_load_3d(buf(b) + box * L::kBox, &k_map, full_bar(b, box), box * 64, 0, page,
-                           l2_policy);
-        }
+        ptx::tma_load_3d(buf(b) + box * L::kBox, &k_map, full_bar(b, box), box * 64, 0, page,
+                         l2_policy);
       }
     };
 
     __syncthreads();  // the previous sequence is done with Q, both buffers and the statistics
     if (tid == 0) {
-      if (n_tiles > 0) fill(0, 0);
-      if (n_tiles > 1) fill(1, 1);
+      if (n_tiles > 0) issue(0, 0);
+      if (n_tiles > 1) issue(1, 1);
     }
     __syncwarp();
     if (n_tiles > 0) ++fills[0];
@@ -293,7 +269,10 @@ __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
           pv(1);
           wgmma::wait<0>();
           ptx::mbarrier_arrive(free_bar(1));
-          if (tid == 0 && refill1) fill(2 * jp + 3, 1);
+          if (tid == 0 && refill1) {
+            ptx::mbarrier_wait(free_bar(1), par1);
+            issue(2 * jp + 3, 1);
+          }
           __syncwarp();
         } else {
           wgmma::wait<0>();
@@ -328,7 +307,10 @@ __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
           ptx::named_barrier_arrive(kBarP1, L::kThreads);
           wgmma::wait<0>();
           ptx::mbarrier_arrive(free_bar(0));
-          if (tid == 128 && refill0) fill(2 * jp + 2, 0);
+          if (tid == 128 && refill0) {
+            ptx::mbarrier_wait(free_bar(0), par0);
+            issue(2 * jp + 2, 0);
+          }
           __syncwarp();
           rescale(a1);
           row_sum[0] += psum[0];
@@ -386,7 +368,6 @@ __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
       }
     }
   }
-  if constexpr (CLUSTER > 1) ptx::cluster_sync();  // no block leaves while its peer may signal it
 #endif
 }
 
@@ -415,47 +396,28 @@ bool launch_seesaw_decode(const DecodeParams& p, cudaStream_t stream, cudaError_
       (p.k_stride_page * 2) % 16 != 0 || p.k_stride_row < kMlaHeadDimQK ||
       p.k_stride_page < p.k_stride_row * kBlockN)
     return false;
-  const auto kernel1 = seesaw_decode_kernel<Elem, 1>;
-  const auto kernel2 = seesaw_decode_kernel<Elem, 2>;
-  // Per device: 0 = not yet looked at, 1 = usable, 3 = usable with clusters of 2, 2 = not usable.
+  const auto kernel = seesaw_decode_kernel<Elem>;
+  // Per device: 0 = not yet looked at, 1 = usable (shared memory configured), 2 = not usable.
   static int device_state[64] = {};
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess || device >= 64) return false;
   int state = __atomic_load_n(&device_state[device], __ATOMIC_ACQUIRE);
   if (state == 0) {
-    int major = 0, minor = 0, sms = 0;
+    int major = 0, minor = 0;
     cudaFuncAttributes attr{};
     state = 2;
     if (tensor_map_encoder() != nullptr &&
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
         cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess &&
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) == cudaSuccess &&
-        major == 9 && minor == 0 && cudaFuncGetAttributes(&attr, kernel1) == cudaSuccess &&
+        major == 9 && minor == 0 && cudaFuncGetAttributes(&attr, kernel) == cudaSuccess &&
         attr.binaryVersion == 90 &&
-        cudaFuncSetAttribute(kernel1, cudaFuncAttributeMaxDynamicSharedMemorySize, L::kSmemBytes) ==
-            cudaSuccess) {
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, L::kSmemBytes) ==
+            cudaSuccess)
       state = 1;
-      // Clusters of 2 only where every SM can hold one block of a pair at once.
-      cudaLaunchConfig_t config{};
-      cudaLaunchAttribute attribute{};
-      attribute.id = cudaLaunchAttributeClusterDimension;
-      attribute.val.clusterDim.x = 1, attribute.val.clusterDim.y = 1, attribute.val.clusterDim.z = 2;
-      config.gridDim = dim3(sms / 2, 1, 2);
-      config.blockDim = dim3(L::kThreads);
-      config.dynamicSmemBytes = L::kSmemBytes;
-      config.attrs = &attribute;
-      config.numAttrs = 1;
-      int clusters = 0;
-      if (cudaFuncSetAttribute(kernel2, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               L::kSmemBytes) == cudaSuccess &&
-          cudaOccupancyMaxActiveClusters(&clusters, kernel2, &config) == cudaSuccess &&
-          2 * clusters >= sms)
-        state = 3;
-    }
     cudaGetLastError();  // a refusal above is not the caller's error
     __atomic_store_n(&device_state[device], state, __ATOMIC_RELEASE);
   }
-  if (state != 1 && state != 3) return false;
+  if (state != 1) return false;
 
   // The cache as [num_pages][64 rows][576 columns]; one box = 64 rows x 64 columns of one page.
   CUtensorMap map;
@@ -474,22 +436,7 @@ bool launch_seesaw_decode(const DecodeParams& p, cudaStream_t stream, cudaError_
                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
     return false;
   const dim3 grid(p.num_sm_parts, p.h_kv, (p.rows_per_kv + kBlockM - 1) / kBlockM);
-  if (state == 3 && grid.z % 2 == 0) {
-    cudaLaunchConfig_t config{};
-    cudaLaunchAttribute attribute{};
-    attribute.id = cudaLaunchAttributeClusterDimension;
-    attribute.val.clusterDim.x = 1, attribute.val.clusterDim.y = 1, attribute.val.clusterDim.z = 2;
-    config.gridDim = grid;
-    config.blockDim = dim3(L::kThreads);
-    config.dynamicSmemBytes = L::kSmemBytes;
-    config.stream = stream;
-    config.attrs = &attribute;
-    config.numAttrs = 1;
-    *err = cudaLaunchKernelEx(&config, kernel2, p, map);
-    if (*err == cudaSuccess) *err = cudaGetLastError();
-    return true;
-  }
-  kernel1<<<grid, L::kThreads, L::kSmemBytes, stream>>>(p, map);
+  kernel<<<grid, L::kThreads, L::kSmemBytes, stream>>>(p, map);
   *err = cudaGetLastError();
   return true;
 }
