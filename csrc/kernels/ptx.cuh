@@ -107,8 +107,7 @@ __device__ __forceinline__ void mbarrier_wait(uint32_t bar, uint32_t parity) {
 }
 
 // cp.async.bulk.tensor.3d: one TMA box global -> shared, completing `bytes` on mbarrier `bar`;
-// c0 is the innermost coordinate. The L2 hint evicts the cache lines first (each is read once or
-// twice, soon after).
+// c0 is the innermost coordinate; l2_policy comes from l2_policy<>().
 __device__ __forceinline__ void tma_load_3d(uint32_t dst, const void* tensor_map, uint32_t bar,
                                             int c0, int c1, int c2, uint64_t l2_policy) {
   asm volatile(
@@ -118,9 +117,17 @@ __device__ __forceinline__ void tma_load_3d(uint32_t dst, const void* tensor_map
       : "memory");
 }
 
-__device__ __forceinline__ uint64_t l2_policy_evict_first() {
+// L2 eviction priorities for cache hints: 0 = evict_first, 1 = evict_normal, 2 = evict_last.
+template <int PRIORITY>
+__device__ __forceinline__ uint64_t l2_policy() {
   uint64_t policy;
-  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
+  if constexpr (PRIORITY == 0) {
+    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
+  } else if constexpr (PRIORITY == 1) {
+    asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n" : "=l"(policy));
+  } else {
+    asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(policy));
+  }
   return policy;
 }
 
