@@ -17,10 +17,6 @@
 // first box. A buffer is refilled as soon as both warpgroups have arrived on its "free" mbarrier.
 #pragma once
 
-#ifndef FMLA_SEESAW_L2
-#define FMLA_SEESAW_L2 0  // L2 priority of the tile loads (ptx::l2_policy)
-#endif
-
 #include <cuda.h>
 #include <cudaTypedefs.h>
 
@@ -41,7 +37,7 @@ struct SeesawLayout {
   // Row statistics, 64 floats each: m0, a0 (from wg 0), m1, a1 (from wg 1), row sums of wg 0, wg 1.
   static constexpr int kStatFloats = 6 * kBlockM;
   static constexpr int kOffBars = kOffStats + kStatFloats * 4;
-  static constexpr int kBars = 2 * kBoxes + 4;  // full[2][9], free_first[2], free_second[2]
+  static constexpr int kBars = 2 * kBoxes + 2;  // full[2][9], free[2]
   static constexpr int kSmemBytes = kOffBars + kBars * 8;
   static constexpr int kThreads = 256;
 };
@@ -49,7 +45,7 @@ static_assert(SeesawLayout::kSmemBytes <= kMaxSmemPerBlock, "seesaw layout fits"
 static_assert(kBlockN == 64 && kBlockM == 64, "one page of 64 keys per tile, 64 rows per block");
 
 // Named barriers (0 is __syncthreads): P0 ready (wg 0 -> wg 1), P1 ready (wg 1 -> wg 0).
-constexpr int kBarP0 = 1, kBarP1 = 2;
+constexpr int kBarP0 = 1, kBarP1 = 2, kBarWg0 = 3, kBarWg1 = 4;
 
 template <typename Elem>
 __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
@@ -76,18 +72,11 @@ __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
   const uint32_t bars = s_base + L::kOffBars;
   auto buf = [&](int b) { return s_base + L::kOffK + b * L::kTileBytes; };
   auto full_bar = [&](int b, int box) { return bars + (b * L::kBoxes + box) * 8; };
-  // A buffer is freed in two parts: its first 4 boxes in load order (the value half read by one
-  // warpgroup only: boxes 0-3 of buffer 0, boxes 4-7 of buffer 1, see box_at) once that warpgroup
-  // is done, the other 5 once both are.
-  auto free_first_bar = [&](int b) { return bars + (2 * L::kBoxes + b) * 8; };
-  auto free_second_bar = [&](int b) { return bars + (2 * L::kBoxes + 2 + b) * 8; };
-  // Load (and S) order of the boxes: buffer 1's first freed half is the right one (wg 1's).
-  auto box_at = [](int b, int i) { return b == 0 || i == 8 ? i : (i + 4) % 8; };
+  auto free_bar = [&](int b) { return bars + (2 * L::kBoxes + b) * 8; };
 
   if (tid == 0) {
     for (int i = 0; i < 2 * L::kBoxes; ++i) ptx::mbarrier_init(bars + i * 8, 1);
-    for (int b = 0; b < 2; ++b) ptx::mbarrier_init(free_first_bar(b), L::kThreads / 2);
-    for (int b = 0; b < 2; ++b) ptx::mbarrier_init(free_second_bar(b), L::kThreads);
+    for (int b = 0; b < 2; ++b) ptx::mbarrier_init(free_bar(b), L::kThreads);
     ptx::fence_mbarrier_init();
   }
   __syncthreads();
@@ -95,7 +84,7 @@ __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
   int my_row[2];  // this thread's rows in the wgmma accumulator layout (both warpgroups alike)
   my_row[0] = warp * 16 + lane / 4;
   my_row[1] = my_row[0] + 8;
-  const uint64_t l2_policy = ptx::l2_policy<FMLA_SEESAW_L2>();
+  const uint64_t l2_policy = ptx::l2_policy<0>();
   // Tiles loaded into each buffer so far; every thread counts alike, so all know the phases.
   uint32_t fills[2] = {0u, 0u};
 
@@ -119,16 +108,11 @@ __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
       const int j = m < p.rows_per_kv ? m / p.heads_per_kv : 0;
       limit[x] = p.causal ? min(end, seqlen - p.s_q + j + 1) : end;
     }
-    // One thread loads part `half` (0: the first 4 boxes in load order, 1: the other 5) of tile
-    // `t` into buffer `b` once that part is free (fill number fills[b]: the previous fill of the
-    // buffer must have been consumed).
-    auto fill = [&](int t, int b, int half) {
-      const uint32_t u = fills[b];
-      if (u > 0) ptx::mbarrier_wait(half == 0 ? free_first_bar(b) : free_second_bar(b), (u - 1u) & 1u);
+    // One thread issues boxes [from, to) of tile `t` into buffer `b`.
+    auto issue = [&](int t, int b, int from, int to) {
       const int page = block_table[static_cast<int64_t>(start / kBlockN + t) * p.bt_stride_page];
 #pragma unroll 1
-      for (int i = half * 4; i < (half == 0 ? 4 : L::kBoxes); ++i) {
-        const int box = box_at(b, i);
+      for (int box = from; box < to; ++box) {
         ptx::mbarrier_arrive_expect_tx(full_bar(b, box), L::kBox);
         ptx::tma_load_3d(buf(b) + box * L::kBox, &k_map, full_bar(b, box), box * 64, 0, page,
                          l2_policy);
@@ -137,7 +121,8 @@ __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
 
     __syncthreads();  // the previous sequence is done with Q, both buffers and the statistics
     if (tid == 0) {
-      for (int b = 0; b < 2 && b < n_tiles; ++b) fill(b, b, 0), fill(b, b, 1);
+      if (n_tiles > 0) issue(0, 0, 0, L::kBoxes);
+      if (n_tiles > 1) issue(1, 1, 0, L::kBoxes);
     }
     __syncwarp();
     if (n_tiles > 0) ++fills[0];
@@ -161,7 +146,8 @@ __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
       wgmma::fence();
 #pragma unroll
       for (int i = 0; i < L::kBoxes; ++i) {
-        const int box = box_at(b, i);
+        // Buffer 1 loads its boxes 4-7 first (see the refills).
+        const int box = b == 0 || i == 8 ? i : (i + 4) % 8;
         ptx::mbarrier_wait(full_bar(b, box), parity);
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
@@ -272,10 +258,12 @@ __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
         row_sum[1] += psum[1];
         pv(0);
         wgmma::wait<0>();
-        ptx::mbarrier_arrive(free_first_bar(0));
-        ptx::mbarrier_arrive(free_second_bar(0));
-        if (tid == 0 && refill0) fill(2 * jp + 2, 0, 0);
-        __syncwarp();
+        ptx::mbarrier_arrive(free_bar(0));
+        if (refill0) {  // the next tile's first half while wg 1 still reads this one
+          ptx::named_barrier_sync(kBarWg0, L::kThreads / 2);  // all of wg 0 is done with it
+          if (tid == 0) issue(2 * jp + 2, 0, 0, 4);
+          __syncwarp();
+        }
         if (has1) {
           ptx::named_barrier_sync(kBarP1, L::kThreads);
           float a1[2];
@@ -287,8 +275,12 @@ __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
           rescale(a1);
           pv(1);
           wgmma::wait<0>();
-          ptx::mbarrier_arrive(free_second_bar(1));
-          if (tid == 0 && refill1) fill(2 * jp + 3, 1, 1);
+          ptx::mbarrier_arrive(free_bar(1));
+          if (tid == 0 && refill1) {
+            ptx::mbarrier_wait(free_bar(1), par1);
+            issue(2 * jp + 3, 1, 0, 4);
+            issue(2 * jp + 3, 1, 8, L::kBoxes);
+          }
           __syncwarp();
         }
       } else {
@@ -319,21 +311,26 @@ __global__ void __launch_bounds__(SeesawLayout::kThreads, 1)
           wgmma::fence_proxy_async();
           ptx::named_barrier_arrive(kBarP1, L::kThreads);
           wgmma::wait<0>();
-          ptx::mbarrier_arrive(free_second_bar(0));
-          if (tid == 128 && refill0) fill(2 * jp + 2, 0, 1);
+          ptx::mbarrier_arrive(free_bar(0));
+          if (tid == 128 && refill0) {
+            ptx::mbarrier_wait(free_bar(0), par0);
+            issue(2 * jp + 2, 0, 4, L::kBoxes);
+          }
           __syncwarp();
           rescale(a1);
           row_sum[0] += psum[0];
           row_sum[1] += psum[1];
           pv(1);
           wgmma::wait<0>();
-          ptx::mbarrier_arrive(free_first_bar(1));
-          ptx::mbarrier_arrive(free_second_bar(1));
-          if (tid == 128 && refill1) fill(2 * jp + 3, 1, 0);
-          __syncwarp();
+          ptx::mbarrier_arrive(free_bar(1));
+          if (refill1) {  // boxes 4-7 (the values only wg 1 reads) while wg 0 still reads the rest
+            ptx::named_barrier_sync(kBarWg1, L::kThreads / 2);
+            if (tid == 128) issue(2 * jp + 3, 1, 4, 8);
+            __syncwarp();
+          }
         } else {
           wgmma::wait<0>();
-          ptx::mbarrier_arrive(free_second_bar(0));
+          ptx::mbarrier_arrive(free_bar(0));
         }
       }
       if (refill0) ++fills[0];
