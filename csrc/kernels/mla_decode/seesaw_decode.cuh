@@ -14,7 +14,11 @@
 // runs while the other's GEMMs occupy the tensor cores. P_i is written over the rotary columns
 // (512..575) of K_i, dead once S_i is done. Each tile arrives as 9 TMA boxes of 64 keys x 64
 // columns (128-byte swizzle, the layout wgmma reads), each with its own mbarrier, so S starts on the
-// first box. A buffer is refilled as soon as both warpgroups have arrived on its "free" mbarrier.
+// first box. A buffer is refilled in two parts: the 4 value boxes only one warpgroup reads (buffer
+// 0: boxes 0-3, wg 0; buffer 1: boxes 4-7, wg 1) as soon as that warpgroup is done with them (a
+// warpgroup barrier), the other 5 once both have arrived on the buffer's "free" mbarrier; S reads
+// the boxes in that load order. The early halves wait on a warpgroup barrier, not a single thread
+// spinning on an mbarrier: there, that made ptxas serialise the wgmma instructions (warning C7520).
 #pragma once
 
 #include <cuda.h>
@@ -44,7 +48,8 @@ struct SeesawLayout {
 static_assert(SeesawLayout::kSmemBytes <= kMaxSmemPerBlock, "seesaw layout fits");
 static_assert(kBlockN == 64 && kBlockM == 64, "one page of 64 keys per tile, 64 rows per block");
 
-// Named barriers (0 is __syncthreads): P0 ready (wg 0 -> wg 1), P1 ready (wg 1 -> wg 0).
+// Named barriers (0 is __syncthreads): P0 ready (wg 0 -> wg 1), P1 ready (wg 1 -> wg 0), and each
+// warpgroup's own (all its warps done with the boxes it refills early).
 constexpr int kBarP0 = 1, kBarP1 = 2, kBarWg0 = 3, kBarWg1 = 4;
 
 template <typename Elem>
