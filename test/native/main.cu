@@ -864,6 +864,10 @@ int main(int argc, char** argv) {
     s.h_q = 16, s.s_q = 2, s.causal = true, s.page_size = 16, s.lens = {0, 5, 300, 130};
     s.name = "small mla";
     decode_case(s, 1);
+    Spec t;  // 64 query rows on 64-key pages: the TMA / warpgroup-pair kernel
+    t.h_q = 64, t.s_q = 1, t.page_size = 64, t.lens = {0, 5, 300, 130};
+    t.name = "small mla ps=64 h_q=64";
+    decode_case(t, 3);
     Spec g;
     g.gqa = true, g.d_qk = g.d_v = 128, g.page_size = 1, g.h_q = 8, g.h_kv = 2, g.s_q = 1;
     g.lens = {100, 0, 70};
