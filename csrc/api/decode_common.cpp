@@ -131,6 +131,7 @@ fmla_status prepare_decode(const DecodeArgs& a, DecodeParams* p, int* d_qk_out) 
   p->heads_per_kv = static_cast<int>(h_q / h_kv);
   p->rows_per_kv = static_cast<int>(rows_per_kv);
   p->page_size = static_cast<int>(page_size);
+  p->num_pages = static_cast<int>(num_pages);
   p->num_sm_parts = static_cast<int>(parts);
   p->causal = a.causal ? 1 : 0;
   p->scale_log2 = a.softmax_scale * 1.4426950408889634f;

@@ -17,7 +17,7 @@
 #include <random>
 #include <string>
 
-#include "../../csrc/kernels/mla_decode/splitkv_decode.cuh"
+#include "../../csrc/kernels/mla_decode/seesaw_decode.cuh"
 #include "cpu_reference.h"
 #include "flash_mla_testing.h"
 #include "kit.cuh"
@@ -906,6 +906,7 @@ static fmla::DecodeParams kernel_params(Problem& P, int copy) {
   d.lse_stride_b = P.tlse.strides[0], d.lse_stride_h = P.tlse.strides[1], d.lse_stride_s = P.tlse.strides[2];
   d.b = P.b, d.s_q = s.s_q, d.h_q = s.h_q, d.h_kv = s.h_kv, d.heads_per_kv = s.h_q / s.h_kv;
   d.rows_per_kv = s.s_q * d.heads_per_kv, d.page_size = s.page_size, d.num_sm_parts = P.nsp;
+  d.num_pages = P.num_pages;
   d.causal = s.causal, d.scale_log2 = 1.4426950408889634f / sqrtf(static_cast<float>(s.d_qk));
   return d;
 }
@@ -967,6 +968,10 @@ int main(int argc, char** argv) {
     s.h_q = 16, s.s_q = 2, s.causal = true, s.page_size = 16, s.lens = {0, 5, 300, 130};
     s.name = "small mla";
     decode_case(s, 1);
+    Spec t;  // 64 query rows on 64-key pages: the TMA / warpgroup-pair kernel
+    t.h_q = 64, t.s_q = 1, t.page_size = 64, t.lens = {0, 5, 300, 130};
+    t.name = "small mla ps=64 h_q=64";
+    decode_case(t, 3);
     Spec g;
     g.gqa = true, g.d_qk = g.d_v = 128, g.page_size = 1, g.h_q = 8, g.h_kv = 2, g.s_q = 1;
     g.lens = {100, 0, 70};

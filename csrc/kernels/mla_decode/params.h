@@ -32,6 +32,7 @@ struct DecodeParams {
   int heads_per_kv;  // h_q / h_kv
   int rows_per_kv;   // s_q * heads_per_kv: the query rows of one KV head
   int page_size;
+  int num_pages;     // pages in the cache pool (bounds the TMA view of the cache)
   int num_sm_parts;
   int causal;
   float scale_log2;  // softmax_scale * log2(e): scores are kept in base 2

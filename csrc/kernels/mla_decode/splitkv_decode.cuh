@@ -441,8 +441,16 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
   }
 }
 
+// seesaw_decode.cuh: the MLA kernel for 64-key pages on sm_90a; false when it does not apply.
+template <typename Elem>
+bool launch_seesaw_decode(const DecodeParams& p, cudaStream_t stream, cudaError_t* err);
+
 template <typename Elem, int D_QK, int D_V, bool SEPARATE_V, int MODE>
 cudaError_t launch_splitkv_decode(const DecodeParams& p, cudaStream_t stream) {
+  if constexpr (D_QK == kMlaHeadDimQK && D_V == kMlaHeadDimV && !SEPARATE_V && MODE == 0) {
+    cudaError_t err = cudaSuccess;
+    if (launch_seesaw_decode<Elem>(p, stream, &err)) return err;
+  }
   using T = SplitKvTraits<Elem, D_QK, D_V, SEPARATE_V, MODE>;
   const auto kernel = splitkv_decode_kernel<T>;
   // The opt-in shared-memory limit is per function and device; setting it is cheap but not free,
