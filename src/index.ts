@@ -41,6 +41,23 @@ export {
 } from './attention/schedule-constants.js';
 
 export * from './kvcache/index.js';
+export {
+  DEEPSEEK_V3,
+  LLAMA_3_8B,
+  MODEL_LAYOUTS,
+  TraceFormatError,
+  formatScenario,
+  parseTrace,
+  readTrace,
+  renderStudyPlot,
+  simulateTrace,
+  type ModelLayout,
+  type OnFull,
+  type PolicyResult,
+  type ScenarioResult,
+  type SimulationOptions,
+  type Trace,
+} from './simulate/index.js';
 
 import './backend/cuda/register.js';
 export { CudaTensor } from './backend/cuda/cuda-tensor.js';
