@@ -2,26 +2,12 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include "../kernels/gqa_decode/launch.h"
 #include "decode_common.h"
 
 using namespace fmla;
 
-// Few query rows per KV head (the usual GQA decode): the kernel that keeps them in one m16 tile and
-// streams K/V through a deep pipeline, then the same combine.
-template <typename Elem, int D>
-static fmla_status run_gqa_decode(const DecodeParams& p, void* stream) {
-  const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  FMLA_TRY(from_cuda(launch_gqa_decode<Elem, D>(p, s), "gqa decode kernel launch"));
-  return from_cuda(launch_combine<Elem, D>(p, s), "combine kernel launch");
-}
-
 template <typename Elem>
 static fmla_status dispatch_head_dim(const DecodeParams& p, int d, void* stream) {
-  if (gqa_decode_applies(d, p.rows_per_kv)) {
-    if (d == 64) return run_gqa_decode<Elem, 64>(p, stream);
-    return run_gqa_decode<Elem, 128>(p, stream);
-  }
   switch (d) {
     case 64: return run_decode<Elem, 64, 64, true>(p, stream);
     case 128: return run_decode<Elem, 128, 128, true>(p, stream);

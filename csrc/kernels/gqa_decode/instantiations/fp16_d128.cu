@@ -1,10 +1,8 @@
 // GQA / MHA / MQA decode (fp16, head dim 128): separate K and V caches.
 #include "../../combine/combine.cuh"
 #include "../../mla_decode/splitkv_decode.cuh"
-#include "../gqa_decode.cuh"
 
 namespace fmla {
 template cudaError_t launch_splitkv_decode<__half, 128, 128, true>(const DecodeParams&, cudaStream_t);
 template cudaError_t launch_combine<__half, 128>(const DecodeParams&, cudaStream_t);
-template cudaError_t launch_gqa_decode<__half, 128>(const DecodeParams&, cudaStream_t);
 }  // namespace fmla
