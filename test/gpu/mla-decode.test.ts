@@ -24,6 +24,9 @@ const CASES: Case[] = [
   { seqlens: [0, 0], sQ: 1, hQ: 32, pageSize: 16, causal: false },
   { b: 3, sK: 400, varlen: true, sQ: 2, hQ: 32, pageSize: 64, causal: true, dtype: 'float16' },
   { b: 3, sK: 400, varlen: true, sQ: 1, hQ: 32, hKv: 2, pageSize: 64, causal: false },
+  // fp16 through the two-warpgroup kernel (64-key pages, more than 32 rows per KV head).
+  { b: 3, sK: 900, varlen: true, sQ: 2, hQ: 128, pageSize: 64, causal: true, dtype: 'float16' },
+  { seqlens: [0, 64, 65, 1, 200], sQ: 1, hQ: 64, pageSize: 64, causal: false, dtype: 'float16' },
   { b: 1, sK: 32768, sQ: 1, hQ: 128, pageSize: 64, causal: false, reference: 'device' },
   { b: 1, sK: 32768, sQ: 2, hQ: 16, pageSize: 64, causal: true, reference: 'device' },
   {
