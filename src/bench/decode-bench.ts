@@ -9,6 +9,7 @@ import { CudaTensor } from '../backend/cuda/cuda-tensor.js';
 import { referenceDecodeOnDevice } from '../backend/cuda/device-testing.js';
 import type { CudaStream } from '../backend/cuda/runtime.js';
 import { compareOutputs } from '../testing/compare.js';
+import { gatherQueryRows, queryRows } from '../testing/query-rows.js';
 import { Random } from '../testing/random.js';
 import { timeDevice, type Timing } from './device-timing.js';
 import {
@@ -44,15 +45,9 @@ const MAX_LSE_ABS_ERROR = 1e-3;
 const MAX_CHECKED_ROWS = 4096;
 
 function rowsToCheck(b: number, sQ: number, hQ: number, rng: Random): Int32Array {
-  const heads =
-    b * sQ * hQ <= MAX_CHECKED_ROWS
-      ? [...Array(hQ).keys()]
-      : [0, hQ - 1, rng.int(1, Math.max(2, hQ - 1)), rng.int(1, Math.max(2, hQ - 1))];
-  const rows: number[] = [];
-  for (let i = 0; i < b; i++) {
-    for (let j = 0; j < sQ; j++) for (const h of heads) rows.push(i, j, h);
-  }
-  return Int32Array.from(rows);
+  if (b * sQ * hQ <= MAX_CHECKED_ROWS) return queryRows(b, sQ, hQ);
+  const middle = (): number => rng.int(1, Math.max(2, hQ - 1));
+  return queryRows(b, sQ, hQ, [0, hQ - 1, middle(), middle()]);
 }
 
 export function benchDecode(
@@ -120,20 +115,10 @@ export function benchDecode(
     let unwritten = 0;
     for (const v of allOut) if (Number.isNaN(v)) unwritten++;
     for (const v of allLse) if (Number.isNaN(v)) unwritten++;
-    // Gather the checked rows of out [b, s_q, h_q, d_v] and lse [b, h_q, s_q].
+    const got = gatherQueryRows(allOut, allLse, rows, { sQ, hQ, dV });
     const n = rows.length / 3;
-    const got = new Float32Array(n * dV);
-    const gotLse = new Float32Array(n);
-    for (let r = 0; r < n; r++) {
-      const [i, j, h] = rows.subarray(3 * r, 3 * r + 3);
-      got.set(
-        allOut.subarray(((i * sQ + j) * hQ + h) * dV, ((i * sQ + j) * hQ + h + 1) * dV),
-        r * dV,
-      );
-      gotLse[r] = allLse[(i * hQ + h) * sQ + j];
-    }
-    const outCmp = compareOutputs(got, ref.out.toHost(stream).toFloat32());
-    const lseCmp = compareOutputs(gotLse, ref.lse.toHost(stream).toFloat32());
+    const outCmp = compareOutputs(got.out, ref.out.toHost(stream).toFloat32());
+    const lseCmp = compareOutputs(got.lse, ref.lse.toHost(stream).toFloat32());
     const correctness = {
       outRelativeError: outCmp.relativeError,
       outMaxAbsError: outCmp.maxAbsError,

@@ -10,7 +10,7 @@ import { probeCuda } from '../backend/cuda/probe.js';
 import { BackendUnavailableError } from '../errors.js';
 import { naiveMlaDecode } from '../reference/naive-attention.js';
 import type { Tensor, TensorLike } from '../tensor.js';
-import { decodeErrors } from '../testing/compare.js';
+import { compareOutputs, decodeErrors } from '../testing/compare.js';
 import { makeMlaProblem } from '../testing/problems.js';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './args.js';
 
@@ -108,7 +108,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     const dTable = place(blockTable);
     const dLens = place(cacheSeqlens);
     const start = performance.now();
-    const meta = getMlaMetadata(dLens, (sQ * hQ) / 1, 1);
+    const meta = getMlaMetadata(dLens, sQ * hQ, 1); // one latent KV head
     const result = flashMlaWithKvcache(
       dq,
       dCache,
@@ -128,16 +128,13 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
 
     const reference = naiveMlaDecode(q, kvCache, blockTable, cacheSeqlens, headDimV, { causal });
     const errors = decodeErrors(host, reference);
-    let maxAbs = 0;
-    const got = host.out.toFloat32();
-    for (let i = 0; i < got.length; i++)
-      maxAbs = Math.max(maxAbs, Math.abs(got[i] - reference.out[i]));
+    const { maxAbsError } = compareOutputs(host.out, reference.out);
     const ok = errors.outRelativeError < MAX_RELATIVE_ERROR && errors.lseRelativeError < 1e-4;
     process.stdout.write(
       [
         `out [${host.out.shape}] ${host.out.dtype}, lse [${host.lse.shape}] float32`,
         `time (schedule + decode${backend === 'cuda' ? ' + copy back' : ''}): ${ms.toFixed(2)} ms`,
-        `max abs error ${maxAbs.toExponential(2)}, relative error ${errors.outRelativeError.toExponential(2)}, ` +
+        `max abs error ${maxAbsError.toExponential(2)}, relative error ${errors.outRelativeError.toExponential(2)}, ` +
           `lse relative error ${errors.lseRelativeError.toExponential(2)} (vs float64 reference)`,
         ok ? 'PASS' : `FAIL: relative error above ${MAX_RELATIVE_ERROR}`,
         '',

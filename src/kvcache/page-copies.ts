@@ -15,20 +15,26 @@ function checkIndex(argument: string, value: number, limit: number): void {
   }
 }
 
-/**
- * Applies `copies`, in order, to `cache` [numPages, pageSize, ...] (a host tensor of any dtype).
- * Every copy is checked before any is applied.
- */
-export function applyPageCopies(cache: Tensor, copies: readonly PageCopy[]): void {
-  if (cache.shape.length < 2) {
-    throw new ArgumentError('cache.shape', '[numPages, pageSize, ...]', `[${cache.shape}]`);
+/** Checks every copy against a cache of `shape` [numPages, pageSize, ...] before any is applied. */
+export function checkPageCopies(shape: readonly number[], copies: readonly PageCopy[]): void {
+  if (shape.length < 2) {
+    throw new ArgumentError('cache.shape', '[numPages, pageSize, ...]', `[${shape}]`);
   }
-  const [numPages, pageSize] = cache.shape;
+  const [numPages, pageSize] = shape;
   copies.forEach((c, i) => {
     checkIndex(`copies[${i}].srcPage`, c.srcPage, numPages);
     checkIndex(`copies[${i}].dstPage`, c.dstPage, numPages);
     checkIndex(`copies[${i}].rows`, c.rows, pageSize + 1);
   });
+}
+
+/**
+ * Applies `copies`, in order, to `cache` [numPages, pageSize, ...] (a host tensor of any dtype).
+ * Every copy is checked before any is applied.
+ */
+export function applyPageCopies(cache: Tensor, copies: readonly PageCopy[]): void {
+  checkPageCopies(cache.shape, copies);
+  const pageSize = cache.shape[1];
   const rowShape = cache.shape.slice(2);
   const rowElems = numelOf(rowShape);
   const rowStrides = cache.strides.slice(2);

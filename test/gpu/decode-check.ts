@@ -11,6 +11,7 @@ import { referenceDecodeOnDevice } from '../../src/backend/cuda/device-testing.j
 import { naiveGqaDecode, naiveMlaDecode } from '../../src/reference/naive-attention.js';
 import assert from 'node:assert/strict';
 import { compareOutputs } from '../../src/testing/compare.js';
+import { gatherQueryRows, queryRows } from '../../src/testing/query-rows.js';
 import type { GqaProblem, MlaProblem } from '../../src/testing/problems.js';
 import { DeviceScope } from './gpu.js';
 
@@ -80,20 +81,18 @@ export function checkOnGpu(
   const gotOut = out.toHost().toFloat32();
   const gotLse = lse.toHost().toFloat32();
 
-  let refOut: ArrayLike<number>;
-  let refLse: ArrayLike<number>;
+  // Compared in the decode's layout with the CPU reference; in the order of the requested rows
+  // (every row, (batch, token, head)) with the device reference.
+  let got: { out: ArrayLike<number>; lse: ArrayLike<number> } = { out: gotOut, lse: gotLse };
+  let ref: { out: ArrayLike<number>; lse: ArrayLike<number> };
   if (options.reference === 'cpu') {
     const o = { causal: options.causal, softmaxScale: options.softmaxScale };
-    const ref = mla
+    ref = mla
       ? naiveMlaDecode(p.q, kHost, p.blockTable, p.cacheSeqlens, dV, o)
       : naiveGqaDecode(p.q, kHost, p.vCache, p.blockTable, p.cacheSeqlens, o);
-    refOut = ref.out;
-    refLse = ref.lse;
   } else {
-    const rows: number[] = [];
-    for (let i = 0; i < b; i++)
-      for (let j = 0; j < sQ; j++) for (let h = 0; h < hQ; h++) rows.push(i, j, h);
-    const ref = referenceDecodeOnDevice(
+    const rows = queryRows(b, sQ, hQ);
+    const onDevice = referenceDecodeOnDevice(
       q,
       k,
       v,
@@ -102,30 +101,23 @@ export function checkOnGpu(
       dV,
       options.softmaxScale ?? 1 / Math.sqrt(dQk),
       options.causal,
-      Int32Array.from(rows),
+      rows,
     );
-    scope.own(ref.out);
-    scope.own(ref.lse);
-    refOut = ref.out.toHost().toFloat32();
-    const lseRows = ref.lse.toHost().toFloat32();
-    const l = new Float32Array(lseRows.length);
-    for (let i = 0; i < b; i++)
-      for (let j = 0; j < sQ; j++)
-        for (let h = 0; h < hQ; h++) {
-          l[(i * hQ + h) * sQ + j] = lseRows[(i * sQ + j) * hQ + h];
-        }
-    refLse = l;
+    scope.own(onDevice.out);
+    scope.own(onDevice.lse);
+    ref = { out: onDevice.out.toHost().toFloat32(), lse: onDevice.lse.toHost().toFloat32() };
+    got = gatherQueryRows(gotOut, gotLse, rows, { sQ, hQ, dV });
   }
 
   let unwritten = 0;
   for (const x of gotOut) if (Number.isNaN(x)) unwritten++;
   for (const x of gotLse) if (Number.isNaN(x)) unwritten++;
   let emptyRows = 0;
-  for (let i = 0; i < gotLse.length; i++)
-    if (gotLse[i] === Infinity && refLse[i] === Infinity) emptyRows++;
+  for (let i = 0; i < got.lse.length; i++)
+    if (got.lse[i] === Infinity && ref.lse[i] === Infinity) emptyRows++;
   return {
-    outRelativeError: compareOutputs(gotOut, refOut).relativeError,
-    lseMaxAbsError: compareOutputs(gotLse, refLse).maxAbsError,
+    outRelativeError: compareOutputs(got.out, ref.out).relativeError,
+    lseMaxAbsError: compareOutputs(got.lse, ref.lse).maxAbsError,
     unwritten,
     emptyRows,
     splits: meta.numSplits.toHost().data[b],

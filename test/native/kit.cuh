@@ -162,15 +162,18 @@ inline float bits_to_float(uint16_t bits, int dtype) {
 
 // ---- timing ----
 
-// Median over `iters` runs of fn(i) after `warmup` runs, each bracketed by its own events (ms).
-template <typename F>
-float median_ms(F fn, int warmup = 5, int iters = 30, cudaStream_t stream = nullptr) {
+// Median over `iters` runs of fn(i) after `warmup` runs, each bracketed by its own events (ms);
+// before_start() is queued before each start event (e.g. a device spin that hides launch cost).
+template <typename F, typename Before>
+float median_ms_after(F fn, Before before_start, int warmup = 5, int iters = 30,
+                      cudaStream_t stream = nullptr) {
   cudaEvent_t a, b;
   CUDA_CHECK(cudaEventCreate(&a));
   CUDA_CHECK(cudaEventCreate(&b));
   for (int i = 0; i < warmup; ++i) fn(i);
   std::vector<float> times;
   for (int i = 0; i < iters; ++i) {
+    before_start();
     CUDA_CHECK(cudaEventRecord(a, stream));
     fn(warmup + i);
     CUDA_CHECK(cudaEventRecord(b, stream));
@@ -183,6 +186,11 @@ float median_ms(F fn, int warmup = 5, int iters = 30, cudaStream_t stream = null
   CUDA_CHECK(cudaEventDestroy(b));
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
+}
+
+template <typename F>
+float median_ms(F fn, int warmup = 5, int iters = 30, cudaStream_t stream = nullptr) {
+  return median_ms_after(fn, [] {}, warmup, iters, stream);
 }
 
 // Device-to-device copy bandwidth (bytes read + written per second), 2 GiB, median of 20.

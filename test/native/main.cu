@@ -681,29 +681,24 @@ static void ensure_rotation(Problem& P, size_t cache_bytes) {
   }
 }
 
+// Benchmarks check a row before timing it: build, schedule, decode into poisoned outputs, compare,
+// and count the check.
+static Problem build_and_check(const Spec& s, uint64_t seed, DecodeCheck* check) {
+  Problem P = build(s, seed);
+  run_metadata(P);
+  poison_outputs(P);
+  FMLA_CHECK(run_decode(P));
+  *check = check_decode(P, seed);
+  ++g_checks;
+  if (!check->pass) ++g_failures;
+  return P;
+}
+
 // Times fn like median_ms, with 200 us of device spin queued before each start event so that the
 // host's launch work overlaps the spin instead of showing up as idle GPU time (as the suite tool does).
 template <typename F>
 static float median_spun_ms(F fn, int warmup = 5, int iters = 30) {
-  cudaEvent_t a, b;
-  CUDA_CHECK(cudaEventCreate(&a));
-  CUDA_CHECK(cudaEventCreate(&b));
-  for (int i = 0; i < warmup; ++i) fn(i);
-  std::vector<float> times;
-  for (int i = 0; i < iters; ++i) {
-    FMLA_CHECK(fmla_testing_spin(200000, nullptr));
-    CUDA_CHECK(cudaEventRecord(a, nullptr));
-    fn(warmup + i);
-    CUDA_CHECK(cudaEventRecord(b, nullptr));
-    CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    times.push_back(ms);
-  }
-  CUDA_CHECK(cudaEventDestroy(a));
-  CUDA_CHECK(cudaEventDestroy(b));
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return median_ms_after(fn, [] { FMLA_CHECK(fmla_testing_spin(200000, nullptr)); }, warmup, iters);
 }
 
 static fmla::DecodeParams kernel_params(Problem& P, int copy);
@@ -739,13 +734,8 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false) {
     if (r.s_k == 0) s.lens = {4641, 45118, 1730, 1696};
     else if (r.varlen) s.lens = varlen(r.b, r.s_k, r.s_q, ++seed);
     else s.lens.assign(r.b, r.s_k);
-    Problem P = build(s, ++seed);
-    run_metadata(P);
-    poison_outputs(P);
-    FMLA_CHECK(run_decode(P));
-    const DecodeCheck c = check_decode(P, seed);
-    ++g_checks;
-    if (!c.pass) ++g_failures;
+    DecodeCheck c;
+    Problem P = build_and_check(s, ++seed, &c);
     const size_t cache_bytes = static_cast<size_t>(P.mean_len * P.b) * 576 * 2;
     ensure_rotation(P, cache_bytes);
     const int copies = static_cast<int>(P.k_copies.size());
@@ -777,13 +767,8 @@ static void bench_gqa() {
       Spec s;
       s.gqa = true, s.d_qk = s.d_v = 128, s.page_size = 16, s.h_q = 32, s.h_kv = 8, s.sample_rows = 256;
       s.lens.assign(b, s_k);
-      Problem P = build(s, ++seed);
-      run_metadata(P);
-      poison_outputs(P);
-      FMLA_CHECK(run_decode(P));
-      const DecodeCheck c = check_decode(P, seed);
-      ++g_checks;
-      if (!c.pass) ++g_failures;
+      DecodeCheck c;
+      Problem P = build_and_check(s, ++seed, &c);
       const double bytes = static_cast<double>(b) * (2.0 * s_k * 8 * 128 * 2 + 2.0 * 32 * 128 * 2);
       ensure_rotation(P, static_cast<size_t>(bytes));
       const int copies = static_cast<int>(P.k_copies.size());

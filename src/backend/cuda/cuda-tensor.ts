@@ -5,7 +5,7 @@
 import { allocHostArray, dtypeBytes, type DType } from '../../dtype.js';
 import { ArgumentError } from '../../errors.js';
 import { contiguousStrides, isContiguous, numelOf, Tensor, type TensorLike } from '../../tensor.js';
-import type { PageCopy } from '../../kvcache/page-copies.js';
+import { checkPageCopies, type PageCopy } from '../../kvcache/page-copies.js';
 import { encodeTensorDescriptor, MAX_DIMS, type DevicePtr } from './native-api.js';
 import { CudaStream, nativeLibrary } from './runtime.js';
 
@@ -117,22 +117,8 @@ export class CudaTensor implements TensorLike, Disposable {
    * the first `rows` rows of each source page into its destination page, in order, asynchronously.
    */
   copyPages(copies: readonly PageCopy[], stream: CudaStream = CudaStream.legacyDefault): void {
-    if (this.shape.length < 2) {
-      throw new ArgumentError('cache.shape', '[numPages, pageSize, ...]', `[${this.shape}]`);
-    }
-    const [numPages, pageSize] = this.shape;
+    checkPageCopies(this.shape, copies);
     const bytes = dtypeBytes(this.dtype);
-    copies.forEach((c, i) => {
-      for (const [name, v, limit] of [
-        ['srcPage', c.srcPage, numPages],
-        ['dstPage', c.dstPage, numPages],
-        ['rows', c.rows, pageSize + 1],
-      ] as const) {
-        if (!Number.isInteger(v) || v < 0 || v >= limit) {
-          throw new ArgumentError(`copies[${i}].${name}`, `an integer in [0, ${limit})`, String(v));
-        }
-      }
-    });
     const lib = nativeLibrary();
     for (const c of copies) {
       const offset = (page: number): bigint => BigInt(page * this.strides[0] * bytes);
