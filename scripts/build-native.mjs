@@ -5,18 +5,29 @@
 //   node scripts/build-native.mjs            incremental build
 //   node scripts/build-native.mjs --clean    rebuild everything
 // Environment: CUDA_HOME (where nvcc lives if not on PATH), FMLA_CUDA_ARCHS (default "90a,80":
-// comma-separated compute capabilities to generate code for), FMLA_JOBS (parallel compiles).
+// comma-separated compute capabilities to generate machine code for; an entry "<cc>ptx", e.g.
+// "80ptx", embeds PTX for compute_<cc> instead, which the driver compiles for the GPU at load time),
+// FMLA_BUILD_DIR (default "build", relative to the package root: the library and obj/ go there),
+// FMLA_JOBS (parallel compiles). A change of FMLA_CUDA_ARCHS rebuilds everything in that folder.
+//
+// The sm_80 path on an sm_90 GPU: a library that carries only compute_80 PTX, built apart from the
+// usual one, runs nothing but the code compiled for sm_80 (the driver's JIT compiles it for the GPU):
+//   FMLA_CUDA_ARCHS=80ptx FMLA_BUILD_DIR=build/sm80-ptx node scripts/build-native.mjs
+//   -> build/sm80-ptx/libflashmla.so (test/gpu/run-sm80-ptx.sh runs the GPU tests against it)
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const csrc = join(root, 'csrc');
-const objDir = join(root, 'build', 'obj');
-const library = join(root, 'build', 'libflashmla.so');
+const buildDir = resolve(root, process.env.FMLA_BUILD_DIR || 'build');
+const objDir = join(buildDir, 'obj');
+const library = join(buildDir, 'libflashmla.so');
+// The code-generation flags of the objects in objDir, to rebuild them all when those change.
+const archStamp = join(objDir, 'archs.txt');
 
 function findNvcc() {
   const candidates = [];
@@ -36,8 +47,13 @@ function walk(dir, out = []) {
   return out;
 }
 
+// "90a" -> machine code for sm_90a; "80ptx" -> PTX for compute_80 only, compiled by the driver.
 function gencodeFlags(archs) {
-  return archs.flatMap((a) => ['-gencode', `arch=compute_${a},code=sm_${a}`]);
+  return archs.flatMap((a) => {
+    const ptx = /^(\d+[a-z]?)ptx$/.exec(a);
+    const target = ptx ? `arch=compute_${ptx[1]},code=compute_${ptx[1]}` : `arch=compute_${a},code=sm_${a}`;
+    return ['-gencode', target];
+  });
 }
 
 function run(command, args) {
@@ -60,8 +76,10 @@ async function main() {
     );
     process.exit(1);
   }
-  if (process.argv.includes('--clean')) rmSync(join(root, 'build', 'obj'), { recursive: true, force: true });
+  if (process.argv.includes('--clean')) rmSync(objDir, { recursive: true, force: true });
   const archs = (process.env.FMLA_CUDA_ARCHS ?? '90a,80').split(',').map((a) => a.trim()).filter(Boolean);
+  const gencode = gencodeFlags(archs);
+  const archsChanged = !existsSync(archStamp) || readFileSync(archStamp, 'utf8') !== gencode.join(' ');
   const files = walk(csrc);
   const sources = files.filter((f) => f.endsWith('.cu') || f.endsWith('.cpp'));
   // Any header change rebuilds everything: simpler than tracking includes, and the build is short.
@@ -75,6 +93,7 @@ async function main() {
     const rel = relative(csrc, source);
     const object = join(objDir, rel.replace(/\.(cu|cpp)$/, '.o'));
     const stale =
+      archsChanged ||
       !existsSync(object) ||
       statSync(object).mtimeMs < Math.max(statSync(source).mtimeMs, newestHeader);
     jobs.push({ rel, source, object, stale });
@@ -84,6 +103,8 @@ async function main() {
   console.log(
     `build-native: ${nvcc}, sm ${archs.join(', ')}; ${todo.length} of ${jobs.length} sources to compile, ${parallel} at a time`,
   );
+  // Until every object is rebuilt for the new archs, none of them counts as built for either.
+  if (archsChanged) rmSync(archStamp, { force: true });
   let next = 0;
   let failed = false;
   let done = 0;
@@ -92,7 +113,7 @@ async function main() {
     while (next < todo.length && !failed) {
       const job = todo[next++];
       mkdirSync(dirname(job.object), { recursive: true });
-      const args = [...common, ...gencodeFlags(archs), '-c', job.source, '-o', job.object];
+      const args = [...common, ...gencode, '-c', job.source, '-o', job.object];
       const { code, output } = await run(nvcc, args);
       done += 1;
       if (code !== 0) {
@@ -107,7 +128,9 @@ async function main() {
   }
   await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
   if (failed) process.exit(1);
-  const linkArgs = ['-shared', '-cudart', 'static', ...gencodeFlags(archs), '-o', library, ...jobs.map((j) => j.object)];
+  mkdirSync(objDir, { recursive: true });
+  writeFileSync(archStamp, gencode.join(' '));
+  const linkArgs = ['-shared', '-cudart', 'static', ...gencode, '-o', library, ...jobs.map((j) => j.object)];
   const { code, output } = await run(nvcc, linkArgs);
   if (code !== 0) {
     console.error(`build-native: link FAILED\n${output}`);

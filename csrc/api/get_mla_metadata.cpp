@@ -5,6 +5,14 @@
 
 using namespace fmla;
 
+// The C header publishes the schedule's constants; the kernels are built from config.h.
+static_assert(FMLA_BLOCK_M == kBlockM, "flash_mla.h and kernels/config.h agree on rows a block");
+static_assert(FMLA_BLOCK_N == kBlockN, "flash_mla.h and kernels/config.h agree on keys a tile");
+static_assert(FMLA_FIXED_OVERHEAD_BLOCKS == kFixedOverheadBlocks,
+              "flash_mla.h and kernels/config.h agree on the cost of a split");
+static_assert(FMLA_METADATA_INTS == kMetadataInts,
+              "flash_mla.h and kernels/config.h agree on the metadata row");
+
 extern "C" {
 
 int fmla_mla_num_sm_parts(int num_sms, int num_q_tokens_per_head_k, int num_heads_k) {

@@ -3,9 +3,23 @@
 #include <cuda_fp16.h>
 
 #include "../kernels/config.h"
+#include "../kernels/mla_decode_sm90/launch.h"
 #include "decode_common.h"
 
 using namespace fmla;
+
+// The kernel choice: on an sm_90 device with this library's sm_90a code, the warp-specialised
+// kernel of kernels/mla_decode_sm90/ (any page size); elsewhere the generic split-KV kernel
+// (kernels/mla_decode/, mma.sync on sm_80+). Both are followed by the same combine.
+template <typename Elem>
+static fmla_status dispatch(const DecodeParams& p, void* stream) {
+  if (mla_decode_sm90_usable<Elem>(p)) {
+    const cudaStream_t s = static_cast<cudaStream_t>(stream);
+    FMLA_TRY(from_cuda(launch_mla_decode_sm90<Elem>(p, s), "decode kernel launch"));
+    return from_cuda(launch_combine<Elem, kMlaHeadDimV>(p, s), "combine kernel launch");
+  }
+  return run_decode<Elem, kMlaHeadDimQK, kMlaHeadDimV, false>(p, stream);
+}
 
 extern "C" fmla_status fmla_mla_decode(const fmla_tensor* q, const fmla_tensor* kv_cache,
                                        const fmla_tensor* block_table,
@@ -26,7 +40,6 @@ extern "C" fmla_status fmla_mla_decode(const fmla_tensor* q, const fmla_tensor* 
                 "q: MLA decode supports d_qk = %d with head_dim_v = %d, got d_qk = %d, "
                 "head_dim_v = %d",
                 kMlaHeadDimQK, kMlaHeadDimV, d_qk, head_dim_v);
-  if (q->dtype == FMLA_DTYPE_BFLOAT16)
-    return run_decode<__nv_bfloat16, kMlaHeadDimQK, kMlaHeadDimV, false>(p, stream);
-  return run_decode<__half, kMlaHeadDimQK, kMlaHeadDimV, false>(p, stream);
+  if (q->dtype == FMLA_DTYPE_BFLOAT16) return dispatch<__nv_bfloat16>(p, stream);
+  return dispatch<__half>(p, stream);
 }

@@ -18,9 +18,6 @@ constexpr int kDecodeThreads = kDecodeWarps * 32;
 constexpr int kMlaHeadDimQK = 576;
 constexpr int kMlaHeadDimV = 512;
 
-// Cache-tile pipeline depth. MLA: Q (72 KB) + 2 tiles of 72 KB fill the 227 KB of shared memory.
-constexpr int kMlaStages = 2;
-
 // Combine kernel: one block per (sequence with several splits, query row, column slice); the
 // threads own a float4 of the slice each and split the partials between groups of them, so that
 // many loads are in flight (a long sequence can have 100+ splits). Rows are cut into column slices

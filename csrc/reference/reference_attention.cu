@@ -5,7 +5,7 @@
 #include <math.h>
 
 #include "../api/checks.h"
-#include "../kernels/ptx.cuh"
+#include "../kernels/common/ptx.cuh"
 #include "reference_attention.h"
 
 namespace fmla {

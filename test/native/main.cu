@@ -6,6 +6,7 @@
 //   build/fmla_native_test small   a few small cases (for compute-sanitizer memcheck / racecheck)
 //   build/fmla_native_test bench   the mla-anchor suite (TARGETS.md), GQA and write_kv timings with
 //                                  the copy ceiling measured in the same run
+//   build/fmla_native_test bench-pages   rows 1 and 9 of the suite at pages of 64, 16 and 1 tokens
 //   build/fmla_native_test bench-small   the small-batch rows timed as the suite tool does (spin
 //                                  before the start event), the schedule kernel, write_kv floors
 //
@@ -17,7 +18,8 @@
 #include <random>
 #include <string>
 
-#include "../../csrc/kernels/mla_decode/seesaw_decode.cuh"
+#include "../../csrc/kernels/mla_decode/splitkv_decode.cuh"
+#include "../../csrc/kernels/mla_decode_sm90/launch.cuh"
 #include "cpu_reference.h"
 #include "flash_mla_testing.h"
 #include "kit.cuh"
@@ -664,7 +666,7 @@ static void suite_api() {
 // Benchmarks
 // ================================================================================================
 
-struct AnchorRow { int b, s_q, s_k, h_q; bool varlen, causal; double flashmla_us; };
+struct AnchorRow { int b, s_q, s_k, h_q; bool varlen, causal; };
 
 static double g_copy_gbs = 0;
 
@@ -705,22 +707,23 @@ static fmla::DecodeParams kernel_params(Problem& P, int copy);
 
 // spun: time as the suite tool does, and also the decode kernel alone (launched directly), so that
 // the difference shows what the combine step and its launch still cost.
-static void bench_mla(const std::vector<int>& only = {}, bool spun = false) {
+static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int page_size = 64) {
   const AnchorRow rows[] = {
-      {128, 1, 4096, 128, true, false, 319},  {128, 1, 8192, 128, true, false, 576},
-      {128, 1, 16384, 128, true, false, 997}, {128, 1, 32768, 128, true, false, 1985},
-      {128, 2, 4096, 128, true, true, 505},   {128, 2, 8192, 128, true, true, 867},
-      {128, 2, 16384, 128, true, true, 1841}, {128, 2, 32768, 128, true, true, 3782},
-      {128, 1, 4096, 16, true, false, 250},   {128, 1, 8192, 16, true, false, 449},
-      {128, 1, 16384, 16, true, false, 842},  {128, 1, 4096, 32, true, false, 282},
-      {128, 1, 8192, 32, true, false, 471},   {128, 1, 16384, 32, true, false, 930},
-      {1, 1, 32768, 128, false, false, 92},   {4, 1, 32768, 128, false, false, 110},
-      {16, 1, 32768, 128, false, false, 286}, {1, 1, 32768, 16, false, false, 98},
-      {4, 1, 32768, 16, false, false, 106},   {16, 1, 32768, 16, false, false, 248},
-      {4, 4, 0, 16, false, true, 52}};
-  printf("\nmla-anchor (bf16, d_qk 576, d_v 512, h_kv 1, page 64); copy ceiling %.0f GB/s\n", g_copy_gbs);
-  printf("| b | s_q | s_k | h_q | varlen | causal | us | TFLOP/s | GB/s | %% copy | FlashMLA us | vs FlashMLA | rel_l2 |\n");
-  printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+      {128, 1, 4096, 128, true, false},  {128, 1, 8192, 128, true, false},
+      {128, 1, 16384, 128, true, false}, {128, 1, 32768, 128, true, false},
+      {128, 2, 4096, 128, true, true},   {128, 2, 8192, 128, true, true},
+      {128, 2, 16384, 128, true, true}, {128, 2, 32768, 128, true, true},
+      {128, 1, 4096, 16, true, false},   {128, 1, 8192, 16, true, false},
+      {128, 1, 16384, 16, true, false},  {128, 1, 4096, 32, true, false},
+      {128, 1, 8192, 32, true, false},   {128, 1, 16384, 32, true, false},
+      {1, 1, 32768, 128, false, false},   {4, 1, 32768, 128, false, false},
+      {16, 1, 32768, 128, false, false}, {1, 1, 32768, 16, false, false},
+      {4, 1, 32768, 16, false, false},   {16, 1, 32768, 16, false, false},
+      {4, 4, 0, 16, false, true}};
+  printf("\nmla-anchor (bf16, d_qk 576, d_v 512, h_kv 1, page %d); copy ceiling %.0f GB/s\n", page_size,
+         g_copy_gbs);
+  printf("| b | s_q | s_k | h_q | varlen | causal | us | TFLOP/s | GB/s | %% copy | rel_l2 |\n");
+  printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   uint64_t seed = 9000;
   int index = -1;
   for (const AnchorRow& r : rows) {
@@ -730,7 +733,7 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false) {
       continue;
     }
     Spec s;
-    s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.causal, s.page_size = 64, s.sample_rows = 256;
+    s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.causal, s.page_size = page_size, s.sample_rows = 256;
     if (r.s_k == 0) s.lens = {4641, 45118, 1730, 1696};
     else if (r.varlen) s.lens = varlen(r.b, r.s_k, r.s_q, ++seed);
     else s.lens.assign(r.b, r.s_k);
@@ -746,14 +749,17 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false) {
     const double bytes = static_cast<double>(P.b) * (r.s_q * r.h_q * 576 * 2 + P.mean_len * 576 * 2 + r.s_q * r.h_q * 512 * 2);
     if (spun) {
       const float kernel_ms = median_spun_ms([&](int i) {
-        CUDA_CHECK((fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false, 0>(kernel_params(P, i % copies), nullptr)));
+        const fmla::DecodeParams d = kernel_params(P, i % copies);
+        CUDA_CHECK((fmla::mla_decode_sm90_usable<__nv_bfloat16>(d)
+                        ? fmla::launch_mla_decode_sm90<__nv_bfloat16>(d, nullptr)
+                        : fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false>(d, nullptr)));
       });
       printf("decode kernel alone: %.1f us, the rest of the call %.1f us\n", kernel_ms * 1e3, (ms - kernel_ms) * 1e3);
     }
-    printf("| %d | %d | %d | %d | %s | %s | %.1f | %.0f | %.0f | %.0f%% | %.0f | %.2fx | %.1e%s |\n", P.b, r.s_q,
+    printf("| %d | %d | %d | %d | %s | %s | %.1f | %.0f | %.0f | %.0f%% | %.1e%s |\n", P.b, r.s_q,
            r.s_k ? r.s_k : -1, r.h_q, r.varlen ? "yes" : "no", r.causal ? "yes" : "no", ms * 1e3,
-           flops / t / 1e12, bytes / t / 1e9, 100.0 * bytes / t / 1e9 / g_copy_gbs, r.flashmla_us,
-           r.flashmla_us / (ms * 1e3), c.rel_l2, c.pass ? "" : " FAIL");
+           flops / t / 1e12, bytes / t / 1e9, 100.0 * bytes / t / 1e9 / g_copy_gbs, c.rel_l2,
+           c.pass ? "" : " FAIL");
     fflush(stdout);
   }
 }
@@ -866,8 +872,8 @@ static void bench_write_kv_single() {
   }
 }
 
-// Where does the decode kernel's time go? The kernel alone (no combine) against its loads-only and
-// math-only variants, launched directly with the parameters the API would pass.
+// Where does the decode call's time go? The sm_90a kernel and the generic split-KV kernel alone (no
+// combine), launched directly with the parameters the API would pass, beside the full call.
 static fmla::DecodeParams kernel_params(Problem& P, int copy) {
   const Spec& s = P.s;
   fmla::DecodeParams d{};
@@ -902,8 +908,8 @@ static void experiment() {
                       {"b=128 s_k=8192 h_q=128 s_q=2 causal", 128, 2, 8192, 128, true},
                       {"b=128 s_k=4096 h_q=16", 128, 1, 4096, 16, false},
                       {"b=1 s_k=32768 h_q=128", 1, 1, 32768, 128, false}};
-  printf("\nexperiment: decode kernel alone vs loads-only vs math-only (us, median of 30)\n");
-  printf("| case | kernel | loads only | math only | full call |\n|---|---|---|---|---|\n");
+  printf("\nexperiment: decode kernels alone (us, median of 30)\n");
+  printf("| case | sm90 kernel | generic kernel | full call |\n|---|---|---|---|\n");
   for (const Row& r : rows) {
     Spec s;
     s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.causal;
@@ -916,13 +922,11 @@ static void experiment() {
       return 1e3f * median_ms([&](int i) { CUDA_CHECK(launch(kernel_params(P, i % copies))); });
     };
     const float t0 = timed([](const fmla::DecodeParams& d) {
-      return fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false, 0>(d, nullptr); });
+      return fmla::launch_mla_decode_sm90<__nv_bfloat16>(d, nullptr); });
     const float t1 = timed([](const fmla::DecodeParams& d) {
-      return fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false, 1>(d, nullptr); });
-    const float t2 = timed([](const fmla::DecodeParams& d) {
-      return fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false, 2>(d, nullptr); });
+      return fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false>(d, nullptr); });
     const float full = 1e3f * median_ms([&](int i) { FMLA_CHECK(run_decode(P, i % copies)); });
-    printf("| %s | %.1f | %.1f | %.1f | %.1f |\n", r.name, t0, t1, t2, full);
+    printf("| %s | %.1f | %.1f | %.1f |\n", r.name, t0, t1, full);
     fflush(stdout);
   }
 }
@@ -968,7 +972,9 @@ int main(int argc, char** argv) {
     std::vector<Row> rows = {{1, 128, 1, false, {32768}}, {1, 16, 1, false, {32768}},
                              {4, 128, 1, false, {32768, 32768, 32768, 32768}},
                              {4, 16, 4, true, {4641, 45118, 1730, 1696}}};
-    if (mode == "profile1") rows = {{16, 128, 1, false, std::vector<int32_t>(16, 32768)}};
+    if (mode == "profile1")
+      rows = {{128, 128, 1, false, std::vector<int32_t>(128, 8192)},
+              {128, 16, 1, false, std::vector<int32_t>(128, 8192)}};
     for (const Row& r : rows) {
       Spec s;
       s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.causal, s.lens = r.lens;
@@ -995,6 +1001,10 @@ int main(int argc, char** argv) {
     bench_schedule();
     bench_write_kv_single();
     bench_write_kv();
+  }
+  if (mode == "bench-pages") {  // the memory- and compute-bound rows at pages of 64, 16 and 1 tokens
+    g_copy_gbs = copy_ceiling_gbs();
+    for (int page : {64, 16, 1}) bench_mla({1, 9}, false, page);
   }
   if (mode == "bench" || mode == "all") {
     g_copy_gbs = copy_ceiling_gbs();

@@ -15,10 +15,17 @@ for step in $STEPS; do
   t0=$(date +%s)
   case $step in
     check|quick)
-      timeout 240 build/fmla_native_test "$step" > "$OUT/check.log" 2>&1; rc=$?
+      timeout 200 build/fmla_native_test "$step" > "$OUT/check.log" 2>&1; rc=$?
       echo "== $step rc=$rc ($(( $(date +%s) - t0 )) s): $(grep -c '^PASS' "$OUT/check.log") PASS, $(grep -c '^FAIL' "$OUT/check.log") FAIL"
       grep -E '^FAIL|error|Error' "$OUT/check.log" | head -30
       tail -3 "$OUT/check.log" ;;
+    pages)
+      timeout 150 build/fmla_native_test bench-pages > "$OUT/pages.log" 2>&1
+      echo "== pages rc=$? ($(( $(date +%s) - t0 )) s)"; grep -vE '^PASS' "$OUT/pages.log" | tail -24 ;;
+    sass)
+      cuobjdump -sass build/libflashmla.so > "$OUT/sass.txt" 2>&1
+      awk '/Function :/{f=$3} /HGMMA/{h[f]++} /LDL|STL/{l[f]++} END{for (k in h) print h[k], "HGMMA", l[k]+0, "LDL/STL", k}' \
+        "$OUT/sass.txt" | sort -k5 | cut -c1-160 ;;
     experiment)
       timeout 120 build/fmla_native_test experiment > "$OUT/experiment.log" 2>&1
       echo "== experiment rc=$? ($(( $(date +%s) - t0 )) s)"; tail -8 "$OUT/experiment.log" ;;
@@ -31,10 +38,10 @@ for step in $STEPS; do
       echo "== profile rc=$? ($(( $(date +%s) - t0 )) s)"
       grep -E "^  [a-z].*fmla::|gpu__time_duration|profiled" "$OUT/ncu.log" | sed -E 's/\(fmla::[A-Za-z]+\)//; s/void fmla::([a-z_]+)<[^ ]*/\1/' | cut -c1-110 ;;
     deep)
-      timeout 150 ncu -k regex:splitkv -c 1 --section SpeedOfLight --section WarpStateStats \
+      timeout 150 ncu --clock-control none -k regex:${KERNEL:-decode} -c 4 --section SpeedOfLight --section WarpStateStats \
         --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis build/fmla_native_test profile1 > "$OUT/ncu_deep.log" 2>&1
       echo "== deep rc=$? ($(( $(date +%s) - t0 )) s)"
-      grep -E "Duration|Throughput|Warp Cycles|stalled|Pipe|Hit Rate|Busy|Issue|Executed Ipc" "$OUT/ncu_deep.log" | cut -c1-200 | head -40 ;;
+      grep -E "Duration|Throughput|Warp Cycles|Stall|stalled|Hit Rate|Busy|Issued|Executed Ipc|Registers" "$OUT/ncu_deep.log" | cut -c1-200 | head -80 ;;
     sanitize)
       timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 build/fmla_native_test small > "$OUT/memcheck.log" 2>&1
       echo "== memcheck rc=$? ($(( $(date +%s) - t0 )) s)"; grep -E 'ERROR SUMMARY|FAIL|Invalid' "$OUT/memcheck.log" | head -10

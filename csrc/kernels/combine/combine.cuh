@@ -9,8 +9,9 @@
 
 #include "../config.h"
 #include "../mla_decode/params.h"
-#include "../pdl.cuh"
-#include "../ptx.cuh"
+#include "../common/pdl.cuh"
+#include "../common/ptx.cuh"
+#include "../common/schedule_fields.h"
 
 namespace fmla {
 
@@ -43,9 +44,10 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodePa
     // Part q holds the first split of a sequence with several splits exactly when it cuts its
     // last sequence (part q + 1 begins inside it) and does not itself begin inside that sequence.
     const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
-    bi = meta[2];
-    const bool cut_after = meta[kMetadataInts] == bi && meta[kMetadataInts + 1] > 0;
-    const bool cut_before = meta[0] == bi && meta[1] > 0;
+    bi = meta[kMetaEndBatch];
+    const bool cut_after =
+        meta[kMetadataInts + kMetaBeginBatch] == bi && meta[kMetadataInts + kMetaBeginToken] > 0;
+    const bool cut_before = meta[kMetaBeginBatch] == bi && meta[kMetaBeginToken] > 0;
     if (!cut_after || cut_before) return;
   }
   const int first = p.num_splits[bi];

@@ -1,7 +1,7 @@
 // A memory-bound scatter: each token's rows are copied with the widest vector access the alignment
 // allows (16 bytes for every supported head dim in practice).
 #include "../config.h"
-#include "../pdl.cuh"
+#include "../common/pdl.cuh"
 #include "write_kv.cuh"
 
 namespace fmla {

@@ -39,8 +39,7 @@ struct DecodeParams {
 };
 
 // Launchers, one per instantiation (csrc/kernels/*/instantiations/*.cu).
-// MODE != 0: experiment variants (splitkv_decode.cuh), never instantiated by the library.
-template <typename Elem, int D_QK, int D_V, bool SEPARATE_V, int MODE = 0>
+template <typename Elem, int D_QK, int D_V, bool SEPARATE_V>
 cudaError_t launch_splitkv_decode(const DecodeParams& p, cudaStream_t stream);
 
 template <typename Elem, int D_V>

@@ -22,8 +22,9 @@
 #include <math.h>
 
 #include "../config.h"
-#include "../ptx.cuh"
-#include "../wgmma.cuh"
+#include "../common/ptx.cuh"
+#include "../common/schedule_fields.h"
+#include "../common/wgmma.cuh"
 #include "params.h"
 
 namespace fmla {
@@ -31,13 +32,9 @@ namespace fmla {
 constexpr int kMaxSmemPerBlock = 227 * 1024;  // Hopper's opt-in limit
 constexpr float kLn2 = 0.693147180559945309f;
 
-// MODE: 0 = the kernel; 1 = cache loads only, 2 = math only (no cache tiles after the prologue).
-// Modes 1 and 2 exist for the harness's experiments on where the time goes.
-template <typename Elem_, int D_QK_, int D_V_, bool SEPARATE_V_, int MODE_ = 0>
+template <typename Elem_, int D_QK_, int D_V_, bool SEPARATE_V_>
 struct SplitKvTraits {
   using Elem = Elem_;
-  static constexpr bool kLoads = MODE_ != 2;
-  static constexpr bool kMath = MODE_ != 1;
   static constexpr int D_QK = D_QK_;
   static constexpr int D_V = D_V_;
   static constexpr bool SEPARATE_V = SEPARATE_V_;
@@ -188,16 +185,11 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
   }
 
   const int32_t* meta = p.sched + part * kMetadataInts;
-  const int begin_batch = meta[0], begin_token = meta[1];
-  const int end_batch = meta[2], end_token = meta[3], begin_split = meta[4];
-
-  for (int bi = begin_batch; bi <= end_batch; ++bi) {
-    const int seqlen = max(0, p.cache_seqlens[bi * p.seqlens_stride]);
-    const int start = bi == begin_batch ? begin_token : 0;
-    const int end = min(seqlen, bi == end_batch ? end_token : seqlen);
-    const int split = begin_split + (bi - begin_batch);
-    const bool single_split = p.num_splits[bi + 1] - p.num_splits[bi] == 1;
-    const int n_tiles = end > start ? (end - start + kBlockN - 1) / kBlockN : 0;
+  for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
+    const SequenceWork w = sequence_work(p, meta, bi);
+    const int seqlen = w.seqlen, start = w.start, end = w.end, split = w.split;
+    const bool single_split = w.single_split;
+    const int n_tiles = w.n_tiles;
     const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
 
     // Keys t < limit[x] are attended by row x (causal: query j sits at position L - s_q + j).
@@ -233,7 +225,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
       {
         const int next = it + STAGES - 1;
         const int ns = next % STAGES;
-        if (T::kLoads && next < n_tiles)
+        if (next < n_tiles)
           load_kv_tile<T>(p, block_table, g, start + next * kBlockN, end,
                           s_base + T::kOffK + ns * T::kKTileBytes,
                           s_base + T::kOffV + ns * T::kVTileBytes, tid);
@@ -246,7 +238,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
 
       // ---- S = Q K^T for 16 rows x 32 keys (per warp), masked and scaled to base 2 ----
       float s[16];  // s[4 * nt + e]: the m16n8 C fragment of 8-key block nt
-      if constexpr (T::kWgmma && T::kMath) {
+      if constexpr (T::kWgmma) {
         // Warpgroup `half`: all 64 rows x keys 32 half .. 32 half + 31, one k16 step at a time.
         wgmma::fence();
 #pragma unroll
@@ -258,7 +250,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
         }
         wgmma::commit();
         wgmma::wait<0>();
-      } else if (warp_active && T::kMath) {
+      } else if (warp_active) {
 #pragma unroll
         for (int i = 0; i < 16; ++i) s[i] = 0.f;
         // Within a 64-column block the lane's ldmatrix offsets are the 4 constants xor_a / xor_b.
@@ -280,7 +272,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
           }
         }
       }
-      if (warp_active && T::kMath) {
+      if (warp_active) {
         float local_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int nt = 0; nt < 4; ++nt) {
@@ -303,7 +295,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
       __syncthreads();  // both halves' maxima are in s_max
 
       // ---- online softmax; P to shared memory ----
-      if (warp_active && T::kMath) {
+      if (warp_active) {
         float base[2], alpha[2];
 #pragma unroll
         for (int x = 0; x < 2; ++x) {
@@ -337,7 +329,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
             *reinterpret_cast<uint32_t*>(smem + off) = pack2<Elem>(p0, p1);
           }
         }
-      } else if constexpr (T::kWgmma && T::kMath) {
+      } else if constexpr (T::kWgmma) {
         // Padding rows still go through the warpgroup MMA: give them P = 0 (their S is 0 anyway).
 #pragma unroll
         for (int nt = 0; nt < 4; ++nt)
@@ -352,7 +344,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
       __syncthreads();  // P complete
 
       // ---- O += P V for 16 rows x D_V / 2 columns (per warp) ----
-      if constexpr (T::kWgmma && T::kMath) {
+      if constexpr (T::kWgmma) {
         // Warpgroup `half`: 64 rows x value columns half * D_V / 2 .., V read N-major.
         wgmma::fence();
 #pragma unroll
@@ -365,7 +357,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
         }
         wgmma::commit();
         wgmma::wait<0>();  // the stage and P are overwritten after the next barrier
-      } else if (warp_active && T::kMath) {
+      } else if (warp_active) {
         const uint32_t p_base = s_p + (row_group * 16 + lane % 16) * 128;
         const uint32_t v_base = s_v + (lane % 8 + 8 * ((lane / 8) % 2)) * 128;
         const int chunk_base = half * T::kDvHalf / 8;  // first value chunk of this warp's half
@@ -441,17 +433,9 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
   }
 }
 
-// seesaw_decode.cuh: the MLA kernel for 64-key pages on sm_90a; false when it does not apply.
-template <typename Elem>
-bool launch_seesaw_decode(const DecodeParams& p, cudaStream_t stream, cudaError_t* err);
-
-template <typename Elem, int D_QK, int D_V, bool SEPARATE_V, int MODE>
+template <typename Elem, int D_QK, int D_V, bool SEPARATE_V>
 cudaError_t launch_splitkv_decode(const DecodeParams& p, cudaStream_t stream) {
-  if constexpr (D_QK == kMlaHeadDimQK && D_V == kMlaHeadDimV && !SEPARATE_V && MODE == 0) {
-    cudaError_t err = cudaSuccess;
-    if (launch_seesaw_decode<Elem>(p, stream, &err)) return err;
-  }
-  using T = SplitKvTraits<Elem, D_QK, D_V, SEPARATE_V, MODE>;
+  using T = SplitKvTraits<Elem, D_QK, D_V, SEPARATE_V>;
   const auto kernel = splitkv_decode_kernel<T>;
   // The opt-in shared-memory limit is per function and device; setting it is cheap but not free,
   // so remember the devices already done.

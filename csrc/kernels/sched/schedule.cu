@@ -1,3 +1,4 @@
+#include "../common/schedule_fields.h"
 #include "../config.h"
 #include "schedule.cuh"
 
@@ -43,8 +44,10 @@ __device__ void walk_global(const ScheduleParams& p, int64_t total) {
       }
     }
     int32_t* m = p.metadata + static_cast<int64_t>(part) * kMetadataInts;
-    m[0] = begin_batch, m[1] = static_cast<int32_t>(begin_token), m[2] = end_batch;
-    m[3] = static_cast<int32_t>(end_token), m[4] = begin_split, m[5] = m[6] = m[7] = 0;
+    for (int i = 0; i < kMetadataInts; ++i) m[i] = 0;
+    m[kMetaBeginBatch] = begin_batch, m[kMetaBeginToken] = static_cast<int32_t>(begin_token);
+    m[kMetaEndBatch] = end_batch, m[kMetaEndToken] = static_cast<int32_t>(end_token);
+    m[kMetaBeginSplit] = begin_split;
   }
 }
 
@@ -179,14 +182,14 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(const Schedu
     const int ei = last_at_most(cum, b, start[q + 1]);
     const int64_t bk = start[q] - cum[bi], ek = start[q + 1] - cum[ei];
     int32_t* m = p.metadata + static_cast<int64_t>(q) * kMetadataInts;
-    m[0] = bi;
-    m[1] = static_cast<int32_t>(bk * kBlockN);
-    m[2] = ek > 0 ? ei : ei - 1;
-    m[3] = ek > 0 ? static_cast<int32_t>(ek * kBlockN)
-           : ei > 0 ? max(0, p.cache_seqlens[(ei - 1) * p.seqlens_stride])
-                    : 0;
-    m[4] = bi + cuts[q];
-    m[5] = m[6] = m[7] = 0;
+    for (int i = 0; i < kMetadataInts; ++i) m[i] = 0;
+    m[kMetaBeginBatch] = bi;
+    m[kMetaBeginToken] = static_cast<int32_t>(bk * kBlockN);
+    m[kMetaEndBatch] = ek > 0 ? ei : ei - 1;
+    m[kMetaEndToken] = ek > 0 ? static_cast<int32_t>(ek * kBlockN)
+                       : ei > 0 ? max(0, p.cache_seqlens[(ei - 1) * p.seqlens_stride])
+                                : 0;
+    m[kMetaBeginSplit] = bi + cuts[q];
   }
   // Sequences 0 .. i - 1 have i final splits, plus one for every cut before C_i.
   for (int i = tid; i <= b; i += kScheduleThreads) {

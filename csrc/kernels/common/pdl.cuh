@@ -6,6 +6,8 @@
 
 #include <cuda_runtime.h>
 
+#include <mutex>
+
 namespace fmla {
 
 __device__ __forceinline__ void wait_for_previous_kernel() {
@@ -35,10 +37,30 @@ inline bool device_takes_pdl() {
 #endif
 }
 
+// Whether `kernel` was compiled with its wait (from sm_90 code or PTX): a library that carries only
+// older PTX runs kernels without it on a Hopper device, and those must not start early. Remembered
+// per kernel (a few) and device.
+inline bool kernel_waits_for_previous(const void* kernel) {
+  struct Entry { const void* kernel; int device; bool waits; };
+  static std::mutex lock;
+  static Entry known[32];
+  static int used = 0;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return false;
+  std::lock_guard<std::mutex> guard(lock);
+  for (int i = 0; i < used; ++i)
+    if (known[i].kernel == kernel && known[i].device == device) return known[i].waits;
+  cudaFuncAttributes attr{};
+  const bool waits = cudaFuncGetAttributes(&attr, kernel) == cudaSuccess && attr.ptxVersion >= 90;
+  cudaGetLastError();
+  if (used < 32) known[used++] = Entry{kernel, device, waits};
+  return waits;
+}
+
 template <typename... Params, typename... Args>
 cudaError_t launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
                              cudaStream_t stream, Args&&... args) {
-  if (device_takes_pdl()) {
+  if (device_takes_pdl() && kernel_waits_for_previous(reinterpret_cast<const void*>(kernel))) {
     cudaLaunchAttribute attribute;
     attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attribute.val.programmaticStreamSerializationAllowed = 1;

@@ -1,0 +1,41 @@
+// MLA decode on sm_90a: the constants of the kernel family, each with its reason.
+#pragma once
+
+#include "../config.h"
+
+namespace fmla {
+namespace mla_sm90 {
+
+// Two consumer warpgroups share one 64 x 512 float output (each owns 256 value columns: 128
+// registers a thread), which is about all the register file holds. Where TMA can load the pages,
+// they issue the loads themselves (256 threads, 255 registers each); otherwise a third warpgroup
+// gathers rows with cp.async, and setmaxnreg moves registers to the consumers:
+// 2 x 128 x 232 + 128 x 40 = 64512, what 384 threads get at launch (168 each). Measured: 240 / 24
+// spills in the producer and is slower (bench/NOTES.md, v12).
+constexpr int kConsumerWarpgroups = 2;
+constexpr int kProducerWarpgroup = 2;
+constexpr int kConsumerThreads = kConsumerWarpgroups * 128;
+constexpr int kConsumerRegs = 232;
+constexpr int kProducerRegs = 40;
+
+// A tile is 64 keys x 576 columns, stored as 9 boxes of 64 rows x 64 columns (128 bytes a row, the
+// 128-byte swizzle wgmma reads). Boxes 0-7 hold the values, box 8 the rotary columns, which are
+// dead once the tile's scores exist and then hold P.
+constexpr int kBoxCols = 64;
+constexpr int kBoxes = kMlaHeadDimQK / kBoxCols;
+constexpr int kPBox = kMlaHeadDimV / kBoxCols;
+constexpr int kBoxBytes = kBlockN * kBoxCols * 2;
+constexpr int kTileBytes = kBoxes * kBoxBytes;
+
+// Pages of a power of two of at least 16 rows are loaded by TMA, one box per page and 64 columns (a
+// 16-row box is two 1024-byte swizzle atoms, so stacked boxes give the same layout as one 64-row
+// box); other pages are gathered row by row with cp.async.
+constexpr int kMinTmaPageRows = 16;
+
+// Named barriers (0 is __syncthreads): P0 ready (wg 0 -> wg 1), P1 ready (wg 1 -> wg 0), the two
+// consumer warpgroups alone (a producer never joins), and each consumer warpgroup alone (all its
+// warps done with the boxes it refills early).
+constexpr int kBarP0 = 1, kBarP1 = 2, kBarConsumers = 3, kBarWg0 = 4, kBarWg1 = 5;
+
+}  // namespace mla_sm90
+}  // namespace fmla

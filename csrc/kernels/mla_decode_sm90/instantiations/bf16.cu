@@ -1,0 +1,7 @@
+// MLA decode on sm_90a, bf16.
+#include "../launch.cuh"
+
+namespace fmla {
+template bool mla_decode_sm90_usable<__nv_bfloat16>(const DecodeParams&);
+template cudaError_t launch_mla_decode_sm90<__nv_bfloat16>(const DecodeParams&, cudaStream_t);
+}  // namespace fmla

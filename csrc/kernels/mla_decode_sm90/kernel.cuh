@@ -1,0 +1,526 @@
+// MLA decode on sm_90a (d_qk 576, d_v 512, one latent KV head), any page size.
+//
+// One block per (schedule part, group of 64 query rows), the grid and schedule of the split-KV
+// kernels (docs/schedule.md). Three warpgroups:
+//
+//   producer (wg 2): walks the part's sequences like the consumers and keeps Q and two 64-key tile
+//     buffers filled: per-row cp.async through the block table, in two groups a tile, each
+//     landing on an mbarrier (cp.async.mbarrier.arrive), so the page size only changes addressing. It refills each buffer in two parts as
+//     soon as the consumers release them (free_own / free_rest), and loads the next sequence's Q
+//     while the consumers finish the current one.
+//   consumers (wg 0, wg 1): the "seesaw" pair. Keys come in pairs of tiles (tile 0 in buffer 0,
+//     tile 1 in buffer 1); wg 0 owns the value columns 0..255 of O, wg 1 the columns 256..511; each
+//     computes the 64 x 64 scores of "its" tile (S = Q K^T with N = 64, Q and K read once a tile)
+//     and the two exchange probabilities through shared memory:
+//
+//   wg 0: S0 = Q K0^T | softmax (m0) -> P0 | O_L = O_L a0 + P0 V0_L |      wait P1 | O_L = O_L a1 + P1 V1_L
+//   wg 1: S1 = Q K1^T |        wait P0 | O_R = O_R a0 + P0 V0_R | softmax (m1) -> P1 | O_R = O_R a1 + P1 V1_R
+//
+// which is the online softmax over tile 0 then tile 1 for both halves; the softmax of one
+// warpgroup runs while the other's GEMMs occupy the tensor cores. P_i is written over the rotary
+// box of tile i. Each box has its own "full" mbarrier, so S starts on the first box that lands.
+// Rows past the end of a sequence in its last tile (unwritten cache memory, possibly NaN) are
+// zeroed before P V; their scores are masked.
+#pragma once
+
+#include <cuda.h>
+#include <math.h>
+
+#include "../common/ptx.cuh"
+#include "../common/wgmma.cuh"
+#include "../mla_decode/params.h"
+#include "../common/schedule_fields.h"
+#include "traits.h"
+
+namespace fmla {
+namespace mla_sm90 {
+
+constexpr float kLn2 = 0.693147180559945309f;
+
+// ---------------------------------------------------------------- producer
+
+// The 4 rows (ptid / 8 + 16 j) and the 16-byte chunk (ptid % 8) of every 64-row box that producer
+// thread `ptid` copies; a warp covers 4 whole 128-byte row segments per instruction.
+constexpr int kRowsPerThread = kBlockN / 16;
+
+// Q rows m_base.. of KV head g, sequence bi, copied by THREADS threads (t = 0..THREADS - 1); rows
+// past rows_per_kv are zero-filled.
+template <typename Elem, int THREADS>
+__device__ __forceinline__ void load_q_rows(const DecodeParams& p, int bi, int g, int m_base,
+                                            uint32_t s_q, int t) {
+  const int chunk = t % 8;
+#pragma unroll
+  for (int j = 0; j < kBlockM / (THREADS / 8); ++j) {
+    const int r = t / 8 + THREADS / 8 * j, m = m_base + r;
+    const bool valid = m < p.rows_per_kv;
+    const Elem* row = static_cast<const Elem*>(p.q);
+    if (valid)
+      row += bi * p.q_stride_b + (m / p.heads_per_kv) * p.q_stride_s +
+             (g * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
+#pragma unroll
+    for (int box = 0; box < kBoxes; ++box)
+      ptx::cp_async_16(s_q + box * kBoxBytes + box_offset(r, chunk), row + box * kBoxCols + chunk * 8,
+                       valid ? 16 : 0);
+  }
+}
+
+// One thread issues the TMA boxes i_from..i_to - 1 (in load order) of the tile at key `tile_start`
+// into buffer b: one box per page and 64 columns, only for pages holding keys below `end` (the
+// block table past them is garbage), each box completing its "full" barrier. Pages are a power of
+// two of at least 16 rows (page_log2): shifts, not divisions, on this thread's critical path.
+__device__ __forceinline__ void issue_tma_boxes(const DecodeParams& p, const CUtensorMap* k_map,
+                                                const Smem& sm, const int32_t* block_table,
+                                                int page_log2, int b, int tile_start, int end,
+                                                int i_from, int i_to, uint64_t l2_policy) {
+  if (page_log2 >= 6) {  // the tile lies in one page: one box per 64 columns
+    const int page =
+        block_table[static_cast<int64_t>(tile_start >> page_log2) * p.bt_stride_page];
+    const int row0 = tile_start & ((1 << page_log2) - 1);
+#pragma unroll 1
+    for (int i = i_from; i < i_to; ++i) {
+      const int box = box_in_load_order(b, i);
+      ptx::mbarrier_arrive_expect_tx(sm.full(b, box), kBoxBytes);
+      ptx::tma_load_3d(sm.tile(b) + box * kBoxBytes, k_map, sm.full(b, box), box * kBoxCols, row0,
+                       page, l2_policy);
+    }
+    return;
+  }
+  const int rows_log2 = page_log2;  // 16 or 32 rows: 4 or 2 pages a tile
+  const int rows = 1 << rows_log2;
+  const int pages = min(kBlockN >> rows_log2, (end - tile_start + rows - 1) >> rows_log2);
+  int page[kBlockN / kMinTmaPageRows];
+#pragma unroll
+  for (int k = 0; k < kBlockN / kMinTmaPageRows; ++k)
+    page[k] = k < pages ? block_table[static_cast<int64_t>((tile_start + (k << rows_log2)) >>
+                                                           page_log2) *
+                                      p.bt_stride_page]
+                        : 0;
+#pragma unroll 1
+  for (int i = i_from; i < i_to; ++i) {
+    const int box = box_in_load_order(b, i);
+    ptx::mbarrier_arrive_expect_tx(sm.full(b, box), pages << (rows_log2 + 7));
+#pragma unroll
+    for (int k = 0; k < kBlockN / kMinTmaPageRows; ++k)
+      if (k < pages)
+        ptx::tma_load_3d(sm.tile(b) + box * kBoxBytes + (k << (rows_log2 + 7)), k_map,
+                         sm.full(b, box), box * kBoxCols, 0, page[k], l2_policy);
+  }
+}
+
+// The producer warpgroup of the gather kernel (page sizes TMA boxes cannot tile).
+template <typename Elem>
+__device__ __forceinline__ void produce(const DecodeParams& p, const Smem& sm, int ptid) {
+  const int part = blockIdx.x, g = blockIdx.y, m_base = blockIdx.z * kBlockM;
+  const int32_t* meta = p.sched + part * kMetadataInts;
+  uint32_t q_loads = 0, fills[2] = {0u, 0u};
+  const int chunk = ptid % 8;
+  // Shifts for pages of a power of two (page 1 included), divisions otherwise.
+  const int page_log2 = (p.page_size & (p.page_size - 1)) == 0 ? __ffs(p.page_size) - 1 : -1;
+
+  for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
+    const SequenceWork w = sequence_work(p, meta, bi);
+    ptx::mbarrier_wait(sm.q_free(), (q_loads++ & 1u) ^ 1u);
+    load_q_rows<Elem, 128>(p, bi, g, m_base, sm.q(), ptid);
+    ptx::cp_async_mbarrier_arrive_noinc(sm.q_full());
+    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
+    // Page of each of this thread's rows in a tile; -1 past the end (zero-filled, not read). The
+    // next tile's are loaded one tile ahead, so the block-table latency hides behind the waits.
+    auto pages_of = [&](int tile_start, int (&page)[kRowsPerThread]) {
+#pragma unroll
+      for (int j = 0; j < kRowsPerThread; ++j) {
+        const int key = tile_start + ptid / 8 + 16 * j;
+        const int slot = page_log2 >= 0 ? key >> page_log2 : key / p.page_size;
+        page[j] = key < w.end ? block_table[static_cast<int64_t>(slot) * p.bt_stride_page] : -1;
+      }
+    };
+    int next_page[kRowsPerThread];
+    if (w.n_tiles > 0) pages_of(w.start, next_page);
+
+    for (int t = 0; t < w.n_tiles; ++t) {
+      const int b = t & 1;
+      const uint32_t parity = (fills[b]++ & 1u) ^ 1u;  // the first fill finds the buffer free
+      const int tile_start = w.start + t * kBlockN;
+      const uint32_t dst = sm.tile(b);
+      const Elem* row[kRowsPerThread];
+      int bytes[kRowsPerThread];
+#pragma unroll
+      for (int j = 0; j < kRowsPerThread; ++j) {
+        const int key = tile_start + ptid / 8 + 16 * j;
+        const int in_page = page_log2 >= 0 ? key & ((1 << page_log2) - 1) : key % p.page_size;
+        row[j] = static_cast<const Elem*>(p.k);
+        bytes[j] = next_page[j] >= 0 ? 16 : 0;
+        if (next_page[j] >= 0)
+          row[j] += static_cast<int64_t>(next_page[j]) * p.k_stride_page +
+                    static_cast<int64_t>(in_page) * p.k_stride_row + g * p.k_stride_head;
+      }
+      if (t + 1 < w.n_tiles) pages_of(tile_start + kBlockN, next_page);
+      auto issue = [&](int box) {
+#pragma unroll
+        for (int j = 0; j < kRowsPerThread; ++j)
+          ptx::cp_async_16(dst + box * kBoxBytes + box_offset(ptid / 8 + 16 * j, chunk),
+                           row[j] + box * kBoxCols + chunk * 8, bytes[j]);
+      };
+      // Each group lands on the "full" barrier of its first box (an arrival when this thread's
+      // copies so far have landed), so the producer never waits for its own copies and keeps
+      // both buffers loading.
+      ptx::mbarrier_wait(sm.free_own(b), parity);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) issue(box_in_load_order(b, i));
+      ptx::cp_async_mbarrier_arrive_noinc(sm.full(b, box_in_load_order(b, 0)));
+      ptx::mbarrier_wait(sm.free_rest(b), parity);
+#pragma unroll
+      for (int i = 4; i < kBoxes; ++i) issue(box_in_load_order(b, i));
+      ptx::cp_async_mbarrier_arrive_noinc(sm.full(b, box_in_load_order(b, 4)));
+    }
+  }
+  ptx::cp_async_wait<0>();  // nothing of this thread's in flight when it exits
+}
+
+// ---------------------------------------------------------------- consumers
+
+// LOAD == kTmaPages: the consumers issue the TMA boxes themselves (one thread, at the points where a
+// buffer part frees up), which leaves them all 255 registers; kGatherRows: a producer warpgroup
+// loads everything and the consumers only release buffers.
+template <typename Elem, KvLoad LOAD>
+__device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap* k_map,
+                                        const Smem& sm, uint8_t* smem, int tid, int wg) {
+  constexpr bool kSelfLoad = LOAD == KvLoad::kTmaPages;
+  using L = SmemLayout;
+  const int lane = tid % 32, warp = (tid / 32) % 4, ctid = tid % 128;
+  const int part = blockIdx.x, g = blockIdx.y, m_base = blockIdx.z * kBlockM;
+  float* stats = reinterpret_cast<float*>(smem + L::kOffStats);
+  float* s_m0 = stats;
+  float* s_a0 = stats + kBlockM;
+  float* s_m1 = stats + 2 * kBlockM;
+  float* s_a1 = stats + 3 * kBlockM;
+  float* s_sum = stats + 4 * kBlockM;  // [wg][row]
+
+  int my_row[2];  // this thread's rows in the wgmma accumulator layout (both warpgroups alike)
+  my_row[0] = warp * 16 + lane / 4;
+  my_row[1] = my_row[0] + 8;
+  uint32_t q_uses = 0, fills[2] = {0u, 0u};  // every consumer thread counts alike
+  const int page_log2 = __ffs(p.page_size) - 1;  // TMA pages are powers of two
+  const int32_t* meta = p.sched + part * kMetadataInts;
+
+  for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
+    const SequenceWork w = sequence_work(p, meta, bi);
+    const int start = w.start, end = w.end, n_tiles = w.n_tiles;
+    int limit[2];  // keys t < limit[x] are attended by row x
+#pragma unroll
+    for (int x = 0; x < 2; ++x) {
+      const int m = m_base + my_row[x];
+      const int j = m < p.rows_per_kv ? m / p.heads_per_kv : 0;
+      limit[x] = p.causal ? min(end, w.seqlen - p.s_q + j + 1) : end;
+    }
+
+    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
+    const uint64_t l2_policy = ptx::l2_policy<0>();  // a tile is read by its part's blocks only
+    // Boxes [i_from, i_to) in load order of tile t into buffer b.
+    auto refill = [&](int t, int b, int i_from, int i_to) {
+      issue_tma_boxes(p, k_map, sm, block_table, page_log2, b, start + t * kBlockN, end, i_from,
+                      i_to, l2_policy);
+    };
+    ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);  // the last sequence is done
+    if constexpr (kSelfLoad) {
+      if (tid == 0) {
+        if (n_tiles > 0) refill(0, 0, 0, kBoxes);
+        if (n_tiles > 1) refill(1, 1, 0, kBoxes);
+      }
+      __syncwarp();
+      load_q_rows<Elem, kConsumerThreads>(p, bi, g, m_base, sm.q(), tid);
+      ptx::cp_async_commit();
+      ptx::cp_async_wait<0>();
+      wgmma::fence_proxy_async();
+      ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
+    } else {
+      ptx::mbarrier_wait(sm.q_full(), q_uses++ & 1u);
+      wgmma::fence_proxy_async();  // Q came through cp.async
+    }
+
+    float o[128];  // this warpgroup's half of O (64 x 256): o[4 i + e], columns 8 i ..
+#pragma unroll
+    for (int i = 0; i < 128; ++i) o[i] = 0.f;
+    float row_max[2] = {-INFINITY, -INFINITY};
+    float row_sum[2] = {0.f, 0.f};  // this thread's share of the row sums of this wg's tiles
+
+    // S = Q K_b^T for the whole 64 x 64 tile in buffer b, box by box as they land; then masked,
+    // scaled to base 2, and the rows past `end` zeroed for P V.
+    auto scores = [&](float (&s)[32], int b, uint32_t parity, int tile_start) {
+      const uint32_t s_k = sm.tile(b);
+      wgmma::fence();
+#pragma unroll
+      for (int i = 0; i < kBoxes; ++i) {
+        const int box = box_in_load_order(b, i);
+        if constexpr (kSelfLoad) {
+          ptx::mbarrier_wait(sm.full(b, box), parity);
+        } else if (i == 0 || i == 4) {  // a gathered group lands at once, on its first box
+          ptx::mbarrier_wait(sm.full(b, box), parity);
+          wgmma::fence_proxy_async();  // cp.async wrote it through the generic proxy
+        }
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+          const uint32_t kb = box * kBoxBytes + k * 32;
+          wgmma::Mma<Elem, 64, 0>::run(s, wgmma::desc_sw128(sm.q() + kb, 16, 1024),
+                                       wgmma::desc_sw128(s_k + kb, 16, 1024), i > 0 || k > 0);
+        }
+      }
+      wgmma::commit();
+      wgmma::wait<0>();
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int key = tile_start + nt * 8 + 2 * (lane % 4) + e % 2;
+          s[4 * nt + e] = key < limit[e / 2] ? s[4 * nt + e] * p.scale_log2 : -INFINITY;
+        }
+      const int valid = end - tile_start;
+      if (valid < kBlockN) {
+        // Rows valid..63 of the 8 value boxes: 16-byte stores, 64 per row.
+        const int words = (kBlockN - valid) * 64;
+        for (int i = ctid; i < words; i += 128) {
+          const int r = valid + i / 64, c = i % 64;
+          *reinterpret_cast<uint4*>(smem + L::kOffK + b * kTileBytes + (c / 8) * kBoxBytes +
+                                    box_offset(r, c % 8)) = make_uint4(0u, 0u, 0u, 0u);
+        }
+      }
+    };
+    // Row maxima over the quad (the 4 lanes of one row).
+    auto tile_max = [&](const float (&s)[32], float (&mx)[2]) {
+      mx[0] = mx[1] = -INFINITY;
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) mx[e / 2] = fmaxf(mx[e / 2], s[4 * nt + e]);
+#pragma unroll
+      for (int x = 0; x < 2; ++x) {
+        mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 1));
+        mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 2));
+      }
+    };
+    // P = 2^(S - base) into the rotary box of buffer b; psum: this thread's share of its row sums.
+    auto write_p = [&](const float (&s)[32], const float (&base)[2], int b, float (&psum)[2]) {
+      uint8_t* s_p = smem + L::kOffK + b * kTileBytes + kPBox * kBoxBytes;
+      psum[0] = psum[1] = 0.f;
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int x = 0; x < 2; ++x) {
+          const float p0 = ptx::ex2(s[4 * nt + 2 * x] - base[x]);
+          const float p1 = ptx::ex2(s[4 * nt + 2 * x + 1] - base[x]);
+          psum[x] += p0 + p1;
+          const int key = nt * 8 + 2 * (lane % 4);
+          *reinterpret_cast<uint32_t*>(s_p + box_offset(my_row[x], key / 8) + (key % 8) * 2) =
+              pack2<Elem>(p0, p1);
+        }
+    };
+    auto rescale = [&](const float (&a)[2]) {
+      row_sum[0] *= a[0];
+      row_sum[1] *= a[1];
+      if (__any_sync(0xffffffffu, a[0] != 1.f || a[1] != 1.f)) {
+#pragma unroll
+        for (int i = 0; i < 32; ++i) {
+          o[4 * i] *= a[0];
+          o[4 * i + 1] *= a[0];
+          o[4 * i + 2] *= a[1];
+          o[4 * i + 3] *= a[1];
+        }
+      }
+    };
+    // O_half += P_b V_b,half (issued, not waited for).
+    auto pv = [&](int b) {
+      const uint32_t s_v = sm.tile(b), s_p = sm.tile(b) + kPBox * kBoxBytes;
+      wgmma::fence();
+#pragma unroll
+      for (int kk = 0; kk < kBlockN / 16; ++kk)
+        wgmma::Mma<Elem, 256, 1>::run(
+            o, wgmma::desc_sw128(s_p + kk * 32, 16, 1024),
+            wgmma::desc_sw128(s_v + wg * 4 * kBoxBytes + kk * 16 * 128, kBoxBytes, 1024), 1);
+      wgmma::commit();
+    };
+    // New running max from a tile's maxima: exponent base (0 while nothing is attended, so that
+    // exponents stay -inf - 0 rather than -inf - -inf) and the factor for the old state.
+    auto update_max = [&](const float (&mx)[2], float (&base)[2], float (&a)[2], float* s_m,
+                          float* s_a) {
+#pragma unroll
+      for (int x = 0; x < 2; ++x) {
+        const float m = fmaxf(row_max[x], mx[x]);
+        base[x] = m == -INFINITY ? 0.f : m;
+        a[x] = ptx::ex2(row_max[x] - base[x]);
+        row_max[x] = m;
+        if (lane % 4 == 0) s_m[my_row[x]] = m, s_a[my_row[x]] = a[x];
+      }
+    };
+
+    const int n_pairs = (n_tiles + 1) / 2;
+    for (int jp = 0; jp < n_pairs; ++jp) {
+      const bool has1 = 2 * jp + 1 < n_tiles;
+      const bool refill0 = kSelfLoad && 2 * jp + 2 < n_tiles;
+      const bool refill1 = kSelfLoad && 2 * jp + 3 < n_tiles;
+      const uint32_t par0 = fills[0]++ & 1u;
+      const uint32_t par1 = has1 ? fills[1]++ & 1u : 0u;
+      const int start0 = start + 2 * jp * kBlockN, start1 = start0 + kBlockN;
+      if (wg == 0) {
+        float s[32], mx[2], base[2], a0[2], psum[2];
+        scores(s, 0, par0, start0);
+        tile_max(s, mx);
+        update_max(mx, base, a0, s_m0, s_a0);
+        write_p(s, base, 0, psum);
+        wgmma::fence_proxy_async();  // P0 (and zeroed rows) are read by wgmma, here and in wg 1
+        ptx::named_barrier_arrive(kBarP0, kConsumerThreads);
+        rescale(a0);
+        row_sum[0] += psum[0];
+        row_sum[1] += psum[1];
+        pv(0);
+        wgmma::wait<0>();
+        if constexpr (!kSelfLoad) ptx::mbarrier_arrive(sm.free_own(0));
+        ptx::mbarrier_arrive(sm.free_rest(0));
+        if (refill0) {  // the next tile's own half while wg 1 still reads this one
+          ptx::named_barrier_sync(kBarWg0, 128);  // all of wg 0 is done with it
+          if (tid == 0) refill(2 * jp + 2, 0, 0, 4);
+          __syncwarp();
+        }
+        if (has1) {
+          ptx::named_barrier_sync(kBarP1, kConsumerThreads);
+          float a1[2];
+#pragma unroll
+          for (int x = 0; x < 2; ++x) {
+            a1[x] = s_a1[my_row[x]];
+            row_max[x] = s_m1[my_row[x]];
+          }
+          rescale(a1);
+          pv(1);
+          wgmma::wait<0>();
+          ptx::mbarrier_arrive(sm.free_rest(1));
+          if (tid == 0 && refill1) {
+            ptx::mbarrier_wait(sm.free_rest(1), par1);
+            refill(2 * jp + 3, 1, 4, kBoxes);
+          }
+          __syncwarp();
+        }
+      } else {
+        float s[32];
+        if (has1) scores(s, 1, par1, start1);
+        ptx::named_barrier_sync(kBarP0, kConsumerThreads);
+        float a0[2];
+#pragma unroll
+        for (int x = 0; x < 2; ++x) {
+          a0[x] = s_a0[my_row[x]];
+          row_max[x] = s_m0[my_row[x]];
+        }
+        rescale(a0);
+        pv(0);
+        if (has1) {
+          float mx[2], base[2], a1[2], psum[2];
+          tile_max(s, mx);
+          update_max(mx, base, a1, s_m1, s_a1);
+          write_p(s, base, 1, psum);
+          wgmma::fence_proxy_async();
+          ptx::named_barrier_arrive(kBarP1, kConsumerThreads);
+          wgmma::wait<0>();
+          ptx::mbarrier_arrive(sm.free_rest(0));
+          if (tid == 128 && refill0) {
+            ptx::mbarrier_wait(sm.free_rest(0), par0);
+            refill(2 * jp + 2, 0, 4, kBoxes);
+          }
+          __syncwarp();
+          rescale(a1);
+          row_sum[0] += psum[0];
+          row_sum[1] += psum[1];
+          pv(1);
+          wgmma::wait<0>();
+          if constexpr (!kSelfLoad) ptx::mbarrier_arrive(sm.free_own(1));
+          ptx::mbarrier_arrive(sm.free_rest(1));
+          if (refill1) {  // wg 1's own half while wg 0 still reads the rest
+            ptx::named_barrier_sync(kBarWg1, 128);
+            if (tid == 128) refill(2 * jp + 3, 1, 0, 4);
+            __syncwarp();
+          }
+        } else {
+          wgmma::wait<0>();
+          ptx::mbarrier_arrive(sm.free_rest(0));
+        }
+      }
+    }
+    if constexpr (!kSelfLoad) ptx::mbarrier_arrive(sm.q_free());  // every S of it is done
+
+    // ---- epilogue: row sums over the quad and both warpgroups; each wg writes its half of O ----
+#pragma unroll
+    for (int x = 0; x < 2; ++x) {
+      row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 1);
+      row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 2);
+      if (lane % 4 == 0) s_sum[wg * kBlockM + my_row[x]] = row_sum[x];
+    }
+    ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
+    const int total_rows = p.s_q * p.h_q;
+#pragma unroll
+    for (int x = 0; x < 2; ++x) {
+      const int m = m_base + my_row[x];
+      if (m >= p.rows_per_kv) continue;
+      const float sum = s_sum[my_row[x]] + s_sum[kBlockM + my_row[x]];
+      const bool empty = !(sum > 0.f);
+      const float inv = empty ? 0.f : 1.f / sum;
+      const float lse2 = empty ? 0.f : row_max[x] + log2f(sum);
+      const int j = m / p.heads_per_kv;
+      const int h = g * p.heads_per_kv + m % p.heads_per_kv;
+      const int col0 = wg * (kMlaHeadDimV / 2) + 2 * (lane % 4);
+      if (w.single_split) {
+        Elem* out =
+            static_cast<Elem*>(p.out) + bi * p.o_stride_b + j * p.o_stride_s + h * p.o_stride_h;
+#pragma unroll
+        for (int i = 0; i < 32; ++i)
+          *reinterpret_cast<uint32_t*>(out + col0 + i * 8) =
+              pack2<Elem>(o[4 * i + 2 * x] * inv, o[4 * i + 2 * x + 1] * inv);
+        if (wg == 0 && lane % 4 == 0)
+          p.lse[bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] =
+              empty ? INFINITY : lse2 * kLn2;
+      } else {
+        const int64_t row = static_cast<int64_t>(w.split) * total_rows + g * p.rows_per_kv + m;
+        float* acc = p.o_accum + row * kMlaHeadDimV;
+#pragma unroll
+        for (int i = 0; i < 32; ++i)
+          *reinterpret_cast<float2*>(acc + col0 + i * 8) =
+              make_float2(o[4 * i + 2 * x] * inv, o[4 * i + 2 * x + 1] * inv);
+        if (wg == 0 && lane % 4 == 0) p.lse_accum[row] = empty ? -INFINITY : lse2 * kLn2;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the kernel
+
+template <typename Elem, KvLoad LOAD>
+__global__ void __launch_bounds__(threads_for(LOAD), 1)
+    mla_decode_sm90_kernel(const DecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ __align__(1024) uint8_t smem[];
+  const int tid = threadIdx.x;
+  // Warp-uniform as far as the compiler can see (a divergent-looking branch around wgmma makes
+  // ptxas serialize the wgmma instructions).
+  const int wg = __shfl_sync(0xffffffffu, tid / 128, 0);
+  const Smem sm{ptx::smem_addr(smem)};
+  if (tid == 0) {
+    const int box_arrivals = LOAD == KvLoad::kTmaPages ? 1 : 128;
+    for (int b = 0; b < 2; ++b) {
+      for (int box = 0; box < kBoxes; ++box) ptx::mbarrier_init(sm.full(b, box), box_arrivals);
+      ptx::mbarrier_init(sm.free_own(b), 128);
+      ptx::mbarrier_init(sm.free_rest(b), kConsumerThreads);
+    }
+    ptx::mbarrier_init(sm.q_full(), 128);
+    ptx::mbarrier_init(sm.q_free(), kConsumerThreads);
+    ptx::fence_mbarrier_init();
+  }
+  __syncthreads();
+  if constexpr (LOAD == KvLoad::kTmaPages) {
+    consume<Elem, LOAD>(p, &k_map, sm, smem, tid, wg);
+  } else if (wg == kProducerWarpgroup) {
+    ptx::setmaxnreg_dec<kProducerRegs>();
+    produce<Elem>(p, sm, tid - kConsumerThreads);
+  } else {
+    ptx::setmaxnreg_inc<kConsumerRegs>();
+    consume<Elem, LOAD>(p, &k_map, sm, smem, tid, wg);
+  }
+#endif
+}
+
+}  // namespace mla_sm90
+}  // namespace fmla

@@ -1,0 +1,121 @@
+// MLA decode on sm_90a: host side (device checks, the cache's tensor map, the launch).
+#pragma once
+
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
+#include <type_traits>
+
+#include "kernel.cuh"
+#include "launch.h"
+
+namespace fmla {
+namespace mla_sm90 {
+
+// The driver's tensor-map encoder, looked up once through the runtime (no -lcuda needed).
+inline PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+  static PFN_cuTensorMapEncodeTiled_v12000 encoder = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault,
+                                         &found) != cudaSuccess ||
+        found != cudaDriverEntryPointSuccess)
+      fn = nullptr;
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+  }();
+  return encoder;
+}
+
+// TMA boxes of one page tile a 64-key tile when pages hold 16 or 32 rows; larger pages hold whole
+// tiles. Powers of two only, so that the issuing thread shifts instead of dividing.
+inline bool pages_fit_tma(int page_size) {
+  return page_size >= kMinTmaPageRows && (page_size & (page_size - 1)) == 0;
+}
+
+// sm_90a code for this kernel is in the library and the device can run it (checked once a device:
+// 0 = not yet, 1 = yes, shared memory configured, 2 = no).
+template <typename Elem, KvLoad LOAD>
+bool kernel_ready(int device) {
+  static int state[64] = {};
+  if (device < 0 || device >= 64) return false;
+  int s = __atomic_load_n(&state[device], __ATOMIC_ACQUIRE);
+  if (s == 0) {
+    const auto kernel = mla_decode_sm90_kernel<Elem, LOAD>;
+    int major = 0, minor = 0;
+    cudaFuncAttributes attr{};
+    s = 2;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess &&
+        major == 9 && minor == 0 && cudaFuncGetAttributes(&attr, kernel) == cudaSuccess &&
+        attr.binaryVersion == 90 && attr.ptxVersion >= 90 &&
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             SmemLayout::kBytes) == cudaSuccess)
+      s = 1;
+    cudaGetLastError();  // a refusal above is not the caller's error
+    __atomic_store_n(&state[device], s, __ATOMIC_RELEASE);
+  }
+  return s == 1;
+}
+
+// The cache as [num_pages][page_size rows][576 columns]; a box is 64 columns of min(page, 64) rows.
+template <typename Elem>
+bool encode_cache_map(const DecodeParams& p, CUtensorMap* map) {
+  if (tensor_map_encoder() == nullptr) return false;
+  const cuuint64_t dims[3] = {static_cast<cuuint64_t>(kMlaHeadDimQK),
+                              static_cast<cuuint64_t>(p.page_size),
+                              static_cast<cuuint64_t>(p.num_pages)};
+  const cuuint64_t strides[2] = {static_cast<cuuint64_t>(p.k_stride_row) * sizeof(Elem),
+                                 static_cast<cuuint64_t>(p.k_stride_page) * sizeof(Elem)};
+  const cuuint32_t box[3] = {static_cast<cuuint32_t>(kBoxCols),
+                             static_cast<cuuint32_t>(p.page_size < kBlockN ? p.page_size : kBlockN),
+                             1};
+  const cuuint32_t element_strides[3] = {1, 1, 1};
+  const CUtensorMapDataType type = std::is_same<Elem, __half>::value
+                                       ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
+                                       : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+  return tensor_map_encoder()(map, type, 3, const_cast<void*>(p.k), dims, strides, box,
+                              element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                              CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+inline bool tma_layout_ok(const DecodeParams& p) {
+  return pages_fit_tma(p.page_size) && p.k_stride_row >= kMlaHeadDimQK &&
+         p.k_stride_page >= p.k_stride_row * p.page_size;
+}
+
+}  // namespace mla_sm90
+
+template <typename Elem>
+bool mla_decode_sm90_usable(const DecodeParams& p) {
+  using namespace mla_sm90;
+  if (p.h_kv != 1 || reinterpret_cast<uintptr_t>(p.k) % 16 != 0 ||
+      (p.k_stride_row * sizeof(Elem)) % 16 != 0 || (p.k_stride_page * sizeof(Elem)) % 16 != 0)
+    return false;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return false;
+  return tma_layout_ok(p) ? kernel_ready<Elem, KvLoad::kTmaPages>(device)
+                          : kernel_ready<Elem, KvLoad::kGatherRows>(device);
+}
+
+template <typename Elem>
+cudaError_t launch_mla_decode_sm90(const DecodeParams& p, cudaStream_t stream) {
+  using namespace mla_sm90;
+  const dim3 grid(p.num_sm_parts, p.h_kv, (p.rows_per_kv + kBlockM - 1) / kBlockM);
+  CUtensorMap map{};
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return cudaErrorNoDevice;
+  if (tma_layout_ok(p) && kernel_ready<Elem, KvLoad::kTmaPages>(device) &&
+      encode_cache_map<Elem>(p, &map)) {
+    mla_decode_sm90_kernel<Elem, KvLoad::kTmaPages>
+        <<<grid, threads_for(KvLoad::kTmaPages), SmemLayout::kBytes, stream>>>(p, map);
+  } else {
+    if (!kernel_ready<Elem, KvLoad::kGatherRows>(device)) return cudaErrorNotSupported;
+    // The gather kernel never reads the map.
+    mla_decode_sm90_kernel<Elem, KvLoad::kGatherRows>
+        <<<grid, threads_for(KvLoad::kGatherRows), SmemLayout::kBytes, stream>>>(p, map);
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace fmla

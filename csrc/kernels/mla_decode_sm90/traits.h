@@ -1,0 +1,60 @@
+// MLA decode on sm_90a: how the cache is loaded, and the shared-memory layout.
+#pragma once
+
+#include <stdint.h>
+
+#include "config.h"
+
+namespace fmla {
+namespace mla_sm90 {
+
+// How a tile comes in: TMA boxes (pages of 16, 32, 64, 128, ... rows), or per-row cp.async through
+// the block table (any page size).
+enum class KvLoad { kTmaPages, kGatherRows };
+
+// TMA pages: the two consumer warpgroups alone; gather: a producer warpgroup beside them.
+constexpr int threads_for(KvLoad load) {
+  return load == KvLoad::kTmaPages ? kConsumerThreads : kConsumerThreads + 128;
+}
+
+struct SmemLayout {
+  static constexpr int kOffQ = 0;
+  static constexpr int kOffK = kTileBytes;  // two tile buffers
+  static constexpr int kOffStats = kOffK + 2 * kTileBytes;
+  // Row statistics, 64 floats each: m0, a0 (from wg 0), m1, a1 (from wg 1), row sums of wg 0, wg 1.
+  static constexpr int kStatFloats = 6 * kBlockM;
+  static constexpr int kOffBars = kOffStats + kStatFloats * 4;
+  // full[2][9] (a box landed), free_own[2], free_rest[2] (a buffer's boxes read), q_full, q_free.
+  static constexpr int kBars = 2 * kBoxes + 4 + 2;
+  static constexpr int kBytes = kOffBars + kBars * 8;
+};
+static_assert(SmemLayout::kBytes <= 227 * 1024, "Q, two tiles and the barriers fit");
+static_assert(kBlockN == 64 && kBlockM == 64, "64-key tiles, 64 query rows a block");
+
+// Shared-memory addresses of one block's buffers and barriers.
+struct Smem {
+  uint32_t base;
+  __device__ uint32_t q() const { return base + SmemLayout::kOffQ; }
+  __device__ uint32_t tile(int b) const { return base + SmemLayout::kOffK + b * kTileBytes; }
+  __device__ uint32_t bar(int i) const { return base + SmemLayout::kOffBars + i * 8; }
+  __device__ uint32_t full(int b, int box) const { return bar(b * kBoxes + box); }
+  // The 4 value boxes only consumer b reads in buffer b (its half of V), freed by it alone...
+  __device__ uint32_t free_own(int b) const { return bar(2 * kBoxes + b); }
+  // ...and the other 5, freed once both consumers are done with the buffer.
+  __device__ uint32_t free_rest(int b) const { return bar(2 * kBoxes + 2 + b); }
+  __device__ uint32_t q_full() const { return bar(2 * kBoxes + 4); }
+  __device__ uint32_t q_free() const { return bar(2 * kBoxes + 5); }
+};
+
+// The i-th box of buffer b in load order: the boxes that free early (b's own value half) first.
+__device__ __forceinline__ int box_in_load_order(int b, int i) {
+  return i < 4 ? 4 * b + i : i < 8 ? 4 * (1 - b) + (i - 4) : 8;
+}
+
+// Byte offset of 16-byte chunk `chunk` (of 8 a box row) of row `row` in a box: the 128-byte swizzle.
+__device__ __forceinline__ uint32_t box_offset(int row, int chunk) {
+  return static_cast<uint32_t>(row * 128 + ((chunk ^ (row & 7)) << 4));
+}
+
+}  // namespace mla_sm90
+}  // namespace fmla
