@@ -957,10 +957,14 @@ int main(int argc, char** argv) {
     s.h_q = 16, s.s_q = 2, s.causal = true, s.page_size = 16, s.lens = {0, 5, 300, 130};
     s.name = "small mla";
     decode_case(s, 1);
-    Spec t;  // 64 query rows on 64-key pages: the TMA / warpgroup-pair kernel
+    Spec t;  // 64 query rows on 64-key pages: the sm_90a kernel, one TMA box a page and 64 columns
     t.h_q = 64, t.s_q = 1, t.page_size = 64, t.lens = {0, 5, 300, 130};
     t.name = "small mla ps=64 h_q=64";
     decode_case(t, 3);
+    Spec u;  // one-token pages: the sm_90a kernel's cp.async producer warpgroup
+    u.h_q = 32, u.s_q = 2, u.causal = true, u.page_size = 1, u.lens = {0, 5, 300, 130};
+    u.name = "small mla ps=1 h_q=32";
+    decode_case(u, 4);
     Spec g;
     g.gqa = true, g.d_qk = g.d_v = 128, g.page_size = 1, g.h_q = 8, g.h_kv = 2, g.s_q = 1;
     g.lens = {100, 0, 70};
