@@ -8,14 +8,16 @@
 
 using namespace fmla;
 
-// The kernel choice: on an sm_90 device with this library's sm_90a code, the warp-specialised
-// kernel of kernels/mla_decode_sm90/ (any page size); elsewhere the generic split-KV kernel
-// (kernels/mla_decode/, mma.sync on sm_80+). Both are followed by the same combine.
+// The kernel choice. On an sm_90 device with this library's sm_90a code: the kernel of
+// kernels/mla_decode_sm90/ with the loader mla_decode_sm90_load_for picks from the page size;
+// elsewhere the generic split-KV kernel (kernels/mla_decode/, mma.sync on sm_80+). Both are
+// followed by the same combine.
 template <typename Elem>
 static fmla_status dispatch(const DecodeParams& p, void* stream) {
-  if (mla_decode_sm90_usable<Elem>(p)) {
+  const MlaKvLoad load = mla_decode_sm90_load_for(p.page_size);
+  if (mla_decode_sm90_usable<Elem>(p, load)) {
     const cudaStream_t s = static_cast<cudaStream_t>(stream);
-    FMLA_TRY(from_cuda(launch_mla_decode_sm90<Elem>(p, s), "decode kernel launch"));
+    FMLA_TRY(from_cuda(launch_mla_decode_sm90<Elem>(p, load, s), "decode kernel launch"));
     return from_cuda(launch_combine<Elem, kMlaHeadDimV>(p, s), "combine kernel launch");
   }
   return run_decode<Elem, kMlaHeadDimQK, kMlaHeadDimV, false>(p, stream);

@@ -705,9 +705,18 @@ static float median_spun_ms(F fn, int warmup = 5, int iters = 30) {
 
 static fmla::DecodeParams kernel_params(Problem& P, int copy);
 
+// The MLA decode kernel the API would launch with this loader (no combine); the generic kernel
+// where the sm_90a one cannot run.
+static cudaError_t decode_kernel_alone(const fmla::DecodeParams& d, fmla::MlaKvLoad load) {
+  return fmla::mla_decode_sm90_usable<__nv_bfloat16>(d, load)
+             ? fmla::launch_mla_decode_sm90<__nv_bfloat16>(d, load, nullptr)
+             : fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false>(d, nullptr);
+}
+
 // spun: time as the suite tool does, and also the decode kernel alone (launched directly), so that
 // the difference shows what the combine step and its launch still cost.
-static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int page_size = 64) {
+static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int page_size = 64,
+                      bool loaders = false) {
   const AnchorRow rows[] = {
       {128, 1, 4096, 128, true, false},  {128, 1, 8192, 128, true, false},
       {128, 1, 16384, 128, true, false}, {128, 1, 32768, 128, true, false},
@@ -747,12 +756,21 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
     const double t = ms * 1e-3;
     const double flops = static_cast<double>(P.b) * r.h_q * r.s_q * (2.0 * 576 + 2.0 * 512) * P.mean_len;
     const double bytes = static_cast<double>(P.b) * (r.s_q * r.h_q * 576 * 2 + P.mean_len * 576 * 2 + r.s_q * r.h_q * 512 * 2);
+    if (loaders) {  // the decode kernel alone with each loader that can run this page size
+      for (const auto load : {fmla::MlaKvLoad::kTmaPages, fmla::MlaKvLoad::kGatherRows}) {
+        if (!fmla::mla_decode_sm90_usable<__nv_bfloat16>(kernel_params(P, 0), load)) continue;
+        const float kernel_ms = median_ms([&](int i) {
+          CUDA_CHECK(fmla::launch_mla_decode_sm90<__nv_bfloat16>(kernel_params(P, i % copies), load,
+                                                                 nullptr));
+        });
+        printf("decode kernel alone, %s: %.1f us\n",
+               load == fmla::MlaKvLoad::kTmaPages ? "TMA boxes" : "cp.async producer", kernel_ms * 1e3);
+      }
+    }
     if (spun) {
       const float kernel_ms = median_spun_ms([&](int i) {
         const fmla::DecodeParams d = kernel_params(P, i % copies);
-        CUDA_CHECK((fmla::mla_decode_sm90_usable<__nv_bfloat16>(d)
-                        ? fmla::launch_mla_decode_sm90<__nv_bfloat16>(d, nullptr)
-                        : fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false>(d, nullptr)));
+        CUDA_CHECK(decode_kernel_alone(d, fmla::mla_decode_sm90_load_for(d.page_size)));
       });
       printf("decode kernel alone: %.1f us, the rest of the call %.1f us\n", kernel_ms * 1e3, (ms - kernel_ms) * 1e3);
     }
@@ -922,7 +940,7 @@ static void experiment() {
       return 1e3f * median_ms([&](int i) { CUDA_CHECK(launch(kernel_params(P, i % copies))); });
     };
     const float t0 = timed([](const fmla::DecodeParams& d) {
-      return fmla::launch_mla_decode_sm90<__nv_bfloat16>(d, nullptr); });
+      return decode_kernel_alone(d, fmla::mla_decode_sm90_load_for(d.page_size)); });
     const float t1 = timed([](const fmla::DecodeParams& d) {
       return fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false>(d, nullptr); });
     const float full = 1e3f * median_ms([&](int i) { FMLA_CHECK(run_decode(P, i % copies)); });
@@ -1008,7 +1026,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "bench-pages") {  // the memory- and compute-bound rows at pages of 64, 16 and 1 tokens
     g_copy_gbs = copy_ceiling_gbs();
-    for (int page : {64, 16, 1}) bench_mla({1, 9}, false, page);
+    for (int page : {64, 16, 1}) bench_mla({1, 9}, false, page, true);
   }
   if (mode == "bench" || mode == "all") {
     g_copy_gbs = copy_ceiling_gbs();

@@ -1,8 +1,11 @@
 // A minimal kernel for a racecheck report on the seesaw MLA kernel: a shared-memory exchange that is
 // ordered by __syncthreads (write, barrier, read, barrier, next write) is reported as a race once the
 // block has used bar.arrive / bar.sync on a named barrier earlier, as the seesaw kernel does.
-// Variant (argv[1]): 0 plain, 1 named barriers before the exchange, 2 an mbarrier wait, 3 both.
-// H100, CUDA 13.0, 2026-11-25: racecheck reports 0, 1, 0, 1 hazards; every variant is race-free.
+// Variant (argv[1]): 0 plain, 1 named barriers before the exchange, 2 an mbarrier wait, 3 both;
+// +4: the exchange itself through named barriers (each warpgroup bar.arrive on its own barrier after
+// writing, bar.sync on the other's before reading), as the sm_90a MLA kernel's epilogue does.
+// H100, CUDA 13.0, 2026-11-25: racecheck reports 0, 1, 0, 1 hazards for variants 0-3; every variant
+// is race-free. Variants 4-7 on the H200: bench/NOTES.md (v12).
 //   nvcc -arch=sm_90a -o build/racecheck_repro test/native/racecheck_named_barrier_repro.cu
 //   for v in 0 1 2 3; do compute-sanitizer --tool racecheck build/racecheck_repro $v; done
 #include <cstdio>
@@ -27,7 +30,12 @@ __global__ void k(int variant, float* out) {
       asm volatile("{ .reg .pred p; W: mbarrier.try_wait.parity.shared.b64 p, [%0], %1; @!p bra W; }" :: "r"(a), "r"(it & 1));
     }
     if ((tid % 128) < 64 && tid % 4 == 0) s_sum[wg * 64 + (tid % 64)] = tid + it;
-    __syncthreads();
+    if (variant & 4) {
+      if (wg == 0) asm volatile("bar.arrive 2, 256;\n\tbar.sync 3, 256;");
+      else asm volatile("bar.arrive 3, 256;\n\tbar.sync 2, 256;");
+    } else {
+      __syncthreads();
+    }
     float v = s_sum[tid % 64] + s_sum[64 + tid % 64];
     out[tid] += v;
     __syncthreads();

@@ -33,9 +33,10 @@ constexpr int kTileBytes = kBoxes * kBoxBytes;
 constexpr int kMinTmaPageRows = 16;
 
 // Named barriers (0 is __syncthreads): P0 ready (wg 0 -> wg 1), P1 ready (wg 1 -> wg 0), the two
-// consumer warpgroups alone (a producer never joins), and each consumer warpgroup alone (all its
-// warps done with the boxes it refills early).
+// consumer warpgroups alone (a producer never joins), each consumer warpgroup alone (all its warps
+// done with the boxes it refills early), and the row sums of wg 0 / wg 1 ready for the other.
 constexpr int kBarP0 = 1, kBarP1 = 2, kBarConsumers = 3, kBarWg0 = 4, kBarWg1 = 5;
+constexpr int kBarSum0 = 6, kBarSum1 = 7;
 
 }  // namespace mla_sm90
 }  // namespace fmla

@@ -450,13 +450,15 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 2);
       if (lane % 4 == 0) s_sum[wg * kBlockM + my_row[x]] = row_sum[x];
     }
-    ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
+    // Each warpgroup publishes its sums and waits for the other's (the P exchange's pattern).
+    ptx::named_barrier_arrive(wg == 0 ? kBarSum0 : kBarSum1, kConsumerThreads);
+    ptx::named_barrier_sync(wg == 0 ? kBarSum1 : kBarSum0, kConsumerThreads);
     const int total_rows = p.s_q * p.h_q;
 #pragma unroll
     for (int x = 0; x < 2; ++x) {
       const int m = m_base + my_row[x];
       if (m >= p.rows_per_kv) continue;
-      const float sum = s_sum[my_row[x]] + s_sum[kBlockM + my_row[x]];
+      const float sum = row_sum[x] + s_sum[(1 - wg) * kBlockM + my_row[x]];
       const bool empty = !(sum > 0.f);
       const float inv = empty ? 0.f : 1.f / sum;
       const float lse2 = empty ? 0.f : row_max[x] + log2f(sum);

@@ -7,14 +7,27 @@
 
 namespace fmla {
 
-// Whether the sm_90a kernel runs this problem on the current device: one latent KV head, 16-byte
-// aligned cache rows, an sm_90 device, and this library built with sm_90a code for it (a build that
-// carries only older PTX has an empty body here and must take the generic kernel).
-template <typename Elem>
-bool mla_decode_sm90_usable(const DecodeParams& p);
+// How the kernel brings cache tiles into shared memory: TMA boxes, one per page and 64 columns
+// (pages of a power of two of at least 16 rows), or a producer warpgroup gathering rows with
+// cp.async through the block table (any page size).
+enum class MlaKvLoad { kTmaPages, kGatherRows };
 
-// Launches it; call only when mla_decode_sm90_usable(p).
+// The loader for a page size: TMA for pages of 64+ tokens (a power of two), the producer for smaller
+// or odd pages (measured faster than one TMA box a 16-token page: bench/NOTES.md, v12).
+inline MlaKvLoad mla_decode_sm90_load_for(int page_size) {
+  const bool power_of_two = (page_size & (page_size - 1)) == 0;
+  return page_size >= 64 && power_of_two ? MlaKvLoad::kTmaPages : MlaKvLoad::kGatherRows;
+}
+
+// Whether the sm_90a kernel runs this problem on the current device with that loader: one latent KV
+// head, 16-byte aligned cache rows (and pages TMA can tile, for kTmaPages), an sm_90 device, and
+// this library built with sm_90a code for it (a build that carries only older PTX has an empty
+// body here and must take the generic kernel).
 template <typename Elem>
-cudaError_t launch_mla_decode_sm90(const DecodeParams& p, cudaStream_t stream);
+bool mla_decode_sm90_usable(const DecodeParams& p, MlaKvLoad load);
+
+// Launches it; call only when mla_decode_sm90_usable(p, load).
+template <typename Elem>
+cudaError_t launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t stream);
 
 }  // namespace fmla

@@ -4,13 +4,12 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "launch.h"
 
 namespace fmla {
 namespace mla_sm90 {
 
-// How a tile comes in: TMA boxes (pages of 16, 32, 64, 128, ... rows), or per-row cp.async through
-// the block table (any page size).
-enum class KvLoad { kTmaPages, kGatherRows };
+using KvLoad = MlaKvLoad;  // launch.h: TMA boxes a page, or rows gathered by a producer
 
 // TMA pages: the two consumer warpgroups alone; gather: a producer warpgroup beside them.
 constexpr int threads_for(KvLoad load) {

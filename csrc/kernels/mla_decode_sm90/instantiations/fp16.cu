@@ -2,6 +2,7 @@
 #include "../launch.cuh"
 
 namespace fmla {
-template bool mla_decode_sm90_usable<__half>(const DecodeParams&);
-template cudaError_t launch_mla_decode_sm90<__half>(const DecodeParams&, cudaStream_t);
+template bool mla_decode_sm90_usable<__half>(const DecodeParams&, MlaKvLoad);
+template cudaError_t launch_mla_decode_sm90<__half>(const DecodeParams&, MlaKvLoad,
+                                                         cudaStream_t);
 }  // namespace fmla
