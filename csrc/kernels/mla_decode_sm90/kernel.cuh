@@ -243,9 +243,9 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     float row_max[2] = {-INFINITY, -INFINITY};
     float row_sum[2] = {0.f, 0.f};  // this thread's share of the row sums of this wg's tiles
 
-    // S = Q K_b^T for the whole 64 x 64 tile in buffer b, box by box as they land; then masked,
-    // scaled to base 2, and the rows past `end` zeroed for P V.
-    auto scores = [&](float (&s)[32], int b, uint32_t parity, int tile_start) {
+    // S = Q K_b^T for the whole 64 x 64 tile in buffer b, box by box as they land (issued and
+    // committed, not waited for).
+    auto issue_scores = [&](float (&s)[32], int b, uint32_t parity) {
       const uint32_t s_k = sm.tile(b);
       wgmma::fence();
 #pragma unroll
@@ -265,7 +265,9 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         }
       }
       wgmma::commit();
-      wgmma::wait<0>();
+    };
+    // Once S has landed: masked, scaled to base 2, and the rows past `end` zeroed for P V.
+    auto finish_scores = [&](float (&s)[32], int b, int tile_start) {
 #pragma unroll
       for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
@@ -351,17 +353,25 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       }
     };
 
+    // wg 0 issues the scores of a pair's tile 0 at the end of the pair before (queued behind its
+    // P1 V1_L: buffer 0 was refilled during P1 V1), so the tensor cores go straight on to it.
+    float s[32];
+    if (wg == 0 && n_tiles > 0) {
+      issue_scores(s, 0, fills[0] & 1u);
+      wgmma::wait<0>();
+    }
     const int n_pairs = (n_tiles + 1) / 2;
     for (int jp = 0; jp < n_pairs; ++jp) {
       const bool has1 = 2 * jp + 1 < n_tiles;
-      const bool refill0 = kSelfLoad && 2 * jp + 2 < n_tiles;
+      const bool next0 = 2 * jp + 2 < n_tiles;
+      const bool refill0 = kSelfLoad && next0;
       const bool refill1 = kSelfLoad && 2 * jp + 3 < n_tiles;
       const uint32_t par0 = fills[0]++ & 1u;
       const uint32_t par1 = has1 ? fills[1]++ & 1u : 0u;
       const int start0 = start + 2 * jp * kBlockN, start1 = start0 + kBlockN;
       if (wg == 0) {
-        float s[32], mx[2], base[2], a0[2], psum[2];
-        scores(s, 0, par0, start0);
+        float mx[2], base[2], a0[2], psum[2];
+        finish_scores(s, 0, start0);
         tile_max(s, mx);
         update_max(mx, base, a0, s_m0, s_a0);
         write_p(s, base, 0, psum);
@@ -389,17 +399,26 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           }
           rescale(a1);
           pv(1);
-          wgmma::wait<0>();
+          if (next0) {
+            issue_scores(s, 0, fills[0] & 1u);  // the next pair's S0
+            wgmma::wait<1>();                   // P1 V1_L done
+          } else {
+            wgmma::wait<0>();
+          }
           ptx::mbarrier_arrive(sm.free_rest(1));
           if (tid == 0 && refill1) {
             ptx::mbarrier_wait(sm.free_rest(1), par1);
             refill(2 * jp + 3, 1, 4, kBoxes);
           }
           __syncwarp();
+          wgmma::wait<0>();  // nothing in flight across iterations (ptxas would serialise)
         }
       } else {
-        float s[32];
-        if (has1) scores(s, 1, par1, start1);
+        if (has1) {
+          issue_scores(s, 1, par1);
+          wgmma::wait<0>();
+          finish_scores(s, 1, start1);
+        }
         ptx::named_barrier_sync(kBarP0, kConsumerThreads);
         float a0[2];
 #pragma unroll
