@@ -399,9 +399,19 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           }
           rescale(a1);
           pv(1);
+          // The next pair's S0 goes straight behind P1 V1_L if its tile has already landed (the
+          // last box of buffer 0 is full, in every thread's view); otherwise waiting for it here
+          // would hold back the release and refill of buffer 1, so it follows them.
+          bool s0_now = false;
           if (next0) {
-            issue_scores(s, 0, fills[0] & 1u);  // the next pair's S0
-            wgmma::wait<1>();                   // P1 V1_L done
+            const int last = box_in_load_order(0, kSelfLoad ? kBoxes - 1 : 4);
+            s0_now = ptx::named_barrier_and(
+                kBarWg0, 128, ptx::mbarrier_test_wait(sm.full(0, last), fills[0] & 1u));
+            s0_now = __shfl_sync(0xffffffffu, s0_now, 0);  // uniform to the compiler too
+          }
+          if (s0_now) {
+            issue_scores(s, 0, fills[0] & 1u);
+            wgmma::wait<1>();  // P1 V1_L done
           } else {
             wgmma::wait<0>();
           }
@@ -411,6 +421,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
             refill(2 * jp + 3, 1, 4, kBoxes);
           }
           __syncwarp();
+          if (next0 && !s0_now) issue_scores(s, 0, fills[0] & 1u);
           wgmma::wait<0>();  // nothing in flight across iterations (ptxas would serialise)
         }
       } else {
