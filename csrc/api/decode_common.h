@@ -1,7 +1,7 @@
 // Argument checks and parameter packing shared by fmla_mla_decode and fmla_gqa_decode.
 #pragma once
 
-#include "../kernels/mla_decode/params.h"
+#include "../kernels/common/decode_params.h"
 #include "checks.h"
 
 namespace fmla {

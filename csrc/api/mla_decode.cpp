@@ -10,7 +10,7 @@ using namespace fmla;
 
 // The kernel choice. On an sm_90 device with this library's sm_90a code: the kernel of
 // kernels/mla_decode_sm90/ with the loader mla_decode_sm90_load_for picks from the page size;
-// elsewhere the generic split-KV kernel (kernels/mla_decode/, mma.sync on sm_80+). Both are
+// elsewhere the generic split-KV kernel (kernels/splitkv/, mma.sync on sm_80+). Both are
 // followed by the same combine.
 template <typename Elem>
 static fmla_status dispatch(const DecodeParams& p, void* stream) {

@@ -18,7 +18,7 @@
 #include <random>
 #include <string>
 
-#include "../../csrc/kernels/mla_decode/splitkv_decode.cuh"
+#include "../../csrc/kernels/splitkv/kernel.cuh"
 #include "../../csrc/kernels/mla_decode_sm90/launch.cuh"
 #include "cpu_reference.h"
 #include "flash_mla_testing.h"

@@ -8,7 +8,7 @@
 #include <math.h>
 
 #include "../config.h"
-#include "../mla_decode/params.h"
+#include "../common/decode_params.h"
 #include "../common/pdl.cuh"
 #include "../common/ptx.cuh"
 #include "../common/schedule_fields.h"

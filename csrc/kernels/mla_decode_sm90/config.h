@@ -27,9 +27,9 @@ constexpr int kPBox = kMlaHeadDimV / kBoxCols;
 constexpr int kBoxBytes = kBlockN * kBoxCols * 2;
 constexpr int kTileBytes = kBoxes * kBoxBytes;
 
-// Pages of a power of two of at least 16 rows are loaded by TMA, one box per page and 64 columns (a
+// TMA can load pages of a power of two of at least 16 rows, one box per page and 64 columns (a
 // 16-row box is two 1024-byte swizzle atoms, so stacked boxes give the same layout as one 64-row
-// box); other pages are gathered row by row with cp.async.
+// box); any page can be gathered row by row with cp.async. api/ picks (launch.h).
 constexpr int kMinTmaPageRows = 16;
 
 // Named barriers (0 is __syncthreads): P0 ready (wg 0 -> wg 1), P1 ready (wg 1 -> wg 0), the two

@@ -1,26 +1,28 @@
-// MLA decode on sm_90a (d_qk 576, d_v 512, one latent KV head), any page size.
+// MLA decode on sm_90a (d_qk 576, d_v 512, one latent KV head), any page size and row count.
 //
 // One block per (schedule part, group of 64 query rows), the grid and schedule of the split-KV
-// kernels (docs/schedule.md). Three warpgroups:
+// kernels (docs/schedule.md). Two consumer warpgroups, the "seesaw" pair: keys come in pairs of
+// 64-key tiles (tile 0 in buffer 0, tile 1 in buffer 1); wg 0 owns the value columns 0..255 of O,
+// wg 1 the columns 256..511; each computes the 64 x 64 scores of "its" tile (S = Q K^T with N = 64,
+// Q and K read once a tile) and the two exchange probabilities through shared memory:
 //
-//   producer (wg 2): walks the part's sequences like the consumers and keeps Q and two 64-key tile
-//     buffers filled: per-row cp.async through the block table, in two groups a tile, each
-//     landing on an mbarrier (cp.async.mbarrier.arrive), so the page size only changes addressing. It refills each buffer in two parts as
-//     soon as the consumers release them (free_own / free_rest), and loads the next sequence's Q
-//     while the consumers finish the current one.
-//   consumers (wg 0, wg 1): the "seesaw" pair. Keys come in pairs of tiles (tile 0 in buffer 0,
-//     tile 1 in buffer 1); wg 0 owns the value columns 0..255 of O, wg 1 the columns 256..511; each
-//     computes the 64 x 64 scores of "its" tile (S = Q K^T with N = 64, Q and K read once a tile)
-//     and the two exchange probabilities through shared memory:
-//
-//   wg 0: S0 = Q K0^T | softmax (m0) -> P0 | O_L = O_L a0 + P0 V0_L |      wait P1 | O_L = O_L a1 + P1 V1_L
+//   wg 0: S0 = Q K0^T | softmax (m0) -> P0 | O_L = O_L a0 + P0 V0_L |      wait P1 | O_L = O_L a1 + P1 V1_L | S0'
 //   wg 1: S1 = Q K1^T |        wait P0 | O_R = O_R a0 + P0 V0_R | softmax (m1) -> P1 | O_R = O_R a1 + P1 V1_R
 //
 // which is the online softmax over tile 0 then tile 1 for both halves; the softmax of one
-// warpgroup runs while the other's GEMMs occupy the tensor cores. P_i is written over the rotary
-// box of tile i. Each box has its own "full" mbarrier, so S starts on the first box that lands.
-// Rows past the end of a sequence in its last tile (unwritten cache memory, possibly NaN) are
-// zeroed before P V; their scores are masked.
+// warpgroup runs while the other's GEMMs occupy the tensor cores, and wg 0 queues the next pair's
+// S0 behind its P1 V1. P_i is written over the rotary box of tile i. Each box (64 keys x 64
+// columns) has a "full" mbarrier, so S starts on the first box that lands. A buffer is released in
+// two parts: the 4 value boxes only one warpgroup reads, then the rest. Rows past the end of a
+// sequence in its last tile (unwritten cache memory, possibly NaN) are zeroed before P V; their
+// scores are masked.
+//
+// Loading (KvLoad): pages of 64+ tokens come by TMA, one box a page and 64 columns, issued by one
+// consumer thread as each buffer part frees up (256 threads, all registers to the consumers);
+// smaller pages by a third, producer warpgroup that gathers rows through the block table with
+// cp.async (block-table entries a tile ahead; each half tile lands on one mbarrier through
+// cp.async.mbarrier.arrive) and loads the next sequence's Q while the consumers finish the current
+// one, so the page size only changes addressing.
 #pragma once
 
 #include <cuda.h>
@@ -28,7 +30,7 @@
 
 #include "../common/ptx.cuh"
 #include "../common/wgmma.cuh"
-#include "../mla_decode/params.h"
+#include "../common/decode_params.h"
 #include "../common/schedule_fields.h"
 #include "traits.h"
 
@@ -399,19 +401,9 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           }
           rescale(a1);
           pv(1);
-          // The next pair's S0 goes straight behind P1 V1_L if its tile has already landed (the
-          // last box of buffer 0 is full, in every thread's view); otherwise waiting for it here
-          // would hold back the release and refill of buffer 1, so it follows them.
-          bool s0_now = false;
           if (next0) {
-            const int last = box_in_load_order(0, kSelfLoad ? kBoxes - 1 : 4);
-            s0_now = ptx::named_barrier_and(
-                kBarWg0, 128, ptx::mbarrier_test_wait(sm.full(0, last), fills[0] & 1u));
-            s0_now = __shfl_sync(0xffffffffu, s0_now, 0);  // uniform to the compiler too
-          }
-          if (s0_now) {
-            issue_scores(s, 0, fills[0] & 1u);
-            wgmma::wait<1>();  // P1 V1_L done
+            issue_scores(s, 0, fills[0] & 1u);  // the next pair's S0
+            wgmma::wait<1>();                   // P1 V1_L done
           } else {
             wgmma::wait<0>();
           }
@@ -421,7 +413,6 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
             refill(2 * jp + 3, 1, 4, kBoxes);
           }
           __syncwarp();
-          if (next0 && !s0_now) issue_scores(s, 0, fills[0] & 1u);
           wgmma::wait<0>();  // nothing in flight across iterations (ptxas would serialise)
         }
       } else {

@@ -3,7 +3,7 @@
 
 #include <cuda_runtime.h>
 
-#include "../mla_decode/params.h"
+#include "../common/decode_params.h"
 
 namespace fmla {
 

@@ -1,6 +1,6 @@
 // GQA / MHA / MQA decode (fp16, head dim 128): separate K and V caches.
 #include "../../combine/combine.cuh"
-#include "../../mla_decode/splitkv_decode.cuh"
+#include "../../splitkv/kernel.cuh"
 
 namespace fmla {
 template cudaError_t launch_splitkv_decode<__half, 128, 128, true>(const DecodeParams&, cudaStream_t);

@@ -25,7 +25,7 @@
 #include "../common/ptx.cuh"
 #include "../common/schedule_fields.h"
 #include "../common/wgmma.cuh"
-#include "params.h"
+#include "../common/decode_params.h"
 
 namespace fmla {
 

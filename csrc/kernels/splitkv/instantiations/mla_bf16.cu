@@ -1,6 +1,6 @@
 // MLA decode (bf16): d_qk = 576, d_v = 512, values shared with the keys.
 #include "../../combine/combine.cuh"
-#include "../splitkv_decode.cuh"
+#include "../kernel.cuh"
 
 namespace fmla {
 template cudaError_t launch_splitkv_decode<__nv_bfloat16, kMlaHeadDimQK, kMlaHeadDimV, false>(
