@@ -9,11 +9,6 @@ constexpr int kBlockN = 64;              // keys per tile; the unit in which wor
 constexpr int kFixedOverheadBlocks = 5;  // cost of starting a split, in key blocks
 constexpr int kMetadataInts = 8;         // ints per part in tile_scheduler_metadata
 
-// Decode kernel: 8 warps = 4 row groups of 16 rows x 2 halves (of the tile's keys for q.k, of the
-// value columns for p.v). 8 warps give the register file room for the 64 x 512 float accumulator.
-constexpr int kDecodeWarps = 8;
-constexpr int kDecodeThreads = kDecodeWarps * 32;
-
 // MLA head dims (DeepSeek-V2/V3): 512 latent dims (shared K/V) + 64 rotary dims.
 constexpr int kMlaHeadDimQK = 576;
 constexpr int kMlaHeadDimV = 512;
