@@ -5,6 +5,9 @@
  * through float32). Narrow floats are stored as their raw bit patterns (Uint16Array / Uint8Array).
  */
 
+import { checkIntegerIn } from './check-integer.js';
+import { checkNumbers } from './check-values.js';
+import { describeValue } from './describe-value.js';
 import { ArgumentError } from './errors.js';
 
 export type DType = 'float32' | 'bfloat16' | 'float16' | 'float8_e4m3fn' | 'int32';
@@ -44,15 +47,27 @@ export function isDType(value: unknown): value is DType {
 /** Throws unless `dtype` is one of DTYPES (callers from plain JavaScript may pass anything). */
 function checkDType(dtype: unknown, argument = 'dtype'): asserts dtype is DType {
   if (!isDType(dtype))
-    throw new ArgumentError(argument, `one of ${DTYPES.join(', ')}`, String(dtype));
+    throw new ArgumentError(argument, `one of ${DTYPES.join(', ')}`, describeValue(dtype));
 }
+
+/** The most elements a typed array, and so a host tensor, can hold (V8's limit in Node 20). */
+export const MAX_HOST_ELEMENTS = 2 ** 32;
 
 /** A zero-filled typed array of `length` elements in which `dtype` is stored on the host. */
 export function allocHostArray(dtype: DType, length: number): HostArray {
   checkDType(dtype);
-  if (!Number.isSafeInteger(length) || length < 0) {
-    throw new ArgumentError('length', 'a non-negative integer', String(length));
+  checkIntegerIn(length, 'length', 0, MAX_HOST_ELEMENTS, 'MAX_HOST_ELEMENTS');
+  try {
+    return newHostArray(dtype, length);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    // Within the limit but more than this process can allocate.
+    const bytes = length * dtypeBytes(dtype);
+    throw new ArgumentError('length', 'a size the host can allocate', `${bytes} bytes`);
   }
+}
+
+function newHostArray(dtype: DType, length: number): HostArray {
   switch (dtype) {
     case 'float32':
       return new Float32Array(length);
@@ -154,7 +169,11 @@ const u32 = new Uint32Array(f32.buffer);
 
 function formatOf(dtype: NarrowFloatDType): FloatFormat {
   if (!Object.hasOwn(FORMATS, dtype)) {
-    throw new ArgumentError('dtype', `one of ${Object.keys(FORMATS).join(', ')}`, String(dtype));
+    throw new ArgumentError(
+      'dtype',
+      `one of ${Object.keys(FORMATS).join(', ')}`,
+      describeValue(dtype),
+    );
   }
   return FORMATS[dtype];
 }
@@ -203,7 +222,11 @@ export function decode(dtype: NarrowFloatDType, bits: number): number {
   const value = decodeTable(dtype)[bits];
   if (value === undefined) {
     const count = decodeTable(dtype).length;
-    throw new ArgumentError('bits', `an integer in [0, ${count}) for ${dtype}`, String(bits));
+    throw new ArgumentError(
+      'bits',
+      `an integer in [0, ${count}) for ${dtype}`,
+      describeValue(bits),
+    );
   }
   return value;
 }
@@ -236,7 +259,10 @@ function checkHostArray(argument: string, array: HostArray, dtype: DType, length
   }
 }
 
-/** Encodes `src` into a new (or the given) host array of `dtype`. */
+/**
+ * Encodes `src` (numbers only) into a new (or the given) host array of `dtype`. int32 casts as
+ * roundTo does; Tensor.from is the strict way in (integers in int32 range only).
+ */
 export function encodeArray(
   dtype: DType,
   src: ArrayLike<number>,
@@ -244,6 +270,7 @@ export function encodeArray(
   options: EncodeOptions = {},
 ): HostArray {
   checkDType(dtype);
+  checkNumbers(src, 'src');
   if (dst === undefined) dst = allocHostArray(dtype, src.length);
   else checkHostArray('dst', dst, dtype, src.length);
   if (dtype === 'int32') {

@@ -8,6 +8,7 @@ export {
   encode,
   encodeArray,
   isDType,
+  MAX_HOST_ELEMENTS,
   roundTo,
   type DType,
   type EncodeOptions,
@@ -37,6 +38,7 @@ export {
   BLOCK_N,
   DEFAULT_NUM_SMS,
   FIXED_OVERHEAD_BLOCKS,
+  MAX_NUM_SMS,
   numSmPartsFor,
 } from './attention/schedule-constants.js';
 

@@ -2,6 +2,8 @@
  * Tensors: a dtype, a shape, strides (in elements) and a location. Host tensors own a typed array;
  * device tensors (location 'cuda') are created by the CUDA backend and share the same description.
  */
+import { checkTensorValues } from './check-values.js';
+import { describeValue } from './describe-value.js';
 import { ArgumentError } from './errors.js';
 import {
   allocHostArray,
@@ -10,6 +12,7 @@ import {
   DTYPES,
   encodeArray,
   isDType,
+  MAX_HOST_ELEMENTS,
   type DType,
   type EncodeOptions,
   type HostArray,
@@ -24,6 +27,8 @@ export interface TensorLike {
   /** Strides in elements, one per dimension. */
   readonly strides: readonly number[];
   readonly location: Location;
+  /** True once a device tensor's memory was freed (`dispose()`); host tensors never are. */
+  readonly disposed?: boolean;
   /** The tensor on the host: itself for a host tensor, a copy of a device tensor. */
   toHost(): Tensor;
 }
@@ -54,18 +59,37 @@ export function isContiguous(t: Pick<TensorLike, 'shape' | 'strides'>): boolean 
   return true;
 }
 
-function checkShape(shape: readonly number[], argument: string): void {
+/**
+ * `shape` is an array of non-negative integers whose product is at most `maxElements` (for host
+ * tensors, what a typed array can hold).
+ */
+export function checkShape(
+  shape: unknown,
+  argument: string,
+  maxElements = MAX_HOST_ELEMENTS,
+): asserts shape is readonly number[] {
+  if (!Array.isArray(shape)) {
+    throw new ArgumentError(argument, 'an array of dimensions', describeValue(shape));
+  }
   for (let i = 0; i < shape.length; i++) {
-    const d = shape[i];
-    if (!Number.isInteger(d) || d < 0) {
-      throw new ArgumentError(`${argument}[${i}]`, 'a non-negative integer', String(d));
+    const d: unknown = shape[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+      throw new ArgumentError(`${argument}[${i}]`, 'a non-negative integer', describeValue(d));
     }
+  }
+  const n = numelOf(shape);
+  if (n > maxElements) {
+    throw new ArgumentError(
+      argument,
+      `at most ${maxElements} elements in all`,
+      `[${shape.join(', ')}] (${n} elements)`,
+    );
   }
 }
 
 function checkDType(dtype: unknown): asserts dtype is DType {
   if (!isDType(dtype))
-    throw new ArgumentError('dtype', `one of ${DTYPES.join(', ')}`, String(dtype));
+    throw new ArgumentError('dtype', `one of ${DTYPES.join(', ')}`, describeValue(dtype));
 }
 
 /** A tensor in host memory. Narrow floats hold raw bit patterns; use `toFloat32()` to read values. */
@@ -82,17 +106,16 @@ export class Tensor implements TensorLike {
   ) {
     checkDType(dtype);
     checkShape(shape, 'shape');
+    if (strides !== undefined) checkShape(strides, 'strides', Infinity);
     this.strides = strides ?? contiguousStrides(shape);
     const expected = allocHostArray(dtype, 0).constructor;
     if (data?.constructor !== expected) {
-      const actual = data?.constructor?.name ?? String(data);
-      throw new ArgumentError('data', `a ${expected.name} for dtype ${dtype}`, actual);
+      throw new ArgumentError('data', `a ${expected.name} for dtype ${dtype}`, describeValue(data));
     }
     if (this.strides.length !== shape.length) {
       throw new ArgumentError('strides', `${shape.length} strides`, `${this.strides.length}`);
     }
-    // Negative strides would address memory before the data; PyTorch has none either.
-    checkShape(this.strides, 'strides');
+    // Negative strides (rejected above) would address memory before the data; PyTorch has none.
     let extent = 0;
     for (let i = 0; i < shape.length; i++) {
       if (shape[i] === 0) extent = -Infinity;
@@ -110,7 +133,10 @@ export class Tensor implements TensorLike {
     return new Tensor(dtype, shape, allocHostArray(dtype, numelOf(shape)));
   }
 
-  /** A host tensor holding `values` (row-major), rounded to `dtype` to nearest even. */
+  /**
+   * A host tensor holding `values` (row-major), rounded to `dtype` to nearest even. Values must be
+   * numbers; NaN and +-Infinity are kept for float dtypes, int32 takes integers in its range only.
+   */
   static from(
     values: ArrayLike<number>,
     shape: readonly number[],
@@ -119,6 +145,7 @@ export class Tensor implements TensorLike {
   ): Tensor {
     checkDType(dtype);
     checkShape(shape, 'shape');
+    checkTensorValues(values, dtype, 'values');
     const n = numelOf(shape);
     if (values.length !== n) {
       throw new ArgumentError(
@@ -146,7 +173,11 @@ export class Tensor implements TensorLike {
     for (let i = 0; i < index.length; i++) {
       const k = index[i];
       if (!Number.isInteger(k) || k < 0 || k >= this.shape[i]) {
-        throw new ArgumentError(`index[${i}]`, `an integer in [0, ${this.shape[i]})`, String(k));
+        throw new ArgumentError(
+          `index[${i}]`,
+          `an integer in [0, ${this.shape[i]})`,
+          describeValue(k),
+        );
       }
       o += k * this.strides[i];
     }

@@ -1,7 +1,14 @@
 /** Host tensors: construction, element access, strided views, copies and argument checks. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DTYPES, encodeArray, roundTo, type DType, type HostArray } from '../src/dtype.js';
+import {
+  DTYPES,
+  encodeArray,
+  MAX_HOST_ELEMENTS,
+  roundTo,
+  type DType,
+  type HostArray,
+} from '../src/dtype.js';
 import { ArgumentError } from '../src/errors.js';
 import { contiguousStrides, isContiguous, numelOf, Tensor } from '../src/tensor.js';
 
@@ -33,8 +40,10 @@ function assertArgumentError(fn: () => unknown, argument: string, actual?: RegEx
 
 test('Tensor.from rounds row-major values to the dtype; get and toFloat32 read them back', () => {
   const shape = [3, 4, 5];
-  const values = randomValues(60, 1);
+  const randoms = randomValues(60, 1);
   for (const dtype of DTYPES) {
+    // int32 tensors take integers only.
+    const values = dtype === 'int32' ? randoms.map(Math.trunc) : randoms;
     const t = Tensor.from(values, shape, dtype);
     assert.equal(t.dtype, dtype);
     assert.equal(t.location, 'host');
@@ -92,8 +101,9 @@ test('Tensor.zeros allocates zeroed storage of the dtype, scalars and empty shap
 test('a transposed view reads through its strides; contiguous and reshape copy it row-major', () => {
   const rows = 5;
   const cols = 7;
-  const values = randomValues(rows * cols, 2);
+  const randoms = randomValues(rows * cols, 2);
   for (const dtype of DTYPES) {
+    const values = dtype === 'int32' ? randoms.map(Math.trunc) : randoms;
     const base = Tensor.from(values, [rows, cols], dtype);
     const t = new Tensor(dtype, [cols, rows], base.data, [1, cols]);
     assert.equal(isContiguous(t), false);
@@ -232,4 +242,49 @@ test('bad arguments throw an ArgumentError naming the argument, expected and act
   assertArgumentError(() => t.get(0, -1), 'index[1]', /-1/);
   assertArgumentError(() => t.offsetOf(0, 1.5), 'index[1]', /1\.5/);
   assertArgumentError(() => t.offsetOf(0, 0, 0), 'index', /3/);
+});
+
+test('shapes past what a typed array holds are an ArgumentError naming the shape and the limit', () => {
+  assert.throws(
+    () => Tensor.zeros([2 ** 40], 'float32'),
+    (e: unknown) =>
+      e instanceof ArgumentError &&
+      e.argument === 'shape' &&
+      e.expected.includes(String(MAX_HOST_ELEMENTS)) &&
+      e.actual.includes(String(2 ** 40)),
+  );
+  assertArgumentError(
+    () => Tensor.zeros([2 ** 20, 2 ** 20], 'int32'),
+    'shape',
+    /\[1048576, 1048576\]/,
+  );
+  assertArgumentError(() => Tensor.zeros(5 as unknown as number[], 'int32'), 'shape', /^5$/);
+  assertArgumentError(() => Tensor.zeros(['8'] as unknown as number[], 'int32'), 'shape[0]', /"8"/);
+});
+
+test('Tensor.from rejects values that are not numbers, and int32 values it cannot store', () => {
+  const strings = [1, '2', 3] as unknown as number[];
+  for (const dtype of DTYPES) {
+    assertArgumentError(() => Tensor.from(strings, [3], dtype), 'values[1]', /^"2" \(string\)$/);
+    assertArgumentError(
+      () => Tensor.from([undefined] as never, [1], dtype),
+      'values[0]',
+      /undefined/,
+    );
+    assertArgumentError(() => Tensor.from(null as never, [0], dtype), 'values', /null/);
+  }
+  assertArgumentError(() => Tensor.from([2 ** 31], [1], 'int32'), 'values[0]', /2147483648/);
+  assertArgumentError(() => Tensor.from([0, -(2 ** 31) - 1], [2], 'int32'), 'values[1]');
+  assertArgumentError(() => Tensor.from([1.5], [1], 'int32'), 'values[0]', /1\.5/);
+  assertArgumentError(() => Tensor.from([NaN], [1], 'int32'), 'values[0]', /NaN/);
+  assertArgumentError(() => Tensor.from(new Float32Array([0.5]), [1], 'int32'), 'values[0]');
+  assert.deepEqual(
+    [...Tensor.from([2 ** 31 - 1, -(2 ** 31)], [2], 'int32').data],
+    [2 ** 31 - 1, -(2 ** 31)],
+  );
+  // NaN and infinities are float values: kept in every float dtype.
+  for (const dtype of ['float32', 'bfloat16', 'float16'] as const) {
+    const t = Tensor.from([NaN, Infinity, -Infinity], [3], dtype);
+    assert.deepEqual([...t.toFloat32()], [NaN, Infinity, -Infinity], dtype);
+  }
 });

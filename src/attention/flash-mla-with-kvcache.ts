@@ -4,6 +4,7 @@ import type { DecodeOptions, DecodeResult, ExecutionOptions } from '../backend/b
 import { backendForTensors } from '../backend/registry.js';
 import { resolveDecodeOptions, validateMlaDecode } from './validate.js';
 import { checkDecodeCall } from './host-contents.js';
+import { checkOptionsObject, validateDecodeExecution } from './validate-execution.js';
 
 /**
  * Attends every query row of q [b, s_q, h_q, d_qk] to its sequence's cached keys
@@ -33,6 +34,7 @@ export function flashMlaWithKvcache<T extends TensorLike>(
   const resolved = resolveDecodeOptions(options, shapes.dQk);
   const tensors = { q, kCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits };
   const backend = backendForTensors(tensors);
+  validateDecodeExecution(checkOptionsObject(options, 'options'), backend, q, shapes.dV);
   checkDecodeCall(tensors, shapes, options?.checkContents);
   return backend.mlaDecode(
     q,

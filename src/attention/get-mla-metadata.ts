@@ -2,10 +2,11 @@
 import type { TensorLike } from '../tensor.js';
 import type { MlaMetadata } from '../backend/backend.js';
 import { backendForTensors } from '../backend/registry.js';
-import { DEFAULT_NUM_SMS } from './schedule-constants.js';
+import { DEFAULT_NUM_SMS, numSmPartsFor } from './schedule-constants.js';
 import { validateGetMlaMetadata } from './validate.js';
 import { validateCacheSeqlens } from './validate-contents.js';
 import { hostInt32 } from './host-contents.js';
+import { checkOptionsObject, validateMetadataExecution } from './validate-execution.js';
 
 export interface MlaMetadataOptions<T extends TensorLike = TensorLike> {
   /**
@@ -33,14 +34,18 @@ export function getMlaMetadata<T extends TensorLike>(
   numHeadsK: number,
   options: MlaMetadataOptions<T> = {},
 ): MlaMetadata<T> {
-  validateGetMlaMetadata(cacheSeqlens, numQTokensPerHeadK, numHeadsK, options.numSms ?? 1);
+  const opts = checkOptionsObject(options, 'options');
+  const givenSms = opts.numSms ?? DEFAULT_NUM_SMS;
+  validateGetMlaMetadata(cacheSeqlens, numQTokensPerHeadK, numHeadsK, givenSms);
   const backend = backendForTensors({ cacheSeqlens });
-  const numSms = options.numSms ?? backend.defaultNumSms?.() ?? DEFAULT_NUM_SMS;
+  const numSms = opts.numSms ?? backend.defaultNumSms?.() ?? DEFAULT_NUM_SMS;
+  const numSmParts = numSmPartsFor(numSms, numQTokensPerHeadK, numHeadsK);
+  validateMetadataExecution(opts, backend, cacheSeqlens, numSmParts);
   if (cacheSeqlens.location === 'host') {
     validateCacheSeqlens(hostInt32(cacheSeqlens, 'cacheSeqlens'), Infinity);
   }
   return backend.getMlaMetadata(cacheSeqlens, numQTokensPerHeadK, numHeadsK, numSms, {
-    stream: options.stream,
-    metadata: options.into,
+    stream: opts.stream,
+    metadata: opts.into,
   }) as MlaMetadata<T>;
 }

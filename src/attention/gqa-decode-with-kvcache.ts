@@ -4,6 +4,7 @@ import type { DecodeOptions, DecodeResult, ExecutionOptions } from '../backend/b
 import { backendForTensors } from '../backend/registry.js';
 import { resolveDecodeOptions, validateGqaDecode } from './validate.js';
 import { checkDecodeCall } from './host-contents.js';
+import { checkOptionsObject, validateDecodeExecution } from './validate-execution.js';
 
 /**
  * Attends q [b, s_q, h_q, d] to keys kCache and values vCache, both [numPages, pageSize, h_kv, d]
@@ -33,6 +34,7 @@ export function gqaDecodeWithKvcache<T extends TensorLike>(
   const resolved = resolveDecodeOptions(options, shapes.dQk);
   const tensors = { q, kCache, vCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits };
   const backend = backendForTensors(tensors);
+  validateDecodeExecution(checkOptionsObject(options, 'options'), backend, q, shapes.dV);
   checkDecodeCall(tensors, shapes, options?.checkContents);
   return backend.gqaDecode(
     q,

@@ -5,10 +5,14 @@
  * entries, slots) need the values and live in validate-contents.ts.
  */
 import { ArgumentError } from '../errors.js';
+import { checkTensorLike } from '../check-tensor.js';
+import { describeValue } from '../describe-value.js';
 import type { DType } from '../dtype.js';
 import type { TensorLike } from '../tensor.js';
 import type { DecodeOptions } from '../backend/backend.js';
-import { METADATA_ROW_WIDTH } from './schedule-constants.js';
+import { checkScheduleSizes, METADATA_ROW_WIDTH } from './schedule-constants.js';
+
+export { checkTensorLike };
 
 /** The element types attention reads queries and caches in. */
 export const ATTENTION_DTYPES: readonly DType[] = ['bfloat16', 'float16'];
@@ -34,21 +38,6 @@ export interface DecodeShapes {
 
 function describeShape(t: TensorLike): string {
   return `[${t.shape.join(', ')}]`;
-}
-
-/** Rejects values that are not tensors at all (e.g. from untyped callers). */
-export function checkTensorLike(value: unknown, name: string): asserts value is TensorLike {
-  const t = value as Partial<TensorLike> | null | undefined;
-  if (
-    typeof t !== 'object' ||
-    t === null ||
-    typeof t.dtype !== 'string' ||
-    !Array.isArray(t.shape) ||
-    !Array.isArray(t.strides) ||
-    typeof t.location !== 'string'
-  ) {
-    throw new ArgumentError(name, 'a tensor', t === null ? 'null' : typeof t);
-  }
 }
 
 /** `t` has `rank` dimensions; `layout` names them for the message, e.g. '[b, s_q, h_q, d_qk]'. */
@@ -114,12 +103,6 @@ export function checkLastDimContiguous(t: TensorLike, name: string): void {
   }
 }
 
-function checkPositiveInteger(value: unknown, name: string): asserts value is number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new ArgumentError(name, 'a positive integer', String(value));
-  }
-}
-
 /** Arguments of getMlaMetadata. */
 export function validateGetMlaMetadata(
   cacheSeqlens: unknown,
@@ -130,9 +113,7 @@ export function validateGetMlaMetadata(
   checkTensorLike(cacheSeqlens, 'cacheSeqlens');
   checkRank(cacheSeqlens, 'cacheSeqlens', 1, '[b]');
   checkDType(cacheSeqlens, 'cacheSeqlens', ['int32']);
-  checkPositiveInteger(numQTokensPerHeadK, 'numQTokensPerHeadK');
-  checkPositiveInteger(numHeadsK, 'numHeadsK');
-  checkPositiveInteger(numSms, 'numSms');
+  checkScheduleSizes(numSms, numQTokensPerHeadK, numHeadsK);
 }
 
 /** The options of a decode call with their defaults filled in. */
@@ -141,15 +122,19 @@ export function resolveDecodeOptions(
   dQk: number,
 ): Required<DecodeOptions> {
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw new ArgumentError('options', 'an object or undefined', String(options));
+    throw new ArgumentError('options', 'an object or undefined', describeValue(options));
   }
   const softmaxScale = options?.softmaxScale ?? 1 / Math.sqrt(dQk);
   if (typeof softmaxScale !== 'number' || !Number.isFinite(softmaxScale) || softmaxScale <= 0) {
-    throw new ArgumentError('options.softmaxScale', 'a finite number > 0', String(softmaxScale));
+    throw new ArgumentError(
+      'options.softmaxScale',
+      'a finite number > 0',
+      describeValue(softmaxScale),
+    );
   }
   const causal = options?.causal ?? false;
   if (typeof causal !== 'boolean') {
-    throw new ArgumentError('options.causal', 'a boolean', String(causal));
+    throw new ArgumentError('options.causal', 'a boolean', describeValue(causal));
   }
   return { softmaxScale, causal };
 }
@@ -253,7 +238,7 @@ export function validateMlaDecode(
     throw new ArgumentError(
       'headDimV',
       `an integer in [1, ${shapes.dQk}] (at most d_qk; DeepSeek's is 512)`,
-      String(headDimV),
+      describeValue(headDimV),
     );
   }
   return { ...shapes, dV: headDimV };

@@ -5,6 +5,7 @@ import { backendForTensors } from '../backend/registry.js';
 import { validateWriteKv } from './validate.js';
 import { validateSlotMapping } from './validate-contents.js';
 import { checkHostTensors, int32Contents, shouldCheckContents } from './host-contents.js';
+import { checkOptionsObject, validateWriteKvExecution } from './validate-execution.js';
 
 /**
  * cache[slot / pageSize, slot % pageSize] = rows[i] for every i with slot = slotMapping[i] >= 0;
@@ -20,6 +21,7 @@ export function writeKv<T extends TensorLike>(
   const shapes = validateWriteKv(cache, rows, slotMapping);
   const tensors = { cache, rows, slotMapping };
   const backend = backendForTensors(tensors);
+  validateWriteKvExecution(checkOptionsObject(options, 'options'), backend);
   if (cache.location === 'host') checkHostTensors(tensors);
   if (shouldCheckContents(cache, options?.checkContents)) {
     validateSlotMapping(

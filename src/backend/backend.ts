@@ -19,7 +19,11 @@ export interface DecodeOptions {
   causal?: boolean;
 }
 
-/** Where and how a backend runs an operation; the CPU backend ignores it. */
+/**
+ * Where and how a backend runs an operation. src/attention/ checks every option for every backend;
+ * the CPU backend fills `out`, `lse` and `metadata` as the CUDA backend does, and ignores `stream`
+ * and `workspace` (it runs synchronously and needs no scratch memory).
+ */
 export interface ExecutionOptions<T extends TensorLike = TensorLike> {
   /** The CUDA stream to launch on (a CudaStream); default: the legacy default stream. */
   stream?: unknown;
@@ -49,6 +53,8 @@ export interface Backend<T extends TensorLike = TensorLike> {
   readonly name: 'cpu' | 'cuda';
   /** The SM count schedules default to (the device's); undefined: DEFAULT_NUM_SMS. */
   defaultNumSms?(): number;
+  /** Throws ArgumentError unless `stream` is one this backend launches on; absent: ignored. */
+  checkStream?(stream: unknown, name: string): void;
   getMlaMetadata(
     cacheSeqlens: T,
     numQTokensPerHeadK: number,

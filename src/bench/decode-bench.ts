@@ -17,6 +17,7 @@ import {
   type DeviceProblemCopy,
   type DeviceProblemSpec,
 } from './device-problem.js';
+import { maxOf, minOf } from '../extremes.js';
 
 export interface Correctness {
   /** ||out - ref|| / ||ref|| against the float32 reference. */
@@ -136,8 +137,8 @@ export function benchDecode(
     return {
       seqlens: {
         mean: problem.meanLen,
-        min: Math.min(...problem.seqlens),
-        max: Math.max(...problem.seqlens),
+        min: minOf(problem.seqlens),
+        max: maxOf(problem.seqlens),
       },
       timing,
       correctness,

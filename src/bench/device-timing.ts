@@ -2,6 +2,7 @@
 import { CudaTensor } from '../backend/cuda/cuda-tensor.js';
 import { spinOnDevice } from '../backend/cuda/device-testing.js';
 import { CudaEvent, CudaStream } from '../backend/cuda/runtime.js';
+import { maxOf, minOf } from '../extremes.js';
 
 export interface TimingOptions {
   readonly warmups?: number;
@@ -46,7 +47,7 @@ export function timeDevice(
     end.synchronize();
     us.push(end.elapsedSince(start) * 1000);
   }
-  return { medianUs: median(us), minUs: Math.min(...us), maxUs: Math.max(...us), repeats };
+  return { medianUs: median(us), minUs: minOf(us), maxUs: maxOf(us), repeats };
 }
 
 /**

@@ -1,4 +1,5 @@
 /** A small, strict flag parser for the CLI: unknown flags and bad values are usage errors (exit 2). */
+import { maxOf } from '../extremes.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -11,14 +12,36 @@ export interface FlagSpec {
   readonly help: string;
   readonly choices?: readonly string[];
   readonly default?: string | number | boolean | readonly number[];
+  /** Bounds of an int, int-list or number flag (inclusive); ints are safe integers in any case. */
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** Whether the caller asked for a command's help: `--help` or `-h`, anywhere. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
+
+/** `v` within the flag's bounds, else a usage error naming the flag and the bounds. */
+function checkBounds(name: string, spec: FlagSpec, kind: string, raw: string, v: number): number {
+  const min = spec.min ?? -Infinity;
+  const max = spec.max ?? Infinity;
+  if (v >= min && v <= max) return v;
+  const range =
+    max === Infinity ? `>= ${min}` : min === -Infinity ? `<= ${max}` : `in [${min}, ${max}]`;
+  throw new UsageError(`--${name}: expected ${kind} ${range}, got '${raw}'`);
 }
 
 export type FlagValues = Record<string, string | number | boolean | number[] | undefined>;
 
 function parseValue(name: string, spec: FlagSpec, raw: string): string | number | number[] {
   const asInt = (s: string): number => {
+    const v = Number(s);
     if (!/^-?\d+$/.test(s)) throw new UsageError(`--${name}: expected an integer, got '${s}'`);
-    return Number(s);
+    if (!Number.isSafeInteger(v)) {
+      throw new UsageError(`--${name}: expected an integer of at most 2^53 - 1, got '${s}'`);
+    }
+    return checkBounds(name, spec, 'an integer', s, v);
   };
   switch (spec.kind) {
     case 'int':
@@ -30,7 +53,7 @@ function parseValue(name: string, spec: FlagSpec, raw: string): string | number 
       if (raw.trim() === '' || !Number.isFinite(v)) {
         throw new UsageError(`--${name}: expected a number, got '${raw}'`);
       }
-      return v;
+      return checkBounds(name, spec, 'a number', raw, v);
     }
     default:
       if (spec.choices && !spec.choices.includes(raw)) {
@@ -53,6 +76,7 @@ export function parseFlags(
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
+    if (/^-[^-\d]/.test(arg)) throw new UsageError(`unknown flag ${arg}`);
     if (!arg.startsWith('--')) {
       positionals.push(arg);
       continue;
@@ -84,7 +108,7 @@ export function formatHelp(
     const d = spec.default === undefined ? '' : ` (default ${String(spec.default)})`;
     return [`  --${name}${value}`, `${spec.help}${d}`];
   });
-  const width = Math.max(0, ...rows.map(([left]) => left.length)) + 2;
+  const width = maxOf(rows.map(([left]) => left.length).concat('  -h, --help'.length)) + 2;
   const lines = rows.map(([left, right]) => left.padEnd(width) + right);
   return [
     `Usage: ${usage}`,
@@ -93,7 +117,7 @@ export function formatHelp(
     '',
     'Options:',
     ...lines,
-    '  --help'.padEnd(width) + 'show this help',
+    '  -h, --help'.padEnd(width) + 'show this help',
     '',
   ].join('\n');
 }

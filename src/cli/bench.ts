@@ -18,10 +18,14 @@ import { benchWriteKv } from '../bench/write-kv-bench.js';
 import { measureHostOverhead } from '../bench/host-overhead.js';
 import { BackendUnavailableError } from '../errors.js';
 import { packageRoot, packageVersion } from '../package-root.js';
-import { formatHelp, parseFlags, UsageError, type FlagSpec } from './args.js';
+import { formatHelp, parseFlags, UsageError, wantsHelp, type FlagSpec } from './args.js';
 
 const FLAGS: Record<string, FlagSpec> = {
-  rows: { kind: 'int-list', help: 'run only these rows of the suite (0-based, comma-separated)' },
+  rows: {
+    kind: 'int-list',
+    min: 0,
+    help: 'run only these rows of the suite (0-based, comma-separated)',
+  },
   out: {
     kind: 'string',
     help: 'folder for the JSON results (default bench/results in the package)',
@@ -226,7 +230,7 @@ function markdown(rows: Row[]): string {
 }
 
 export async function runBenchCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help')) {
+  if (wantsHelp(argv)) {
     process.stdout.write(
       formatHelp(
         'flash-mla bench <mla|gqa|writekv|overhead> [options]',

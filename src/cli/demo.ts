@@ -12,7 +12,11 @@ import { naiveMlaDecode } from '../reference/naive-attention.js';
 import type { Tensor, TensorLike } from '../tensor.js';
 import { compareOutputs, decodeErrors } from '../testing/compare.js';
 import { makeMlaProblem } from '../testing/problems.js';
-import { formatHelp, parseFlags, UsageError, type FlagSpec } from './args.js';
+import { INT32_MAX } from '../check-integer.js';
+import { formatHelp, parseFlags, UsageError, wantsHelp, type FlagSpec } from './args.js';
+
+/** Sizes and lengths are int32 in the kernels; a larger one fails as out of memory long before. */
+const MAX_SIZE = INT32_MAX;
 
 const FLAGS: Record<string, FlagSpec> = {
   backend: {
@@ -21,11 +25,35 @@ const FLAGS: Record<string, FlagSpec> = {
     default: 'auto',
     help: 'where to run',
   },
-  batch: { kind: 'int', default: 4, help: 'sequences in the batch' },
-  seqlen: { kind: 'int', default: 1024, help: 'mean cached tokens per sequence (lengths vary)' },
-  heads: { kind: 'int', default: 16, help: 'query heads (one latent KV head)' },
-  'query-tokens': { kind: 'int', default: 1, help: 'new query tokens per sequence (s_q)' },
-  'page-size': { kind: 'int', default: 64, help: 'tokens per KV-cache page' },
+  batch: { kind: 'int', min: 1, max: MAX_SIZE, default: 4, help: 'sequences in the batch' },
+  seqlen: {
+    kind: 'int',
+    min: 1,
+    max: MAX_SIZE,
+    default: 1024,
+    help: 'mean cached tokens per sequence (lengths vary)',
+  },
+  heads: {
+    kind: 'int',
+    min: 1,
+    max: MAX_SIZE,
+    default: 16,
+    help: 'query heads (one latent KV head)',
+  },
+  'query-tokens': {
+    kind: 'int',
+    min: 1,
+    max: MAX_SIZE,
+    default: 1,
+    help: 'new query tokens per sequence (s_q)',
+  },
+  'page-size': {
+    kind: 'int',
+    min: 1,
+    max: MAX_SIZE,
+    default: 64,
+    help: 'tokens per KV-cache page',
+  },
   dtype: {
     kind: 'string',
     choices: ['bfloat16', 'float16'],
@@ -39,15 +67,8 @@ const FLAGS: Record<string, FlagSpec> = {
 /** Bounds on the error against the float64 reference (the output is rounded to 16 bits). */
 const MAX_RELATIVE_ERROR = 1e-2;
 
-function positive(values: Record<string, unknown>, names: string[]): void {
-  for (const name of names) {
-    const v = values[name] as number;
-    if (v < 1) throw new UsageError(`--${name}: expected an integer >= 1, got ${v}`);
-  }
-}
-
 export async function runDemoCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help')) {
+  if (wantsHelp(argv)) {
     process.stdout.write(
       formatHelp(
         'flash-mla demo [options]',
@@ -60,7 +81,6 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parseFlags(argv, FLAGS);
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-  positive(values, ['batch', 'seqlen', 'heads', 'query-tokens', 'page-size']);
   const b = values.batch as number;
   const sQ = values['query-tokens'] as number;
   const hQ = values.heads as number;

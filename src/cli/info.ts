@@ -1,14 +1,14 @@
 /** `flash-mla info`: the version and, for each backend, whether it runs here and why not. */
 import { probeCuda } from '../backend/cuda/probe.js';
 import { packageVersion } from '../package-root.js';
-import { formatHelp, parseFlags, type FlagSpec } from './args.js';
+import { formatHelp, parseFlags, wantsHelp, type FlagSpec } from './args.js';
 
 const FLAGS: Record<string, FlagSpec> = {
   json: { kind: 'boolean', help: 'print the report as JSON' },
 };
 
 export async function runInfoCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help')) {
+  if (wantsHelp(argv)) {
     process.stdout.write(
       formatHelp(
         'flash-mla info [--json]',

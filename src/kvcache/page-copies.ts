@@ -1,6 +1,7 @@
 /** Copy-on-write page copies, and applying them to a host cache tensor. */
+import { describeValue } from '../describe-value.js';
 import { ArgumentError } from '../errors.js';
-import { isContiguous, numelOf, type Tensor } from '../tensor.js';
+import { isContiguous, numelOf, Tensor } from '../tensor.js';
 
 /** Copy the first `rows` rows of page `srcPage` into page `dstPage`. */
 export interface PageCopy {
@@ -9,9 +10,9 @@ export interface PageCopy {
   readonly rows: number;
 }
 
-function checkIndex(argument: string, value: number, limit: number): void {
-  if (!Number.isInteger(value) || value < 0 || value >= limit) {
-    throw new ArgumentError(argument, `an integer in [0, ${limit})`, String(value));
+function checkIndex(argument: string, value: unknown, limit: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= limit) {
+    throw new ArgumentError(argument, `an integer in [0, ${limit})`, describeValue(value));
   }
 }
 
@@ -21,7 +22,14 @@ export function checkPageCopies(shape: readonly number[], copies: readonly PageC
     throw new ArgumentError('cache.shape', '[numPages, pageSize, ...]', `[${shape}]`);
   }
   const [numPages, pageSize] = shape;
-  copies.forEach((c, i) => {
+  if (!Array.isArray(copies)) {
+    throw new ArgumentError('copies', 'an array of page copies', describeValue(copies));
+  }
+  copies.forEach((copy: unknown, i) => {
+    if (typeof copy !== 'object' || copy === null) {
+      throw new ArgumentError(`copies[${i}]`, '{ srcPage, dstPage, rows }', describeValue(copy));
+    }
+    const c = copy as Partial<PageCopy>;
     checkIndex(`copies[${i}].srcPage`, c.srcPage, numPages);
     checkIndex(`copies[${i}].dstPage`, c.dstPage, numPages);
     checkIndex(`copies[${i}].rows`, c.rows, pageSize + 1);
@@ -33,6 +41,9 @@ export function checkPageCopies(shape: readonly number[], copies: readonly PageC
  * Every copy is checked before any is applied.
  */
 export function applyPageCopies(cache: Tensor, copies: readonly PageCopy[]): void {
+  if (!(cache instanceof Tensor)) {
+    throw new ArgumentError('cache', 'a host Tensor', describeValue(cache));
+  }
   checkPageCopies(cache.shape, copies);
   const pageSize = cache.shape[1];
   const rowShape = cache.shape.slice(2);

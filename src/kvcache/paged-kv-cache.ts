@@ -11,6 +11,8 @@
  * reverse, so its first page is the next one handed out. The order is a pure function of the
  * operations, so two caches driven by the same calls hold identical block tables.
  */
+import { checkIntegerIn, INT32_MAX } from '../check-integer.js';
+import { describeValue } from '../describe-value.js';
 import { ArgumentError, OutOfPagesError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import type { PageCopy } from './page-copies.js';
@@ -51,10 +53,21 @@ interface SequenceState {
 
 const NO_COPIES: readonly PageCopy[] = Object.freeze([]);
 
-function checkCount(argument: string, value: number, min: number): void {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new ArgumentError(argument, `an integer >= ${min}`, String(value));
+/**
+ * The most slots a pool may have: slots (page * pageSize + row) and sequence lengths are int32 in
+ * every kernel, and a sequence holds distinct pages, so numPages * pageSize <= INT32_MAX keeps both
+ * in range without wrapping.
+ */
+export const MAX_CACHE_SLOTS = INT32_MAX;
+
+function checkOptions(options: unknown): asserts options is PagedKvCacheOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new ArgumentError('options', 'an object { numPages, pageSize }', describeValue(options));
   }
+  const { numPages, pageSize } = options as Partial<PagedKvCacheOptions>;
+  checkIntegerIn(numPages, 'numPages', 1, MAX_CACHE_SLOTS, 'numPages * pageSize <= 2^31 - 1');
+  const maxPageSize = Math.floor(MAX_CACHE_SLOTS / numPages);
+  checkIntegerIn(pageSize, 'pageSize', 1, maxPageSize, `numPages * pageSize <= 2^31 - 1`);
 }
 
 export class PagedKvCache {
@@ -76,8 +89,7 @@ export class PagedKvCache {
   private pageRefs = 0;
 
   constructor(options: PagedKvCacheOptions) {
-    checkCount('numPages', options.numPages, 1);
-    checkCount('pageSize', options.pageSize, 1);
+    checkOptions(options);
     this.numPages = options.numPages;
     this.pageSize = options.pageSize;
     this.refCounts = new Int32Array(this.numPages);
@@ -111,7 +123,7 @@ export class PagedKvCache {
   /** Number of sequences holding `page` (0 when it is free). */
   refCount(page: number): number {
     if (!Number.isInteger(page) || page < 0 || page >= this.numPages) {
-      throw new ArgumentError('page', `an integer in [0, ${this.numPages})`, String(page));
+      throw new ArgumentError('page', `an integer in [0, ${this.numPages})`, describeValue(page));
     }
     return this.refCounts[page];
   }
@@ -119,7 +131,7 @@ export class PagedKvCache {
   /** Free pages that appending `numTokens` to `seq` would take, copy-on-write page included. */
   pagesNeeded(seq: SequenceId, numTokens: number): number {
     const state = this.state(seq);
-    checkCount('numTokens', numTokens, 0);
+    checkIntegerIn(numTokens, 'numTokens', 0, MAX_CACHE_SLOTS);
     return this.freshPages(state, numTokens) + (this.needsCopy(state, numTokens) ? 1 : 0);
   }
 
@@ -129,7 +141,7 @@ export class PagedKvCache {
    */
   append(seq: SequenceId, numTokens: number): AppendResult {
     const state = this.state(seq);
-    checkCount('numTokens', numTokens, 0);
+    checkIntegerIn(numTokens, 'numTokens', 0, MAX_CACHE_SLOTS);
     const start = state.length;
     const copies = this.grow(state, numTokens);
     const slotMapping = new Int32Array(numTokens);
@@ -147,7 +159,7 @@ export class PagedKvCache {
    */
   extend(seq: SequenceId, numTokens: number): readonly PageCopy[] {
     const state = this.state(seq);
-    checkCount('numTokens', numTokens, 0);
+    checkIntegerIn(numTokens, 'numTokens', 0, MAX_CACHE_SLOTS);
     return this.grow(state, numTokens);
   }
 
@@ -179,11 +191,14 @@ export class PagedKvCache {
     seqs: readonly SequenceId[],
     maxPages?: number,
   ): { blockTable: Tensor; cacheSeqlens: Tensor } {
+    if (!Array.isArray(seqs)) {
+      throw new ArgumentError('seqs', 'an array of sequence ids', describeValue(seqs));
+    }
     const states = seqs.map((seq, i) => this.state(seq, `seqs[${i}]`));
     let widest = 1;
     for (const s of states) widest = Math.max(widest, s.pages.length);
     if (maxPages !== undefined) {
-      checkCount('maxPages', maxPages, widest);
+      checkIntegerIn(maxPages, 'maxPages', widest, INT32_MAX, 'the kernels read it as int32');
       widest = maxPages;
     }
     const blockTable = Tensor.zeros([states.length, widest], 'int32');
@@ -213,7 +228,7 @@ export class PagedKvCache {
   private state(seq: SequenceId, argument = 'seq'): SequenceState {
     const state = this.sequences.get(seq);
     if (state === undefined) {
-      throw new ArgumentError(argument, 'a live sequence id of this cache', String(seq));
+      throw new ArgumentError(argument, 'a live sequence id of this cache', describeValue(seq));
     }
     return state;
   }

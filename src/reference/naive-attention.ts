@@ -6,6 +6,7 @@
  */
 import type { DecodeOptions } from '../backend/backend.js';
 import type { Tensor } from '../tensor.js';
+import { maxOf } from '../extremes.js';
 
 export interface ReferenceResult {
   /** [b, s_q, h_q, d_v], row-major; 0 where no key was attended. */
@@ -71,7 +72,7 @@ function naiveDecode(
             lse[lseIndex] = Infinity; // out stays 0
             continue;
           }
-          const max = Math.max(...scores);
+          const max = maxOf(scores);
           let sum = 0;
           for (const s of scores) sum += Math.exp(s - max);
           const rowLse = max + Math.log(sum);

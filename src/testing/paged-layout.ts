@@ -6,6 +6,7 @@
 import { allocHostArray, encode, type NarrowFloatDType } from '../dtype.js';
 import { Tensor } from '../tensor.js';
 import { attentionValue, type Random } from './random.js';
+import { maxOf } from '../extremes.js';
 
 /** Block-table entries that no kernel may follow: out of range in both directions. */
 const GARBAGE_PAGES = [-1, -2147483648, 2147483647, 1 << 30, -777];
@@ -41,7 +42,7 @@ export function makePagedLayout(rng: Random, options: LayoutOptions): PagedLayou
   const totalNeeded = pagesNeeded.reduce((a, n) => a + n, 0);
   const numPages = totalNeeded + (options.extraPages ?? Math.max(1, Math.ceil(totalNeeded / 4)));
   // One column more than the longest sequence needs, so every row has entries past its pages.
-  const maxPages = Math.max(0, ...pagesNeeded) + 1;
+  const maxPages = maxOf(pagesNeeded, 0) + 1;
 
   const pool = rng.shuffle(Array.from({ length: numPages }, (_, p) => p));
   const pages: number[][] = [];

@@ -71,3 +71,27 @@ test('demo rejects a bad value with exit code 2', () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--batch: expected an integer, got 'many'/);
 });
+
+for (const command of ['info', 'demo', 'bench']) {
+  test(`${command} -h prints the same help as --help`, () => {
+    const short = cli(command, '-h');
+    assert.equal(short.code, 0, short.stderr);
+    assert.equal(short.stdout, cli(command, '--help').stdout);
+    assert.match(short.stdout, /-h, --help/);
+  });
+}
+
+test('demo names the flag of a negative or oversized number, in its own words', () => {
+  const negative = cli('demo', '--batch', '-1');
+  assert.equal(negative.code, 2);
+  assert.match(negative.stderr, /--batch: expected an integer in \[1, 2147483647\], got '-1'/);
+  const huge = cli('demo', '--seqlen', '99999999999999999999');
+  assert.equal(huge.code, 2);
+  assert.match(huge.stderr, /--seqlen: expected an integer of at most 2\^53 - 1/);
+  const past = cli('demo', '--seqlen=4294967296');
+  assert.equal(past.code, 2);
+  assert.match(past.stderr, /--seqlen: expected an integer in \[1, 2147483647\]/);
+  const short = cli('demo', '-x');
+  assert.equal(short.code, 2);
+  assert.match(short.stderr, /unknown flag -x/);
+});

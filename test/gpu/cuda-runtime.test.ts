@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { flashMlaWithKvcache } from '../../src/attention/flash-mla-with-kvcache.js';
 import { getMlaMetadata } from '../../src/attention/get-mla-metadata.js';
+import { writeKv } from '../../src/attention/write-kv.js';
 import { CudaGraph } from '../../src/backend/cuda/cuda-graph.js';
 import { CudaTensor } from '../../src/backend/cuda/cuda-tensor.js';
 import { CudaEvent, CudaStream, cudaDeviceInfo } from '../../src/backend/cuda/runtime.js';
@@ -159,3 +160,36 @@ test('device page copies match host page copies', { skip: skipWithoutGpu }, () =
   applyPageCopies(host, copies);
   assert.deepEqual(device.toHost().data, host.data);
 });
+
+test(
+  'every function that takes tensors rejects a disposed one by name',
+  { skip: skipWithoutGpu },
+  () => {
+    using scope = new DeviceScope();
+    const p = makeMlaProblem({ b: 2, sK: 100, sQ: 1, hQ: 16, pageSize: 64, seed: 9 });
+    const lens = scope.upload(p.cacheSeqlens);
+    const meta = getMlaMetadata(lens, 16, 1);
+    scope.own(meta.tileSchedulerMetadata);
+    scope.own(meta.numSplits);
+    const q = CudaTensor.fromHost(p.q);
+    q.dispose();
+    const isDisposed = (argument: string) => (e: unknown) =>
+      e instanceof ArgumentError && e.argument === argument && /disposed/.test(e.message);
+    const kv = scope.upload(p.kvCache);
+    const table = scope.upload(p.blockTable);
+    assert.throws(
+      () =>
+        flashMlaWithKvcache(q, kv, table, lens, 512, meta.tileSchedulerMetadata, meta.numSplits),
+      isDisposed('q'),
+    );
+    const gone = CudaTensor.fromHost(p.cacheSeqlens);
+    gone.dispose();
+    assert.throws(() => getMlaMetadata(gone, 16, 1), isDisposed('cacheSeqlens'));
+    assert.throws(() => gone.toHost(), isDisposed('tensor'));
+    assert.throws(() => lens.copyFrom(gone), isDisposed('src'));
+    const rows = CudaTensor.fromHost(Tensor.zeros([1, 1, 576], 'bfloat16'));
+    rows.dispose();
+    const slots = scope.upload(Tensor.from([0], [1], 'int32'));
+    assert.throws(() => writeKv(kv, rows, slots), isDisposed('rows'));
+  },
+);

@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArgumentError, OutOfPagesError } from '../../src/errors.js';
-import { PagedKvCache, type SequenceId } from '../../src/kvcache/paged-kv-cache.js';
+import {
+  PagedKvCache,
+  type PagedKvCacheOptions,
+  type SequenceId,
+} from '../../src/kvcache/paged-kv-cache.js';
 
 /** Everything the cache holds, to compare before and after an operation that must change nothing. */
 function snapshot(cache: PagedKvCache): unknown {
@@ -214,4 +218,58 @@ test('exportBatch pads block tables with -1 and checks maxPages', () => {
     (e: unknown) => e instanceof ArgumentError && e.argument === 'maxPages',
   );
   assert.deepEqual(cache.exportBatch([empty]).blockTable.shape, [1, 1]);
+});
+
+test('constructor rejects missing options, wrong types and pools past int32 slots', () => {
+  const isArg = (argument: string) => (e: unknown) =>
+    e instanceof ArgumentError && e.argument === argument;
+  const make = (options: unknown) => () => new PagedKvCache(options as PagedKvCacheOptions);
+  assert.throws(make(undefined), isArg('options'));
+  assert.throws(make(null), isArg('options'));
+  assert.throws(make({ numPages: -1, pageSize: 0 }), isArg('numPages'));
+  assert.throws(make({ numPages: '4', pageSize: 16 }), isArg('numPages'));
+  assert.throws(make({ numPages: 4, pageSize: 2 ** 53 }), isArg('pageSize'));
+  assert.throws(make({ numPages: 2 ** 31, pageSize: 1 }), isArg('numPages'));
+  // 2^16 pages of 2^15 rows: slot 2^31 - 1 would be the last, one past int32.
+  assert.throws(make({ numPages: 2 ** 16, pageSize: 2 ** 15 }), (e: unknown) => {
+    return e instanceof ArgumentError && e.argument === 'pageSize' && /2\^31 - 1/.test(e.message);
+  });
+  assert.equal(new PagedKvCache({ numPages: 2 ** 16, pageSize: 2 ** 15 - 1 }).numPages, 2 ** 16);
+});
+
+test('slots and lengths at the top of the int32 range stay exact', () => {
+  const pageSize = Math.floor((2 ** 31 - 1) / 3);
+  const cache = new PagedKvCache({ numPages: 3, pageSize });
+  const a = cache.createSequence();
+  const b = cache.createSequence();
+  cache.extend(a, 2 * pageSize);
+  assert.deepEqual([...cache.append(b, 2).slotMapping], [2 * pageSize, 2 * pageSize + 1]);
+  const { cacheSeqlens } = cache.exportBatch([a, b]);
+  assert.deepEqual([...cacheSeqlens.data], [2 * pageSize, 2]);
+  assert.throws(() => new PagedKvCache({ numPages: 3, pageSize: pageSize + 1 }), ArgumentError);
+});
+
+test('bad calls throw ArgumentError and change nothing', () => {
+  const cache = new PagedKvCache({ numPages: 4, pageSize: 2 });
+  const a = cache.createSequence();
+  cache.append(a, 3);
+  const freed = cache.createSequence();
+  cache.free(freed);
+  const before = snapshot(cache);
+  const calls: [() => unknown, string][] = [
+    [() => cache.exportBatch(null as unknown as SequenceId[]), 'seqs'],
+    [() => cache.exportBatch([a, 42 as SequenceId]), 'seqs[1]'],
+    [() => cache.exportBatch([a], 1.5), 'maxPages'],
+    [() => cache.append(a, -1), 'numTokens'],
+    [() => cache.append(a, 1.5), 'numTokens'],
+    [() => cache.append(a, '2' as unknown as number), 'numTokens'],
+    [() => cache.append(a, 2 ** 31), 'numTokens'],
+    [() => cache.fork(freed), 'seq'],
+    [() => cache.append('0' as unknown as SequenceId, 1), 'seq'],
+    [() => cache.refCount('1' as unknown as number), 'page'],
+  ];
+  for (const [call, argument] of calls) {
+    assert.throws(call, (e: unknown) => e instanceof ArgumentError && e.argument === argument);
+    assert.deepEqual(snapshot(cache), before);
+  }
 });

@@ -1,8 +1,8 @@
 /** Turning validated host tensors into the arrays the split-KV loop reads. */
 import { decodeTable, encodeArray, type NarrowFloatDType } from '../../dtype.js';
-import { Tensor } from '../../tensor.js';
-import type { DecodeOptions, DecodeResult, MlaMetadata } from '../backend.js';
-import { int32Values } from './host-data.js';
+import type { Tensor } from '../../tensor.js';
+import type { DecodeOptions, DecodeResult, ExecutionOptions, MlaMetadata } from '../backend.js';
+import { int32Values, outputTensor } from './host-data.js';
 import { pagedCacheView } from './paged-cache-view.js';
 import type { SplitKvInputs, SplitKvResult } from './split-kv-attention.js';
 
@@ -56,15 +56,16 @@ export function splitKvInputs(
   };
 }
 
-/** out rounded to q's dtype (nearest even), lse as float32 tensors. */
+/** out rounded to q's dtype (nearest even), lse as float32 tensors (into exec's, when given). */
 export function decodeResult(
   result: SplitKvResult,
   inputs: SplitKvInputs,
   dtype: Tensor['dtype'],
+  exec: ExecutionOptions<Tensor> = {},
 ): DecodeResult<Tensor> {
   const { b, sQ, hQ, dV } = inputs;
   return {
-    out: new Tensor(dtype, [b, sQ, hQ, dV], encodeArray(dtype, result.out)),
-    lse: new Tensor('float32', [b, hQ, sQ], result.lse),
+    out: outputTensor(exec.out, dtype, [b, sQ, hQ, dV], encodeArray(dtype, result.out)),
+    lse: outputTensor(exec.lse, 'float32', [b, hQ, sQ], result.lse),
   };
 }

@@ -1,6 +1,6 @@
 /** GQA / MHA / MQA decode on the host: separate K and V caches of one head dim. */
 import type { Tensor } from '../../tensor.js';
-import type { DecodeOptions, DecodeResult, MlaMetadata } from '../backend.js';
+import type { DecodeOptions, DecodeResult, ExecutionOptions, MlaMetadata } from '../backend.js';
 import { decodeResult, splitKvInputs } from './decode-inputs.js';
 import { runSplitKvAttention } from './split-kv-attention.js';
 
@@ -12,6 +12,7 @@ export function gqaDecode(
   cacheSeqlens: Tensor,
   metadata: MlaMetadata<Tensor>,
   options: Required<DecodeOptions>,
+  exec?: ExecutionOptions<Tensor>,
 ): DecodeResult<Tensor> {
   const headDim = vCache.shape[3];
   const inputs = splitKvInputs(
@@ -24,5 +25,5 @@ export function gqaDecode(
     metadata,
     options,
   );
-  return decodeResult(runSplitKvAttention(inputs), inputs, q.dtype);
+  return decodeResult(runSplitKvAttention(inputs), inputs, q.dtype, exec);
 }

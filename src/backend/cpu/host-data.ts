@@ -1,8 +1,35 @@
 /** Reading host tensors as dense row-major arrays, whatever their strides. */
-import type { Tensor } from '../../tensor.js';
+import type { DType, HostArray } from '../../dtype.js';
+import { Tensor } from '../../tensor.js';
 
 /** The int32 elements of `t`, row-major (a view when already dense, else a copy). */
 export function int32Values(t: Tensor): Int32Array {
   const dense = t.contiguous();
   return (dense.data as Int32Array).subarray(0, dense.numel);
+}
+
+/**
+ * `values` (row-major, already in `dtype`'s storage) as the result tensor: written into `given` when
+ * the caller preallocated it (checked to match by src/attention/), else wrapped in a new tensor.
+ */
+export function outputTensor(
+  given: Tensor | undefined,
+  dtype: DType,
+  shape: readonly number[],
+  values: HostArray,
+): Tensor {
+  if (given === undefined) return new Tensor(dtype, shape, values);
+  // Walk the index like an odometer, keeping the storage offset in step with it.
+  const idx = new Array<number>(shape.length).fill(0);
+  let offset = 0;
+  for (let flat = 0; flat < values.length; flat++) {
+    given.data[offset] = values[flat];
+    for (let d = idx.length - 1; d >= 0; d--) {
+      offset += given.strides[d];
+      if (++idx[d] < shape[d]) break;
+      offset -= idx[d] * given.strides[d];
+      idx[d] = 0;
+    }
+  }
+  return given;
 }

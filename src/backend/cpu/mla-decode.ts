@@ -1,6 +1,6 @@
 /** MLA decode on the host: keys and values share one cache; values are each key's first d_v entries. */
 import type { Tensor } from '../../tensor.js';
-import type { DecodeOptions, DecodeResult, MlaMetadata } from '../backend.js';
+import type { DecodeOptions, DecodeResult, ExecutionOptions, MlaMetadata } from '../backend.js';
 import { decodeResult, splitKvInputs } from './decode-inputs.js';
 import { runSplitKvAttention } from './split-kv-attention.js';
 
@@ -12,6 +12,7 @@ export function mlaDecode(
   headDimV: number,
   metadata: MlaMetadata<Tensor>,
   options: Required<DecodeOptions>,
+  exec?: ExecutionOptions<Tensor>,
 ): DecodeResult<Tensor> {
   const inputs = splitKvInputs(
     q,
@@ -23,5 +24,5 @@ export function mlaDecode(
     metadata,
     options,
   );
-  return decodeResult(runSplitKvAttention(inputs), inputs, q.dtype);
+  return decodeResult(runSplitKvAttention(inputs), inputs, q.dtype, exec);
 }

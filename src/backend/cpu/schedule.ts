@@ -8,9 +8,9 @@ import {
   METADATA_ROW_WIDTH,
   numSmPartsFor,
 } from '../../attention/schedule-constants.js';
-import type { MlaMetadata } from '../backend.js';
-import { Tensor } from '../../tensor.js';
-import { int32Values } from './host-data.js';
+import type { ExecutionOptions, MlaMetadata } from '../backend.js';
+import type { Tensor } from '../../tensor.js';
+import { int32Values, outputTensor } from './host-data.js';
 
 /** The schedule as plain arrays: metadata [numSmParts * 8] row-major and numSplits [b + 1]. */
 export interface Schedule {
@@ -78,21 +78,28 @@ function blocksOf(seqlen: number): number {
   return Math.ceil(seqlen / BLOCK_N);
 }
 
-/** The backend entry point: the schedule as int32 host tensors. */
+/** The backend entry point: the schedule as int32 host tensors (into exec.metadata, when given). */
 export function getMlaMetadata(
   cacheSeqlens: Tensor,
   numQTokensPerHeadK: number,
   numHeadsK: number,
   numSms: number,
+  exec: ExecutionOptions<Tensor> = {},
 ): MlaMetadata<Tensor> {
   const numSmParts = numSmPartsFor(numSms, numQTokensPerHeadK, numHeadsK);
   const schedule = computeSchedule(int32Values(cacheSeqlens), numSmParts);
   return {
-    tileSchedulerMetadata: new Tensor(
+    tileSchedulerMetadata: outputTensor(
+      exec.metadata?.tileSchedulerMetadata,
       'int32',
       [numSmParts, METADATA_ROW_WIDTH],
       schedule.tileSchedulerMetadata,
     ),
-    numSplits: new Tensor('int32', [cacheSeqlens.shape[0] + 1], schedule.numSplits),
+    numSplits: outputTensor(
+      exec.metadata?.numSplits,
+      'int32',
+      [cacheSeqlens.shape[0] + 1],
+      schedule.numSplits,
+    ),
   };
 }

@@ -8,7 +8,7 @@ import type {
   MlaMetadata,
 } from '../backend.js';
 import { CudaTensor } from './cuda-tensor.js';
-import { CudaStream, cudaDeviceInfo, nativeLibrary, streamHandle } from './runtime.js';
+import { checkStream, CudaStream, cudaDeviceInfo, nativeLibrary, streamHandle } from './runtime.js';
 
 type Exec = ExecutionOptions<CudaTensor>;
 
@@ -30,18 +30,13 @@ function workspaceFor(stream: unknown, bytes: number): CudaTensor {
   return current;
 }
 
+/** The caller's preallocated output (checked by src/attention/), or a new one. */
 function outputOrNew(
   given: CudaTensor | undefined,
-  name: string,
   shape: readonly number[],
   dtype: CudaTensor['dtype'],
 ): CudaTensor {
-  if (!given) return CudaTensor.empty(shape, dtype);
-  if (given.dtype !== dtype) throw new ArgumentError(`${name}.dtype`, dtype, given.dtype);
-  if (given.shape.length !== shape.length || given.shape.some((d, i) => d !== shape[i])) {
-    throw new ArgumentError(`${name}.shape`, `[${shape}]`, `[${given.shape}]`);
-  }
-  return given;
+  return given ?? CudaTensor.empty(shape, dtype);
 }
 
 function decode(
@@ -58,8 +53,8 @@ function decode(
   const lib = nativeLibrary();
   const [b, sQ, hQ] = q.shape;
   const parts = metadata.tileSchedulerMetadata.shape[0];
-  const out = outputOrNew(exec.out, 'out', [b, sQ, hQ, headDimV], q.dtype);
-  const lse = outputOrNew(exec.lse, 'lse', [b, hQ, sQ], 'float32');
+  const out = outputOrNew(exec.out, [b, sQ, hQ, headDimV], q.dtype);
+  const lse = outputOrNew(exec.lse, [b, hQ, sQ], 'float32');
   const bytes = Number(lib.raw('workspaceBytes', b, sQ, hQ, headDimV, parts));
   const workspace = exec.workspace ?? workspaceFor(exec.stream, bytes);
   if (workspace.byteLength < bytes) {
@@ -88,22 +83,14 @@ export const cudaBackend: Backend<CudaTensor> = {
 
   defaultNumSms: () => cudaDeviceInfo().smCount,
 
+  checkStream,
+
   getMlaMetadata(cacheSeqlens, numQTokensPerHeadK, numHeadsK, numSms, exec: Exec = {}) {
     const lib = nativeLibrary();
     const parts = Number(lib.raw('numSmParts', numSms, numQTokensPerHeadK, numHeadsK));
     const given = exec.metadata;
-    const tileSchedulerMetadata = outputOrNew(
-      given?.tileSchedulerMetadata,
-      'into.tileSchedulerMetadata',
-      [parts, 8],
-      'int32',
-    );
-    const numSplits = outputOrNew(
-      given?.numSplits,
-      'into.numSplits',
-      [cacheSeqlens.shape[0] + 1],
-      'int32',
-    );
+    const tileSchedulerMetadata = outputOrNew(given?.tileSchedulerMetadata, [parts, 8], 'int32');
+    const numSplits = outputOrNew(given?.numSplits, [cacheSeqlens.shape[0] + 1], 'int32');
     lib.call(
       'getMlaMetadata',
       cacheSeqlens.descriptor(),

@@ -4,7 +4,9 @@
  * capture with preallocated `out`, `lse` and `workspace`, and update inputs in place between replays.
  */
 import type { GraphExecHandle } from './native-api.js';
-import { CudaStream, nativeLibrary } from './runtime.js';
+import { describeValue } from '../../describe-value.js';
+import { ArgumentError } from '../../errors.js';
+import { checkStream, CudaStream, nativeLibrary, streamHandle } from './runtime.js';
 
 function endCapture(stream: CudaStream): GraphExecHandle {
   const exec = [0n];
@@ -21,10 +23,16 @@ export class CudaGraph implements Disposable {
 
   /** Runs `body` with every launch on `stream` recorded instead of run, and instantiates the graph. */
   static capture(stream: CudaStream, body: () => void): CudaGraph {
-    if (stream === CudaStream.legacyDefault) {
-      throw new TypeError(
-        'stream: graph capture needs a created CudaStream, not the legacy default',
+    checkStream(stream, 'stream');
+    if (!stream || stream === CudaStream.legacyDefault) {
+      throw new ArgumentError(
+        'stream',
+        'a created CudaStream (graph capture cannot use the legacy default)',
+        stream === CudaStream.legacyDefault ? 'CudaStream.legacyDefault' : describeValue(stream),
       );
+    }
+    if (typeof body !== 'function') {
+      throw new ArgumentError('body', 'a function', describeValue(body));
     }
     const lib = nativeLibrary();
     lib.call('graphBeginCapture', stream.handle);
@@ -44,8 +52,10 @@ export class CudaGraph implements Disposable {
 
   /** Replays the captured launches on `stream` (asynchronously). */
   launch(stream: CudaStream): void {
-    if (this.#exec === undefined) throw new Error('CudaGraph used after dispose()');
-    nativeLibrary().call('graphLaunch', this.#exec, stream.handle);
+    if (this.#exec === undefined) {
+      throw new ArgumentError('graph', 'a live CudaGraph', 'a CudaGraph used after dispose()');
+    }
+    nativeLibrary().call('graphLaunch', this.#exec, streamHandle(stream));
   }
 
   dispose(): void {

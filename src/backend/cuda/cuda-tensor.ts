@@ -3,11 +3,24 @@
  * once; a FinalizationRegistry frees what was forgotten, as a safety net only.
  */
 import { allocHostArray, dtypeBytes, type DType } from '../../dtype.js';
+import { checkIntegerIn } from '../../check-integer.js';
+import { checkNotDisposed } from '../../check-tensor.js';
+import { describeValue } from '../../describe-value.js';
 import { ArgumentError } from '../../errors.js';
-import { contiguousStrides, isContiguous, numelOf, Tensor, type TensorLike } from '../../tensor.js';
+import {
+  checkShape,
+  contiguousStrides,
+  isContiguous,
+  numelOf,
+  Tensor,
+  type TensorLike,
+} from '../../tensor.js';
 import { checkPageCopies, type PageCopy } from '../../kvcache/page-copies.js';
 import { encodeTensorDescriptor, MAX_DIMS, type DevicePtr } from './native-api.js';
-import { CudaStream, nativeLibrary } from './runtime.js';
+import { CudaStream, nativeLibrary, streamHandle } from './runtime.js';
+
+/** Sizes stay exact in a float64 byte count (8 bytes an element at most). */
+const MAX_DEVICE_ELEMENTS = Math.floor(Number.MAX_SAFE_INTEGER / 8);
 
 interface Allocation {
   ptr: DevicePtr;
@@ -44,13 +57,10 @@ export class CudaTensor implements TensorLike, Disposable {
 
   /** An uninitialised device tensor (contents are whatever the memory held). */
   static empty(shape: readonly number[], dtype: DType): CudaTensor {
+    // Every argument is checked before the library is loaded or called.
+    checkShape(shape, 'shape', MAX_DEVICE_ELEMENTS);
     if (shape.length > MAX_DIMS) {
       throw new ArgumentError('shape', `at most ${MAX_DIMS} dimensions`, `${shape.length}`);
-    }
-    for (let i = 0; i < shape.length; i++) {
-      if (!Number.isInteger(shape[i]) || shape[i] < 0) {
-        throw new ArgumentError(`shape[${i}]`, 'a non-negative integer', String(shape[i]));
-      }
     }
     // One byte at least, so that even an empty tensor has a valid, distinct pointer.
     const bytes = Math.max(1, numelOf(shape) * dtypeBytes(dtype));
@@ -60,6 +70,8 @@ export class CudaTensor implements TensorLike, Disposable {
 
   /** A device copy of a host tensor (made contiguous first). */
   static fromHost(host: Tensor, stream: CudaStream = CudaStream.legacyDefault): CudaTensor {
+    checkHostArgument(host, 'host');
+    streamHandle(stream);
     const t = CudaTensor.empty(host.shape, host.dtype);
     t.copyFromHost(host, stream);
     return t;
@@ -71,7 +83,7 @@ export class CudaTensor implements TensorLike, Disposable {
 
   /** The device address; valid until dispose(). */
   get ptr(): DevicePtr {
-    if (this.#allocation.freed) throw new Error('CudaTensor used after dispose()');
+    checkNotDisposed(this, 'tensor');
     return this.#allocation.ptr;
   }
 
@@ -87,29 +99,40 @@ export class CudaTensor implements TensorLike, Disposable {
 
   /** Copies a host tensor of the same dtype and shape in; returns once the host data was consumed. */
   copyFromHost(host: Tensor, stream: CudaStream = CudaStream.legacyDefault): void {
+    checkHostArgument(host, 'host');
     checkSameLayout(this, host, 'host');
+    const handle = streamHandle(stream);
     const src = host.contiguous().data.subarray(0, this.numel);
-    nativeLibrary().call('memcpyHtoD', this.ptr, src, this.byteLength, stream.handle);
+    nativeLibrary().call('memcpyHtoD', this.ptr, src, this.byteLength, handle);
     stream.synchronize();
   }
 
   /** A host copy; waits for the work queued on `stream`. */
   toHost(stream: CudaStream = CudaStream.legacyDefault): Tensor {
+    const handle = streamHandle(stream);
+    const ptr = this.ptr;
     const data = allocHostArray(this.dtype, this.numel);
-    nativeLibrary().call('memcpyDtoH', data, this.ptr, this.byteLength, stream.handle);
+    nativeLibrary().call('memcpyDtoH', data, ptr, this.byteLength, handle);
     stream.synchronize();
     return new Tensor(this.dtype, this.shape, data);
   }
 
   /** Sets every byte to `byte` (e.g. 0xff: NaN in every float format), asynchronously. */
   fillBytes(byte: number, stream: CudaStream = CudaStream.legacyDefault): void {
-    nativeLibrary().call('memset', this.ptr, byte, this.byteLength, stream.handle);
+    checkIntegerIn(byte, 'byte', 0, 255);
+    const handle = streamHandle(stream);
+    nativeLibrary().call('memset', this.ptr, byte, this.byteLength, handle);
   }
 
   /** Copies another device tensor of the same dtype and shape in, asynchronously. */
   copyFrom(src: CudaTensor, stream: CudaStream = CudaStream.legacyDefault): void {
+    if (!(src instanceof CudaTensor)) {
+      throw new ArgumentError('src', 'a CudaTensor', describeValue(src));
+    }
+    checkNotDisposed(src, 'src');
     checkSameLayout(this, src, 'src');
-    nativeLibrary().call('memcpyDtoD', this.ptr, src.ptr, this.byteLength, stream.handle);
+    const handle = streamHandle(stream);
+    nativeLibrary().call('memcpyDtoD', this.ptr, src.ptr, this.byteLength, handle);
   }
 
   /**
@@ -118,6 +141,8 @@ export class CudaTensor implements TensorLike, Disposable {
    */
   copyPages(copies: readonly PageCopy[], stream: CudaStream = CudaStream.legacyDefault): void {
     checkPageCopies(this.shape, copies);
+    const handle = streamHandle(stream);
+    checkNotDisposed(this, 'tensor');
     const bytes = dtypeBytes(this.dtype);
     const lib = nativeLibrary();
     for (const c of copies) {
@@ -127,7 +152,7 @@ export class CudaTensor implements TensorLike, Disposable {
         this.ptr + offset(c.dstPage),
         this.ptr + offset(c.srcPage),
         c.rows * this.strides[1] * bytes,
-        stream.handle,
+        handle,
       );
     }
   }
@@ -143,6 +168,11 @@ export class CudaTensor implements TensorLike, Disposable {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+function checkHostArgument(host: unknown, name: string): asserts host is Tensor {
+  if (!(host instanceof Tensor))
+    throw new ArgumentError(name, 'a host Tensor', describeValue(host));
 }
 
 function checkSameLayout(dst: CudaTensor, src: TensorLike, name: string): void {

@@ -2,7 +2,9 @@
  * The CUDA runtime as this package uses it: the native library loaded once, the device in use, and
  * explicit streams and events. Nothing here is hidden: the device is `cudaDevice()` / `setCudaDevice()`.
  */
-import { BackendUnavailableError } from '../../errors.js';
+import { checkIntegerIn, INT32_MAX } from '../../check-integer.js';
+import { describeValue } from '../../describe-value.js';
+import { ArgumentError, BackendUnavailableError } from '../../errors.js';
 import { nativeLibraryPath } from './library-path.js';
 import {
   loadNativeLibrary,
@@ -30,12 +32,20 @@ export function cudaDevice(): number {
   return out[0];
 }
 
+/** A device index, checked before the library is loaded or called. */
+function checkDeviceIndex(index: unknown): asserts index is number {
+  checkIntegerIn(index, 'index', 0, INT32_MAX, 'a device index');
+}
+
 export function setCudaDevice(index: number): void {
+  checkDeviceIndex(index);
   nativeLibrary().call('setDevice', index);
 }
 
 /** Name, SM count, memory and L2 size of a device (default: the current one); cached. */
-export function cudaDeviceInfo(index = cudaDevice()): NativeDeviceInfo {
+export function cudaDeviceInfo(index?: number): NativeDeviceInfo {
+  if (index === undefined) index = cudaDevice();
+  checkDeviceIndex(index);
   let info = deviceInfos.get(index);
   if (!info) {
     info = nativeLibrary().deviceInfo(index);
@@ -71,8 +81,13 @@ export class CudaStream implements Disposable {
   }
 
   get handle(): StreamHandle {
-    if (this.#handle === undefined) throw new Error('CudaStream used after dispose()');
+    if (this.#handle === undefined)
+      throw new ArgumentError('stream', 'a live CudaStream', 'a disposed CudaStream');
     return this.#handle;
+  }
+
+  get disposed(): boolean {
+    return this.#handle === undefined;
   }
 
   /** Blocks until everything launched on the stream has finished. */
@@ -91,11 +106,22 @@ export class CudaStream implements Disposable {
   }
 }
 
+/** A CudaStream that was not disposed, or nothing (the legacy default stream). */
+export function checkStream(
+  stream: unknown,
+  name: string,
+): asserts stream is CudaStream | undefined | null {
+  if (stream === undefined || stream === null) return;
+  if (!(stream instanceof CudaStream)) {
+    throw new ArgumentError(name, 'a CudaStream, null or undefined', describeValue(stream));
+  }
+  if (stream.disposed) throw new ArgumentError(name, 'a live CudaStream', 'a disposed CudaStream');
+}
+
 /** Accepts a CudaStream or nothing (the legacy default stream). */
-export function streamHandle(stream: unknown): StreamHandle {
-  if (stream === undefined || stream === null) return NULL_STREAM;
-  if (stream instanceof CudaStream) return stream.handle;
-  throw new TypeError('stream: expected a CudaStream');
+export function streamHandle(stream: unknown, name = 'stream'): StreamHandle {
+  checkStream(stream, name);
+  return stream ? stream.handle : NULL_STREAM;
 }
 
 /** A CUDA event, for timing and ordering work on streams. */
@@ -111,12 +137,14 @@ export class CudaEvent implements Disposable {
   }
 
   get handle(): EventHandle {
-    if (this.#handle === undefined) throw new Error('CudaEvent used after dispose()');
+    if (this.#handle === undefined)
+      throw new ArgumentError('event', 'a live CudaEvent', 'a disposed CudaEvent');
     return this.#handle;
   }
 
   record(stream: CudaStream = CudaStream.legacyDefault): this {
-    nativeLibrary().call('eventRecord', this.handle, stream.handle);
+    const streamArg = streamHandle(stream);
+    nativeLibrary().call('eventRecord', this.handle, streamArg);
     return this;
   }
 
@@ -126,6 +154,9 @@ export class CudaEvent implements Disposable {
 
   /** Milliseconds from `start` to this event; both recorded and completed. */
   elapsedSince(start: CudaEvent): number {
+    if (!(start instanceof CudaEvent)) {
+      throw new ArgumentError('start', 'a CudaEvent', describeValue(start));
+    }
     const ms = [0];
     nativeLibrary().call('eventElapsedMs', ms, start.handle, this.handle);
     return ms[0];
