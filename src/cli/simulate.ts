@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { UsageError } from './args.js';
 import type { Writable } from 'node:stream';
 import { FlashMlaError } from '../errors.js';
-import { parsePolicyName, type PolicySpec } from '../simulate/memory-policy.js';
+import { defaultPolicies, parsePolicyName, type PolicySpec } from '../simulate/memory-policy.js';
 import {
   CARD_BYTES,
   DEFAULT_BANDWIDTH_BYTES_PER_S,
@@ -19,31 +19,40 @@ import {
   type ModelLayout,
 } from '../simulate/model-layouts.js';
 import { formatScenario } from '../simulate/report-table.js';
-import { simulateTrace, type OnFull, type ScenarioResult } from '../simulate/simulate-trace.js';
+import { simulateScenarios } from '../simulate/simulate-scenarios.js';
+import { type OnFull, type ScenarioResult } from '../simulate/simulate-trace.js';
 import { renderStudyPlot } from '../simulate/svg-plot.js';
 import {
   AZURE_CONV_TRACE,
   readTrace,
   sliceTrace,
   traceAttribution,
+  TRACE_FORMATS,
   type Trace,
+  type TraceFormat,
 } from '../simulate/trace.js';
 import { ProgressBar } from './progress-bar.js';
 
 const USAGE = `Usage: flash-mla simulate [options]
 
-Replays a request trace (columns TIMESTAMP,ContextTokens,GeneratedTokens) through a
-continuous-batching server under a KV-cache memory budget, once per allocation policy, and reports
+Replays a request trace (CSV with columns TIMESTAMP,ContextTokens,GeneratedTokens, or Mooncake
+JSONL with timestamp, input_length, output_length, hash_ids) through a continuous-batching server under a KV-cache memory budget, once per allocation policy, and reports
 memory held and wasted, requests running, queueing delay and decode throughput.
 
 Options (lists are comma-separated; one run per model x time scale x system prompt):
-  --trace <path>             trace CSV (default: ../shared/data/${AZURE_CONV_TRACE.fileName}
+  --trace <path>             trace file (default: ../shared/data/${AZURE_CONV_TRACE.fileName}
                              from the package root)
+  --format <csv|mooncake>    trace format (default: mooncake for a .jsonl file, else csv)
+  --strict                   a row with zero prompt or zero generated tokens is an error
+                             (default: such rows are skipped and counted)
   --model <names>            ${MODEL_LAYOUTS.map((m) => m.name).join(', ')} (default: both)
   --policies <names>         contiguous-max, contiguous-exact, paged-<pageSize>,
                              paged-<pageSize>-shared (default: contiguous-max, contiguous-exact,
                              paged-1, paged-16, paged-64, and their -shared variants when there
                              is a system prompt)
+  --reserve <tokens|model>   contiguous baselines that reserve this many tokens per request
+                             (model: the model's context), in place of contiguous-max; longer
+                             requests are dropped by that baseline (e.g. 4096,8192,model)
   --budget-gib <GiB>         KV-cache memory (default: an 80 GB card less the model's weights)
   --max-context <tokens>     longest request served; longer ones are rejected (default: the model's)
   --system-prompt <tokens>   synthetic variant: a shared system prompt of this many tokens before
@@ -63,8 +72,11 @@ Options (lists are comma-separated; one run per model x time scale x system prom
 
 interface Flags {
   trace: string;
+  format: TraceFormat | undefined;
+  strict: boolean;
   models: ModelLayout[];
   policies: PolicySpec[] | undefined;
+  reserve: PolicySpec[] | undefined;
   budgetBytes: number | undefined;
   maxContext: number | undefined;
   systemPrompts: number[];
@@ -129,8 +141,11 @@ function parseFlags(argv: string[]): Flags | 'help' {
       allowPositionals: false,
       options: {
         trace: { type: 'string' },
+        format: { type: 'string' },
+        strict: { type: 'boolean' },
         model: { type: 'string' },
         policies: { type: 'string' },
+        reserve: { type: 'string' },
         'budget-gib': { type: 'string' },
         'max-context': { type: 'string' },
         'system-prompt': { type: 'string' },
@@ -174,9 +189,20 @@ function parseFlags(argv: string[]): Flags | 'help' {
       }
     });
   }
+  const reserve = v.reserve?.split(',').map((part): PolicySpec => {
+    if (part.trim() === 'model') return { kind: 'contiguous-max' };
+    const [tokens] = numbersFlag('reserve', part, { integer: true, min: 1 });
+    return { kind: 'contiguous-reserve', tokens };
+  });
   const onFull = v['on-full'] ?? 'preempt';
   if (onFull !== 'wait' && onFull !== 'preempt') {
     throw new UsageError(`--on-full: expected wait or preempt, got ${JSON.stringify(onFull)}`);
+  }
+  const format = v.format as TraceFormat | undefined;
+  if (format !== undefined && !TRACE_FORMATS.includes(format)) {
+    throw new UsageError(
+      `--format: expected ${TRACE_FORMATS.join(' or ')}, got ${JSON.stringify(format)}`,
+    );
   }
   if (v.progress && v['no-progress'])
     throw new UsageError('--progress and --no-progress: expected one, got both');
@@ -185,8 +211,11 @@ function parseFlags(argv: string[]): Flags | 'help' {
   const overheadMs = numberFlag('step-overhead-ms', v['step-overhead-ms'], { min: 0 });
   return {
     trace: v.trace ?? resolve(packageRoot(), '../shared/data', AZURE_CONV_TRACE.fileName),
+    format,
+    strict: v.strict === true,
     models,
     policies,
+    reserve,
     budgetBytes: budgetGib === undefined ? undefined : budgetGib * GIB,
     maxContext: numberFlag('max-context', v['max-context'], { integer: true, min: 1 }),
     systemPrompts: numbersFlag('system-prompt', v['system-prompt'] ?? '0', {
@@ -205,6 +234,15 @@ function parseFlags(argv: string[]): Flags | 'help' {
   };
 }
 
+/** The policies of a run: --reserve's baselines in place of the maximum-context one. */
+function withBaselines(flags: Flags, systemPromptTokens: number): PolicySpec[] | undefined {
+  if (flags.reserve === undefined) return flags.policies;
+  const rest = (flags.policies ?? defaultPolicies(systemPromptTokens)).filter(
+    (p) => p.kind !== 'contiguous-max' && p.kind !== 'contiguous-reserve',
+  );
+  return [...flags.reserve, ...rest];
+}
+
 /** The JSON record: setup and every scenario's figures (without the plot's time series). */
 function resultsJson(
   flags: Flags,
@@ -221,6 +259,7 @@ function resultsJson(
         trace: {
           path: relative(process.cwd(), resolve(flags.trace)),
           requests: trace.arrival.length,
+          skippedRows: trace.skippedRows ?? 0,
           ...(attribution !== undefined ? { attribution } : {}),
         },
         cardBytes: CARD_BYTES,
@@ -269,7 +308,7 @@ export async function runSimulateCommand(
   let trace: Trace;
   try {
     // Read it all first: a malformed line stops the run before anything is reported.
-    trace = readTrace(flags.trace);
+    trace = readTrace(flags.trace, { format: flags.format, strict: flags.strict });
   } catch (e) {
     const reason =
       e instanceof FlashMlaError
@@ -287,24 +326,24 @@ export async function runSimulateCommand(
   );
   const showProgress = flags.progress ?? io.stderr.isTTY === true;
   const bar = showProgress ? new ProgressBar(io.stderr) : undefined;
-  const scenarios: ScenarioResult[] = [];
+  let scenarios: ScenarioResult[];
   try {
-    runs.forEach((run, i) => {
-      const label = `${run.model.name} x${run.timeScale}${run.systemPromptTokens ? ` +${run.systemPromptTokens}` : ''}`;
-      scenarios.push(
-        simulateTrace(trace, {
-          ...run,
-          policies: flags.policies,
-          budgetBytes: flags.budgetBytes,
-          maxContext: flags.maxContext,
-          onFull: flags.onFull,
-          bandwidthBytesPerS: flags.bandwidthBytesPerS,
-          stepOverheadSeconds: flags.stepOverheadSeconds,
-          onProgress: (done, total) =>
-            bar?.update((i + done / Math.max(1, total)) / runs.length, label),
-        }),
-      );
-    });
+    scenarios = await simulateScenarios(
+      trace,
+      runs.map((run) => ({
+        ...run,
+        policies: withBaselines(flags, run.systemPromptTokens),
+        budgetBytes: flags.budgetBytes,
+        maxContext: flags.maxContext,
+        onFull: flags.onFull,
+        bandwidthBytesPerS: flags.bandwidthBytesPerS,
+        stepOverheadSeconds: flags.stepOverheadSeconds,
+      })),
+      {
+        onProgress: (done, total, replays, replaysTotal) =>
+          bar?.update(done / Math.max(1, total), `${replays}/${replaysTotal} replays`),
+      },
+    );
   } catch (e) {
     bar?.done();
     if (!(e instanceof FlashMlaError)) throw e;
@@ -314,8 +353,9 @@ export async function runSimulateCommand(
   }
   bar?.done();
 
+  const skipped = (trace.skippedRows ?? 0).toLocaleString('en-US');
   const report = [
-    `## Memory study: ${trace.arrival.length.toLocaleString('en-US')} requests of ${relative(process.cwd(), resolve(flags.trace))}`,
+    `## Memory study: ${trace.arrival.length.toLocaleString('en-US')} requests of ${relative(process.cwd(), resolve(flags.trace))} (${skipped} rows skipped: no prompt or no output)`,
     '',
     ...scenarios.flatMap((s) => [formatScenario(s), '']),
   ].join('\n');

@@ -1,7 +1,8 @@
 /**
  * Contiguous reservation: each request gets one region of the budget for its whole life, either
- * the model's maximum context (what servers did before paging) or exactly prompt + generated
- * tokens (an oracle: no real server knows the output length in advance). Regions come from a
+ * a configured maximum length (the model's context, or less: what servers did before paging; a
+ * longer request cannot be served) or exactly prompt + generated tokens (an oracle: no real server
+ * knows the output length in advance). Regions come from a
  * first-fit allocator, so the budget fragments as requests of different sizes come and go.
  */
 import { FirstFitAllocator } from './first-fit-allocator.js';
@@ -14,10 +15,11 @@ export class ContiguousPolicy implements MemoryPolicy {
   private readonly regionSize: Int32Array;
 
   constructor(
-    readonly name: 'contiguous-max' | 'contiguous-exact',
+    readonly name: string,
     budgetBytes: number,
     bytesPerToken: number,
-    private readonly maxContext: number,
+    /** Tokens reserved per request; undefined: exactly what the request will hold. */
+    private readonly reserveTokens: number | undefined,
     numRequests: number,
   ) {
     this.capacitySlots = Math.floor(budgetBytes / bytesPerToken);
@@ -27,11 +29,12 @@ export class ContiguousPolicy implements MemoryPolicy {
   }
 
   private reservation(finalTokens: number): number {
-    return this.name === 'contiguous-max' ? this.maxContext : finalTokens;
+    return this.reserveTokens ?? finalTokens;
   }
 
   fitsAlone(finalTokens: number): boolean {
-    return this.reservation(finalTokens) <= this.capacitySlots;
+    const size = this.reservation(finalTokens);
+    return finalTokens <= size && size <= this.capacitySlots;
   }
 
   admit(r: number, _tokens: number, finalTokens: number): Admission {

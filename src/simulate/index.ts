@@ -8,3 +8,4 @@ export * from './paged-policy.js';
 export * from './simulate-trace.js';
 export * from './report-table.js';
 export * from './svg-plot.js';
+export * from './simulate-scenarios.js';

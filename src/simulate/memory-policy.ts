@@ -33,22 +33,32 @@ export interface MemoryPolicy {
   fragmentedSlots(): number;
 }
 
-/** A policy by name: `contiguous-max`, `contiguous-exact`, `paged-<pageSize>`, `paged-<pageSize>-shared`. */
+/**
+ * A policy by name: `contiguous-max`, `contiguous-exact`, `contiguous-<tokens>` (a region of that
+ * many tokens per request, what a server configured with that maximum length reserves),
+ * `paged-<pageSize>`, `paged-<pageSize>-shared`.
+ */
 export type PolicySpec =
   | { readonly kind: 'contiguous-max' }
   | { readonly kind: 'contiguous-exact' }
+  | { readonly kind: 'contiguous-reserve'; readonly tokens: number }
   | { readonly kind: 'paged'; readonly pageSize: number; readonly sharePrefix: boolean };
 
 const PAGED = /^paged-(\d+)(-shared)?$/;
+const RESERVE = /^contiguous-([1-9]\d*)$/;
 
 export function parsePolicyName(name: string): PolicySpec {
   if (name === 'contiguous-max' || name === 'contiguous-exact') return { kind: name };
+  const reserve = RESERVE.exec(name);
+  if (reserve !== null && Number.isSafeInteger(Number(reserve[1]))) {
+    return { kind: 'contiguous-reserve', tokens: Number(reserve[1]) };
+  }
   const m = PAGED.exec(name);
   const pageSize = m === null ? NaN : Number(m[1]);
   if (!(pageSize >= 1 && Number.isSafeInteger(pageSize))) {
     throw new ArgumentError(
       'policy',
-      'contiguous-max, contiguous-exact, paged-<pageSize> or paged-<pageSize>-shared (pageSize >= 1)',
+      'contiguous-max, contiguous-exact, contiguous-<tokens>, paged-<pageSize> or paged-<pageSize>-shared (>= 1)',
       JSON.stringify(name),
     );
   }
@@ -56,6 +66,7 @@ export function parsePolicyName(name: string): PolicySpec {
 }
 
 export function policyName(spec: PolicySpec): string {
+  if (spec.kind === 'contiguous-reserve') return `contiguous-${spec.tokens}`;
   if (spec.kind !== 'paged') return spec.kind;
   return `paged-${spec.pageSize}${spec.sharePrefix ? '-shared' : ''}`;
 }

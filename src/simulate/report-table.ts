@@ -89,14 +89,15 @@ export function formatScenario(s: ScenarioResult): string {
     `Budget ${fixed(s.budgetBytes / GIB, 2)} GiB, ${s.bytesPerToken.toLocaleString('en-US')} bytes ` +
     `per token, max context ${s.maxContext.toLocaleString('en-US')}, step = ` +
     `${fixed(s.stepOverheadSeconds * 1e3, 2)} ms + KV bytes / ${fixed(s.bandwidthBytesPerS / 1e9, 0)} GB/s, ` +
-    `on full: ${s.onFull}. ${s.requests.toLocaleString('en-US')} requests, ` +
-    `${s.rejectedTooLong} longer than the context (rejected).`;
+    `on full: ${s.onFull}. ${s.requests.toLocaleString('en-US')} requests ` +
+    `(${s.skippedRows.toLocaleString('en-US')} trace rows skipped: no prompt or no output), ` +
+    `${s.rejectedTooLong.toLocaleString('en-US')} longer than the context (dropped).`;
   const tooLarge = s.policies.filter((p) => p.rejectedTooLarge > 0);
   const rejected = tooLarge.map((p) => `${p.policy}: ${p.rejectedTooLarge}`).join(', ');
   return [
     `### ${scenarioTitle(s)}`,
     '',
-    setup + (rejected ? ` Larger than the budget (rejected): ${rejected}.` : ''),
+    setup + (rejected ? ` Larger than the budget (dropped): ${rejected}.` : ''),
     '',
     markdownTable(HEADER, s.policies.map(row)),
     '',

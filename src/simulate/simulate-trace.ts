@@ -4,7 +4,7 @@
  *
  * The server model, one step at a time:
  * - Requests arrive at their (scaled) timestamps and wait in one first-come, first-served queue.
- *   Requests longer than the model's context (system prompt + prompt + generated) are rejected, as
+ *   Requests longer than the model's context (system prompt + prompt + generated) are dropped, as
  *   are those the budget could not hold even alone; both are counted.
  * - A step first gives every running request one more token (decode), oldest first, then admits
  *   queued requests from the head while the policy finds memory for them (a head that does not fit
@@ -19,7 +19,15 @@
  * - A step costs a fixed time (reading the weights) plus the bytes of KV cache it reads (every
  *   running request's whole cache) over the memory bandwidth. The clock jumps over idle time.
  */
+import { describeValue } from '../describe-value.js';
 import { ArgumentError } from '../errors.js';
+import {
+  checkModel,
+  checkNumber,
+  checkObject,
+  checkPolicies,
+  checkTrace,
+} from './check-options.js';
 import { ContiguousPolicy } from './contiguous-policy.js';
 import {
   defaultPolicies,
@@ -68,7 +76,7 @@ export interface PolicyResult {
   /** Bytes the policy can hand out: whole pages or whole token slots of the budget. */
   readonly capacityBytes: number;
   readonly completed: number;
-  /** Requests the budget could not hold even with the pool to themselves. */
+  /** Requests the budget could not hold even with the pool to themselves, or longer than the policy's reservation. */
   readonly rejectedTooLarge: number;
   readonly steps: number;
   /** Simulated time spent in steps. */
@@ -124,8 +132,11 @@ export interface ScenarioResult {
   readonly bandwidthBytesPerS: number;
   readonly stepOverheadSeconds: number;
   readonly trace: string;
+  /** Requests replayed (the trace's, after the rows skipped on reading). */
   readonly requests: number;
-  /** Requests longer than maxContext, rejected under every policy. */
+  /** Rows of the trace file skipped on reading: no prompt or no token to generate. */
+  readonly skippedRows: number;
+  /** Requests longer than maxContext, dropped under every policy. */
   readonly rejectedTooLong: number;
   readonly policies: readonly PolicyResult[];
 }
@@ -143,48 +154,43 @@ interface ReplayConfig {
   readonly progress: (done: number) => void;
 }
 
-const PROGRESS_EVERY_STEPS = 1 << 14;
-
-function positive(argument: string, value: number, integer = false): number {
-  if (!(value > 0 && Number.isFinite(value)) || (integer && !Number.isSafeInteger(value))) {
-    throw new ArgumentError(
-      argument,
-      integer ? 'an integer >= 1' : 'a finite number > 0',
-      String(value),
-    );
-  }
-  return value;
-}
+// Often enough for a smooth bar at 30x load (a few tens of thousands of steps a replay).
+const PROGRESS_EVERY_STEPS = 1 << 10;
 
 /** Replays `trace` under each policy of `options` (same requests, same budget) and measures each. */
 export function simulateTrace(trace: Trace, options: SimulationOptions): ScenarioResult {
-  const { model } = options;
-  const systemPromptTokens = options.systemPromptTokens ?? 0;
-  if (!Number.isSafeInteger(systemPromptTokens) || systemPromptTokens < 0) {
-    throw new ArgumentError('systemPromptTokens', 'an integer >= 0', String(systemPromptTokens));
-  }
-  const budgetBytes = positive('budgetBytes', options.budgetBytes ?? defaultBudgetBytes(model));
-  const maxContext = positive('maxContext', options.maxContext ?? model.maxContext, true);
-  const timeScale = positive('timeScale', options.timeScale ?? 1);
-  const bandwidthBytesPerS = positive(
+  checkTrace(trace);
+  checkObject('options', options, 'an object with at least { model }');
+  const model = checkModel(options.model);
+  const systemPromptTokens = checkNumber('systemPromptTokens', options.systemPromptTokens ?? 0, {
+    integer: true,
+    zero: true,
+  });
+  const budgetBytes = checkNumber('budgetBytes', options.budgetBytes ?? defaultBudgetBytes(model));
+  const maxContext = checkNumber('maxContext', options.maxContext ?? model.maxContext, {
+    integer: true,
+  });
+  const timeScale = checkNumber('timeScale', options.timeScale ?? 1);
+  const bandwidthBytesPerS = checkNumber(
     'bandwidthBytesPerS',
     options.bandwidthBytesPerS ?? DEFAULT_BANDWIDTH_BYTES_PER_S,
   );
-  const stepOverheadSeconds =
-    options.stepOverheadSeconds ?? defaultStepOverheadSeconds(model, bandwidthBytesPerS);
-  if (!(stepOverheadSeconds >= 0 && Number.isFinite(stepOverheadSeconds))) {
-    throw new ArgumentError(
-      'stepOverheadSeconds',
-      'a finite number >= 0',
-      String(stepOverheadSeconds),
-    );
-  }
-  const seriesBuckets = positive('seriesBuckets', options.seriesBuckets ?? 400, true);
+  const stepOverheadSeconds = checkNumber(
+    'stepOverheadSeconds',
+    options.stepOverheadSeconds ?? defaultStepOverheadSeconds(model, bandwidthBytesPerS),
+    { zero: true },
+  );
+  const seriesBuckets = checkNumber('seriesBuckets', options.seriesBuckets ?? 400, {
+    integer: true,
+  });
   const onFull = options.onFull ?? 'preempt';
   if (onFull !== 'wait' && onFull !== 'preempt') {
-    throw new ArgumentError('onFull', "'wait' or 'preempt'", String(onFull));
+    throw new ArgumentError('onFull', "'wait' or 'preempt'", describeValue(onFull));
   }
-  const specs = options.policies ?? defaultPolicies(systemPromptTokens);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+    throw new ArgumentError('onProgress', 'a function', describeValue(options.onProgress));
+  }
+  const specs = checkPolicies(options.policies ?? defaultPolicies(systemPromptTokens));
 
   const n = trace.arrival.length;
   const arrival = trace.arrival.map((t) => t / timeScale);
@@ -234,6 +240,7 @@ export function simulateTrace(trace: Trace, options: SimulationOptions): Scenari
     stepOverheadSeconds,
     trace: trace.source,
     requests: n,
+    skippedRows: trace.skippedRows ?? 0,
     rejectedTooLong,
     policies,
   };
@@ -252,11 +259,12 @@ function makePolicy(
   if (spec.kind === 'paged') {
     return new PagedPolicy({ ...c, pageSize: spec.pageSize, sharePrefix: spec.sharePrefix });
   }
+  const reserve = { 'contiguous-max': c.maxContext, 'contiguous-exact': undefined };
   return new ContiguousPolicy(
-    spec.kind,
+    policyName(spec),
     c.budgetBytes,
     c.bytesPerToken,
-    c.maxContext,
+    spec.kind === 'contiguous-reserve' ? spec.tokens : reserve[spec.kind],
     c.numRequests,
   );
 }

@@ -40,6 +40,19 @@ function outputs(): { dir: string; args: string[]; json: string; plot: string } 
   return { dir, json, plot, args: ['--json', json, '--plot', plot] };
 }
 
+/** The sample trace replayed for Llama-3-8B without a progress bar, writing to `o`, with `args`. */
+function sampleRun(o: ReturnType<typeof outputs>, args: string[]) {
+  return simulate([
+    '--trace',
+    SAMPLE,
+    '--model',
+    'llama-3-8b',
+    '--no-progress',
+    ...args,
+    ...o.args,
+  ]);
+}
+
 test('--help prints the options and exits 0', async () => {
   const r = await simulate(['--help']);
   assert.equal(r.code, 0);
@@ -65,6 +78,8 @@ test('bad flags exit 2 with a message naming the flag, and write nothing', async
     [['--budget-gib', '-4'], '--budget-gib'],
     [['--max-context', '1.5'], '--max-context'],
     [['--on-full', 'drop'], '--on-full'],
+    [['--format', 'tsv'], '--format'],
+    [['--reserve', '4096,all'], '--reserve'],
     [['--policies', 'paged-0'], '--policies'],
     [['--model', 'gpt-2'], '--model'],
     [['--limit'], 'limit'],
@@ -101,18 +116,7 @@ test('a malformed trace line exits 1 naming file, line and field, and reports no
 
 test('a run prints a table per scenario and writes the JSON and the plot', async () => {
   const o = outputs();
-  const r = await simulate([
-    '--trace',
-    SAMPLE,
-    '--model',
-    'llama-3-8b',
-    '--time-scale',
-    '1,50',
-    '--budget-gib',
-    '2',
-    '--no-progress',
-    ...o.args,
-  ]);
+  const r = await sampleRun(o, ['--time-scale', '1,50', '--budget-gib', '2']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
   assert.ok(r.stdout.includes('### llama-3-8b, arrivals as recorded'));
@@ -143,7 +147,7 @@ test('--progress draws a bar on stderr even when it is not a terminal', async ()
   const o = outputs();
   const r = await simulate(['--trace', SAMPLE, '--model', 'llama-3-8b', '--progress', ...o.args]);
   assert.equal(r.code, 0);
-  assert.match(r.stderr, /\[#+\] 100% llama-3-8b x1/);
+  assert.match(r.stderr, /\[#+\] 100% 5\/5 replays/);
 });
 
 test('the default trace is found beside the package root', async (t) => {
@@ -164,4 +168,91 @@ test('the default trace is found beside the package root', async (t) => {
   assert.equal(r.code, 0, r.stderr);
   assert.ok(r.stdout.includes('## Memory study: 30 requests of'));
   assert.ok(r.stdout.includes('azure-llm-inference-2023-conv.csv'));
+});
+
+test('skipped rows and dropped requests are printed and in the JSON; --strict makes them errors', async () => {
+  const o = outputs();
+  const trace = join(o.dir, 'zeros.csv');
+  writeFileSync(
+    trace,
+    'TIMESTAMP,ContextTokens,GeneratedTokens\n0,100,5\n1,0,4\n2,9000,4\n3,50,0\n4,70,2\n',
+  );
+  const r = await simulate(['--trace', trace, '--model', 'llama-3-8b', '--no-progress', ...o.args]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.stdout.includes('3 requests of'), r.stdout);
+  assert.ok(r.stdout.includes('(2 rows skipped: no prompt or no output)'), r.stdout);
+  assert.ok(r.stdout.includes('1 longer than the context (dropped)'), r.stdout);
+  const json = JSON.parse(readFileSync(o.json, 'utf8'));
+  assert.equal(json.trace.skippedRows, 2);
+  assert.equal(json.scenarios[0].skippedRows, 2);
+  assert.equal(json.scenarios[0].rejectedTooLong, 1);
+  const strict = await simulate(['--trace', trace, '--strict', ...o.args]);
+  assert.equal(strict.code, 1);
+  assert.ok(
+    strict.stderr.includes(`${trace}:3: ContextTokens: expected an integer >= 1, got "0"`),
+    strict.stderr,
+  );
+});
+
+test('a Mooncake JSONL trace is read by its extension or by --format', async () => {
+  const o = outputs();
+  const rows = [
+    '{"timestamp": 0, "input_length": 1000, "output_length": 4, "hash_ids": [0, 1]}',
+    '{"timestamp": 500, "input_length": 600, "output_length": 2, "hash_ids": [0, 2]}',
+  ].join('\n');
+  const jsonl = join(o.dir, 'requests.jsonl');
+  const txt = join(o.dir, 'requests.txt');
+  writeFileSync(jsonl, rows);
+  writeFileSync(txt, rows);
+  for (const args of [
+    ['--trace', jsonl],
+    ['--trace', txt, '--format', 'mooncake'],
+  ]) {
+    const r = await simulate([...args, '--model', 'llama-3-8b', '--no-progress', ...o.args]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.includes('## Memory study: 2 requests of'), r.stdout);
+    const json = JSON.parse(readFileSync(o.json, 'utf8'));
+    assert.equal(json.scenarios[0].policies[2].decode.tokens, 6);
+  }
+  const asCsv = await simulate(['--trace', txt, ...o.args]);
+  assert.equal(asCsv.code, 1);
+  assert.match(asCsv.stderr, /requests\.txt:1: header: expected a column TIMESTAMP/);
+});
+
+test('--reserve compares paging with contiguous baselines of configured lengths and the oracle', async () => {
+  const o = outputs();
+  const r = await sampleRun(o, ['--reserve', '512,2048,model']);
+  assert.equal(r.code, 0, r.stderr);
+  const json = JSON.parse(readFileSync(o.json, 'utf8'));
+  const by = Object.fromEntries(
+    json.scenarios[0].policies.map((p: { policy: string }) => [p.policy, p]),
+  );
+  assert.deepEqual(Object.keys(by), [
+    'contiguous-512',
+    'contiguous-2048',
+    'contiguous-max',
+    'contiguous-exact',
+    'paged-1',
+    'paged-16',
+    'paged-64',
+  ]);
+  // A request longer than its reservation cannot be served by that baseline.
+  const sample = readFileSync(SAMPLE, 'utf8').trim().split('\n').slice(1);
+  const longer = (n: number) =>
+    sample.filter((line) => {
+      const [, context, generated] = line.split(',').map(Number);
+      return context + generated > n;
+    }).length;
+  assert.ok(longer(512) > longer(2048));
+  assert.equal(by['contiguous-512'].rejectedTooLarge, longer(512));
+  assert.equal(by['contiguous-2048'].rejectedTooLarge, longer(2048));
+  assert.equal(by['contiguous-512'].completed, 200 - longer(512));
+  for (const baseline of [
+    'contiguous-512',
+    'contiguous-2048',
+    'contiguous-max',
+    'contiguous-exact',
+  ]) {
+    assert.ok(r.stdout.includes(`memory per request vs ${baseline}`), baseline);
+  }
 });

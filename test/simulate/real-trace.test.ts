@@ -14,6 +14,9 @@ import { readTrace } from '../../src/simulate/trace.js';
 const TRACE = fileURLToPath(
   new URL('../../../../shared/data/azure-llm-inference-2023-conv.csv', import.meta.url),
 );
+const MOONCAKE = fileURLToPath(
+  new URL('../../../../shared/data/mooncake-conversation.jsonl', import.meta.url),
+);
 
 test('the real trace replays in a few seconds, every request accounted for', (t) => {
   if (!existsSync(TRACE)) {
@@ -76,4 +79,29 @@ test('on the real trace, reserving the maximum context starves DeepSeek-V3: 3 re
   assert.ok(paged.running.mean > 5 * max.running.mean);
   assert.ok(paged.decode.tokensPerSecond > 5 * max.decode.tokensPerSecond);
   assert.ok(max.queueDelaySeconds.p50 > 1000 * Math.max(paged.queueDelaySeconds.p50, 0.001));
+});
+
+test('the Mooncake conversation trace reads whole, hash ids included, and replays', (t) => {
+  if (!existsSync(MOONCAKE)) {
+    t.skip(`${MOONCAKE} is not there`);
+    return;
+  }
+  const trace = readTrace(MOONCAKE);
+  assert.equal(trace.arrival.length + trace.skippedRows!, 12_031);
+  assert.equal(trace.hashIds?.length, trace.arrival.length);
+  let tooLong = 0;
+  for (let r = 0; r < trace.arrival.length; r++) {
+    // One id per 512-token block of the prompt.
+    assert.equal(trace.hashIds![r].length, Math.ceil(trace.promptTokens[r] / 512), `request ${r}`);
+    if (trace.promptTokens[r] + trace.generatedTokens[r] > LLAMA_3_8B.maxContext) tooLong++;
+  }
+  const result = simulateTrace(trace, {
+    model: LLAMA_3_8B,
+    policies: [{ kind: 'paged', pageSize: 16, sharePrefix: false }],
+  });
+  assert.ok(tooLong > 0);
+  assert.equal(result.rejectedTooLong, tooLong);
+  const [paged] = result.policies;
+  assert.equal(paged.completed + paged.rejectedTooLarge + tooLong, trace.arrival.length);
+  assert.equal(result.skippedRows, trace.skippedRows);
 });

@@ -9,7 +9,8 @@ import { ArgumentError } from '../../src/errors.js';
 import { parsePolicyName } from '../../src/simulate/memory-policy.js';
 import type { ModelLayout } from '../../src/simulate/model-layouts.js';
 import { simulateTrace, type SimulationOptions } from '../../src/simulate/simulate-trace.js';
-import type { Trace } from '../../src/simulate/trace.js';
+import { parseTrace, type Trace } from '../../src/simulate/trace.js';
+import { formatScenario } from '../../src/simulate/report-table.js';
 
 const TINY: ModelLayout = {
   name: 'tiny',
@@ -244,24 +245,28 @@ test('a shared system prompt is stored once; its partly filled last page is copi
   near(cow.memory.meanUnusedBytes, (1 + 3) / 2, 'unused');
 });
 
-test('requests longer than the context or the budget are rejected and counted', () => {
-  const result = simulateTrace(
-    trace([
-      [0, 5, 5], // 10 > maxContext 9
-      [0, 2, 2],
-      [1, 7, 1], // 8 slots > budget of 7
-    ]),
-    {
-      model: TINY,
-      policies: [parsePolicyName('contiguous-exact')],
-      budgetBytes: 7,
-      maxContext: 9,
-      stepOverheadSeconds: 1,
-    },
+test('skipped rows and requests longer than the context or the budget are counted and reported', () => {
+  const parsed = parseTrace(
+    // 10 > maxContext 9; two rows with nothing to do; 8 slots > budget of 7.
+    'TIMESTAMP,ContextTokens,GeneratedTokens\n0,5,5\n0,0,3\n1,2,2\n1,4,0\n2,7,1\n',
+    'zeros.csv',
   );
+  const result = simulateTrace(parsed, {
+    model: TINY,
+    policies: [parsePolicyName('contiguous-exact')],
+    budgetBytes: 7,
+    maxContext: 9,
+    stepOverheadSeconds: 1,
+  });
+  assert.equal(result.requests, 3);
+  assert.equal(result.skippedRows, 2);
   assert.equal(result.rejectedTooLong, 1);
   assert.equal(result.policies[0].rejectedTooLarge, 1);
   assert.equal(result.policies[0].completed, 1);
+  const table = formatScenario(result);
+  assert.ok(table.includes('3 requests (2 trace rows skipped: no prompt or no output)'), table);
+  assert.ok(table.includes('1 longer than the context (dropped)'), table);
+  assert.ok(table.includes('Larger than the budget (dropped): contiguous-exact: 1.'), table);
 });
 
 test('time scale divides arrival times', () => {
@@ -288,8 +293,83 @@ test('bad options throw ArgumentError naming the option', () => {
       (e: unknown) => e instanceof ArgumentError && e.argument === argument,
     );
   }
-  assert.throws(
-    () => parsePolicyName('paged-0'),
-    (e: unknown) => e instanceof ArgumentError && e.argument === 'policy',
-  );
+});
+
+test('missing or mistyped options name the option, the expected and the actual value', () => {
+  const t = trace([[0, 1, 1]]);
+  const cases: [unknown, unknown, string][] = [
+    [t, {}, 'model: expected a ModelLayout (e.g. DEEPSEEK_V3), got undefined'],
+    [t, undefined, 'options: expected an object with at least { model }, got undefined'],
+    [
+      t,
+      { model: 'llama-3-8b' },
+      'model: expected a ModelLayout (e.g. DEEPSEEK_V3), got "llama-3-8b"',
+    ],
+    [
+      t,
+      { model: { ...TINY, bytesPerToken: '2' } },
+      'model.bytesPerToken: expected an integer > 0, got "2" (string)',
+    ],
+    [t, { model: TINY, timeScale: '30' }, 'timeScale: expected a finite number > 0, got "30"'],
+    [
+      t,
+      { model: TINY, budgetBytes: false },
+      'budgetBytes: expected a finite number > 0, got false',
+    ],
+    [t, { model: TINY, onFull: 'drop' }, `onFull: expected 'wait' or 'preempt', got "drop"`],
+    [t, { model: TINY, onProgress: 5 }, 'onProgress: expected a function, got 5'],
+    [
+      t,
+      { model: TINY, policies: 'paged-16' },
+      'policies: expected a non-empty array of policy specs, got "paged-16"',
+    ],
+    [
+      t,
+      { model: TINY, policies: [] },
+      'policies: expected a non-empty array of policy specs, got an Array of 0 elements',
+    ],
+    [
+      t,
+      { model: TINY, policies: [{ kind: 'paged', pageSize: 0, sharePrefix: false }] },
+      'policies[0]: expected ',
+    ],
+    [
+      t,
+      { model: TINY, policies: [{ kind: 'paged', pageSize: 4, sharePrefix: 'no' }] },
+      'policies[0]: expected ',
+    ],
+    [
+      undefined,
+      { model: TINY },
+      'trace: expected a Trace (from readTrace or parseTrace), got undefined',
+    ],
+    [
+      { ...t, arrival: [0] },
+      { model: TINY },
+      'trace.arrival: expected a Float64Array, got an Array of 1 elements',
+    ],
+    [
+      { ...t, promptTokens: new Int32Array(2) },
+      { model: TINY },
+      'trace.promptTokens.length: expected 1 (trace.arrival.length), got 2',
+    ],
+  ];
+  for (const [tr, options, message] of cases) {
+    assert.throws(
+      () => simulateTrace(tr as Trace, options as SimulationOptions),
+      (e: unknown) => e instanceof ArgumentError && e.message.startsWith(message),
+      message,
+    );
+  }
+  for (const name of ['paged-0', 'contiguous-0', 'contiguous-', 'contiguous-1.5']) {
+    assert.throws(
+      () => parsePolicyName(name),
+      (e: unknown) => e instanceof ArgumentError && e.argument === 'policy',
+      name,
+    );
+  }
+  assert.deepEqual(parsePolicyName('contiguous-4096'), {
+    kind: 'contiguous-reserve',
+    tokens: 4096,
+  });
 });

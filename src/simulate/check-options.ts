@@ -1,0 +1,101 @@
+/**
+ * Checks of what a caller of `simulateTrace` passes, so that a wrong value is an ArgumentError naming
+ * the option, what it should be and what it was, and never a TypeError from deep in a replay.
+ */
+import { describeValue } from '../describe-value.js';
+import { ArgumentError } from '../errors.js';
+import { parsePolicyName, policyName, type PolicySpec } from './memory-policy.js';
+import type { ModelLayout } from './model-layouts.js';
+import type { Trace } from './trace.js';
+
+/** A number > 0 (or >= 0 with `zero`), an integer with `integer`; returns it. */
+export function checkNumber(
+  argument: string,
+  value: unknown,
+  rule: { integer?: boolean; zero?: boolean } = {},
+): number {
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (rule.zero ? value >= 0 : value > 0) &&
+    (!rule.integer || Number.isSafeInteger(value));
+  if (!ok) {
+    const kind = rule.integer ? 'an integer' : 'a finite number';
+    throw new ArgumentError(
+      argument,
+      `${kind} ${rule.zero ? '>= 0' : '> 0'}`,
+      describeValue(value),
+    );
+  }
+  return value as number;
+}
+
+export function checkObject(argument: string, value: unknown, expected: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ArgumentError(argument, expected, describeValue(value));
+  }
+}
+
+/** A model layout: the fields the replay reads. */
+export function checkModel(value: unknown): ModelLayout {
+  checkObject('model', value, 'a ModelLayout (e.g. DEEPSEEK_V3)');
+  const model = value as ModelLayout;
+  if (typeof model.name !== 'string') {
+    throw new ArgumentError('model.name', 'a string', describeValue(model.name));
+  }
+  checkNumber('model.bytesPerToken', model.bytesPerToken, { integer: true });
+  checkNumber('model.maxContext', model.maxContext, { integer: true });
+  checkNumber('model.weightBytesPerCard', model.weightBytesPerCard, { zero: true });
+  return model;
+}
+
+const TRACE_ARRAYS = [
+  ['arrival', Float64Array],
+  ['promptTokens', Int32Array],
+  ['generatedTokens', Int32Array],
+] as const;
+
+/** A trace: its three arrays, of one length. */
+export function checkTrace(value: unknown): Trace {
+  checkObject('trace', value, 'a Trace (from readTrace or parseTrace)');
+  const trace = value as Trace;
+  for (const [field, type] of TRACE_ARRAYS) {
+    if (!(trace[field] instanceof type)) {
+      throw new ArgumentError(`trace.${field}`, `a ${type.name}`, describeValue(trace[field]));
+    }
+    if (trace[field].length !== trace.arrival.length) {
+      throw new ArgumentError(
+        `trace.${field}.length`,
+        `${trace.arrival.length} (trace.arrival.length)`,
+        String(trace[field].length),
+      );
+    }
+  }
+  return trace;
+}
+
+/** A list of policy specs, each one parsePolicyName accepts. */
+export function checkPolicies(value: unknown): readonly PolicySpec[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new ArgumentError('policies', 'a non-empty array of policy specs', describeValue(value));
+  }
+  value.forEach((spec: unknown, i) => {
+    checkObject(`policies[${i}]`, spec, 'a policy spec (e.g. from parsePolicyName)');
+    try {
+      const parsed = parsePolicyName(policyName(spec as PolicySpec));
+      if (
+        parsed.kind === 'paged' &&
+        parsed.sharePrefix !== (spec as PolicySpec & { sharePrefix: unknown }).sharePrefix
+      ) {
+        throw new Error('sharePrefix is not a boolean');
+      }
+    } catch {
+      throw new ArgumentError(
+        `policies[${i}]`,
+        "{ kind: 'contiguous-max' | 'contiguous-exact' }, { kind: 'contiguous-reserve', tokens >= 1 } or { kind: 'paged', pageSize >= 1, sharePrefix }",
+        JSON.stringify(spec),
+      );
+    }
+  });
+  return value as readonly PolicySpec[];
+}
