@@ -40,7 +40,7 @@ export {
   FIXED_OVERHEAD_BLOCKS,
   MAX_NUM_SMS,
   numSmPartsFor,
-} from './attention/schedule-constants.js';
+} from './schedule/index.js';
 
 export * from './kvcache/index.js';
 export {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { getMlaMetadata } from '../src/attention/get-mla-metadata.js';
-import { MAX_NUM_SMS, METADATA_ROW_WIDTH } from '../src/attention/schedule-constants.js';
+import { MAX_NUM_SMS, METADATA_ROW_WIDTH } from '../src/schedule/index.js';
 import { DTYPES, MAX_HOST_ELEMENTS, type DType } from '../src/dtype.js';
 import { FlashMlaError } from '../src/errors.js';
 import { PagedKvCache, type SequenceId } from '../src/kvcache/paged-kv-cache.js';

@@ -2,7 +2,7 @@
 import type { TensorLike } from '../tensor.js';
 import type { MlaMetadata } from '../backend/backend.js';
 import { backendForTensors } from '../backend/registry.js';
-import { DEFAULT_NUM_SMS, numSmPartsFor } from './schedule-constants.js';
+import { DEFAULT_NUM_SMS, numSmPartsFor } from '../schedule/index.js';
 import { validateGetMlaMetadata } from './validate.js';
 import { validateCacheSeqlens } from './validate-contents.js';
 import { hostInt32 } from './host-contents.js';

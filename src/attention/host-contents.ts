@@ -1,7 +1,7 @@
 /** Host tensors as the public functions see them: Tensor instances whose values can be read. */
 import { ArgumentError } from '../errors.js';
 import { Tensor, type TensorLike } from '../tensor.js';
-import { int32Values } from '../backend/cpu/host-data.js';
+import { int32Values } from '../int32-values.js';
 import type { DecodeShapes } from './validate.js';
 import { validateDecodeContents } from './validate-contents.js';
 

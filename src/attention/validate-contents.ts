@@ -4,8 +4,7 @@
  * are checked directly by the public functions. Every check runs before any work is done.
  */
 import { ArgumentError } from '../errors.js';
-import { computeSchedule } from '../backend/cpu/schedule.js';
-import { METADATA_ROW_WIDTH } from './schedule-constants.js';
+import { computeSchedule, METADATA_ROW_WIDTH } from '../schedule/index.js';
 
 /** Every length is in [0, capacity] (capacity = maxPages * pageSize, the most a row can address). */
 export function validateCacheSeqlens(cacheSeqlens: Int32Array, capacity: number): void {

@@ -11,7 +11,7 @@ import { ArgumentError } from '../errors.js';
 import type { TensorLike } from '../tensor.js';
 import { checkHostTensor } from './host-contents.js';
 import { checkLastDimContiguous } from './validate.js';
-import { METADATA_ROW_WIDTH } from './schedule-constants.js';
+import { METADATA_ROW_WIDTH } from '../schedule/index.js';
 
 /** `options` is an object or undefined; returns it, or an empty object. */
 export function checkOptionsObject<T extends object>(options: T | undefined, name: string): T {

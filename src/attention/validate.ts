@@ -10,7 +10,7 @@ import { describeValue } from '../describe-value.js';
 import type { DType } from '../dtype.js';
 import type { TensorLike } from '../tensor.js';
 import type { DecodeOptions } from '../backend/backend.js';
-import { checkScheduleSizes, METADATA_ROW_WIDTH } from './schedule-constants.js';
+import { checkScheduleSizes, METADATA_ROW_WIDTH } from '../schedule/index.js';
 
 export { checkTensorLike };
 

@@ -4,7 +4,7 @@ import { getMlaMetadata } from '../../src/attention/get-mla-metadata.js';
 import { flashMlaWithKvcache } from '../../src/attention/flash-mla-with-kvcache.js';
 import { gqaDecodeWithKvcache } from '../../src/attention/gqa-decode-with-kvcache.js';
 import { writeKv } from '../../src/attention/write-kv.js';
-import { numSmPartsFor } from '../../src/attention/schedule-constants.js';
+import { numSmPartsFor } from '../../src/schedule/index.js';
 import { naiveGqaDecode, naiveMlaDecode } from '../../src/reference/naive-attention.js';
 import { makeGqaProblem, makeMlaProblem } from '../../src/testing/problems.js';
 import { decodeErrors } from '../../src/testing/compare.js';

@@ -9,7 +9,7 @@ import {
   validateSchedule,
   validateSlotMapping,
 } from '../../src/attention/validate-contents.js';
-import { computeSchedule } from '../../src/backend/cpu/schedule.js';
+import { computeSchedule } from '../../src/schedule/index.js';
 
 function rejects(fn: () => void, argument: string, actual: string): void {
   assert.throws(

@@ -11,7 +11,7 @@ import { getMlaMetadata } from '../../src/attention/get-mla-metadata.js';
 import { flashMlaWithKvcache } from '../../src/attention/flash-mla-with-kvcache.js';
 import { gqaDecodeWithKvcache } from '../../src/attention/gqa-decode-with-kvcache.js';
 import { writeKv } from '../../src/attention/write-kv.js';
-import { MAX_NUM_SMS, numSmPartsFor } from '../../src/attention/schedule-constants.js';
+import { MAX_NUM_SMS, numSmPartsFor } from '../../src/schedule/index.js';
 import { checkTensorLike } from '../../src/check-tensor.js';
 import { makeGqaProblem, makeMlaProblem } from '../../src/testing/problems.js';
 

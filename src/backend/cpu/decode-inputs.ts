@@ -2,7 +2,8 @@
 import { decodeTable, encodeArray, type NarrowFloatDType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
 import type { DecodeOptions, DecodeResult, ExecutionOptions, MlaMetadata } from '../backend.js';
-import { int32Values, outputTensor } from './host-data.js';
+import { int32Values } from '../../int32-values.js';
+import { outputTensor } from './host-data.js';
 import { pagedCacheView } from './paged-cache-view.js';
 import type { SplitKvInputs, SplitKvResult } from './split-kv-attention.js';
 

@@ -1,12 +1,6 @@
-/** Reading host tensors as dense row-major arrays, whatever their strides. */
+/** Writing results into host tensors, whatever their strides. */
 import type { DType, HostArray } from '../../dtype.js';
 import { Tensor } from '../../tensor.js';
-
-/** The int32 elements of `t`, row-major (a view when already dense, else a copy). */
-export function int32Values(t: Tensor): Int32Array {
-  const dense = t.contiguous();
-  return (dense.data as Int32Array).subarray(0, dense.numel);
-}
 
 /**
  * `values` (row-major, already in `dtype`'s storage) as the result tensor: written into `given` when

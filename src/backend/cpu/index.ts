@@ -1,7 +1,7 @@
 /** The CPU backend: every operation on host tensors, in TypeScript. The executable specification. */
 import type { Tensor } from '../../tensor.js';
 import type { Backend } from '../backend.js';
-import { getMlaMetadata } from './schedule.js';
+import { getMlaMetadata } from './mla-metadata.js';
 import { mlaDecode } from './mla-decode.js';
 import { gqaDecode } from './gqa-decode.js';
 import { writeKv } from './write-kv.js';

@@ -9,7 +9,7 @@
  * lse = `emptyLse`: -Infinity for a partial result, so that it weighs nothing in the combine, and
  * +Infinity (the package's "no key attended") when the result is final.
  */
-import { BLOCK_N } from '../../attention/schedule-constants.js';
+import { BLOCK_N } from '../../schedule/index.js';
 import type { PagedCacheView } from './paged-cache-view.js';
 
 /** The sizes and inputs that stay the same for every segment of a decode call. */

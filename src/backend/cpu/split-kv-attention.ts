@@ -3,9 +3,15 @@
  * holds, writing finished sequences directly and cut ones to float32 partials that the combine
  * merges. The parts are the GPU's thread blocks, run one after another.
  */
-import { METADATA_ROW_WIDTH } from '../../attention/schedule-constants.js';
+import {
+  BEGIN_BATCH,
+  BEGIN_SPLIT,
+  BEGIN_TOKEN,
+  END_BATCH,
+  END_TOKEN,
+  METADATA_ROW_WIDTH,
+} from '../../schedule/index.js';
 import { combineSplits } from './combine.js';
-import { BEGIN_BATCH, BEGIN_SPLIT, BEGIN_TOKEN, END_BATCH, END_TOKEN } from './schedule.js';
 import {
   attendSegment,
   SegmentScratch,

@@ -1,6 +1,6 @@
 /** Writing new tokens' rows into a paged cache on the host. */
 import type { Tensor } from '../../tensor.js';
-import { int32Values } from './host-data.js';
+import { int32Values } from '../../int32-values.js';
 
 /** cache[slot / pageSize, slot % pageSize, g, :] = rows[i, g, :] for slot = slotMapping[i] >= 0. */
 export function writeKv(cache: Tensor, rows: Tensor, slotMapping: Tensor): void {

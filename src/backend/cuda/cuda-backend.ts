@@ -7,6 +7,7 @@ import type {
   ExecutionOptions,
   MlaMetadata,
 } from '../backend.js';
+import { METADATA_ROW_WIDTH } from '../../schedule/index.js';
 import { CudaTensor } from './cuda-tensor.js';
 import { checkStream, CudaStream, cudaDeviceInfo, nativeLibrary, streamHandle } from './runtime.js';
 
@@ -89,7 +90,11 @@ export const cudaBackend: Backend<CudaTensor> = {
     const lib = nativeLibrary();
     const parts = Number(lib.raw('numSmParts', numSms, numQTokensPerHeadK, numHeadsK));
     const given = exec.metadata;
-    const tileSchedulerMetadata = outputOrNew(given?.tileSchedulerMetadata, [parts, 8], 'int32');
+    const tileSchedulerMetadata = outputOrNew(
+      given?.tileSchedulerMetadata,
+      [parts, METADATA_ROW_WIDTH],
+      'int32',
+    );
     const numSplits = outputOrNew(given?.numSplits, [cacheSeqlens.shape[0] + 1], 'int32');
     lib.call(
       'getMlaMetadata',

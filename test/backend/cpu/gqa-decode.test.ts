@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpuBackend } from '../../../src/backend/cpu/index.js';
-import { getMlaMetadata } from '../../../src/backend/cpu/schedule.js';
+import { getMlaMetadata } from '../../../src/backend/cpu/mla-metadata.js';
 import { naiveGqaDecode } from '../../../src/reference/naive-attention.js';
 import { makeGqaProblem, type GqaProblemOptions } from '../../../src/testing/problems.js';
 import { decodeErrors } from '../../../src/testing/compare.js';

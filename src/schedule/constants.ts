@@ -17,6 +17,13 @@ export const FIXED_OVERHEAD_BLOCKS = 5;
 /** Width of one row of tileSchedulerMetadata (five fields used, padded to eight). */
 export const METADATA_ROW_WIDTH = 8;
 
+/** Field offsets inside one row of tileSchedulerMetadata. */
+export const BEGIN_BATCH = 0;
+export const BEGIN_TOKEN = 1;
+export const END_BATCH = 2;
+export const END_TOKEN = 3;
+export const BEGIN_SPLIT = 4;
+
 /** SM count of an H100 SXM: the default on the CPU, so that CPU and GPU schedules compare. */
 export const DEFAULT_NUM_SMS = 132;
 

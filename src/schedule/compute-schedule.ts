@@ -3,14 +3,15 @@
  * scheduler kernel must reproduce bit for bit: integer arithmetic only, in batch order.
  */
 import {
+  BEGIN_BATCH,
+  BEGIN_SPLIT,
+  BEGIN_TOKEN,
   BLOCK_N,
+  END_BATCH,
+  END_TOKEN,
   FIXED_OVERHEAD_BLOCKS,
   METADATA_ROW_WIDTH,
-  numSmPartsFor,
-} from '../../attention/schedule-constants.js';
-import type { ExecutionOptions, MlaMetadata } from '../backend.js';
-import type { Tensor } from '../../tensor.js';
-import { int32Values, outputTensor } from './host-data.js';
+} from './constants.js';
 
 /** The schedule as plain arrays: metadata [numSmParts * 8] row-major and numSplits [b + 1]. */
 export interface Schedule {
@@ -18,13 +19,6 @@ export interface Schedule {
   readonly tileSchedulerMetadata: Int32Array;
   readonly numSplits: Int32Array;
 }
-
-/** Field offsets inside one row of tileSchedulerMetadata. */
-export const BEGIN_BATCH = 0;
-export const BEGIN_TOKEN = 1;
-export const END_BATCH = 2;
-export const END_TOKEN = 3;
-export const BEGIN_SPLIT = 4;
 
 /** Cuts the keys of every sequence into numSmParts parts of nearly equal cost. */
 export function computeSchedule(cacheSeqlens: Int32Array, numSmParts: number): Schedule {
@@ -76,30 +70,4 @@ export function computeSchedule(cacheSeqlens: Int32Array, numSmParts: number): S
 
 function blocksOf(seqlen: number): number {
   return Math.ceil(seqlen / BLOCK_N);
-}
-
-/** The backend entry point: the schedule as int32 host tensors (into exec.metadata, when given). */
-export function getMlaMetadata(
-  cacheSeqlens: Tensor,
-  numQTokensPerHeadK: number,
-  numHeadsK: number,
-  numSms: number,
-  exec: ExecutionOptions<Tensor> = {},
-): MlaMetadata<Tensor> {
-  const numSmParts = numSmPartsFor(numSms, numQTokensPerHeadK, numHeadsK);
-  const schedule = computeSchedule(int32Values(cacheSeqlens), numSmParts);
-  return {
-    tileSchedulerMetadata: outputTensor(
-      exec.metadata?.tileSchedulerMetadata,
-      'int32',
-      [numSmParts, METADATA_ROW_WIDTH],
-      schedule.tileSchedulerMetadata,
-    ),
-    numSplits: outputTensor(
-      exec.metadata?.numSplits,
-      'int32',
-      [cacheSeqlens.shape[0] + 1],
-      schedule.numSplits,
-    ),
-  };
 }

@@ -1,15 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { computeSchedule, getMlaMetadata } from '../../../src/backend/cpu/schedule.js';
 import {
-  BLOCK_M,
   BLOCK_N,
+  computeSchedule,
   FIXED_OVERHEAD_BLOCKS,
   METADATA_ROW_WIDTH,
-  numSmPartsFor,
-} from '../../../src/attention/schedule-constants.js';
-import { Tensor } from '../../../src/tensor.js';
+} from '../../src/schedule/index.js';
 
 function rows(metadata: Int32Array): number[][] {
   const out: number[][] = [];
@@ -18,12 +15,6 @@ function rows(metadata: Int32Array): number[][] {
   }
   return out;
 }
-
-test('the constants are those of docs/schedule.md', () => {
-  assert.equal(BLOCK_M, 64);
-  assert.equal(BLOCK_N, 64);
-  assert.equal(FIXED_OVERHEAD_BLOCKS, 5);
-});
 
 test('the example of docs/schedule.md, verbatim', () => {
   const schedule = computeSchedule(Int32Array.from([100, 0, 300]), 4);
@@ -34,25 +25,6 @@ test('the example of docs/schedule.md, verbatim', () => {
     [3, 0, 2, 300, 4, 0, 0, 0],
   ]);
   assert.deepEqual([...schedule.numSplits], [0, 1, 2, 4]);
-});
-
-test('numSmParts follows the formula', () => {
-  assert.equal(numSmPartsFor(132, 16, 1), 132); // s_q = 1, h_q = 16: one row block
-  assert.equal(numSmPartsFor(132, 128, 1), 66); // two row blocks of 64
-  assert.equal(numSmPartsFor(132, 65, 1), 66);
-  assert.equal(numSmPartsFor(132, 4, 8), 16); // GQA: one part per SM and KV head
-  assert.equal(numSmPartsFor(132, 4, 200), 1); // never fewer than one part
-  assert.equal(numSmPartsFor(1, 512, 1), 1);
-});
-
-test('getMlaMetadata returns int32 tensors of shapes [numSmParts, 8] and [b + 1]', () => {
-  const seqlens = Tensor.from([100, 0, 300], [3], 'int32');
-  const { tileSchedulerMetadata, numSplits } = getMlaMetadata(seqlens, 128, 1, 8);
-  assert.equal(tileSchedulerMetadata.dtype, 'int32');
-  assert.deepEqual(tileSchedulerMetadata.shape, [4, 8]);
-  assert.equal(numSplits.dtype, 'int32');
-  assert.deepEqual(numSplits.shape, [4]);
-  assert.deepEqual([...numSplits.data], [0, 1, 2, 4]);
 });
 
 test('an empty batch gives one empty part per SM and numSplits [0]', () => {
