@@ -18,6 +18,7 @@ import {
   MODEL_LAYOUTS,
   type ModelLayout,
 } from '../simulate/model-layouts.js';
+import { DEFAULT_SLO_TPOT_SECONDS, DEFAULT_SLO_TTFT_SECONDS } from '../simulate/latency.js';
 import { formatScenario } from '../simulate/report-table.js';
 import { simulateScenarios } from '../simulate/simulate-scenarios.js';
 import { type OnFull, type ScenarioResult } from '../simulate/simulate-trace.js';
@@ -63,6 +64,9 @@ Options (lists are comma-separated; one run per model x time scale x system prom
   --bandwidth-gbs <GB/s>     memory bandwidth of the step-cost model (default ${DEFAULT_BANDWIDTH_BYTES_PER_S / 1e9},
                              the measured copy ceiling)
   --step-overhead-ms <ms>    fixed cost of a step (default: reading the card's weights once)
+  --slo-ttft <s>             goodput's objective for time to first token (default ${DEFAULT_SLO_TTFT_SECONDS})
+  --slo-tpot <s>             goodput's objective for time per output token after the first
+                             (default ${DEFAULT_SLO_TPOT_SECONDS})
   --limit <n>                replay only the first n requests
   --json <path>              results (default bench/results/memory-study.json)
   --plot <path>              SVG plot (default bench/results/memory-study.svg)
@@ -84,6 +88,8 @@ interface Flags {
   onFull: OnFull;
   bandwidthBytesPerS: number;
   stepOverheadSeconds: number | undefined;
+  sloTtftSeconds: number | undefined;
+  sloTpotSeconds: number | undefined;
   limit: number | undefined;
   json: string;
   plot: string;
@@ -153,6 +159,8 @@ function parseFlags(argv: string[]): Flags | 'help' {
         'on-full': { type: 'string' },
         'bandwidth-gbs': { type: 'string' },
         'step-overhead-ms': { type: 'string' },
+        'slo-ttft': { type: 'string' },
+        'slo-tpot': { type: 'string' },
         limit: { type: 'string' },
         json: { type: 'string' },
         plot: { type: 'string' },
@@ -227,6 +235,8 @@ function parseFlags(argv: string[]): Flags | 'help' {
     bandwidthBytesPerS:
       bandwidthGbs === undefined ? DEFAULT_BANDWIDTH_BYTES_PER_S : bandwidthGbs * 1e9,
     stepOverheadSeconds: overheadMs === undefined ? undefined : overheadMs / 1e3,
+    sloTtftSeconds: numberFlag('slo-ttft', v['slo-ttft'], { min: 0, aboveMin: true }),
+    sloTpotSeconds: numberFlag('slo-tpot', v['slo-tpot'], { min: 0, aboveMin: true }),
     limit: numberFlag('limit', v.limit, { integer: true, min: 1 }),
     json: v.json ?? 'bench/results/memory-study.json',
     plot: v.plot ?? 'bench/results/memory-study.svg',
@@ -338,6 +348,8 @@ export async function runSimulateCommand(
         onFull: flags.onFull,
         bandwidthBytesPerS: flags.bandwidthBytesPerS,
         stepOverheadSeconds: flags.stepOverheadSeconds,
+        sloTtftSeconds: flags.sloTtftSeconds,
+        sloTpotSeconds: flags.sloTpotSeconds,
       })),
       {
         onProgress: (done, total, replays, replaysTotal) =>

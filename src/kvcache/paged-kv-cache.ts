@@ -16,6 +16,7 @@ import { describeValue } from '../describe-value.js';
 import { ArgumentError, OutOfPagesError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import type { PageCopy } from './page-copies.js';
+import { PageLists, pagesInUse, type SequencePages } from './sequence-pages.js';
 
 export type SequenceId = number & { readonly __brand: 'SequenceId' };
 
@@ -45,12 +46,6 @@ export interface PagedKvCacheOptions {
   pageSize: number;
 }
 
-interface SequenceState {
-  /** Page of each block of pageSize tokens, in token order. */
-  readonly pages: number[];
-  length: number;
-}
-
 const NO_COPIES: readonly PageCopy[] = Object.freeze([]);
 
 /**
@@ -76,12 +71,11 @@ export class PagedKvCache {
 
   /** Number of sequences holding each page; 0 = free. */
   private readonly refCounts: Int32Array;
-  /** Rows written into each page (shared partly filled pages have the same fill for every holder). */
-  private readonly pageFill: Int32Array;
   /** Free pages; the top of the stack (index freeCount - 1) is handed out next. */
   private readonly freeStack: Int32Array;
   private freeCount: number;
-  private readonly sequences = new Map<number, SequenceState>();
+  private readonly lists: PageLists;
+  private readonly sequences = new Map<number, SequencePages>();
   private nextSequenceId = 0;
   // Running totals so that stats() is O(1).
   private tokensStored = 0;
@@ -93,10 +87,10 @@ export class PagedKvCache {
     this.numPages = options.numPages;
     this.pageSize = options.pageSize;
     this.refCounts = new Int32Array(this.numPages);
-    this.pageFill = new Int32Array(this.numPages);
     this.freeStack = new Int32Array(this.numPages);
     for (let i = 0; i < this.numPages; i++) this.freeStack[i] = this.numPages - 1 - i;
     this.freeCount = this.numPages;
+    this.lists = new PageLists(this.numPages);
   }
 
   /** Free pages now. */
@@ -106,7 +100,7 @@ export class PagedKvCache {
 
   createSequence(): SequenceId {
     const id = this.nextSequenceId++ as SequenceId;
-    this.sequences.set(id, { pages: [], length: 0 });
+    this.sequences.set(id, this.lists.empty());
     return id;
   }
 
@@ -117,7 +111,7 @@ export class PagedKvCache {
 
   /** The sequence's pages in token order (a copy). */
   pages(seq: SequenceId): readonly number[] {
-    return this.state(seq).pages.slice();
+    return Array.from(pagesInUse(this.state(seq)));
   }
 
   /** Number of sequences holding `page` (0 when it is free). */
@@ -146,9 +140,10 @@ export class PagedKvCache {
     const copies = this.grow(state, numTokens);
     const slotMapping = new Int32Array(numTokens);
     const ps = this.pageSize;
+    const pages = state.pages;
     for (let i = 0; i < numTokens; i++) {
       const t = start + i;
-      slotMapping[i] = state.pages[Math.floor(t / ps)] * ps + (t % ps);
+      slotMapping[i] = pages[Math.floor(t / ps)] * ps + (t % ps);
     }
     return { slotMapping, copies };
   }
@@ -166,10 +161,12 @@ export class PagedKvCache {
   /** A new sequence sharing all of `seq`'s pages (reference counted), with the same length. */
   fork(seq: SequenceId): SequenceId {
     const parent = this.state(seq);
-    for (const page of parent.pages) this.refCounts[page]++;
+    const child = this.lists.copy(parent);
+    const { pages, count } = child;
+    for (let i = 0; i < count; i++) this.refCounts[pages[i]]++;
     const id = this.nextSequenceId++ as SequenceId;
-    this.sequences.set(id, { pages: parent.pages.slice(), length: parent.length });
-    this.pageRefs += parent.pages.length;
+    this.sequences.set(id, child);
+    this.pageRefs += count;
     this.tokensStored += parent.length;
     return id;
   }
@@ -177,10 +174,29 @@ export class PagedKvCache {
   /** Ends `seq`; pages no other sequence holds return to the pool at once. */
   free(seq: SequenceId): void {
     const state = this.state(seq);
-    for (let i = state.pages.length - 1; i >= 0; i--) this.release(state.pages[i]);
-    this.pageRefs -= state.pages.length;
+    const { pages, count, length } = state;
+    const { refCounts, freeStack } = this;
+    let freeCount = this.freeCount;
+    // Last page first, so that the sequence's first page ends on top of the stack. A page's rows
+    // follow from its place (every holder has it at the same index, and a shared partly filled
+    // page is copied before anyone appends to it): full but for the last page.
+    if (count > 0 && --refCounts[pages[count - 1]] === 0) {
+      freeStack[freeCount++] = pages[count - 1];
+      this.filledSlots -= length - (count - 1) * this.pageSize;
+    }
+    let fullPagesFreed = 0;
+    for (let i = count - 2; i >= 0; i--) {
+      const page = pages[i];
+      if (--refCounts[page] > 0) continue;
+      freeStack[freeCount++] = page;
+      fullPagesFreed++;
+    }
+    this.filledSlots -= fullPagesFreed * this.pageSize;
+    this.freeCount = freeCount;
+    this.pageRefs -= count;
     this.tokensStored -= state.length;
     this.sequences.delete(seq);
+    this.lists.give(pages);
   }
 
   /**
@@ -196,7 +212,7 @@ export class PagedKvCache {
     }
     const states = seqs.map((seq, i) => this.state(seq, `seqs[${i}]`));
     let widest = 1;
-    for (const s of states) widest = Math.max(widest, s.pages.length);
+    for (const s of states) widest = Math.max(widest, s.count);
     if (maxPages !== undefined) {
       checkIntegerIn(maxPages, 'maxPages', widest, INT32_MAX, 'the kernels read it as int32');
       widest = maxPages;
@@ -205,7 +221,7 @@ export class PagedKvCache {
     const cacheSeqlens = Tensor.zeros([states.length], 'int32');
     blockTable.data.fill(-1);
     states.forEach((s, i) => {
-      blockTable.data.set(s.pages, i * widest);
+      blockTable.data.set(pagesInUse(s), i * widest);
       cacheSeqlens.data[i] = s.length;
     });
     return { blockTable, cacheSeqlens };
@@ -225,7 +241,7 @@ export class PagedKvCache {
     };
   }
 
-  private state(seq: SequenceId, argument = 'seq'): SequenceState {
+  private state(seq: SequenceId, argument = 'seq'): SequencePages {
     const state = this.sequences.get(seq);
     if (state === undefined) {
       throw new ArgumentError(argument, 'a live sequence id of this cache', describeValue(seq));
@@ -234,66 +250,56 @@ export class PagedKvCache {
   }
 
   /** Whether appending `numTokens` must first copy the last page: it is shared and partly filled. */
-  private needsCopy(state: SequenceState, numTokens: number): boolean {
+  private needsCopy(state: SequencePages, numTokens: number): boolean {
     return (
       numTokens > 0 &&
       state.length % this.pageSize > 0 &&
-      this.refCounts[state.pages[state.pages.length - 1]] > 1
+      this.refCounts[state.pages[state.count - 1]] > 1
     );
   }
 
   /** Pages appending `numTokens` adds to the sequence beyond the room left in its last page. */
-  private freshPages(state: SequenceState, numTokens: number): number {
+  private freshPages(state: SequencePages, numTokens: number): number {
     const rowsInLast = state.length % this.pageSize;
     const room = rowsInLast > 0 ? this.pageSize - rowsInLast : 0;
     return Math.ceil(Math.max(0, numTokens - room) / this.pageSize);
   }
 
   /** Checks first, then allocates; returns the copy-on-write copies. */
-  private grow(state: SequenceState, numTokens: number): readonly PageCopy[] {
+  private grow(state: SequencePages, numTokens: number): readonly PageCopy[] {
     const cow = this.needsCopy(state, numTokens);
     const fresh = this.freshPages(state, numTokens);
     const pagesNeeded = fresh + (cow ? 1 : 0);
     if (pagesNeeded > this.freeCount) throw new OutOfPagesError(pagesNeeded, this.freeCount);
+    this.lists.reserve(state, state.count + fresh);
+    const { pages } = state;
+    const { refCounts, freeStack } = this;
     let copies = NO_COPIES;
-    const ps = this.pageSize;
     if (cow) {
       // The shared page keeps its rows for the other holders; this sequence continues in a copy.
-      const last = state.pages.length - 1;
-      const src = state.pages[last];
-      const rows = state.length % ps;
-      const dst = this.take();
-      this.refCounts[src]--;
-      this.pageFill[dst] = rows;
-      this.filledSlots += rows;
-      state.pages[last] = dst;
-      copies = [{ srcPage: src, dstPage: dst, rows }];
+      const rowsInLast = state.length % this.pageSize;
+      const src = pages[state.count - 1];
+      const dst = freeStack[--this.freeCount];
+      refCounts[dst] = 1;
+      refCounts[src]--;
+      this.filledSlots += rowsInLast;
+      pages[state.count - 1] = dst;
+      copies = [{ srcPage: src, dstPage: dst, rows: rowsInLast }];
     }
-    let remaining = numTokens;
-    while (remaining > 0) {
-      const row = state.length % ps;
-      if (row === 0) state.pages.push(this.take());
-      const rows = Math.min(remaining, ps - row);
-      this.pageFill[state.pages[state.pages.length - 1]] += rows;
-      state.length += rows;
-      remaining -= rows;
+    // Fresh pages come off the top of the stack, in order.
+    let count = state.count;
+    let top = this.freeCount;
+    for (let k = 0; k < fresh; k++) {
+      const page = freeStack[--top];
+      refCounts[page] = 1;
+      pages[count++] = page;
     }
+    state.count = count;
+    state.length += numTokens;
+    this.freeCount = top;
     this.filledSlots += numTokens;
     this.tokensStored += numTokens;
     this.pageRefs += fresh;
     return copies;
-  }
-
-  private take(): number {
-    const page = this.freeStack[--this.freeCount];
-    this.refCounts[page] = 1;
-    return page;
-  }
-
-  private release(page: number): void {
-    if (--this.refCounts[page] > 0) return;
-    this.filledSlots -= this.pageFill[page];
-    this.pageFill[page] = 0;
-    this.freeStack[this.freeCount++] = page;
   }
 }

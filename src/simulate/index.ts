@@ -6,6 +6,7 @@ export * from './first-fit-allocator.js';
 export * from './contiguous-policy.js';
 export * from './paged-policy.js';
 export * from './simulate-trace.js';
+export * from './latency.js';
 export * from './report-table.js';
 export * from './svg-plot.js';
 export * from './simulate-scenarios.js';

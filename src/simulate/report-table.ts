@@ -83,7 +83,29 @@ export function savingsTable(s: ScenarioResult): string {
   return markdownTable(header, rows);
 }
 
-/** The scenario's heading, setup, table and savings. */
+/** What users saw under each policy: TTFT and TPOT percentiles, and goodput within the objectives. */
+export function latencyTable(s: ScenarioResult): string {
+  const header = [
+    'policy',
+    'TTFT s (p50 / p99)',
+    'TPOT ms (p50 / p99)',
+    `goodput req/s (TTFT <= ${s.sloTtftSeconds} s, TPOT <= ${s.sloTpotSeconds} s)`,
+    'within objectives',
+  ];
+  const rows = s.policies.map((p) => {
+    const { ttftSeconds: ttft, tpotSeconds: tpot, goodput } = p.latency;
+    return [
+      p.policy,
+      `${fixed(ttft.p50, 2)} / ${fixed(ttft.p99, 2)}`,
+      `${fixed(tpot.p50 * 1e3, 1)} / ${fixed(tpot.p99 * 1e3, 1)}`,
+      fixed(goodput.requestsPerSecond, 2),
+      s.requests > 0 ? `${fixed((goodput.requests / s.requests) * 100, 1)}%` : '0.0%',
+    ];
+  });
+  return markdownTable(header, rows);
+}
+
+/** The scenario's heading, setup, table, savings and latency. */
 export function formatScenario(s: ScenarioResult): string {
   const setup =
     `Budget ${fixed(s.budgetBytes / GIB, 2)} GiB, ${s.bytesPerToken.toLocaleString('en-US')} bytes ` +
@@ -94,6 +116,7 @@ export function formatScenario(s: ScenarioResult): string {
     `${s.rejectedTooLong.toLocaleString('en-US')} longer than the context (dropped).`;
   const tooLarge = s.policies.filter((p) => p.rejectedTooLarge > 0);
   const rejected = tooLarge.map((p) => `${p.policy}: ${p.rejectedTooLarge}`).join(', ');
+  const savings = savingsTable(s);
   return [
     `### ${scenarioTitle(s)}`,
     '',
@@ -101,6 +124,7 @@ export function formatScenario(s: ScenarioResult): string {
     '',
     markdownTable(HEADER, s.policies.map(row)),
     '',
-    savingsTable(s),
+    ...(savings ? [savings, ''] : []),
+    latencyTable(s),
   ].join('\n');
 }

@@ -1,6 +1,6 @@
 /**
  * Replays a request trace through a continuous-batching server under a KV-cache memory budget,
- * once per memory policy, and measures memory, concurrency, queueing and decode throughput.
+ * once per memory policy, and measures memory, concurrency, queueing, decode throughput and latency.
  *
  * The server model, one step at a time:
  * - Requests arrive at their (scaled) timestamps and wait in one first-come, first-served queue.
@@ -41,6 +41,13 @@ import {
   defaultStepOverheadSeconds,
   type ModelLayout,
 } from './model-layouts.js';
+import {
+  DEFAULT_SLO_TPOT_SECONDS,
+  DEFAULT_SLO_TTFT_SECONDS,
+  LatencyRecorder,
+  percentile,
+  type LatencyResult,
+} from './latency.js';
 import { PagedPolicy } from './paged-policy.js';
 import { TimeSeries } from './time-series.js';
 import type { Trace } from './trace.js';
@@ -65,6 +72,10 @@ export interface SimulationOptions {
   readonly bandwidthBytesPerS?: number;
   /** Default: reading the card's weights once at the bandwidth. */
   readonly stepOverheadSeconds?: number;
+  /** Goodput's objective for time to first token. Default DEFAULT_SLO_TTFT_SECONDS (2 s). */
+  readonly sloTtftSeconds?: number;
+  /** Goodput's objective for time per output token after the first. Default 0.1 s. */
+  readonly sloTpotSeconds?: number;
   /** Buckets of the memory and running series over the trace's span. Default 400. */
   readonly seriesBuckets?: number;
   /** Called now and then with the requests finished (completed or rejected) over all policies. */
@@ -107,6 +118,8 @@ export interface PolicyResult {
     readonly tokensPerSecond: number;
     readonly meanStepSeconds: number;
   };
+  /** Time to first token, time per output token, goodput within the scenario's objectives. */
+  readonly latency: LatencyResult;
   readonly preemptions: number;
   /** Tokens whose KV was dropped by preemption and computed again by a later prefill. */
   readonly recomputedTokens: number;
@@ -131,6 +144,8 @@ export interface ScenarioResult {
   readonly onFull: OnFull;
   readonly bandwidthBytesPerS: number;
   readonly stepOverheadSeconds: number;
+  readonly sloTtftSeconds: number;
+  readonly sloTpotSeconds: number;
   readonly trace: string;
   /** Requests replayed (the trace's, after the rows skipped on reading). */
   readonly requests: number;
@@ -151,6 +166,7 @@ interface ReplayConfig {
   readonly bandwidthBytesPerS: number;
   readonly stepOverheadSeconds: number;
   readonly bucketSeconds: number;
+  readonly slo: { readonly ttftSeconds: number; readonly tpotSeconds: number };
   readonly progress: (done: number) => void;
 }
 
@@ -179,6 +195,14 @@ export function simulateTrace(trace: Trace, options: SimulationOptions): Scenari
     'stepOverheadSeconds',
     options.stepOverheadSeconds ?? defaultStepOverheadSeconds(model, bandwidthBytesPerS),
     { zero: true },
+  );
+  const sloTtftSeconds = checkNumber(
+    'sloTtftSeconds',
+    options.sloTtftSeconds ?? DEFAULT_SLO_TTFT_SECONDS,
+  );
+  const sloTpotSeconds = checkNumber(
+    'sloTpotSeconds',
+    options.sloTpotSeconds ?? DEFAULT_SLO_TPOT_SECONDS,
   );
   const seriesBuckets = checkNumber('seriesBuckets', options.seriesBuckets ?? 400, {
     integer: true,
@@ -223,6 +247,7 @@ export function simulateTrace(trace: Trace, options: SimulationOptions): Scenari
       bandwidthBytesPerS,
       stepOverheadSeconds,
       bucketSeconds: span > 0 ? span / seriesBuckets : 1,
+      slo: { ttftSeconds: sloTtftSeconds, tpotSeconds: sloTpotSeconds },
       progress: (done) => options.onProgress?.(i * n + done, total),
     });
   });
@@ -238,6 +263,8 @@ export function simulateTrace(trace: Trace, options: SimulationOptions): Scenari
     onFull,
     bandwidthBytesPerS,
     stepOverheadSeconds,
+    sloTtftSeconds,
+    sloTpotSeconds,
     trace: trace.source,
     requests: n,
     skippedRows: trace.skippedRows ?? 0,
@@ -267,12 +294,6 @@ function makePolicy(
     spec.kind === 'contiguous-reserve' ? spec.tokens : reserve[spec.kind],
     c.numRequests,
   );
-}
-
-/** Nearest-rank percentile of sorted values (0 when empty). */
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
 }
 
 /** A first-come, first-served queue of request indices; preempted requests go back in front. */
@@ -313,6 +334,7 @@ function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
   const firstAdmitted = new Float64Array(n).fill(NaN);
   const delayedByFragmentation = new Uint8Array(n);
   const queue = new RequestQueue(n);
+  const latency = new LatencyRecorder(n);
   /** Running requests in admission order (the newest last). */
   let running: number[] = [];
   const memorySeries = new TimeSeries(c.bucketSeconds);
@@ -383,7 +405,7 @@ function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
       if (!room) break; // r itself was the newest and went back to the queue
       cached[r]++;
       cachedTokens++;
-      generated[r]++;
+      if (++generated[r] === 1) latency.firstTokenInStep(r);
       decodeTokens++;
       advanced++;
       if (generated[r] === target[r]) finishing++;
@@ -404,6 +426,7 @@ function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
       cached[r] = tokens;
       cachedTokens += tokens;
       if (Number.isNaN(firstAdmitted[r])) firstAdmitted[r] = clock;
+      if (target[r] === 0) latency.firstTokenInStep(r); // its prefill is all it returns
       if (generated[r] === target[r]) finishing++; // nothing to generate
       admitted++;
     }
@@ -431,11 +454,13 @@ function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
     clock += dt;
     busy += dt;
     steps++;
+    latency.endStep(clock);
 
     if (finishing > 0) {
       running = running.filter((r) => {
         if (generated[r] !== target[r]) return true;
         policy.release(r);
+        latency.complete(r, clock);
         cachedTokens -= cached[r];
         completed++;
         done++;
@@ -454,6 +479,7 @@ function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
   delays.sort();
   const perBusySecond = (x: number): number => (busy > 0 ? x / busy : 0);
   const meanRunning = perBusySecond(runningTime);
+  const makespanSeconds = n > 0 ? clock - arrival[0] : 0;
   return {
     policy: policy.name,
     capacityBytes: policy.capacitySlots * bytesPerToken,
@@ -461,7 +487,7 @@ function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
     rejectedTooLarge,
     steps,
     busySeconds: busy,
-    makespanSeconds: n > 0 ? clock - arrival[0] : 0,
+    makespanSeconds,
     memory: {
       peakBytes,
       meanBytes: perBusySecond(memoryTime),
@@ -483,6 +509,7 @@ function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
       tokensPerSecond: perBusySecond(decodeTokens),
       meanStepSeconds: steps > 0 ? busy / steps : 0,
     },
+    latency: latency.result(arrival, target, makespanSeconds, c.slo),
     preemptions,
     recomputedTokens,
     stalledSteps,

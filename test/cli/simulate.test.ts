@@ -64,6 +64,8 @@ test('--help prints the options and exits 0', async () => {
     '--time-scale',
     '--system-prompt',
     '--plot',
+    '--slo-ttft',
+    '--slo-tpot',
   ]) {
     assert.ok(r.stdout.includes(flag), flag);
   }
@@ -83,6 +85,8 @@ test('bad flags exit 2 with a message naming the flag, and write nothing', async
     [['--policies', 'paged-0'], '--policies'],
     [['--model', 'gpt-2'], '--model'],
     [['--limit'], 'limit'],
+    [['--slo-ttft', '0'], '--slo-ttft'],
+    [['--slo-tpot', '1,2'], '--slo-tpot'],
     [['--progress', '--no-progress'], '--progress'],
     [['extra'], 'extra'],
   ] as const) {
@@ -121,7 +125,7 @@ test('a run prints a table per scenario and writes the JSON and the plot', async
   assert.equal(r.stderr, '');
   assert.ok(r.stdout.includes('### llama-3-8b, arrivals as recorded'));
   assert.ok(r.stdout.includes('### llama-3-8b, arrivals 50x as fast'));
-  assert.equal(r.stdout.match(/^\| paged-16 \|/gm)?.length, 4); // two tables per scenario
+  assert.equal(r.stdout.match(/^\| paged-16 \|/gm)?.length, 6); // three tables per scenario
   const json = JSON.parse(readFileSync(o.json, 'utf8'));
   assert.equal(json.trace.requests, 200);
   assert.match(json.trace.attribution, /CC-BY 4\.0/);
@@ -255,4 +259,33 @@ test('--reserve compares paging with contiguous baselines of configured lengths 
   ]) {
     assert.ok(r.stdout.includes(`memory per request vs ${baseline}`), baseline);
   }
+});
+
+test('--slo-ttft and --slo-tpot set the objectives of goodput, in the table and the JSON', async () => {
+  const o = outputs();
+  const strict = await sampleRun(o, [
+    '--budget-gib',
+    '2',
+    '--slo-ttft',
+    '0.5',
+    '--slo-tpot',
+    '0.02',
+  ]);
+  assert.equal(strict.code, 0, strict.stderr);
+  assert.ok(strict.stdout.includes('goodput req/s (TTFT <= 0.5 s, TPOT <= 0.02 s)'));
+  const json = JSON.parse(readFileSync(o.json, 'utf8'));
+  assert.equal(json.scenarios[0].sloTtftSeconds, 0.5);
+  assert.equal(json.scenarios[0].sloTpotSeconds, 0.02);
+  const good = (p: { latency: { goodput: { requests: number } } }) => p.latency.goodput.requests;
+  const loose = await sampleRun(o, ['--budget-gib', '2', '--slo-ttft', '1e6', '--slo-tpot', '1e6']);
+  assert.equal(loose.code, 0, loose.stderr);
+  const all = JSON.parse(readFileSync(o.json, 'utf8')).scenarios[0].policies;
+  // With objectives nobody misses, every completed request counts; tighter ones count fewer.
+  json.scenarios[0].policies.forEach(
+    (p: { latency: { goodput: { requests: number } } }, i: number) => {
+      assert.equal(good(all[i]), all[i].completed);
+      assert.ok(good(p) <= good(all[i]));
+    },
+  );
+  assert.ok(good(json.scenarios[0].policies[3]) < good(all[3]));
 });
