@@ -68,8 +68,8 @@ Options (lists are comma-separated; one run per model x time scale x system prom
   --slo-tpot <s>             goodput's objective for time per output token after the first
                              (default ${DEFAULT_SLO_TPOT_SECONDS})
   --limit <n>                replay only the first n requests
-  --json <path>              results (default bench/results/memory-study.json)
-  --plot <path>              SVG plot (default bench/results/memory-study.svg)
+  --json <path>              results (default ./memory-study.json)
+  --plot <path>              SVG plot (default ./memory-study.svg)
   --progress, --no-progress  progress bar on stderr (default: only when stderr is a terminal)
   -h, --help                 this text
 `;
@@ -238,8 +238,9 @@ function parseFlags(argv: string[]): Flags | 'help' {
     sloTtftSeconds: numberFlag('slo-ttft', v['slo-ttft'], { min: 0, aboveMin: true }),
     sloTpotSeconds: numberFlag('slo-tpot', v['slo-tpot'], { min: 0, aboveMin: true }),
     limit: numberFlag('limit', v.limit, { integer: true, min: 1 }),
-    json: v.json ?? 'bench/results/memory-study.json',
-    plot: v.plot ?? 'bench/results/memory-study.svg',
+    // The current directory, never over the package's own recorded results.
+    json: v.json ?? 'memory-study.json',
+    plot: v.plot ?? 'memory-study.svg',
     progress: v.progress ? true : v['no-progress'] ? false : undefined,
   };
 }
