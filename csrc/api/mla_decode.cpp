@@ -14,10 +14,10 @@ using namespace fmla;
 // followed by the same combine.
 template <typename Elem>
 static fmla_status dispatch(const DecodeParams& p, void* stream) {
-  const MlaKvLoad load = mla_decode_sm90_load_for(p.page_size);
-  if (mla_decode_sm90_usable<Elem>(p, load)) {
-    const cudaStream_t s = static_cast<cudaStream_t>(stream);
-    FMLA_TRY(from_cuda(launch_mla_decode_sm90<Elem>(p, load, s), "decode kernel launch"));
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  cudaError_t err = cudaSuccess;
+  if (launch_mla_decode_sm90<Elem>(p, mla_decode_sm90_load_for(p.page_size), s, &err)) {
+    FMLA_TRY(from_cuda(err, "decode kernel launch"));
     return from_cuda(launch_combine<Elem, kMlaHeadDimV>(p, s), "combine kernel launch");
   }
   return run_decode<Elem, kMlaHeadDimQK, kMlaHeadDimV, false>(p, stream);

@@ -708,9 +708,9 @@ static fmla::DecodeParams kernel_params(Problem& P, int copy);
 // The MLA decode kernel the API would launch with this loader (no combine); the generic kernel
 // where the sm_90a one cannot run.
 static cudaError_t decode_kernel_alone(const fmla::DecodeParams& d, fmla::MlaKvLoad load) {
-  return fmla::mla_decode_sm90_usable<__nv_bfloat16>(d, load)
-             ? fmla::launch_mla_decode_sm90<__nv_bfloat16>(d, load, nullptr)
-             : fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false>(d, nullptr);
+  cudaError_t err = cudaSuccess;
+  if (fmla::launch_mla_decode_sm90<__nv_bfloat16>(d, load, nullptr, &err)) return err;
+  return fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false>(d, nullptr);
 }
 
 // spun: time as the suite tool does, and also the decode kernel alone (launched directly), so that
@@ -758,10 +758,15 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
     const double bytes = static_cast<double>(P.b) * (r.s_q * r.h_q * 576 * 2 + P.mean_len * 576 * 2 + r.s_q * r.h_q * 512 * 2);
     if (loaders) {  // the decode kernel alone with each loader that can run this page size
       for (const auto load : {fmla::MlaKvLoad::kTmaPages, fmla::MlaKvLoad::kGatherRows}) {
-        if (!fmla::mla_decode_sm90_usable<__nv_bfloat16>(kernel_params(P, 0), load)) continue;
+        cudaError_t err = cudaSuccess;
+        if (!fmla::launch_mla_decode_sm90<__nv_bfloat16>(kernel_params(P, 0), load, nullptr, &err))
+          continue;  // this loader cannot take this page size
+        CUDA_CHECK(err);
         const float kernel_ms = median_ms([&](int i) {
           CUDA_CHECK(fmla::launch_mla_decode_sm90<__nv_bfloat16>(kernel_params(P, i % copies), load,
-                                                                 nullptr));
+                                                                 nullptr, &err)
+                         ? err
+                         : cudaErrorNotSupported);
         });
         printf("decode kernel alone, %s: %.1f us\n",
                load == fmla::MlaKvLoad::kTmaPages ? "TMA boxes" : "cp.async producer", kernel_ms * 1e3);

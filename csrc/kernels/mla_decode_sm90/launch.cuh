@@ -87,38 +87,29 @@ inline bool tma_layout_ok(const DecodeParams& p) {
 }  // namespace mla_sm90
 
 template <typename Elem>
-bool mla_decode_sm90_usable(const DecodeParams& p, MlaKvLoad load) {
+bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t stream,
+                            cudaError_t* err) {
   using namespace mla_sm90;
   if (p.h_kv != 1 || reinterpret_cast<uintptr_t>(p.k) % 16 != 0 ||
       (p.k_stride_row * sizeof(Elem)) % 16 != 0 || (p.k_stride_page * sizeof(Elem)) % 16 != 0)
     return false;
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess) return false;
-  if (load == MlaKvLoad::kGatherRows) return kernel_ready<Elem, KvLoad::kGatherRows>(device);
-  CUtensorMap map;
-  return tma_layout_ok(p) && kernel_ready<Elem, KvLoad::kTmaPages>(device) &&
-         encode_cache_map<Elem>(p, &map);
-}
-
-template <typename Elem>
-cudaError_t launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t stream) {
-  using namespace mla_sm90;
   const dim3 grid(p.num_sm_parts, p.h_kv, (p.rows_per_kv + kBlockM - 1) / kBlockM);
   CUtensorMap map{};
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) return cudaErrorNoDevice;
   if (load == MlaKvLoad::kTmaPages) {
     if (!tma_layout_ok(p) || !kernel_ready<Elem, KvLoad::kTmaPages>(device) ||
         !encode_cache_map<Elem>(p, &map))
-      return cudaErrorNotSupported;
+      return false;
     mla_decode_sm90_kernel<Elem, KvLoad::kTmaPages>
         <<<grid, threads_for(KvLoad::kTmaPages), SmemLayout::kBytes, stream>>>(p, map);
   } else {
-    if (!kernel_ready<Elem, KvLoad::kGatherRows>(device)) return cudaErrorNotSupported;
+    if (!kernel_ready<Elem, KvLoad::kGatherRows>(device)) return false;
     mla_decode_sm90_kernel<Elem, KvLoad::kGatherRows>  // never reads the map
         <<<grid, threads_for(KvLoad::kGatherRows), SmemLayout::kBytes, stream>>>(p, map);
   }
-  return cudaGetLastError();
+  *err = cudaGetLastError();
+  return true;
 }
 
 }  // namespace fmla

@@ -19,15 +19,14 @@ inline MlaKvLoad mla_decode_sm90_load_for(int page_size) {
   return page_size >= 64 && power_of_two ? MlaKvLoad::kTmaPages : MlaKvLoad::kGatherRows;
 }
 
-// Whether the sm_90a kernel runs this problem on the current device with that loader: one latent KV
-// head, 16-byte aligned cache rows (and pages TMA can tile, for kTmaPages), an sm_90 device, and
-// this library built with sm_90a code for it (a build that carries only older PTX has an empty
-// body here and must take the generic kernel).
+// Launches the sm_90a kernel with that loader and returns true (*err: the launch status) when it
+// runs this problem on the current device: one latent KV head, 16-byte aligned cache rows (and
+// pages TMA can tile, for kTmaPages), an sm_90 device, and this library built with sm_90a code for
+// it (a build that carries only older PTX has an empty body here and must take the generic
+// kernel). Otherwise returns false, having done nothing. One call checks, encodes the cache's
+// tensor map and launches, so a decode pays for each once.
 template <typename Elem>
-bool mla_decode_sm90_usable(const DecodeParams& p, MlaKvLoad load);
-
-// Launches it; call only when mla_decode_sm90_usable(p, load).
-template <typename Elem>
-cudaError_t launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t stream);
+bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t stream,
+                            cudaError_t* err);
 
 }  // namespace fmla

@@ -2,7 +2,6 @@
 #include "../launch.cuh"
 
 namespace fmla {
-template bool mla_decode_sm90_usable<__nv_bfloat16>(const DecodeParams&, MlaKvLoad);
-template cudaError_t launch_mla_decode_sm90<__nv_bfloat16>(const DecodeParams&, MlaKvLoad,
-                                                         cudaStream_t);
+template bool launch_mla_decode_sm90<__nv_bfloat16>(const DecodeParams&, MlaKvLoad, cudaStream_t,
+                                            cudaError_t*);
 }  // namespace fmla
