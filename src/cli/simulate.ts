@@ -10,7 +10,13 @@ import { parseArgs } from 'node:util';
 import { UsageError } from './args.js';
 import type { Writable } from 'node:stream';
 import { FlashMlaError } from '../errors.js';
-import { defaultPolicies, parsePolicyName, type PolicySpec } from '../simulate/memory-policy.js';
+import {
+  defaultPolicies,
+  parsePolicyName,
+  policyName,
+  prefixPolicies,
+  type PolicySpec,
+} from '../simulate/memory-policy.js';
 import {
   CARD_BYTES,
   DEFAULT_BANDWIDTH_BYTES_PER_S,
@@ -48,9 +54,11 @@ Options (lists are comma-separated; one run per model x time scale x system prom
                              (default: such rows are skipped and counted)
   --model <names>            ${MODEL_LAYOUTS.map((m) => m.name).join(', ')} (default: both)
   --policies <names>         contiguous-max, contiguous-exact, paged-<pageSize>,
-                             paged-<pageSize>-shared (default: contiguous-max, contiguous-exact,
-                             paged-1, paged-16, paged-64, and their -shared variants when there
-                             is a system prompt)
+                             paged-<pageSize>-shared, paged-<pageSize>-prefix (default:
+                             contiguous-max, contiguous-exact, paged-1, paged-16, paged-64, and
+                             their -shared variants when there is a system prompt)
+  --prefix-cache             adds paged-1-prefix, paged-16-prefix, paged-64-prefix: a prefix cache
+                             over the trace's hash_ids (needs a Mooncake trace, no system prompt)
   --reserve <tokens|model>   contiguous baselines that reserve this many tokens per request
                              (model: the model's context), in place of contiguous-max; longer
                              requests are dropped by that baseline (e.g. 4096,8192,model)
@@ -80,6 +88,7 @@ interface Flags {
   strict: boolean;
   models: ModelLayout[];
   policies: PolicySpec[] | undefined;
+  prefixCache: boolean;
   reserve: PolicySpec[] | undefined;
   budgetBytes: number | undefined;
   maxContext: number | undefined;
@@ -151,6 +160,7 @@ function parseFlags(argv: string[]): Flags | 'help' {
         strict: { type: 'boolean' },
         model: { type: 'string' },
         policies: { type: 'string' },
+        'prefix-cache': { type: 'boolean' },
         reserve: { type: 'string' },
         'budget-gib': { type: 'string' },
         'max-context': { type: 'string' },
@@ -223,6 +233,7 @@ function parseFlags(argv: string[]): Flags | 'help' {
     strict: v.strict === true,
     models,
     policies,
+    prefixCache: v['prefix-cache'] === true,
     reserve,
     budgetBytes: budgetGib === undefined ? undefined : budgetGib * GIB,
     maxContext: numberFlag('max-context', v['max-context'], { integer: true, min: 1 }),
@@ -245,13 +256,22 @@ function parseFlags(argv: string[]): Flags | 'help' {
   };
 }
 
-/** The policies of a run: --reserve's baselines in place of the maximum-context one. */
+/**
+ * The policies of a run: --reserve's baselines in place of the maximum-context one, and with
+ * --prefix-cache the prefix-cache policies not already named.
+ */
 function withBaselines(flags: Flags, systemPromptTokens: number): PolicySpec[] | undefined {
-  if (flags.reserve === undefined) return flags.policies;
-  const rest = (flags.policies ?? defaultPolicies(systemPromptTokens)).filter(
-    (p) => p.kind !== 'contiguous-max' && p.kind !== 'contiguous-reserve',
-  );
-  return [...flags.reserve, ...rest];
+  let policies = flags.policies;
+  if (flags.reserve !== undefined) {
+    const rest = (policies ?? defaultPolicies(systemPromptTokens)).filter(
+      (p) => p.kind !== 'contiguous-max' && p.kind !== 'contiguous-reserve',
+    );
+    policies = [...flags.reserve, ...rest];
+  }
+  if (!flags.prefixCache) return policies;
+  policies ??= defaultPolicies(systemPromptTokens);
+  const named = new Set(policies.map(policyName));
+  return [...policies, ...prefixPolicies().filter((p) => !named.has(policyName(p)))];
 }
 
 /** The JSON record: setup and every scenario's figures (without the plot's time series). */
@@ -329,6 +349,12 @@ export async function runSimulateCommand(
     return 1;
   }
   if (flags.limit !== undefined) trace = sliceTrace(trace, flags.limit);
+  if (flags.prefixCache && trace.hashIds === undefined) {
+    io.stderr.write(
+      `flash-mla simulate: --prefix-cache: expected a trace with hash_ids (Mooncake JSONL), got ${flags.trace}\n`,
+    );
+    return 2;
+  }
 
   const runs = flags.models.flatMap((model) =>
     flags.timeScales.flatMap((timeScale) =>

@@ -171,6 +171,44 @@ export class PagedKvCache {
     return id;
   }
 
+  /**
+   * Appends all of `source`'s tokens to `seq` by sharing its pages (reference counted, no new page):
+   * how a cached prefix block joins a request. `seq` must end on a page boundary, so that every
+   * page keeps its rows wherever it sits; otherwise an ArgumentError, changing nothing.
+   */
+  appendShared(seq: SequenceId, source: SequenceId): void {
+    const state = this.state(seq);
+    const from = this.state(source, 'source');
+    if (seq === source) {
+      throw new ArgumentError('source', 'a sequence other than seq', describeValue(source));
+    }
+    if (state.length % this.pageSize !== 0) {
+      throw new ArgumentError(
+        'seq',
+        `a sequence ending on a page boundary (length a multiple of ${this.pageSize})`,
+        `length ${state.length}`,
+      );
+    }
+    // The list holds at most numPages entries (see PageLists).
+    if (state.count + from.count > this.numPages) {
+      throw new ArgumentError(
+        'source',
+        `at most ${this.numPages - state.count} pages (numPages less seq's)`,
+        `${from.count} pages`,
+      );
+    }
+    this.lists.reserve(state, state.count + from.count);
+    for (let i = 0; i < from.count; i++) {
+      const page = from.pages[i];
+      this.refCounts[page]++;
+      state.pages[state.count + i] = page;
+    }
+    state.count += from.count;
+    state.length += from.length;
+    this.pageRefs += from.count;
+    this.tokensStored += from.length;
+  }
+
   /** Ends `seq`; pages no other sequence holds return to the pool at once. */
   free(seq: SequenceId): void {
     const state = this.state(seq);
@@ -178,8 +216,9 @@ export class PagedKvCache {
     const { refCounts, freeStack } = this;
     let freeCount = this.freeCount;
     // Last page first, so that the sequence's first page ends on top of the stack. A page's rows
-    // follow from its place (every holder has it at the same index, and a shared partly filled
-    // page is copied before anyone appends to it): full but for the last page.
+    // follow from its place (every holder has it full, or last with the same rows: appendShared
+    // starts on a page boundary, and a shared partly filled page is copied before anyone appends
+    // to it): full but for the last page.
     if (count > 0 && --refCounts[pages[count - 1]] === 0) {
       freeStack[freeCount++] = pages[count - 1];
       this.filledSlots -= length - (count - 1) * this.pageSize;

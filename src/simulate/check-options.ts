@@ -92,7 +92,7 @@ export function checkPolicies(value: unknown): readonly PolicySpec[] {
     } catch {
       throw new ArgumentError(
         `policies[${i}]`,
-        "{ kind: 'contiguous-max' | 'contiguous-exact' }, { kind: 'contiguous-reserve', tokens >= 1 } or { kind: 'paged', pageSize >= 1, sharePrefix }",
+        "{ kind: 'contiguous-max' | 'contiguous-exact' }, { kind: 'contiguous-reserve', tokens >= 1 } or { kind: 'paged', pageSize >= 1, sharePrefix } or { kind: 'paged-prefix', pageSize >= 1 }",
         JSON.stringify(spec),
       );
     }

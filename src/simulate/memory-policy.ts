@@ -31,20 +31,35 @@ export interface MemoryPolicy {
   slotsUnused(tokensHeld: number): number;
   /** Free slots outside the largest free region: free, yet of no use to a request larger than the rest. */
   fragmentedSlots(): number;
+  /** Policies with a prefix cache: what it served. */
+  prefixStats?(): PrefixStats;
+}
+
+export interface PrefixStats {
+  /** Prompt tokens of the requests admitted (first admissions only). */
+  readonly promptTokens: number;
+  /** Of those, tokens found in the cache: their pages shared, not stored again. */
+  readonly hitTokens: number;
+  readonly hitRate: number;
+  /** Blocks stored in new pages, and blocks evicted to free pages. */
+  readonly blocksStored: number;
+  readonly blocksEvicted: number;
 }
 
 /**
  * A policy by name: `contiguous-max`, `contiguous-exact`, `contiguous-<tokens>` (a region of that
  * many tokens per request, what a server configured with that maximum length reserves),
- * `paged-<pageSize>`, `paged-<pageSize>-shared`.
+ * `paged-<pageSize>`, `paged-<pageSize>-shared`, `paged-<pageSize>-prefix` (a prefix cache over the
+ * trace's block hashes).
  */
 export type PolicySpec =
   | { readonly kind: 'contiguous-max' }
   | { readonly kind: 'contiguous-exact' }
   | { readonly kind: 'contiguous-reserve'; readonly tokens: number }
-  | { readonly kind: 'paged'; readonly pageSize: number; readonly sharePrefix: boolean };
+  | { readonly kind: 'paged'; readonly pageSize: number; readonly sharePrefix: boolean }
+  | { readonly kind: 'paged-prefix'; readonly pageSize: number };
 
-const PAGED = /^paged-(\d+)(-shared)?$/;
+const PAGED = /^paged-(\d+)(-shared|-prefix)?$/;
 const RESERVE = /^contiguous-([1-9]\d*)$/;
 
 export function parsePolicyName(name: string): PolicySpec {
@@ -58,15 +73,17 @@ export function parsePolicyName(name: string): PolicySpec {
   if (!(pageSize >= 1 && Number.isSafeInteger(pageSize))) {
     throw new ArgumentError(
       'policy',
-      'contiguous-max, contiguous-exact, contiguous-<tokens>, paged-<pageSize> or paged-<pageSize>-shared (>= 1)',
+      'contiguous-max, contiguous-exact, contiguous-<tokens>, paged-<pageSize>, paged-<pageSize>-shared or paged-<pageSize>-prefix (>= 1)',
       JSON.stringify(name),
     );
   }
+  if (m![2] === '-prefix') return { kind: 'paged-prefix', pageSize };
   return { kind: 'paged', pageSize, sharePrefix: m![2] !== undefined };
 }
 
 export function policyName(spec: PolicySpec): string {
   if (spec.kind === 'contiguous-reserve') return `contiguous-${spec.tokens}`;
+  if (spec.kind === 'paged-prefix') return `paged-${spec.pageSize}-prefix`;
   if (spec.kind !== 'paged') return spec.kind;
   return `paged-${spec.pageSize}${spec.sharePrefix ? '-shared' : ''}`;
 }
@@ -80,4 +97,9 @@ export function defaultPolicies(systemPromptTokens: number): PolicySpec[] {
     for (const pageSize of pageSizes) specs.push({ kind: 'paged', pageSize, sharePrefix: true });
   }
   return specs;
+}
+
+/** The prefix-cache policies the study adds: pages of 1, 16 and 64 tokens. */
+export function prefixPolicies(): PolicySpec[] {
+  return [1, 16, 64].map((pageSize) => ({ kind: 'paged-prefix', pageSize }));
 }

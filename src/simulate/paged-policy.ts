@@ -83,18 +83,33 @@ export class PagedPolicy implements MemoryPolicy {
   }
 
   admit(r: number, tokens: number): Admission {
-    const { cache } = this;
     // Keep a free page for every running request (the new one included) whose last page is full,
     // so that the decode step after an admission cannot run out of pages.
-    const endsPage = tokens % cache.pageSize === 0 ? 1 : 0;
-    if (this.ownPages(tokens) + this.atPageEnd + endsPage > cache.pagesFree) return 'no-memory';
-    const seq = this.root === undefined ? cache.createSequence() : cache.fork(this.root);
-    cache.extend(seq, tokens - this.prefixTokens);
+    const endsPage = tokens % this.cache.pageSize === 0 ? 1 : 0;
+    const seq = this.store(r, tokens, this.atPageEnd + endsPage);
+    if (seq === undefined) return 'no-memory';
     this.seqOf[r] = seq;
     this.length[r] = tokens;
     this.sharedTail[r] = this.root !== undefined && tokens === this.prefixTokens ? 1 : 0;
     this.atPageEnd += endsPage;
     return 'admitted';
+  }
+
+  /**
+   * A new sequence holding the first `tokens` tokens of request `r` with `reserve` pages left free,
+   * or undefined, changing nothing, when memory is short.
+   */
+  protected store(_r: number, tokens: number, reserve: number): SequenceId | undefined {
+    const { cache } = this;
+    if (this.ownPages(tokens) + reserve > cache.pagesFree) return undefined;
+    const seq = this.root === undefined ? cache.createSequence() : cache.fork(this.root);
+    cache.extend(seq, tokens - this.prefixTokens);
+    return seq;
+  }
+
+  /** Whether a growing request finds a free page (a prefix cache may evict to make one). */
+  protected hasFreePage(): boolean {
+    return this.cache.pagesFree > 0;
   }
 
   grow(r: number): boolean {
@@ -106,7 +121,7 @@ export class PagedPolicy implements MemoryPolicy {
       this.pendingTotal++;
     } else {
       // A fresh page, or the copy of the shared one: one page either way.
-      if (this.cache.pagesFree === 0) return false;
+      if (!this.hasFreePage()) return false;
       this.cache.extend(this.seqOf[r] as SequenceId, this.pending[r] + 1);
       this.pendingTotal -= this.pending[r];
       this.pending[r] = 0;

@@ -105,7 +105,40 @@ export function latencyTable(s: ScenarioResult): string {
   return markdownTable(header, rows);
 }
 
-/** The scenario's heading, setup, table, savings and latency. */
+/**
+ * What each prefix-cache policy served from its cache, and what that bought against
+ * contiguous-exact (which cannot share): memory held and time to first token.
+ */
+export function prefixTable(s: ScenarioResult): string {
+  const cached = s.policies.filter((p) => p.prefix !== undefined);
+  if (cached.length === 0) return '';
+  const base = s.policies.find((p) => p.policy === 'contiguous-exact');
+  const vs = base === undefined ? '' : ' vs contiguous-exact';
+  const header = [
+    'prefix policy',
+    'prompt tokens from cache',
+    'blocks stored / evicted',
+    `held GiB, mean${vs}`,
+    `TTFT p50 / p99${vs}`,
+  ];
+  const rows = cached.map((p) => {
+    const { hitRate, blocksStored, blocksEvicted } = p.prefix!;
+    const ttft = p.latency.ttftSeconds;
+    const held = fixed(p.memory.meanBytes / GIB, 2);
+    return [
+      p.policy,
+      `${fixed(hitRate * 100, 1)}%`,
+      `${blocksStored.toLocaleString('en-US')} / ${blocksEvicted.toLocaleString('en-US')}`,
+      base === undefined ? held : `${held} (${change(p.memory.meanBytes, base.memory.meanBytes)})`,
+      base === undefined
+        ? `${fixed(ttft.p50, 2)} / ${fixed(ttft.p99, 2)} s`
+        : `${change(ttft.p50, base.latency.ttftSeconds.p50)} / ${change(ttft.p99, base.latency.ttftSeconds.p99)}`,
+    ];
+  });
+  return markdownTable(header, rows);
+}
+
+/** The scenario's heading, setup, table, savings, prefix cache and latency. */
 export function formatScenario(s: ScenarioResult): string {
   const setup =
     `Budget ${fixed(s.budgetBytes / GIB, 2)} GiB, ${s.bytesPerToken.toLocaleString('en-US')} bytes ` +
@@ -117,6 +150,7 @@ export function formatScenario(s: ScenarioResult): string {
   const tooLarge = s.policies.filter((p) => p.rejectedTooLarge > 0);
   const rejected = tooLarge.map((p) => `${p.policy}: ${p.rejectedTooLarge}`).join(', ');
   const savings = savingsTable(s);
+  const prefix = prefixTable(s);
   return [
     `### ${scenarioTitle(s)}`,
     '',
@@ -125,6 +159,7 @@ export function formatScenario(s: ScenarioResult): string {
     markdownTable(HEADER, s.policies.map(row)),
     '',
     ...(savings ? [savings, ''] : []),
+    ...(prefix ? [prefix, ''] : []),
     latencyTable(s),
   ].join('\n');
 }

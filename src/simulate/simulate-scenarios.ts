@@ -36,7 +36,7 @@ const YOUNG_GENERATION_MB = 256;
 
 /** Relative cost of a replay: a page of one token costs one cache operation per token. */
 function cost(spec: PolicySpec): number {
-  return spec.kind === 'paged' ? 1 + 16 / spec.pageSize : 1;
+  return spec.kind === 'paged' || spec.kind === 'paged-prefix' ? 1 + 16 / spec.pageSize : 1;
 }
 
 /** Replays `trace` under each of `scenarios`, in parallel; the results in the order of `scenarios`. */
@@ -98,8 +98,8 @@ function runWorkers(
   progress: (job: number, done: number) => void,
   store: (job: number, result: ScenarioResult) => void,
 ): Promise<void> {
-  const { source, arrival, promptTokens, generatedTokens, skippedRows } = trace;
-  const data: Trace = { source, arrival, promptTokens, generatedTokens, skippedRows };
+  const { source, arrival, promptTokens, generatedTokens, skippedRows, hashIds } = trace;
+  const data: Trace = { source, arrival, promptTokens, generatedTokens, skippedRows, hashIds };
   let next = 0;
   let finished = 0;
   return new Promise((resolve, reject) => {

@@ -34,6 +34,7 @@ import {
   policyName,
   type MemoryPolicy,
   type PolicySpec,
+  type PrefixStats,
 } from './memory-policy.js';
 import {
   DEFAULT_BANDWIDTH_BYTES_PER_S,
@@ -48,6 +49,8 @@ import {
   percentile,
   type LatencyResult,
 } from './latency.js';
+import { MOONCAKE_BLOCK_TOKENS } from './mooncake-jsonl.js';
+import { PagedPrefixPolicy } from './paged-prefix-policy.js';
 import { PagedPolicy } from './paged-policy.js';
 import { TimeSeries } from './time-series.js';
 import type { Trace } from './trace.js';
@@ -125,6 +128,8 @@ export interface PolicyResult {
   readonly recomputedTokens: number;
   /** Request-steps skipped for want of memory (`wait`). */
   readonly stalledSteps: number;
+  /** Prefix-cache policies only: prompt tokens served from the cache, blocks stored and evicted. */
+  readonly prefix?: PrefixStats;
   readonly series: {
     readonly bucketSeconds: number;
     readonly memoryBytes: readonly number[];
@@ -215,6 +220,14 @@ export function simulateTrace(trace: Trace, options: SimulationOptions): Scenari
     throw new ArgumentError('onProgress', 'a function', describeValue(options.onProgress));
   }
   const specs = checkPolicies(options.policies ?? defaultPolicies(systemPromptTokens));
+  if (systemPromptTokens > 0 && specs.some((spec) => spec.kind === 'paged-prefix')) {
+    // The synthetic prompt would shift every block off the trace's 512-token boundaries.
+    throw new ArgumentError(
+      'systemPromptTokens',
+      "0 with a paged-<pageSize>-prefix policy (it caches the trace's own prefixes)",
+      String(systemPromptTokens),
+    );
+  }
 
   const n = trace.arrival.length;
   const arrival = trace.arrival.map((t) => t / timeScale);
@@ -236,6 +249,8 @@ export function simulateTrace(trace: Trace, options: SimulationOptions): Scenari
       maxContext,
       numRequests: n,
       systemPromptTokens,
+      promptTokens,
+      hashIds: trace.hashIds,
     });
     return replay(policy, {
       arrival,
@@ -281,10 +296,19 @@ function makePolicy(
     maxContext: number;
     numRequests: number;
     systemPromptTokens: number;
+    promptTokens: Int32Array;
+    hashIds: readonly Int32Array[] | undefined;
   },
 ): MemoryPolicy {
   if (spec.kind === 'paged') {
     return new PagedPolicy({ ...c, pageSize: spec.pageSize, sharePrefix: spec.sharePrefix });
+  }
+  if (spec.kind === 'paged-prefix') {
+    return new PagedPrefixPolicy({
+      ...c,
+      pageSize: spec.pageSize,
+      blockTokens: MOONCAKE_BLOCK_TOKENS,
+    });
   }
   const reserve = { 'contiguous-max': c.maxContext, 'contiguous-exact': undefined };
   return new ContiguousPolicy(
@@ -513,6 +537,7 @@ function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
     preemptions,
     recomputedTokens,
     stalledSteps,
+    ...(policy.prefixStats !== undefined ? { prefix: policy.prefixStats() } : {}),
     series: {
       bucketSeconds: c.bucketSeconds,
       memoryBytes: memorySeries.means(),

@@ -289,3 +289,34 @@ test('--slo-ttft and --slo-tpot set the objectives of goodput, in the table and 
   );
   assert.ok(good(json.scenarios[0].policies[3]) < good(all[3]));
 });
+
+test('--prefix-cache adds the prefix-caching policies for a trace with hash ids, and exits 2 without them', async () => {
+  const o = outputs();
+  // Two requests that start with the same 512-token block (hash id 7).
+  const rows = [
+    '{"timestamp": 0, "input_length": 1000, "output_length": 4, "hash_ids": [7, 1]}',
+    '{"timestamp": 500, "input_length": 600, "output_length": 2, "hash_ids": [7, 2]}',
+  ].join('\n');
+  const jsonl = join(o.dir, 'shared.jsonl');
+  writeFileSync(jsonl, rows);
+  const r = await simulate([
+    '--trace',
+    jsonl,
+    '--prefix-cache',
+    '--model',
+    'llama-3-8b',
+    '--no-progress',
+    ...o.args,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const page of [1, 16, 64]) {
+    assert.ok(r.stdout.includes(`| paged-${page}-prefix |`), r.stdout);
+  }
+  const json = JSON.parse(readFileSync(o.json, 'utf8'));
+  const names = json.scenarios[0].policies.map((p: { policy: string }) => p.policy);
+  assert.ok(names.includes('paged-16-prefix'), JSON.stringify(names));
+
+  const withoutIds = await simulate(['--trace', SAMPLE, '--prefix-cache', ...o.args]);
+  assert.equal(withoutIds.code, 2);
+  assert.match(withoutIds.stderr, /prefix/);
+});
