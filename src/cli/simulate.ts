@@ -26,6 +26,8 @@ import {
 } from '../simulate/model-layouts.js';
 import { DEFAULT_SLO_TPOT_SECONDS, DEFAULT_SLO_TTFT_SECONDS } from '../simulate/latency.js';
 import { formatScenario } from '../simulate/report-table.js';
+import type { StepModel } from '../simulate/step-cost.js';
+import { H200_COPY_BYTES_PER_S } from '../simulate/step-rates.js';
 import { simulateScenarios } from '../simulate/simulate-scenarios.js';
 import { type OnFull, type ScenarioResult } from '../simulate/simulate-trace.js';
 import { renderStudyPlot } from '../simulate/svg-plot.js';
@@ -69,9 +71,16 @@ Options (lists are comma-separated; one run per model x time scale x system prom
   --time-scale <x>           arrivals x times as fast as recorded (default 1)
   --on-full <wait|preempt>   when a running request finds no free page: it waits, or the newest
                              request is preempted and later recomputed (default preempt)
-  --bandwidth-gbs <GB/s>     memory bandwidth of the step-cost model (default ${DEFAULT_BANDWIDTH_BYTES_PER_S / 1e9},
-                             the measured copy ceiling)
-  --step-overhead-ms <ms>    fixed cost of a step (default: reading the card's weights once)
+  --step-model <compute|bandwidth>
+                             compute (default): each step's linear layers, decode attention and
+                             prefill at the H200's measured matrix and copy rates; bandwidth: a
+                             fixed cost plus the KV bytes read, no compute (the earlier model)
+  --chunked-prefill <tokens> prompt tokens computed per step over all prefills (default: off,
+                             a request's whole prefill in the step that admits it)
+  --bandwidth-gbs <GB/s>     copy rate of the step model (default: compute ${H200_COPY_BYTES_PER_S / 1e9},
+                             bandwidth ${DEFAULT_BANDWIDTH_BYTES_PER_S / 1e9}, the measured copy ceilings)
+  --step-overhead-ms <ms>    fixed cost of a step (default: compute 0, bandwidth reading the
+                             card's weights once)
   --slo-ttft <s>             goodput's objective for time to first token (default ${DEFAULT_SLO_TTFT_SECONDS})
   --slo-tpot <s>             goodput's objective for time per output token after the first
                              (default ${DEFAULT_SLO_TPOT_SECONDS})
@@ -95,7 +104,9 @@ interface Flags {
   systemPrompts: number[];
   timeScales: number[];
   onFull: OnFull;
-  bandwidthBytesPerS: number;
+  stepModel: StepModel;
+  chunkedPrefillTokens: number | undefined;
+  bandwidthBytesPerS: number | undefined;
   stepOverheadSeconds: number | undefined;
   sloTtftSeconds: number | undefined;
   sloTpotSeconds: number | undefined;
@@ -167,6 +178,8 @@ function parseFlags(argv: string[]): Flags | 'help' {
         'system-prompt': { type: 'string' },
         'time-scale': { type: 'string' },
         'on-full': { type: 'string' },
+        'step-model': { type: 'string' },
+        'chunked-prefill': { type: 'string' },
         'bandwidth-gbs': { type: 'string' },
         'step-overhead-ms': { type: 'string' },
         'slo-ttft': { type: 'string' },
@@ -216,6 +229,12 @@ function parseFlags(argv: string[]): Flags | 'help' {
   if (onFull !== 'wait' && onFull !== 'preempt') {
     throw new UsageError(`--on-full: expected wait or preempt, got ${JSON.stringify(onFull)}`);
   }
+  const stepModel = v['step-model'] ?? 'compute';
+  if (stepModel !== 'compute' && stepModel !== 'bandwidth') {
+    throw new UsageError(
+      `--step-model: expected compute or bandwidth, got ${JSON.stringify(stepModel)}`,
+    );
+  }
   const format = v.format as TraceFormat | undefined;
   if (format !== undefined && !TRACE_FORMATS.includes(format)) {
     throw new UsageError(
@@ -243,8 +262,12 @@ function parseFlags(argv: string[]): Flags | 'help' {
     }),
     timeScales: numbersFlag('time-scale', v['time-scale'] ?? '1', { min: 0, aboveMin: true }),
     onFull,
-    bandwidthBytesPerS:
-      bandwidthGbs === undefined ? DEFAULT_BANDWIDTH_BYTES_PER_S : bandwidthGbs * 1e9,
+    stepModel,
+    chunkedPrefillTokens: numberFlag('chunked-prefill', v['chunked-prefill'], {
+      integer: true,
+      min: 1,
+    }),
+    bandwidthBytesPerS: bandwidthGbs === undefined ? undefined : bandwidthGbs * 1e9,
     stepOverheadSeconds: overheadMs === undefined ? undefined : overheadMs / 1e3,
     sloTtftSeconds: numberFlag('slo-ttft', v['slo-ttft'], { min: 0, aboveMin: true }),
     sloTpotSeconds: numberFlag('slo-tpot', v['slo-tpot'], { min: 0, aboveMin: true }),
@@ -373,6 +396,8 @@ export async function runSimulateCommand(
         budgetBytes: flags.budgetBytes,
         maxContext: flags.maxContext,
         onFull: flags.onFull,
+        stepModel: flags.stepModel,
+        chunkedPrefillTokens: flags.chunkedPrefillTokens,
         bandwidthBytesPerS: flags.bandwidthBytesPerS,
         stepOverheadSeconds: flags.stepOverheadSeconds,
         sloTtftSeconds: flags.sloTtftSeconds,

@@ -10,3 +10,6 @@ export * from './latency.js';
 export * from './report-table.js';
 export * from './svg-plot.js';
 export * from './simulate-scenarios.js';
+export * from './step-cost.js';
+export * from './step-rates.js';
+export * from './step-setup.js';

@@ -31,6 +31,8 @@ export interface MemoryPolicy {
   slotsUnused(tokensHeld: number): number;
   /** Free slots outside the largest free region: free, yet of no use to a request larger than the rest. */
   fragmentedSlots(): number;
+  /** Tokens of `r`'s latest admission stored by reference to pages already computed: no prefill. */
+  sharedTokens?(r: number): number;
   /** Policies with a prefix cache: what it served. */
   prefixStats?(): PrefixStats;
 }

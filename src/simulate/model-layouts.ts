@@ -22,6 +22,22 @@ export interface ModelLayout {
   readonly weightBytesPerCard: number;
   /** How the weights are placed, in words. */
   readonly deployment: string;
+  /** The shapes the compute step model needs; a layout without them replays only under 'bandwidth'. */
+  readonly compute?: ModelCompute;
+}
+
+/** What one token costs in arithmetic: the shapes behind the compute step model (step-cost.ts). */
+export interface ModelCompute {
+  /** Parameters one token is multiplied by: all of a dense model's, the active experts' of a mixture. */
+  readonly activeParams: number;
+  readonly layers: number;
+  readonly queryHeads: number;
+  /** Cards the weights and the query heads are split over (each still reads the whole cache). */
+  readonly tensorParallel: number;
+  /** Per query head and key: the width of q.k and of the value read, in decode. */
+  readonly decodeHeadDims: readonly [qk: number, v: number];
+  /** The same in prefill (MLA prefills in its unabsorbed form, with narrower heads). */
+  readonly prefillHeadDims: readonly [qk: number, v: number];
 }
 
 const BF16_BYTES = 2;
@@ -35,6 +51,16 @@ export const DEEPSEEK_V3: ModelLayout = {
   deployment:
     '671e9 FP8 weights tensor-parallel over 16 cards (2 x 8 H100); MLA has one latent KV head, ' +
     'so every card holds the whole batch cache and one card budget bounds the server',
+  // 37e9 active of 671e9 (DeepSeek-V3 report); decode absorbs the latent (576 / 512), prefill
+  // uses heads of 128 + 64 rope dims for q.k and 128 for v (the model's config.json).
+  compute: {
+    activeParams: 37e9,
+    layers: 61,
+    queryHeads: 128,
+    tensorParallel: 16,
+    decodeHeadDims: [576, 512],
+    prefillHeadDims: [192, 128],
+  },
 };
 
 export const LLAMA_3_8B: ModelLayout = {
@@ -44,6 +70,14 @@ export const LLAMA_3_8B: ModelLayout = {
   maxContext: 8192,
   weightBytesPerCard: 8.03e9 * BF16_BYTES,
   deployment: '8.03e9 bf16 weights on one card',
+  compute: {
+    activeParams: 8.03e9,
+    layers: 32,
+    queryHeads: 32,
+    tensorParallel: 1,
+    decodeHeadDims: [128, 128],
+    prefillHeadDims: [128, 128],
+  },
 };
 
 export const MODEL_LAYOUTS: readonly ModelLayout[] = [DEEPSEEK_V3, LLAMA_3_8B];

@@ -133,6 +133,10 @@ export class PagedPolicy implements MemoryPolicy {
     return true;
   }
 
+  sharedTokens(_r: number): number {
+    return this.prefixTokens;
+  }
+
   release(r: number): void {
     this.cache.free(this.seqOf[r] as SequenceId);
     this.pendingTotal -= this.pending[r];

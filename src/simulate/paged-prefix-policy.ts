@@ -30,6 +30,8 @@ export class PagedPrefixPolicy extends PagedPolicy {
   /** The cached blocks each running request holds. */
   private readonly chains: Int32Array[];
   private readonly admittedBefore: Uint8Array;
+  /** Tokens each request found cached at its latest admission. */
+  private readonly hitTokensOf: Int32Array;
   private promptTokensSeen = 0;
   private hitTokens = 0;
 
@@ -40,6 +42,7 @@ export class PagedPrefixPolicy extends PagedPolicy {
     this.prefix = new PrefixCache(this.cache, options.blockTokens);
     this.chains = new Array<Int32Array>(options.numRequests).fill(NO_BLOCKS);
     this.admittedBefore = new Uint8Array(options.numRequests);
+    this.hitTokensOf = new Int32Array(options.numRequests);
   }
 
   protected override store(r: number, tokens: number, reserve: number): SequenceId | undefined {
@@ -57,12 +60,17 @@ export class PagedPrefixPolicy extends PagedPolicy {
     const seq = cache.createSequence();
     this.chains[r] = prefix.acquire(seq, ids, blocks, newPages);
     cache.extend(seq, rest);
+    this.hitTokensOf[r] = hits * blockTokens;
     if (this.admittedBefore[r] === 0) {
       this.admittedBefore[r] = 1;
       this.promptTokensSeen += promptTokens[r];
       this.hitTokens += hits * blockTokens;
     }
     return seq;
+  }
+
+  override sharedTokens(r: number): number {
+    return this.hitTokensOf[r];
   }
 
   protected override hasFreePage(): boolean {

@@ -138,12 +138,32 @@ export function prefixTable(s: ScenarioResult): string {
   return markdownTable(header, rows);
 }
 
+/** The step model in words, as the setup line gives it. */
+export function stepModelText(s: ScenarioResult): string {
+  const gbs = `${fixed(s.bandwidthBytesPerS / 1e9, 0)} GB/s`;
+  const overhead = `${fixed(s.stepOverheadSeconds * 1e3, 2)} ms`;
+  const chunks =
+    s.chunkedPrefillTokens > 0
+      ? `chunked prefill of ${s.chunkedPrefillTokens.toLocaleString('en-US')} tokens a step`
+      : 'whole prefills';
+  if (s.stepRates === undefined) {
+    return `step model bandwidth: step = ${overhead} + KV bytes / ${gbs}, ${chunks}`;
+  }
+  const r = s.stepRates;
+  const pct = (x: number) => `${fixed(x * 100, 1)}%`;
+  return (
+    `step model compute: step = ${overhead} + linear layers, decode attention and prefill, each ` +
+    `at the slower of ${fixed(r.matmulFlopsPerS / 1e12, 1)} TFLOP/s (linear ` +
+    `${pct(r.linearFlopsEfficiency)}, attention ${pct(r.attentionFlopsEfficiency)}) and ${gbs} ` +
+    `(weights ${pct(r.weightBytesEfficiency)}, cache ${pct(r.attentionBytesEfficiency)}), ${chunks}`
+  );
+}
+
 /** The scenario's heading, setup, table, savings, prefix cache and latency. */
 export function formatScenario(s: ScenarioResult): string {
   const setup =
     `Budget ${fixed(s.budgetBytes / GIB, 2)} GiB, ${s.bytesPerToken.toLocaleString('en-US')} bytes ` +
-    `per token, max context ${s.maxContext.toLocaleString('en-US')}, step = ` +
-    `${fixed(s.stepOverheadSeconds * 1e3, 2)} ms + KV bytes / ${fixed(s.bandwidthBytesPerS / 1e9, 0)} GB/s, ` +
+    `per token, max context ${s.maxContext.toLocaleString('en-US')}, ${stepModelText(s)}, ` +
     `on full: ${s.onFull}. ${s.requests.toLocaleString('en-US')} requests ` +
     `(${s.skippedRows.toLocaleString('en-US')} trace rows skipped: no prompt or no output), ` +
     `${s.rejectedTooLong.toLocaleString('en-US')} longer than the context (dropped).`;

@@ -8,16 +8,20 @@
  *   are those the budget could not hold even alone; both are counted.
  * - A step first gives every running request one more token (decode), oldest first, then admits
  *   queued requests from the head while the policy finds memory for them (a head that does not fit
- *   blocks the ones behind it). An admitted request's prefill (its whole prompt) is stored in the
- *   step that admits it; it decodes from the next step on, one token a step, and ends after its
- *   generated tokens, giving its memory back at the end of that step.
+ *   blocks the ones behind it). An admitted request's prefill (its whole prompt, less what it
+ *   shares) is computed in the step that admits it, or with chunked prefill a chunk a step within
+ *   a budget of prompt tokens per step (its memory is taken at admission all the same); it decodes
+ *   from the step after its prefill, one token a step, and ends after its generated tokens, giving
+ *   its memory back at the end of that step.
  * - When a running request needs memory that is not there (paged policies only; contiguous ones
  *   reserve everything up front): with `preempt`, the newest running request is preempted (its
  *   memory freed, its tokens recomputed by a prefill when it is admitted again, ahead of the queue)
  *   until the request fits; with `wait`, the request skips the step and keeps what it holds, and
  *   if every running request is stuck so, the newest is preempted after all (else none would end).
- * - A step costs a fixed time (reading the weights) plus the bytes of KV cache it reads (every
- *   running request's whole cache) over the memory bandwidth. The clock jumps over idle time.
+ * - A step costs what step-cost.ts says of the work it did (tokens decoded and the keys they
+ *   attended, prompt tokens computed): with compute (default) or bandwidth only. A preempted
+ *   request's prefill on re-admission computes its prompt and its generated tokens again.
+ *   The clock jumps over idle time.
  */
 import { describeValue } from '../describe-value.js';
 import { ArgumentError } from '../errors.js';
@@ -36,12 +40,7 @@ import {
   type PolicySpec,
   type PrefixStats,
 } from './memory-policy.js';
-import {
-  DEFAULT_BANDWIDTH_BYTES_PER_S,
-  defaultBudgetBytes,
-  defaultStepOverheadSeconds,
-  type ModelLayout,
-} from './model-layouts.js';
+import { defaultBudgetBytes, type ModelLayout } from './model-layouts.js';
 import {
   DEFAULT_SLO_TPOT_SECONDS,
   DEFAULT_SLO_TTFT_SECONDS,
@@ -52,12 +51,15 @@ import {
 import { MOONCAKE_BLOCK_TOKENS } from './mooncake-jsonl.js';
 import { PagedPrefixPolicy } from './paged-prefix-policy.js';
 import { PagedPolicy } from './paged-policy.js';
+import type { StepCost, StepModel } from './step-cost.js';
+import type { StepRates } from './step-rates.js';
+import { resolveStepSetup, stepCost, type StepOptions } from './step-setup.js';
 import { TimeSeries } from './time-series.js';
 import type { Trace } from './trace.js';
 
 export type OnFull = 'wait' | 'preempt';
 
-export interface SimulationOptions {
+export interface SimulationOptions extends StepOptions {
   readonly model: ModelLayout;
   /** Default: defaultPolicies(systemPromptTokens). */
   readonly policies?: readonly PolicySpec[];
@@ -71,10 +73,8 @@ export interface SimulationOptions {
   readonly timeScale?: number;
   /** Default 'preempt'. */
   readonly onFull?: OnFull;
-  /** Default 3004e9 (the measured copy ceiling). */
-  readonly bandwidthBytesPerS?: number;
-  /** Default: reading the card's weights once at the bandwidth. */
-  readonly stepOverheadSeconds?: number;
+  /** Prompt tokens computed per step, over all prefills (chunked prefill). Default 0: no limit. */
+  readonly chunkedPrefillTokens?: number;
   /** Goodput's objective for time to first token. Default DEFAULT_SLO_TTFT_SECONDS (2 s). */
   readonly sloTtftSeconds?: number;
   /** Goodput's objective for time per output token after the first. Default 0.1 s. */
@@ -147,8 +147,13 @@ export interface ScenarioResult {
   readonly systemPromptTokens: number;
   readonly timeScale: number;
   readonly onFull: OnFull;
+  readonly stepModel: StepModel;
   readonly bandwidthBytesPerS: number;
   readonly stepOverheadSeconds: number;
+  /** The compute step model's rates. */
+  readonly stepRates?: StepRates;
+  /** Prompt tokens computed per step; 0: no limit. */
+  readonly chunkedPrefillTokens: number;
   readonly sloTtftSeconds: number;
   readonly sloTpotSeconds: number;
   readonly trace: string;
@@ -168,8 +173,9 @@ interface ReplayConfig {
   readonly tooLong: Uint8Array;
   readonly onFull: OnFull;
   readonly bytesPerToken: number;
-  readonly bandwidthBytesPerS: number;
-  readonly stepOverheadSeconds: number;
+  readonly stepCost: StepCost;
+  /** Prompt tokens a step computes at most (Infinity without chunked prefill). */
+  readonly chunkTokens: number;
   readonly bucketSeconds: number;
   readonly slo: { readonly ttftSeconds: number; readonly tpotSeconds: number };
   readonly progress: (done: number) => void;
@@ -192,14 +198,11 @@ export function simulateTrace(trace: Trace, options: SimulationOptions): Scenari
     integer: true,
   });
   const timeScale = checkNumber('timeScale', options.timeScale ?? 1);
-  const bandwidthBytesPerS = checkNumber(
-    'bandwidthBytesPerS',
-    options.bandwidthBytesPerS ?? DEFAULT_BANDWIDTH_BYTES_PER_S,
-  );
-  const stepOverheadSeconds = checkNumber(
-    'stepOverheadSeconds',
-    options.stepOverheadSeconds ?? defaultStepOverheadSeconds(model, bandwidthBytesPerS),
-    { zero: true },
+  const step = resolveStepSetup(model, options);
+  const chunkedPrefillTokens = checkNumber(
+    'chunkedPrefillTokens',
+    options.chunkedPrefillTokens ?? 0,
+    { integer: true, zero: true },
   );
   const sloTtftSeconds = checkNumber(
     'sloTtftSeconds',
@@ -259,8 +262,8 @@ export function simulateTrace(trace: Trace, options: SimulationOptions): Scenari
       tooLong,
       onFull,
       bytesPerToken: model.bytesPerToken,
-      bandwidthBytesPerS,
-      stepOverheadSeconds,
+      stepCost: stepCost(model, step),
+      chunkTokens: chunkedPrefillTokens > 0 ? chunkedPrefillTokens : Infinity,
       bucketSeconds: span > 0 ? span / seriesBuckets : 1,
       slo: { ttftSeconds: sloTtftSeconds, tpotSeconds: sloTpotSeconds },
       progress: (done) => options.onProgress?.(i * n + done, total),
@@ -276,8 +279,8 @@ export function simulateTrace(trace: Trace, options: SimulationOptions): Scenari
     systemPromptTokens,
     timeScale,
     onFull,
-    bandwidthBytesPerS,
-    stepOverheadSeconds,
+    ...step,
+    chunkedPrefillTokens,
     sloTtftSeconds,
     sloTpotSeconds,
     trace: trace.source,
@@ -355,6 +358,9 @@ function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
   const n = arrival.length;
   const generated = new Int32Array(n);
   const cached = new Int32Array(n);
+  /** Prompt tokens of a running request still to compute, and those computed or shared before them. */
+  const prefillLeft = new Int32Array(n);
+  const prefillDone = new Int32Array(n);
   const firstAdmitted = new Float64Array(n).fill(NaN);
   const delayedByFragmentation = new Uint8Array(n);
   const queue = new RequestQueue(n);
@@ -389,7 +395,9 @@ function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
     const victim = running.pop()!;
     policy.release(victim);
     cachedTokens -= cached[victim];
-    recomputedTokens += cached[victim];
+    // Tokens of a prefill not yet computed were never there to drop.
+    recomputedTokens += cached[victim] - prefillLeft[victim];
+    prefillLeft[victim] = 0;
     queue.pushFront(victim);
     preemptions++;
     return victim;
@@ -415,11 +423,13 @@ function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
       continue;
     }
 
-    // Decode: every running request takes one more token, oldest first.
+    // Decode: every running request past its prefill takes one more token, oldest first.
     let advanced = 0;
+    let decodeKeys = 0;
     let finishing = 0;
     for (let k = 0; k < running.length; k++) {
       const r = running[k];
+      if (prefillLeft[r] > 0) continue;
       let room = policy.grow(r);
       if (!room && c.onFull === 'wait') {
         stalledSteps++;
@@ -429,15 +439,39 @@ function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
       if (!room) break; // r itself was the newest and went back to the queue
       cached[r]++;
       cachedTokens++;
+      decodeKeys += cached[r];
       if (++generated[r] === 1) latency.firstTokenInStep(r);
       decodeTokens++;
       advanced++;
       if (generated[r] === target[r]) finishing++;
     }
 
-    // Admission, first come first served.
+    // Prefill: chunks of the prefills under way (oldest first), then of the requests admitted.
+    let chunkLeft = c.chunkTokens;
+    let prefillTokens = 0;
+    let prefillPairs = 0;
+    let prefillKeys = 0;
+    const prefill = (r: number): void => {
+      const p = Math.min(prefillLeft[r], chunkLeft);
+      const before = prefillDone[r];
+      // Each new token attends the tokens before it and itself (causal).
+      prefillPairs += p * before + (p * (p + 1)) / 2;
+      prefillKeys += before + p;
+      prefillTokens += p;
+      chunkLeft -= p;
+      prefillDone[r] = before + p;
+      prefillLeft[r] -= p;
+      if (prefillLeft[r] > 0) return;
+      if (target[r] === 0) latency.firstTokenInStep(r); // its prefill is all it returns
+      if (generated[r] === target[r]) finishing++; // nothing to generate
+    };
+    for (let k = 0; k < running.length && chunkLeft > 0; k++) {
+      if (prefillLeft[running[k]] > 0) prefill(running[k]);
+    }
+
+    // Admission, first come first served, while the step has prefill tokens to spare.
     let admitted = 0;
-    while (queue.size > 0) {
+    while (queue.size > 0 && chunkLeft > 0) {
       const r = queue.front;
       const tokens = promptTokens[r] + generated[r];
       const admission = policy.admit(r, tokens, promptTokens[r] + target[r]);
@@ -449,20 +483,29 @@ function replay(policy: MemoryPolicy, c: ReplayConfig): PolicyResult {
       running.push(r);
       cached[r] = tokens;
       cachedTokens += tokens;
+      // Its prompt and any tokens it generated before a preemption, less what it shares.
+      prefillDone[r] = policy.sharedTokens?.(r) ?? 0;
+      prefillLeft[r] = tokens - prefillDone[r];
       if (Number.isNaN(firstAdmitted[r])) firstAdmitted[r] = clock;
-      if (target[r] === 0) latency.firstTokenInStep(r); // its prefill is all it returns
-      if (generated[r] === target[r]) finishing++; // nothing to generate
+      prefill(r);
       admitted++;
     }
 
-    if (advanced === 0 && admitted === 0) {
+    if (advanced === 0 && admitted === 0 && prefillTokens === 0) {
       // Every running request is stuck waiting for memory that only they could free.
       if (running.length === 0) throw new Error('simulator: the queue head can never be admitted');
       preemptNewest();
       continue;
     }
 
-    const dt = c.stepOverheadSeconds + (cachedTokens * bytesPerToken) / c.bandwidthBytesPerS;
+    const dt = c.stepCost({
+      cachedTokens,
+      decodeTokens: advanced,
+      decodeKeys,
+      prefillTokens,
+      prefillPairs,
+      prefillKeys,
+    });
     const inUse = policy.slotsInUse() * bytesPerToken;
     const unused = policy.slotsUnused(cachedTokens) * bytesPerToken;
     peakBytes = Math.max(peakBytes, inUse);

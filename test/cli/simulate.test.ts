@@ -66,6 +66,8 @@ test('--help prints the options and exits 0', async () => {
     '--plot',
     '--slo-ttft',
     '--slo-tpot',
+    '--step-model',
+    '--chunked-prefill',
   ]) {
     assert.ok(r.stdout.includes(flag), flag);
   }
@@ -88,6 +90,8 @@ test('bad flags exit 2 with a message naming the flag, and write nothing', async
     [['--slo-ttft', '0'], '--slo-ttft'],
     [['--slo-tpot', '1,2'], '--slo-tpot'],
     [['--progress', '--no-progress'], '--progress'],
+    [['--step-model', 'flops'], '--step-model'],
+    [['--chunked-prefill', '0'], '--chunked-prefill'],
     [['extra'], 'extra'],
   ] as const) {
     const r = await simulate([...args, ...o.args, '--trace', SAMPLE]);
@@ -259,6 +263,32 @@ test('--reserve compares paging with contiguous baselines of configured lengths 
   ]) {
     assert.ok(r.stdout.includes(`memory per request vs ${baseline}`), baseline);
   }
+});
+
+test('--step-model and --chunked-prefill set the step cost, named in the setup line and the JSON', async () => {
+  const o = outputs();
+  const args = ['--budget-gib', '2', '--time-scale', '30', '--policies', 'paged-16'];
+  const compute = await sampleRun(o, args);
+  assert.equal(compute.code, 0, compute.stderr);
+  assert.match(compute.stdout, /step model compute: step = 0\.00 ms \+ linear layers/);
+  assert.match(compute.stdout, /755\.6 TFLOP\/s .* 4,122 GB\/s .*, whole prefills, on full/);
+  const json = JSON.parse(readFileSync(o.json, 'utf8')).scenarios[0];
+  assert.equal(json.stepModel, 'compute');
+  assert.equal(json.stepRates.matmulFlopsPerS, 755.62e12);
+  assert.equal(json.chunkedPrefillTokens, 0);
+  const chunked = await sampleRun(o, [...args, '--chunked-prefill', '512']);
+  assert.match(chunked.stdout, /chunked prefill of 512 tokens a step/);
+  const bandwidth = await sampleRun(o, [...args, '--step-model', 'bandwidth']);
+  assert.match(
+    bandwidth.stdout,
+    /step model bandwidth: step = 5\.35 ms \+ KV bytes \/ 3,004 GB\/s/,
+  );
+  const old = JSON.parse(readFileSync(o.json, 'utf8')).scenarios[0];
+  assert.equal(old.stepModel, 'bandwidth');
+  assert.equal(old.stepRates, undefined);
+  // Prefill compute makes the same replay slower than the bandwidth model says.
+  const tokensPerSecond = (s: typeof json) => s.policies[0].decode.tokensPerSecond;
+  assert.ok(tokensPerSecond(json) < tokensPerSecond(old));
 });
 
 test('--slo-ttft and --slo-tpot set the objectives of goodput, in the table and the JSON', async () => {

@@ -82,6 +82,7 @@ test('the latency table and the objectives it names', () => {
   const s = simulateTrace(trace(THREE), {
     model: TINY,
     policies: [parsePolicyName('contiguous-exact')],
+    stepModel: 'bandwidth',
     stepOverheadSeconds: 1,
     bandwidthBytesPerS: 1e30,
     sloTtftSeconds: 2.5,

@@ -11,12 +11,13 @@ import { MODEL_LAYOUTS } from '../../src/simulate/model-layouts.js';
 import { formatScenario } from '../../src/simulate/report-table.js';
 import { simulateTrace } from '../../src/simulate/simulate-trace.js';
 import { readTrace, type Trace } from '../../src/simulate/trace.js';
-import { near, TINY } from './tiny-trace.js';
+import { near, TINY, UNIT_RATES } from './tiny-trace.js';
 
 const MODEL = { ...TINY, maxContext: 4096 };
 const OPTIONS = {
   model: MODEL,
   budgetBytes: 16384,
+  stepModel: 'bandwidth' as const,
   stepOverheadSeconds: 1,
   bandwidthBytesPerS: 1e30,
 };
@@ -56,9 +57,29 @@ test('a replay shares cached blocks and counts idle ones out of the memory held'
   // r2 alone: 1 block (32 pages) + 88 tokens (6 pages) = 608 slots, r0's idle blocks not counted.
   near(cached.series.memoryBytes.at(-1)!, 608, 'last bucket, paged-16-prefix');
   near(plain.series.memoryBytes.at(-1)!, 608, 'last bucket, paged-16');
-  // The step model charges no prefill, so a hit saves memory only: latency is the same here.
+  // The bandwidth step model charges no prefill, so a hit saves memory only: latency is the same.
   assert.deepEqual(cached.latency, plain.latency);
   assert.match(formatScenario(s), /\| paged-16-prefix \| 37\.6% \| 3 \/ 0 \|/);
+});
+
+test('under the compute step model a hit also saves its prefill', () => {
+  // 1e6 FLOP/s at full efficiency, bytes free: a step is (tokens + 4 x query-key pairs) / 1e6 s.
+  // r0: prefill 1,024 + 4 x 524,800 = 2,100,224 FLOPs, decode 1 + 4 x 1,025: TTFT 2.104325 s.
+  // r1 plain: prefill 1,100 + 4 x 605,550, decode 1 + 4 x 1,101: TTFT 2.427705 s. Cached, it
+  // computes its last 76 tokens after 1,024 shared: 76 + 4 x (76 x 1,024 + 76 x 77 / 2) = 323,076
+  // FLOPs: TTFT 0.327481 s. r2 (no hit): 600 + 4 x 180,300, then 1 + 4 x 601: TTFT 0.724205 s.
+  const s = simulateTrace(HAND_MADE, {
+    ...OPTIONS,
+    stepModel: 'compute',
+    stepOverheadSeconds: 0,
+    stepRates: UNIT_RATES,
+    policies: [parsePolicyName('paged-16'), parsePolicyName('paged-16-prefix')],
+  });
+  const [plain, cached] = s.policies;
+  near(plain.latency.ttftSeconds.p50, 2.104325, 'plain p50 (r0)');
+  near(plain.latency.ttftSeconds.p99, 2.427705, 'plain p99 (r1)');
+  near(cached.latency.ttftSeconds.p50, 0.724205, 'cached p50 (r2)');
+  near(cached.latency.ttftSeconds.p99, 2.104325, 'cached p99 (r0)');
 });
 
 test('without block ids, a prefix-cache policy replays exactly as the same pages without one', () => {

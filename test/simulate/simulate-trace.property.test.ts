@@ -6,6 +6,7 @@ import { parsePolicyName } from '../../src/simulate/memory-policy.js';
 import type { ModelLayout } from '../../src/simulate/model-layouts.js';
 import { simulateTrace } from '../../src/simulate/simulate-trace.js';
 import type { Trace } from '../../src/simulate/trace.js';
+import { TINY_COMPUTE } from './tiny-trace.js';
 
 const TINY: ModelLayout = {
   name: 'tiny',
@@ -14,6 +15,7 @@ const TINY: ModelLayout = {
   maxContext: 40,
   weightBytesPerCard: 0,
   deployment: 'none',
+  compute: TINY_COMPUTE,
 };
 
 const requestsArb = fc.array(
@@ -54,7 +56,9 @@ test(
         fc.integer({ min: 45, max: 200 }),
         fc.integer({ min: 0, max: 6 }),
         fc.constantFrom<'wait' | 'preempt'>('wait', 'preempt'),
-        (requests, budget, systemPrompt, onFull) => {
+        fc.constantFrom<'compute' | 'bandwidth'>('compute', 'bandwidth'),
+        fc.constantFrom(0, 1, 7),
+        (requests, budget, systemPrompt, onFull, stepModel, chunkedPrefillTokens) => {
           const trace = toTrace(requests);
           const result = simulateTrace(trace, {
             model: TINY,
@@ -62,6 +66,8 @@ test(
             budgetBytes: budget,
             systemPromptTokens: systemPrompt,
             onFull,
+            stepModel,
+            chunkedPrefillTokens,
             stepOverheadSeconds: 0.01,
             bandwidthBytesPerS: 1000,
           });

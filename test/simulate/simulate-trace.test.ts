@@ -6,7 +6,12 @@ import { parsePolicyName } from '../../src/simulate/memory-policy.js';
 import { simulateTrace, type SimulationOptions } from '../../src/simulate/simulate-trace.js';
 import { parseTrace, type Trace } from '../../src/simulate/trace.js';
 import { formatScenario } from '../../src/simulate/report-table.js';
-import { near, run, TINY, trace } from './tiny-trace.js';
+import { near, run, runCompute, TINY, trace } from './tiny-trace.js';
+
+const TWO_PREEMPTED: [number, number, number][] = [
+  [0, 2, 3],
+  [0, 2, 3],
+];
 
 test('contiguous-exact, room for both: prefill step, then one token a step', () => {
   // Step 1 (t 0-1): r0 admitted, 3 tokens in a 5-slot region.
@@ -146,14 +151,7 @@ test('paged, out of pages with preempt: the newest request is recomputed later',
   // Step 3: r0 needs a page: r1 (newest, 3 tokens) is preempted; r0 decodes; r1 cannot come back
   // (3 + 1 + 1 > 2). Step 4: r0 decodes its last token and ends. Step 5: r1 re-admitted with its
   // 3 tokens recomputed. Steps 6, 7: r1 decodes its 2 remaining tokens.
-  const p = run(
-    [
-      [0, 2, 3],
-      [0, 2, 3],
-    ],
-    'paged-1',
-    { budgetBytes: 6 },
-  );
+  const p = run(TWO_PREEMPTED, 'paged-1', { budgetBytes: 6 });
   assert.equal(p.steps, 7);
   assert.equal(p.preemptions, 1);
   assert.equal(p.recomputedTokens, 3);
@@ -161,6 +159,16 @@ test('paged, out of pages with preempt: the newest request is recomputed later',
   assert.equal(p.stalledSteps, 0);
   assert.equal(p.memory.peakBytes, 6);
   assert.equal(p.completed, 2);
+  // Under the compute model (runCompute: tokens / 4 s, 1 s a decode key, 1 s a prefill pair) the
+  // recompute is paid. Step 1: 2 + 2 prompt tokens, 3 + 3 pairs: 1 + 6 = 7. Step 2: 3 keys each:
+  // 0.5 + 6. Step 3: r0 4 keys: 4.25. Step 4: r0 5 keys: 5.25. Step 5: r1 prefills its 2 prompt
+  // tokens and 1 generated again, 6 pairs: 0.75 + 6. Steps 6, 7: r1 4 then 5 keys: 4.25, 5.25.
+  const c = runCompute(TWO_PREEMPTED, 'paged-1', { budgetBytes: 6 });
+  assert.equal(c.steps, 7);
+  assert.equal(c.recomputedTokens, 3);
+  near(c.busySeconds, 7 + 6.5 + 4.25 + 5.25 + 6.75 + 4.25 + 5.25, 'busy, compute');
+  // r1: first token at 13.5 (end of step 2), done at 39.25: TPOT (39.25 - 13.5) / 2.
+  near(c.latency.tpotSeconds.p99, (39.25 - 13.5) / 2, 'r1 TPOT, compute');
 });
 
 test('paged, out of pages with wait: requests skip steps, and the newest yields when all are stuck', () => {
