@@ -234,13 +234,13 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
     process.stdout.write(
       formatHelp(
         'flash-mla bench <mla|gqa|writekv|overhead> [options]',
-        "Runs a GPU benchmark suite (TARGETS.md): data built as FlashMLA's tests build it, inputs\n" +
+        "Runs a GPU benchmark suite: data built as FlashMLA's tests build it, inputs\n" +
           'rotated so that the L2 cache does not serve them, a correctness check before timing, CUDA\n' +
           'events, 5 warm-ups, median of 30, and the copy ceiling measured in the same run, the one\n' +
           'figure the results are compared with (the comparison with FlashMLA is in the side-by-side\n' +
           'files of bench/results/).\n' +
           '`overhead` measures the host time of one decode call from TypeScript, and graph replay.\n' +
-          'The CPU backend has its own benchmark: node dist/bench/cpu/mla-decode.js',
+          'The CPU backend has its own benchmark, in the source repository (not in the npm package).',
         FLAGS,
       ),
     );

@@ -5,11 +5,11 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UsageError } from './args.js';
 import type { Writable } from 'node:stream';
 import { FlashMlaError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
 import {
   defaultPolicies,
   parsePolicyName,
@@ -49,8 +49,10 @@ JSONL with timestamp, input_length, output_length, hash_ids) through a continuou
 memory held and wasted, requests running, queueing delay and decode throughput.
 
 Options (lists are comma-separated; one run per model x time scale x system prompt):
-  --trace <path>             trace file (default: ../shared/data/${AZURE_CONV_TRACE.fileName}
-                             from the package root)
+  --trace <path>             trace file; needed when installed from npm. The Azure LLM
+                             inference trace is AzureLLMInferenceTrace_conv.csv in Microsoft's
+                             AzurePublicDataset on GitHub (default, in a source checkout only:
+                             ../shared/data/${AZURE_CONV_TRACE.fileName} from its root)
   --format <csv|mooncake>    trace format (default: mooncake for a .jsonl file, else csv)
   --strict                   a row with zero prompt or zero generated tokens is an error
                              (default: such rows are skipped and counted)
@@ -116,15 +118,21 @@ interface Flags {
   progress: boolean | undefined;
 }
 
-/** The directory holding this package's package.json. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('package.json of flash-mla-ts not found');
-    dir = parent;
-  }
-  return dir;
+/** Where to get a trace, said when `--trace` is missing and there is no default. */
+export const TRACE_SOURCE_HINT =
+  "Get the Azure LLM inference trace (file AzureLLMInferenceTrace_conv.csv, in Microsoft's " +
+  'AzurePublicDataset on GitHub: https://github.com/Azure/AzurePublicDataset) and pass ' +
+  '--trace <path>.';
+
+/**
+ * The trace read when `--trace` is absent: ../shared/data/<Azure trace> beside `root`, but only in
+ * a source checkout (a .git at `root`) where that file exists; otherwise a UsageError saying where
+ * to get a trace. An installed package (inside node_modules) has no default.
+ */
+export function defaultTracePath(root: string = packageRoot()): string {
+  const path = resolve(root, '../shared/data', AZURE_CONV_TRACE.fileName);
+  if (existsSync(join(root, '.git')) && existsSync(path)) return path;
+  throw new UsageError(`--trace: a trace file is needed. ${TRACE_SOURCE_HINT}`);
 }
 
 interface NumberRule {
@@ -247,7 +255,7 @@ function parseFlags(argv: string[]): Flags | 'help' {
   const bandwidthGbs = numberFlag('bandwidth-gbs', v['bandwidth-gbs'], { min: 0, aboveMin: true });
   const overheadMs = numberFlag('step-overhead-ms', v['step-overhead-ms'], { min: 0 });
   return {
-    trace: v.trace ?? resolve(packageRoot(), '../shared/data', AZURE_CONV_TRACE.fileName),
+    trace: v.trace ?? defaultTracePath(),
     format,
     strict: v.strict === true,
     models,
