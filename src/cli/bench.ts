@@ -246,9 +246,9 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  const { values, positionals } = parseFlags(argv, FLAGS);
+  const { values, positionals } = parseFlags(argv, FLAGS, 1);
   const suite = positionals[0] as Suite | undefined;
-  if (!suite || !SUITES.includes(suite) || positionals.length > 1) {
+  if (!suite || !SUITES.includes(suite)) {
     throw new UsageError(
       `expected one suite of ${SUITES.join(', ')}, got '${positionals.join(' ')}'`,
     );

@@ -79,8 +79,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  const { values, positionals } = parseFlags(argv, FLAGS);
-  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const { values } = parseFlags(argv, FLAGS);
   const b = values.batch as number;
   const sQ = values['query-tokens'] as number;
   const hQ = values.heads as number;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `flash-mla` command: info | demo | bench | simulate. */
 import { packageVersion } from '../package-root.js';
-import { UsageError } from './args.js';
+import { UsageError, usageErrorText } from './args.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -57,9 +57,7 @@ async function main(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(
-        `flash-mla ${name}: ${error.message}\nRun 'flash-mla ${name} --help'.\n`,
-      );
+      process.stderr.write(usageErrorText(name, error.message));
       return 2;
     }
     throw error;

@@ -5,8 +5,14 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { UsageError } from './args.js';
+import {
+  parseFlags,
+  UsageError,
+  usageErrorText,
+  wantsHelp,
+  type FlagSpec,
+  type FlagValue,
+} from './args.js';
 import type { Writable } from 'node:stream';
 import { FlashMlaError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
@@ -135,154 +141,81 @@ export function defaultTracePath(root: string = packageRoot()): string {
   throw new UsageError(`--trace: a trace file is needed. ${TRACE_SOURCE_HINT}`);
 }
 
-interface NumberRule {
-  readonly integer?: boolean;
-  readonly min: number;
-  /** `min` itself is not allowed. */
-  readonly aboveMin?: boolean;
-}
+const POSITIVE = { min: 0, minExclusive: true } as const;
 
-/** A comma-separated list of numbers obeying `rule`. */
-function numbersFlag(flag: string, text: string, rule: NumberRule): number[] {
-  return text.split(',').map((part) => {
-    const v = part.trim() === '' ? NaN : Number(part);
-    const inRange = rule.aboveMin ? v > rule.min : v >= rule.min;
-    if (!Number.isFinite(v) || !inRange || (rule.integer && !Number.isSafeInteger(v))) {
-      const kind = rule.integer ? 'an integer' : 'a number';
-      const bound = `${rule.aboveMin ? '>' : '>='} ${rule.min}`;
-      throw new UsageError(`--${flag}: expected ${kind} ${bound}, got ${JSON.stringify(part)}`);
-    }
-    return v;
-  });
-}
+const FLAGS: Record<string, FlagSpec> = {
+  trace: { kind: 'string' },
+  format: { kind: 'string', choices: TRACE_FORMATS },
+  strict: { kind: 'boolean' },
+  model: { kind: 'string-list', choices: MODEL_LAYOUTS.map((m) => m.name) },
+  policies: { kind: 'string-list' },
+  'prefix-cache': { kind: 'boolean' },
+  reserve: { kind: 'int-list', min: 1, words: ['model'] },
+  'budget-gib': { kind: 'number', ...POSITIVE },
+  'max-context': { kind: 'int', min: 1 },
+  'system-prompt': { kind: 'int-list', min: 0, default: [0] },
+  'time-scale': { kind: 'number-list', ...POSITIVE, default: [1] },
+  'on-full': { kind: 'string', choices: ['wait', 'preempt'], default: 'preempt' },
+  'step-model': { kind: 'string', choices: ['compute', 'bandwidth'], default: 'compute' },
+  'chunked-prefill': { kind: 'int', min: 1 },
+  'bandwidth-gbs': { kind: 'number', ...POSITIVE },
+  'step-overhead-ms': { kind: 'number', min: 0 },
+  'slo-ttft': { kind: 'number', ...POSITIVE },
+  'slo-tpot': { kind: 'number', ...POSITIVE },
+  limit: { kind: 'int', min: 1 },
+  // The current directory, never over the package's own recorded results.
+  json: { kind: 'string', default: 'memory-study.json' },
+  plot: { kind: 'string', default: 'memory-study.svg' },
+  progress: { kind: 'boolean' },
+  'no-progress': { kind: 'boolean' },
+};
 
-/** One number obeying `rule`, or undefined when the flag is absent. */
-function numberFlag(flag: string, text: string | undefined, rule: NumberRule): number | undefined {
-  if (text === undefined) return undefined;
-  const values = numbersFlag(flag, text, rule);
-  if (values.length !== 1) {
-    throw new UsageError(`--${flag}: expected one value, got ${values.length}`);
-  }
-  return values[0];
-}
+/** `f` of a number flag's value, or undefined when the flag is absent. */
+const mapped = (value: FlagValue | undefined, f: (x: number) => number): number | undefined =>
+  value === undefined ? undefined : f(value as number);
 
-function parseFlags(argv: string[]): Flags | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        trace: { type: 'string' },
-        format: { type: 'string' },
-        strict: { type: 'boolean' },
-        model: { type: 'string' },
-        policies: { type: 'string' },
-        'prefix-cache': { type: 'boolean' },
-        reserve: { type: 'string' },
-        'budget-gib': { type: 'string' },
-        'max-context': { type: 'string' },
-        'system-prompt': { type: 'string' },
-        'time-scale': { type: 'string' },
-        'on-full': { type: 'string' },
-        'step-model': { type: 'string' },
-        'chunked-prefill': { type: 'string' },
-        'bandwidth-gbs': { type: 'string' },
-        'step-overhead-ms': { type: 'string' },
-        'slo-ttft': { type: 'string' },
-        'slo-tpot': { type: 'string' },
-        limit: { type: 'string' },
-        json: { type: 'string' },
-        plot: { type: 'string' },
-        progress: { type: 'boolean' },
-        'no-progress': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    const message = (e as Error).message;
-    const unknown = /Unknown option '([^']+)'/.exec(message);
-    throw new UsageError(unknown ? `unknown flag ${unknown[1]}` : message);
-  }
-  const v = parsed.values;
-  if (v.help) return 'help';
+function readFlags(argv: string[]): Flags {
+  const { values: v } = parseFlags(argv, FLAGS);
   const models =
     v.model === undefined
       ? [...MODEL_LAYOUTS]
-      : v.model.split(',').map((name) => {
-          const model = MODEL_LAYOUTS.find((m) => m.name === name.trim());
-          if (model === undefined) {
-            const known = MODEL_LAYOUTS.map((m) => m.name).join(', ');
-            throw new UsageError(`--model: expected one of ${known}, got ${JSON.stringify(name)}`);
-          }
-          return model;
-        });
-  let policies: PolicySpec[] | undefined;
-  if (v.policies !== undefined) {
-    policies = v.policies.split(',').map((name) => {
-      try {
-        return parsePolicyName(name.trim());
-      } catch (e) {
-        throw new UsageError(`--policies: ${(e as Error).message}`);
-      }
-    });
-  }
-  const reserve = v.reserve?.split(',').map((part): PolicySpec => {
-    if (part.trim() === 'model') return { kind: 'contiguous-max' };
-    const [tokens] = numbersFlag('reserve', part, { integer: true, min: 1 });
-    return { kind: 'contiguous-reserve', tokens };
+      : (v.model as string[]).map((name) => MODEL_LAYOUTS.find((m) => m.name === name)!);
+  const policies = (v.policies as string[] | undefined)?.map((name) => {
+    try {
+      return parsePolicyName(name);
+    } catch (e) {
+      throw new UsageError(`--policies: ${(e as Error).message}`);
+    }
   });
-  const onFull = v['on-full'] ?? 'preempt';
-  if (onFull !== 'wait' && onFull !== 'preempt') {
-    throw new UsageError(`--on-full: expected wait or preempt, got ${JSON.stringify(onFull)}`);
-  }
-  const stepModel = v['step-model'] ?? 'compute';
-  if (stepModel !== 'compute' && stepModel !== 'bandwidth') {
-    throw new UsageError(
-      `--step-model: expected compute or bandwidth, got ${JSON.stringify(stepModel)}`,
-    );
-  }
-  const format = v.format as TraceFormat | undefined;
-  if (format !== undefined && !TRACE_FORMATS.includes(format)) {
-    throw new UsageError(
-      `--format: expected ${TRACE_FORMATS.join(' or ')}, got ${JSON.stringify(format)}`,
-    );
-  }
+  const reserve = (v.reserve as (number | string)[] | undefined)?.map((tokens): PolicySpec =>
+    typeof tokens === 'number'
+      ? { kind: 'contiguous-reserve', tokens }
+      : { kind: 'contiguous-max' },
+  );
   if (v.progress && v['no-progress'])
     throw new UsageError('--progress and --no-progress: expected one, got both');
-  const budgetGib = numberFlag('budget-gib', v['budget-gib'], { min: 0, aboveMin: true });
-  const bandwidthGbs = numberFlag('bandwidth-gbs', v['bandwidth-gbs'], { min: 0, aboveMin: true });
-  const overheadMs = numberFlag('step-overhead-ms', v['step-overhead-ms'], { min: 0 });
   return {
-    trace: v.trace ?? defaultTracePath(),
-    format,
+    trace: (v.trace as string | undefined) ?? defaultTracePath(),
+    format: v.format as TraceFormat | undefined,
     strict: v.strict === true,
     models,
     policies,
     prefixCache: v['prefix-cache'] === true,
     reserve,
-    budgetBytes: budgetGib === undefined ? undefined : budgetGib * GIB,
-    maxContext: numberFlag('max-context', v['max-context'], { integer: true, min: 1 }),
-    systemPrompts: numbersFlag('system-prompt', v['system-prompt'] ?? '0', {
-      integer: true,
-      min: 0,
-    }),
-    timeScales: numbersFlag('time-scale', v['time-scale'] ?? '1', { min: 0, aboveMin: true }),
-    onFull,
-    stepModel,
-    chunkedPrefillTokens: numberFlag('chunked-prefill', v['chunked-prefill'], {
-      integer: true,
-      min: 1,
-    }),
-    bandwidthBytesPerS: bandwidthGbs === undefined ? undefined : bandwidthGbs * 1e9,
-    stepOverheadSeconds: overheadMs === undefined ? undefined : overheadMs / 1e3,
-    sloTtftSeconds: numberFlag('slo-ttft', v['slo-ttft'], { min: 0, aboveMin: true }),
-    sloTpotSeconds: numberFlag('slo-tpot', v['slo-tpot'], { min: 0, aboveMin: true }),
-    limit: numberFlag('limit', v.limit, { integer: true, min: 1 }),
-    // The current directory, never over the package's own recorded results.
-    json: v.json ?? 'memory-study.json',
-    plot: v.plot ?? 'memory-study.svg',
+    budgetBytes: mapped(v['budget-gib'], (gib) => gib * GIB),
+    maxContext: v['max-context'] as number | undefined,
+    systemPrompts: v['system-prompt'] as number[],
+    timeScales: v['time-scale'] as number[],
+    onFull: v['on-full'] as OnFull,
+    stepModel: v['step-model'] as StepModel,
+    chunkedPrefillTokens: v['chunked-prefill'] as number | undefined,
+    bandwidthBytesPerS: mapped(v['bandwidth-gbs'], (gbs) => gbs * 1e9),
+    stepOverheadSeconds: mapped(v['step-overhead-ms'], (ms) => ms / 1e3),
+    sloTtftSeconds: v['slo-ttft'] as number | undefined,
+    sloTpotSeconds: v['slo-tpot'] as number | undefined,
+    limit: v.limit as number | undefined,
+    json: v.json as string,
+    plot: v.plot as string,
     progress: v.progress ? true : v['no-progress'] ? false : undefined,
   };
 }
@@ -351,19 +284,16 @@ export async function runSimulateCommand(
   argv: string[],
   io: CommandIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
+  if (wantsHelp(argv)) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
   let flags: Flags;
   try {
-    const parsed = parseFlags(argv);
-    if (parsed === 'help') {
-      io.stdout.write(USAGE);
-      return 0;
-    }
-    flags = parsed;
+    flags = readFlags(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    io.stderr.write(
-      `flash-mla simulate: ${e.message}\nRun 'flash-mla simulate --help' for the options.\n`,
-    );
+    io.stderr.write(usageErrorText('simulate', e.message));
     return 2;
   }
 

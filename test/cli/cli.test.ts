@@ -95,3 +95,49 @@ test('demo names the flag of a negative or oversized number, in its own words', 
   assert.equal(short.code, 2);
   assert.match(short.stderr, /unknown flag -x/);
 });
+
+test('simulate -h prints the same help as --help', () => {
+  const short = cli('simulate', '-h');
+  assert.equal(short.code, 0, short.stderr);
+  assert.equal(short.stdout, cli('simulate', '--help').stdout);
+  assert.match(short.stdout, /-h, --help/);
+});
+
+for (const [command, ...args] of [['info'], ['demo'], ['bench', 'mla'], ['simulate']]) {
+  test(`${command} rejects a stray argument with exit code 2, naming it`, () => {
+    const r = cli(command, ...args, 'stray');
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      `flash-mla ${command}: unexpected argument 'stray'\n` +
+        `Run 'flash-mla ${command} --help' for the options.\n`,
+    );
+  });
+
+  test(`${command} -h after other arguments prints the help`, () => {
+    const r = cli(command, ...args, 'stray', '-h');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^Usage: flash-mla ${command}`));
+  });
+}
+
+test('simulate names the flag of a negative time scale, in its own words', () => {
+  const r = cli('simulate', '--time-scale', '-1');
+  assert.equal(r.code, 2);
+  assert.equal(
+    r.stderr,
+    "flash-mla simulate: --time-scale: expected a number > 0, got '-1'\n" +
+      "Run 'flash-mla simulate --help' for the options.\n",
+  );
+  const listed = cli('simulate', '--time-scale=1,-30');
+  assert.equal(listed.code, 2);
+  assert.match(listed.stderr, /--time-scale: expected a number > 0, got '-30'/);
+});
+
+test('a flag that allows negative numbers takes them, with or without =', () => {
+  for (const args of [['--seed', '-5'], ['--seed=-5']]) {
+    const r = cli('demo', '--backend', 'cpu', '--batch', '1', '--seqlen', '64', ...args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /PASS/);
+  }
+});
