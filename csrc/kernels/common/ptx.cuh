@@ -158,6 +158,9 @@ __device__ __forceinline__ void named_barrier_arrive(int id, int threads) {
 
 }  // namespace ptx
 
+// Scores are kept in base 2 (ptx::ex2); ln 2 turns a base-2 log-sum-exp back into a natural one.
+constexpr float kLn2 = 0.693147180559945309f;
+
 // Two floats packed into one 32-bit register of the element type (an mma A operand, or a store).
 template <typename Elem>
 __device__ __forceinline__ uint32_t pack2(float lo, float hi);

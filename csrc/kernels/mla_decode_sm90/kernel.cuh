@@ -37,8 +37,6 @@
 namespace fmla {
 namespace mla_sm90 {
 
-constexpr float kLn2 = 0.693147180559945309f;
-
 // ---------------------------------------------------------------- producer
 
 // The 4 rows (ptid / 8 + 16 j) and the 16-byte chunk (ptid % 8) of every 64-row box that producer

@@ -12,6 +12,5 @@ constexpr int kDecodeWarps = 8;
 constexpr int kDecodeThreads = kDecodeWarps * 32;
 
 constexpr int kMaxSmemPerBlock = 227 * 1024;  // Hopper's opt-in limit
-constexpr float kLn2 = 0.693147180559945309f;
 
 }  // namespace fmla
