@@ -12,7 +12,6 @@ import type { TensorLike } from '../tensor.js';
 import type { DecodeOptions } from '../backend/backend.js';
 import { checkScheduleSizes, METADATA_ROW_WIDTH } from '../schedule/index.js';
 
-
 /** The element types attention reads queries and caches in. */
 export const ATTENTION_DTYPES: readonly DType[] = ['bfloat16', 'float16'];
 
