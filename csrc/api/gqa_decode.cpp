@@ -2,16 +2,26 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "../kernels/gqa_decode/launch.h"
 #include "decode_common.h"
 
 using namespace fmla;
 
+// Up to 16 query rows per KV head: the memory-bound kernel; more: the generic 64-row one.
+template <typename Elem, int D>
+static fmla_status run_gqa(const DecodeParams& p, void* stream) {
+  if (!gqa_decode_fits(p)) return run_decode<Elem, D, D, true>(p, stream);
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  FMLA_TRY(from_cuda(launch_gqa_decode<Elem, D>(p, s), "decode kernel launch"));
+  return from_cuda(launch_combine<Elem, D>(p, s), "combine kernel launch");
+}
+
 template <typename Elem>
 static fmla_status dispatch_head_dim(const DecodeParams& p, int d, void* stream) {
   switch (d) {
-    case 64: return run_decode<Elem, 64, 64, true>(p, stream);
-    case 128: return run_decode<Elem, 128, 128, true>(p, stream);
-    case 256: return run_decode<Elem, 256, 256, true>(p, stream);
+    case 64: return run_gqa<Elem, 64>(p, stream);
+    case 128: return run_gqa<Elem, 128>(p, stream);
+    case 256: return run_gqa<Elem, 256>(p, stream);
     default:
       return fail(FMLA_ERROR_UNSUPPORTED, "q: GQA decode supports head dims 64, 128, 256, got %d", d);
   }

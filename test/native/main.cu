@@ -7,6 +7,7 @@
 //   build/fmla_native_test bench   the mla-anchor suite (TARGETS.md), GQA and write_kv timings with
 //                                  the copy ceiling measured in the same run
 //   build/fmla_native_test bench-pages   rows 1 and 9 of the suite at pages of 64, 16 and 1 tokens
+//   build/fmla_native_test bench-gqa     the GQA rows at pages of 16, 1 and 64 tokens, kernels alone
 //   build/fmla_native_test bench-small   the small-batch rows timed as the suite tool does (spin
 //                                  before the start event), the schedule kernel, write_kv floors
 //
@@ -18,6 +19,7 @@
 #include <random>
 #include <string>
 
+#include "../../csrc/kernels/gqa_decode/kernel.cuh"
 #include "../../csrc/kernels/splitkv/kernel.cuh"
 #include "../../csrc/kernels/mla_decode_sm90/launch.cuh"
 #include "cpu_reference.h"
@@ -787,14 +789,16 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
   }
 }
 
-static void bench_gqa() {
-  printf("\ngqa (bf16, h_q 32, h_kv 8, d 128, page 16); copy ceiling %.0f GB/s\n", g_copy_gbs);
+// The GQA suite's rows at one page size; with `kernels`, also each decode kernel alone (the
+// few-rows kernel the API launches and the generic 64-row one).
+static void bench_gqa(int page_size = 16, bool kernels = false) {
+  printf("\ngqa (bf16, h_q 32, h_kv 8, d 128, page %d); copy ceiling %.0f GB/s\n", page_size, g_copy_gbs);
   printf("| b | s_k | us | GB/s | %% copy | rel_l2 |\n|---|---|---|---|---|---|\n");
   uint64_t seed = 12000;
   for (int b : {64, 128, 256})
     for (int s_k : {1024, 4096, 8192}) {
       Spec s;
-      s.gqa = true, s.d_qk = s.d_v = 128, s.page_size = 16, s.h_q = 32, s.h_kv = 8, s.sample_rows = 256;
+      s.gqa = true, s.d_qk = s.d_v = 128, s.page_size = page_size, s.h_q = 32, s.h_kv = 8, s.sample_rows = 256;
       s.lens.assign(b, s_k);
       DecodeCheck c;
       Problem P = build_and_check(s, ++seed, &c);
@@ -803,6 +807,21 @@ static void bench_gqa() {
       const int copies = static_cast<int>(P.k_copies.size());
       const float ms = median_ms([&](int i) { FMLA_CHECK(run_decode(P, i % copies)); });
       const double gbs = bytes / (ms * 1e-3) / 1e9;
+      if (kernels) {
+        auto pct = [&](float t_ms) { return 100 * bytes / (t_ms * 1e-3) / 1e9 / g_copy_gbs; };
+        const float few = median_ms([&](int i) {
+          CUDA_CHECK((fmla::launch_gqa_decode<__nv_bfloat16, 128>(kernel_params(P, i % copies), nullptr)));
+        });
+        const float four = median_ms([&](int i) {
+          CUDA_CHECK((fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<__nv_bfloat16, 128, 4>>(
+              kernel_params(P, i % copies), nullptr)));
+        });
+        const float generic = median_ms([&](int i) {
+          CUDA_CHECK((fmla::launch_splitkv_decode<__nv_bfloat16, 128, 128, true>(kernel_params(P, i % copies), nullptr)));
+        });
+        printf("decode kernels alone: few-rows %.1f us (%.0f%% copy), with 4 warps %.1f us (%.0f%%), generic %.1f us\n",
+               few * 1e3, pct(few), four * 1e3, pct(four), generic * 1e3);
+      }
       printf("| %d | %d | %.1f | %.0f | %.0f%% | %.1e%s |\n", b, s_k, ms * 1e3, gbs, 100 * gbs / g_copy_gbs,
              c.rel_l2, c.pass ? "" : " FAIL");
       fflush(stdout);
@@ -915,6 +934,10 @@ static fmla::DecodeParams kernel_params(Problem& P, int copy) {
   d.q_stride_b = P.tq.strides[0], d.q_stride_s = P.tq.strides[1], d.q_stride_h = P.tq.strides[2];
   d.k_stride_page = P.tk.strides[0], d.k_stride_row = P.tk.strides[1], d.k_stride_head = P.tk.strides[2];
   d.v_stride_page = d.k_stride_page, d.v_stride_row = d.k_stride_row, d.v_stride_head = d.k_stride_head;
+  if (s.gqa) {
+    d.v = P.v_copies[copy].ptr;
+    d.v_stride_page = P.tv.strides[0], d.v_stride_row = P.tv.strides[1], d.v_stride_head = P.tv.strides[2];
+  }
   d.bt_stride_b = P.tbt.strides[0], d.bt_stride_page = 1, d.seqlens_stride = 1;
   d.o_stride_b = P.tout.strides[0], d.o_stride_s = P.tout.strides[1], d.o_stride_h = P.tout.strides[2];
   d.lse_stride_b = P.tlse.strides[0], d.lse_stride_h = P.tlse.strides[1], d.lse_stride_s = P.tlse.strides[2];
@@ -994,6 +1017,16 @@ int main(int argc, char** argv) {
     g.name = "small gqa";
     decode_case(g, 2);
   }
+  if (mode == "profile-gqa") {  // one GQA row (b 128, s_k 4096, page 16), two calls, for a profiler
+    Spec s;
+    s.gqa = true, s.d_qk = s.d_v = 128, s.page_size = 16, s.h_q = 32, s.h_kv = 8;
+    s.lens.assign(128, 4096);
+    Problem P = build(s, 3);
+    run_metadata(P);
+    for (int i = 0; i < 2; ++i) FMLA_CHECK(run_decode(P));
+    CUDA_CHECK(cudaDeviceSynchronize());
+    printf("profiled gqa b=128 s_k=4096 parts=%d\n", P.nsp);
+  }
   if (mode == "profile" || mode == "profile1") {  // two calls each, for a kernel-level profiler
     struct Row { int b, h_q, s_q; bool causal; std::vector<int32_t> lens; };
     std::vector<Row> rows = {{1, 128, 1, false, {32768}}, {1, 16, 1, false, {32768}},
@@ -1028,6 +1061,10 @@ int main(int argc, char** argv) {
     bench_schedule();
     bench_write_kv_single();
     bench_write_kv();
+  }
+  if (mode == "bench-gqa") {  // the GQA rows at pages of 16, 1 and 64 tokens, each kernel alone too
+    g_copy_gbs = copy_ceiling_gbs();
+    for (int page : {16, 1, 64}) bench_gqa(page, true);
   }
   if (mode == "bench-pages") {  // the memory- and compute-bound rows at pages of 64, 16 and 1 tokens
     g_copy_gbs = copy_ceiling_gbs();

@@ -22,6 +22,9 @@ for step in $STEPS; do
     pages)
       timeout 150 build/fmla_native_test bench-pages > "$OUT/pages.log" 2>&1
       echo "== pages rc=$? ($(( $(date +%s) - t0 )) s)"; grep -vE '^PASS' "$OUT/pages.log" | tail -24 ;;
+    gqa)
+      timeout 200 build/fmla_native_test bench-gqa > "$OUT/gqa.log" 2>&1
+      echo "== gqa rc=$? ($(( $(date +%s) - t0 )) s)"; grep -vE '^PASS' "$OUT/gqa.log" | tail -70 ;;
     sass)
       cuobjdump -sass build/libflashmla.so > "$OUT/sass.txt" 2>&1
       awk '/Function :/{f=$3} /HGMMA/{h[f]++} /LDL|STL/{l[f]++} END{for (k in h) print h[k], "HGMMA", l[k]+0, "LDL/STL", k}' \
@@ -39,7 +42,7 @@ for step in $STEPS; do
       grep -E "^  [a-z].*fmla::|gpu__time_duration|profiled" "$OUT/ncu.log" | sed -E 's/\(fmla::[A-Za-z]+\)//; s/void fmla::([a-z_]+)<[^ ]*/\1/' | cut -c1-110 ;;
     deep)
       timeout 150 ncu --clock-control none -k regex:${KERNEL:-decode} -c 4 --section SpeedOfLight --section WarpStateStats \
-        --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis build/fmla_native_test profile1 > "$OUT/ncu_deep.log" 2>&1
+        --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis build/fmla_native_test ${PROFILE_MODE:-profile1} > "$OUT/ncu_deep.log" 2>&1
       echo "== deep rc=$? ($(( $(date +%s) - t0 )) s)"
       grep -E "Duration|Throughput|Warp Cycles|Stall|stalled|Hit Rate|Busy|Issued|Executed Ipc|Registers" "$OUT/ncu_deep.log" | cut -c1-200 | head -80 ;;
     sanitize)

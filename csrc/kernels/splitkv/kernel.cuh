@@ -22,8 +22,10 @@
 #include <math.h>
 
 #include "../common/decode_params.h"
+#include "../common/online_softmax.cuh"
 #include "../common/ptx.cuh"
 #include "../common/schedule_fields.h"
+#include "../common/smem_opt_in.h"
 #include "../common/wgmma.cuh"
 #include "config.h"
 #include "traits.h"
@@ -240,27 +242,11 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
 
       // ---- online softmax; P to shared memory ----
       if (warp_active) {
-        float base[2], alpha[2];
+        float tile_max[2], base[2];
 #pragma unroll
-        for (int x = 0; x < 2; ++x) {
-          const float tile_max = fmaxf(s_max[my_row[x]], s_max[kBlockM + my_row[x]]);
-          const float new_max = fmaxf(row_max[x], tile_max);
-          // Nothing attended yet: keep every exponent at -inf - 0 instead of -inf - -inf.
-          base[x] = new_max == -INFINITY ? 0.f : new_max;
-          alpha[x] = ptx::ex2(row_max[x] - base[x]);
-          row_max[x] = new_max;
-          row_sum[x] *= alpha[x];
-        }
-        // Once the row maxima settle, alpha is 1 for the whole warp: skip the 128-register rescale.
-        if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
-#pragma unroll
-          for (int i = 0; i < T::kOTiles; ++i) {
-            o[4 * i] *= alpha[0];
-            o[4 * i + 1] *= alpha[0];
-            o[4 * i + 2] *= alpha[1];
-            o[4 * i + 3] *= alpha[1];
-          }
-        }
+        for (int x = 0; x < 2; ++x)
+          tile_max[x] = fmaxf(s_max[my_row[x]], s_max[kBlockM + my_row[x]]);
+        online_softmax_step<T::kOTiles>(tile_max, row_max, row_sum, base, o);
 #pragma unroll
         for (int nt = 0; nt < 4; ++nt) {
 #pragma unroll
@@ -380,21 +366,10 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) splitkv_decode_kernel(const
 template <typename Elem, int D_QK, int D_V, bool SEPARATE_V>
 cudaError_t launch_splitkv_decode(const DecodeParams& p, cudaStream_t stream) {
   using T = SplitKvTraits<Elem, D_QK, D_V, SEPARATE_V>;
-  const auto kernel = splitkv_decode_kernel<T>;
-  // The opt-in shared-memory limit is per function and device; setting it is cheap but not free,
-  // so remember the devices already done.
-  static unsigned long long configured_devices = 0;
-  int device = 0;
-  cudaError_t err = cudaGetDevice(&device);
+  const cudaError_t err = opt_in_shared_memory<splitkv_decode_kernel<T>>(T::kSmemBytes);
   if (err != cudaSuccess) return err;
-  const unsigned long long bit = device < 64 ? 1ull << device : 0ull;
-  if (!(__atomic_load_n(&configured_devices, __ATOMIC_ACQUIRE) & bit)) {
-    err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmemBytes);
-    if (err != cudaSuccess) return err;
-    __atomic_fetch_or(&configured_devices, bit, __ATOMIC_ACQ_REL);
-  }
   const dim3 grid(p.num_sm_parts, p.h_kv, (p.rows_per_kv + kBlockM - 1) / kBlockM);
-  kernel<<<grid, kDecodeThreads, T::kSmemBytes, stream>>>(p);
+  splitkv_decode_kernel<T><<<grid, kDecodeThreads, T::kSmemBytes, stream>>>(p);
   return cudaGetLastError();
 }
 

@@ -1,8 +1,11 @@
-// GQA / MHA / MQA decode (fp16, head dim 256): separate K and V caches.
+// GQA / MHA / MQA decode (fp16, head dim 256): separate K and V caches. The few-rows kernel, the
+// generic one for more query rows per KV head, and the combine step.
 #include "../../combine/combine.cuh"
 #include "../../splitkv/kernel.cuh"
+#include "../kernel.cuh"
 
 namespace fmla {
+template cudaError_t launch_gqa_decode<__half, 256>(const DecodeParams&, cudaStream_t);
 template cudaError_t launch_splitkv_decode<__half, 256, 256, true>(const DecodeParams&, cudaStream_t);
 template cudaError_t launch_combine<__half, 256>(const DecodeParams&, cudaStream_t);
 }  // namespace fmla

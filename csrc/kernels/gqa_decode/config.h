@@ -1,0 +1,25 @@
+// The GQA / MHA / MQA decode kernel for up to 16 query rows per KV head: its constants, with the
+// reason.
+#pragma once
+
+#include "../config.h"
+
+namespace fmla {
+namespace gqa {
+
+// Query rows of one KV head (s_q * h_q / h_kv) the kernel takes: one m16 MMA tile. Decode with
+// group sizes up to 16 (or s_q * group <= 16) is memory-bound; larger row counts take the generic
+// 64-row kernel, whose tensor-core work then pays for itself.
+constexpr int kMaxRows = 16;
+
+// Each warp owns 16 keys of every cache tile (one k16 step of P V) with its own online softmax, so
+// a tile needs no exchange between warps; the warps' partial results meet once per sequence.
+constexpr int kKeysPerWarp = 16;
+
+// One block per SM (the schedule's parts times the KV heads fill the SMs): its shared memory goes
+// to as many cache tiles in flight as fit, the bytes that keep HBM busy.
+constexpr int kSmemBudget = 227 * 1024;
+constexpr int kMaxStages = 8;
+
+}  // namespace gqa
+}  // namespace fmla

@@ -1,0 +1,391 @@
+// GQA / MHA / MQA decode over a paged cache, for up to 16 query rows per KV head (sm_80+).
+//
+// Decode with few query rows per KV head is a stream of K and V through the SMs: every byte is read
+// once and meets 2 * rows flops. The kernel is built to keep that stream at HBM speed:
+//
+// - One block per (schedule part, KV head). The block walks the pieces of sequences of its part
+//   (docs/schedule.md) as one stream of cache tiles: the cp.async pipeline runs across sequence
+//   boundaries, so a short sequence never drains it. Block-table entries are fetched a tile before
+//   their rows are, so the copies never wait on them.
+// - Each warp owns 16 keys of every tile and keeps its own online softmax and 16 x D accumulator
+//   in registers (mma.sync m16n8k16; P goes from the score fragment straight into the A operand), so
+//   a tile costs one barrier. The warps' partial results are merged once per sequence, through
+//   shared memory.
+//
+// A sequence with one split writes out / lse directly; the others write float32 partials that the
+// combine kernel merges. Scores are kept in base 2 (scaled by softmax_scale * log2 e).
+#pragma once
+
+#include <math.h>
+
+#include "../common/decode_params.h"
+#include "../common/online_softmax.cuh"
+#include "../common/ptx.cuh"
+#include "../common/schedule_fields.h"
+#include "../common/smem_opt_in.h"
+#include "launch.h"
+#include "traits.h"
+
+namespace fmla {
+namespace gqa {
+
+// A position in the part's stream of tiles: tile `tile` of the piece of sequence `bi`.
+struct TileCursor {
+  int bi;         // sequence; past the part's last one when done
+  int tile;       // tile of the piece
+  int n_tiles;    // tiles of the piece (>= 1)
+  int start;      // first key of the piece
+  int end;        // one past its last key
+  int ordinal;    // pieces with tiles passed so far in this part: selects the Q slot
+  __device__ bool done() const { return n_tiles == 0; }
+};
+
+template <typename T>
+__device__ __forceinline__ int tiles_of(int start, int end) {
+  return end > start ? (end - start + T::kKeys - 1) / T::kKeys : 0;
+}
+
+// Moves `c` to the first piece with keys at or after sequence `bi`; c.n_tiles == 0 when none is left.
+template <typename T>
+__device__ __forceinline__ void seek_piece(TileCursor& c, const DecodeParams& p, const int32_t* meta,
+                                           int bi) {
+  const int last = meta[kMetaEndBatch];
+  for (; bi <= last; ++bi) {
+    const SequenceWork w = sequence_work(p, meta, bi);
+    const int n = tiles_of<T>(w.start, w.end);
+    if (n > 0) {
+      c.bi = bi, c.tile = 0, c.n_tiles = n, c.start = w.start, c.end = w.end;
+      return;
+    }
+  }
+  c.bi = bi, c.tile = 0, c.n_tiles = 0;
+}
+
+template <typename T>
+__device__ __forceinline__ void advance(TileCursor& c, const DecodeParams& p, const int32_t* meta) {
+  if (++c.tile < c.n_tiles) return;
+  ++c.ordinal;
+  seek_piece<T>(c, p, meta, c.bi + 1);
+}
+
+// The cache rows of one tile this thread copies: the page of each of its rows (0 past the piece),
+// looked up a tile ahead of the copies.
+template <typename T>
+struct RowPages {
+  int page[T::kPasses];
+};
+
+template <typename T>
+__device__ __forceinline__ void look_up_pages(const TileCursor& c, const DecodeParams& p,
+                                              int page_shift, RowPages<T>& out, int tid) {
+  if (c.done()) return;
+  const int32_t* table = p.block_table + static_cast<int64_t>(c.bi) * p.bt_stride_b;
+  const int first = c.start + c.tile * T::kKeys + tid / 8;
+#pragma unroll
+  for (int pass = 0; pass < T::kPasses; ++pass) {
+    const int t = first + pass * T::kRowsPerPass;
+    const int index = page_shift >= 0 ? t >> page_shift : t / p.page_size;
+    out.page[pass] = t < c.end ? table[static_cast<int64_t>(index) * p.bt_stride_page] : 0;
+  }
+}
+
+// Issues the cp.async copies of the tile at `c` into stage buffers s_k / s_v, and with the first
+// tile of a piece the piece's query rows into s_q. Keys past the piece and query rows past
+// rows_per_kv are zero-filled without being read.
+template <typename T>
+__device__ __forceinline__ void issue_tile(const TileCursor& c, const RowPages<T>& pages,
+                                           const DecodeParams& p, int page_shift, int g,
+                                           uint32_t s_k, uint32_t s_v, uint32_t s_q, int tid) {
+  using Elem = typename T::Elem;
+  const int lane_row = tid / 8, lane_chunk = tid % 8;
+  const int first = c.start + c.tile * T::kKeys;
+#pragma unroll
+  for (int pass = 0; pass < T::kPasses; ++pass) {
+    const int r = lane_row + pass * T::kRowsPerPass;
+    const int t = first + r;
+    const bool valid = t < c.end;
+    const Elem* k_row = static_cast<const Elem*>(p.k);
+    const Elem* v_row = static_cast<const Elem*>(p.v);
+    if (valid) {
+      const int64_t page = pages.page[pass];
+      const int64_t in_page = page_shift >= 0 ? t & (p.page_size - 1) : t % p.page_size;
+      k_row += page * p.k_stride_page + in_page * p.k_stride_row + g * p.k_stride_head;
+      v_row += page * p.v_stride_page + in_page * p.v_stride_row + g * p.v_stride_head;
+    }
+    const int bytes = valid ? 16 : 0;
+#pragma unroll
+    for (int i = 0; i < T::kChunks / 8; ++i) {
+      const int chunk = lane_chunk + 8 * i;
+      ptx::cp_async_16(s_k + swizzled<T::kKeys>(r, chunk), k_row + chunk * 8, bytes);
+      ptx::cp_async_16(s_v + swizzled<T::kKeys>(r, chunk), v_row + chunk * 8, bytes);
+    }
+  }
+  if (c.tile == 0) {
+    for (int i = tid; i < kMaxRows * T::kChunks; i += T::kThreads) {
+      const int m = i / T::kChunks, chunk = i % T::kChunks;
+      const bool valid = m < p.rows_per_kv;
+      const Elem* q_row = static_cast<const Elem*>(p.q);
+      if (valid) {
+        const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
+        q_row += c.bi * p.q_stride_b + j * p.q_stride_s + h * p.q_stride_h;
+      }
+      ptx::cp_async_16(s_q + swizzled<kMaxRows>(m, chunk), q_row + chunk * 8, valid ? 16 : 0);
+    }
+  }
+}
+
+// The output of a piece no key reaches (an empty sequence): zeros, and the log-sum-exp of nothing.
+template <typename T>
+__device__ void write_empty_piece(const DecodeParams& p, const int32_t* meta, int bi, int g,
+                                  int tid) {
+  using Elem = typename T::Elem;
+  const SequenceWork w = sequence_work(p, meta, bi);
+  const int total_rows = p.s_q * p.h_q;
+  for (int i = tid; i < p.rows_per_kv * T::D; i += T::kThreads) {
+    const int m = i / T::D, col = i % T::D;
+    const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
+    if (w.single_split) {
+      static_cast<Elem*>(p.out)[bi * p.o_stride_b + j * p.o_stride_s + h * p.o_stride_h + col] =
+          from_float<Elem>(0.f);
+      if (col == 0) p.lse[bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] = INFINITY;
+    } else {
+      const int64_t row = static_cast<int64_t>(w.split) * total_rows + g * p.rows_per_kv + m;
+      p.o_accum[row * T::D + col] = 0.f;
+      if (col == 0) p.lse_accum[row] = -INFINITY;
+    }
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const DecodeParams p) {
+  using Elem = typename T::Elem;
+  constexpr int STAGES = T::STAGES;
+  extern __shared__ __align__(1024) uint8_t smem[];
+
+  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  const int g = blockIdx.y;
+  const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
+  const uint32_t s_base = ptx::smem_addr(smem);
+  float* s_max = reinterpret_cast<float*>(smem + T::kOffMax);  // [warp][row]
+  float* s_sum = reinterpret_cast<float*>(smem + T::kOffSum);  // [warp][row]
+  const int page_shift = (p.page_size & (p.page_size - 1)) == 0 ? __ffs(p.page_size) - 1 : -1;
+
+  // Pieces no key reaches are written here; the stream below holds only pieces with tiles.
+  for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
+    const SequenceWork w = sequence_work(p, meta, bi);
+    if (tiles_of<T>(w.start, w.end) == 0) write_empty_piece<T>(p, meta, bi, g, tid);
+  }
+
+  // `load` is the next tile to copy, its pages already looked up; `use` the next tile to compute.
+  TileCursor load{};
+  seek_piece<T>(load, p, meta, meta[kMetaBeginBatch]);
+  TileCursor use = load;
+  RowPages<T> pages;
+  look_up_pages<T>(load, p, page_shift, pages, tid);
+  int issued = 0;  // tiles issued: the stage of tile n is n % STAGES
+  auto issue_next = [&]() {
+    if (!load.done()) {
+      const int stage = issued % STAGES;
+      issue_tile<T>(load, pages, p, page_shift, g, s_base + stage * T::kStageBytes,
+                    s_base + stage * T::kStageBytes + T::kTileBytes,
+                    s_base + T::kOffQ + (load.ordinal % STAGES) * T::kQBytes, tid);
+      ++issued;
+      advance<T>(load, p, meta);
+      look_up_pages<T>(load, p, page_shift, pages, tid);
+    }
+    ptx::cp_async_commit();  // one group a step, even empty, so that wait_group counts stay uniform
+  };
+#pragma unroll 1
+  for (int s = 0; s < STAGES - 1; ++s) issue_next();
+
+  // The two rows of this thread in the mma fragments (lane / 4 and lane / 4 + 8).
+  const int row0 = lane / 4;
+  float o[T::kOTiles * 4];  // o[4 * i + e]: the m16n8 C fragment of value columns 8i..
+  float row_max[2], row_sum[2];
+  int limit[2];  // keys t < limit[x] are attended by row x
+
+  // ldmatrix row addresses: Q (A operand) rows lane % 16 at chunk 2k + lane / 16; K (B operand, keys
+  // as n) rows lane % 8 + 8 (lane / 16) at chunk 2k + (lane / 8) % 2; V (B operand through .trans)
+  // rows lane % 8 + 8 ((lane / 8) % 2) at chunk 2n + lane / 16.
+  const int q_row = lane % 16, q_chunk = lane / 16;
+  const int k_row = warp * kKeysPerWarp + lane % 8 + 8 * (lane / 16), k_chunk = (lane / 8) % 2;
+  const int v_row = warp * kKeysPerWarp + lane % 8 + 8 * ((lane / 8) % 2), v_chunk = lane / 16;
+
+  for (int n = 0; !use.done(); ++n) {
+    ptx::cp_async_wait<STAGES - 2>();
+    __syncthreads();  // tile n visible to all; every warp is done with the stage refilled next
+    issue_next();
+
+    const int stage = n % STAGES;
+    const uint32_t s_k = s_base + stage * T::kStageBytes;
+    const uint32_t s_v = s_k + T::kTileBytes;
+    const uint32_t s_q = s_base + T::kOffQ + (use.ordinal % STAGES) * T::kQBytes;
+    float* s_red = reinterpret_cast<float*>(smem + stage * T::kStageBytes);  // the merge
+
+    if (use.tile == 0) {  // a new piece: fresh softmax state and causal limits
+#pragma unroll
+      for (int i = 0; i < T::kOTiles * 4; ++i) o[i] = 0.f;
+#pragma unroll
+      for (int x = 0; x < 2; ++x) {
+        row_max[x] = -INFINITY, row_sum[x] = 0.f;
+        const int m = row0 + 8 * x;
+        const int j = m < p.rows_per_kv ? m / p.heads_per_kv : 0;
+        const int seqlen = max(0, p.cache_seqlens[use.bi * p.seqlens_stride]);
+        limit[x] = p.causal ? min(use.end, seqlen - p.s_q + j + 1) : use.end;
+      }
+    }
+
+    // ---- S = Q K^T: 16 rows x this warp's 16 keys ----
+    float s[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};  // [key block of 8][m16n8 C fragment]
+#pragma unroll
+    for (int k = 0; k < T::D / 16; ++k) {
+      uint32_t a[4], b[4];
+      ptx::ldmatrix_x4(a, s_q + swizzled<kMaxRows>(q_row, 2 * k + q_chunk));
+      ptx::ldmatrix_x4(b, s_k + swizzled<T::kKeys>(k_row, 2 * k + k_chunk));
+      ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[0]), a, b[0], b[1]);
+      ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[4]), a, b[2], b[3]);
+    }
+
+    // ---- online softmax over the warp's keys; P into the A fragment of P V ----
+    const int key0 = use.start + use.tile * T::kKeys + warp * kKeysPerWarp + 2 * (lane % 4);
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+      const int x = (e / 2) % 2;
+      const int key = key0 + (e / 4) * 8 + e % 2;
+      s[e] = key < limit[x] ? s[e] * p.scale_log2 : -INFINITY;
+      tile_max[x] = fmaxf(tile_max[x], s[e]);
+    }
+#pragma unroll
+    for (int x = 0; x < 2; ++x) {
+      tile_max[x] = fmaxf(tile_max[x], __shfl_xor_sync(0xffffffffu, tile_max[x], 1));
+      tile_max[x] = fmaxf(tile_max[x], __shfl_xor_sync(0xffffffffu, tile_max[x], 2));
+    }
+    float base[2];
+    online_softmax_step<T::kOTiles>(tile_max, row_max, row_sum, base, o);
+    uint32_t pa[4];  // A fragment: (row0, keys 0-7), (row0 + 8, keys 0-7), then keys 8-15
+#pragma unroll
+    for (int e = 0; e < 8; e += 2) {
+      const int x = (e / 2) % 2;
+      const float p0 = ptx::ex2(s[e] - base[x]), p1 = ptx::ex2(s[e + 1] - base[x]);
+      row_sum[x] += p0 + p1;
+      pa[e / 2] = pack2<Elem>(p0, p1);
+    }
+
+    // ---- O += P V: 16 rows x D columns over the warp's 16 keys ----
+#pragma unroll
+    for (int c = 0; c < T::D / 16; ++c) {
+      uint32_t b[4];
+      ptx::ldmatrix_x4_trans(b, s_v + swizzled<T::kKeys>(v_row, 2 * c + v_chunk));
+      ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&o[8 * c]), pa, b[0], b[1]);
+      ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&o[8 * c + 4]), pa, b[2], b[3]);
+    }
+
+    if (use.tile == use.n_tiles - 1) {
+      // ---- the piece is done: merge the warps' partial results and write them ----
+      const int bi = use.bi;
+      const SequenceWork w = sequence_work(p, meta, bi);
+#pragma unroll
+      for (int x = 0; x < 2; ++x) {
+        row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 1);
+        row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 2);
+        if (lane % 4 == 0) {
+          s_max[warp * kMaxRows + row0 + 8 * x] = row_max[x];
+          s_sum[warp * kMaxRows + row0 + 8 * x] = row_sum[x];
+        }
+      }
+      __syncthreads();
+      // Each row's maximum and sum over the warps; this warp's share of the row's result.
+      float scale[2], total_max[2], total_sum[2];
+#pragma unroll
+      for (int x = 0; x < 2; ++x) {
+        const int r = row0 + 8 * x;
+        float mx = -INFINITY;
+#pragma unroll
+        for (int v = 0; v < T::kWarps; ++v) mx = fmaxf(mx, s_max[v * kMaxRows + r]);
+        const float b = mx == -INFINITY ? 0.f : mx;
+        float sum = 0.f;
+#pragma unroll
+        for (int v = 0; v < T::kWarps; ++v) sum += s_sum[v * kMaxRows + r] * ptx::ex2(s_max[v * kMaxRows + r] - b);
+        total_max[x] = mx, total_sum[x] = sum;
+        scale[x] = sum > 0.f ? ptx::ex2(row_max[x] - b) / sum : 0.f;
+      }
+      const int total_rows = p.s_q * p.h_q;
+#pragma unroll
+      for (int pass = 0; pass < T::D / T::kRedCols; ++pass) {
+        // This warp's scaled fragment of columns [pass * kRedCols, +kRedCols) to shared memory.
+#pragma unroll
+        for (int i = 0; i < T::kRedCols / 8; ++i) {
+          const int ti = pass * (T::kRedCols / 8) + i;
+#pragma unroll
+          for (int x = 0; x < 2; ++x) {
+            const int r = warp * kMaxRows + row0 + 8 * x;
+            *reinterpret_cast<float2*>(s_red + merge_index<T::kRedCols>(r, i * 8 + 2 * (lane % 4))) =
+                make_float2(o[4 * ti + 2 * x] * scale[x], o[4 * ti + 2 * x + 1] * scale[x]);
+          }
+        }
+        __syncthreads();
+        // Sum over the warps, 4 columns a thread, and write.
+        for (int i = tid; i < p.rows_per_kv * (T::kRedCols / 4); i += T::kThreads) {
+          const int m = i / (T::kRedCols / 4), c4 = (i % (T::kRedCols / 4)) * 4;
+          float4 acc = *reinterpret_cast<const float4*>(s_red + merge_index<T::kRedCols>(m, c4));
+#pragma unroll
+          for (int v = 1; v < T::kWarps; ++v) {
+            const float4 o4 =
+                *reinterpret_cast<const float4*>(s_red + merge_index<T::kRedCols>(v * kMaxRows + m, c4));
+            acc.x += o4.x, acc.y += o4.y, acc.z += o4.z, acc.w += o4.w;
+          }
+          const int col = pass * T::kRedCols + c4;
+          const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
+          if (w.single_split) {
+            Elem* out = static_cast<Elem*>(p.out) + bi * p.o_stride_b + j * p.o_stride_s +
+                        h * p.o_stride_h + col;
+            *reinterpret_cast<uint2*>(out) = make_uint2(pack2<Elem>(acc.x, acc.y), pack2<Elem>(acc.z, acc.w));
+          } else {
+            const int64_t row = static_cast<int64_t>(w.split) * total_rows + g * p.rows_per_kv + m;
+            *reinterpret_cast<float4*>(p.o_accum + row * T::D + col) = acc;
+          }
+        }
+        __syncthreads();  // s_red is rewritten by the next pass, and refilled by the next step
+      }
+      // The log-sum-exp of rows row0 and row0 + 8, by the first lane of each quad of warp 0.
+      if (warp == 0 && lane % 4 == 0) {
+#pragma unroll
+        for (int x = 0; x < 2; ++x) {
+          const int m = row0 + 8 * x;
+          if (m >= p.rows_per_kv) continue;
+          const bool empty = !(total_sum[x] > 0.f);
+          const float lse2 = total_max[x] + log2f(total_sum[x]);
+          const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
+          if (w.single_split) {
+            p.lse[bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] =
+                empty ? INFINITY : lse2 * kLn2;
+          } else {
+            const int64_t row = static_cast<int64_t>(w.split) * total_rows + g * p.rows_per_kv + m;
+            p.lse_accum[row] = empty ? -INFINITY : lse2 * kLn2;
+          }
+        }
+      }
+    }
+    advance<T>(use, p, meta);
+  }
+  ptx::cp_async_wait<0>();  // nothing is left in flight at exit
+}
+
+}  // namespace gqa
+
+// Launches the kernel of traits T (the default ones, or others a benchmark compares).
+template <typename T>
+cudaError_t launch_gqa_decode_with(const DecodeParams& p, cudaStream_t stream) {
+  const cudaError_t err = opt_in_shared_memory<gqa::gqa_decode_kernel<T>>(T::kSmemBytes);
+  if (err != cudaSuccess) return err;
+  gqa::gqa_decode_kernel<T><<<dim3(p.num_sm_parts, p.h_kv), T::kThreads, T::kSmemBytes, stream>>>(p);
+  return cudaGetLastError();
+}
+
+template <typename Elem, int D>
+cudaError_t launch_gqa_decode(const DecodeParams& p, cudaStream_t stream) {
+  return launch_gqa_decode_with<gqa::GqaTraits<Elem, D>>(p, stream);
+}
+
+}  // namespace fmla
