@@ -828,6 +828,40 @@ static void bench_gqa(int page_size = 16, bool kernels = false) {
     }
 }
 
+// Shapes of the few-rows GQA kernel side by side (b 128, s_k 4096, page 16), each alone.
+static void gqa_variants() {
+  printf("\ngqa kernel shapes (bf16, h_q 32, h_kv 8, b 128, s_k 4096, page 16), kernel alone, %% copy\n");
+  for (int d : {64, 128, 256}) {
+    Spec s;
+    s.gqa = true, s.d_qk = s.d_v = d, s.page_size = 16, s.h_q = 32, s.h_kv = 8, s.sample_rows = 64;
+    s.lens.assign(128, 4096);
+    DecodeCheck c;
+    Problem P = build_and_check(s, 77 + d, &c);
+    const double bytes = 128.0 * 2 * 4096 * 8 * d * 2;
+    ensure_rotation(P, static_cast<size_t>(bytes));
+    const int copies = static_cast<int>(P.k_copies.size());
+    auto time = [&](auto launch) {
+      const float ms = median_ms([&](int i) { CUDA_CHECK(launch(kernel_params(P, i % copies))); });
+      return 100 * bytes / (ms * 1e-3) / 1e9 / g_copy_gbs;
+    };
+    using E = __nv_bfloat16;
+    if (d == 64)
+      printf("d 64: 8 warps x 32 keys %.0f%%, 8 x 16 %.0f%%, 4 x 32 %.0f%%\n",
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 64, 8, 32, 1>>(q, nullptr); }),
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 64, 8, 16, 1>>(q, nullptr); }),
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 64, 4, 32, 1>>(q, nullptr); }));
+    if (d == 128)
+      printf("d 128: 8 warps x 16 keys %.0f%%, 4 x 16 %.0f%%\n",
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 128, 8, 16, 1>>(q, nullptr); }),
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 128, 4, 16, 1>>(q, nullptr); }));
+    if (d == 256)
+      printf("d 256: 8 warps x 16 split 2 %.0f%%, 4 x 16 split 2 %.0f%%\n",
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 256, 8, 16, 2>>(q, nullptr); }),
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 256, 4, 16, 2>>(q, nullptr); }));
+    fflush(stdout);
+  }
+}
+
 static void bench_write_kv() {
   printf("\nwrite_kv (4096 tokens a call; back-to-back calls, rotating sources)\n");
   printf("| shape | us per call | GB/s | %% copy |\n|---|---|---|---|\n");
@@ -1065,6 +1099,10 @@ int main(int argc, char** argv) {
   if (mode == "bench-gqa") {  // the GQA rows at pages of 16, 1 and 64 tokens, each kernel alone too
     g_copy_gbs = copy_ceiling_gbs();
     for (int page : {16, 1, 64}) bench_gqa(page, true);
+  }
+  if (mode == "gqa-variants") {
+    g_copy_gbs = copy_ceiling_gbs();
+    gqa_variants();
   }
   if (mode == "bench-pages") {  // the memory- and compute-bound rows at pages of 64, 16 and 1 tokens
     g_copy_gbs = copy_ceiling_gbs();

@@ -16,6 +16,15 @@ __device__ __forceinline__ void wait_for_previous_kernel() {
 #endif
 }
 
+// Lets the next kernel in the stream (launched with launch_dependent) be scheduled now, beside this
+// one: its blocks then sit in wait_for_previous_kernel() until this grid has finished and its writes
+// are visible, so calling this early is safe and hides the next launch behind this kernel's work.
+__device__ __forceinline__ void allow_next_kernel_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
 // Whether the current device takes programmatic launches (compute capability 9.0 or newer),
 // remembered per device. FMLA_NO_PDL builds the library without them (for comparisons).
 inline bool device_takes_pdl() {

@@ -12,10 +12,6 @@ namespace gqa {
 // 64-row kernel, whose tensor-core work then pays for itself.
 constexpr int kMaxRows = 16;
 
-// Each warp owns 16 keys of every cache tile (one k16 step of P V) with its own online softmax, so
-// a tile needs no exchange between warps; the warps' partial results meet once per sequence.
-constexpr int kKeysPerWarp = 16;
-
 // One block per SM (the schedule's parts times the KV heads fill the SMs): its shared memory goes
 // to as many cache tiles in flight as fit, the bytes that keep HBM busy.
 constexpr int kSmemBudget = 227 * 1024;

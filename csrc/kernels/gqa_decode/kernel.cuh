@@ -7,10 +7,14 @@
 //   (docs/schedule.md) as one stream of cache tiles: the cp.async pipeline runs across sequence
 //   boundaries, so a short sequence never drains it. Block-table entries are fetched a tile before
 //   their rows are, so the copies never wait on them.
-// - Each warp owns 16 keys of every tile and keeps its own online softmax and 16 x D accumulator
-//   in registers (mma.sync m16n8k16; P goes from the score fragment straight into the A operand), so
-//   a tile costs one barrier. The warps' partial results are merged once per sequence, through
-//   shared memory.
+// - Each warp owns a slice of the keys of every tile (16 or 32) and keeps its own online softmax
+//   and accumulator in registers (mma.sync m16n8k16; P goes from the score fragment straight into
+//   the A operand), so a tile costs one barrier. For d 256 two warps share a slice, each with half
+//   of the value columns. The slices' partial results are merged once per sequence, through shared
+//   memory.
+// - Only the loader reads the schedule and the sequence lengths (the next sequence's a sequence
+//   ahead); it passes each piece's description to the warps through shared memory with its first
+//   tile.
 //
 // A sequence with one split writes out / lse directly; the others write float32 partials that the
 // combine kernel merges. Scores are kept in base 2 (scaled by softmax_scale * log2 e).
@@ -20,6 +24,7 @@
 
 #include "../common/decode_params.h"
 #include "../common/online_softmax.cuh"
+#include "../common/pdl.cuh"
 #include "../common/ptx.cuh"
 #include "../common/schedule_fields.h"
 #include "../common/smem_opt_in.h"
@@ -29,15 +34,27 @@
 namespace fmla {
 namespace gqa {
 
-// A position in the part's stream of tiles: tile `tile` of the piece of sequence `bi`.
-struct TileCursor {
-  int bi;         // sequence; past the part's last one when done
-  int tile;       // tile of the piece
-  int n_tiles;    // tiles of the piece (>= 1)
-  int start;      // first key of the piece
-  int end;        // one past its last key
-  int ordinal;    // pieces with tiles passed so far in this part: selects the Q slot
-  __device__ bool done() const { return n_tiles == 0; }
+// What the schedule and the lengths say of one sequence: read by the loader only.
+struct SequenceInfo {
+  int seqlen;      // cache_seqlens[bi], negatives read as 0
+  int split_lo;    // num_splits[bi]
+  int split_hi;    // num_splits[bi + 1]
+};
+
+__device__ __forceinline__ SequenceInfo fetch_info(const DecodeParams& p, int bi) {
+  return SequenceInfo{max(0, p.cache_seqlens[bi * p.seqlens_stride]), p.num_splits[bi],
+                      p.num_splits[bi + 1]};
+}
+
+// The part's piece of one sequence, as the warps need it (written to shared memory by the loader).
+struct PieceDesc {
+  int bi;
+  int start, end;    // keys of the piece
+  int n_tiles;       // 0: the part has no further piece
+  int split;         // index of the piece's partial result
+  int single_split;  // the piece is the whole sequence: write out / lse directly
+  int seqlen;
+  int unused;
 };
 
 template <typename T>
@@ -45,69 +62,107 @@ __device__ __forceinline__ int tiles_of(int start, int end) {
   return end > start ? (end - start + T::kKeys - 1) / T::kKeys : 0;
 }
 
-// Moves `c` to the first piece with keys at or after sequence `bi`; c.n_tiles == 0 when none is left.
 template <typename T>
-__device__ __forceinline__ void seek_piece(TileCursor& c, const DecodeParams& p, const int32_t* meta,
-                                           int bi) {
-  const int last = meta[kMetaEndBatch];
-  for (; bi <= last; ++bi) {
-    const SequenceWork w = sequence_work(p, meta, bi);
-    const int n = tiles_of<T>(w.start, w.end);
-    if (n > 0) {
-      c.bi = bi, c.tile = 0, c.n_tiles = n, c.start = w.start, c.end = w.end;
-      return;
+__device__ __forceinline__ PieceDesc piece_of(const int32_t* meta, int bi, const SequenceInfo& info) {
+  PieceDesc d;
+  const int begin_batch = meta[kMetaBeginBatch], end_batch = meta[kMetaEndBatch];
+  d.bi = bi;
+  d.seqlen = info.seqlen;
+  d.start = bi == begin_batch ? meta[kMetaBeginToken] : 0;
+  d.end = min(info.seqlen, bi == end_batch ? meta[kMetaEndToken] : info.seqlen);
+  d.n_tiles = tiles_of<T>(d.start, d.end);
+  d.split = meta[kMetaBeginSplit] + (bi - begin_batch);
+  d.single_split = info.split_hi - info.split_lo == 1;
+  d.unused = 0;
+  return d;
+}
+
+// The output of a piece no key reaches (an empty sequence): zeros, and the log-sum-exp of nothing.
+template <typename T>
+__device__ void write_empty_piece(const DecodeParams& p, const PieceDesc& d, int g, int tid) {
+  using Elem = typename T::Elem;
+  const int total_rows = p.s_q * p.h_q;
+  for (int i = tid; i < p.rows_per_kv * T::D; i += T::kThreads) {
+    const int m = i / T::D, col = i % T::D;
+    const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
+    if (d.single_split) {
+      static_cast<Elem*>(p.out)[d.bi * p.o_stride_b + j * p.o_stride_s + h * p.o_stride_h + col] =
+          from_float<Elem>(0.f);
+      if (col == 0) p.lse[d.bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] = INFINITY;
+    } else {
+      const int64_t row = static_cast<int64_t>(d.split) * total_rows + g * p.rows_per_kv + m;
+      p.o_accum[row * T::D + col] = 0.f;
+      if (col == 0) p.lse_accum[row] = -INFINITY;
     }
   }
-  c.bi = bi, c.tile = 0, c.n_tiles = 0;
 }
 
+// The loader's position in the part's stream of tiles: tile `tile` of the piece `piece`, and the
+// pages of this thread's rows of that tile, looked up a tile ahead of the copies.
 template <typename T>
-__device__ __forceinline__ void advance(TileCursor& c, const DecodeParams& p, const int32_t* meta) {
-  if (++c.tile < c.n_tiles) return;
-  ++c.ordinal;
-  seek_piece<T>(c, p, meta, c.bi + 1);
-}
-
-// The cache rows of one tile this thread copies: the page of each of its rows (0 past the piece),
-// looked up a tile ahead of the copies.
-template <typename T>
-struct RowPages {
+struct Loader {
+  PieceDesc piece;
+  int tile;
+  int ordinal;        // pieces with tiles passed so far: selects the ring slots
+  SequenceInfo next;  // of piece.bi + 1, fetched when the piece began
   int page[T::kPasses];
+  __device__ bool done() const { return piece.n_tiles == 0; }
 };
 
+// Moves the loader to the first piece with keys at or after sequence `bi` (whose info is given),
+// writing the pieces without keys on the way, and publishes the piece (or the end) in its ring slot.
 template <typename T>
-__device__ __forceinline__ void look_up_pages(const TileCursor& c, const DecodeParams& p,
-                                              int page_shift, RowPages<T>& out, int tid) {
+__device__ __forceinline__ void seek_piece(Loader<T>& c, const DecodeParams& p, const int32_t* meta,
+                                           int bi, SequenceInfo info, PieceDesc* ring, int g,
+                                           int tid) {
+  const int last = meta[kMetaEndBatch];
+  c.tile = 0;
+  c.piece.n_tiles = 0;
+  for (; bi <= last; ++bi) {
+    const PieceDesc d = piece_of<T>(meta, bi, info);
+    if (d.n_tiles > 0) {
+      c.piece = d;
+      if (bi < last) c.next = fetch_info(p, bi + 1);
+      break;
+    }
+    write_empty_piece<T>(p, d, g, tid);
+    if (bi < last) info = fetch_info(p, bi + 1);
+  }
+  if (tid == 0) ring[c.ordinal % T::kPieceSlots] = c.piece;
+}
+
+template <typename T>
+__device__ __forceinline__ void look_up_pages(Loader<T>& c, const DecodeParams& p, int page_shift,
+                                              int tid) {
   if (c.done()) return;
-  const int32_t* table = p.block_table + static_cast<int64_t>(c.bi) * p.bt_stride_b;
-  const int first = c.start + c.tile * T::kKeys + tid / 8;
+  const int32_t* table = p.block_table + static_cast<int64_t>(c.piece.bi) * p.bt_stride_b;
+  const int first = c.piece.start + c.tile * T::kKeys + tid / 8;
 #pragma unroll
   for (int pass = 0; pass < T::kPasses; ++pass) {
     const int t = first + pass * T::kRowsPerPass;
     const int index = page_shift >= 0 ? t >> page_shift : t / p.page_size;
-    out.page[pass] = t < c.end ? table[static_cast<int64_t>(index) * p.bt_stride_page] : 0;
+    c.page[pass] = t < c.piece.end ? table[static_cast<int64_t>(index) * p.bt_stride_page] : 0;
   }
 }
 
-// Issues the cp.async copies of the tile at `c` into stage buffers s_k / s_v, and with the first
+// Issues the cp.async copies of the loader's tile into stage buffers s_k / s_v, and with the first
 // tile of a piece the piece's query rows into s_q. Keys past the piece and query rows past
 // rows_per_kv are zero-filled without being read.
 template <typename T>
-__device__ __forceinline__ void issue_tile(const TileCursor& c, const RowPages<T>& pages,
-                                           const DecodeParams& p, int page_shift, int g,
-                                           uint32_t s_k, uint32_t s_v, uint32_t s_q, int tid) {
+__device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParams& p, int page_shift,
+                                           int g, uint32_t s_k, uint32_t s_v, uint32_t s_q, int tid) {
   using Elem = typename T::Elem;
   const int lane_row = tid / 8, lane_chunk = tid % 8;
-  const int first = c.start + c.tile * T::kKeys;
+  const int first = c.piece.start + c.tile * T::kKeys;
 #pragma unroll
   for (int pass = 0; pass < T::kPasses; ++pass) {
     const int r = lane_row + pass * T::kRowsPerPass;
     const int t = first + r;
-    const bool valid = t < c.end;
+    const bool valid = t < c.piece.end;
     const Elem* k_row = static_cast<const Elem*>(p.k);
     const Elem* v_row = static_cast<const Elem*>(p.v);
     if (valid) {
-      const int64_t page = pages.page[pass];
+      const int64_t page = c.page[pass];
       const int64_t in_page = page_shift >= 0 ? t & (p.page_size - 1) : t % p.page_size;
       k_row += page * p.k_stride_page + in_page * p.k_stride_row + g * p.k_stride_head;
       v_row += page * p.v_stride_page + in_page * p.v_stride_row + g * p.v_stride_head;
@@ -127,31 +182,9 @@ __device__ __forceinline__ void issue_tile(const TileCursor& c, const RowPages<T
       const Elem* q_row = static_cast<const Elem*>(p.q);
       if (valid) {
         const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
-        q_row += c.bi * p.q_stride_b + j * p.q_stride_s + h * p.q_stride_h;
+        q_row += c.piece.bi * p.q_stride_b + j * p.q_stride_s + h * p.q_stride_h;
       }
       ptx::cp_async_16(s_q + swizzled<kMaxRows>(m, chunk), q_row + chunk * 8, valid ? 16 : 0);
-    }
-  }
-}
-
-// The output of a piece no key reaches (an empty sequence): zeros, and the log-sum-exp of nothing.
-template <typename T>
-__device__ void write_empty_piece(const DecodeParams& p, const int32_t* meta, int bi, int g,
-                                  int tid) {
-  using Elem = typename T::Elem;
-  const SequenceWork w = sequence_work(p, meta, bi);
-  const int total_rows = p.s_q * p.h_q;
-  for (int i = tid; i < p.rows_per_kv * T::D; i += T::kThreads) {
-    const int m = i / T::D, col = i % T::D;
-    const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
-    if (w.single_split) {
-      static_cast<Elem*>(p.out)[bi * p.o_stride_b + j * p.o_stride_s + h * p.o_stride_h + col] =
-          from_float<Elem>(0.f);
-      if (col == 0) p.lse[bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] = INFINITY;
-    } else {
-      const int64_t row = static_cast<int64_t>(w.split) * total_rows + g * p.rows_per_kv + m;
-      p.o_accum[row * T::D + col] = 0.f;
-      if (col == 0) p.lse_accum[row] = -INFINITY;
     }
   }
 }
@@ -161,37 +194,41 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   using Elem = typename T::Elem;
   constexpr int STAGES = T::STAGES;
   extern __shared__ __align__(1024) uint8_t smem[];
+  allow_next_kernel_launch();  // the combine kernel waits for this grid before it reads anything
 
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  const int slice = warp % T::kKeySlices, half = warp / T::kKeySlices;
   const int g = blockIdx.y;
   const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
   const uint32_t s_base = ptx::smem_addr(smem);
-  float* s_max = reinterpret_cast<float*>(smem + T::kOffMax);  // [warp][row]
-  float* s_sum = reinterpret_cast<float*>(smem + T::kOffSum);  // [warp][row]
+  PieceDesc* ring = reinterpret_cast<PieceDesc*>(smem + T::kOffPieces);
+  float* s_max = reinterpret_cast<float*>(smem + T::kOffMax);  // [slice][row]
+  float* s_sum = reinterpret_cast<float*>(smem + T::kOffSum);  // [slice][row]
   const int page_shift = (p.page_size & (p.page_size - 1)) == 0 ? __ffs(p.page_size) - 1 : -1;
 
-  // Pieces no key reaches are written here; the stream below holds only pieces with tiles.
-  for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
-    const SequenceWork w = sequence_work(p, meta, bi);
-    if (tiles_of<T>(w.start, w.end) == 0) write_empty_piece<T>(p, meta, bi, g, tid);
+  Loader<T> load;
+  load.ordinal = 0;
+  const int first_bi = meta[kMetaBeginBatch];
+  if (first_bi <= meta[kMetaEndBatch]) {
+    seek_piece<T>(load, p, meta, first_bi, fetch_info(p, first_bi), ring, g, tid);
+  } else {  // a part without work
+    load.piece.n_tiles = 0;
+    if (tid == 0) ring[0] = load.piece;
   }
-
-  // `load` is the next tile to copy, its pages already looked up; `use` the next tile to compute.
-  TileCursor load{};
-  seek_piece<T>(load, p, meta, meta[kMetaBeginBatch]);
-  TileCursor use = load;
-  RowPages<T> pages;
-  look_up_pages<T>(load, p, page_shift, pages, tid);
+  look_up_pages<T>(load, p, page_shift, tid);
   int issued = 0;  // tiles issued: the stage of tile n is n % STAGES
   auto issue_next = [&]() {
     if (!load.done()) {
       const int stage = issued % STAGES;
-      issue_tile<T>(load, pages, p, page_shift, g, s_base + stage * T::kStageBytes,
+      issue_tile<T>(load, p, page_shift, g, s_base + stage * T::kStageBytes,
                     s_base + stage * T::kStageBytes + T::kTileBytes,
                     s_base + T::kOffQ + (load.ordinal % STAGES) * T::kQBytes, tid);
       ++issued;
-      advance<T>(load, p, meta);
-      look_up_pages<T>(load, p, page_shift, pages, tid);
+      if (++load.tile == load.piece.n_tiles) {
+        ++load.ordinal;
+        seek_piece<T>(load, p, meta, load.piece.bi + 1, load.next, ring, g, tid);
+      }
+      look_up_pages<T>(load, p, page_shift, tid);
     }
     ptx::cp_async_commit();  // one group a step, even empty, so that wait_group counts stay uniform
   };
@@ -200,29 +237,29 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
 
   // The two rows of this thread in the mma fragments (lane / 4 and lane / 4 + 8).
   const int row0 = lane / 4;
-  float o[T::kOTiles * 4];  // o[4 * i + e]: the m16n8 C fragment of value columns 8i..
+  float o[T::kOTiles * 4];  // o[4 * i + e]: the m16n8 C fragment of this warp's value columns 8i..
   float row_max[2], row_sum[2];
   int limit[2];  // keys t < limit[x] are attended by row x
 
   // ldmatrix row addresses: Q (A operand) rows lane % 16 at chunk 2k + lane / 16; K (B operand, keys
   // as n) rows lane % 8 + 8 (lane / 16) at chunk 2k + (lane / 8) % 2; V (B operand through .trans)
   // rows lane % 8 + 8 ((lane / 8) % 2) at chunk 2n + lane / 16.
+  const int first_key = slice * T::kSliceKeys;
   const int q_row = lane % 16, q_chunk = lane / 16;
-  const int k_row = warp * kKeysPerWarp + lane % 8 + 8 * (lane / 16), k_chunk = (lane / 8) % 2;
-  const int v_row = warp * kKeysPerWarp + lane % 8 + 8 * ((lane / 8) % 2), v_chunk = lane / 16;
+  const int k_row = first_key + lane % 8 + 8 * (lane / 16), k_chunk = (lane / 8) % 2;
+  const int v_row = first_key + lane % 8 + 8 * ((lane / 8) % 2), v_chunk = lane / 16;
+  const int v_chunk0 = half * T::kCols / 8;  // first value chunk of this warp's columns
 
-  for (int n = 0; !use.done(); ++n) {
+  PieceDesc piece;
+  int tile = 0, ordinal = 0;
+  for (int n = 0;; ++n) {
     ptx::cp_async_wait<STAGES - 2>();
     __syncthreads();  // tile n visible to all; every warp is done with the stage refilled next
+    if (tile == 0) piece = ring[ordinal % T::kPieceSlots];  // came with the piece's first tile
     issue_next();
 
-    const int stage = n % STAGES;
-    const uint32_t s_k = s_base + stage * T::kStageBytes;
-    const uint32_t s_v = s_k + T::kTileBytes;
-    const uint32_t s_q = s_base + T::kOffQ + (use.ordinal % STAGES) * T::kQBytes;
-    float* s_red = reinterpret_cast<float*>(smem + stage * T::kStageBytes);  // the merge
-
-    if (use.tile == 0) {  // a new piece: fresh softmax state and causal limits
+    if (tile == 0) {  // a new piece: fresh state
+      if (piece.n_tiles == 0) break;
 #pragma unroll
       for (int i = 0; i < T::kOTiles * 4; ++i) o[i] = 0.f;
 #pragma unroll
@@ -230,27 +267,36 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
         row_max[x] = -INFINITY, row_sum[x] = 0.f;
         const int m = row0 + 8 * x;
         const int j = m < p.rows_per_kv ? m / p.heads_per_kv : 0;
-        const int seqlen = max(0, p.cache_seqlens[use.bi * p.seqlens_stride]);
-        limit[x] = p.causal ? min(use.end, seqlen - p.s_q + j + 1) : use.end;
+        limit[x] = p.causal ? min(piece.end, piece.seqlen - p.s_q + j + 1) : piece.end;
+      }
+    }
+    const int stage = n % STAGES;
+    const uint32_t s_k = s_base + stage * T::kStageBytes;
+    const uint32_t s_v = s_k + T::kTileBytes;
+    const uint32_t s_q = s_base + T::kOffQ + (ordinal % STAGES) * T::kQBytes;
+
+    // ---- S = Q K^T: 16 rows x this warp's keys ----
+    float s[T::kKeyGroups * 8];  // [group of 16 keys][key block of 8][m16n8 C fragment]
+#pragma unroll
+    for (int i = 0; i < T::kKeyGroups * 8; ++i) s[i] = 0.f;
+#pragma unroll
+    for (int k = 0; k < T::D / 16; ++k) {
+      uint32_t a[4];
+      ptx::ldmatrix_x4(a, s_q + swizzled<kMaxRows>(q_row, 2 * k + q_chunk));
+#pragma unroll
+      for (int kg = 0; kg < T::kKeyGroups; ++kg) {
+        uint32_t b[4];
+        ptx::ldmatrix_x4(b, s_k + swizzled<T::kKeys>(k_row + 16 * kg, 2 * k + k_chunk));
+        ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[8 * kg]), a, b[0], b[1]);
+        ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[8 * kg + 4]), a, b[2], b[3]);
       }
     }
 
-    // ---- S = Q K^T: 16 rows x this warp's 16 keys ----
-    float s[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};  // [key block of 8][m16n8 C fragment]
-#pragma unroll
-    for (int k = 0; k < T::D / 16; ++k) {
-      uint32_t a[4], b[4];
-      ptx::ldmatrix_x4(a, s_q + swizzled<kMaxRows>(q_row, 2 * k + q_chunk));
-      ptx::ldmatrix_x4(b, s_k + swizzled<T::kKeys>(k_row, 2 * k + k_chunk));
-      ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[0]), a, b[0], b[1]);
-      ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[4]), a, b[2], b[3]);
-    }
-
-    // ---- online softmax over the warp's keys; P into the A fragment of P V ----
-    const int key0 = use.start + use.tile * T::kKeys + warp * kKeysPerWarp + 2 * (lane % 4);
+    // ---- online softmax over the warp's keys; P into the A fragments of P V ----
+    const int key0 = piece.start + tile * T::kKeys + first_key + 2 * (lane % 4);
     float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-    for (int e = 0; e < 8; ++e) {
+    for (int e = 0; e < T::kKeyGroups * 8; ++e) {
       const int x = (e / 2) % 2;
       const int key = key0 + (e / 4) * 8 + e % 2;
       s[e] = key < limit[x] ? s[e] * p.scale_log2 : -INFINITY;
@@ -263,111 +309,117 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
     }
     float base[2];
     online_softmax_step<T::kOTiles>(tile_max, row_max, row_sum, base, o);
-    uint32_t pa[4];  // A fragment: (row0, keys 0-7), (row0 + 8, keys 0-7), then keys 8-15
+    // A fragment of group kg: (row0, keys 0-7), (row0 + 8, keys 0-7), then keys 8-15.
+    uint32_t pa[T::kKeyGroups][4];
 #pragma unroll
-    for (int e = 0; e < 8; e += 2) {
+    for (int e = 0; e < T::kKeyGroups * 8; e += 2) {
       const int x = (e / 2) % 2;
       const float p0 = ptx::ex2(s[e] - base[x]), p1 = ptx::ex2(s[e + 1] - base[x]);
       row_sum[x] += p0 + p1;
-      pa[e / 2] = pack2<Elem>(p0, p1);
+      pa[e / 8][(e % 8) / 2] = pack2<Elem>(p0, p1);
     }
 
-    // ---- O += P V: 16 rows x D columns over the warp's 16 keys ----
+    // ---- O += P V: 16 rows x this warp's value columns over its keys ----
 #pragma unroll
-    for (int c = 0; c < T::D / 16; ++c) {
-      uint32_t b[4];
-      ptx::ldmatrix_x4_trans(b, s_v + swizzled<T::kKeys>(v_row, 2 * c + v_chunk));
-      ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&o[8 * c]), pa, b[0], b[1]);
-      ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&o[8 * c + 4]), pa, b[2], b[3]);
+    for (int kg = 0; kg < T::kKeyGroups; ++kg) {
+#pragma unroll
+      for (int c = 0; c < T::kCols / 16; ++c) {
+        uint32_t b[4];
+        ptx::ldmatrix_x4_trans(b, s_v + swizzled<T::kKeys>(v_row + 16 * kg, v_chunk0 + 2 * c + v_chunk));
+        ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&o[8 * c]), pa[kg], b[0], b[1]);
+        ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&o[8 * c + 4]), pa[kg], b[2], b[3]);
+      }
     }
 
-    if (use.tile == use.n_tiles - 1) {
-      // ---- the piece is done: merge the warps' partial results and write them ----
-      const int bi = use.bi;
-      const SequenceWork w = sequence_work(p, meta, bi);
+    if (++tile < piece.n_tiles) continue;
+    tile = 0, ++ordinal;
+
+    // ---- the piece is done: merge the slices' partial results and write them ----
 #pragma unroll
-      for (int x = 0; x < 2; ++x) {
-        row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 1);
-        row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 2);
-        if (lane % 4 == 0) {
-          s_max[warp * kMaxRows + row0 + 8 * x] = row_max[x];
-          s_sum[warp * kMaxRows + row0 + 8 * x] = row_sum[x];
-        }
+    for (int x = 0; x < 2; ++x) {
+      row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 1);
+      row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 2);
+      if (half == 0 && lane % 4 == 0) {
+        s_max[slice * kMaxRows + row0 + 8 * x] = row_max[x];
+        s_sum[slice * kMaxRows + row0 + 8 * x] = row_sum[x];
       }
-      __syncthreads();
-      // Each row's maximum and sum over the warps; this warp's share of the row's result.
-      float scale[2], total_max[2], total_sum[2];
+    }
+    __syncthreads();
+    // Each row's maximum and sum over the slices; this slice's share of the row's result.
+    float scale[2], total_max[2], total_sum[2];
 #pragma unroll
-      for (int x = 0; x < 2; ++x) {
-        const int r = row0 + 8 * x;
-        float mx = -INFINITY;
+    for (int x = 0; x < 2; ++x) {
+      const int r = row0 + 8 * x;
+      float mx = -INFINITY;
 #pragma unroll
-        for (int v = 0; v < T::kWarps; ++v) mx = fmaxf(mx, s_max[v * kMaxRows + r]);
-        const float b = mx == -INFINITY ? 0.f : mx;
-        float sum = 0.f;
+      for (int v = 0; v < T::kKeySlices; ++v) mx = fmaxf(mx, s_max[v * kMaxRows + r]);
+      const float b = mx == -INFINITY ? 0.f : mx;
+      float sum = 0.f;
 #pragma unroll
-        for (int v = 0; v < T::kWarps; ++v) sum += s_sum[v * kMaxRows + r] * ptx::ex2(s_max[v * kMaxRows + r] - b);
-        total_max[x] = mx, total_sum[x] = sum;
-        scale[x] = sum > 0.f ? ptx::ex2(row_max[x] - b) / sum : 0.f;
-      }
-      const int total_rows = p.s_q * p.h_q;
+      for (int v = 0; v < T::kKeySlices; ++v)
+        sum += s_sum[v * kMaxRows + r] * ptx::ex2(s_max[v * kMaxRows + r] - b);
+      total_max[x] = mx, total_sum[x] = sum;
+      scale[x] = sum > 0.f ? ptx::ex2(row_max[x] - b) / sum : 0.f;
+    }
+    float* s_red = reinterpret_cast<float*>(smem + stage * T::kStageBytes);  // the stage just used
+    const int total_rows = p.s_q * p.h_q;
 #pragma unroll
-      for (int pass = 0; pass < T::D / T::kRedCols; ++pass) {
-        // This warp's scaled fragment of columns [pass * kRedCols, +kRedCols) to shared memory.
+    for (int pass = 0; pass < T::D / T::kRedCols; ++pass) {
+      // The warps holding columns [pass * kRedCols, +kRedCols) put their scaled fragments there.
+      if ((pass * T::kRedCols) / T::kCols == half) {
 #pragma unroll
         for (int i = 0; i < T::kRedCols / 8; ++i) {
-          const int ti = pass * (T::kRedCols / 8) + i;
+          const int ti = (pass * T::kRedCols) % T::kCols / 8 + i;
 #pragma unroll
           for (int x = 0; x < 2; ++x) {
-            const int r = warp * kMaxRows + row0 + 8 * x;
+            const int r = slice * kMaxRows + row0 + 8 * x;
             *reinterpret_cast<float2*>(s_red + merge_index<T::kRedCols>(r, i * 8 + 2 * (lane % 4))) =
                 make_float2(o[4 * ti + 2 * x] * scale[x], o[4 * ti + 2 * x + 1] * scale[x]);
           }
         }
-        __syncthreads();
-        // Sum over the warps, 4 columns a thread, and write.
-        for (int i = tid; i < p.rows_per_kv * (T::kRedCols / 4); i += T::kThreads) {
-          const int m = i / (T::kRedCols / 4), c4 = (i % (T::kRedCols / 4)) * 4;
-          float4 acc = *reinterpret_cast<const float4*>(s_red + merge_index<T::kRedCols>(m, c4));
-#pragma unroll
-          for (int v = 1; v < T::kWarps; ++v) {
-            const float4 o4 =
-                *reinterpret_cast<const float4*>(s_red + merge_index<T::kRedCols>(v * kMaxRows + m, c4));
-            acc.x += o4.x, acc.y += o4.y, acc.z += o4.z, acc.w += o4.w;
-          }
-          const int col = pass * T::kRedCols + c4;
-          const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
-          if (w.single_split) {
-            Elem* out = static_cast<Elem*>(p.out) + bi * p.o_stride_b + j * p.o_stride_s +
-                        h * p.o_stride_h + col;
-            *reinterpret_cast<uint2*>(out) = make_uint2(pack2<Elem>(acc.x, acc.y), pack2<Elem>(acc.z, acc.w));
-          } else {
-            const int64_t row = static_cast<int64_t>(w.split) * total_rows + g * p.rows_per_kv + m;
-            *reinterpret_cast<float4*>(p.o_accum + row * T::D + col) = acc;
-          }
-        }
-        __syncthreads();  // s_red is rewritten by the next pass, and refilled by the next step
       }
-      // The log-sum-exp of rows row0 and row0 + 8, by the first lane of each quad of warp 0.
-      if (warp == 0 && lane % 4 == 0) {
+      __syncthreads();
+      // Sum over the slices, 4 columns a thread, and write.
+      for (int i = tid; i < p.rows_per_kv * (T::kRedCols / 4); i += T::kThreads) {
+        const int m = i / (T::kRedCols / 4), c4 = (i % (T::kRedCols / 4)) * 4;
+        float4 acc = *reinterpret_cast<const float4*>(s_red + merge_index<T::kRedCols>(m, c4));
 #pragma unroll
-        for (int x = 0; x < 2; ++x) {
-          const int m = row0 + 8 * x;
-          if (m >= p.rows_per_kv) continue;
-          const bool empty = !(total_sum[x] > 0.f);
-          const float lse2 = total_max[x] + log2f(total_sum[x]);
-          const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
-          if (w.single_split) {
-            p.lse[bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] =
-                empty ? INFINITY : lse2 * kLn2;
-          } else {
-            const int64_t row = static_cast<int64_t>(w.split) * total_rows + g * p.rows_per_kv + m;
-            p.lse_accum[row] = empty ? -INFINITY : lse2 * kLn2;
-          }
+        for (int v = 1; v < T::kKeySlices; ++v) {
+          const float4 o4 =
+              *reinterpret_cast<const float4*>(s_red + merge_index<T::kRedCols>(v * kMaxRows + m, c4));
+          acc.x += o4.x, acc.y += o4.y, acc.z += o4.z, acc.w += o4.w;
+        }
+        const int col = pass * T::kRedCols + c4;
+        const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
+        if (piece.single_split) {
+          Elem* out = static_cast<Elem*>(p.out) + piece.bi * p.o_stride_b + j * p.o_stride_s +
+                      h * p.o_stride_h + col;
+          *reinterpret_cast<uint2*>(out) = make_uint2(pack2<Elem>(acc.x, acc.y), pack2<Elem>(acc.z, acc.w));
+        } else {
+          const int64_t row = static_cast<int64_t>(piece.split) * total_rows + g * p.rows_per_kv + m;
+          *reinterpret_cast<float4*>(p.o_accum + row * T::D + col) = acc;
+        }
+      }
+      __syncthreads();  // s_red is rewritten by the next pass, and refilled by the next step
+    }
+    // The log-sum-exp of rows row0 and row0 + 8, by the first lane of each quad of warp 0.
+    if (warp == 0 && lane % 4 == 0) {
+#pragma unroll
+      for (int x = 0; x < 2; ++x) {
+        const int m = row0 + 8 * x;
+        if (m >= p.rows_per_kv) continue;
+        const bool empty = !(total_sum[x] > 0.f);
+        const float lse2 = total_max[x] + log2f(total_sum[x]);
+        const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
+        if (piece.single_split) {
+          p.lse[piece.bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] =
+              empty ? INFINITY : lse2 * kLn2;
+        } else {
+          const int64_t row = static_cast<int64_t>(piece.split) * total_rows + g * p.rows_per_kv + m;
+          p.lse_accum[row] = empty ? -INFINITY : lse2 * kLn2;
         }
       }
     }
-    advance<T>(use, p, meta);
   }
   ptx::cp_async_wait<0>();  // nothing is left in flight at exit
 }

@@ -8,10 +8,19 @@
 namespace fmla {
 namespace gqa {
 
-// Warps a block for a head dim: a stage (one K and one V tile) of 64 KB where three still fit.
-constexpr int default_gqa_warps(int d) { return d > 128 ? 4 : 8; }
+// The shape of a block for a head dim: warps, keys a warp owns in a tile (one or two k16 steps of
+// P V), and how many warps share those keys, each taking a part of the value columns (so that a
+// warp's accumulator fits its registers). Every choice gives 64 KB stages, three of which fit.
+struct GqaShape {
+  int warps, slice_keys, col_split;
+};
+constexpr GqaShape default_gqa_shape(int d) {
+  return d <= 64 ? GqaShape{8, 32, 1} : d <= 128 ? GqaShape{8, 16, 1} : GqaShape{8, 16, 2};
+}
 
-template <typename Elem_, int D_, int WARPS = default_gqa_warps(D_)>
+template <typename Elem_, int D_, int WARPS = default_gqa_shape(D_).warps,
+          int SLICE_KEYS = default_gqa_shape(D_).slice_keys,
+          int COL_SPLIT = default_gqa_shape(D_).col_split>
 struct GqaTraits {
   using Elem = Elem_;
   static constexpr int D = D_;
@@ -20,8 +29,15 @@ struct GqaTraits {
 
   static constexpr int kWarps = WARPS;
   static constexpr int kThreads = kWarps * 32;
-  static constexpr int kKeys = kWarps * kKeysPerWarp;  // keys a tile
-  static constexpr int kChunks = D / 8;                // 16-byte chunks a row
+  static constexpr int kColSplit = COL_SPLIT;
+  static constexpr int kKeySlices = kWarps / kColSplit;  // warps with distinct keys
+  static constexpr int kSliceKeys = SLICE_KEYS;          // keys of one slice
+  static constexpr int kKeyGroups = kSliceKeys / 16;     // k16 steps of P V a slice
+  static_assert(kSliceKeys % 16 == 0 && kWarps % kColSplit == 0, "whole k16 steps and slices");
+  static constexpr int kKeys = kKeySlices * kSliceKeys;  // keys a tile
+  static constexpr int kCols = D / kColSplit;            // value columns of one warp
+  static constexpr int kOTiles = kCols / 8;              // its 8-column accumulator tiles
+  static constexpr int kChunks = D / 8;                  // 16-byte chunks a row
 
   // Loads: 8 threads a row (one 128-byte swizzle group each pass of chunks), kThreads / 8 rows a pass.
   static constexpr int kRowsPerPass = kThreads / 8;
@@ -29,27 +45,32 @@ struct GqaTraits {
   static_assert(kKeys % kRowsPerPass == 0, "whole passes");
 
   static constexpr int kTileBytes = kKeys * D * 2;  // K or V
+  static constexpr int kStageBytes = 2 * kTileBytes;
   static constexpr int kQBytes = kMaxRows * D * 2;
-  // The warps' outputs meet, 128 columns at a time, in the stage just computed (its tiles are not
-  // refilled before the next step's barrier): [warp][row][kRedCols] floats, columns swizzled.
+  // The slices' outputs meet, kRedCols columns at a time, in the stage just computed (its tiles are
+  // not refilled before the next step's barrier): [slice][row][kRedCols] floats, columns swizzled.
+  // A pass of columns lies within one warp's columns.
   static constexpr int kRedCols = D < 128 ? D : 128;
-  static_assert(kWarps * kMaxRows * kRedCols * 4 <= 2 * kTileBytes, "the merge fits a stage");
-  static constexpr int kStatBytes = 2 * kWarps * kMaxRows * 4;  // row max and sum per warp
+  static_assert(kCols % kRedCols == 0, "a merge pass within one warp's columns");
+  static_assert(kKeySlices * kMaxRows * kRedCols * 4 <= kStageBytes, "the merge fits a stage");
+  static constexpr int kStatBytes = 2 * kKeySlices * kMaxRows * 4;  // row max and sum per slice
+  static constexpr int kPieceBytes = 8 * 4;                          // one PieceDesc
 
-  // Q travels with the first tile of its sequence, into a ring of one slot a stage: the loader is at
-  // most STAGES - 1 tiles (so sequences) ahead of the warps reading Q.
-  static constexpr int kFitStages = (kSmemBudget - kStatBytes) / (2 * kTileBytes + kQBytes);
+  // Q and the piece's description travel with the first tile of a piece, into rings: Q is copied
+  // at most STAGES - 1 tiles (so pieces) ahead of the warps reading it, a description STAGES ahead
+  // (written when the loader moves past the tile it issues), hence one more slot.
+  static constexpr int kFitStages =
+      (kSmemBudget - kStatBytes - kPieceBytes) / (kStageBytes + kQBytes + kPieceBytes);
   static constexpr int STAGES = kFitStages > kMaxStages ? kMaxStages : kFitStages;
   static_assert(STAGES >= 3, "two tiles in flight beside the one computed");
+  static constexpr int kPieceSlots = STAGES + 1;
 
   // Stage s: its K tile at s * kStageBytes, its V tile right after.
-  static constexpr int kStageBytes = 2 * kTileBytes;
   static constexpr int kOffQ = STAGES * kStageBytes;
-  static constexpr int kOffMax = kOffQ + STAGES * kQBytes;
+  static constexpr int kOffPieces = kOffQ + STAGES * kQBytes;
+  static constexpr int kOffMax = kOffPieces + kPieceSlots * kPieceBytes;
   static constexpr int kOffSum = kOffMax + kStatBytes / 2;
   static constexpr int kSmemBytes = kOffSum + kStatBytes / 2;
-
-  static constexpr int kOTiles = D / 8;  // 8-column accumulator tiles of each warp
 };
 
 // Float index of column `col` of merge row `row` (warp * 16 + query row): the columns of each row
