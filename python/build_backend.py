@@ -1,13 +1,15 @@
 """PEP 517 build backend: setuptools' own, or a small wheel writer where setuptools has none.
 
-setuptools builds wheels through the `wheel` package before version 70.1. The GPU machines install
-offline with `pip install --no-build-isolation ./python`, so pip cannot fetch `wheel` there; where
-neither is available this module writes the (pure Python, plus the prebuilt library) wheel itself.
-Both paths install the same files: flash_mla_ts/*.py and, when it exists, ../build/libflashmla.so.
+Building a wheel first builds libflashmla.so from ../csrc (native_build.py: needs nvcc, and CMake or
+Node.js; FLASH_MLA_TS_PURE_PYTHON=1 skips it). setuptools builds wheels through the `wheel` package
+before version 70.1. The GPU machines install offline with `pip install --no-build-isolation
+./python`, so pip cannot fetch `wheel` there; where neither is available this module writes the
+wheel itself. Both paths install the same files: flash_mla_ts/*.py and the library just built.
 """
 
 import base64
 import hashlib
+import os
 import re
 import sysconfig
 import zipfile
@@ -15,9 +17,10 @@ from pathlib import Path
 
 from setuptools import build_meta as _setuptools
 
+import native_build
+
 HERE = Path(__file__).resolve().parent
 PACKAGE = "flash_mla_ts"
-LIBRARY = HERE.parent / "build" / "libflashmla.so"
 
 
 def _setuptools_writes_wheels():
@@ -56,8 +59,8 @@ def _metadata():
     return name, version, header + readme
 
 
-def _tag():
-    if not LIBRARY.is_file():
+def _tag(library):
+    if library is None:
         return "py3-none-any"
     return "py3-none-" + re.sub(r"[-.]", "_", sysconfig.get_platform())
 
@@ -74,17 +77,17 @@ def _fallback_prepare_metadata_for_build_wheel(metadata_directory, config_settin
     return _write_dist_info(metadata_directory, name, version, metadata)
 
 
-def _fallback_build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+def _write_wheel(wheel_directory, library):
     name, version, metadata = _metadata()
-    tag = _tag()
+    tag = _tag(library)
     files = {f"{PACKAGE}/{p.name}": p.read_bytes() for p in sorted((HERE / PACKAGE).glob("*.py"))}
-    if LIBRARY.is_file():
-        files[f"{PACKAGE}/{LIBRARY.name}"] = LIBRARY.read_bytes()
+    if library is not None:
+        files[f"{PACKAGE}/{library.name}"] = library.read_bytes()
     info = f"{name}-{version}.dist-info"
     files[f"{info}/METADATA"] = metadata.encode()
     files[f"{info}/WHEEL"] = (
         f"Wheel-Version: 1.0\nGenerator: {PACKAGE}.build_backend\n"
-        f"Root-Is-Purelib: {'false' if LIBRARY.is_file() else 'true'}\nTag: {tag}\n"
+        f"Root-Is-Purelib: {'false' if library is not None else 'true'}\nTag: {tag}\n"
     ).encode()
     files[f"{info}/top_level.txt"] = f"{PACKAGE}\n".encode()
     record = []
@@ -103,15 +106,22 @@ def _fallback_build_wheel(wheel_directory, config_settings=None, metadata_direct
     return wheel_name
 
 
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    library = native_build.wheel_library()
+    if _setuptools_writes_wheels():
+        # setup.py, run by setuptools in this process, bundles what this names ("": nothing).
+        os.environ[native_build.WHEEL_LIBRARY_ENV] = "" if library is None else str(library)
+        return _setuptools.build_wheel(wheel_directory, config_settings, metadata_directory)
+    return _write_wheel(wheel_directory, library)
+
+
 build_sdist = _setuptools.build_sdist
 get_requires_for_build_sdist = _setuptools.get_requires_for_build_sdist
 
 if _setuptools_writes_wheels():
-    build_wheel = _setuptools.build_wheel
     get_requires_for_build_wheel = _setuptools.get_requires_for_build_wheel
     prepare_metadata_for_build_wheel = _setuptools.prepare_metadata_for_build_wheel
 else:
-    build_wheel = _fallback_build_wheel
     prepare_metadata_for_build_wheel = _fallback_prepare_metadata_for_build_wheel
 
     def get_requires_for_build_wheel(config_settings=None):

@@ -1,5 +1,6 @@
-"""Copies ../build/libflashmla.so into the package when it exists (no compiled extension)."""
+"""Bundles the library that build_backend.build_wheel built (no compiled extension of its own)."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -7,29 +8,31 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 from setuptools.dist import Distribution
 
-HERE = Path(__file__).resolve().parent
-LIBRARY = HERE.parent / "build" / "libflashmla.so"
+from native_build import LIBRARY_NAME, WHEEL_LIBRARY_ENV
+
+# Set by build_backend.build_wheel: the library's path, or "" for a pure-Python wheel.
+LIBRARY = Path(os.environ[WHEEL_LIBRARY_ENV]) if os.environ.get(WHEEL_LIBRARY_ENV) else None
 
 
 class BuildPyWithLibrary(build_py):
     def run(self):
         super().run()
-        if LIBRARY.is_file():
-            target = Path(self.build_lib) / "flash_mla_ts" / LIBRARY.name
+        target = Path(self.build_lib) / "flash_mla_ts" / LIBRARY_NAME
+        if LIBRARY is not None:
             shutil.copy2(LIBRARY, target)
             print(f"flash_mla_ts: bundled {LIBRARY}")
         else:
-            print(
-                f"flash_mla_ts: {LIBRARY} not found, installing without it; build it with "
-                "`npm run build:native` and reinstall, or set FLASH_MLA_LIBRARY"
-            )
+            # build_lib outlives a build: a library an earlier build put there must not ship now.
+            if target.exists():
+                target.unlink()
+            print(f"flash_mla_ts: no {LIBRARY_NAME} bundled")
 
 
 class BinaryDistribution(Distribution):
     """A wheel that carries a shared library is platform-specific."""
 
     def has_ext_modules(self):
-        return LIBRARY.is_file()
+        return LIBRARY is not None
 
 
 setup(cmdclass={"build_py": BuildPyWithLibrary}, distclass=BinaryDistribution)

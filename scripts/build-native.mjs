@@ -4,6 +4,7 @@
 //
 //   node scripts/build-native.mjs            incremental build
 //   node scripts/build-native.mjs --clean    rebuild everything
+//   node scripts/build-native.mjs --print-commands   the nvcc commands as JSON, nothing built
 // Environment: CUDA_HOME (where nvcc lives if not on PATH), FMLA_CUDA_ARCHS (default "90a,80":
 // comma-separated compute capabilities to generate machine code for; an entry "<cc>ptx", e.g.
 // "80ptx", embeds PTX for compute_<cc> instead, which the driver compiles for the GPU at load time),
@@ -76,7 +77,8 @@ async function main() {
     );
     process.exit(1);
   }
-  if (process.argv.includes('--clean')) rmSync(objDir, { recursive: true, force: true });
+  const printOnly = process.argv.includes('--print-commands');
+  if (process.argv.includes('--clean') && !printOnly) rmSync(objDir, { recursive: true, force: true });
   const archs = (process.env.FMLA_CUDA_ARCHS ?? '90a,80').split(',').map((a) => a.trim()).filter(Boolean);
   const gencode = gencodeFlags(archs);
   const archsChanged = !existsSync(archStamp) || readFileSync(archStamp, 'utf8') !== gencode.join(' ');
@@ -98,6 +100,13 @@ async function main() {
       statSync(object).mtimeMs < Math.max(statSync(source).mtimeMs, newestHeader);
     jobs.push({ rel, source, object, stale });
   }
+  const compileArgs = (job) => [...common, ...gencode, '-c', job.source, '-o', job.object];
+  const linkArgs = ['-shared', '-cudart', 'static', ...gencode, '-o', library, ...jobs.map((j) => j.object)];
+  if (printOnly) {
+    const compile = jobs.map((j) => ({ source: j.source, args: compileArgs(j) }));
+    console.log(JSON.stringify({ nvcc, compile, link: linkArgs }, null, 2));
+    return;
+  }
   const todo = jobs.filter((j) => j.stale);
   const parallel = Number(process.env.FMLA_JOBS) || cpus().length;
   console.log(
@@ -113,8 +122,7 @@ async function main() {
     while (next < todo.length && !failed) {
       const job = todo[next++];
       mkdirSync(dirname(job.object), { recursive: true });
-      const args = [...common, ...gencode, '-c', job.source, '-o', job.object];
-      const { code, output } = await run(nvcc, args);
+      const { code, output } = await run(nvcc, compileArgs(job));
       done += 1;
       if (code !== 0) {
         failed = true;
@@ -130,7 +138,6 @@ async function main() {
   if (failed) process.exit(1);
   mkdirSync(objDir, { recursive: true });
   writeFileSync(archStamp, gencode.join(' '));
-  const linkArgs = ['-shared', '-cudart', 'static', ...gencode, '-o', library, ...jobs.map((j) => j.object)];
   const { code, output } = await run(nvcc, linkArgs);
   if (code !== 0) {
     console.error(`build-native: link FAILED\n${output}`);
