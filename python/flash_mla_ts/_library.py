@@ -7,6 +7,7 @@ package sits in. It is loaded on first use, so importing flash_mla_ts never fail
 
 import ctypes
 import os
+import struct
 import threading
 from pathlib import Path
 
@@ -29,7 +30,38 @@ class FmlaTensor(ctypes.Structure):
     ]
 
 
-_T = ctypes.POINTER(FmlaTensor)
+TENSOR_BYTES = ctypes.sizeof(FmlaTensor)
+SHAPE_OFFSET = FmlaTensor.shape.offset
+STRIDES_OFFSET = FmlaTensor.strides.offset
+CALL_TENSORS = 10  # the most tensors one call takes (fmla_gqa_decode: 9)
+
+
+class CallBlock(ctypes.Structure):
+    """The fmla_tensor views of one call, and an int for fmla_get_device to write into: one
+    allocation per call, owned by the calling thread (so calls from several threads never share
+    one)."""
+
+    _fields_ = [("tensors", FmlaTensor * CALL_TENSORS), ("device", ctypes.c_int)]
+
+
+DEVICE_OFFSET = CallBlock.device.offset
+
+
+def _packer(ndim):
+    """pack_into(buffer, offset, data, dtype, ndim, *shape, *strides) writing one fmla_tensor of
+    `ndim` dims; one struct call instead of a ctypes field assignment per value."""
+    pointer = "Q" if ctypes.sizeof(ctypes.c_void_p) == 8 else "I"
+    head = ctypes.sizeof(ctypes.c_void_p) + 8  # data, dtype, ndim
+    gap = STRIDES_OFFSET - SHAPE_OFFSET - 8 * ndim
+    layout = struct.Struct(f"={pointer}ii{SHAPE_OFFSET - head}x{ndim}q{gap}x{ndim}q")
+    return layout.pack_into
+
+
+PACKERS = tuple(_packer(ndim) for ndim in range(MAX_DIMS + 1))
+
+# Tensor arguments are passed as plain addresses (an fmla_tensor packed into a buffer that the
+# caller owns for the call): cheaper per call than a ctypes pointer object for each tensor.
+_T = ctypes.c_void_p
 _int, _i32, _i64 = ctypes.c_int, ctypes.c_int32, ctypes.c_int64
 _ptr, _size, _float = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_float
 
@@ -39,7 +71,7 @@ _PROTOTYPES = {
     "fmla_last_error": (ctypes.c_char_p, []),
     "fmla_version": (ctypes.c_char_p, []),
     "fmla_device_count": (_int, [ctypes.POINTER(_int)]),
-    "fmla_get_device": (_int, [ctypes.POINTER(_int)]),
+    "fmla_get_device": (_int, [_ptr]),
     "fmla_set_device": (_int, [_int]),
     "fmla_device_synchronize": (_int, []),
     "fmla_malloc": (_int, [ctypes.POINTER(_ptr), _size]),

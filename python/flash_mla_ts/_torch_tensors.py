@@ -1,64 +1,168 @@
-"""torch tensors as fmla_tensor views, and the checks made before any call into the library.
+"""torch tensors as fmla_tensor views, the checks made before any call into the library, and the
+plumbing of one call (device, stream).
 
 Every check names the argument, what was expected and what was given. The library checks shapes,
 strides and alignment again (and reports them through InvalidArgumentError); what is checked here is
 what ctypes cannot see: that an argument is a tensor, its dtype, its device and its layout.
+
+The same checks serve the eager path, which packs each tensor into the call's fmla_tensor buffer as
+it checks it, and the fake (meta) implementations that torch.compile traces with, which only check.
 """
 
-import ctypes
 import numbers
 
-from ._library import MAX_DIMS, FmlaTensor
+from . import _library
+
+try:  # torch is optional at import: the package imports without it, the functions say why
+    import torch as _torch
+except Exception as _err:  # a broken install (missing CUDA libraries, ...) is reported at use
+    _torch = None
+    _TORCH_ERROR = _err
+else:
+    _TORCH_ERROR = None
 
 
 def import_torch():
     """torch, or an ImportError saying why this function needs it."""
-    try:
-        import torch
-    except ImportError as err:
+    if _torch is None:
         raise ImportError(
             "flash_mla_ts needs PyTorch with CUDA for this function (it takes and returns torch "
             "CUDA tensors); install torch in this environment"
-        ) from err
-    return torch
+        ) from _TORCH_ERROR
+    return _torch
 
 
-def fmla_dtype(dtype):
-    """The fmla_dtype code of a torch dtype, or None if the library has no such dtype."""
-    torch = import_torch()
-    codes = {torch.float32: 0, torch.bfloat16: 1, torch.float16: 2, torch.int32: 4}
-    fp8 = getattr(torch, "float8_e4m3fn", None)
-    if fp8 is not None:
-        codes[fp8] = 3
-    return codes.get(dtype)
+# ------------------------------------------------------------------------------------ dtypes
+
+# fmla_dtype codes (flash_mla.h) of the torch dtypes the library knows; {} without torch.
+DTYPE_CODES = {}
+if _torch is not None:
+    DTYPE_CODES = {_torch.float32: 0, _torch.bfloat16: 1, _torch.float16: 2, _torch.int32: 4}
+    if getattr(_torch, "float8_e4m3fn", None) is not None:
+        DTYPE_CODES[_torch.float8_e4m3fn] = 3
 
 
-def require_tensor(name, value):
-    torch = import_torch()
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+def _codes(*names):
+    """{dtype: code} of the named torch dtypes, in that order (the order of error messages)."""
+    dtypes = [getattr(_torch, n, None) for n in names] if _torch is not None else []
+    return {d: DTYPE_CODES[d] for d in dtypes if d is not None and d in DTYPE_CODES}
+
+
+HALF = _codes("bfloat16", "float16")
+INT32 = _codes("int32")
+FLOAT32 = _codes("float32")
+CACHE_DTYPES = _codes("bfloat16", "float16", "float32", "float8_e4m3fn")
+# One-dtype tables for "the same dtype as q": no dict built per call.
+SAME = {dtype: {dtype: code} for dtype, code in DTYPE_CODES.items()}
+
+# Dimension names, for the messages.
+Q_LAYOUT = ("b", "s_q", "h_q", "d_qk")
+CACHE_LAYOUT = ("num_pages", "page_size", "h_kv", "d")
+TABLE_LAYOUT = ("b", "max_pages")
+SEQLENS_LAYOUT = ("b",)
+METADATA_INTS = 8  # FMLA_METADATA_INTS
+METADATA_LAYOUT = ("num_sm_parts", str(METADATA_INTS))
+SPLITS_LAYOUT = ("b + 1",)
+OUT_LAYOUT = ("b", "s_q", "h_q", "d_v")
+LSE_LAYOUT = ("b", "h_q", "s_q")
+ROWS_LAYOUT = ("n", "h_kv", "d")
+SLOTS_LAYOUT = ("n",)
+
+_Tensor = _torch.Tensor if _torch is not None else ()
+
+
+# ------------------------------------------------------------------------------------ checks
+
+
+def require_int(name, value, minimum):
+    if type(value) is not int:  # the usual case first: an ABC isinstance costs more
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+        value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
     return value
 
 
-def require_dtype(name, tensor, allowed):
-    if tensor.dtype not in allowed:
-        expected = " or ".join(str(d) for d in allowed)
-        raise TypeError(f"{name}: expected dtype {expected}, got {tensor.dtype}")
-
-
-def require_ndim(name, tensor, layout):
-    """layout: the dimension names, e.g. ("b", "s_q", "h_q", "d_qk")."""
-    if tensor.dim() != len(layout):
-        raise ValueError(
-            f"{name}: expected {len(layout)} dims [{', '.join(layout)}], "
-            f"got shape {tuple(tensor.shape)}"
+def softmax_scale_value(softmax_scale, head_dim):
+    if softmax_scale is None:
+        return head_dim ** -0.5
+    if type(softmax_scale) is float:
+        return softmax_scale
+    if isinstance(softmax_scale, bool) or not isinstance(softmax_scale, numbers.Real):
+        raise TypeError(
+            f"softmax_scale: expected a float or None, got {type(softmax_scale).__name__}"
         )
+    return float(softmax_scale)
 
 
-def require_same_cuda_device(named_tensors):
-    """[(name, tensor), ...]: the first on a CUDA device, the others on the same one. Returns it."""
+def require_rank(name, value, layout):
+    """A torch.Tensor with len(layout) dims; returns its shape. The check the schedule needs
+    before it reads shapes (dtypes and layouts are checked by the call itself)."""
+    if not isinstance(value, _Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+    shape = value.shape
+    if len(shape) != len(layout):
+        raise ValueError(
+            f"{name}: expected {len(layout)} dims [{', '.join(layout)}], got shape {tuple(shape)}"
+        )
+    return shape
+
+
+_PACKERS = _library.PACKERS
+TENSOR_BYTES = _library.TENSOR_BYTES
+
+
+def pack(block, slot, name, value, allowed, layout, contiguous=False):
+    """A tensor argument: a torch.Tensor with a dtype of `allowed` ({dtype: code}) and len(layout)
+    dims, its innermost dimension contiguous (all of it with `contiguous`). Returns its shape.
+
+    With a call block, its fmla_tensor view goes into slot `slot` (data_ptr already includes the
+    storage offset); without (block None, the fake implementations), it is only checked. Devices
+    are checked afterwards, for all arguments at once, so that a wrong dtype is reported wherever
+    the tensors live."""
+    if not isinstance(value, _Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+    code = allowed.get(value.dtype)
+    if code is None:
+        expected = " or ".join(str(d) for d in allowed)
+        raise TypeError(f"{name}: expected dtype {expected}, got {value.dtype}")
+    shape = value.shape
+    ndim = len(shape)
+    if ndim != len(layout):
+        raise ValueError(
+            f"{name}: expected {len(layout)} dims [{', '.join(layout)}], got shape {tuple(shape)}"
+        )
+    strides = value.stride()
+    if contiguous:
+        if not value.is_contiguous():
+            raise ValueError(
+                f"{name}: expected a contiguous tensor, got shape {tuple(shape)} with strides "
+                f"{strides}"
+            )
+    elif ndim and shape[-1] > 1 and strides[-1] != 1:
+        raise ValueError(
+            f"{name}: expected a contiguous last dimension (stride 1), got strides {strides}"
+        )
+    if block is not None:
+        _PACKERS[ndim](block, slot * TENSOR_BYTES, value.data_ptr(), code, ndim, *shape, *strides)
+    return shape
+
+
+def pack_new(block, slot, tensor, code, shape, strides):
+    """The view of a tensor this package just allocated with `shape` and `strides`: nothing to
+    check."""
+    ndim = len(shape)
+    _PACKERS[ndim](block, slot * TENSOR_BYTES, tensor.data_ptr(), code, ndim, *shape, *strides)
+
+
+def require_same_cuda_device(named_tensors, allow_meta=False):
+    """[(name, tensor), ...]: the first on a CUDA device, the others on the same one. Returns it.
+    allow_meta: meta tensors pass (fake implementations may be traced on them)."""
     device = None
     for name, tensor in named_tensors:
+        if allow_meta and tensor.device.type == "meta":
+            continue
         if tensor.device.type != "cuda":
             where = f"CUDA tensor on {device}" if device is not None else "CUDA tensor"
             raise ValueError(f"{name}: expected a {where}, got a tensor on {tensor.device}")
@@ -73,62 +177,94 @@ def require_same_cuda_device(named_tensors):
     return device
 
 
-def require_inner_contiguous(name, tensor):
-    if tensor.dim() > 0 and tensor.shape[-1] > 1 and tensor.stride(-1) != 1:
-        raise ValueError(
-            f"{name}: expected a contiguous last dimension (stride 1), "
-            f"got strides {tensor.stride()}"
-        )
+def cuda_device_index(names, tensors):
+    """The index of the one CUDA device all `tensors` are on; else the ValueError of
+    require_same_cuda_device naming the first that is not. get_device() is an int (-1 off the GPU),
+    cheaper than comparing torch.device objects."""
+    index = tensors[0].get_device()
+    if index >= 0:
+        for tensor in tensors:
+            if tensor.get_device() != index:
+                break
+        else:
+            return index
+    require_same_cuda_device(list(zip(names, tensors)))
+    raise AssertionError("unreachable: require_same_cuda_device raised")
 
 
-def require_contiguous(name, tensor):
-    if not tensor.is_contiguous():
-        raise ValueError(
-            f"{name}: expected a contiguous tensor, got shape {tuple(tensor.shape)} with strides "
-            f"{tensor.stride()}"
-        )
+# ------------------------------------------------------------------------------------ per call
+
+_raw_stream = None
+if _torch is not None:
+    _raw_stream = getattr(_torch._C, "_cuda_getCurrentRawStream", None)
 
 
-def require_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return int(value)
+def current_stream(index):
+    """torch's current stream on device `index`, as an address (0 is the legacy default stream)."""
+    if _raw_stream is not None:
+        return _raw_stream(index)
+    return _torch.cuda.current_stream(index).cuda_stream
 
 
-def checked(name, value, dtypes, layout, contiguous=False):
-    """A tensor argument: a torch.Tensor of one of `dtypes` with `layout` dims, its innermost
-    dimension contiguous (all of it with `contiguous`). Devices are checked afterwards, for all
-    arguments at once (require_same_cuda_device), so that a wrong dtype is reported wherever the
-    tensors live."""
-    tensor = require_tensor(name, value)
-    require_dtype(name, tensor, dtypes)
-    require_ndim(name, tensor, layout)
-    if contiguous:
-        require_contiguous(name, tensor)
+_sm_counts = {}
+_sm_parts = {}
+_workspace = {}
+_CACHE_LIMIT = 4096  # distinct shapes remembered; past it a cache starts again (bounded memory)
+
+
+def sm_count(index):
+    count = _sm_counts.get(index)
+    if count is None:
+        count = _torch.cuda.get_device_properties(index).multi_processor_count
+        _sm_counts[index] = count
+    return count
+
+
+def num_sm_parts(num_sms, num_q_tokens_per_head_k, num_heads_k):
+    key = (num_sms, num_q_tokens_per_head_k, num_heads_k)
+    parts = _sm_parts.get(key)
+    if parts is None:
+        lib = _library.load()
+        parts = lib.fmla_mla_num_sm_parts(num_sms, num_q_tokens_per_head_k, num_heads_k)
+        if len(_sm_parts) >= _CACHE_LIMIT:
+            _sm_parts.clear()
+        _sm_parts[key] = parts
+    return parts
+
+
+def workspace_bytes(b, s_q, h_q, d_v, parts):
+    key = (b, s_q, h_q, d_v, parts)
+    size = _workspace.get(key)
+    if size is None:
+        size = _library.load().fmla_decode_workspace_bytes(b, s_q, h_q, d_v, parts)
+        if len(_workspace) >= _CACHE_LIMIT:
+            _workspace.clear()
+        _workspace[key] = size
+    return size
+
+
+_DEVICE_OFFSET = _library.DEVICE_OFFSET
+
+
+def invoke(function, block, base, device, args):
+    """Calls the library's `function` with `args` on CUDA device `device`, the caller's current
+    device restored afterwards. The current device is read from the library (whose runtime shares
+    the driver's per-thread current context with torch's), and switched only when it differs."""
+    lib = _library._library or _library.load()
+    status = lib.fmla_get_device(base + _DEVICE_OFFSET)
+    if status:
+        _library.check("fmla_get_device", status)
+    previous = block.device
+    if previous == device:
+        status = getattr(lib, function)(*args)
     else:
-        require_inner_contiguous(name, tensor)
-    return tensor
+        _library.check("fmla_set_device", lib.fmla_set_device(device))
+        try:
+            status = getattr(lib, function)(*args)
+        finally:
+            restored = lib.fmla_set_device(previous)
+        if status == 0 and restored != 0:
+            _library.check("fmla_set_device", restored)
+    if status:
+        _library.check(function, status)
 
-
-def as_fmla(tensor):
-    """An fmla_tensor view of a torch tensor (data_ptr already includes the storage offset)."""
-    if tensor.dim() > MAX_DIMS:
-        raise ValueError(f"expected at most {MAX_DIMS} dims, got shape {tuple(tensor.shape)}")
-    code = fmla_dtype(tensor.dtype)
-    if code is None:
-        raise TypeError(f"dtype {tensor.dtype} has no libflashmla counterpart")
-    view = FmlaTensor()
-    view.data = tensor.data_ptr() or None
-    view.dtype = code
-    view.ndim = tensor.dim()
-    for d in range(tensor.dim()):
-        view.shape[d] = tensor.shape[d]
-        view.strides[d] = tensor.stride(d)
-    return view
-
-
-def ref(view):
-    """A pointer to an fmla_tensor for a ctypes call."""
-    return ctypes.byref(view)

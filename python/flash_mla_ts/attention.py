@@ -1,45 +1,120 @@
-"""The attention operations on torch CUDA tensors, with FlashMLA's calling convention.
+"""The attention operations on torch CUDA tensors, with both of FlashMLA's calling conventions.
+
+The schedule object (FlashMLA since 2026-01):
+
+    sched, _ = get_mla_metadata()
+    out, lse = flash_mla_with_kvcache(q, k_cache, block_table, cache_seqlens, 512, sched, None,
+                                      causal=True)
+
+The schedule tensors (FlashMLA 2025, vLLM's and SGLang's tensor path):
+
+    tile_scheduler_metadata, num_splits = get_mla_metadata(cache_seqlens, s_q * h_q // h_kv, h_kv)
+    out, lse = flash_mla_with_kvcache(q, k_cache, block_table, cache_seqlens, 512,
+                                      tile_scheduler_metadata, num_splits, causal=True)
 
 Each function checks its arguments (TypeError / ValueError naming the argument), allocates its
 outputs and the workspace with torch on the inputs' device, and enqueues the library's kernels on
 torch's current stream of that device: like any torch operation it is asynchronous and ordered with
 the torch work around it, and it may be captured in a CUDA graph (pass `out` / `lse` to capture with
-buffers you own). The schedule from get_mla_metadata depends only on the sequence lengths, so one
-schedule serves every layer of a decode step.
+buffers you own). It runs on the inputs' device whatever the current device is, and leaves the
+current device as it found it. The schedule depends only on the sequence lengths (and shapes), so
+one schedule serves every layer of a decode step. Under torch.compile the functions trace as the
+operators of _ops.py.
+
+Keywords of FlashMLA, vLLM and SGLang for features this library does not have (an FP8 cache,
+sparse attention, attention sinks, FP8 descaling) are accepted at their defaults; any other value
+raises NotImplementedError naming the argument.
 """
 
 import ctypes
-import numbers
 
-from . import _library
+from . import _library, _ops
+from . import _torch_tensors as _tt
 from ._torch_tensors import (
-    as_fmla,
-    checked,
+    CACHE_DTYPES,
+    CACHE_LAYOUT,
+    FLOAT32,
+    HALF,
+    INT32,
+    LSE_LAYOUT,
+    METADATA_INTS,
+    METADATA_LAYOUT,
+    OUT_LAYOUT,
+    Q_LAYOUT,
+    ROWS_LAYOUT,
+    SAME,
+    SEQLENS_LAYOUT,
+    SLOTS_LAYOUT,
+    SPLITS_LAYOUT,
+    TABLE_LAYOUT,
+    TENSOR_BYTES,
+    cuda_device_index,
+    current_stream,
     import_torch,
-    ref,
+    invoke,
+    pack,
+    pack_new,
     require_int,
+    require_rank,
     require_same_cuda_device,
+    softmax_scale_value,
 )
+from .schedule import FlashMLASchedMeta, ScheduleConfig, raise_mismatch
 
 __all__ = [
+    "FlashMLASchedMeta",
     "get_mla_metadata",
     "flash_mla_with_kvcache",
     "gqa_decode_with_kvcache",
     "write_kv",
     "mla_num_sm_parts",
+    "flash_mla_sparse_fwd",
+    "flash_attn_varlen_func",
+    "flash_attn_varlen_qkvpacked_func",
+    "flash_attn_varlen_kvpacked_func",
 ]
 
-METADATA_INTS = 8  # FMLA_METADATA_INTS
+_torch = _tt._torch
+_Tensor = _tt._Tensor
+_CallBlock = _library.CallBlock
+_addressof = ctypes.addressof
+_TB = TENSOR_BYTES
+_INT32_CODE = 4
+_FLOAT32_CODE = 0
+_float32 = _torch.float32 if _torch is not None else None
+_uint8 = _torch.uint8 if _torch is not None else None
+
+_MLA = "fmla_mla_decode"
+_GQA = "fmla_gqa_decode"
+_MLA_NAMES = ("q", "k_cache", "block_table", "cache_seqlens", "tile_scheduler_metadata",
+              "num_splits")
+_GQA_NAMES = ("q", "k_cache", "v_cache", "block_table", "cache_seqlens",
+              "tile_scheduler_metadata", "num_splits")
 
 
-def _stream_on(device):
-    """Makes `device` the library's current device and returns torch's current stream on it."""
-    torch = import_torch()
-    current = ctypes.c_int(-1)
-    _library.call("fmla_get_device", ctypes.byref(current))
-    if current.value != device.index:
-        _library.call("fmla_set_device", device.index)
-    return ctypes.c_void_p(torch.cuda.current_stream(device).cuda_stream or None)
+def _no_compile():
+    return False
+
+
+_compiling = _no_compile
+if _torch is not None:
+    _compiling = getattr(getattr(_torch, "compiler", None), "is_compiling", None)
+    if _compiling is None:
+        try:
+            from torch._dynamo import is_compiling as _compiling
+        except Exception:
+            _compiling = _no_compile
+
+
+def _traced(tensor):
+    """Whether to go through the torch operators: under torch.compile, or when a tensor subclass
+    (FakeTensor, FunctionalTensor, ... of make_fx and export) is passed outside Dynamo."""
+    return _ops.available and (
+        _compiling() or (type(tensor) is not _Tensor and isinstance(tensor, _Tensor))
+    )
+
+
+# ------------------------------------------------------------------------------------ schedule
 
 
 def mla_num_sm_parts(num_sms, num_q_tokens_per_head_k, num_heads_k):
@@ -51,121 +126,364 @@ def mla_num_sm_parts(num_sms, num_q_tokens_per_head_k, num_heads_k):
     )
 
 
-def get_mla_metadata(cache_seqlens, num_q_tokens_per_head_k, num_heads_k, *, num_sms=None):
-    """The split-KV schedule for a batch, computed on the device (no host round trip).
+def get_mla_metadata(cache_seqlens=None, num_q_tokens_per_head_k=None, num_heads_k=None,
+                     num_heads_q=None, is_fp8_kvcache=False, topk=None, *, num_sms=None):
+    """The split-KV schedule, in either of FlashMLA's conventions.
 
-    cache_seqlens: int32 [b] CUDA tensor. num_q_tokens_per_head_k: s_q * h_q // h_kv.
-    num_heads_k: h_kv. num_sms defaults to the device's SM count.
-    Returns (tile_scheduler_metadata int32 [num_sm_parts, 8], num_splits int32 [b + 1]).
+    get_mla_metadata() -> (FlashMLASchedMeta(), None): an empty schedule object that the first
+    flash_mla_with_kvcache call using it fills (FlashMLA's current convention; schedule.py).
+
+    get_mla_metadata(cache_seqlens, num_q_tokens_per_head_k, num_heads_k) ->
+    (tile_scheduler_metadata int32 [num_sm_parts, 8], num_splits int32 [b + 1]), computed on the
+    device now (no host round trip). cache_seqlens: int32 [b] CUDA tensor;
+    num_q_tokens_per_head_k: s_q * h_q // h_kv; num_heads_k: h_kv. num_heads_q is accepted and not
+    needed; is_fp8_kvcache=True and topk (sparse attention) raise NotImplementedError.
+
+    num_sms (both conventions) replaces the device's SM count.
     """
-    torch = import_torch()
-    seqlens = checked("cache_seqlens", cache_seqlens, (torch.int32,), ("b",))
+    if cache_seqlens is None:
+        if num_sms is not None:
+            require_int("num_sms", num_sms, 1)
+        return FlashMLASchedMeta(num_sms=num_sms), None
+    if is_fp8_kvcache:
+        _refuse("is_fp8_kvcache", is_fp8_kvcache)
+    if topk is not None:
+        _refuse("topk", topk)
     q_tokens = require_int("num_q_tokens_per_head_k", num_q_tokens_per_head_k, 1)
     h_kv = require_int("num_heads_k", num_heads_k, 1)
-    device = require_same_cuda_device([("cache_seqlens", seqlens)])
+    if num_heads_q is not None:
+        require_int("num_heads_q", num_heads_q, 1)
+    if num_sms is not None:
+        num_sms = require_int("num_sms", num_sms, 1)
+    return _metadata(cache_seqlens, q_tokens, h_kv, num_sms)
+
+
+def _metadata(cache_seqlens, q_tokens, h_kv, num_sms):
+    if _traced(cache_seqlens):
+        return _ops.get_mla_metadata(cache_seqlens, q_tokens, h_kv, num_sms)
+    return _metadata_eager(cache_seqlens, q_tokens, h_kv, num_sms)
+
+
+def _metadata_eager(cache_seqlens, q_tokens, h_kv, num_sms):
+    import_torch()
+    block = _CallBlock()
+    b = pack(block, 0, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)[0]
+    device = cuda_device_index(("cache_seqlens",), (cache_seqlens,))
     if num_sms is None:
-        num_sms = torch.cuda.get_device_properties(device).multi_processor_count
-    else:
-        require_int("num_sms", num_sms, 1)
-    parts = mla_num_sm_parts(num_sms, q_tokens, h_kv)
-    metadata = torch.empty((parts, METADATA_INTS), dtype=torch.int32, device=device)
-    num_splits = torch.empty((seqlens.shape[0] + 1,), dtype=torch.int32, device=device)
-    stream = _stream_on(device)
-    views = [as_fmla(seqlens), as_fmla(metadata), as_fmla(num_splits)]
-    _library.call(
-        "fmla_get_mla_metadata", ref(views[0]), q_tokens, h_kv, ref(views[1]), ref(views[2]), stream
-    )
+        num_sms = _tt.sm_count(device)
+    parts = _tt.num_sm_parts(num_sms, q_tokens, h_kv)
+    metadata = cache_seqlens.new_empty((parts, METADATA_INTS))
+    num_splits = cache_seqlens.new_empty((b + 1,))
+    pack_new(block, 1, metadata, _INT32_CODE, (parts, METADATA_INTS), (METADATA_INTS, 1))
+    pack_new(block, 2, num_splits, _INT32_CODE, (b + 1,), (1,))
+    base = _addressof(block)
+    invoke("fmla_get_mla_metadata", block, base, device,
+           (base, q_tokens, h_kv, base + _TB, base + 2 * _TB, current_stream(device)))
+    # Callers written for FlashMLA's current API keep only the first value and pass
+    # num_splits=None: the metadata tensor carries its num_splits for them.
+    metadata._fmla_num_splits = num_splits
     return metadata, num_splits
 
 
-def _softmax_scale(softmax_scale, head_dim):
-    if softmax_scale is None:
-        return head_dim ** -0.5
-    if isinstance(softmax_scale, bool) or not isinstance(softmax_scale, numbers.Real):
-        raise TypeError(
-            f"softmax_scale: expected a float or None, got {type(softmax_scale).__name__}"
-        )
-    return float(softmax_scale)
+def _metadata_fake(cache_seqlens, q_tokens, h_kv, num_sms):
+    shape = pack(None, 0, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
+    device = require_same_cuda_device([("cache_seqlens", cache_seqlens)], allow_meta=True)
+    if num_sms is None:  # meta tensors (device None) stand for the current device
+        index = device.index if device is not None else None
+        num_sms = _tt.sm_count(_torch.cuda.current_device() if index is None else index)
+    parts = _tt.num_sm_parts(num_sms, q_tokens, h_kv)
+    return (cache_seqlens.new_empty((parts, METADATA_INTS)),
+            cache_seqlens.new_empty((shape[0] + 1,)))
 
 
-def _decode(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v,
-            tile_scheduler_metadata, num_splits, softmax_scale, causal, out, lse):
-    """The shared body of the MLA and GQA decodes: v_cache is None for MLA, head_dim_v None for GQA
-    (whose values have q's head dim)."""
-    torch = import_torch()
-    q = checked("q", q, (torch.bfloat16, torch.float16), ("b", "s_q", "h_q", "d_qk"))
-    cache_layout = ("num_pages", "page_size", "h_kv", "d")
-    k_cache = checked("k_cache", k_cache, (q.dtype,), cache_layout)
-    if v_cache is not None:
-        v_cache = checked("v_cache", v_cache, (q.dtype,), cache_layout)
-    block_table = checked("block_table", block_table, (torch.int32,), ("b", "max_pages"))
-    cache_seqlens = checked("cache_seqlens", cache_seqlens, (torch.int32,), ("b",))
-    metadata = checked(
-        "tile_scheduler_metadata", tile_scheduler_metadata, (torch.int32,),
-        ("num_sm_parts", str(METADATA_INTS)), contiguous=True,
-    )
-    num_splits = checked("num_splits", num_splits, (torch.int32,), ("b + 1",), contiguous=True)
-    if out is not None:
-        out = checked("out", out, (q.dtype,), ("b", "s_q", "h_q", "d_v"))
-    if lse is not None:
-        lse = checked("lse", lse, (torch.float32,), ("b", "h_q", "s_q"))
-    if v_cache is not None:
-        head_dim_v = q.shape[-1]
-    head_dim_v = require_int("head_dim_v", head_dim_v, 1)
-    scale = _softmax_scale(softmax_scale, q.shape[-1])
-    named = [("q", q), ("k_cache", k_cache), ("v_cache", v_cache), ("block_table", block_table),
-             ("cache_seqlens", cache_seqlens), ("tile_scheduler_metadata", metadata),
-             ("num_splits", num_splits), ("out", out), ("lse", lse)]
-    device = require_same_cuda_device([(n, t) for n, t in named if t is not None])
+# ------------------------------------------------------------------------------------ decode
 
-    b, s_q, h_q, _ = q.shape
-    if out is None:
-        out = torch.empty((b, s_q, h_q, head_dim_v), dtype=q.dtype, device=device)
-    if lse is None:
-        lse = torch.empty((b, h_q, s_q), dtype=torch.float32, device=device)
-    lib = _library.load()
-    workspace_bytes = lib.fmla_decode_workspace_bytes(b, s_q, h_q, head_dim_v, metadata.shape[0])
-    workspace = torch.empty((max(workspace_bytes, 1),), dtype=torch.uint8, device=device)
-    stream = _stream_on(device)
-    tensors = (q, k_cache, block_table, cache_seqlens, metadata, num_splits, out, lse)
-    q_v, k_v, table_v, lens_v, meta_v, splits_v, out_v, lse_v = [as_fmla(t) for t in tensors]
-    if v_cache is None:
-        args = [ref(q_v), ref(k_v), ref(table_v), ref(lens_v), head_dim_v]
+# argument: (what a value other than the default asks for, the default), for the keywords of
+# FlashMLA, vLLM and SGLang whose features this library lacks. Only the default is accepted.
+_UNSUPPORTED = {
+    "is_fp8_kvcache": ("an FP8 KV cache", False),
+    "indices": ("sparse attention (top-k indices into the cache)", None),
+    "attn_sink": ("attention sinks", None),
+    "extra_k_cache": ("an extra sparse KV cache", None),
+    "extra_indices_in_kvcache": ("sparse attention over an extra KV cache", None),
+    "topk_length": ("sparse attention (per-query top-k lengths)", None),
+    "extra_topk_length": ("sparse attention over an extra KV cache", None),
+    "descale_q": ("FP8 descaling of q (FP8 attention)", None),
+    "descale_k": ("FP8 descaling of the KV cache (FP8 attention)", None),
+    "topk": ("sparse attention (a top-k schedule)", None),
+}
+
+
+def _refuse(name, value):
+    feature, default = _UNSUPPORTED[name]
+    if isinstance(value, _Tensor):
+        given = f"{name} (a tensor of shape {tuple(value.shape)})"
     else:
-        v_v = as_fmla(v_cache)
-        args = [ref(q_v), ref(k_v), ref(v_v), ref(table_v), ref(lens_v)]
-    args += [ref(meta_v), ref(splits_v), scale, 1 if causal else 0, ref(out_v), ref(lse_v),
-             ctypes.c_void_p(workspace.data_ptr()), workspace_bytes, stream]
-    _library.call(function, *args)
-    return out, lse
+        given = f"{name}={value!r}"
+    raise NotImplementedError(
+        f"{given} asks for {feature}, which flash_mla_ts does not implement; only "
+        f"{name}={default!r} is accepted"
+    )
+
+
+def _refuse_first(is_fp8_kvcache, indices, attn_sink, extra_k_cache, extra_indices_in_kvcache,
+                  topk_length, extra_topk_length, descale_q, descale_k):
+    if is_fp8_kvcache:
+        _refuse("is_fp8_kvcache", is_fp8_kvcache)
+    for name, value in (("indices", indices), ("attn_sink", attn_sink),
+                        ("extra_k_cache", extra_k_cache),
+                        ("extra_indices_in_kvcache", extra_indices_in_kvcache),
+                        ("topk_length", topk_length), ("extra_topk_length", extra_topk_length),
+                        ("descale_q", descale_q), ("descale_k", descale_k)):
+        if value is not None:
+            _refuse(name, value)
 
 
 def flash_mla_with_kvcache(q, k_cache, block_table, cache_seqlens, head_dim_v,
-                           tile_scheduler_metadata, num_splits, softmax_scale=None, causal=False,
-                           *, out=None, lse=None):
+                           tile_scheduler_metadata, num_splits=None, softmax_scale=None,
+                           causal=False, is_fp8_kvcache=False, indices=None, attn_sink=None,
+                           extra_k_cache=None, extra_indices_in_kvcache=None, topk_length=None,
+                           extra_topk_length=None, *, descale_q=None, descale_k=None, out=None,
+                           lse=None):
     """MLA decode over a paged latent cache (values are the first head_dim_v entries of each row).
 
-    q [b, s_q, h_q, 576] bf16/fp16; k_cache [num_pages, page_size, h_kv, 576] (q's dtype);
-    block_table int32 [b, max_pages]; cache_seqlens int32 [b]; head_dim_v 512; the schedule from
-    get_mla_metadata(cache_seqlens, s_q * h_q // h_kv, h_kv). softmax_scale defaults to 1/sqrt(576);
-    with causal, query j of s_q attends keys t <= L - s_q + j.
+    q [b, s_q, h_q, 576] bf16/fp16; k_cache [num_pages, page_size, h_kv, 576] (q's dtype, any page
+    size); block_table int32 [b, max_pages]; cache_seqlens int32 [b]; head_dim_v 512.
+    The schedule: a FlashMLASchedMeta from get_mla_metadata() with num_splits None (built by the
+    first call, reused and checked by the others), or the two tensors of
+    get_mla_metadata(cache_seqlens, s_q * h_q // h_kv, h_kv). softmax_scale defaults to
+    1/sqrt(576); with causal, query j of s_q attends keys t <= L - s_q + j.
+    is_fp8_kvcache, indices, attn_sink, extra_k_cache, extra_indices_in_kvcache, topk_length,
+    extra_topk_length, descale_q, descale_k: accepted at their defaults only (NotImplementedError).
+    out, lse: preallocated outputs (this library's extension).
     Returns (out [b, s_q, h_q, head_dim_v] in q's dtype, softmax_lse float32 [b, h_q, s_q]).
     """
-    return _decode("fmla_mla_decode", q, k_cache, None, block_table, cache_seqlens, head_dim_v,
+    if (is_fp8_kvcache or indices is not None or attn_sink is not None
+            or extra_k_cache is not None or extra_indices_in_kvcache is not None
+            or topk_length is not None or extra_topk_length is not None
+            or descale_q is not None or descale_k is not None):
+        _refuse_first(is_fp8_kvcache, indices, attn_sink, extra_k_cache, extra_indices_in_kvcache,
+                      topk_length, extra_topk_length, descale_q, descale_k)
+    if isinstance(tile_scheduler_metadata, FlashMLASchedMeta):
+        return _decode_scheduled(_MLA, tile_scheduler_metadata, num_splits, q, k_cache, None,
+                                 block_table, cache_seqlens, head_dim_v, softmax_scale, causal,
+                                 out, lse)
+    num_splits = _require_splits(tile_scheduler_metadata, num_splits)
+    return _decode(_MLA, q, k_cache, None, block_table, cache_seqlens, head_dim_v,
                    tile_scheduler_metadata, num_splits, softmax_scale, causal, out, lse)
 
 
 def gqa_decode_with_kvcache(q, k_cache, v_cache, block_table, cache_seqlens,
-                            tile_scheduler_metadata, num_splits, softmax_scale=None, causal=False,
-                            *, out=None, lse=None):
+                            tile_scheduler_metadata, num_splits=None, softmax_scale=None,
+                            causal=False, *, out=None, lse=None):
     """GQA / MHA / MQA decode with separate paged K and V caches of head dim d in {64, 128, 256}.
 
     q [b, s_q, h_q, d]; k_cache, v_cache [num_pages, page_size, h_kv, d] (q's dtype, any page size);
-    the schedule from get_mla_metadata(cache_seqlens, s_q * h_q // h_kv, h_kv).
+    the schedule as for flash_mla_with_kvcache (a FlashMLASchedMeta, or the tensors of
+    get_mla_metadata(cache_seqlens, s_q * h_q // h_kv, h_kv)).
     Returns (out [b, s_q, h_q, d] in q's dtype, lse float32 [b, h_q, s_q]).
     """
-    return _decode("fmla_gqa_decode", q, k_cache, v_cache, block_table, cache_seqlens, None,
+    if isinstance(tile_scheduler_metadata, FlashMLASchedMeta):
+        return _decode_scheduled(_GQA, tile_scheduler_metadata, num_splits, q, k_cache, v_cache,
+                                 block_table, cache_seqlens, None, softmax_scale, causal, out, lse)
+    num_splits = _require_splits(tile_scheduler_metadata, num_splits)
+    return _decode(_GQA, q, k_cache, v_cache, block_table, cache_seqlens, None,
                    tile_scheduler_metadata, num_splits, softmax_scale, causal, out, lse)
+
+
+def _require_splits(tile_scheduler_metadata, num_splits):
+    """num_splits, or the one the metadata tensor carries from get_mla_metadata."""
+    if num_splits is None:
+        carried = getattr(tile_scheduler_metadata, "_fmla_num_splits", None)
+        if carried is not None:
+            return carried
+        if isinstance(tile_scheduler_metadata, _Tensor):
+            raise ValueError(
+                "num_splits: expected the num_splits tensor that get_mla_metadata(cache_seqlens, "
+                "...) returned with tile_scheduler_metadata, got None (num_splits is None only "
+                "with the FlashMLASchedMeta of get_mla_metadata() called without arguments)"
+            )
+        raise TypeError(
+            "tile_scheduler_metadata: expected a FlashMLASchedMeta (from get_mla_metadata()) or "
+            "the tensor from get_mla_metadata(cache_seqlens, ...), got "
+            f"{type(tile_scheduler_metadata).__name__}"
+        )
+    return num_splits
+
+
+def _decode_scheduled(function, sched, num_splits, q, k_cache, v_cache, block_table,
+                      cache_seqlens, head_dim_v, softmax_scale, causal, out, lse):
+    """The schedule-object convention: build the schedule on the first call, check and reuse it
+    on the others (schedule.py)."""
+    import_torch()
+    if num_splits is not None:
+        raise ValueError(
+            "num_splits: expected None with a FlashMLASchedMeta (it holds its own num_splits), "
+            f"got {type(num_splits).__name__}"
+        )
+    q_shape = require_rank("q", q, Q_LAYOUT)
+    k_shape = require_rank("k_cache", k_cache, CACHE_LAYOUT)
+    b, s_q, h_q, page_size, h_kv = q_shape[0], q_shape[1], q_shape[2], k_shape[1], k_shape[2]
+    causal = bool(causal)
+    if sched.have_initialized:
+        # Field by field (not one tuple comparison): plain comparisons trace under torch.compile
+        # in every version.
+        built = sched.config
+        if (built is None or built.b != b or built.s_q != s_q or built.h_q != h_q
+                or built.page_block_size != page_size or built.h_k != h_kv
+                or built.causal != causal or built.is_fp8_kvcache or built.topk is not None
+                or built.extra_page_block_size is not None or built.extra_topk is not None):
+            raise_mismatch(built, ScheduleConfig(b, s_q, h_q, page_size, h_kv, causal, False,
+                                                 None, None, None))
+        return _decode(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v,
+                       sched.tile_scheduler_metadata, sched.num_splits, softmax_scale, causal,
+                       out, lse)
+    metadata, splits = sched.tile_scheduler_metadata, sched.num_splits
+    if metadata is None or splits is None:
+        if h_kv < 1 or h_q % h_kv != 0:
+            raise ValueError(
+                f"q: expected h_q to be a multiple of h_kv = {h_kv} (k_cache shape[2]), "
+                f"got h_q = {h_q}"
+            )
+        metadata, splits = _metadata(cache_seqlens, s_q * (h_q // h_kv), h_kv, sched.num_sms)
+    result = _decode(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v,
+                     metadata, splits, softmax_scale, causal, out, lse)
+    # Recorded after a successful call only: a call that raised leaves the object reusable.
+    sched.tile_scheduler_metadata = metadata
+    sched.num_splits = splits
+    sched.config = ScheduleConfig(b, s_q, h_q, page_size, h_kv, causal, False, None, None, None)
+    sched.have_initialized = True
+    return result
+
+
+def _decode(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, metadata,
+            num_splits, softmax_scale, causal, out, lse):
+    if _traced(q):
+        return _decode_traced(function, q, k_cache, v_cache, block_table, cache_seqlens,
+                              head_dim_v, metadata, num_splits, softmax_scale, causal, out, lse)
+    return _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v,
+                         metadata, num_splits, softmax_scale, causal, out, lse)
+
+
+def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v,
+                  metadata, num_splits, softmax_scale, causal, out, lse):
+    """The shared body of the MLA and GQA decodes: v_cache is None for MLA, head_dim_v None for GQA
+    (whose values have q's head dim). Every tensor is checked and packed into one buffer of
+    fmla_tensor views; the devices are checked once all of them passed."""
+    import_torch()
+    block = _CallBlock()
+    b, s_q, h_q, d_qk = pack(block, 0, "q", q, HALF, Q_LAYOUT)
+    same = SAME[q.dtype]
+    pack(block, 1, "k_cache", k_cache, same, CACHE_LAYOUT)
+    if v_cache is None:
+        slot = 2
+        names, tensors = _MLA_NAMES, (q, k_cache, block_table, cache_seqlens, metadata, num_splits)
+    else:
+        pack(block, 2, "v_cache", v_cache, same, CACHE_LAYOUT)
+        slot = 3
+        names = _GQA_NAMES
+        tensors = (q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits)
+    pack(block, slot, "block_table", block_table, INT32, TABLE_LAYOUT)
+    pack(block, slot + 1, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
+    parts = pack(block, slot + 2, "tile_scheduler_metadata", metadata, INT32, METADATA_LAYOUT,
+                 contiguous=True)[0]
+    pack(block, slot + 3, "num_splits", num_splits, INT32, SPLITS_LAYOUT, contiguous=True)
+    if out is not None:
+        pack(block, slot + 4, "out", out, same, OUT_LAYOUT)
+    if lse is not None:
+        pack(block, slot + 5, "lse", lse, FLOAT32, LSE_LAYOUT)
+    head_dim_v = d_qk if v_cache is not None else require_int("head_dim_v", head_dim_v, 1)
+    scale = softmax_scale_value(softmax_scale, d_qk)
+    device = cuda_device_index(names, tensors)
+    if (out is not None and out.get_device() != device) or (
+            lse is not None and lse.get_device() != device):
+        named = list(zip(names, tensors)) + [(n, t) for n, t in (("out", out), ("lse", lse))
+                                             if t is not None]
+        require_same_cuda_device(named)
+
+    if out is None:
+        out = q.new_empty((b, s_q, h_q, head_dim_v))
+        row = h_q * head_dim_v
+        pack_new(block, slot + 4, out, same[q.dtype], (b, s_q, h_q, head_dim_v),
+                 (s_q * row, row, head_dim_v, 1))
+    if lse is None:
+        lse = q.new_empty((b, h_q, s_q), dtype=_float32)
+        pack_new(block, slot + 5, lse, _FLOAT32_CODE, (b, h_q, s_q), (h_q * s_q, s_q, 1))
+    size = _tt.workspace_bytes(b, s_q, h_q, head_dim_v, parts)
+    workspace = q.new_empty((max(size, 1),), dtype=_uint8)
+    v = _addressof(block)
+    flag = 1 if causal else 0
+    if v_cache is None:
+        args = (v, v + _TB, v + 2 * _TB, v + 3 * _TB, head_dim_v, v + 4 * _TB, v + 5 * _TB, scale,
+                flag, v + 6 * _TB, v + 7 * _TB)
+    else:
+        args = (v, v + _TB, v + 2 * _TB, v + 3 * _TB, v + 4 * _TB, v + 5 * _TB, v + 6 * _TB,
+                scale, flag, v + 7 * _TB, v + 8 * _TB)
+    invoke(function, block, v, device, args + (workspace.data_ptr(), size, current_stream(device)))
+    return out, lse
+
+
+def _decode_traced(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v,
+                   metadata, num_splits, softmax_scale, causal, out, lse):
+    """Under torch.compile: the same call through the torch operators (traceable Python only)."""
+    b, s_q, h_q, d_qk = require_rank("q", q, Q_LAYOUT)
+    if v_cache is None:
+        head_dim_v = require_int("head_dim_v", head_dim_v, 1)
+    else:
+        head_dim_v = d_qk
+    scale = softmax_scale_value(softmax_scale, d_qk)
+    causal = bool(causal)
+    if out is None and lse is None:
+        if v_cache is None:
+            return _ops.mla_decode(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
+                                   num_splits, scale, causal)
+        return _ops.gqa_decode(q, k_cache, v_cache, block_table, cache_seqlens, metadata,
+                               num_splits, scale, causal)
+    if out is None:
+        out = q.new_empty((b, s_q, h_q, head_dim_v))
+    if lse is None:
+        lse = q.new_empty((b, h_q, s_q), dtype=_float32)
+    if v_cache is None:
+        _ops.mla_decode_out(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
+                            num_splits, scale, causal, out, lse)
+    else:
+        _ops.gqa_decode_out(q, k_cache, v_cache, block_table, cache_seqlens, metadata,
+                            num_splits, scale, causal, out, lse)
+    return out, lse
+
+
+def _decode_fake(q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, metadata,
+                 num_splits, out, lse):
+    """The checks of _decode_eager without the call: what tracing needs. Returns out's shape."""
+    b, s_q, h_q, d_qk = pack(None, 0, "q", q, HALF, Q_LAYOUT)
+    same = SAME[q.dtype]
+    named = [("q", q), ("k_cache", k_cache)]
+    pack(None, 0, "k_cache", k_cache, same, CACHE_LAYOUT)
+    if v_cache is not None:
+        pack(None, 0, "v_cache", v_cache, same, CACHE_LAYOUT)
+        named.append(("v_cache", v_cache))
+    pack(None, 0, "block_table", block_table, INT32, TABLE_LAYOUT)
+    pack(None, 0, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
+    pack(None, 0, "tile_scheduler_metadata", metadata, INT32, METADATA_LAYOUT, contiguous=True)
+    pack(None, 0, "num_splits", num_splits, INT32, SPLITS_LAYOUT, contiguous=True)
+    named += [("block_table", block_table), ("cache_seqlens", cache_seqlens),
+              ("tile_scheduler_metadata", metadata), ("num_splits", num_splits)]
+    if out is not None:
+        pack(None, 0, "out", out, same, OUT_LAYOUT)
+        named.append(("out", out))
+    if lse is not None:
+        pack(None, 0, "lse", lse, FLOAT32, LSE_LAYOUT)
+        named.append(("lse", lse))
+    require_same_cuda_device(named, allow_meta=True)
+    return (b, s_q, h_q, d_qk if v_cache is not None else head_dim_v)
+
+
+def _new_outputs(q, shape):
+    b, s_q, h_q, _ = shape
+    return q.new_empty(shape), q.new_empty((b, h_q, s_q), dtype=_float32)
+
+
+# ------------------------------------------------------------------------------------ cache writes
 
 
 def write_kv(cache, rows, slot_mapping):
@@ -174,14 +492,120 @@ def write_kv(cache, rows, slot_mapping):
     cache [num_pages, page_size, h_kv, d] (bf16, fp16, float32 or fp8); rows [n, h_kv, d] in the
     cache's dtype; slot_mapping int32 [n] of page * page_size + row, -1 to skip a row.
     """
-    torch = import_torch()
-    allowed = [torch.bfloat16, torch.float16, torch.float32]
-    if getattr(torch, "float8_e4m3fn", None) is not None:
-        allowed.append(torch.float8_e4m3fn)
-    cache = checked("cache", cache, tuple(allowed), ("num_pages", "page_size", "h_kv", "d"))
-    rows = checked("rows", rows, (cache.dtype,), ("n", "h_kv", "d"))
-    slot_mapping = checked("slot_mapping", slot_mapping, (torch.int32,), ("n",))
-    require_same_cuda_device([("cache", cache), ("rows", rows), ("slot_mapping", slot_mapping)])
-    stream = _stream_on(cache.device)
-    views = [as_fmla(cache), as_fmla(rows), as_fmla(slot_mapping)]
-    _library.call("fmla_write_kv", ref(views[0]), ref(views[1]), ref(views[2]), stream)
+    if _traced(cache):
+        _ops.write_kv(cache, rows, slot_mapping)
+        return
+    _write_kv_eager(cache, rows, slot_mapping)
+
+
+def _write_kv_eager(cache, rows, slot_mapping):
+    import_torch()
+    block = _CallBlock()
+    pack(block, 0, "cache", cache, CACHE_DTYPES, CACHE_LAYOUT)
+    pack(block, 1, "rows", rows, SAME.get(cache.dtype, {}), ROWS_LAYOUT)
+    pack(block, 2, "slot_mapping", slot_mapping, INT32, SLOTS_LAYOUT)
+    device = cuda_device_index(("cache", "rows", "slot_mapping"), (cache, rows, slot_mapping))
+    base = _addressof(block)
+    invoke("fmla_write_kv", block, base, device,
+           (base, base + _TB, base + 2 * _TB, current_stream(device)))
+
+
+def _write_kv_fake(cache, rows, slot_mapping):
+    pack(None, 0, "cache", cache, CACHE_DTYPES, CACHE_LAYOUT)
+    pack(None, 0, "rows", rows, SAME.get(cache.dtype, {}), ROWS_LAYOUT)
+    pack(None, 0, "slot_mapping", slot_mapping, INT32, SLOTS_LAYOUT)
+    require_same_cuda_device([("cache", cache), ("rows", rows), ("slot_mapping", slot_mapping)],
+                             allow_meta=True)
+
+
+# ------------------------------------------------------------------------------------ FlashMLA's
+# other entry points: kernels this library does not have. Present so that code importing them
+# imports; calling one says so.
+
+
+def _missing(function, what):
+    def missing(*args, **kwargs):
+        raise NotImplementedError(
+            f"{function}: {what} is not implemented by flash_mla_ts (it implements paged decode: "
+            "flash_mla_with_kvcache, gqa_decode_with_kvcache)"
+        )
+
+    missing.__name__ = missing.__qualname__ = function
+    missing.__doc__ = f"Not implemented: {what}. Raises NotImplementedError."
+    return missing
+
+
+flash_mla_sparse_fwd = _missing("flash_mla_sparse_fwd", "sparse attention prefill")
+flash_attn_varlen_func = _missing("flash_attn_varlen_func", "dense attention prefill")
+flash_attn_varlen_qkvpacked_func = _missing("flash_attn_varlen_qkvpacked_func",
+                                            "dense attention prefill")
+flash_attn_varlen_kvpacked_func = _missing("flash_attn_varlen_kvpacked_func",
+                                           "dense attention prefill")
+
+
+# ------------------------------------------------------------------------------------ operators
+
+
+def _register_operators():
+    def mla_decode(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata, num_splits,
+                   softmax_scale, causal):
+        return _decode_eager(_MLA, q, k_cache, None, block_table, cache_seqlens, head_dim_v,
+                             metadata, num_splits, softmax_scale, causal, None, None)
+
+    def mla_decode_out(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata, num_splits,
+                       softmax_scale, causal, out, lse):
+        _decode_eager(_MLA, q, k_cache, None, block_table, cache_seqlens, head_dim_v, metadata,
+                      num_splits, softmax_scale, causal, out, lse)
+
+    def gqa_decode(q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits,
+                   softmax_scale, causal):
+        return _decode_eager(_GQA, q, k_cache, v_cache, block_table, cache_seqlens, None,
+                             metadata, num_splits, softmax_scale, causal, None, None)
+
+    def gqa_decode_out(q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits,
+                       softmax_scale, causal, out, lse):
+        _decode_eager(_GQA, q, k_cache, v_cache, block_table, cache_seqlens, None, metadata,
+                      num_splits, softmax_scale, causal, out, lse)
+
+    def mla_decode_fake(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata, num_splits,
+                        softmax_scale, causal):
+        shape = _decode_fake(q, k_cache, None, block_table, cache_seqlens, head_dim_v, metadata,
+                             num_splits, None, None)
+        return _new_outputs(q, shape)
+
+    def mla_decode_out_fake(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
+                            num_splits, softmax_scale, causal, out, lse):
+        _decode_fake(q, k_cache, None, block_table, cache_seqlens, head_dim_v, metadata,
+                     num_splits, out, lse)
+
+    def gqa_decode_fake(q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits,
+                        softmax_scale, causal):
+        shape = _decode_fake(q, k_cache, v_cache, block_table, cache_seqlens, None, metadata,
+                             num_splits, None, None)
+        return _new_outputs(q, shape)
+
+    def gqa_decode_out_fake(q, k_cache, v_cache, block_table, cache_seqlens, metadata,
+                            num_splits, softmax_scale, causal, out, lse):
+        _decode_fake(q, k_cache, v_cache, block_table, cache_seqlens, None, metadata,
+                     num_splits, out, lse)
+
+    impls = {
+        "get_mla_metadata": _metadata_eager,
+        "mla_decode": mla_decode,
+        "mla_decode_out": mla_decode_out,
+        "gqa_decode": gqa_decode,
+        "gqa_decode_out": gqa_decode_out,
+        "write_kv": _write_kv_eager,
+    }
+    fakes = {
+        "get_mla_metadata": _metadata_fake,
+        "mla_decode": mla_decode_fake,
+        "mla_decode_out": mla_decode_out_fake,
+        "gqa_decode": gqa_decode_fake,
+        "gqa_decode_out": gqa_decode_out_fake,
+        "write_kv": _write_kv_fake,
+    }
+    _ops.register(_torch, impls, fakes)
+
+
+_register_operators()

@@ -13,6 +13,7 @@ __all__ = [
     "OutOfMemoryError",
     "UnsupportedError",
     "LibraryNotFoundError",
+    "ScheduleMismatchError",
 ]
 
 
@@ -50,6 +51,12 @@ class UnsupportedError(FlashMlaError, ValueError):
 
 class LibraryNotFoundError(OSError):
     """libflashmla.so could not be found or loaded."""
+
+
+class ScheduleMismatchError(ValueError, AssertionError):
+    """A FlashMLASchedMeta reused for a call whose shapes or flags differ from those it was built
+    for. Also an AssertionError, which is what FlashMLA raises there, so that code written for it
+    catches this one too."""
 
 
 # fmla_status values (flash_mla.h) to the exception raised for them.

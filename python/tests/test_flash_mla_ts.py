@@ -21,28 +21,7 @@ from flash_mla_ts import _library
 
 import schedule_port
 
-try:
-    import torch
-except ImportError:
-    torch = None
-
-
-def _library_problem():
-    try:
-        _library.load()
-    except flash_mla_ts.LibraryNotFoundError as err:
-        return str(err)
-    return None
-
-
-LIBRARY_PROBLEM = _library_problem()
-TORCH_PROBLEM = None if torch is not None else "torch is not installed"
-GPU_PROBLEM = (
-    LIBRARY_PROBLEM
-    or TORCH_PROBLEM
-    or (None if torch.cuda.is_available() else "CUDA is not available to torch (no GPU)")
-    or (None if flash_mla_ts.device_count() > 0 else "libflashmla sees no CUDA device")
-)
+from gpu_probe import GPU_PROBLEM, LIBRARY_PROBLEM, TORCH_PROBLEM, torch
 
 # bf16 inputs, float32 accumulation, probabilities rounded to 16 bits for the tensor cores: the
 # output's relative error against float64 is a few 1e-3.
