@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { GQA_SUITE } from '../../src/bench/suites.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -140,4 +141,13 @@ test('a flag that allows negative numbers takes them, with or without =', () => 
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /PASS/);
   }
+});
+
+test('bench gqa takes --rows within its suite, before looking for a GPU', () => {
+  const n = GQA_SUITE.length;
+  const r = cli('bench', 'gqa', '--rows', `0,${n}`);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, new RegExp(`--rows: expected indices in \\[0, ${n}\\), got ${n}`));
+  const help = cli('bench', '--help');
+  assert.match(help.stdout, /core, head dim, heads, s_q causal,\s+small batch, varlen/);
 });

@@ -5,6 +5,7 @@ import { getMlaMetadata } from '../../../src/backend/cpu/mla-metadata.js';
 import { naiveGqaDecode } from '../../../src/reference/naive-attention.js';
 import { makeGqaProblem, type GqaProblemOptions } from '../../../src/testing/problems.js';
 import { decodeErrors } from '../../../src/testing/compare.js';
+import { GQA_SHAPE_MATRIX } from '../../gqa-shape-matrix.js';
 
 interface Case extends GqaProblemOptions {
   readonly name: string;
@@ -102,17 +103,25 @@ const CASES: readonly Case[] = [
   },
 ];
 
+function assertMatchesReference(c: Case): void {
+  const { p, result, splits } = run(c, 132);
+  assert.ok(splits > p.seqlens.length, 'the case exercises split sequences');
+  assert.deepEqual(result.out.shape, [p.seqlens.length, c.sQ, c.hQ, c.d]);
+  const reference = naiveGqaDecode(p.q, p.kCache, p.vCache, p.blockTable, p.cacheSeqlens, c);
+  const errors = decodeErrors(result, reference);
+  assert.ok(errors.outRelativeError < 1e-2, `relative error ${errors.outRelativeError}`);
+  assert.ok(errors.outUlps <= 2, `elementwise error ${errors.outUlps} ulps`);
+  assert.ok(errors.lseRelativeError <= 1e-5, `lse error ${errors.lseRelativeError}`);
+}
+
 for (const c of CASES) {
-  test(`GQA decode matches the float64 reference: ${c.name}`, () => {
-    const { p, result, splits } = run(c, 132);
-    assert.ok(splits > p.seqlens.length, 'the case exercises split sequences');
-    assert.deepEqual(result.out.shape, [p.seqlens.length, c.sQ, c.hQ, c.d]);
-    const reference = naiveGqaDecode(p.q, p.kCache, p.vCache, p.blockTable, p.cacheSeqlens, c);
-    const errors = decodeErrors(result, reference);
-    assert.ok(errors.outRelativeError < 1e-2, `relative error ${errors.outRelativeError}`);
-    assert.ok(errors.outUlps <= 2, `elementwise error ${errors.outUlps} ulps`);
-    assert.ok(errors.lseRelativeError <= 1e-5, `lse error ${errors.lseRelativeError}`);
-  });
+  test(`GQA decode matches the float64 reference: ${c.name}`, () => assertMatchesReference(c));
+}
+
+// The shapes the GPU is checked on too (test/gpu/gqa-shapes.test.ts).
+for (const c of GQA_SHAPE_MATRIX) {
+  test(`GQA decode shape matches the float64 reference: ${c.name}`, () =>
+    assertMatchesReference(c));
 }
 
 test('GQA: poison in unused rows and block-table entries does not change the result', () => {
