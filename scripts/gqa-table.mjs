@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// Prints README's GQA table from a bench/gqa_vs_sdpa.py result file: this library over a paged cache
+// beside torch SDPA over a contiguous one, timed in one process on the same data. Plain Node.
+//
+//   node scripts/gqa-table.mjs FILE                    print the Markdown
+//   node scripts/gqa-table.mjs FILE --write README.md  replace the text between
+//                                                      <!-- gqa-table:begin --> and <!-- gqa-table:end -->
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+
+const BEGIN = '<!-- gqa-table:begin -->';
+const END = '<!-- gqa-table:end -->';
+
+/** The Markdown of one result file: a line saying where it comes from, then one row a shape. */
+export function gqaTable(data, name) {
+  if (!Array.isArray(data.rows) || data.rows.length === 0) throw new Error(`${name}: no rows`);
+  const lines = [
+    `${data.device}, ${data.num_sms} SMs, torch ${data.torch}; copy ceiling ${data.copy_gbs.toFixed(0)} GB/s ` +
+      `measured in the same run. Whole decode calls (schedule built before), CUDA-graph replays after an ` +
+      `L2 flush, median of 30; SDPA over a contiguous cache of the same sequences (equal lengths only; ` +
+      `timed without the causal mask, same bytes); ours / SDPA speed is SDPA's time over ours. From ${name} ` +
+      '(`node scripts/gqa-table.mjs`).',
+    '',
+    '| group | d | h_q/h_kv | s_q | b | s_k | page | ours us | % copy | SDPA us | % copy | ours / SDPA speed | check |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of data.rows) {
+    const sdpa =
+      typeof r.sdpa_us === 'number'
+        ? `${r.sdpa_us.toFixed(1)} | ${r.sdpa_pct_copy.toFixed(0)}% | ${r.ours_over_sdpa_speed.toFixed(2)}x`
+        : '- | - | -';
+    lines.push(
+      `| ${r.group} | ${r.d} | ${r.h_q}/${r.h_kv} | ${r.s_q}${r.causal ? ' causal' : ''} | ${r.b} | ` +
+        `${r.s_k ?? `varlen ~${Math.round(r.mean_len)}`} | ${r.page_size} | ${r.ours_us.toFixed(1)} | ` +
+        `${r.ours_pct_copy.toFixed(0)}% | ${sdpa} | ${r.check} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** `text` with the part between the markers replaced by `table`. */
+export function replaceBetweenMarkers(text, table) {
+  const i = text.indexOf(BEGIN);
+  const j = text.indexOf(END);
+  if (i < 0 || j < i) throw new Error(`expected ${BEGIN} ... ${END} in the file to write`);
+  return `${text.slice(0, i + BEGIN.length)}\n${table}\n${text.slice(j)}`;
+}
+
+function main(argv) {
+  const write = argv.indexOf('--write');
+  const target = write >= 0 ? argv[write + 1] : undefined;
+  const files = write >= 0 ? argv.filter((_, k) => k !== write && k !== write + 1) : argv;
+  if (files.length !== 1 || (write >= 0 && !target)) {
+    process.stderr.write('usage: node scripts/gqa-table.mjs FILE [--write README.md]\n');
+    return 2;
+  }
+  const table = gqaTable(JSON.parse(readFileSync(files[0], 'utf8')), basename(files[0]));
+  if (target) writeFileSync(target, replaceBetweenMarkers(readFileSync(target, 'utf8'), table));
+  else process.stdout.write(`${table}\n`);
+  return 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,94 @@
+// scripts/gqa-table.mjs as it is run: a gqa_vs_sdpa.py result file in, README's GQA table out.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const script = join(root, 'scripts', 'gqa-table.mjs');
+
+const RESULT = {
+  device: 'Test GPU',
+  num_sms: 7,
+  torch: '9.9',
+  copy_gbs: 1000,
+  rows: [
+    {
+      group: 'core',
+      d: 128,
+      h_q: 32,
+      h_kv: 8,
+      s_q: 1,
+      causal: false,
+      b: 64,
+      s_k: 1024,
+      mean_len: 1024,
+      page_size: 16,
+      check: 'pass',
+      rel_l2: 0.002,
+      ours_us: 80,
+      ours_gbs: 900,
+      ours_pct_copy: 90,
+      sdpa_us: 72,
+      sdpa_gbs: 1000,
+      sdpa_pct_copy: 100,
+      ours_over_sdpa_speed: 0.9,
+    },
+    {
+      group: 'varlen',
+      d: 128,
+      h_q: 32,
+      h_kv: 8,
+      s_q: 2,
+      causal: true,
+      b: 128,
+      s_k: null,
+      mean_len: 4101.6,
+      page_size: 1,
+      check: 'FAIL',
+      rel_l2: 0.5,
+      ours_us: 500,
+      ours_gbs: 950,
+      ours_pct_copy: 95,
+    },
+  ],
+};
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('gqa-table prints one row a shape, SDPA beside ours where it was timed', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gqa-table-'));
+  const file = join(dir, 'gqa.json');
+  writeFileSync(file, JSON.stringify(RESULT));
+  const r = run(file);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Test GPU, 7 SMs, torch 9\.9; copy ceiling 1000 GB\/s/);
+  assert.match(
+    r.stdout,
+    /\| core \| 128 \| 32\/8 \| 1 \| 64 \| 1024 \| 16 \| 80\.0 \| 90% \| 72\.0 \| 100% \| 0\.90x \| pass \|/,
+  );
+  assert.match(
+    r.stdout,
+    /\| varlen \| 128 \| 32\/8 \| 2 causal \| 128 \| varlen ~4102 \| 1 \| 500\.0 \| 95% \| - \| - \| - \| FAIL \|/,
+  );
+});
+
+test('gqa-table --write replaces only the text between its markers', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gqa-table-'));
+  const file = join(dir, 'gqa.json');
+  const readme = join(dir, 'README.md');
+  writeFileSync(file, JSON.stringify(RESULT));
+  writeFileSync(readme, 'before\n<!-- gqa-table:begin -->\nold\n<!-- gqa-table:end -->\nafter\n');
+  assert.equal(run(file, '--write', readme).code, 0);
+  const text = readFileSync(readme, 'utf8');
+  assert.ok(text.startsWith('before\n<!-- gqa-table:begin -->\nTest GPU'));
+  assert.ok(text.endsWith('\n<!-- gqa-table:end -->\nafter\n'));
+  assert.ok(!text.includes('old'));
+  assert.equal(run().code, 2, 'no file: usage');
+});
