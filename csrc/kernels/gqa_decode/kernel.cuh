@@ -54,7 +54,7 @@ struct PieceDesc {
   int split;         // index of the piece's partial result
   int single_split;  // the piece is the whole sequence: write out / lse directly
   int seqlen;
-  int unused;
+  int padding;  // to the 32 bytes of a ring slot
 };
 
 template <typename T>
@@ -73,7 +73,7 @@ __device__ __forceinline__ PieceDesc piece_of(const int32_t* meta, int bi, const
   d.n_tiles = tiles_of<T>(d.start, d.end);
   d.split = meta[kMetaBeginSplit] + (bi - begin_batch);
   d.single_split = info.split_hi - info.split_lo == 1;
-  d.unused = 0;
+  d.padding = 0;
   return d;
 }
 
@@ -193,6 +193,7 @@ template <typename T>
 __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const DecodeParams p) {
   using Elem = typename T::Elem;
   constexpr int STAGES = T::STAGES;
+  static_assert(sizeof(PieceDesc) == T::kPieceBytes, "a piece description fills its ring slot");
   extern __shared__ __align__(1024) uint8_t smem[];
   allow_next_kernel_launch();  // the combine kernel waits for this grid before it reads anything
 
