@@ -10,6 +10,7 @@
 // "80ptx", embeds PTX for compute_<cc> instead, which the driver compiles for the GPU at load time),
 // FMLA_BUILD_DIR (default "build", relative to the package root: the library and obj/ go there),
 // FMLA_JOBS (parallel compiles). A change of FMLA_CUDA_ARCHS rebuilds everything in that folder.
+// `npm pack` builds the library the package carries through it (scripts/build-prebuilt.mjs).
 //
 // The sm_80 path on an sm_90 GPU: a library that carries only compute_80 PTX, built apart from the
 // usual one, runs nothing but the code compiled for sm_80 (the driver's JIT compiles it for the GPU):
@@ -17,7 +18,16 @@
 //   -> build/sm80-ptx/libflashmla.so (test/gpu/run-sm80-ptx.sh runs the GPU tests against it)
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +40,7 @@ const library = join(buildDir, 'libflashmla.so');
 // The code-generation flags of the objects in objDir, to rebuild them all when those change.
 const archStamp = join(objDir, 'archs.txt');
 
-function findNvcc() {
+export function findNvcc() {
   const candidates = [];
   for (const dir of (process.env.PATH ?? '').split(':')) if (dir) candidates.push(join(dir, 'nvcc'));
   if (process.env.CUDA_HOME) candidates.push(join(process.env.CUDA_HOME, 'bin', 'nvcc'));
@@ -49,7 +59,7 @@ function walk(dir, out = []) {
 }
 
 // "90a" -> machine code for sm_90a; "80ptx" -> PTX for compute_80 only, compiled by the driver.
-function gencodeFlags(archs) {
+export function gencodeFlags(archs) {
   return archs.flatMap((a) => {
     const ptx = /^(\d+[a-z]?)ptx$/.exec(a);
     const target = ptx ? `arch=compute_${ptx[1]},code=compute_${ptx[1]}` : `arch=compute_${a},code=sm_${a}`;
@@ -146,7 +156,10 @@ async function main() {
   console.log(`build-native: ${relative(root, library)} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+// Imported (scripts/build-prebuilt.mjs takes findNvcc and gencodeFlags), it builds nothing.
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -69,7 +69,14 @@ export {
   cudaAvailable,
   cudaDevice,
   cudaDeviceInfo,
+  loadedNativeLibrary,
   setCudaDevice,
 } from './backend/cuda/runtime.js';
 export { CudaGraph } from './backend/cuda/cuda-graph.js';
 export { probeCuda, type CudaProbe } from './backend/cuda/probe.js';
+export type {
+  FoundLibrary,
+  LibraryLookup,
+  LibraryPlace,
+  SkippedPlace,
+} from './backend/cuda/library-path.js';

@@ -1,4 +1,7 @@
-/** `flash-mla info`: the version and, for each backend, whether it runs here and why not. */
+/**
+ * `flash-mla info`: the version, for each backend whether it runs here and why not, and which native
+ * library was found (and why that one).
+ */
 import { probeCuda } from '../backend/cuda/probe.js';
 import { packageVersion } from '../package-root.js';
 import { formatHelp, parseFlags, wantsHelp, type FlagSpec } from './args.js';
@@ -12,7 +15,7 @@ export async function runInfoCommand(argv: string[]): Promise<number> {
     process.stdout.write(
       formatHelp(
         'flash-mla info [--json]',
-        'Shows the version and which backends can run here.',
+        'Shows the version, which backends can run here, and which native library was found and why.',
         FLAGS,
       ),
     );
@@ -32,9 +35,9 @@ export async function runInfoCommand(argv: string[]): Promise<number> {
             detail: cuda.devices
               .map((d) => `#${d.index} ${d.name} (sm_${d.computeCapability}, ${d.smCount} SMs)`)
               .join('; '),
-            library: cuda.libraryPath,
+            library: cuda.library,
           }
-        : { name: 'cuda', available: false, detail: cuda.reason, library: cuda.libraryPath },
+        : { name: 'cuda', available: false, detail: cuda.reason, library: cuda.library },
     ],
   };
   if (values.json) {
@@ -44,6 +47,12 @@ export async function runInfoCommand(argv: string[]): Promise<number> {
   const lines = [`flash-mla-ts ${report.version} (node ${report.node})`, 'backends:'];
   for (const b of report.backends) {
     lines.push(`  ${b.name.padEnd(5)} ${b.available ? 'available  ' : 'unavailable'}  ${b.detail}`);
+  }
+  // Which library, and why that one; where none was found, the cuda line above says why.
+  if (cuda.library.found) {
+    lines.push(`native library: ${cuda.library.path}`, `  why this one: ${cuda.library.reason}`);
+  } else {
+    lines.push('native library: none found');
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;

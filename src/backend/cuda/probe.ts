@@ -3,8 +3,7 @@
  * process, so that a broken binary or driver crashes the child and not the caller.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { LIBRARY_ENV, nativeLibraryPath } from './library-path.js';
+import { findNativeLibrary, type FoundLibrary, type LibraryLookup } from './library-path.js';
 
 export interface CudaDeviceSummary {
   readonly index: number;
@@ -18,9 +17,17 @@ export type CudaProbe =
   | {
       readonly available: true;
       readonly libraryPath: string;
+      /** Which library was loaded and why that one. */
+      readonly library: FoundLibrary;
       readonly devices: CudaDeviceSummary[];
     }
-  | { readonly available: false; readonly libraryPath: string; readonly reason: string };
+  | {
+      readonly available: false;
+      /** Undefined where no library was found. */
+      readonly libraryPath: string | undefined;
+      readonly library: LibraryLookup;
+      readonly reason: string;
+    };
 
 /** The child's program: load the library, list the devices, print JSON. */
 const CHILD = `
@@ -33,16 +40,10 @@ try {
 `;
 
 export function probeCuda(): CudaProbe {
-  const libraryPath = nativeLibraryPath();
-  if (!existsSync(libraryPath)) {
-    return {
-      available: false,
-      libraryPath,
-      reason:
-        `native library not built: ${libraryPath} does not exist ` +
-        `(run 'npm run build:native', which needs nvcc, or set ${LIBRARY_ENV})`,
-    };
-  }
+  const library = findNativeLibrary();
+  if (!library.found)
+    return { available: false, libraryPath: undefined, library, reason: library.reason };
+  const libraryPath = library.path;
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, libraryPath], {
     encoding: 'utf8',
     timeout: 60_000,
@@ -53,13 +54,15 @@ export function probeCuda(): CudaProbe {
     return {
       available: false,
       libraryPath,
+      library,
       reason: `loading the native library ${how}: ${detail}`,
     };
   }
   const result = JSON.parse(child.stdout) as CudaDeviceSummary[] | { error: string };
-  if (!Array.isArray(result)) return { available: false, libraryPath, reason: result.error };
+  if (!Array.isArray(result))
+    return { available: false, libraryPath, library, reason: result.error };
   if (result.length === 0) {
-    return { available: false, libraryPath, reason: 'no CUDA device found' };
+    return { available: false, libraryPath, library, reason: 'no CUDA device found' };
   }
-  return { available: true, libraryPath, devices: result };
+  return { available: true, libraryPath, library, devices: result };
 }

@@ -5,7 +5,7 @@
 import { checkIntegerIn, INT32_MAX } from '../../check-integer.js';
 import { describeValue } from '../../describe-value.js';
 import { ArgumentError, BackendUnavailableError } from '../../errors.js';
-import { nativeLibraryPath } from './library-path.js';
+import { findNativeLibrary, type FoundLibrary } from './library-path.js';
 import {
   loadNativeLibrary,
   NULL_STREAM,
@@ -16,11 +16,21 @@ import {
 } from './native-api.js';
 
 let library: NativeLibrary | undefined;
+let loadedFrom: FoundLibrary | undefined;
 
 /** The native library, loaded on first use; BackendUnavailableError says why it cannot be. */
 export function nativeLibrary(): NativeLibrary {
-  library ??= loadNativeLibrary(nativeLibraryPath());
+  if (library) return library;
+  const lookup = findNativeLibrary();
+  if (!lookup.found) throw new BackendUnavailableError('cuda', lookup.reason);
+  library = loadNativeLibrary(lookup.path);
+  loadedFrom = lookup;
   return library;
+}
+
+/** Which library this process loaded and why that one (undefined before the first CUDA call). */
+export function loadedNativeLibrary(): FoundLibrary | undefined {
+  return loadedFrom;
 }
 
 const deviceInfos = new Map<number, NativeDeviceInfo>();
