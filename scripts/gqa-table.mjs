@@ -8,9 +8,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-
-const BEGIN = '<!-- gqa-table:begin -->';
-const END = '<!-- gqa-table:end -->';
+import { replaceBetweenMarkers } from './readme-markers.mjs';
 
 /** The Markdown of one result file: a line saying where it comes from, then one row a shape. */
 export function gqaTable(data, name) {
@@ -39,14 +37,6 @@ export function gqaTable(data, name) {
   return lines.join('\n');
 }
 
-/** `text` with the part between the markers replaced by `table`. */
-export function replaceBetweenMarkers(text, table) {
-  const i = text.indexOf(BEGIN);
-  const j = text.indexOf(END);
-  if (i < 0 || j < i) throw new Error(`expected ${BEGIN} ... ${END} in the file to write`);
-  return `${text.slice(0, i + BEGIN.length)}\n${table}\n${text.slice(j)}`;
-}
-
 function main(argv) {
   const write = argv.indexOf('--write');
   const target = write >= 0 ? argv[write + 1] : undefined;
@@ -56,7 +46,7 @@ function main(argv) {
     return 2;
   }
   const table = gqaTable(JSON.parse(readFileSync(files[0], 'utf8')), basename(files[0]));
-  if (target) writeFileSync(target, replaceBetweenMarkers(readFileSync(target, 'utf8'), table));
+  if (target) writeFileSync(target, replaceBetweenMarkers(readFileSync(target, 'utf8'), table, target, 'gqa-table'));
   else process.stdout.write(`${table}\n`);
   return 0;
 }

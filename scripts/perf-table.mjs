@@ -13,9 +13,8 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { replaceBetweenMarkers } from './readme-markers.mjs';
 
-const BEGIN = '<!-- perf-table:begin -->';
-const END = '<!-- perf-table:end -->';
 
 class UsageError extends Error {}
 
@@ -166,18 +165,6 @@ function perfMarkdown(files) {
   return parts.join('\n');
 }
 
-/** `text` with the block between the markers replaced by `block`; throws when they are missing. */
-function replaceBetweenMarkers(text, block, where) {
-  const begin = text.indexOf(BEGIN);
-  const end = text.indexOf(END);
-  if (begin < 0 || end < 0 || end < begin)
-    throw new Error(
-      `${where}: expected the markers ${BEGIN} and ${END}, in that order, around the table to ` +
-        `replace (found ${begin < 0 ? 'no' : 'a'} begin marker, ${end < 0 ? 'no' : 'an'} end marker)`,
-    );
-  return `${text.slice(0, begin + BEGIN.length)}\n${block}\n${text.slice(end)}`;
-}
-
 function parseArgs(argv) {
   const files = [];
   let write;
@@ -218,7 +205,7 @@ function main(argv) {
       return 0;
     }
     const text = readFileSync(args.write, 'utf8');
-    writeFileSync(args.write, replaceBetweenMarkers(text, block, args.write));
+    writeFileSync(args.write, replaceBetweenMarkers(text, block, args.write, 'perf-table'));
     process.stdout.write(`perf-table: replaced the table in ${args.write}\n`);
     return 0;
   } catch (err) {

@@ -25,18 +25,26 @@ struct SequenceWork {
   bool single_split;  // the piece is the whole sequence: write out / lse directly
 };
 
-template <typename Params>
-__device__ __forceinline__ SequenceWork sequence_work(const Params& p, const int32_t* meta,
-                                                      int bi) {
+// The piece of sequence bi in a part, from what the lengths and num_splits say of it (a kernel that
+// reads those ahead passes them in).
+__device__ __forceinline__ SequenceWork sequence_work_of(const int32_t* meta, int bi, int seqlen,
+                                                         int splits_before, int splits_through) {
   SequenceWork w;
   const int begin_batch = meta[kMetaBeginBatch], end_batch = meta[kMetaEndBatch];
-  w.seqlen = max(0, p.cache_seqlens[bi * p.seqlens_stride]);
+  w.seqlen = max(0, seqlen);
   w.start = bi == begin_batch ? meta[kMetaBeginToken] : 0;
   w.end = min(w.seqlen, bi == end_batch ? meta[kMetaEndToken] : w.seqlen);
   w.n_tiles = w.end > w.start ? (w.end - w.start + kBlockN - 1) / kBlockN : 0;
   w.split = meta[kMetaBeginSplit] + (bi - begin_batch);
-  w.single_split = p.num_splits[bi + 1] - p.num_splits[bi] == 1;
+  w.single_split = splits_through - splits_before == 1;
   return w;
+}
+
+template <typename Params>
+__device__ __forceinline__ SequenceWork sequence_work(const Params& p, const int32_t* meta,
+                                                      int bi) {
+  return sequence_work_of(meta, bi, p.cache_seqlens[bi * p.seqlens_stride], p.num_splits[bi],
+                          p.num_splits[bi + 1]);
 }
 
 }  // namespace fmla

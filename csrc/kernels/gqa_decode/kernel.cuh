@@ -36,13 +36,13 @@ namespace gqa {
 
 // What the schedule and the lengths say of one sequence: read by the loader only.
 struct SequenceInfo {
-  int seqlen;      // cache_seqlens[bi], negatives read as 0
+  int seqlen;      // cache_seqlens[bi]
   int split_lo;    // num_splits[bi]
   int split_hi;    // num_splits[bi + 1]
 };
 
 __device__ __forceinline__ SequenceInfo fetch_info(const DecodeParams& p, int bi) {
-  return SequenceInfo{max(0, p.cache_seqlens[bi * p.seqlens_stride]), p.num_splits[bi],
+  return SequenceInfo{p.cache_seqlens[bi * p.seqlens_stride], p.num_splits[bi],
                       p.num_splits[bi + 1]};
 }
 
@@ -64,17 +64,9 @@ __device__ __forceinline__ int tiles_of(int start, int end) {
 
 template <typename T>
 __device__ __forceinline__ PieceDesc piece_of(const int32_t* meta, int bi, const SequenceInfo& info) {
-  PieceDesc d;
-  const int begin_batch = meta[kMetaBeginBatch], end_batch = meta[kMetaEndBatch];
-  d.bi = bi;
-  d.seqlen = info.seqlen;
-  d.start = bi == begin_batch ? meta[kMetaBeginToken] : 0;
-  d.end = min(info.seqlen, bi == end_batch ? meta[kMetaEndToken] : info.seqlen);
-  d.n_tiles = tiles_of<T>(d.start, d.end);
-  d.split = meta[kMetaBeginSplit] + (bi - begin_batch);
-  d.single_split = info.split_hi - info.split_lo == 1;
-  d.padding = 0;
-  return d;
+  const SequenceWork w = sequence_work_of(meta, bi, info.seqlen, info.split_lo, info.split_hi);
+  return PieceDesc{bi, w.start, w.end, tiles_of<T>(w.start, w.end), w.split, w.single_split,
+                   w.seqlen, 0};
 }
 
 // The output of a piece no key reaches (an empty sequence): zeros, and the log-sum-exp of nothing.
