@@ -52,3 +52,26 @@ export class NativeError extends FlashMlaError {
     super(`native library error ${status}: ${detail}`);
   }
 }
+
+/**
+ * A device allocation failed. `bytesFree` is what the device reported free just after; memory held
+ * by CudaTensors that were never disposed is freed and retried first where the garbage collector
+ * can find them, so what remains held is counted in `bytesHeldUndisposed`.
+ */
+export class OutOfDeviceMemoryError extends NativeError {
+  override name = 'OutOfDeviceMemoryError';
+  constructor(
+    readonly bytesRequested: number,
+    readonly bytesFree: number,
+    readonly bytesTotal: number,
+    readonly bytesHeldUndisposed: number,
+  ) {
+    super(
+      4,
+      `out of device memory: asked for ${bytesRequested} bytes, ${bytesFree} of ${bytesTotal} free` +
+        (bytesHeldUndisposed > 0
+          ? `; ${bytesHeldUndisposed} bytes are held by CudaTensors not yet disposed (dispose() frees at once)`
+          : ''),
+    );
+  }
+}

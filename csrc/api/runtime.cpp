@@ -68,6 +68,14 @@ fmla_status fmla_device_synchronize(void) {
   return from_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
 }
 
+fmla_status fmla_memory_info(size_t* free_bytes, size_t* total_bytes) {
+  FMLA_TRY(require_out(free_bytes, "free_bytes"));
+  FMLA_TRY(require_out(total_bytes, "total_bytes"));
+  *free_bytes = *total_bytes = 0;
+  FMLA_TRY(require_device());
+  return from_cuda(cudaMemGetInfo(free_bytes, total_bytes), "cudaMemGetInfo");
+}
+
 fmla_status fmla_malloc(void** ptr, size_t bytes) {
   FMLA_TRY(require_out(ptr, "ptr"));
   *ptr = nullptr;

@@ -129,6 +129,9 @@ FMLA_API fmla_status fmla_set_device(int device);
 FMLA_API fmla_status fmla_get_device(int* device);
 FMLA_API fmla_status fmla_device_synchronize(void);
 
+/* Free and total memory of the current device, as cudaMemGetInfo reports them. */
+FMLA_API fmla_status fmla_memory_info(size_t* free_bytes, size_t* total_bytes);
+/* A failed allocation is FMLA_ERROR_OUT_OF_MEMORY; fmla_memory_info then says what is free. */
 FMLA_API fmla_status fmla_malloc(void** ptr, size_t bytes);
 FMLA_API fmla_status fmla_free(void* ptr);
 /* Asynchronous copies on `stream`. Host buffers should be pinned for true asynchrony; pageable host

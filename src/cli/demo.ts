@@ -12,11 +12,15 @@ import { naiveMlaDecode } from '../reference/naive-attention.js';
 import type { Tensor, TensorLike } from '../tensor.js';
 import { compareOutputs, decodeErrors } from '../testing/compare.js';
 import { makeMlaProblem } from '../testing/problems.js';
+import { Random, sequenceLengths } from '../testing/random.js';
 import { INT32_MAX } from '../check-integer.js';
 import { formatHelp, parseFlags, UsageError, wantsHelp, type FlagSpec } from './args.js';
 
 /** Sizes and lengths are int32 in the kernels; a larger one fails as out of memory long before. */
 const MAX_SIZE = INT32_MAX;
+/** MLA head dims: keys (latent + rotary) and values. */
+const D_QK = 576;
+const D_V = 512;
 
 const FLAGS: Record<string, FlagSpec> = {
   backend: {
@@ -64,6 +68,26 @@ const FLAGS: Record<string, FlagSpec> = {
   seed: { kind: 'int', default: 1, help: 'random seed' },
 };
 
+/** Host typed arrays hold at most 2^32 elements. */
+const MAX_HOST_ELEMENTS = 2 ** 32;
+/** Rates of the CPU stages on one core, measured: multiply-adds a second, random draws a second. */
+const CPU_DECODE_MACS_PER_SECOND = 6e8;
+const REFERENCE_MACS_PER_SECOND = 3e8;
+const DRAWS_PER_SECOND = 3e7;
+
+/**
+ * Runs one stage of the demo. Stages expected to take a second or more say so on stderr first, with
+ * the estimate, and how long they took after; shorter ones print nothing.
+ */
+function stage<T>(label: string, estimatedSeconds: number, run: () => T): T {
+  if (estimatedSeconds < 1) return run();
+  process.stderr.write(`${label} (about ${Math.ceil(estimatedSeconds)} s)...\n`);
+  const start = performance.now();
+  const result = run();
+  process.stderr.write(`${label}: done in ${((performance.now() - start) / 1000).toFixed(1)} s\n`);
+  return result;
+}
+
 /** Bounds on the error against the float64 reference (the output is rounded to 16 bits). */
 const MAX_RELATIVE_ERROR = 1e-2;
 
@@ -97,16 +121,37 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     }
   }
 
-  const problem = makeMlaProblem({
+  // The problem's own first draws: the lengths, known before anything large is built.
+  const pageSize = values['page-size'] as number;
+  const seqlens = sequenceLengths(
+    new Random(values.seed as number),
     b,
+    values.seqlen as number,
     sQ,
-    hQ,
-    pageSize: values['page-size'] as number,
-    sK: values.seqlen as number,
-    varlen: true,
-    dtype: values.dtype as 'bfloat16' | 'float16',
-    seed: values.seed as number,
-  });
+    true,
+  );
+  const cacheTokens = seqlens.reduce((sum, n) => sum + Math.ceil(n / pageSize) * pageSize, 0);
+  if (cacheTokens * D_QK > MAX_HOST_ELEMENTS) {
+    throw new UsageError(
+      `--batch and --seqlen: expected at most ${Math.floor(MAX_HOST_ELEMENTS / D_QK)} cached ` +
+        `tokens in all (a host array holds 2^32 elements), got ${cacheTokens}`,
+    );
+  }
+  const tokens = seqlens.reduce((sum, n) => sum + n, 0);
+  const macs = tokens * sQ * hQ * (D_QK + D_V);
+
+  const problem = stage('building the random cache', (cacheTokens * D_QK) / DRAWS_PER_SECOND, () =>
+    makeMlaProblem({
+      b,
+      sQ,
+      hQ,
+      pageSize: values['page-size'] as number,
+      sK: values.seqlen as number,
+      varlen: true,
+      dtype: values.dtype as 'bfloat16' | 'float16',
+      seed: values.seed as number,
+    }),
+  );
   const { q, kvCache, blockTable, cacheSeqlens, headDimV } = problem;
   process.stdout.write(
     `MLA decode on ${backend}: q [${q.shape}] ${q.dtype}, cache [${kvCache.shape}] ` +
@@ -128,15 +173,20 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     const dLens = place(cacheSeqlens);
     const start = performance.now();
     const meta = getMlaMetadata(dLens, sQ * hQ, 1); // one latent KV head
-    const result = flashMlaWithKvcache(
-      dq,
-      dCache,
-      dTable,
-      dLens,
-      headDimV,
-      meta.tileSchedulerMetadata,
-      meta.numSplits,
-      { causal },
+    const result = stage(
+      `decoding on ${backend}`,
+      backend === 'cpu' ? macs / CPU_DECODE_MACS_PER_SECOND : 0,
+      () =>
+        flashMlaWithKvcache(
+          dq,
+          dCache,
+          dTable,
+          dLens,
+          headDimV,
+          meta.tileSchedulerMetadata,
+          meta.numSplits,
+          { causal },
+        ),
     );
     const host = { out: result.out.toHost(), lse: result.lse.toHost() };
     const ms = performance.now() - start;
@@ -145,7 +195,11 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
       device.push(meta.tileSchedulerMetadata as CudaTensor, meta.numSplits as CudaTensor);
     }
 
-    const reference = naiveMlaDecode(q, kvCache, blockTable, cacheSeqlens, headDimV, { causal });
+    const reference = stage(
+      'computing the float64 reference',
+      macs / REFERENCE_MACS_PER_SECOND,
+      () => naiveMlaDecode(q, kvCache, blockTable, cacheSeqlens, headDimV, { causal }),
+    );
     const errors = decodeErrors(host, reference);
     const { maxAbsError } = compareOutputs(host.out, reference.out);
     const ok = errors.outRelativeError < MAX_RELATIVE_ERROR && errors.lseRelativeError < 1e-4;

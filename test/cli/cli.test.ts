@@ -67,6 +67,24 @@ test('demo runs one checked MLA decode step on the CPU', () => {
   assert.match(r.stdout, /PASS/);
 });
 
+test('demo says on stderr what takes a second or more, and nothing for a short run', () => {
+  const short = cli('demo', '--backend', 'cpu', '--batch', '1', '--seqlen', '64');
+  assert.equal(short.code, 0, short.stderr);
+  assert.equal(short.stderr, '');
+  const long = cli('demo', '--backend', 'cpu', '--batch', '1', '--seqlen', '8192', '--heads', '64');
+  assert.equal(long.code, 0, long.stderr);
+  assert.match(long.stderr, /computing the float64 reference \(about \d+ s\)\.\.\./);
+  assert.match(long.stderr, /computing the float64 reference: done in \d+\.\d s/);
+});
+
+test('demo checks the size of the problem before building it', () => {
+  const start = Date.now();
+  const r = cli('demo', '--backend', 'cpu', '--batch', '100000', '--seqlen', '100000');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--batch and --seqlen: expected at most \d+ cached tokens in all/);
+  assert.ok(Date.now() - start < 20_000, 'refused at once');
+});
+
 test('demo rejects a bad value with exit code 2', () => {
   const r = cli('demo', '--batch', 'many');
   assert.equal(r.code, 2);

@@ -9,6 +9,7 @@ import type {
 } from '../backend.js';
 import { METADATA_ROW_WIDTH } from '../../schedule/index.js';
 import { CudaTensor } from './cuda-tensor.js';
+import type { DecodeTail } from './native-api.js';
 import { checkStream, CudaStream, cudaDeviceInfo, nativeLibrary, streamHandle } from './runtime.js';
 
 type Exec = ExecutionOptions<CudaTensor>;
@@ -56,16 +57,13 @@ function decode(
   const parts = metadata.tileSchedulerMetadata.shape[0];
   const out = outputOrNew(exec.out, [b, sQ, hQ, headDimV], q.dtype);
   const lse = outputOrNew(exec.lse, [b, hQ, sQ], 'float32');
-  const bytes = Number(lib.raw('workspaceBytes', b, sQ, hQ, headDimV, parts));
+  const bytes = Number(lib.fn.workspaceBytes(b, sQ, hQ, headDimV, parts));
   const workspace = exec.workspace ?? workspaceFor(exec.stream, bytes);
   if (workspace.byteLength < bytes) {
     throw new ArgumentError('workspace', `at least ${bytes} bytes`, `${workspace.byteLength}`);
   }
-  const tensors = [q, ...caches, blockTable, cacheSeqlens].map((t) => t.descriptor());
-  lib.call(
-    kind,
-    ...tensors,
-    ...(kind === 'mlaDecode' ? [headDimV] : []),
+  // The arguments after the caches, alike for both kernels.
+  const rest: DecodeTail = [
     metadata.tileSchedulerMetadata.descriptor(),
     metadata.numSplits.descriptor(),
     options.softmaxScale,
@@ -75,7 +73,14 @@ function decode(
     workspace.ptr,
     workspace.byteLength,
     streamHandle(exec.stream),
-  );
+  ];
+  const [table, lens] = [blockTable.descriptor(), cacheSeqlens.descriptor()];
+  if (kind === 'mlaDecode') {
+    lib.call('mlaDecode', q.descriptor(), caches[0].descriptor(), table, lens, headDimV, ...rest);
+  } else {
+    const [k, v] = caches.map((t) => t.descriptor());
+    lib.call('gqaDecode', q.descriptor(), k, v, table, lens, ...rest);
+  }
   return { out, lse };
 }
 
@@ -88,7 +93,7 @@ export const cudaBackend: Backend<CudaTensor> = {
 
   getMlaMetadata(cacheSeqlens, numQTokensPerHeadK, numHeadsK, numSms, exec: Exec = {}) {
     const lib = nativeLibrary();
-    const parts = Number(lib.raw('numSmParts', numSms, numQTokensPerHeadK, numHeadsK));
+    const parts = lib.fn.numSmParts(numSms, numQTokensPerHeadK, numHeadsK);
     const given = exec.metadata;
     const tileSchedulerMetadata = outputOrNew(
       given?.tileSchedulerMetadata,

@@ -9,7 +9,7 @@ import { ArgumentError } from '../../errors.js';
 import { checkStream, CudaStream, nativeLibrary, streamHandle } from './runtime.js';
 
 function endCapture(stream: CudaStream): GraphExecHandle {
-  const exec = [0n];
+  const exec: [bigint | number] = [0n];
   nativeLibrary().call('graphEndCapture', stream.handle, exec);
   return BigInt(exec[0]) as GraphExecHandle;
 }
@@ -41,7 +41,7 @@ export class CudaGraph implements Disposable {
     } catch (error) {
       // End the capture so that the stream is usable again, then report the body's error.
       try {
-        lib.raw('graphDestroy', endCapture(stream));
+        lib.fn.graphDestroy(endCapture(stream));
       } catch {
         // The capture was already invalid; the body's error is the one that matters.
       }

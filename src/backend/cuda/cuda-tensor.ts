@@ -2,11 +2,13 @@
  * Tensors in device memory. A CudaTensor owns its allocation: `dispose()` (or `using`) frees it at
  * once; a FinalizationRegistry frees what was forgotten, as a safety net only.
  */
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { allocHostArray, dtypeBytes, type DType } from '../../dtype.js';
 import { checkIntegerIn } from '../../check-integer.js';
 import { checkNotDisposed } from '../../check-tensor.js';
 import { describeValue } from '../../describe-value.js';
-import { ArgumentError } from '../../errors.js';
+import { ArgumentError, OutOfDeviceMemoryError } from '../../errors.js';
 import {
   checkShape,
   contiguousStrides,
@@ -16,7 +18,7 @@ import {
   type TensorLike,
 } from '../../tensor.js';
 import { checkPageCopies, type PageCopy } from '../../kvcache/page-copies.js';
-import { encodeTensorDescriptor, MAX_DIMS, type DevicePtr } from './native-api.js';
+import { encodeTensorDescriptor, MAX_DIMS, Status, type DevicePtr } from './native-api.js';
 import { CudaStream, nativeLibrary, streamHandle } from './runtime.js';
 
 /** Sizes stay exact in a float64 byte count (8 bytes an element at most). */
@@ -24,18 +26,89 @@ const MAX_DEVICE_ELEMENTS = Math.floor(Number.MAX_SAFE_INTEGER / 8);
 
 interface Allocation {
   ptr: DevicePtr;
+  bytes: number;
   freed: boolean;
 }
 
 const leaked = new FinalizationRegistry<Allocation>((allocation) => {
   if (allocation.freed) return;
-  allocation.freed = true;
+  release(allocation);
   try {
-    nativeLibrary().raw('free', allocation.ptr);
+    nativeLibrary().fn.free(allocation.ptr);
   } catch {
     // Process teardown: nothing left to do.
   }
 });
+
+/**
+ * Every allocation not yet freed, with a weak reference to its tensor. Device memory does not make
+ * the JavaScript heap grow, so nothing triggers a collection when only device memory is short: a
+ * failed allocation forces one, and frees at once those whose tensor it found unreachable.
+ */
+const live = new Map<Allocation, WeakRef<CudaTensor>>();
+
+function release(allocation: Allocation): void {
+  allocation.freed = true;
+  live.delete(allocation);
+  leaked.unregister(allocation);
+}
+
+let collectGarbage: (() => void) | null | undefined;
+
+/** A full collection, where the runtime lets one be asked for; false where it does not. */
+function forceCollection(): boolean {
+  if (collectGarbage === undefined) {
+    const exposed = (globalThis as { gc?: () => void }).gc;
+    try {
+      if (typeof exposed === 'function') collectGarbage = exposed;
+      else {
+        v8.setFlagsFromString('--expose-gc');
+        collectGarbage = vm.runInNewContext('gc') as () => void;
+      }
+    } catch {
+      collectGarbage = null;
+    }
+  }
+  collectGarbage?.();
+  return collectGarbage !== null;
+}
+
+/**
+ * Frees the allocations of tensors that were dropped without dispose(). Tensors dropped in the
+ * current synchronous run of code stay reachable to the collector until it returns to the event loop.
+ */
+function freeForgotten(): number {
+  if (!forceCollection()) return 0;
+  let bytes = 0;
+  const lib = nativeLibrary();
+  for (const [allocation, tensor] of live) {
+    if (tensor.deref() !== undefined) continue;
+    release(allocation);
+    if (lib.fn.free(allocation.ptr) === Status.Ok) bytes += allocation.bytes;
+  }
+  return bytes;
+}
+
+/** Bytes held by tensors not yet disposed (reachable or not). */
+function heldBytes(): number {
+  let bytes = 0;
+  for (const allocation of live.keys()) bytes += allocation.bytes;
+  return bytes;
+}
+
+/** cudaMalloc, retried once after freeing forgotten tensors; OutOfDeviceMemoryError says why not. */
+function allocate(bytes: number): Allocation {
+  const lib = nativeLibrary();
+  const out: [bigint | number] = [0n];
+  let status = lib.fn.malloc(out, bytes);
+  if (status === Status.OutOfMemory && freeForgotten() > 0) status = lib.fn.malloc(out, bytes);
+  if (status === Status.OutOfMemory) {
+    const { freeBytes, totalBytes } = lib.memoryInfo();
+    throw new OutOfDeviceMemoryError(bytes, freeBytes, totalBytes, heldBytes());
+  }
+  lib.check(status, 'malloc');
+  return { ptr: BigInt(out[0]) as DevicePtr, bytes, freed: false };
+}
 
 export class CudaTensor implements TensorLike, Disposable {
   readonly location = 'cuda' as const;
@@ -53,6 +126,7 @@ export class CudaTensor implements TensorLike, Disposable {
     this.byteLength = numelOf(shape) * dtypeBytes(dtype);
     this.#allocation = allocation;
     leaked.register(this, allocation, allocation);
+    live.set(allocation, new WeakRef(this));
   }
 
   /** An uninitialised device tensor (contents are whatever the memory held). */
@@ -64,8 +138,7 @@ export class CudaTensor implements TensorLike, Disposable {
     }
     // One byte at least, so that even an empty tensor has a valid, distinct pointer.
     const bytes = Math.max(1, numelOf(shape) * dtypeBytes(dtype));
-    const ptr = nativeLibrary().create<DevicePtr>('malloc', bytes);
-    return new CudaTensor(dtype, shape, { ptr, freed: false });
+    return new CudaTensor(dtype, shape, allocate(bytes));
   }
 
   /** A device copy of a host tensor (made contiguous first). */
@@ -147,10 +220,11 @@ export class CudaTensor implements TensorLike, Disposable {
     const lib = nativeLibrary();
     for (const c of copies) {
       const offset = (page: number): bigint => BigInt(page * this.strides[0] * bytes);
+      const at = (page: number) => (this.ptr + offset(page)) as DevicePtr;
       lib.call(
         'memcpyDtoD',
-        this.ptr + offset(c.dstPage),
-        this.ptr + offset(c.srcPage),
+        at(c.dstPage),
+        at(c.srcPage),
         c.rows * this.strides[1] * bytes,
         handle,
       );
@@ -160,8 +234,7 @@ export class CudaTensor implements TensorLike, Disposable {
   dispose(): void {
     const a = this.#allocation;
     if (a.freed) return;
-    a.freed = true;
-    leaked.unregister(a);
+    release(a);
     nativeLibrary().call('free', a.ptr);
   }
 

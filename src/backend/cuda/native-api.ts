@@ -64,62 +64,175 @@ export interface NativeDeviceInfo {
   readonly l2CacheBytes: number;
 }
 
-type Fn = (...args: unknown[]) => unknown;
+/** An `fmla_tensor *` argument: a descriptor from encodeTensorDescriptor, or null where optional. */
+type TensorArg = Buffer | null;
+/** An `_Out_` scalar: koffi writes element 0. */
+type Out<T> = [T];
 
-/** The loaded library: raw functions plus checked wrappers that throw this package's errors. */
+/** The arguments both decode functions end with. */
+export type DecodeTail = [
+  tileSchedulerMetadata: TensorArg,
+  numSplits: TensorArg,
+  softmaxScale: number,
+  causal: number,
+  out: TensorArg,
+  lse: TensorArg,
+  workspace: DevicePtr,
+  workspaceBytes: number,
+  stream: StreamHandle,
+];
+
+/**
+ * Every function of flash_mla.h and flash_mla_testing.h with its TypeScript signature. The C
+ * prototypes koffi binds are in PROTOTYPES below, one per entry, under the same name.
+ */
+export interface NativeFunctions {
+  statusString(status: number): string;
+  lastError(): string;
+  version(): string;
+  deviceCount(count: Out<number>): number;
+  deviceProperties(device: number, props: Buffer): number;
+  setDevice(device: number): number;
+  getDevice(device: Out<number>): number;
+  deviceSynchronize(): number;
+  memoryInfo(freeBytes: Out<number | bigint>, totalBytes: Out<number | bigint>): number;
+  malloc(ptr: Out<bigint | number>, bytes: number): number;
+  free(ptr: DevicePtr): number;
+  memcpyHtoD(dst: DevicePtr, src: ArrayBufferView, bytes: number, stream: StreamHandle): number;
+  memcpyDtoH(dst: ArrayBufferView, src: DevicePtr, bytes: number, stream: StreamHandle): number;
+  memcpyDtoD(dst: DevicePtr, src: DevicePtr, bytes: number, stream: StreamHandle): number;
+  memset(ptr: DevicePtr, value: number, bytes: number, stream: StreamHandle): number;
+  streamCreate(stream: Out<bigint | number>): number;
+  streamDestroy(stream: StreamHandle): number;
+  streamSynchronize(stream: StreamHandle): number;
+  eventCreate(event: Out<bigint | number>): number;
+  eventDestroy(event: EventHandle): number;
+  eventRecord(event: EventHandle, stream: StreamHandle): number;
+  eventSynchronize(event: EventHandle): number;
+  eventElapsedMs(ms: Out<number>, start: EventHandle, end: EventHandle): number;
+  graphBeginCapture(stream: StreamHandle): number;
+  graphEndCapture(stream: StreamHandle, exec: Out<bigint | number>): number;
+  graphLaunch(exec: GraphExecHandle, stream: StreamHandle): number;
+  graphDestroy(exec: GraphExecHandle): number;
+  /** Not a status: the number of schedule parts. */
+  numSmParts(numSms: number, qTokensPerHeadK: number, headsK: number): number;
+  getMlaMetadata(
+    seqlens: TensorArg,
+    qTokensPerHeadK: number,
+    headsK: number,
+    tileSchedulerMetadata: TensorArg,
+    numSplits: TensorArg,
+    stream: StreamHandle,
+  ): number;
+  /** Not a status: bytes (koffi returns a bigint past 2^53). */
+  workspaceBytes(b: number, sQ: number, hQ: number, dV: number, parts: number): number | bigint;
+  mlaDecode(
+    q: TensorArg,
+    kvCache: TensorArg,
+    blockTable: TensorArg,
+    seqlens: TensorArg,
+    headDimV: number,
+    ...schedulingAndOutputs: DecodeTail
+  ): number;
+  gqaDecode(
+    q: TensorArg,
+    kCache: TensorArg,
+    vCache: TensorArg,
+    blockTable: TensorArg,
+    seqlens: TensorArg,
+    ...schedulingAndOutputs: DecodeTail
+  ): number;
+  writeKv(cache: TensorArg, rows: TensorArg, slots: TensorArg, stream: StreamHandle): number;
+  testingFillNormal(
+    t: TensorArg,
+    seed: bigint,
+    scale: number,
+    limit: number,
+    stream: StreamHandle,
+  ): number;
+  testingSpin(nanoseconds: bigint, stream: StreamHandle): number;
+  referenceAttention(
+    q: TensorArg,
+    kCache: TensorArg,
+    vCache: TensorArg,
+    headDimV: number,
+    blockTable: TensorArg,
+    seqlens: TensorArg,
+    softmaxScale: number,
+    causal: number,
+    rows: TensorArg,
+    out: TensorArg,
+    lse: TensorArg,
+    stream: StreamHandle,
+  ): number;
+}
+
+const PROTOTYPES: { readonly [K in keyof NativeFunctions]: string } = {
+  statusString: 'const char *fmla_status_string(int status)',
+  lastError: 'const char *fmla_last_error()',
+  version: 'const char *fmla_version()',
+  deviceCount: 'int fmla_device_count(_Out_ int *count)',
+  deviceProperties: 'int fmla_device_properties(int device, void *props)',
+  setDevice: 'int fmla_set_device(int device)',
+  getDevice: 'int fmla_get_device(_Out_ int *device)',
+  deviceSynchronize: 'int fmla_device_synchronize()',
+  memoryInfo: 'int fmla_memory_info(_Out_ size_t *free_bytes, _Out_ size_t *total_bytes)',
+  malloc: 'int fmla_malloc(_Out_ uint64_t *ptr, size_t bytes)',
+  free: 'int fmla_free(uint64_t ptr)',
+  memcpyHtoD: 'int fmla_memcpy_htod(uint64_t dst, const void *src, size_t bytes, uint64_t stream)',
+  memcpyDtoH: 'int fmla_memcpy_dtoh(void *dst, uint64_t src, size_t bytes, uint64_t stream)',
+  memcpyDtoD: 'int fmla_memcpy_dtod(uint64_t dst, uint64_t src, size_t bytes, uint64_t stream)',
+  memset: 'int fmla_memset_async(uint64_t ptr, int value, size_t bytes, uint64_t stream)',
+  streamCreate: 'int fmla_stream_create(_Out_ uint64_t *stream)',
+  streamDestroy: 'int fmla_stream_destroy(uint64_t stream)',
+  streamSynchronize: 'int fmla_stream_synchronize(uint64_t stream)',
+  eventCreate: 'int fmla_event_create(_Out_ uint64_t *event)',
+  eventDestroy: 'int fmla_event_destroy(uint64_t event)',
+  eventRecord: 'int fmla_event_record(uint64_t event, uint64_t stream)',
+  eventSynchronize: 'int fmla_event_synchronize(uint64_t event)',
+  eventElapsedMs: 'int fmla_event_elapsed_ms(_Out_ float *ms, uint64_t start, uint64_t end)',
+  graphBeginCapture: 'int fmla_graph_begin_capture(uint64_t stream)',
+  graphEndCapture: 'int fmla_graph_end_capture(uint64_t stream, _Out_ uint64_t *exec)',
+  graphLaunch: 'int fmla_graph_launch(uint64_t exec, uint64_t stream)',
+  graphDestroy: 'int fmla_graph_destroy(uint64_t exec)',
+  numSmParts: 'int fmla_mla_num_sm_parts(int num_sms, int q_tokens, int heads_k)',
+  getMlaMetadata:
+    'int fmla_get_mla_metadata(void *seqlens, int q_tokens, int heads_k, void *tsm, void *splits, uint64_t stream)',
+  workspaceBytes:
+    'size_t fmla_decode_workspace_bytes(int64_t b, int64_t s_q, int64_t h_q, int64_t d_v, int64_t parts)',
+  mlaDecode:
+    'int fmla_mla_decode(void *q, void *kv, void *bt, void *seqlens, int d_v, void *tsm, void *splits, float scale, int causal, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
+  gqaDecode:
+    'int fmla_gqa_decode(void *q, void *k, void *v, void *bt, void *seqlens, void *tsm, void *splits, float scale, int causal, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
+  writeKv: 'int fmla_write_kv(void *cache, void *rows, void *slots, uint64_t stream)',
+  testingFillNormal:
+    'int fmla_testing_fill_normal(void *t, uint64_t seed, float scale, float limit, uint64_t stream)',
+  testingSpin: 'int fmla_testing_spin(uint64_t ns, uint64_t stream)',
+  referenceAttention:
+    'int fmla_reference_attention(void *q, void *k, void *v, int d_v, void *bt, void *seqlens, float scale, int causal, void *rows, void *out, void *lse, uint64_t stream)',
+};
+
+/** The functions that return an fmla_status. */
+export type StatusFunction = Exclude<
+  keyof NativeFunctions,
+  'statusString' | 'lastError' | 'version' | 'numSmParts' | 'workspaceBytes'
+>;
+type HandleOut = Out<bigint | number>;
+/** The functions whose only argument receives a new handle. */
+type CreatingFunction = 'streamCreate' | 'eventCreate';
+
+/** The loaded library: its typed functions, and checked calls that throw this package's errors. */
 export class NativeLibrary {
-  private readonly fn: Record<string, Fn>;
+  /** The raw functions: each returns its status (or value) and throws nothing. */
+  readonly fn: NativeFunctions;
 
   constructor(
     readonly path: string,
-    lib: { func: (proto: string) => Fn },
+    lib: { func: (proto: string) => unknown },
   ) {
-    const protos: Record<string, string> = {
-      statusString: 'const char *fmla_status_string(int status)',
-      lastError: 'const char *fmla_last_error()',
-      version: 'const char *fmla_version()',
-      deviceCount: 'int fmla_device_count(_Out_ int *count)',
-      deviceProperties: 'int fmla_device_properties(int device, void *props)',
-      setDevice: 'int fmla_set_device(int device)',
-      getDevice: 'int fmla_get_device(_Out_ int *device)',
-      deviceSynchronize: 'int fmla_device_synchronize()',
-      malloc: 'int fmla_malloc(_Out_ uint64_t *ptr, size_t bytes)',
-      free: 'int fmla_free(uint64_t ptr)',
-      memcpyHtoD:
-        'int fmla_memcpy_htod(uint64_t dst, const void *src, size_t bytes, uint64_t stream)',
-      memcpyDtoH: 'int fmla_memcpy_dtoh(void *dst, uint64_t src, size_t bytes, uint64_t stream)',
-      memcpyDtoD: 'int fmla_memcpy_dtod(uint64_t dst, uint64_t src, size_t bytes, uint64_t stream)',
-      memset: 'int fmla_memset_async(uint64_t ptr, int value, size_t bytes, uint64_t stream)',
-      streamCreate: 'int fmla_stream_create(_Out_ uint64_t *stream)',
-      streamDestroy: 'int fmla_stream_destroy(uint64_t stream)',
-      streamSynchronize: 'int fmla_stream_synchronize(uint64_t stream)',
-      eventCreate: 'int fmla_event_create(_Out_ uint64_t *event)',
-      eventDestroy: 'int fmla_event_destroy(uint64_t event)',
-      eventRecord: 'int fmla_event_record(uint64_t event, uint64_t stream)',
-      eventSynchronize: 'int fmla_event_synchronize(uint64_t event)',
-      eventElapsedMs: 'int fmla_event_elapsed_ms(_Out_ float *ms, uint64_t start, uint64_t end)',
-      graphBeginCapture: 'int fmla_graph_begin_capture(uint64_t stream)',
-      graphEndCapture: 'int fmla_graph_end_capture(uint64_t stream, _Out_ uint64_t *exec)',
-      graphLaunch: 'int fmla_graph_launch(uint64_t exec, uint64_t stream)',
-      graphDestroy: 'int fmla_graph_destroy(uint64_t exec)',
-      numSmParts: 'int fmla_mla_num_sm_parts(int num_sms, int q_tokens, int heads_k)',
-      getMlaMetadata:
-        'int fmla_get_mla_metadata(void *seqlens, int q_tokens, int heads_k, void *tsm, void *splits, uint64_t stream)',
-      workspaceBytes:
-        'size_t fmla_decode_workspace_bytes(int64_t b, int64_t s_q, int64_t h_q, int64_t d_v, int64_t parts)',
-      mlaDecode:
-        'int fmla_mla_decode(void *q, void *kv, void *bt, void *seqlens, int d_v, void *tsm, void *splits, float scale, int causal, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
-      gqaDecode:
-        'int fmla_gqa_decode(void *q, void *k, void *v, void *bt, void *seqlens, void *tsm, void *splits, float scale, int causal, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
-      writeKv: 'int fmla_write_kv(void *cache, void *rows, void *slots, uint64_t stream)',
-      testingFillNormal:
-        'int fmla_testing_fill_normal(void *t, uint64_t seed, float scale, float limit, uint64_t stream)',
-      testingSpin: 'int fmla_testing_spin(uint64_t ns, uint64_t stream)',
-      referenceAttention:
-        'int fmla_reference_attention(void *q, void *k, void *v, int d_v, void *bt, void *seqlens, float scale, int causal, void *rows, void *out, void *lse, uint64_t stream)',
-    };
-    this.fn = {};
-    for (const [name, proto] of Object.entries(protos)) this.fn[name] = lib.func(proto);
+    const fn: Record<string, unknown> = {};
+    for (const [name, proto] of Object.entries(PROTOTYPES)) fn[name] = lib.func(proto);
+    this.fn = fn as unknown as NativeFunctions;
   }
 
   /** Throws the error class matching a non-OK status, with the library's message. */
@@ -141,21 +254,27 @@ export class NativeLibrary {
     }
   }
 
-  call(name: string, ...args: unknown[]): void {
-    this.check(this.fn[name](...args), name);
-  }
-
-  raw(name: string, ...args: unknown[]): unknown {
-    return this.fn[name](...args);
+  /** Calls a status-returning function; a non-OK status becomes this package's error. */
+  call<K extends StatusFunction>(name: K, ...args: Parameters<NativeFunctions[K]>): void {
+    const f = this.fn[name] as (...a: Parameters<NativeFunctions[K]>) => number;
+    this.check(f(...args), name);
   }
 
   version(): string {
     return String(this.fn.version());
   }
 
+  /** Free and total bytes of the current device. */
+  memoryInfo(): { freeBytes: number; totalBytes: number } {
+    const free: [number | bigint] = [0];
+    const total: [number | bigint] = [0];
+    this.call('memoryInfo', free, total);
+    return { freeBytes: Number(free[0]), totalBytes: Number(total[0]) };
+  }
+
   /** Every visible device; BackendUnavailableError (saying why) when there is no GPU or driver. */
   listDevices(): NativeDeviceInfo[] {
-    const count = [0];
+    const count: [number] = [0];
     this.call('deviceCount', count);
     const devices: NativeDeviceInfo[] = [];
     for (let i = 0; i < count[0]; i++) devices.push(this.deviceInfo(i));
@@ -176,11 +295,11 @@ export class NativeLibrary {
     };
   }
 
-  /** Creates a handle through an `_Out_ uint64_t*` function. */
-  create<T extends bigint>(name: string, ...args: unknown[]): T {
-    const out = [0n];
-    this.call(name, out, ...args);
-    return BigInt(out[0] as bigint | number) as T;
+  /** Creates a stream or event handle (an `_Out_ uint64_t *` function). */
+  create<T extends bigint>(name: CreatingFunction): T {
+    const out: HandleOut = [0n];
+    this.check(this.fn[name](out), name);
+    return BigInt(out[0]) as T;
   }
 }
 
@@ -190,7 +309,7 @@ const loaded = new Map<string, NativeLibrary>();
 export function loadNativeLibrary(path: string): NativeLibrary {
   let lib = loaded.get(path);
   if (lib) return lib;
-  let koffi: { load: (p: string) => { func: (proto: string) => Fn } };
+  let koffi: { load: (p: string) => { func: (proto: string) => unknown } };
   try {
     koffi = createRequire(import.meta.url)('koffi') as typeof koffi;
   } catch (error) {

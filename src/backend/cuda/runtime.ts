@@ -37,7 +37,7 @@ const deviceInfos = new Map<number, NativeDeviceInfo>();
 
 /** The index of the device that allocations and launches on this thread go to. */
 export function cudaDevice(): number {
-  const out = [0];
+  const out: [number] = [0];
   nativeLibrary().call('getDevice', out);
   return out[0];
 }
@@ -167,7 +167,7 @@ export class CudaEvent implements Disposable {
     if (!(start instanceof CudaEvent)) {
       throw new ArgumentError('start', 'a CudaEvent', describeValue(start));
     }
-    const ms = [0];
+    const ms: [number] = [0];
     nativeLibrary().call('eventElapsedMs', ms, start.handle, this.handle);
     return ms[0];
   }
