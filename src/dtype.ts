@@ -178,9 +178,22 @@ function formatOf(dtype: NarrowFloatDType): FloatFormat {
   return FORMATS[dtype];
 }
 
+/** The `saturate` flag of encode options, checked. */
+function saturateOption(options: unknown): boolean {
+  if (typeof options !== 'object' || options === null) {
+    throw new ArgumentError('options', 'an object { saturate?: boolean }', describeValue(options));
+  }
+  const saturate = (options as EncodeOptions).saturate;
+  if (saturate !== undefined && typeof saturate !== 'boolean') {
+    throw new ArgumentError('options.saturate', 'a boolean', describeValue(saturate));
+  }
+  return saturate ?? false;
+}
+
 /** Encodes one number as the bit pattern of `dtype`, rounding to nearest even. */
-export function encode(dtype: NarrowFloatDType, x: number, options: EncodeOptions = {}): number {
-  const saturate = options.saturate ?? false;
+export function encode(dtype: NarrowFloatDType, x: number, options?: EncodeOptions): number {
+  if (typeof x !== 'number') throw new ArgumentError('x', 'a number', describeValue(x));
+  const saturate = options === undefined ? false : saturateOption(options);
   if (dtype === 'bfloat16' && !saturate && Math.fround(x) === x) {
     // Fast path: x is exactly a float32, so rounding its bits is a single, exact rounding.
     f32[0] = x;
@@ -232,13 +245,30 @@ export function decode(dtype: NarrowFloatDType, bits: number): number {
 }
 
 /**
+ * x as an int32 store keeps it: truncated toward zero, like a cast in C or PyTorch. Values the cast
+ * would wrap (outside the int32 range, or NaN) are refused rather than silently changed.
+ */
+function int32Of(x: number, argument: string, index?: number): number {
+  const t = Math.trunc(x);
+  if (!(t >= -(2 ** 31) && t <= 2 ** 31 - 1)) {
+    throw new ArgumentError(
+      index === undefined ? argument : `${argument}[${index}]`,
+      'a number in the int32 range (truncated toward zero)',
+      describeValue(x),
+    );
+  }
+  return t | 0;
+}
+
+/**
  * Rounds `x` to the nearest value representable in `dtype`, ties to even: what storing `x` as
- * `dtype` and reading it back gives. int32 is the exception: storage truncates toward zero (modulo
- * 2^32), as a C or PyTorch float-to-int cast does, and so does this.
+ * `dtype` and reading it back gives. int32 is the exception: storage truncates toward zero, as a C
+ * or PyTorch float-to-int cast does, and so does this; values a cast would wrap are refused.
  */
 export function roundTo(dtype: DType, x: number): number {
+  if (typeof x !== 'number') throw new ArgumentError('x', 'a number', describeValue(x));
   if (dtype === 'float32') return Math.fround(x);
-  if (dtype === 'int32') return x | 0;
+  if (dtype === 'int32') return int32Of(x, 'x');
   return decode(dtype, encode(dtype, x));
 }
 
@@ -247,7 +277,7 @@ const FLOAT32_MAX = (2 - 2 ** -23) * 2 ** 127;
 /** Throws unless `array` is the typed array `dtype` is stored in and holds `length` elements. */
 function checkHostArray(argument: string, array: HostArray, dtype: DType, length: number): void {
   const expected = allocHostArray(dtype, 0).constructor;
-  if (array.constructor !== expected) {
+  if (typeof array !== 'object' || array === null || array.constructor !== expected) {
     throw new ArgumentError(
       argument,
       `a ${expected.name} for dtype ${dtype}`,
@@ -267,35 +297,33 @@ export function encodeArray(
   dtype: DType,
   src: ArrayLike<number>,
   dst?: HostArray,
-  options: EncodeOptions = {},
+  options?: EncodeOptions,
 ): HostArray {
   checkDType(dtype);
   checkNumbers(src, 'src');
+  const saturate = options === undefined ? false : saturateOption(options);
   if (dst === undefined) dst = allocHostArray(dtype, src.length);
   else checkHostArray('dst', dst, dtype, src.length);
   if (dtype === 'int32') {
-    for (let i = 0; i < src.length; i++) dst[i] = src[i];
+    for (let i = 0; i < src.length; i++) dst[i] = int32Of(src[i], 'src', i);
   } else if (dtype === 'float32') {
     for (let i = 0; i < src.length; i++) dst[i] = src[i];
-    if (options.saturate) {
+    if (saturate) {
       for (let i = 0; i < src.length; i++) {
         if (Math.abs(dst[i]) === Infinity) dst[i] = Math.sign(dst[i]) * FLOAT32_MAX;
       }
     }
   } else {
-    for (let i = 0; i < src.length; i++) dst[i] = encode(dtype, src[i], options);
+    for (let i = 0; i < src.length; i++) dst[i] = encode(dtype, src[i], { saturate });
   }
   return dst;
 }
 
 /** Decodes a host array of `dtype` into float32 values. */
-export function decodeArray(
-  dtype: DType,
-  src: HostArray,
-  dst: Float32Array = new Float32Array(src.length),
-): Float32Array {
+export function decodeArray(dtype: DType, src: HostArray, dst?: Float32Array): Float32Array {
   checkDType(dtype);
   checkHostArray('src', src, dtype, 0);
+  dst ??= new Float32Array(src.length);
   if (!(dst instanceof Float32Array) || dst.length < src.length) {
     throw new ArgumentError(
       'dst',

@@ -40,6 +40,7 @@ export function numelOf(shape: readonly number[]): number {
 }
 
 export function contiguousStrides(shape: readonly number[]): number[] {
+  checkShape(shape, 'shape', Infinity);
   const strides = new Array<number>(shape.length);
   let s = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
@@ -51,6 +52,14 @@ export function contiguousStrides(shape: readonly number[]): number[] {
 
 /** True when the strides are the row-major strides of the shape (size-1 dims may have any stride). */
 export function isContiguous(t: Pick<TensorLike, 'shape' | 'strides'>): boolean {
+  const { shape, strides } = (t ?? {}) as Partial<TensorLike>;
+  if (!Array.isArray(shape) || !Array.isArray(strides) || shape.length !== strides.length) {
+    throw new ArgumentError(
+      't',
+      'a tensor: { shape, strides } arrays of one length',
+      describeValue(t),
+    );
+  }
   let s = 1;
   for (let i = t.shape.length - 1; i >= 0; i--) {
     if (t.shape[i] !== 1 && t.strides[i] !== s) return false;

@@ -18,8 +18,9 @@ function checkIndex(argument: string, value: unknown, limit: number): void {
 
 /** Checks every copy against a cache of `shape` [numPages, pageSize, ...] before any is applied. */
 export function checkPageCopies(shape: readonly number[], copies: readonly PageCopy[]): void {
-  if (shape.length < 2) {
-    throw new ArgumentError('cache.shape', '[numPages, pageSize, ...]', `[${shape}]`);
+  if (!Array.isArray(shape) || shape.length < 2) {
+    const actual = Array.isArray(shape) ? `[${shape}]` : describeValue(shape);
+    throw new ArgumentError('cache.shape', '[numPages, pageSize, ...]', actual);
   }
   const [numPages, pageSize] = shape;
   if (!Array.isArray(copies)) {

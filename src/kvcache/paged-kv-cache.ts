@@ -106,12 +106,12 @@ export class PagedKvCache {
 
   /** Number of tokens the sequence holds. */
   length(seq: SequenceId): number {
-    return this.state(seq).length;
+    return this.#state(seq).length;
   }
 
   /** The sequence's pages in token order (a copy). */
   pages(seq: SequenceId): readonly number[] {
-    return Array.from(pagesInUse(this.state(seq)));
+    return Array.from(pagesInUse(this.#state(seq)));
   }
 
   /** Number of sequences holding `page` (0 when it is free). */
@@ -124,9 +124,9 @@ export class PagedKvCache {
 
   /** Free pages that appending `numTokens` to `seq` would take, copy-on-write page included. */
   pagesNeeded(seq: SequenceId, numTokens: number): number {
-    const state = this.state(seq);
+    const state = this.#state(seq);
     checkIntegerIn(numTokens, 'numTokens', 0, MAX_CACHE_SLOTS);
-    return this.freshPages(state, numTokens) + (this.needsCopy(state, numTokens) ? 1 : 0);
+    return this.#freshPages(state, numTokens) + (this.#needsCopy(state, numTokens) ? 1 : 0);
   }
 
   /**
@@ -134,10 +134,10 @@ export class PagedKvCache {
    * Throws OutOfPagesError, changing nothing, when the pool cannot hold them.
    */
   append(seq: SequenceId, numTokens: number): AppendResult {
-    const state = this.state(seq);
+    const state = this.#state(seq);
     checkIntegerIn(numTokens, 'numTokens', 0, MAX_CACHE_SLOTS);
     const start = state.length;
-    const copies = this.grow(state, numTokens);
+    const copies = this.#grow(state, numTokens);
     const slotMapping = new Int32Array(numTokens);
     const ps = this.pageSize;
     const pages = state.pages;
@@ -153,14 +153,14 @@ export class PagedKvCache {
    * simulator). Same pages, same copies, same errors.
    */
   extend(seq: SequenceId, numTokens: number): readonly PageCopy[] {
-    const state = this.state(seq);
+    const state = this.#state(seq);
     checkIntegerIn(numTokens, 'numTokens', 0, MAX_CACHE_SLOTS);
-    return this.grow(state, numTokens);
+    return this.#grow(state, numTokens);
   }
 
   /** A new sequence sharing all of `seq`'s pages (reference counted), with the same length. */
   fork(seq: SequenceId): SequenceId {
-    const parent = this.state(seq);
+    const parent = this.#state(seq);
     const child = this.lists.copy(parent);
     const { pages, count } = child;
     for (let i = 0; i < count; i++) this.refCounts[pages[i]]++;
@@ -177,8 +177,8 @@ export class PagedKvCache {
    * page keeps its rows wherever it sits; otherwise an ArgumentError, changing nothing.
    */
   appendShared(seq: SequenceId, source: SequenceId): void {
-    const state = this.state(seq);
-    const from = this.state(source, 'source');
+    const state = this.#state(seq);
+    const from = this.#state(source, 'source');
     if (seq === source) {
       throw new ArgumentError('source', 'a sequence other than seq', describeValue(source));
     }
@@ -211,7 +211,7 @@ export class PagedKvCache {
 
   /** Ends `seq`; pages no other sequence holds return to the pool at once. */
   free(seq: SequenceId): void {
-    const state = this.state(seq);
+    const state = this.#state(seq);
     const { pages, count, length } = state;
     const { refCounts, freeStack } = this;
     let freeCount = this.freeCount;
@@ -249,7 +249,7 @@ export class PagedKvCache {
     if (!Array.isArray(seqs)) {
       throw new ArgumentError('seqs', 'an array of sequence ids', describeValue(seqs));
     }
-    const states = seqs.map((seq, i) => this.state(seq, `seqs[${i}]`));
+    const states = seqs.map((seq, i) => this.#state(seq, `seqs[${i}]`));
     let widest = 1;
     for (const s of states) widest = Math.max(widest, s.count);
     if (maxPages !== undefined) {
@@ -280,7 +280,7 @@ export class PagedKvCache {
     };
   }
 
-  private state(seq: SequenceId, argument = 'seq'): SequencePages {
+  #state(seq: SequenceId, argument = 'seq'): SequencePages {
     const state = this.sequences.get(seq);
     if (state === undefined) {
       throw new ArgumentError(argument, 'a live sequence id of this cache', describeValue(seq));
@@ -289,7 +289,7 @@ export class PagedKvCache {
   }
 
   /** Whether appending `numTokens` must first copy the last page: it is shared and partly filled. */
-  private needsCopy(state: SequencePages, numTokens: number): boolean {
+  #needsCopy(state: SequencePages, numTokens: number): boolean {
     return (
       numTokens > 0 &&
       state.length % this.pageSize > 0 &&
@@ -298,16 +298,16 @@ export class PagedKvCache {
   }
 
   /** Pages appending `numTokens` adds to the sequence beyond the room left in its last page. */
-  private freshPages(state: SequencePages, numTokens: number): number {
+  #freshPages(state: SequencePages, numTokens: number): number {
     const rowsInLast = state.length % this.pageSize;
     const room = rowsInLast > 0 ? this.pageSize - rowsInLast : 0;
     return Math.ceil(Math.max(0, numTokens - room) / this.pageSize);
   }
 
   /** Checks first, then allocates; returns the copy-on-write copies. */
-  private grow(state: SequencePages, numTokens: number): readonly PageCopy[] {
-    const cow = this.needsCopy(state, numTokens);
-    const fresh = this.freshPages(state, numTokens);
+  #grow(state: SequencePages, numTokens: number): readonly PageCopy[] {
+    const cow = this.#needsCopy(state, numTokens);
+    const fresh = this.#freshPages(state, numTokens);
     const pagesNeeded = fresh + (cow ? 1 : 0);
     if (pagesNeeded > this.freeCount) throw new OutOfPagesError(pagesNeeded, this.freeCount);
     this.lists.reserve(state, state.count + fresh);

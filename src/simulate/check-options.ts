@@ -1,6 +1,7 @@
 /**
- * Checks of what a caller of `simulateTrace` passes, so that a wrong value is an ArgumentError naming
- * the option, what it should be and what it was, and never a TypeError from deep in a replay.
+ * Checks of what a caller of `simulateTrace` (and of the report and plot of its results) passes, so
+ * that a wrong value is an ArgumentError naming the option, what it should be and what it was, and
+ * never a TypeError from deep in a replay.
  */
 import { describeValue } from '../describe-value.js';
 import { ArgumentError } from '../errors.js';
@@ -98,4 +99,49 @@ export function checkPolicies(value: unknown): readonly PolicySpec[] {
     }
   });
   return value as readonly PolicySpec[];
+}
+
+const SCENARIO_NUMBERS = [
+  'bytesPerToken',
+  'budgetBytes',
+  'maxContext',
+  'systemPromptTokens',
+  'timeScale',
+  'requests',
+  'skippedRows',
+  'rejectedTooLong',
+  'sloTtftSeconds',
+  'sloTpotSeconds',
+] as const;
+const SCENARIO_STRINGS = ['model', 'layout', 'deployment', 'trace'] as const;
+
+/** A result of simulateTrace, as the report and the plot read it (its top level and policies). */
+export function checkScenarioResult(argument: string, value: unknown): void {
+  const expected = 'a ScenarioResult from simulateTrace';
+  checkObject(argument, value, expected);
+  const s = value as Record<string, unknown>;
+  for (const key of SCENARIO_NUMBERS) {
+    if (typeof s[key] !== 'number') {
+      throw new ArgumentError(
+        `${argument}.${key}`,
+        `a number (${expected})`,
+        describeValue(s[key]),
+      );
+    }
+  }
+  for (const key of SCENARIO_STRINGS) {
+    if (typeof s[key] !== 'string') {
+      throw new ArgumentError(
+        `${argument}.${key}`,
+        `a string (${expected})`,
+        describeValue(s[key]),
+      );
+    }
+  }
+  if (!Array.isArray(s.policies)) {
+    throw new ArgumentError(`${argument}.policies`, 'an array', describeValue(s.policies));
+  }
+  s.policies.forEach((p: unknown, i) =>
+    checkObject(`${argument}.policies[${i}]`, p, 'a PolicyResult'),
+  );
 }

@@ -1,4 +1,5 @@
 /** The memory study's results as Markdown: one table per scenario and what paging saves. */
+import { checkScenarioResult } from './check-options.js';
 import { GIB } from './model-layouts.js';
 import type { PolicyResult, ScenarioResult } from './simulate-trace.js';
 
@@ -161,6 +162,7 @@ export function stepModelText(s: ScenarioResult): string {
 
 /** The scenario's heading, setup, table, savings, prefix cache and latency. */
 export function formatScenario(s: ScenarioResult): string {
+  checkScenarioResult('s', s);
   const setup =
     `Budget ${fixed(s.budgetBytes / GIB, 2)} GiB, ${s.bytesPerToken.toLocaleString('en-US')} bytes ` +
     `per token, max context ${s.maxContext.toLocaleString('en-US')}, ${stepModelText(s)}, ` +

@@ -2,6 +2,9 @@
  * The memory study's plot as a standalone SVG: for each scenario, KV memory held and requests
  * running over simulated time, one line per policy.
  */
+import { describeValue } from '../describe-value.js';
+import { ArgumentError } from '../errors.js';
+import { checkScenarioResult } from './check-options.js';
 import { GIB } from './model-layouts.js';
 import type { PolicyResult, ScenarioResult } from './simulate-trace.js';
 import { scenarioTitle } from './report-table.js';
@@ -128,6 +131,13 @@ function renderPanel(s: ScenarioResult, panel: Panel, top: number): string {
 
 /** The whole plot: two panels (memory held, requests running) per scenario, and a note at the foot (the data's credit). */
 export function renderStudyPlot(scenarios: readonly ScenarioResult[], note?: string): string {
+  if (!Array.isArray(scenarios)) {
+    throw new ArgumentError('scenarios', 'an array of ScenarioResults', describeValue(scenarios));
+  }
+  scenarios.forEach((s: unknown, i) => checkScenarioResult(`scenarios[${i}]`, s));
+  if (note !== undefined && typeof note !== 'string') {
+    throw new ArgumentError('note', 'a string or undefined', describeValue(note));
+  }
   const panels: string[] = [];
   let top = 0;
   for (const s of scenarios) {

@@ -5,6 +5,7 @@
  * no prompt or no generated token are skipped and counted (an error with `strict`).
  */
 import { basename, extname } from 'node:path';
+import { describeValue } from '../describe-value.js';
 import { ArgumentError, FlashMlaError } from '../errors.js';
 import { parseAzureCsv } from './azure-csv.js';
 import { parseMooncakeJsonl } from './mooncake-jsonl.js';
@@ -68,7 +69,15 @@ export function traceFormatOf(path: string): TraceFormat {
   return extname(path).toLowerCase() === '.jsonl' ? 'mooncake' : 'csv';
 }
 
+function checkString(argument: string, value: unknown): void {
+  if (typeof value !== 'string')
+    throw new ArgumentError(argument, 'a string', describeValue(value));
+}
+
 function checkOptions(options: ReadTraceOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new ArgumentError('options', 'an object { format?, strict? }', describeValue(options));
+  }
   if (options.format !== undefined && !TRACE_FORMATS.includes(options.format)) {
     throw new ArgumentError('format', "'csv' or 'mooncake'", JSON.stringify(options.format));
   }
@@ -87,14 +96,25 @@ function parseLines(
 
 /** Parses the text of a trace file (CSV unless `options.format` says otherwise); `file` names it in errors. */
 export function parseTrace(text: string, file: string, options: ReadTraceOptions = {}): Trace {
+  checkString('text', text);
+  checkString('file', file);
   checkOptions(options);
   return parseLines(textLines(text), file, options.format ?? 'csv', options);
 }
 
 /** Reads and parses a trace file; files over 512 MiB are read a chunk at a time. */
 export function readTrace(path: string, options: ReadTraceOptions = {}): Trace {
+  checkString('path', path);
   checkOptions(options);
-  return parseLines(fileLines(path), path, options.format ?? traceFormatOf(path), options);
+  let lines: Iterable<string>;
+  try {
+    lines = fileLines(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === undefined) throw error;
+    const reason = (error as Error).message;
+    throw new ArgumentError('path', 'a readable trace file', `${describeValue(path)}: ${reason}`);
+  }
+  return parseLines(lines, path, options.format ?? traceFormatOf(path), options);
 }
 
 /** The first `count` requests of `trace`. */

@@ -119,7 +119,7 @@ test('a malformed trace line exits 1 naming file, line and field, and reports no
   assert.ok(!existsSync(o.json) && !existsSync(o.plot));
   const missing = await simulate(['--trace', join(o.dir, 'none.csv'), ...o.args]);
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /cannot read .*none\.csv/);
+  assert.match(missing.stderr, /path: expected a readable trace file, got .*none\.csv.*ENOENT/);
 });
 
 test('a run prints a table per scenario and writes the JSON and the plot', async () => {

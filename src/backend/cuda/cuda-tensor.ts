@@ -53,6 +53,9 @@ function release(allocation: Allocation): void {
   leaked.unregister(allocation);
 }
 
+/** Allocations made by allocate() and not yet given to a tensor. */
+const issued = new WeakSet<Allocation>();
+
 let collectGarbage: (() => void) | null | undefined;
 
 /** A full collection, where the runtime lets one be asked for; false where it does not. */
@@ -107,7 +110,9 @@ function allocate(bytes: number): Allocation {
     throw new OutOfDeviceMemoryError(bytes, freeBytes, totalBytes, heldBytes());
   }
   lib.check(status, 'malloc');
-  return { ptr: BigInt(out[0]) as DevicePtr, bytes, freed: false };
+  const allocation = { ptr: BigInt(out[0]) as DevicePtr, bytes, freed: false };
+  issued.add(allocation);
+  return allocation;
 }
 
 export class CudaTensor implements TensorLike, Disposable {
@@ -122,6 +127,15 @@ export class CudaTensor implements TensorLike, Disposable {
     readonly shape: readonly number[],
     allocation: Allocation,
   ) {
+    // Only empty() makes tensors; a call from plain JavaScript gets a typed error.
+    if (!issued.has(allocation)) {
+      throw new ArgumentError(
+        'new CudaTensor()',
+        'CudaTensor.empty(shape, dtype) or CudaTensor.fromHost(host)',
+        'a direct constructor call',
+      );
+    }
+    issued.delete(allocation);
     this.strides = contiguousStrides(shape);
     this.byteLength = numelOf(shape) * dtypeBytes(dtype);
     this.#allocation = allocation;
