@@ -101,39 +101,35 @@ export function checkPolicies(value: unknown): readonly PolicySpec[] {
   return value as readonly PolicySpec[];
 }
 
-const SCENARIO_NUMBERS = [
-  'bytesPerToken',
-  'budgetBytes',
-  'maxContext',
-  'systemPromptTokens',
-  'timeScale',
-  'requests',
-  'skippedRows',
-  'rejectedTooLong',
-  'sloTtftSeconds',
-  'sloTpotSeconds',
-] as const;
-const SCENARIO_STRINGS = ['model', 'layout', 'deployment', 'trace'] as const;
+/** The top-level fields of a ScenarioResult that the report and the plot read, with their types. */
+const SCENARIO_FIELDS: readonly (readonly [string, 'number' | 'string'])[] = [
+  ...(
+    [
+      'bytesPerToken',
+      'budgetBytes',
+      'maxContext',
+      'systemPromptTokens',
+      'timeScale',
+      'requests',
+      'skippedRows',
+      'rejectedTooLong',
+      'sloTtftSeconds',
+      'sloTpotSeconds',
+    ] as const
+  ).map((key) => [key, 'number'] as const),
+  ...(['model', 'layout', 'deployment', 'trace'] as const).map((key) => [key, 'string'] as const),
+];
 
 /** A result of simulateTrace, as the report and the plot read it (its top level and policies). */
 export function checkScenarioResult(argument: string, value: unknown): void {
   const expected = 'a ScenarioResult from simulateTrace';
   checkObject(argument, value, expected);
   const s = value as Record<string, unknown>;
-  for (const key of SCENARIO_NUMBERS) {
-    if (typeof s[key] !== 'number') {
+  for (const [key, type] of SCENARIO_FIELDS) {
+    if (typeof s[key] !== type) {
       throw new ArgumentError(
         `${argument}.${key}`,
-        `a number (${expected})`,
-        describeValue(s[key]),
-      );
-    }
-  }
-  for (const key of SCENARIO_STRINGS) {
-    if (typeof s[key] !== 'string') {
-      throw new ArgumentError(
-        `${argument}.${key}`,
-        `a string (${expected})`,
+        `a ${type} (${expected})`,
         describeValue(s[key]),
       );
     }
