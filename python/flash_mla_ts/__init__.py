@@ -33,6 +33,7 @@ from .attention import (
     write_kv,
 )
 from .errors import (
+    ArgumentError,
     CudaError,
     FlashMlaError,
     InvalidArgumentError,
@@ -62,6 +63,7 @@ __all__ = [
     "library_version",
     "find_library",
     "LIBRARY_ENV",
+    "ArgumentError",
     "FlashMlaError",
     "InvalidArgumentError",
     "NoDeviceError",

@@ -1,9 +1,11 @@
 """torch tensors as fmla_tensor views, the checks made before any call into the library, and the
 plumbing of one call (device, stream).
 
-Every check names the argument, what was expected and what was given. The library checks shapes,
-strides and alignment again (and reports them through InvalidArgumentError); what is checked here is
-what ctypes cannot see: that an argument is a tensor, its dtype, its device and its layout.
+Every check raises ArgumentError naming the argument, what was expected and what was given. The
+library checks shapes, strides and alignment again, and the sizes of one argument against another
+(reporting them through InvalidArgumentError, an ArgumentError too); what is checked here is what
+ctypes cannot see: that an argument is a tensor, its dtype, its device and its layout, and that a
+Python number is of the right type and fits the C type it becomes.
 
 The same checks serve the eager path, which packs each tensor into the call's fmla_tensor buffer as
 it checks it, and the fake (meta) implementations that torch.compile traces with, which only check.
@@ -12,6 +14,7 @@ it checks it, and the fake (meta) implementations that torch.compile traces with
 import numbers
 
 from . import _library
+from .errors import ArgumentError, describe_value
 
 try:  # torch is optional at import: the package imports without it, the functions say why
     import torch as _torch
@@ -74,39 +77,75 @@ _Tensor = _torch.Tensor if _torch is not None else ()
 # ------------------------------------------------------------------------------------ checks
 
 
-def require_int(name, value, minimum):
+INT32_MAX = 2**31 - 1  # the sizes passed to the library as int32 must fit
+MAX_NUM_SMS = 4096  # an SM count: more than any GPU has, few enough to size a schedule by
+_FLOAT32_MAX = 3.4028234663852886e38  # softmax_scale is passed as a float32
+
+
+def require_int(name, value, minimum, maximum=INT32_MAX, why="an int32"):
+    """An int (not a bool) in [minimum, maximum]; returns it as a Python int. `why` explains the
+    upper bound in the message."""
     if type(value) is not int:  # the usual case first: an ABC isinstance costs more
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+            _bad_int(name, value, minimum, maximum, why)
         value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    if not minimum <= value <= maximum:
+        _bad_int(name, value, minimum, maximum, why)
     return value
 
 
+def _bad_int(name, value, minimum, maximum, why):
+    raise ArgumentError(name, f"an int in [{minimum}, {maximum}] ({why})", describe_value(value))
+
+
+def require_num_sms(num_sms):
+    return require_int("num_sms", num_sms, 1, MAX_NUM_SMS, "an SM count")
+
+
+def require_flag(name, value):
+    """A bool; 0 and 1 pass as False and True (as a C flag would), and so does a numpy bool."""
+    if value is True or value is False:
+        return value
+    if not isinstance(value, bool) and isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool_", "bool"):
+        return bool(value)
+    raise ArgumentError(name, "a bool", describe_value(value))
+
+
 def softmax_scale_value(softmax_scale, head_dim):
+    """softmax_scale as the float the library takes: None gives 1/sqrt(head_dim); else a real
+    number, finite as a float32 (NaN fails the range test too)."""
     if softmax_scale is None:
         return head_dim ** -0.5
-    if type(softmax_scale) is float:
+    if type(softmax_scale) is float and -_FLOAT32_MAX <= softmax_scale <= _FLOAT32_MAX:
         return softmax_scale
-    if isinstance(softmax_scale, bool) or not isinstance(softmax_scale, numbers.Real):
-        raise TypeError(
-            f"softmax_scale: expected a float or None, got {type(softmax_scale).__name__}"
-        )
-    return float(softmax_scale)
+    if not isinstance(softmax_scale, bool) and isinstance(softmax_scale, numbers.Real):
+        try:
+            scale = float(softmax_scale)
+        except OverflowError:  # an int beyond any float
+            pass
+        else:
+            if -_FLOAT32_MAX <= scale <= _FLOAT32_MAX:
+                return scale
+    raise ArgumentError("softmax_scale", "a finite float (as a float32) or None",
+                        describe_value(softmax_scale))
 
 
 def require_rank(name, value, layout):
     """A torch.Tensor with len(layout) dims; returns its shape. The check the schedule needs
     before it reads shapes (dtypes and layouts are checked by the call itself)."""
     if not isinstance(value, _Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+        raise ArgumentError(name, "a torch.Tensor", describe_value(value))
     shape = value.shape
     if len(shape) != len(layout):
-        raise ValueError(
-            f"{name}: expected {len(layout)} dims [{', '.join(layout)}], got shape {tuple(shape)}"
-        )
+        _bad_rank(name, shape, layout)
     return shape
+
+
+def _bad_rank(name, shape, layout):
+    raise ArgumentError(name, f"{len(layout)} dims [{', '.join(layout)}]",
+                        f"shape {tuple(shape)}")
 
 
 _PACKERS = _library.PACKERS
@@ -122,28 +161,22 @@ def pack(block, slot, name, value, allowed, layout, contiguous=False):
     are checked afterwards, for all arguments at once, so that a wrong dtype is reported wherever
     the tensors live."""
     if not isinstance(value, _Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+        raise ArgumentError(name, "a torch.Tensor", describe_value(value))
     code = allowed.get(value.dtype)
     if code is None:
         expected = " or ".join(str(d) for d in allowed)
-        raise TypeError(f"{name}: expected dtype {expected}, got {value.dtype}")
+        raise ArgumentError(name, f"dtype {expected}", str(value.dtype))
     shape = value.shape
     ndim = len(shape)
     if ndim != len(layout):
-        raise ValueError(
-            f"{name}: expected {len(layout)} dims [{', '.join(layout)}], got shape {tuple(shape)}"
-        )
+        _bad_rank(name, shape, layout)
     strides = value.stride()
     if contiguous:
         if not value.is_contiguous():
-            raise ValueError(
-                f"{name}: expected a contiguous tensor, got shape {tuple(shape)} with strides "
-                f"{strides}"
-            )
+            raise ArgumentError(name, "a contiguous tensor",
+                                f"shape {tuple(shape)} with strides {strides}")
     elif ndim and shape[-1] > 1 and strides[-1] != 1:
-        raise ValueError(
-            f"{name}: expected a contiguous last dimension (stride 1), got strides {strides}"
-        )
+        raise ArgumentError(name, "a contiguous last dimension (stride 1)", f"strides {strides}")
     if block is not None:
         _PACKERS[ndim](block, slot * TENSOR_BYTES, value.data_ptr(), code, ndim, *shape, *strides)
     return shape
@@ -165,20 +198,18 @@ def require_same_cuda_device(named_tensors, allow_meta=False):
             continue
         if tensor.device.type != "cuda":
             where = f"CUDA tensor on {device}" if device is not None else "CUDA tensor"
-            raise ValueError(f"{name}: expected a {where}, got a tensor on {tensor.device}")
+            raise ArgumentError(name, f"a {where}", f"a tensor on {tensor.device}")
         if device is None:
             device = tensor.device
         elif tensor.device != device:
-            raise ValueError(
-                f"{name}: expected a CUDA tensor on {device} "
-                f"(the device of {named_tensors[0][0]}), "
-                f"got a tensor on {tensor.device}"
-            )
+            raise ArgumentError(name,
+                                f"a CUDA tensor on {device} (the device of {named_tensors[0][0]})",
+                                f"a tensor on {tensor.device}")
     return device
 
 
 def cuda_device_index(names, tensors):
-    """The index of the one CUDA device all `tensors` are on; else the ValueError of
+    """The index of the one CUDA device all `tensors` are on; else the ArgumentError of
     require_same_cuda_device naming the first that is not. get_device() is an int (-1 off the GPU),
     cheaper than comparing torch.device objects."""
     index = tensors[0].get_device()

@@ -12,14 +12,14 @@ The schedule tensors (FlashMLA 2025, vLLM's and SGLang's tensor path):
     out, lse = flash_mla_with_kvcache(q, k_cache, block_table, cache_seqlens, 512,
                                       tile_scheduler_metadata, num_splits, causal=True)
 
-Each function checks its arguments (TypeError / ValueError naming the argument), allocates its
-outputs and the workspace with torch on the inputs' device, and enqueues the library's kernels on
-torch's current stream of that device: like any torch operation it is asynchronous and ordered with
-the torch work around it, and it may be captured in a CUDA graph (pass `out` / `lse` to capture with
-buffers you own). It runs on the inputs' device whatever the current device is, and leaves the
-current device as it found it. The schedule depends only on the sequence lengths (and shapes), so
-one schedule serves every layer of a decode step. Under torch.compile the functions trace as the
-operators of _ops.py.
+Each function checks its arguments (ArgumentError naming the argument, the expected and the
+actual value), allocates its outputs and the workspace with torch on the inputs' device, and
+enqueues the library's kernels on torch's current stream of that device: like any torch operation
+it is asynchronous and ordered with the torch work around it, and it may be captured in a CUDA
+graph (pass `out` / `lse` to capture with buffers you own). It runs on the inputs' device whatever
+the current device is, and leaves the current device as it found it. The schedule depends only on
+the sequence lengths (and shapes), so one schedule serves every layer of a decode step. Under
+torch.compile the functions trace as the operators of _ops.py.
 
 Keywords of FlashMLA, vLLM and SGLang for features this library does not have (an FP8 cache,
 sparse attention, attention sinks, FP8 descaling) are accepted at their defaults; any other value
@@ -54,11 +54,14 @@ from ._torch_tensors import (
     invoke,
     pack,
     pack_new,
+    require_flag,
     require_int,
+    require_num_sms,
     require_rank,
     require_same_cuda_device,
     softmax_scale_value,
 )
+from .errors import ArgumentError, describe_value
 from .schedule import FlashMLASchedMeta, ScheduleConfig, raise_mismatch
 
 __all__ = [
@@ -84,6 +87,7 @@ _FLOAT32_CODE = 0
 _float32 = _torch.float32 if _torch is not None else None
 _uint8 = _torch.uint8 if _torch is not None else None
 
+_HEAD_DIM_V_BOUND = "at most d_qk, q.shape[3]"
 _MLA = "fmla_mla_decode"
 _GQA = "fmla_gqa_decode"
 _MLA_NAMES = ("q", "k_cache", "block_table", "cache_seqlens", "tile_scheduler_metadata",
@@ -119,11 +123,16 @@ def _traced(tensor):
 
 def mla_num_sm_parts(num_sms, num_q_tokens_per_head_k, num_heads_k):
     """How many parts the schedule cuts the work into (docs/schedule.md); needs no GPU."""
-    return _library.load().fmla_mla_num_sm_parts(
-        require_int("num_sms", num_sms, 1),
-        require_int("num_q_tokens_per_head_k", num_q_tokens_per_head_k, 1),
-        require_int("num_heads_k", num_heads_k, 1),
-    )
+    num_sms = require_num_sms(num_sms)
+    q_tokens, h_kv, _ = _schedule_sizes(num_q_tokens_per_head_k, num_heads_k, None)
+    return _library.load().fmla_mla_num_sm_parts(num_sms, q_tokens, h_kv)
+
+
+def _schedule_sizes(q_tokens, h_kv, num_sms):
+    """The sizes a schedule is computed from, checked (the library takes them as int32)."""
+    q_tokens = require_int("num_q_tokens_per_head_k", q_tokens, 1)
+    h_kv = require_int("num_heads_k", h_kv, 1)
+    return q_tokens, h_kv, None if num_sms is None else require_num_sms(num_sms)
 
 
 def get_mla_metadata(cache_seqlens=None, num_q_tokens_per_head_k=None, num_heads_k=None,
@@ -141,20 +150,20 @@ def get_mla_metadata(cache_seqlens=None, num_q_tokens_per_head_k=None, num_heads
 
     num_sms (both conventions) replaces the device's SM count.
     """
-    if cache_seqlens is None:
-        if num_sms is not None:
-            require_int("num_sms", num_sms, 1)
-        return FlashMLASchedMeta(num_sms=num_sms), None
-    if is_fp8_kvcache:
+    if is_fp8_kvcache is not False:
         _refuse("is_fp8_kvcache", is_fp8_kvcache)
     if topk is not None:
         _refuse("topk", topk)
-    q_tokens = require_int("num_q_tokens_per_head_k", num_q_tokens_per_head_k, 1)
-    h_kv = require_int("num_heads_k", num_heads_k, 1)
     if num_heads_q is not None:
         require_int("num_heads_q", num_heads_q, 1)
-    if num_sms is not None:
-        num_sms = require_int("num_sms", num_sms, 1)
+    if cache_seqlens is None:
+        # FlashMLA's current convention ignores the 2025 arguments; those given are still checked.
+        if num_q_tokens_per_head_k is not None:
+            require_int("num_q_tokens_per_head_k", num_q_tokens_per_head_k, 1)
+        if num_heads_k is not None:
+            require_int("num_heads_k", num_heads_k, 1)
+        return FlashMLASchedMeta(num_sms=num_sms), None
+    q_tokens, h_kv, num_sms = _schedule_sizes(num_q_tokens_per_head_k, num_heads_k, num_sms)
     return _metadata(cache_seqlens, q_tokens, h_kv, num_sms)
 
 
@@ -166,6 +175,7 @@ def _metadata(cache_seqlens, q_tokens, h_kv, num_sms):
 
 def _metadata_eager(cache_seqlens, q_tokens, h_kv, num_sms):
     import_torch()
+    q_tokens, h_kv, num_sms = _schedule_sizes(q_tokens, h_kv, num_sms)  # for the operator's callers
     block = _CallBlock()
     b = pack(block, 0, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)[0]
     device = cuda_device_index(("cache_seqlens",), (cache_seqlens,))
@@ -186,6 +196,7 @@ def _metadata_eager(cache_seqlens, q_tokens, h_kv, num_sms):
 
 
 def _metadata_fake(cache_seqlens, q_tokens, h_kv, num_sms):
+    q_tokens, h_kv, num_sms = _schedule_sizes(q_tokens, h_kv, num_sms)
     shape = pack(None, 0, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
     device = require_same_cuda_device([("cache_seqlens", cache_seqlens)], allow_meta=True)
     if num_sms is None:  # meta tensors (device None) stand for the current device
@@ -198,24 +209,35 @@ def _metadata_fake(cache_seqlens, q_tokens, h_kv, num_sms):
 
 # ------------------------------------------------------------------------------------ decode
 
-# argument: (what a value other than the default asks for, the default), for the keywords of
-# FlashMLA, vLLM and SGLang whose features this library lacks. Only the default is accepted.
+# argument: (the kind of value it takes, what a value other than the default asks for, the
+# default), for the keywords of FlashMLA, vLLM and SGLang whose features this library lacks. Only
+# the default is accepted.
 _UNSUPPORTED = {
-    "is_fp8_kvcache": ("an FP8 KV cache", False),
-    "indices": ("sparse attention (top-k indices into the cache)", None),
-    "attn_sink": ("attention sinks", None),
-    "extra_k_cache": ("an extra sparse KV cache", None),
-    "extra_indices_in_kvcache": ("sparse attention over an extra KV cache", None),
-    "topk_length": ("sparse attention (per-query top-k lengths)", None),
-    "extra_topk_length": ("sparse attention over an extra KV cache", None),
-    "descale_q": ("FP8 descaling of q (FP8 attention)", None),
-    "descale_k": ("FP8 descaling of the KV cache (FP8 attention)", None),
-    "topk": ("sparse attention (a top-k schedule)", None),
+    "is_fp8_kvcache": ("flag", "an FP8 KV cache", False),
+    "indices": ("tensor", "sparse attention (top-k indices into the cache)", None),
+    "attn_sink": ("tensor", "attention sinks", None),
+    "extra_k_cache": ("tensor", "an extra sparse KV cache", None),
+    "extra_indices_in_kvcache": ("tensor", "sparse attention over an extra KV cache", None),
+    "topk_length": ("tensor", "sparse attention (per-query top-k lengths)", None),
+    "extra_topk_length": ("tensor", "sparse attention over an extra KV cache", None),
+    "descale_q": ("tensor", "FP8 descaling of q (FP8 attention)", None),
+    "descale_k": ("tensor", "FP8 descaling of the KV cache (FP8 attention)", None),
+    "topk": ("int", "sparse attention (a top-k schedule)", None),
 }
 
 
 def _refuse(name, value):
-    feature, default = _UNSUPPORTED[name]
+    """A value other than the default: ArgumentError where it is not even of the argument's kind,
+    else NotImplementedError naming the feature. A flag given as 0 stands for False and passes."""
+    kind, feature, default = _UNSUPPORTED[name]
+    if kind == "flag":
+        if not require_flag(name, value):
+            return
+    elif kind == "int":
+        require_int(name, value, 1)
+    elif _torch is not None and not isinstance(value, _Tensor):
+        # (without torch no tensor can be passed, and any value is refused as the feature)
+        raise ArgumentError(name, "a torch.Tensor or None", describe_value(value))
     if isinstance(value, _Tensor):
         given = f"{name} (a tensor of shape {tuple(value.shape)})"
     else:
@@ -228,7 +250,7 @@ def _refuse(name, value):
 
 def _refuse_first(is_fp8_kvcache, indices, attn_sink, extra_k_cache, extra_indices_in_kvcache,
                   topk_length, extra_topk_length, descale_q, descale_k):
-    if is_fp8_kvcache:
+    if is_fp8_kvcache is not False:
         _refuse("is_fp8_kvcache", is_fp8_kvcache)
     for name, value in (("indices", indices), ("attn_sink", attn_sink),
                         ("extra_k_cache", extra_k_cache),
@@ -258,12 +280,14 @@ def flash_mla_with_kvcache(q, k_cache, block_table, cache_seqlens, head_dim_v,
     out, lse: preallocated outputs (this library's extension).
     Returns (out [b, s_q, h_q, head_dim_v] in q's dtype, softmax_lse float32 [b, h_q, s_q]).
     """
-    if (is_fp8_kvcache or indices is not None or attn_sink is not None
+    if (is_fp8_kvcache is not False or indices is not None or attn_sink is not None
             or extra_k_cache is not None or extra_indices_in_kvcache is not None
             or topk_length is not None or extra_topk_length is not None
             or descale_q is not None or descale_k is not None):
         _refuse_first(is_fp8_kvcache, indices, attn_sink, extra_k_cache, extra_indices_in_kvcache,
                       topk_length, extra_topk_length, descale_q, descale_k)
+    if causal is not False and causal is not True:
+        causal = require_flag("causal", causal)
     if isinstance(tile_scheduler_metadata, FlashMLASchedMeta):
         return _decode_scheduled(_MLA, tile_scheduler_metadata, num_splits, q, k_cache, None,
                                  block_table, cache_seqlens, head_dim_v, softmax_scale, causal,
@@ -283,6 +307,10 @@ def gqa_decode_with_kvcache(q, k_cache, v_cache, block_table, cache_seqlens,
     get_mla_metadata(cache_seqlens, s_q * h_q // h_kv, h_kv)).
     Returns (out [b, s_q, h_q, d] in q's dtype, lse float32 [b, h_q, s_q]).
     """
+    if v_cache is None:  # (None stands for "no V cache", i.e. MLA, further down)
+        raise ArgumentError("v_cache", "a torch.Tensor", "None")
+    if causal is not False and causal is not True:
+        causal = require_flag("causal", causal)
     if isinstance(tile_scheduler_metadata, FlashMLASchedMeta):
         return _decode_scheduled(_GQA, tile_scheduler_metadata, num_splits, q, k_cache, v_cache,
                                  block_table, cache_seqlens, None, softmax_scale, causal, out, lse)
@@ -298,15 +326,18 @@ def _require_splits(tile_scheduler_metadata, num_splits):
         if carried is not None:
             return carried
         if isinstance(tile_scheduler_metadata, _Tensor):
-            raise ValueError(
-                "num_splits: expected the num_splits tensor that get_mla_metadata(cache_seqlens, "
-                "...) returned with tile_scheduler_metadata, got None (num_splits is None only "
-                "with the FlashMLASchedMeta of get_mla_metadata() called without arguments)"
+            raise ArgumentError(
+                "num_splits",
+                "the num_splits tensor that get_mla_metadata(cache_seqlens, ...) returned with "
+                "tile_scheduler_metadata (None only with the FlashMLASchedMeta of "
+                "get_mla_metadata() called without arguments)",
+                "None",
             )
-        raise TypeError(
-            "tile_scheduler_metadata: expected a FlashMLASchedMeta (from get_mla_metadata()) or "
-            "the tensor from get_mla_metadata(cache_seqlens, ...), got "
-            f"{type(tile_scheduler_metadata).__name__}"
+        raise ArgumentError(
+            "tile_scheduler_metadata",
+            "a FlashMLASchedMeta (from get_mla_metadata()) or the tensor from "
+            "get_mla_metadata(cache_seqlens, ...)",
+            describe_value(tile_scheduler_metadata),
         )
     return num_splits
 
@@ -317,14 +348,12 @@ def _decode_scheduled(function, sched, num_splits, q, k_cache, v_cache, block_ta
     on the others (schedule.py)."""
     import_torch()
     if num_splits is not None:
-        raise ValueError(
-            "num_splits: expected None with a FlashMLASchedMeta (it holds its own num_splits), "
-            f"got {type(num_splits).__name__}"
-        )
+        raise ArgumentError("num_splits",
+                            "None with a FlashMLASchedMeta (it holds its own num_splits)",
+                            describe_value(num_splits))
     q_shape = require_rank("q", q, Q_LAYOUT)
     k_shape = require_rank("k_cache", k_cache, CACHE_LAYOUT)
     b, s_q, h_q, page_size, h_kv = q_shape[0], q_shape[1], q_shape[2], k_shape[1], k_shape[2]
-    causal = bool(causal)
     if sched.have_initialized:
         # Field by field (not one tuple comparison): plain comparisons trace under torch.compile
         # in every version.
@@ -339,12 +368,28 @@ def _decode_scheduled(function, sched, num_splits, q, k_cache, v_cache, block_ta
                        sched.tile_scheduler_metadata, sched.num_splits, softmax_scale, causal,
                        out, lse)
     metadata, splits = sched.tile_scheduler_metadata, sched.num_splits
-    if metadata is None or splits is None:
-        if h_kv < 1 or h_q % h_kv != 0:
-            raise ValueError(
-                f"q: expected h_q to be a multiple of h_kv = {h_kv} (k_cache shape[2]), "
-                f"got h_q = {h_q}"
-            )
+    if (metadata is None) != (splits is None):
+        raise ArgumentError(
+            "tile_scheduler_metadata",
+            "a FlashMLASchedMeta with both tile_scheduler_metadata and num_splits set, or neither",
+            f"tile_scheduler_metadata {describe_value(metadata)} with num_splits "
+            f"{describe_value(splits)}",
+        )
+    if metadata is None:  # the sizes the schedule is computed from (else the library checks)
+        if s_q < 1 or h_q < 1:
+            raise ArgumentError("q", "a non-empty [b, s_q, h_q, d_qk]", f"shape {tuple(q_shape)}")
+        if h_kv < 1:
+            raise ArgumentError("k_cache", "h_kv >= 1 in [num_pages, page_size, h_kv, d]",
+                                f"shape {tuple(k_shape)}")
+        if h_q % h_kv != 0:
+            raise ArgumentError("q", f"h_q to be a multiple of h_kv = {h_kv} (k_cache shape[2])",
+                                f"h_q = {h_q}")
+    if not _traced(q):
+        # All of the call's checks before the schedule is computed, so that a bad argument is
+        # found before anything runs (under torch.compile the fake implementations check).
+        _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, softmax_scale,
+                      metadata, splits, out, lse, allow_meta=False)
+    if metadata is None:
         metadata, splits = _metadata(cache_seqlens, s_q * (h_q // h_kv), h_kv, sched.num_sms)
     result = _decode(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v,
                      metadata, splits, softmax_scale, causal, out, lse)
@@ -392,7 +437,10 @@ def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, hea
         pack(block, slot + 4, "out", out, same, OUT_LAYOUT)
     if lse is not None:
         pack(block, slot + 5, "lse", lse, FLOAT32, LSE_LAYOUT)
-    head_dim_v = d_qk if v_cache is not None else require_int("head_dim_v", head_dim_v, 1)
+    if v_cache is None:  # inline: this is the per-call path
+        head_dim_v = require_int("head_dim_v", head_dim_v, 1, d_qk, _HEAD_DIM_V_BOUND)
+    else:
+        head_dim_v = d_qk
     scale = softmax_scale_value(softmax_scale, d_qk)
     device = cuda_device_index(names, tensors)
     if (out is not None and out.get_device() != device) or (
@@ -427,10 +475,7 @@ def _decode_traced(function, q, k_cache, v_cache, block_table, cache_seqlens, he
                    metadata, num_splits, softmax_scale, causal, out, lse):
     """Under torch.compile: the same call through the torch operators (traceable Python only)."""
     b, s_q, h_q, d_qk = require_rank("q", q, Q_LAYOUT)
-    if v_cache is None:
-        head_dim_v = require_int("head_dim_v", head_dim_v, 1)
-    else:
-        head_dim_v = d_qk
+    head_dim_v = d_qk if v_cache is not None else _require_head_dim_v(head_dim_v, d_qk)
     scale = softmax_scale_value(softmax_scale, d_qk)
     causal = bool(causal)
     if out is None and lse is None:
@@ -452,9 +497,16 @@ def _decode_traced(function, q, k_cache, v_cache, block_table, cache_seqlens, he
     return out, lse
 
 
-def _decode_fake(q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, metadata,
-                 num_splits, out, lse):
-    """The checks of _decode_eager without the call: what tracing needs. Returns out's shape."""
+def _require_head_dim_v(head_dim_v, d_qk):
+    # Checked before out is allocated with it; the library refuses the sizes its kernels lack.
+    return require_int("head_dim_v", head_dim_v, 1, d_qk, _HEAD_DIM_V_BOUND)
+
+
+def _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, softmax_scale,
+                  metadata, num_splits, out, lse, allow_meta):
+    """The checks of _decode_eager without the call, in its order: for the fake implementations
+    (allow_meta: meta tensors pass the device check) and before a schedule object builds its
+    schedule (metadata and num_splits None: not there yet). Returns out's shape."""
     b, s_q, h_q, d_qk = pack(None, 0, "q", q, HALF, Q_LAYOUT)
     same = SAME[q.dtype]
     named = [("q", q), ("k_cache", k_cache)]
@@ -464,18 +516,28 @@ def _decode_fake(q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, me
         named.append(("v_cache", v_cache))
     pack(None, 0, "block_table", block_table, INT32, TABLE_LAYOUT)
     pack(None, 0, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
-    pack(None, 0, "tile_scheduler_metadata", metadata, INT32, METADATA_LAYOUT, contiguous=True)
-    pack(None, 0, "num_splits", num_splits, INT32, SPLITS_LAYOUT, contiguous=True)
-    named += [("block_table", block_table), ("cache_seqlens", cache_seqlens),
-              ("tile_scheduler_metadata", metadata), ("num_splits", num_splits)]
+    named += [("block_table", block_table), ("cache_seqlens", cache_seqlens)]
+    if metadata is not None:
+        pack(None, 0, "tile_scheduler_metadata", metadata, INT32, METADATA_LAYOUT,
+             contiguous=True)
+        named.append(("tile_scheduler_metadata", metadata))
+    if num_splits is not None:
+        pack(None, 0, "num_splits", num_splits, INT32, SPLITS_LAYOUT, contiguous=True)
+        named.append(("num_splits", num_splits))
     if out is not None:
         pack(None, 0, "out", out, same, OUT_LAYOUT)
         named.append(("out", out))
     if lse is not None:
         pack(None, 0, "lse", lse, FLOAT32, LSE_LAYOUT)
         named.append(("lse", lse))
-    require_same_cuda_device(named, allow_meta=True)
-    return (b, s_q, h_q, d_qk if v_cache is not None else head_dim_v)
+    head_dim_v = d_qk if v_cache is not None else _require_head_dim_v(head_dim_v, d_qk)
+    softmax_scale_value(softmax_scale, d_qk)
+    if allow_meta:
+        require_same_cuda_device(named, allow_meta=True)
+    else:
+        names, tensors = zip(*named)
+        cuda_device_index(names, tensors)
+    return (b, s_q, h_q, head_dim_v)
 
 
 def _new_outputs(q, shape):
@@ -569,25 +631,25 @@ def _register_operators():
 
     def mla_decode_fake(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata, num_splits,
                         softmax_scale, causal):
-        shape = _decode_fake(q, k_cache, None, block_table, cache_seqlens, head_dim_v, metadata,
-                             num_splits, None, None)
+        shape = _check_decode(q, k_cache, None, block_table, cache_seqlens, head_dim_v,
+                              softmax_scale, metadata, num_splits, None, None, allow_meta=True)
         return _new_outputs(q, shape)
 
     def mla_decode_out_fake(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
                             num_splits, softmax_scale, causal, out, lse):
-        _decode_fake(q, k_cache, None, block_table, cache_seqlens, head_dim_v, metadata,
-                     num_splits, out, lse)
+        _check_decode(q, k_cache, None, block_table, cache_seqlens, head_dim_v, softmax_scale,
+                      metadata, num_splits, out, lse, allow_meta=True)
 
     def gqa_decode_fake(q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits,
                         softmax_scale, causal):
-        shape = _decode_fake(q, k_cache, v_cache, block_table, cache_seqlens, None, metadata,
-                             num_splits, None, None)
+        shape = _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, None,
+                              softmax_scale, metadata, num_splits, None, None, allow_meta=True)
         return _new_outputs(q, shape)
 
     def gqa_decode_out_fake(q, k_cache, v_cache, block_table, cache_seqlens, metadata,
                             num_splits, softmax_scale, causal, out, lse):
-        _decode_fake(q, k_cache, v_cache, block_table, cache_seqlens, None, metadata,
-                     num_splits, out, lse)
+        _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, None, softmax_scale,
+                      metadata, num_splits, out, lse, allow_meta=True)
 
     impls = {
         "get_mla_metadata": _metadata_eager,

@@ -16,7 +16,15 @@ object from get_mla_metadata() whenever the lengths change (every decode step).
 import dataclasses
 from typing import Any, NamedTuple, Optional
 
-from .errors import ScheduleMismatchError
+from ._torch_tensors import (
+    INT32,
+    METADATA_LAYOUT,
+    SPLITS_LAYOUT,
+    pack,
+    require_flag,
+    require_num_sms,
+)
+from .errors import ArgumentError, ScheduleMismatchError, describe_value
 
 __all__ = ["FlashMLASchedMeta", "ScheduleConfig"]
 
@@ -72,20 +80,46 @@ class FlashMLASchedMeta:
     num_splits: Any = None
     num_sms: Optional[int] = None
 
+    def __post_init__(self):
+        # A schedule set here is used as it is by the first call: checked now, as an argument.
+        self.have_initialized = require_flag("have_initialized", self.have_initialized)
+        if self.config is not None and not isinstance(self.config, ScheduleConfig):
+            raise ArgumentError("config", "a FlashMLASchedMeta.Config or None",
+                                describe_value(self.config))
+        metadata, splits = self.tile_scheduler_metadata, self.num_splits
+        if metadata is not None:
+            pack(None, 0, "tile_scheduler_metadata", metadata, INT32, METADATA_LAYOUT,
+                 contiguous=True)
+        if splits is not None:
+            pack(None, 0, "num_splits", splits, INT32, SPLITS_LAYOUT, contiguous=True)
+        if (metadata is None) != (splits is None):
+            missing = "num_splits" if splits is None else "tile_scheduler_metadata"
+            raise ArgumentError(missing, "a tensor, set together with the other schedule tensor",
+                                "None")
+        if self.have_initialized and (self.config is None or metadata is None):
+            raise ArgumentError("have_initialized",
+                                "False unless config and the schedule tensors are set", "True")
+        if self.num_sms is not None:
+            self.num_sms = require_num_sms(self.num_sms)
+
+
+_ADVICE = ("A schedule serves only calls with the shapes, flags and cache lengths of its first "
+           "call; take a new one from get_mla_metadata() when they change")
+
 
 def raise_mismatch(built, given):
     """ScheduleMismatchError naming the first field of `given` that differs from `built`."""
     if built is None:
         raise ScheduleMismatchError(
-            "tile_scheduler_metadata: this FlashMLASchedMeta is marked initialized but has no "
-            "config; take a new one from get_mla_metadata()"
-        )
+            "tile_scheduler_metadata", "a FlashMLASchedMeta with a config once it is initialized",
+            "one marked initialized without a config", "Take a new one from get_mla_metadata()")
     for field, then, now in zip(ScheduleConfig._fields, built, given):
         if then != now:
             raise ScheduleMismatchError(
-                f"tile_scheduler_metadata: this FlashMLASchedMeta was built for {field} = {then} "
-                f"({_SOURCES[field]}), got {field} = {now}. A schedule serves only calls with the "
-                f"shapes, flags and cache lengths of its first call; take a new one from "
-                f"get_mla_metadata() when they change"
-            )
-    raise ScheduleMismatchError(f"tile_scheduler_metadata: built for {built}, got {given}")
+                "tile_scheduler_metadata",
+                f"a call matching this FlashMLASchedMeta, built for {field} = {then} "
+                f"({_SOURCES[field]})",
+                f"{field} = {now}", _ADVICE)
+    raise ScheduleMismatchError("tile_scheduler_metadata",
+                                f"a call matching this FlashMLASchedMeta, built for {built}",
+                                str(given), _ADVICE)
