@@ -1,12 +1,24 @@
 #include "decode_common.h"
 
-#include <math.h>
+#include <stdint.h>
+
+#include <initializer_list>
 
 #include "../kernels/config.h"
 
 namespace fmla {
 
 static int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
+
+// The product of non-negative factors, -1 when it is past INT64_MAX (a zero factor gives 0).
+static int64_t checked_product(std::initializer_list<int64_t> factors) {
+  for (const int64_t x : factors)
+    if (x == 0) return 0;
+  int64_t product = 1;
+  for (const int64_t x : factors)
+    if (__builtin_mul_overflow(product, x, &product)) return -1;
+  return product;
+}
 
 fmla_status prepare_decode(const DecodeArgs& a, DecodeParams* p, int* d_qk_out) {
   FMLA_TRY(check_tensor(a.q, "q", 4, {FMLA_DTYPE_BFLOAT16, FMLA_DTYPE_FLOAT16}));
@@ -19,35 +31,19 @@ fmla_status prepare_decode(const DecodeArgs& a, DecodeParams* p, int* d_qk_out) 
   FMLA_TRY(check_tensor(a.num_splits, "num_splits", 1, {FMLA_DTYPE_INT32}));
   FMLA_TRY(check_tensor(a.out, "out", 4, {dtype}));
   FMLA_TRY(check_tensor(a.lse, "lse", 3, {FMLA_DTYPE_FLOAT32}));
+  // q, the caches, block_table, cache_seqlens, softmax_scale, causal (shared with the reference).
+  FMLA_TRY(check_paged_inputs(a.q, a.k, a.k_name, a.v, a.block_table, a.cache_seqlens,
+                              a.softmax_scale, a.causal));
 
   const int64_t b = a.q->shape[0], s_q = a.q->shape[1], h_q = a.q->shape[2], d_qk = a.q->shape[3];
-  if (b < 1 || s_q < 1 || h_q < 1)
-    return fail(FMLA_ERROR_INVALID_ARGUMENT, "q: expected a non-empty [b, s_q, h_q, d_qk], got "
-                "[%lld, %lld, %lld, %lld]", static_cast<long long>(b), static_cast<long long>(s_q),
-                static_cast<long long>(h_q), static_cast<long long>(d_qk));
   const int64_t num_pages = a.k->shape[0], page_size = a.k->shape[1], h_kv = a.k->shape[2];
-  FMLA_TRY(check_dim(a.k, a.k_name, 3, d_qk, "d_qk of q"));
-  if (num_pages < 1 || page_size < 1 || h_kv < 1)
-    return fail(FMLA_ERROR_INVALID_ARGUMENT,
-                "%s: expected num_pages, page_size and h_kv >= 1, got [%lld, %lld, %lld, %lld]",
-                a.k_name, static_cast<long long>(num_pages), static_cast<long long>(page_size),
-                static_cast<long long>(h_kv), static_cast<long long>(d_qk));
-  if (h_q % h_kv != 0)
-    return fail(FMLA_ERROR_INVALID_ARGUMENT,
-                "q: expected h_q to be a multiple of h_kv = %lld (%s shape[2]), got h_q = %lld",
-                static_cast<long long>(h_kv), a.k_name, static_cast<long long>(h_q));
   const int64_t d_v = a.head_dim_v;
   if (a.v) {
-    FMLA_TRY(check_dim(a.v, "v_cache", 0, num_pages, "num_pages of k_cache"));
-    FMLA_TRY(check_dim(a.v, "v_cache", 1, page_size, "page_size of k_cache"));
-    FMLA_TRY(check_dim(a.v, "v_cache", 2, h_kv, "h_kv of k_cache"));
     FMLA_TRY(check_dim(a.v, "v_cache", 3, d_v, "head dim"));
   } else if (d_v < 1 || d_v > d_qk) {
     return fail(FMLA_ERROR_INVALID_ARGUMENT, "head_dim_v: expected 1 <= head_dim_v <= d_qk = %lld, got %lld",
                 static_cast<long long>(d_qk), static_cast<long long>(d_v));
   }
-  FMLA_TRY(check_dim(a.block_table, "block_table", 0, b, "b of q"));
-  FMLA_TRY(check_dim(a.cache_seqlens, "cache_seqlens", 0, b, "b of q"));
   const int64_t parts = a.tile_scheduler_metadata->shape[0];
   if (parts < 1 || parts > INT32_MAX)
     return fail(FMLA_ERROR_INVALID_ARGUMENT,
@@ -68,21 +64,26 @@ fmla_status prepare_decode(const DecodeArgs& a, DecodeParams* p, int* d_qk_out) 
   FMLA_TRY(check_vector_layout(a.k, a.k_name, 16));
   if (a.v) FMLA_TRY(check_vector_layout(a.v, "v_cache", 16));
   FMLA_TRY(check_vector_layout(a.out, "out", 16));
-  if (!isfinite(a.softmax_scale))
-    return fail(FMLA_ERROR_INVALID_ARGUMENT, "softmax_scale: expected a finite number, got %g",
-                static_cast<double>(a.softmax_scale));
+  // The outputs: each element written once. lse may be any such view (e.g. a transposed one).
+  FMLA_TRY(check_no_overlap(a.out, "out"));
+  FMLA_TRY(check_no_overlap(a.lse, "lse"));
 
-  // Launch limits: the grid's y and z dims, and the combine kernel's row blocks.
+  // Launch limits: the grid's y and z dims, the combine kernel's row blocks, b + 1 splits.
   const int64_t rows_per_kv = s_q * (h_q / h_kv);
   if (h_kv > 65535 || (rows_per_kv + kBlockM - 1) / kBlockM > 65535 ||
-      s_q * h_q > 65535 || b > INT32_MAX - 1 ||
-      page_size > INT32_MAX)
+      s_q * h_q > 65535 || b > INT32_MAX - 1)
     return fail(FMLA_ERROR_UNSUPPORTED,
                 "q: shape [b=%lld, s_q=%lld, h_q=%lld] with h_kv=%lld exceeds the launch limits",
                 static_cast<long long>(b), static_cast<long long>(s_q), static_cast<long long>(h_q),
                 static_cast<long long>(h_kv));
 
   const size_t needed = fmla_decode_workspace_bytes(b, s_q, h_q, d_v, parts);
+  if (needed == SIZE_MAX)
+    return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                "workspace_bytes: expected a workspace of at most INT64_MAX bytes, got "
+                "fmla_decode_workspace_bytes(%lld, %lld, %lld, %lld, %lld) past it",
+                static_cast<long long>(b), static_cast<long long>(s_q), static_cast<long long>(h_q),
+                static_cast<long long>(d_v), static_cast<long long>(parts));
   if (a.workspace_bytes < needed)
     return fail(FMLA_ERROR_INVALID_ARGUMENT,
                 "workspace_bytes: expected >= %zu (fmla_decode_workspace_bytes), got %zu", needed,
@@ -144,8 +145,15 @@ fmla_status prepare_decode(const DecodeArgs& a, DecodeParams* p, int* d_qk_out) 
 extern "C" size_t fmla_decode_workspace_bytes(int64_t b, int64_t s_q, int64_t h_q, int64_t d_v,
                                               int64_t num_sm_parts) {
   if (b < 0 || s_q < 0 || h_q < 0 || d_v < 0 || num_sm_parts < 0) return 0;
-  const int64_t splits = b + num_sm_parts, rows = s_q * h_q;
-  return static_cast<size_t>(
-      fmla::align_up(splits * rows * d_v * static_cast<int64_t>(sizeof(float)), fmla::kWorkspaceAlign) +
-      fmla::align_up(splits * rows * static_cast<int64_t>(sizeof(float)), fmla::kWorkspaceAlign));
+  // Exact: SIZE_MAX only when the true size is past INT64_MAX.
+  if (b > INT64_MAX - num_sm_parts) return s_q == 0 || h_q == 0 ? 0 : SIZE_MAX;
+  const int64_t splits = b + num_sm_parts;
+  const int64_t f = static_cast<int64_t>(sizeof(float));
+  int64_t total = 0;
+  for (const int64_t region : {fmla::checked_product({splits, s_q, h_q, d_v, f}),
+                               fmla::checked_product({splits, s_q, h_q, f})})
+    if (region < 0 || region > INT64_MAX - (fmla::kWorkspaceAlign - 1) ||
+        __builtin_add_overflow(total, fmla::align_up(region, fmla::kWorkspaceAlign), &total))
+      return SIZE_MAX;
+  return static_cast<size_t>(total);
 }

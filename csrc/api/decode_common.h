@@ -16,7 +16,7 @@ struct DecodeArgs {
   const fmla_tensor* num_splits;
   fmla_tensor* out;
   fmla_tensor* lse;
-  int32_t head_dim_v;
+  int64_t head_dim_v;  // GQA passes q's head dim unnarrowed: prepare_decode range-checks it
   float softmax_scale;
   int32_t causal;
   void* workspace;

@@ -17,9 +17,11 @@ extern "C" {
 
 int fmla_mla_num_sm_parts(int num_sms, int num_q_tokens_per_head_k, int num_heads_k) {
   if (num_sms <= 0 || num_q_tokens_per_head_k <= 0 || num_heads_k <= 0) return 1;
-  const int row_blocks = (num_q_tokens_per_head_k + kBlockM - 1) / kBlockM;
-  const int parts = num_sms / num_heads_k / row_blocks;
-  return parts > 1 ? parts : 1;
+  // 64-bit: num_q_tokens_per_head_k + kBlockM - 1 overflows int near INT_MAX.
+  const int64_t row_blocks =
+      (static_cast<int64_t>(num_q_tokens_per_head_k) + kBlockM - 1) / kBlockM;
+  const int64_t parts = num_sms / num_heads_k / row_blocks;
+  return parts > 1 ? static_cast<int>(parts) : 1;
 }
 
 fmla_status fmla_get_mla_metadata(const fmla_tensor* cache_seqlens,
@@ -30,6 +32,7 @@ fmla_status fmla_get_mla_metadata(const fmla_tensor* cache_seqlens,
   FMLA_TRY(check_tensor(cache_seqlens, "cache_seqlens", 1, {FMLA_DTYPE_INT32}));
   FMLA_TRY(check_tensor(tile_scheduler_metadata, "tile_scheduler_metadata", 2, {FMLA_DTYPE_INT32}));
   FMLA_TRY(check_tensor(num_splits, "num_splits", 1, {FMLA_DTYPE_INT32}));
+  FMLA_TRY(check_contiguous(cache_seqlens, "cache_seqlens"));
   if (num_q_tokens_per_head_k < 1)
     return fail(FMLA_ERROR_INVALID_ARGUMENT, "num_q_tokens_per_head_k: expected >= 1, got %d",
                 num_q_tokens_per_head_k);

@@ -37,7 +37,7 @@ extern "C" fmla_status fmla_gqa_decode(const fmla_tensor* q, const fmla_tensor* 
   FMLA_TRY(require_device());
   FMLA_TRY(check_tensor(q, "q", 4, {FMLA_DTYPE_BFLOAT16, FMLA_DTYPE_FLOAT16}));
   FMLA_TRY(check_tensor(v_cache, "v_cache", 4, {q->dtype}));
-  const int32_t d = static_cast<int32_t>(q->shape[3]);
+  const int64_t d = q->shape[3];  // not narrowed: prepare_decode checks q's dims against INT32_MAX
   const DecodeArgs args{q, k_cache, v_cache, block_table, cache_seqlens, tile_scheduler_metadata,
                         num_splits, out, lse, d, softmax_scale, causal, workspace,
                         workspace_bytes, "k_cache"};

@@ -84,7 +84,6 @@ fmla_status fmla_malloc(void** ptr, size_t bytes) {
   const cudaError_t err = cudaMalloc(ptr, bytes);
   if (err != cudaSuccess) {
     *ptr = nullptr;
-    cudaGetLastError();  // an allocation failure is not sticky; keep later launches clean
     char what[96];
     snprintf(what, sizeof what, "cudaMalloc(%zu bytes)", bytes);
     return from_cuda(err, what);

@@ -7,6 +7,7 @@ using namespace fmla;
 extern "C" fmla_status fmla_write_kv(fmla_tensor* cache, const fmla_tensor* rows,
                                      const fmla_tensor* slot_mapping, void* stream) {
   FMLA_TRY(require_device());
+  // Any fmla_dtype: the kernel copies bytes (flash_mla.h).
   FMLA_TRY(check_tensor(cache, "cache", 4,
                         {FMLA_DTYPE_BFLOAT16, FMLA_DTYPE_FLOAT16, FMLA_DTYPE_FLOAT32,
                          FMLA_DTYPE_FLOAT8_E4M3FN, FMLA_DTYPE_INT32}));
@@ -22,16 +23,21 @@ extern "C" fmla_status fmla_write_kv(fmla_tensor* cache, const fmla_tensor* rows
                 "cache: expected page_size, h_kv and d >= 1, got [%lld, %lld, %lld, %lld]",
                 static_cast<long long>(cache->shape[0]), static_cast<long long>(page_size),
                 static_cast<long long>(h_kv), static_cast<long long>(d));
+  FMLA_TRY(check_shape_int32(cache, "cache"));  // page_size and h_kv are taken as int
   const int esize = dtype_bytes(cache->dtype);
   const int64_t row_bytes = d * esize;
-  if (h_kv > INT32_MAX || page_size > INT32_MAX || row_bytes > INT32_MAX)
-    return fail(FMLA_ERROR_UNSUPPORTED, "cache: dims too large");
+  if (row_bytes > INT32_MAX)
+    return fail(FMLA_ERROR_UNSUPPORTED,
+                "cache: expected rows of at most %d bytes (shape[3] * %d), got %lld bytes",
+                INT32_MAX, esize, static_cast<long long>(row_bytes));
+  FMLA_TRY(check_vector_layout(cache, "cache", 1));
+  FMLA_TRY(check_vector_layout(rows, "rows", 1));
+  FMLA_TRY(check_inner_stride(slot_mapping, "slot_mapping"));
+  FMLA_TRY(check_no_overlap(cache, "cache"));  // two slots at one address would race
   if (n == 0) return FMLA_OK;
 
   // The widest access that the data pointers, the row size and every outer stride allow.
   int vec = 1;
-  FMLA_TRY(check_vector_layout(cache, "cache", 1));
-  FMLA_TRY(check_vector_layout(rows, "rows", 1));
   for (int candidate : {16, 8, 4, 2}) {
     const fmla_tensor* ts[2] = {cache, rows};
     bool ok = row_bytes % candidate == 0;

@@ -10,12 +10,26 @@
  *   fmla_last_error() returns a message naming the argument (expected vs actual) or the CUDA call
  *   and its message. The message is thread-local: it describes the last failing call made on the
  *   calling thread and is not cleared by successful calls, so read it right after the failure.
+ *   A failed CUDA runtime call's error is cleared from the runtime (cudaGetLastError) when it is
+ *   reported, so a later launch does not report it again as its own; a sticky error (a kernel fault)
+ *   stays: the context is unusable and every later call reports it.
  * - Tensors. An fmla_tensor is a borrowed view: a device pointer (the view's first element, any
  *   offset already applied), a dtype, a rank and shape/strides in elements (not bytes), row-major
  *   index order. Strides may describe non-contiguous views (a block table sliced from a wider one,
  *   q or out inside a larger buffer) unless an operation asks for a contiguous tensor; the innermost
- *   dimension must have stride 1, and decode operands must be 16-byte aligned. Every operation checks
- *   rank, shape, dtype and strides and answers FMLA_ERROR_INVALID_ARGUMENT before launching anything.
+ *   dimension must have stride 1 (except a decode's lse, below), and decode operands must be
+ *   16-byte aligned. Every operation checks rank, shape, dtype and strides and answers
+ *   FMLA_ERROR_INVALID_ARGUMENT before launching anything. Rules every tensor argument follows:
+ *     - ndim in 0 .. FMLA_MAX_DIMS (checked before any shape or stride is read); shape >= 0;
+ *     - the element count times the element size, each |stride| times the element size, and the
+ *       bytes the view spans (from its lowest to its highest element) fit in int64;
+ *     - a non-empty tensor has non-NULL data aligned to its element size (4 bytes for int32 and
+ *       float32 tensors), more where an operation says so;
+ *     - a tensor an operation writes has no two elements at one address: a zero stride on a
+ *       dimension of extent > 1 is refused, and so are strides that do not nest (taken by increasing
+ *       |stride|, each must exceed the span of the dimensions before it);
+ *     - sizes the kernels take as 32-bit ints must be <= INT32_MAX: every dimension of the decodes'
+ *       and the reference's tensors, and of fmla_write_kv's cache.
  * - Ownership. The caller allocates and frees every buffer: inputs, outputs, the schedule tensors
  *   and the workspace (fmla_malloc / fmla_free, or any allocator of device memory on the same device,
  *   for example a framework's caching allocator). The library never allocates, frees or keeps a
@@ -169,8 +183,9 @@ FMLA_API fmla_status fmla_graph_destroy(void* graph_exec);
 #define FMLA_FIXED_OVERHEAD_BLOCKS 5
 #define FMLA_METADATA_INTS 8
 
-/* numSmParts = max(1, floor(num_sms / num_heads_k / ceil(num_q_tokens_per_head_k / 64))).
- * Pure helper: needs no device; returns 1 for non-positive arguments. */
+/* numSmParts = max(1, floor(num_sms / num_heads_k / ceil(num_q_tokens_per_head_k / 64))), computed
+ * in 64-bit (exact for every int argument). Pure helper: needs no device; returns 1 for
+ * non-positive arguments. */
 FMLA_API int fmla_mla_num_sm_parts(int num_sms, int num_q_tokens_per_head_k, int num_heads_k);
 
 /* Computes the schedule on the device from cache_seqlens.
@@ -189,7 +204,9 @@ FMLA_API fmla_status fmla_get_mla_metadata(const fmla_tensor* cache_seqlens,
  * ---------------------------------------------------------------------------------------------- */
 
 /* Bytes of workspace for one decode call: float32 partial outputs [b + num_sm_parts, s_q * h_q, d_v]
- * and their lse [b + num_sm_parts, s_q * h_q], each region 256-byte aligned. Pure helper. */
+ * and their lse [b + num_sm_parts, s_q * h_q], each region 256-byte aligned. Pure helper. Returns 0
+ * when an argument is negative, and SIZE_MAX when the size is past INT64_MAX bytes (computed
+ * exactly, never wrapped); a decode refuses a shape whose workspace would be that large. */
 FMLA_API size_t fmla_decode_workspace_bytes(int64_t b, int64_t s_q, int64_t h_q, int64_t d_v,
                                             int64_t num_sm_parts);
 
@@ -202,11 +219,15 @@ FMLA_API size_t fmla_decode_workspace_bytes(int64_t b, int64_t s_q, int64_t h_q,
  *   tile_scheduler_metadata  int32 [num_sm_parts, 8] from fmla_get_mla_metadata
  *   num_splits               int32 [b + 1]                    from fmla_get_mla_metadata
  *   softmax_scale            multiplies q.k (callers default it to 1/sqrt(d_qk))
- *   causal                   0 or 1
+ *   causal                   0 or 1 (anything else is refused)
  *   out                      [b, s_q, h_q, d_v]               q's dtype
- *   lse                      float32 [b, h_q, s_q]
+ *   lse                      float32 [b, h_q, s_q]; any strides, the innermost too (e.g. a
+ *                            [b, s_q, h_q] buffer viewed as [b, h_q, s_q]) as long as no two
+ *                            elements overlap
  *   workspace                >= fmla_decode_workspace_bytes(b, s_q, h_q, d_v, num_sm_parts) bytes
  * h_q % h_kv == 0; s_q * h_q / h_kv must equal the num_q_tokens_per_head_k of the schedule.
+ * block_table, cache_seqlens: innermost stride 1 (cache_seqlens [b] is then contiguous); every
+ * dimension of every tensor <= INT32_MAX; softmax_scale finite; out and lse must not overlap.
  * Supported: d_qk = 576 with d_v = 512, s_q * h_q <= 65535 (else FMLA_ERROR_UNSUPPORTED).
  * q, kv_cache and out: 16-byte aligned data, contiguous last dimension, outer strides multiples of
  * 8 elements. Launches the decode kernel and, when num_sm_parts > 1, the split-KV combine kernel
@@ -240,9 +261,13 @@ FMLA_API fmla_status fmla_gqa_decode(const fmla_tensor* q, const fmla_tensor* k_
  * ---------------------------------------------------------------------------------------------- */
 
 /* cache[slot / page_size, slot % page_size] = rows[i] for each i with slot_mapping[i] >= 0.
- *   cache         [num_pages, page_size, h_kv, d]   any 2-byte dtype, or float32 / fp8
+ *   cache         [num_pages, page_size, h_kv, d]   any fmla_dtype (rows are copied as bytes);
+ *                                                   dims <= INT32_MAX, d * element size too; no
+ *                                                   two elements at one address
  *   rows          [n, h_kv, d]                      cache's dtype
- *   slot_mapping  int32 [n]; -1 skips a row; slots past num_pages * page_size are skipped too */
+ *   slot_mapping  int32 [n], contiguous; -1 skips a row; slots past num_pages * page_size are
+ *                 skipped too
+ * cache and rows: innermost stride 1, outer strides >= 0. */
 FMLA_API fmla_status fmla_write_kv(fmla_tensor* cache, const fmla_tensor* rows,
                                    const fmla_tensor* slot_mapping, void* stream);
 

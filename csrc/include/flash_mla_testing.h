@@ -15,7 +15,8 @@ extern "C" {
 #endif
 
 /* t[i] = clamp(scale * N(0, 1), -limit, limit), from a counter-based generator keyed by (seed, i):
- * the same seed gives the same tensor on any device. t: contiguous float32, bfloat16 or float16. */
+ * the same seed gives the same tensor on any device. t: contiguous float32, bfloat16 or float16, any
+ * rank 0 .. FMLA_MAX_DIMS, data aligned to its element size. */
 FMLA_API fmla_status fmla_testing_fill_normal(fmla_tensor* t, uint64_t seed, float scale,
                                               float limit, void* stream);
 

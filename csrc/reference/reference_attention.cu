@@ -139,10 +139,14 @@ extern "C" fmla_status fmla_reference_attention(const fmla_tensor* q, const fmla
   FMLA_TRY(check_tensor(rows, "rows", 2, {FMLA_DTYPE_INT32}));
   FMLA_TRY(check_tensor(out, "out", 2, {FMLA_DTYPE_FLOAT32}));
   FMLA_TRY(check_tensor(lse, "lse", 1, {FMLA_DTYPE_FLOAT32}));
+  // The decodes' checks of q, the caches, block_table, cache_seqlens, softmax_scale and causal.
+  FMLA_TRY(check_paged_inputs(q, k_cache, "k_cache", v_cache, block_table, cache_seqlens,
+                              softmax_scale, causal));
+  FMLA_TRY(check_shape_int32(rows, "rows"));  // one block a row: n is the grid size
+  FMLA_TRY(check_inner_stride(rows, "rows"));
   const int64_t n = rows->shape[0];
   const int64_t d_qk = q->shape[3];
   FMLA_TRY(check_dim(rows, "rows", 1, 3));
-  FMLA_TRY(check_dim(k_cache, "k_cache", 3, d_qk));
   FMLA_TRY(check_dim(out, "out", 0, n));
   FMLA_TRY(check_dim(out, "out", 1, head_dim_v));
   FMLA_TRY(check_dim(lse, "lse", 0, n));
@@ -182,9 +186,6 @@ extern "C" fmla_status fmla_reference_attention(const fmla_tensor* q, const fmla
   p.page_size = static_cast<int>(k_cache->shape[1]);
   p.scale = softmax_scale;
   p.causal = causal;
-  if (p.h_kv < 1 || p.h_q % p.h_kv != 0)
-    return fail(FMLA_ERROR_INVALID_ARGUMENT, "reference: h_q=%d must be a multiple of h_kv=%d",
-                p.h_q, p.h_kv);
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   if (q->dtype == FMLA_DTYPE_BFLOAT16)
     reference_kernel<__nv_bfloat16><<<static_cast<unsigned>(n), kRefThreads, 0, s>>>(p);

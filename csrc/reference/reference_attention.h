@@ -21,8 +21,12 @@ extern "C" {
  *   v_cache        [num_pages, page_size, h_kv, d_v]   q's dtype, or NULL: values are the first
  *                                                      head_dim_v columns of k_cache (MLA)
  *   block_table    int32 [b, max_pages];  cache_seqlens int32 [b]
+ *   softmax_scale  finite;  causal 0 or 1
  *   rows           int32 [n, 3]: (i, j, h) of each requested query row
- *   out            float32 [n, d_v];  lse float32 [n]   (both contiguous) */
+ *   out            float32 [n, d_v];  lse float32 [n]   (both contiguous)
+ * The decodes' rules (flash_mla.h): q non-empty; num_pages, page_size, h_kv >= 1 and h_q % h_kv == 0;
+ * v_cache's num_pages, page_size and h_kv those of k_cache; innermost stride 1 for every input;
+ * every dimension <= INT32_MAX; data aligned to the element size. */
 FMLA_API fmla_status fmla_reference_attention(const fmla_tensor* q, const fmla_tensor* k_cache,
                                               const fmla_tensor* v_cache, int32_t head_dim_v,
                                               const fmla_tensor* block_table,
