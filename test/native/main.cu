@@ -828,6 +828,13 @@ static void bench_gqa(int page_size = 16, bool kernels = false) {
     }
 }
 
+template <int D>
+static cudaError_t launch_head_major(fmla::DecodeParams q) {
+  q.k_stride_row = q.v_stride_row = D;
+  q.k_stride_head = q.v_stride_head = q.page_size * D;
+  return fmla::launch_gqa_decode<__nv_bfloat16, D>(q, nullptr);
+}
+
 // Shapes of the few-rows GQA kernel side by side (b 128, s_k 4096, page 16), each alone.
 static void gqa_variants() {
   printf("\ngqa kernel shapes (bf16, h_q 32, h_kv 8, b 128, s_k 4096, page 16), kernel alone, %% copy\n");
@@ -846,14 +853,25 @@ static void gqa_variants() {
     };
     using E = __nv_bfloat16;
     if (d == 64)
-      printf("d 64: 8 warps x 32 keys %.0f%%, 8 x 16 %.0f%%, 4 x 32 %.0f%%\n",
+      printf("d 64: 8 warps x 32 keys %.0f%%, 8 x 16 %.0f%%, 4 x 32 %.0f%%, 16 x 16 %.0f%%\n",
              time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 64, 8, 32, 1>>(q, nullptr); }),
              time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 64, 8, 16, 1>>(q, nullptr); }),
-             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 64, 4, 32, 1>>(q, nullptr); }));
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 64, 4, 32, 1>>(q, nullptr); }),
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 64, 16, 16, 1>>(q, nullptr); }));
     if (d == 128)
-      printf("d 128: 8 warps x 16 keys %.0f%%, 4 x 16 %.0f%%\n",
+      printf("d 128: 8 warps x 16 keys %.0f%%, 4 x 16 %.0f%%, 16 x 16 split 2 %.0f%%\n",
              time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 128, 8, 16, 1>>(q, nullptr); }),
-             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 128, 4, 16, 1>>(q, nullptr); }));
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 128, 4, 16, 1>>(q, nullptr); }),
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 128, 16, 16, 2>>(q, nullptr); }));
+    // The same bytes read as if each page held its heads one after another ([page][head][row][d]):
+    // a block then reads page_size * d * 2 contiguous bytes a page instead of d * 2 at h_kv * d * 2
+    // apart. Timing only (the values read are permuted).
+    const float rows_layout = d == 64 ? time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode<E, 64>(q, nullptr); })
+                            : d == 128 ? time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode<E, 128>(q, nullptr); })
+                                       : time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode<E, 256>(q, nullptr); });
+    const float heads_layout = d == 64 ? time(launch_head_major<64>) : d == 128 ? time(launch_head_major<128>) : time(launch_head_major<256>);
+    printf("d %d, default kernel: cache [page][row][head][d] %.0f%%, read as [page][head][row][d] %.0f%%\n", d,
+           rows_layout, heads_layout);
     if (d == 256)
       printf("d 256: 8 warps x 16 split 2 %.0f%%, 4 x 16 split 2 %.0f%%\n",
              time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 256, 8, 16, 2>>(q, nullptr); }),
@@ -1053,13 +1071,14 @@ int main(int argc, char** argv) {
   }
   if (mode == "profile-gqa") {  // one GQA row (b 128, s_k 4096, page 16), two calls, for a profiler
     Spec s;
-    s.gqa = true, s.d_qk = s.d_v = 128, s.page_size = 16, s.h_q = 32, s.h_kv = 8;
+    const char* head_dim = getenv("GQA_D");  // 128 unless given
+    s.gqa = true, s.d_qk = s.d_v = head_dim ? atoi(head_dim) : 128, s.page_size = 16, s.h_q = 32, s.h_kv = 8;
     s.lens.assign(128, 4096);
     Problem P = build(s, 3);
     run_metadata(P);
     for (int i = 0; i < 2; ++i) FMLA_CHECK(run_decode(P));
     CUDA_CHECK(cudaDeviceSynchronize());
-    printf("profiled gqa b=128 s_k=4096 parts=%d\n", P.nsp);
+    printf("profiled gqa d=%d b=128 s_k=4096 parts=%d\n", s.d_qk, P.nsp);
   }
   if (mode == "profile" || mode == "profile1") {  // two calls each, for a kernel-level profiler
     struct Row { int b, h_q, s_q; bool causal; std::vector<int32_t> lens; };

@@ -89,6 +89,26 @@ __device__ void write_empty_piece(const DecodeParams& p, const PieceDesc& d, int
   }
 }
 
+// Where the rows of KV head g start, and the cache strides as 32-bit values (launch.h checks that
+// they fit): a row's address is then one wide multiply-add per index instead of 64-bit products.
+template <typename T>
+struct CacheRows {
+  const typename T::Elem* k;
+  const typename T::Elem* v;
+  int k_page, k_row, v_page, v_row;
+  bool same_strides;  // V laid out as K: one offset serves both
+};
+
+template <typename T>
+__device__ __forceinline__ CacheRows<T> cache_rows_of(const DecodeParams& p, int g) {
+  using Elem = typename T::Elem;
+  return CacheRows<T>{static_cast<const Elem*>(p.k) + g * p.k_stride_head,
+                      static_cast<const Elem*>(p.v) + g * p.v_stride_head,
+                      static_cast<int>(p.k_stride_page), static_cast<int>(p.k_stride_row),
+                      static_cast<int>(p.v_stride_page), static_cast<int>(p.v_stride_row),
+                      p.k_stride_page == p.v_stride_page && p.k_stride_row == p.v_stride_row};
+}
+
 // The loader's position in the part's stream of tiles: tile `tile` of the piece `piece`, and the
 // pages of this thread's rows of that tile, looked up a tile ahead of the copies.
 template <typename T>
@@ -133,7 +153,7 @@ __device__ __forceinline__ void look_up_pages(Loader<T>& c, const DecodeParams& 
   for (int pass = 0; pass < T::kPasses; ++pass) {
     const int t = first + pass * T::kRowsPerPass;
     const int index = page_shift >= 0 ? t >> page_shift : t / p.page_size;
-    c.page[pass] = t < c.piece.end ? table[static_cast<int64_t>(index) * p.bt_stride_page] : 0;
+    c.page[pass] = t < c.piece.end ? table[index] : 0;  // the table's innermost stride is 1
   }
 }
 
@@ -141,8 +161,9 @@ __device__ __forceinline__ void look_up_pages(Loader<T>& c, const DecodeParams& 
 // tile of a piece the piece's query rows into s_q. Keys past the piece and query rows past
 // rows_per_kv are zero-filled without being read.
 template <typename T>
-__device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParams& p, int page_shift,
-                                           int g, uint32_t s_k, uint32_t s_v, uint32_t s_q, int tid) {
+__device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParams& p,
+                                           const CacheRows<T>& rows, int page_shift, int g,
+                                           uint32_t s_k, uint32_t s_v, uint32_t s_q, int tid) {
   using Elem = typename T::Elem;
   const int lane_row = tid / 8, lane_chunk = tid % 8;
   const int first = c.piece.start + c.tile * T::kKeys;
@@ -151,13 +172,17 @@ __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParam
     const int r = lane_row + pass * T::kRowsPerPass;
     const int t = first + r;
     const bool valid = t < c.piece.end;
-    const Elem* k_row = static_cast<const Elem*>(p.k);
-    const Elem* v_row = static_cast<const Elem*>(p.v);
+    const Elem* k_row = rows.k;
+    const Elem* v_row = rows.v;
     if (valid) {
-      const int64_t page = c.page[pass];
-      const int64_t in_page = page_shift >= 0 ? t & (p.page_size - 1) : t % p.page_size;
-      k_row += page * p.k_stride_page + in_page * p.k_stride_row + g * p.k_stride_head;
-      v_row += page * p.v_stride_page + in_page * p.v_stride_row + g * p.v_stride_head;
+      const int page = c.page[pass];
+      const int in_page = page_shift >= 0 ? t & (p.page_size - 1) : t % p.page_size;
+      const int64_t k_offset = static_cast<int64_t>(page) * rows.k_page +
+                               static_cast<int64_t>(in_page) * rows.k_row;
+      k_row += k_offset;
+      v_row += rows.same_strides ? k_offset
+                                 : static_cast<int64_t>(page) * rows.v_page +
+                                       static_cast<int64_t>(in_page) * rows.v_row;
     }
     const int bytes = valid ? 16 : 0;
 #pragma unroll
@@ -209,11 +234,12 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
     if (tid == 0) ring[0] = load.piece;
   }
   look_up_pages<T>(load, p, page_shift, tid);
+  const CacheRows<T> rows = cache_rows_of<T>(p, g);
   int issued = 0;  // tiles issued: the stage of tile n is n % STAGES
   auto issue_next = [&]() {
     if (!load.done()) {
       const int stage = issued % STAGES;
-      issue_tile<T>(load, p, page_shift, g, s_base + stage * T::kStageBytes,
+      issue_tile<T>(load, p, rows, page_shift, g, s_base + stage * T::kStageBytes,
                     s_base + stage * T::kStageBytes + T::kTileBytes,
                     s_base + T::kOffQ + (load.ordinal % STAGES) * T::kQBytes, tid);
       ++issued;

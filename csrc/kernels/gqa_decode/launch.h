@@ -2,14 +2,23 @@
 #pragma once
 
 #include <cuda_runtime.h>
+#include <stdint.h>
 
 #include "../common/decode_params.h"
 #include "config.h"
 
 namespace fmla {
 
-// The kernel takes problems with at most gqa::kMaxRows query rows per KV head (s_q * h_q / h_kv).
-inline bool gqa_decode_fits(const DecodeParams& p) { return p.rows_per_kv <= gqa::kMaxRows; }
+// The kernel takes problems with at most gqa::kMaxRows query rows per KV head (s_q * h_q / h_kv)
+// whose cache strides (in elements) fit in int32: its loader forms a row's address from 32-bit
+// strides and indices with one wide multiply each.
+inline bool gqa_decode_fits(const DecodeParams& p) {
+  const int64_t strides[] = {p.k_stride_page, p.k_stride_row, p.k_stride_head,
+                             p.v_stride_page, p.v_stride_row, p.v_stride_head};
+  for (const int64_t s : strides)
+    if (s < 0 || s > INT32_MAX) return false;
+  return p.rows_per_kv <= gqa::kMaxRows;
+}
 
 // One instantiation per element type and head dim (instantiations/*.cu): the decode kernel alone;
 // the combine kernel merges split sequences after it.

@@ -50,7 +50,7 @@ struct GqaTraits {
   // The slices' outputs meet, kRedCols columns at a time, in the stage just computed (its tiles are
   // not refilled before the next step's barrier): [slice][row][kRedCols] floats, columns swizzled.
   // A pass of columns lies within one warp's columns.
-  static constexpr int kRedCols = D < 128 ? D : 128;
+  static constexpr int kRedCols = kCols < 128 ? kCols : 128;
   static_assert(kCols % kRedCols == 0, "a merge pass within one warp's columns");
   static_assert(kKeySlices * kMaxRows * kRedCols * 4 <= kStageBytes, "the merge fits a stage");
   static constexpr int kStatBytes = 2 * kKeySlices * kMaxRows * 4;  // row max and sum per slice
