@@ -45,6 +45,7 @@ export {
 export * from './kvcache/index.js';
 export {
   DEEPSEEK_V3,
+  KV_DTYPES,
   LLAMA_3_8B,
   MODEL_LAYOUTS,
   TraceFormatError,
@@ -53,6 +54,9 @@ export {
   readTrace,
   renderStudyPlot,
   simulateTrace,
+  type KvDtype,
+  type KvFormat,
+  type KvShape,
   type ModelLayout,
   type OnFull,
   type PolicyResult,

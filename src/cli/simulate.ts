@@ -27,7 +27,9 @@ import {
   CARD_BYTES,
   DEFAULT_BANDWIDTH_BYTES_PER_S,
   GIB,
+  KV_DTYPES,
   MODEL_LAYOUTS,
+  type KvDtype,
   type ModelLayout,
 } from '../simulate/model-layouts.js';
 import { DEFAULT_SLO_TPOT_SECONDS, DEFAULT_SLO_TTFT_SECONDS } from '../simulate/latency.js';
@@ -54,7 +56,7 @@ Replays a request trace (CSV with columns TIMESTAMP,ContextTokens,GeneratedToken
 JSONL with timestamp, input_length, output_length, hash_ids) through a continuous-batching server under a KV-cache memory budget, once per allocation policy, and reports
 memory held and wasted, requests running, queueing delay and decode throughput.
 
-Options (lists are comma-separated; one run per model x time scale x system prompt):
+Options (lists are comma-separated; one run per model x time scale x system prompt x KV dtype):
   --trace <path>             trace file; needed when installed from npm. The Azure LLM
                              inference trace is AzureLLMInferenceTrace_conv.csv in Microsoft's
                              AzurePublicDataset on GitHub (default, in a source checkout only:
@@ -76,7 +78,11 @@ Options (lists are comma-separated; one run per model x time scale x system prom
   --max-context <tokens>     longest request served; longer ones are rejected (default: the model's)
   --system-prompt <tokens>   synthetic variant: a shared system prompt of this many tokens before
                              every prompt (default 0: the trace as it is)
-  --time-scale <x>           arrivals x times as fast as recorded (default 1)
+  --time-scale <x>           arrivals x times as fast as recorded; below 1, slower (default 1)
+  --kv-dtype <bf16|fp8>      the KV cache's dtype, which sets its bytes per token: fp8 is
+                             fp8_ds_mla for MLA (656 bytes a token and layer), fp8_e4m3 for GQA
+                             (1 byte a value, a scale per layer's K and V cache); matrix rates
+                             stay bf16's (default bf16)
   --on-full <wait|preempt>   when a running request finds no free page: it waits, or the newest
                              request is preempted and later recomputed (default preempt)
   --step-model <compute|bandwidth>
@@ -111,6 +117,7 @@ interface Flags {
   maxContext: number | undefined;
   systemPrompts: number[];
   timeScales: number[];
+  kvDtypes: KvDtype[];
   onFull: OnFull;
   stepModel: StepModel;
   chunkedPrefillTokens: number | undefined;
@@ -155,6 +162,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'max-context': { kind: 'int', min: 1 },
   'system-prompt': { kind: 'int-list', min: 0, default: [0] },
   'time-scale': { kind: 'number-list', ...POSITIVE, default: [1] },
+  'kv-dtype': { kind: 'string-list', choices: KV_DTYPES, default: ['bf16'] },
   'on-full': { kind: 'string', choices: ['wait', 'preempt'], default: 'preempt' },
   'step-model': { kind: 'string', choices: ['compute', 'bandwidth'], default: 'compute' },
   'chunked-prefill': { kind: 'int', min: 1 },
@@ -206,6 +214,7 @@ function readFlags(argv: string[]): Flags {
     maxContext: v['max-context'] as number | undefined,
     systemPrompts: v['system-prompt'] as number[],
     timeScales: v['time-scale'] as number[],
+    kvDtypes: v['kv-dtype'] as KvDtype[],
     onFull: v['on-full'] as OnFull,
     stepModel: v['step-model'] as StepModel,
     chunkedPrefillTokens: v['chunked-prefill'] as number | undefined,
@@ -319,7 +328,9 @@ export async function runSimulateCommand(
 
   const runs = flags.models.flatMap((model) =>
     flags.timeScales.flatMap((timeScale) =>
-      flags.systemPrompts.map((systemPromptTokens) => ({ model, timeScale, systemPromptTokens })),
+      flags.systemPrompts.flatMap((systemPromptTokens) =>
+        flags.kvDtypes.map((kvDtype) => ({ model, timeScale, systemPromptTokens, kvDtype })),
+      ),
     ),
   );
   const showProgress = flags.progress ?? io.stderr.isTTY === true;

@@ -6,7 +6,13 @@
 import { describeValue } from '../describe-value.js';
 import { ArgumentError } from '../errors.js';
 import { parsePolicyName, policyName, type PolicySpec } from './memory-policy.js';
-import type { ModelLayout } from './model-layouts.js';
+import {
+  KV_DTYPES,
+  kvFormat,
+  type KvDtype,
+  type KvShape,
+  type ModelLayout,
+} from './model-layouts.js';
 import type { Trace } from './trace.js';
 
 /** A number > 0 (or >= 0 with `zero`), an integer with `integer`; returns it. */
@@ -37,6 +43,14 @@ export function checkObject(argument: string, value: unknown, expected: string):
   }
 }
 
+/** A KV-cache dtype, 'bf16' or 'fp8'; returns it. */
+export function checkKvDtype(argument: string, value: unknown): KvDtype {
+  if (!KV_DTYPES.includes(value as KvDtype)) {
+    throw new ArgumentError(argument, "'bf16' or 'fp8'", describeValue(value));
+  }
+  return value as KvDtype;
+}
+
 /** A model layout: the fields the replay reads. */
 export function checkModel(value: unknown): ModelLayout {
   checkObject('model', value, 'a ModelLayout (e.g. DEEPSEEK_V3)');
@@ -47,7 +61,35 @@ export function checkModel(value: unknown): ModelLayout {
   checkNumber('model.bytesPerToken', model.bytesPerToken, { integer: true });
   checkNumber('model.maxContext', model.maxContext, { integer: true });
   checkNumber('model.weightBytesPerCard', model.weightBytesPerCard, { zero: true });
+  if (model.kv !== undefined) checkKvShape(model);
   return model;
+}
+
+const KV_SHAPE_FIELDS = {
+  mla: ['latentDims', 'ropeDims', 'layers'],
+  gqa: ['kvHeads', 'headDim', 'layers'],
+} as const;
+
+/** A model's cache shapes: integers > 0 (ropeDims >= 0), whose bf16 bytes are its bytesPerToken. */
+function checkKvShape(model: ModelLayout): void {
+  checkObject('model.kv', model.kv, "a KvShape ({ kind: 'mla' | 'gqa', ... }) or undefined");
+  const shape = model.kv as KvShape;
+  if (!Object.hasOwn(KV_SHAPE_FIELDS, shape.kind)) {
+    throw new ArgumentError('model.kv.kind', "'mla' or 'gqa'", describeValue(shape.kind));
+  }
+  for (const field of KV_SHAPE_FIELDS[shape.kind]) {
+    const value = (shape as unknown as Record<string, unknown>)[field];
+    checkNumber(`model.kv.${field}`, value, { integer: true, zero: field === 'ropeDims' });
+  }
+  // One source of the bytes: a layout whose bytesPerToken disagrees with its shapes is ambiguous.
+  const bf16 = kvFormat(shape, 'bf16').bytesPerToken;
+  if (model.bytesPerToken !== bf16) {
+    throw new ArgumentError(
+      'model.bytesPerToken',
+      `${bf16} (the bf16 bytes of model.kv), or model.kv undefined`,
+      String(model.bytesPerToken),
+    );
+  }
 }
 
 const TRACE_ARRAYS = [
@@ -106,6 +148,7 @@ const SCENARIO_FIELDS: readonly (readonly [string, 'number' | 'string'])[] = [
   ...(
     [
       'bytesPerToken',
+      'kvFixedBytes',
       'budgetBytes',
       'maxContext',
       'systemPromptTokens',
@@ -117,7 +160,9 @@ const SCENARIO_FIELDS: readonly (readonly [string, 'number' | 'string'])[] = [
       'sloTpotSeconds',
     ] as const
   ).map((key) => [key, 'number'] as const),
-  ...(['model', 'layout', 'deployment', 'trace'] as const).map((key) => [key, 'string'] as const),
+  ...(['model', 'layout', 'deployment', 'kvDtype', 'trace'] as const).map(
+    (key) => [key, 'string'] as const,
+  ),
 ];
 
 /** A result of simulateTrace, as the report and the plot read it (its top level and policies). */

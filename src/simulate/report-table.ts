@@ -20,14 +20,19 @@ export function change(value: number, base: number): string {
   return `${pct >= 0 ? '+' : ''}${fixed(pct, 1)}%`;
 }
 
-/** A scenario in words: model, load, synthetic system prompt. */
+/** A scenario in words: model, cache dtype, load, synthetic system prompt. */
 export function scenarioTitle(s: ScenarioResult): string {
-  const load = s.timeScale === 1 ? 'arrivals as recorded' : `arrivals ${s.timeScale}x as fast`;
+  const load =
+    s.timeScale === 1
+      ? 'arrivals as recorded'
+      : s.timeScale > 1
+        ? `arrivals ${s.timeScale}x as fast`
+        : `arrivals at ${s.timeScale}x the recorded rate`;
   const prompt =
     s.systemPromptTokens > 0
       ? `, synthetic ${s.systemPromptTokens}-token shared system prompt`
       : '';
-  return `${s.model}, ${load}${prompt}`;
+  return `${s.model}, ${s.kvDtype} KV cache, ${load}${prompt}`;
 }
 
 function row(p: PolicyResult): string[] {
@@ -163,9 +168,12 @@ export function stepModelText(s: ScenarioResult): string {
 /** The scenario's heading, setup, table, savings, prefix cache and latency. */
 export function formatScenario(s: ScenarioResult): string {
   checkScenarioResult('s', s);
+  const scales =
+    s.kvFixedBytes > 0 ? ` and ${s.kvFixedBytes.toLocaleString('en-US')} bytes of scales` : '';
   const setup =
-    `Budget ${fixed(s.budgetBytes / GIB, 2)} GiB, ${s.bytesPerToken.toLocaleString('en-US')} bytes ` +
-    `per token, max context ${s.maxContext.toLocaleString('en-US')}, ${stepModelText(s)}, ` +
+    `Budget ${fixed(s.budgetBytes / GIB, 2)} GiB, ${s.kvDtype} KV cache: ` +
+    `${s.bytesPerToken.toLocaleString('en-US')} bytes per token${scales}, ` +
+    `max context ${s.maxContext.toLocaleString('en-US')}, ${stepModelText(s)}, ` +
     `on full: ${s.onFull}. ${s.requests.toLocaleString('en-US')} requests ` +
     `(${s.skippedRows.toLocaleString('en-US')} trace rows skipped: no prompt or no output), ` +
     `${s.rejectedTooLong.toLocaleString('en-US')} longer than the context (dropped).`;

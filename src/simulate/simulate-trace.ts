@@ -26,6 +26,7 @@
 import { describeValue } from '../describe-value.js';
 import { ArgumentError } from '../errors.js';
 import {
+  checkKvDtype,
   checkModel,
   checkNumber,
   checkObject,
@@ -40,7 +41,12 @@ import {
   type PolicySpec,
   type PrefixStats,
 } from './memory-policy.js';
-import { defaultBudgetBytes, type ModelLayout } from './model-layouts.js';
+import {
+  defaultBudgetBytes,
+  modelKvFormat,
+  type KvDtype,
+  type ModelLayout,
+} from './model-layouts.js';
 import {
   DEFAULT_SLO_TPOT_SECONDS,
   DEFAULT_SLO_TTFT_SECONDS,
@@ -61,6 +67,12 @@ export type OnFull = 'wait' | 'preempt';
 
 export interface SimulationOptions extends StepOptions {
   readonly model: ModelLayout;
+  /**
+   * The cache's dtype, which sets its bytes per token (model-layouts.ts, kvFormat): 'bf16'
+   * (default), or 'fp8' in the format of docs/fp8-kv-cache.md that fits the layout (fp8_ds_mla for
+   * MLA, fp8_e4m3 for GQA); fp8 needs the model's shapes (`kv`).
+   */
+  readonly kvDtype?: KvDtype;
   /** Default: defaultPolicies(systemPromptTokens). */
   readonly policies?: readonly PolicySpec[];
   /** KV-cache memory. Default: what an 80 GB card leaves after the model's weights. */
@@ -141,7 +153,11 @@ export interface ScenarioResult {
   readonly model: string;
   readonly layout: string;
   readonly deployment: string;
+  readonly kvDtype: KvDtype;
+  /** The cache's bytes per token in its dtype. */
   readonly bytesPerToken: number;
+  /** The cache's bytes that no token owns (fp8_e4m3's per-tensor scales), taken from the budget. */
+  readonly kvFixedBytes: number;
   readonly budgetBytes: number;
   readonly maxContext: number;
   readonly systemPromptTokens: number;
@@ -189,11 +205,19 @@ export function simulateTrace(trace: Trace, options: SimulationOptions): Scenari
   checkTrace(trace);
   checkObject('options', options, 'an object with at least { model }');
   const model = checkModel(options.model);
+  const kv = modelKvFormat(model, checkKvDtype('kvDtype', options.kvDtype ?? 'bf16'));
   const systemPromptTokens = checkNumber('systemPromptTokens', options.systemPromptTokens ?? 0, {
     integer: true,
     zero: true,
   });
   const budgetBytes = checkNumber('budgetBytes', options.budgetBytes ?? defaultBudgetBytes(model));
+  if (budgetBytes <= kv.fixedBytes) {
+    throw new ArgumentError(
+      'budgetBytes',
+      `more than the ${kv.fixedBytes} bytes of the ${kv.dtype} cache's scales`,
+      String(budgetBytes),
+    );
+  }
   const maxContext = checkNumber('maxContext', options.maxContext ?? model.maxContext, {
     integer: true,
   });
@@ -247,8 +271,8 @@ export function simulateTrace(trace: Trace, options: SimulationOptions): Scenari
   const total = n * specs.length;
   const policies = specs.map((spec, i) => {
     const policy = makePolicy(spec, {
-      budgetBytes,
-      bytesPerToken: model.bytesPerToken,
+      budgetBytes: budgetBytes - kv.fixedBytes,
+      bytesPerToken: kv.bytesPerToken,
       maxContext,
       numRequests: n,
       systemPromptTokens,
@@ -261,8 +285,8 @@ export function simulateTrace(trace: Trace, options: SimulationOptions): Scenari
       generatedTokens: trace.generatedTokens,
       tooLong,
       onFull,
-      bytesPerToken: model.bytesPerToken,
-      stepCost: stepCost(model, step),
+      bytesPerToken: kv.bytesPerToken,
+      stepCost: stepCost(model, step, kv.bytesPerToken),
       chunkTokens: chunkedPrefillTokens > 0 ? chunkedPrefillTokens : Infinity,
       bucketSeconds: span > 0 ? span / seriesBuckets : 1,
       slo: { ttftSeconds: sloTtftSeconds, tpotSeconds: sloTpotSeconds },
@@ -271,9 +295,11 @@ export function simulateTrace(trace: Trace, options: SimulationOptions): Scenari
   });
   return {
     model: model.name,
-    layout: model.layout,
+    layout: kv.layout,
     deployment: model.deployment,
-    bytesPerToken: model.bytesPerToken,
+    kvDtype: kv.dtype,
+    bytesPerToken: kv.bytesPerToken,
+    kvFixedBytes: kv.fixedBytes,
     budgetBytes,
     maxContext,
     systemPromptTokens,

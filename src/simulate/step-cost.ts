@@ -8,7 +8,10 @@
  *   card's weights read once for the whole batch), decode attention (2 x heads x (d_qk + d_v) FLOPs
  *   and one token's cache bytes per layer per key attended) and prefill attention (the same per
  *   query-key pair of the causal prompt: P new tokens after C present attend P x C + P (P + 1) / 2).
- * Everything is per card: tensor parallelism splits weights and heads, never the MLA cache.
+ * Everything is per card: tensor parallelism splits weights and heads, never the MLA cache. A
+ * token's cache bytes are those of the cache's dtype (an fp8 cache reads fewer); the arithmetic runs
+ * at the bf16 matrix rate whatever the dtype (an fp8 cache is dequantized to bf16 before the tensor
+ * cores, and no FP8 matrix rate is modelled).
  */
 import type { ModelCompute, ModelLayout } from './model-layouts.js';
 import type { StepRates } from './step-rates.js';
@@ -48,10 +51,12 @@ function flopsPerPair(c: ModelCompute, [qk, v]: readonly [number, number]): numb
   return 2 * (c.queryHeads / c.tensorParallel) * (qk + v) * c.layers;
 }
 
+/** `bytesPerToken`: the cache's, in its dtype (default: the model's bf16 bytes). */
 export function computeStepCost(
   model: ModelLayout & { compute: ModelCompute },
   rates: StepRates,
   overheadSeconds: number,
+  bytesPerToken: number = model.bytesPerToken,
 ): StepCost {
   const c = model.compute;
   const linearFlopsPerToken = (2 * c.activeParams) / c.tensorParallel;
@@ -61,7 +66,7 @@ export function computeStepCost(
   const weightRate = rates.copyBytesPerS * rates.weightBytesEfficiency;
   const attentionRate = rates.matmulFlopsPerS * rates.attentionFlopsEfficiency;
   const cacheRate = rates.copyBytesPerS * rates.attentionBytesEfficiency;
-  const bpt = model.bytesPerToken;
+  const bpt = bytesPerToken;
   return (w) => {
     const tokens = w.decodeTokens + w.prefillTokens;
     const linear = phase(

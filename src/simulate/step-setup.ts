@@ -62,18 +62,18 @@ export function resolveStepSetup(model: ModelLayout, options: StepOptions): Step
   return { stepModel, bandwidthBytesPerS, stepOverheadSeconds, stepRates };
 }
 
-/** The cost function of `setup` for `model` (a compute setup comes only from a model with shapes). */
-export function stepCost(model: ModelLayout, setup: StepSetup): StepCost {
+/**
+ * The cost function of `setup` for `model`, whose cache holds `bytesPerToken` a token (its dtype's;
+ * a compute setup comes only from a model with shapes).
+ */
+export function stepCost(model: ModelLayout, setup: StepSetup, bytesPerToken: number): StepCost {
   if (setup.stepRates === undefined) {
-    return bandwidthStepCost(
-      model.bytesPerToken,
-      setup.bandwidthBytesPerS,
-      setup.stepOverheadSeconds,
-    );
+    return bandwidthStepCost(bytesPerToken, setup.bandwidthBytesPerS, setup.stepOverheadSeconds);
   }
   return computeStepCost(
     model as ModelLayout & { compute: ModelCompute },
     setup.stepRates,
     setup.stepOverheadSeconds,
+    bytesPerToken,
   );
 }

@@ -68,6 +68,7 @@ test('--help prints the options and exits 0', async () => {
     '--slo-tpot',
     '--step-model',
     '--chunked-prefill',
+    '--kv-dtype',
   ]) {
     assert.ok(r.stdout.includes(flag), flag);
   }
@@ -92,6 +93,8 @@ test('bad flags exit 2 with a message naming the flag, and write nothing', async
     [['--progress', '--no-progress'], '--progress'],
     [['--step-model', 'flops'], '--step-model'],
     [['--chunked-prefill', '0'], '--chunked-prefill'],
+    [['--kv-dtype', 'int8'], '--kv-dtype'],
+    [['--kv-dtype', 'bf16,fp16'], '--kv-dtype'],
     [['extra'], 'extra'],
   ] as const) {
     const r = await simulate([...args, ...o.args, '--trace', SAMPLE]);
@@ -127,8 +130,8 @@ test('a run prints a table per scenario and writes the JSON and the plot', async
   const r = await sampleRun(o, ['--time-scale', '1,50', '--budget-gib', '2']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
-  assert.ok(r.stdout.includes('### llama-3-8b, arrivals as recorded'));
-  assert.ok(r.stdout.includes('### llama-3-8b, arrivals 50x as fast'));
+  assert.ok(r.stdout.includes('### llama-3-8b, bf16 KV cache, arrivals as recorded'));
+  assert.ok(r.stdout.includes('### llama-3-8b, bf16 KV cache, arrivals 50x as fast'));
   assert.equal(r.stdout.match(/^\| paged-16 \|/gm)?.length, 6); // three tables per scenario
   const json = JSON.parse(readFileSync(o.json, 'utf8'));
   assert.equal(json.trace.requests, 200);
@@ -349,4 +352,23 @@ test('--prefix-cache adds the prefix-caching policies for a trace with hash ids,
   const withoutIds = await simulate(['--trace', SAMPLE, '--prefix-cache', ...o.args]);
   assert.equal(withoutIds.code, 2);
   assert.match(withoutIds.stderr, /prefix/);
+});
+
+test('--kv-dtype replays each scenario per cache dtype, named in the heading, the setup line, the JSON and the plot', async () => {
+  const o = outputs();
+  const r = await sampleRun(o, ['--budget-gib', '2', '--kv-dtype', 'bf16,fp8']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.stdout.includes('### llama-3-8b, bf16 KV cache, arrivals as recorded'), r.stdout);
+  assert.ok(r.stdout.includes('### llama-3-8b, fp8 KV cache, arrivals as recorded'), r.stdout);
+  assert.ok(r.stdout.includes('fp8 KV cache: 65,536 bytes per token and 256 bytes of scales'));
+  const [bf16, fp8] = JSON.parse(readFileSync(o.json, 'utf8')).scenarios;
+  assert.deepEqual([bf16.kvDtype, bf16.bytesPerToken, bf16.kvFixedBytes], ['bf16', 131_072, 0]);
+  assert.deepEqual([fp8.kvDtype, fp8.bytesPerToken, fp8.kvFixedBytes], ['fp8', 65_536, 256]);
+  assert.match(fp8.layout, /^GQA in fp8_e4m3/);
+  // 2 GiB less 256 bytes holds twice the bf16 slots, less one 16-token page of fp8.
+  const paged16 = (s: { policies: { policy: string; capacityBytes: number }[] }) =>
+    s.policies.find((p) => p.policy === 'paged-16')!.capacityBytes;
+  assert.equal(paged16(bf16), 2 * 2 ** 30);
+  assert.equal(paged16(fp8), 2 * 2 ** 30 - 16 * 65_536);
+  assert.match(readFileSync(o.plot, 'utf8'), /llama-3-8b, fp8 KV cache, arrivals as recorded/);
 });

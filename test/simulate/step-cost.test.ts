@@ -97,6 +97,13 @@ test("the real models' steps from their shapes and the H200 rates", () => {
   const decode = { cachedTokens: 1000, decodeTokens: 1, decodeKeys: 1000 };
   const none = { prefillTokens: 0, prefillPairs: 0, prefillKeys: 0 };
   near(deepseek({ ...decode, ...none }), (41.9375e9 + 1000 * 70_272) / (copy * 0.826), 'deepseek');
+  // In fp8 (fp8_ds_mla, 656 bytes a layer) each key reads 656 x 61 = 40,016 bytes; FLOPs unchanged.
+  const deepseekFp8 = computeStepCost(DEEPSEEK_V3 as never, H200_STEP_RATES, 0, 656 * 61);
+  near(
+    deepseekFp8({ ...decode, ...none }),
+    (41.9375e9 + 1000 * 40_016) / (copy * 0.826),
+    'deepseek fp8',
+  );
   // Llama-3-8B prefills 2,048 tokens: 2 x 8.03e9 x 2,048 linear FLOPs at 80% (54.4 ms, more than
   // the 4.7 ms of weights) plus 2,048 x 2,049 / 2 pairs x 2 x 32 heads x 256 x 32 layers at
   // 66.9% (2.2 ms, more than the 79 us of its 2,048 x 131,072 cache bytes).
