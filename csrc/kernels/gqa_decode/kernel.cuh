@@ -275,7 +275,7 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
     ptx::cp_async_wait<STAGES - 2>();
     __syncthreads();  // tile n visible to all; every warp is done with the stage refilled next
     if (tile == 0) piece = ring[ordinal % T::kPieceSlots];  // came with the piece's first tile
-    issue_next();
+    if constexpr (!T::kCopiesAfterCompute) issue_next();
 
     if (tile == 0) {  // a new piece: fresh state
       if (piece.n_tiles == 0) break;
@@ -350,6 +350,9 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
       }
     }
 
+    // Or the next copies go out once this tile's products are issued, so that the compute does not
+    // wait for the queue of copies to drain (the stage they refill was last read a step ago).
+    if constexpr (T::kCopiesAfterCompute) issue_next();
     if (++tile < piece.n_tiles) continue;
     tile = 0, ++ordinal;
 

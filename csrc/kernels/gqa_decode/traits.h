@@ -38,6 +38,10 @@ struct GqaTraits {
   static constexpr int kCols = D / kColSplit;            // value columns of one warp
   static constexpr int kOTiles = kCols / 8;              // its 8-column accumulator tiles
   static constexpr int kChunks = D / 8;                  // 16-byte chunks a row
+  // Where a step issues the next tile's copies: after its products for d 64 and 256, whose compute
+  // otherwise waits on the copies' queue (Nsight: long-scoreboard stalls at the compute's start);
+  // before them for d 128, which measured faster so (bench/NOTES.md v13d).
+  static constexpr bool kCopiesAfterCompute = D != 128;
 
   // Loads: 8 threads a row (one 128-byte swizzle group each pass of chunks), kThreads / 8 rows a pass.
   static constexpr int kRowsPerPass = kThreads / 8;
