@@ -27,12 +27,24 @@ export type {
   DecodeOptions,
   DecodeResult,
   ExecutionOptions,
+  GqaFp8Options,
+  MlaFp8Options,
   MlaMetadata,
+  WriteKvFp8Options,
 } from './backend/backend.js';
 export { getMlaMetadata, type MlaMetadataOptions } from './attention/get-mla-metadata.js';
 export { flashMlaWithKvcache } from './attention/flash-mla-with-kvcache.js';
 export { gqaDecodeWithKvcache } from './attention/gqa-decode-with-kvcache.js';
 export { writeKv } from './attention/write-kv.js';
+export {
+  DS_MLA_TOKEN_BYTES,
+  FP8_CACHE_FORMATS,
+  dequantizeE4m3,
+  dequantizeFp8DsMla,
+  quantizeE4m3,
+  quantizeFp8DsMla,
+  type Fp8CacheFormat,
+} from './fp8/index.js';
 export {
   BLOCK_M,
   BLOCK_N,

@@ -1,5 +1,5 @@
 // Imports run downward (DESIGN.md): attention/ uses schedule/ and the backend interface, never a
-// backend's internals; a backend never imports attention/; schedule/ sits below both.
+// backend's internals; a backend never imports attention/; schedule/ and fp8/ sit below both.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ const FORBIDDEN: readonly (readonly [string, readonly string[]])[] = [
   ['attention/', ['backend/cpu/', 'backend/cuda/']],
   ['backend/', ['attention/']],
   ['schedule/', ['attention/', 'backend/']],
+  ['fp8/', ['attention/', 'backend/']],
 ];
 
 /** The relative module specifiers of `import ... from`, `export ... from`, `import()`. */
@@ -70,7 +71,7 @@ test('the checker sees a wrong-way import', () => {
 test('src/ imports run downward', () => {
   const imports = srcImports();
   // Not vacuous: the folders the rule speaks of exist and import something.
-  for (const folder of ['attention/', 'backend/cpu/', 'schedule/']) {
+  for (const folder of ['attention/', 'backend/cpu/', 'schedule/', 'fp8/']) {
     const files = [...imports].filter(([file]) => file.startsWith(folder));
     assert.ok(
       files.some(([, specs]) => specs.length > 0),

@@ -1,16 +1,21 @@
 /** gqaDecodeWithKvcache: MHA / MQA / GQA decode over paged K and V caches. */
 import type { TensorLike } from '../tensor.js';
-import type { DecodeOptions, DecodeResult, ExecutionOptions } from '../backend/backend.js';
-import { backendForTensors } from '../backend/registry.js';
+import type {
+  DecodeOptions,
+  DecodeResult,
+  ExecutionOptions,
+  GqaFp8Options,
+} from '../backend/backend.js';
 import { resolveDecodeOptions, validateGqaDecode } from './validate.js';
-import { checkDecodeCall } from './host-contents.js';
-import { checkOptionsObject, validateDecodeExecution } from './validate-execution.js';
+import { resolveGqaFp8 } from './validate-fp8.js';
+import { decodeBackend } from './decode-backend.js';
 
 /**
  * Attends q [b, s_q, h_q, d] to keys kCache and values vCache, both [numPages, pageSize, h_kv, d]
  * with d in {64, 128, 256}; query head h reads KV head h / (h_q / h_kv). Returns out [b, s_q, h_q, d]
  * in q's dtype and lse [b, h_q, s_q] float32. The schedule comes from
- * getMlaMetadata(cacheSeqlens, s_q * h_q / h_kv, h_kv).
+ * getMlaMetadata(cacheSeqlens, s_q * h_q / h_kv, h_kv). fp8_e4m3 caches (docs/fp8-kv-cache.md, CPU
+ * backend only so far): `descaleK` and `descaleV`, and `descaleQ` for float8_e4m3fn q.
  */
 export function gqaDecodeWithKvcache<T extends TensorLike>(
   q: T,
@@ -20,23 +25,16 @@ export function gqaDecodeWithKvcache<T extends TensorLike>(
   cacheSeqlens: T,
   tileSchedulerMetadata: T,
   numSplits: T,
-  options?: DecodeOptions & ExecutionOptions<T>,
+  options?: DecodeOptions & GqaFp8Options<T> & ExecutionOptions<T>,
 ): DecodeResult<T> {
-  const shapes = validateGqaDecode({
-    q,
-    kCache,
-    vCache,
-    blockTable,
-    cacheSeqlens,
-    tileSchedulerMetadata,
-    numSplits,
-  });
-  const resolved = resolveDecodeOptions(options, shapes.dQk);
+  const fp8 = resolveGqaFp8(options, q, kCache);
+  const shapes = validateGqaDecode(
+    { q, kCache, vCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits },
+    fp8?.cacheFormat,
+  );
+  const resolved = resolveDecodeOptions(options, shapes.dQk, fp8);
   const tensors = { q, kCache, vCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits };
-  const backend = backendForTensors(tensors);
-  validateDecodeExecution(checkOptionsObject(options, 'options'), backend, q, shapes.dV);
-  checkDecodeCall(tensors, shapes, options?.checkContents);
-  return backend.gqaDecode(
+  return decodeBackend(tensors, shapes, fp8, options).gqaDecode(
     q,
     kCache,
     vCache,

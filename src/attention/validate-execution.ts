@@ -12,6 +12,7 @@ import type { TensorLike } from '../tensor.js';
 import { checkHostTensor } from './host-contents.js';
 import { checkLastDimContiguous } from './validate.js';
 import { METADATA_ROW_WIDTH } from '../schedule/index.js';
+import { outputDTypeOf } from '../fp8/cache-formats.js';
 
 /** `options` is an object or undefined; returns it, or an empty object. */
 export function checkOptionsObject<T extends object>(options: T | undefined, name: string): T {
@@ -55,7 +56,10 @@ function checkCommonOptions(exec: ExecutionOptions, backend: Backend): void {
   }
 }
 
-/** The execution options of a decode producing out [b, s_q, h_q, d_v] and lse [b, h_q, s_q]. */
+/**
+ * The execution options of a decode producing out [b, s_q, h_q, d_v] (in q's output dtype) and
+ * lse [b, h_q, s_q].
+ */
 export function validateDecodeExecution(
   exec: ExecutionOptions,
   backend: Backend,
@@ -64,7 +68,8 @@ export function validateDecodeExecution(
 ): void {
   checkCommonOptions(exec, backend);
   const [b, sQ, hQ] = q.shape;
-  if (exec.out !== undefined) checkOutputTensor(exec.out, 'out', q, [b, sQ, hQ, dV], q.dtype);
+  const outDType = outputDTypeOf(q.dtype);
+  if (exec.out !== undefined) checkOutputTensor(exec.out, 'out', q, [b, sQ, hQ, dV], outDType);
   if (exec.lse !== undefined) checkOutputTensor(exec.lse, 'lse', q, [b, hQ, sQ], 'float32');
   if (exec.workspace !== undefined) {
     checkTensorLike(exec.workspace, 'workspace');

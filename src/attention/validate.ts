@@ -9,8 +9,10 @@ import { checkTensorLike } from '../check-tensor.js';
 import { describeValue } from '../describe-value.js';
 import type { DType } from '../dtype.js';
 import type { TensorLike } from '../tensor.js';
-import type { DecodeOptions } from '../backend/backend.js';
+import type { DecodeOptions, Fp8Decode, ResolvedDecodeOptions } from '../backend/backend.js';
 import { checkScheduleSizes, METADATA_ROW_WIDTH } from '../schedule/index.js';
+import { FP8_CACHE_DTYPE, type Fp8CacheFormat } from '../fp8/cache-formats.js';
+import { DS_MLA_HEAD_DIM, DS_MLA_LATENT_DIMS, DS_MLA_TOKEN_BYTES } from '../fp8/ds-mla-token.js';
 
 /** The element types attention reads queries and caches in. */
 export const ATTENTION_DTYPES: readonly DType[] = ['bfloat16', 'float16'];
@@ -101,6 +103,30 @@ export function checkLastDimContiguous(t: TensorLike, name: string): void {
   }
 }
 
+/**
+ * An fp8_ds_mla cache [numPages, pageSize, 1, 656]: one latent head, rows of 656 packed bytes,
+ * pages that do not overlap (any page stride of at least pageSize * 656: FlashMLA pads its pages).
+ */
+function checkDsMlaCache(cache: TensorLike, name: string): void {
+  checkDim(cache, name, 3, DS_MLA_TOKEN_BYTES, 'the bytes of an fp8_ds_mla token');
+  checkDim(cache, name, 2, 1, 'h_kv: an fp8_ds_mla cache holds one latent head');
+  const [numPages, pageSize] = cache.shape;
+  if (pageSize > 1 && cache.strides[1] !== DS_MLA_TOKEN_BYTES) {
+    throw new ArgumentError(
+      `${name}.strides[1]`,
+      `${DS_MLA_TOKEN_BYTES} (fp8_ds_mla tokens are packed)`,
+      `${cache.strides[1]}`,
+    );
+  }
+  if (numPages > 1 && cache.strides[0] < pageSize * DS_MLA_TOKEN_BYTES) {
+    throw new ArgumentError(
+      `${name}.strides[0]`,
+      `at least ${pageSize * DS_MLA_TOKEN_BYTES} (pageSize * ${DS_MLA_TOKEN_BYTES} bytes a page)`,
+      `${cache.strides[0]}`,
+    );
+  }
+}
+
 /** Arguments of getMlaMetadata. */
 export function validateGetMlaMetadata(
   cacheSeqlens: unknown,
@@ -114,11 +140,12 @@ export function validateGetMlaMetadata(
   checkScheduleSizes(numSms, numQTokensPerHeadK, numHeadsK);
 }
 
-/** The options of a decode call with their defaults filled in. */
-export function resolveDecodeOptions(
+/** The options of a decode call with their defaults filled in, and its FP8 format if it has one. */
+export function resolveDecodeOptions<T extends TensorLike>(
   options: DecodeOptions | undefined,
   dQk: number,
-): Required<DecodeOptions> {
+  fp8?: Fp8Decode<T>,
+): ResolvedDecodeOptions<T> {
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw new ArgumentError('options', 'an object or undefined', describeValue(options));
   }
@@ -134,7 +161,7 @@ export function resolveDecodeOptions(
   if (typeof causal !== 'boolean') {
     throw new ArgumentError('options.causal', 'a boolean', describeValue(causal));
   }
-  return { softmaxScale, causal };
+  return fp8 ? { softmaxScale, causal, fp8 } : { softmaxScale, causal };
 }
 
 interface CommonDecodeArgs {
@@ -145,16 +172,24 @@ interface CommonDecodeArgs {
   readonly numSplits: unknown;
 }
 
-/** Checks q, one paged cache, the block table, lengths and schedule; returns the sizes. */
+/**
+ * Checks q, one paged cache (of q's dtype, or in an FP8 `format`: see validate-fp8.ts for the
+ * options that name it), the block table, lengths and schedule; returns the sizes.
+ */
 function validateCommon(
   args: CommonDecodeArgs,
   cacheName: string,
   cache: unknown,
+  format: Fp8CacheFormat | undefined,
 ): Omit<DecodeShapes, 'dV'> {
   const { q, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits } = args;
   checkTensorLike(q, 'q');
   checkRank(q, 'q', 4, '[b, s_q, h_q, d]');
-  checkDType(q, 'q', ATTENTION_DTYPES);
+  checkDType(
+    q,
+    'q',
+    format === 'fp8_e4m3' ? [...ATTENTION_DTYPES, FP8_CACHE_DTYPE] : ATTENTION_DTYPES,
+  );
   checkDimAtLeast(q, 'q', 1, 1, 's_q');
   checkDimAtLeast(q, 'q', 2, 1, 'h_q');
   checkDimAtLeast(q, 'q', 3, 1, 'the head dim');
@@ -163,12 +198,20 @@ function validateCommon(
 
   checkTensorLike(cache, cacheName);
   checkRank(cache, cacheName, 4, '[numPages, pageSize, h_kv, d]');
-  if (cache.dtype !== q.dtype) {
-    throw new ArgumentError(cacheName, `dtype ${q.dtype} (the dtype of q)`, `dtype ${cache.dtype}`);
+  const [cacheDType, why] = format
+    ? [FP8_CACHE_DTYPE, `the ${format} format`]
+    : [q.dtype, 'the dtype of q'];
+  if (cache.dtype !== cacheDType) {
+    throw new ArgumentError(cacheName, `dtype ${cacheDType} (${why})`, `dtype ${cache.dtype}`);
   }
   checkDimAtLeast(cache, cacheName, 1, 1, 'pageSize');
   checkDimAtLeast(cache, cacheName, 2, 1, 'h_kv');
-  checkDim(cache, cacheName, 3, dQk, 'the head dim of q');
+  if (format === 'fp8_ds_mla') {
+    checkDim(q, 'q', 3, DS_MLA_HEAD_DIM, 'd_qk of the fp8_ds_mla format');
+    checkDsMlaCache(cache, cacheName);
+  } else {
+    checkDim(cache, cacheName, 3, dQk, 'the head dim of q');
+  }
   checkLastDimContiguous(cache, cacheName);
   const [numPages, pageSize, hKv] = cache.shape;
   if (hQ % hKv !== 0) {
@@ -224,9 +267,17 @@ function validateCommon(
 /** Arguments of flashMlaWithKvcache: values are the first headDimV entries of each key. */
 export function validateMlaDecode(
   args: CommonDecodeArgs & { readonly kCache: unknown; readonly headDimV: unknown },
+  format?: Fp8CacheFormat,
 ): DecodeShapes {
-  const shapes = validateCommon(args, 'kCache', args.kCache);
+  const shapes = validateCommon(args, 'kCache', args.kCache, format);
   const { headDimV } = args;
+  if (format === 'fp8_ds_mla' && headDimV !== DS_MLA_LATENT_DIMS) {
+    throw new ArgumentError(
+      'headDimV',
+      `${DS_MLA_LATENT_DIMS} (the e4m3 latent of an fp8_ds_mla token)`,
+      describeValue(headDimV),
+    );
+  }
   if (
     typeof headDimV !== 'number' ||
     !Number.isInteger(headDimV) ||
@@ -245,8 +296,9 @@ export function validateMlaDecode(
 /** Arguments of gqaDecodeWithKvcache: separate K and V caches of one head dim d. */
 export function validateGqaDecode(
   args: CommonDecodeArgs & { readonly kCache: unknown; readonly vCache: unknown },
+  format?: 'fp8_e4m3',
 ): DecodeShapes {
-  const shapes = validateCommon(args, 'kCache', args.kCache);
+  const shapes = validateCommon(args, 'kCache', args.kCache, format);
   const kCache = args.kCache as TensorLike; // checked by validateCommon
   const vCache = args.vCache;
   if (!GQA_HEAD_DIMS.includes(shapes.dQk)) {
@@ -261,7 +313,7 @@ export function validateGqaDecode(
   if (vCache.dtype !== kCache.dtype) {
     throw new ArgumentError(
       'vCache',
-      `dtype ${kCache.dtype} (the dtype of q)`,
+      `dtype ${kCache.dtype} (the dtype of kCache)`,
       `dtype ${vCache.dtype}`,
     );
   }
@@ -279,29 +331,40 @@ export interface WriteKvShapes {
   readonly numRows: number;
 }
 
-/** Arguments of writeKv: rows [n, h_kv, d] into cache [numPages, pageSize, h_kv, d]. */
+/**
+ * Arguments of writeKv: rows [n, h_kv, d] into cache [numPages, pageSize, h_kv, d] of their dtype,
+ * or bf16 / fp16 rows quantized into an FP8 `format` (fp8_ds_mla: rows of 576, tokens of 656).
+ */
 export function validateWriteKv(
   cache: unknown,
   rows: unknown,
   slotMapping: unknown,
+  format?: Fp8CacheFormat,
 ): WriteKvShapes {
   checkTensorLike(cache, 'cache');
   checkRank(cache, 'cache', 4, '[numPages, pageSize, h_kv, d]');
-  checkDType(cache, 'cache', ATTENTION_DTYPES);
+  checkDType(cache, 'cache', format ? [FP8_CACHE_DTYPE] : ATTENTION_DTYPES);
   checkDimAtLeast(cache, 'cache', 1, 1, 'pageSize');
   checkLastDimContiguous(cache, 'cache');
+  if (format === 'fp8_ds_mla') checkDsMlaCache(cache, 'cache');
 
   checkTensorLike(rows, 'rows');
   checkRank(rows, 'rows', 3, '[n, h_kv, d]');
-  if (rows.dtype !== cache.dtype) {
+  const rowDTypes = format ? ATTENTION_DTYPES : [cache.dtype];
+  if (!rowDTypes.includes(rows.dtype)) {
+    const why = format ? `quantized into the ${format} cache` : 'the dtype of cache';
     throw new ArgumentError(
       'rows',
-      `dtype ${cache.dtype} (the dtype of cache)`,
+      `dtype ${rowDTypes.join(' or ')} (${why})`,
       `dtype ${rows.dtype}`,
     );
   }
   checkDim(rows, 'rows', 1, cache.shape[2], 'h_kv, as cache.shape[2]');
-  checkDim(rows, 'rows', 2, cache.shape[3], 'd, as cache.shape[3]');
+  if (format === 'fp8_ds_mla') {
+    checkDim(rows, 'rows', 2, DS_MLA_HEAD_DIM, 'the values of an fp8_ds_mla token');
+  } else {
+    checkDim(rows, 'rows', 2, cache.shape[3], 'd, as cache.shape[3]');
+  }
   checkLastDimContiguous(rows, 'rows');
 
   checkTensorLike(slotMapping, 'slotMapping');

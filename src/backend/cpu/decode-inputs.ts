@@ -1,17 +1,23 @@
 /** Turning validated host tensors into the arrays the split-KV loop reads. */
-import { decodeTable, encodeArray, type NarrowFloatDType } from '../../dtype.js';
+import { encodeArray } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
-import type { DecodeOptions, DecodeResult, ExecutionOptions, MlaMetadata } from '../backend.js';
+import { outputDTypeOf } from '../../fp8/cache-formats.js';
+import type {
+  DecodeResult,
+  ExecutionOptions,
+  MlaMetadata,
+  ResolvedDecodeOptions,
+} from '../backend.js';
 import { int32Values } from '../../int32-values.js';
 import { outputTensor } from './host-data.js';
-import { pagedCacheView } from './paged-cache-view.js';
+import { pagedCacheView, valueTable } from './paged-cache-view.js';
 import type { SplitKvInputs, SplitKvResult } from './split-kv-attention.js';
 
-/** q [b, s_q, h_q, d] decoded into a dense Float32Array, whatever its leading strides. */
-function decodeQueries(q: Tensor): Float32Array {
+/** q [b, s_q, h_q, d] decoded (e4m3 ones times descaleQ) into a dense Float32Array. */
+function decodeQueries(q: Tensor, descaleQ: Tensor | undefined): Float32Array {
   const [b, sQ, hQ, d] = q.shape;
-  const table = decodeTable(q.dtype as NarrowFloatDType);
-  const bits = q.data as Uint16Array;
+  const table = valueTable(q, descaleQ);
+  const bits = q.data;
   const dst = new Float32Array(b * sQ * hQ * d);
   let o = 0;
   for (let i = 0; i < b; i++) {
@@ -33,9 +39,10 @@ export function splitKvInputs(
   cacheSeqlens: Tensor,
   headDimV: number,
   metadata: MlaMetadata<Tensor>,
-  options: Required<DecodeOptions>,
+  options: ResolvedDecodeOptions<Tensor>,
 ): SplitKvInputs {
   const [b, sQ, hQ, dQk] = q.shape;
+  const { fp8 } = options;
   return {
     b,
     sQ,
@@ -45,9 +52,9 @@ export function splitKvInputs(
     dV: headDimV,
     pageSize: kCache.shape[1],
     maxPages: blockTable.shape[1],
-    q: decodeQueries(q),
-    keys: pagedCacheView(kCache),
-    values: vCache && pagedCacheView(vCache),
+    q: decodeQueries(q, fp8?.descaleQ),
+    keys: pagedCacheView(kCache, fp8?.cacheFormat, fp8?.descaleK),
+    values: vCache && pagedCacheView(vCache, fp8?.cacheFormat, fp8?.descaleV),
     blockTable: int32Values(blockTable),
     cacheSeqlens: int32Values(cacheSeqlens),
     softmaxScale: options.softmaxScale,
@@ -57,14 +64,15 @@ export function splitKvInputs(
   };
 }
 
-/** out rounded to q's dtype (nearest even), lse as float32 tensors (into exec's, when given). */
+/** out rounded to q's output dtype (nearest even), lse as float32 tensors (into exec's, when given). */
 export function decodeResult(
   result: SplitKvResult,
   inputs: SplitKvInputs,
-  dtype: Tensor['dtype'],
+  qDType: Tensor['dtype'],
   exec: ExecutionOptions<Tensor> = {},
 ): DecodeResult<Tensor> {
   const { b, sQ, hQ, dV } = inputs;
+  const dtype = outputDTypeOf(qDType);
   return {
     out: outputTensor(exec.out, dtype, [b, sQ, hQ, dV], encodeArray(dtype, result.out)),
     lse: outputTensor(exec.lse, 'float32', [b, hQ, sQ], result.lse),

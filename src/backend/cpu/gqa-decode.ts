@@ -1,6 +1,11 @@
 /** GQA / MHA / MQA decode on the host: separate K and V caches of one head dim. */
 import type { Tensor } from '../../tensor.js';
-import type { DecodeOptions, DecodeResult, ExecutionOptions, MlaMetadata } from '../backend.js';
+import type {
+  DecodeResult,
+  ExecutionOptions,
+  MlaMetadata,
+  ResolvedDecodeOptions,
+} from '../backend.js';
 import { decodeResult, splitKvInputs } from './decode-inputs.js';
 import { runSplitKvAttention } from './split-kv-attention.js';
 
@@ -11,7 +16,7 @@ export function gqaDecode(
   blockTable: Tensor,
   cacheSeqlens: Tensor,
   metadata: MlaMetadata<Tensor>,
-  options: Required<DecodeOptions>,
+  options: ResolvedDecodeOptions<Tensor>,
   exec?: ExecutionOptions<Tensor>,
 ): DecodeResult<Tensor> {
   const headDim = vCache.shape[3];

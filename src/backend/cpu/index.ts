@@ -1,6 +1,7 @@
 /** The CPU backend: every operation on host tensors, in TypeScript. The executable specification. */
 import type { Tensor } from '../../tensor.js';
 import type { Backend } from '../backend.js';
+import { FP8_CACHE_FORMATS } from '../../fp8/cache-formats.js';
 import { getMlaMetadata } from './mla-metadata.js';
 import { mlaDecode } from './mla-decode.js';
 import { gqaDecode } from './gqa-decode.js';
@@ -8,6 +9,7 @@ import { writeKv } from './write-kv.js';
 
 export const cpuBackend: Backend<Tensor> = {
   name: 'cpu',
+  fp8CacheFormats: FP8_CACHE_FORMATS,
   getMlaMetadata,
   mlaDecode,
   gqaDecode,

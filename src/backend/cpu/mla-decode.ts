@@ -1,6 +1,11 @@
 /** MLA decode on the host: keys and values share one cache; values are each key's first d_v entries. */
 import type { Tensor } from '../../tensor.js';
-import type { DecodeOptions, DecodeResult, ExecutionOptions, MlaMetadata } from '../backend.js';
+import type {
+  DecodeResult,
+  ExecutionOptions,
+  MlaMetadata,
+  ResolvedDecodeOptions,
+} from '../backend.js';
 import { decodeResult, splitKvInputs } from './decode-inputs.js';
 import { runSplitKvAttention } from './split-kv-attention.js';
 
@@ -11,7 +16,7 @@ export function mlaDecode(
   cacheSeqlens: Tensor,
   headDimV: number,
   metadata: MlaMetadata<Tensor>,
-  options: Required<DecodeOptions>,
+  options: ResolvedDecodeOptions<Tensor>,
   exec?: ExecutionOptions<Tensor>,
 ): DecodeResult<Tensor> {
   const inputs = splitKvInputs(

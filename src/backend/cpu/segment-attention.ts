@@ -77,14 +77,13 @@ function loadRows(
   t1: number,
   dst: Float32Array,
 ): void {
-  const { bits, table, pageStride, rowStride, headStride, dim } = cache;
+  const { readRow, pageStride, rowStride, headStride, dim } = cache;
   const { pageSize, blockTable } = inputs;
   const pageRow = seq * inputs.maxPages;
   let d = 0;
   for (let t = t0; t < t1; t++) {
     const page = blockTable[pageRow + Math.floor(t / pageSize)];
-    const src = page * pageStride + (t % pageSize) * rowStride + head * headStride;
-    for (let c = 0; c < dim; c++) dst[d + c] = table[bits[src + c]];
+    readRow(page * pageStride + (t % pageSize) * rowStride + head * headStride, dst, d);
     d += dim;
   }
 }
