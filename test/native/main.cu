@@ -872,6 +872,22 @@ static void gqa_variants() {
     const float heads_layout = d == 64 ? time(launch_head_major<64>) : d == 128 ? time(launch_head_major<128>) : time(launch_head_major<256>);
     printf("d %d, default kernel: cache [page][row][head][d] %.0f%%, read as [page][head][row][d] %.0f%%\n", d,
            rows_layout, heads_layout);
+    // Copy passes issued before the products (the rest after): none, half, all.
+    if (d == 64)
+      printf("d 64 copies before the products: none %.0f%%, half %.0f%%, all %.0f%%\n",
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 64, 8, 32, 1, 0>>(q, nullptr); }),
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 64, 8, 32, 1, 4>>(q, nullptr); }),
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 64, 8, 32, 1, 8>>(q, nullptr); }));
+    if (d == 128)
+      printf("d 128 copies before the products: none %.0f%%, half %.0f%%, all %.0f%%\n",
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 128, 8, 16, 1, 0>>(q, nullptr); }),
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 128, 8, 16, 1, 2>>(q, nullptr); }),
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 128, 8, 16, 1, 4>>(q, nullptr); }));
+    if (d == 256)
+      printf("d 256 copies before the products: none %.0f%%, half %.0f%%, all %.0f%%\n",
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 256, 8, 16, 2, 0>>(q, nullptr); }),
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 256, 8, 16, 2, 1>>(q, nullptr); }),
+             time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 256, 8, 16, 2, 2>>(q, nullptr); }));
     if (d == 256)
       printf("d 256: 8 warps x 16 split 2 %.0f%%, 4 x 16 split 2 %.0f%%\n",
              time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 256, 8, 16, 2>>(q, nullptr); }),

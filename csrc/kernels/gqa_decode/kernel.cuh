@@ -22,6 +22,8 @@
 
 #include <math.h>
 
+#include <type_traits>
+
 #include "../common/decode_params.h"
 #include "../common/online_softmax.cuh"
 #include "../common/pdl.cuh"
@@ -160,7 +162,7 @@ __device__ __forceinline__ void look_up_pages(Loader<T>& c, const DecodeParams& 
 // Issues the cp.async copies of the loader's tile into stage buffers s_k / s_v, and with the first
 // tile of a piece the piece's query rows into s_q. Keys past the piece and query rows past
 // rows_per_kv are zero-filled without being read.
-template <typename T>
+template <typename T, int FIRST_PASS, int END_PASS>
 __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParams& p,
                                            const CacheRows<T>& rows, int page_shift, int g,
                                            uint32_t s_k, uint32_t s_v, uint32_t s_q, int tid) {
@@ -168,7 +170,7 @@ __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParam
   const int lane_row = tid / 8, lane_chunk = tid % 8;
   const int first = c.piece.start + c.tile * T::kKeys;
 #pragma unroll
-  for (int pass = 0; pass < T::kPasses; ++pass) {
+  for (int pass = FIRST_PASS; pass < END_PASS; ++pass) {
     const int r = lane_row + pass * T::kRowsPerPass;
     const int t = first + r;
     const bool valid = t < c.piece.end;
@@ -192,7 +194,7 @@ __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParam
       ptx::cp_async_16(s_v + swizzled<T::kKeys>(r, chunk), v_row + chunk * 8, bytes);
     }
   }
-  if (c.tile == 0) {
+  if (FIRST_PASS < END_PASS && END_PASS == T::kPasses && c.tile == 0) {  // Q with the last passes
     for (int i = tid; i < kMaxRows * T::kChunks; i += T::kThreads) {
       const int m = i / T::kChunks, chunk = i % T::kChunks;
       const bool valid = m < p.rows_per_kv;
@@ -236,12 +238,23 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   look_up_pages<T>(load, p, page_shift, tid);
   const CacheRows<T> rows = cache_rows_of<T>(p, g);
   int issued = 0;  // tiles issued: the stage of tile n is n % STAGES
-  auto issue_next = [&]() {
+  // A tile's copies go out in two parts (passes [0, BEFORE) and [BEFORE, kPasses)), both in the
+  // step's one commit group: the first before the step's products, the rest after them.
+  auto issue_passes = [&](auto first_pass, auto end_pass) {
     if (!load.done()) {
       const int stage = issued % STAGES;
-      issue_tile<T>(load, p, rows, page_shift, g, s_base + stage * T::kStageBytes,
-                    s_base + stage * T::kStageBytes + T::kTileBytes,
-                    s_base + T::kOffQ + (load.ordinal % STAGES) * T::kQBytes, tid);
+      issue_tile<T, decltype(first_pass)::value, decltype(end_pass)::value>(
+          load, p, rows, page_shift, g, s_base + stage * T::kStageBytes,
+          s_base + stage * T::kStageBytes + T::kTileBytes,
+          s_base + T::kOffQ + (load.ordinal % STAGES) * T::kQBytes, tid);
+    }
+  };
+  using NoPass = std::integral_constant<int, 0>;
+  using Before = std::integral_constant<int, T::kCopiesBefore>;
+  using AllPasses = std::integral_constant<int, T::kPasses>;
+  auto issue_next = [&]() {
+    issue_passes(Before{}, AllPasses{});
+    if (!load.done()) {
       ++issued;
       if (++load.tile == load.piece.n_tiles) {
         ++load.ordinal;
@@ -252,7 +265,10 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
     ptx::cp_async_commit();  // one group a step, even empty, so that wait_group counts stay uniform
   };
 #pragma unroll 1
-  for (int s = 0; s < STAGES - 1; ++s) issue_next();
+  for (int s = 0; s < STAGES - 1; ++s) {
+    issue_passes(NoPass{}, Before{});
+    issue_next();
+  }
 
   // The two rows of this thread in the mma fragments (lane / 4 and lane / 4 + 8).
   const int row0 = lane / 4;
@@ -275,7 +291,8 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
     ptx::cp_async_wait<STAGES - 2>();
     __syncthreads();  // tile n visible to all; every warp is done with the stage refilled next
     if (tile == 0) piece = ring[ordinal % T::kPieceSlots];  // came with the piece's first tile
-    if constexpr (!T::kCopiesAfterCompute) issue_next();
+    issue_passes(NoPass{}, Before{});
+    if constexpr (T::kBookkeepingFirst) issue_next();
 
     if (tile == 0) {  // a new piece: fresh state
       if (piece.n_tiles == 0) break;
@@ -350,9 +367,9 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
       }
     }
 
-    // Or the next copies go out once this tile's products are issued, so that the compute does not
-    // wait for the queue of copies to drain (the stage they refill was last read a step ago).
-    if constexpr (T::kCopiesAfterCompute) issue_next();
+    // The rest of the next tile's copies and the loader's bookkeeping go out once this tile's
+    // products are issued (the stage they refill was last read a step ago).
+    if constexpr (!T::kBookkeepingFirst) issue_next();
     if (++tile < piece.n_tiles) continue;
     tile = 0, ++ordinal;
 

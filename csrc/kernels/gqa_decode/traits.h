@@ -18,9 +18,11 @@ constexpr GqaShape default_gqa_shape(int d) {
   return d <= 64 ? GqaShape{8, 32, 1} : d <= 128 ? GqaShape{8, 16, 1} : GqaShape{8, 16, 2};
 }
 
+// COPIES_BEFORE: how many of a step's copy passes go out before its products (the rest after);
+// -1: the default for the head dim.
 template <typename Elem_, int D_, int WARPS = default_gqa_shape(D_).warps,
           int SLICE_KEYS = default_gqa_shape(D_).slice_keys,
-          int COL_SPLIT = default_gqa_shape(D_).col_split>
+          int COL_SPLIT = default_gqa_shape(D_).col_split, int COPIES_BEFORE = -1>
 struct GqaTraits {
   using Elem = Elem_;
   static constexpr int D = D_;
@@ -38,15 +40,19 @@ struct GqaTraits {
   static constexpr int kCols = D / kColSplit;            // value columns of one warp
   static constexpr int kOTiles = kCols / 8;              // its 8-column accumulator tiles
   static constexpr int kChunks = D / 8;                  // 16-byte chunks a row
-  // Where a step issues the next tile's copies: after its products for d 64 and 256, whose compute
-  // otherwise waits on the copies' queue (Nsight: long-scoreboard stalls at the compute's start);
-  // before them for d 128, which measured faster so (bench/NOTES.md v13d).
-  static constexpr bool kCopiesAfterCompute = D != 128;
+
 
   // Loads: 8 threads a row (one 128-byte swizzle group each pass of chunks), kThreads / 8 rows a pass.
   static constexpr int kRowsPerPass = kThreads / 8;
   static constexpr int kPasses = kKeys / kRowsPerPass;
   static_assert(kKeys % kRowsPerPass == 0, "whole passes");
+  // Copy passes a step issues before its products (all of them by default). For d 64 and 256 the
+  // loader's own bookkeeping (the next piece, the block-table loads) goes after the products, so
+  // that none of its global loads sits ahead of the compute; d 128 measured faster with it first
+  // (bench/NOTES.md v13d, v13e).
+  static constexpr int kCopiesBefore = COPIES_BEFORE >= 0 ? COPIES_BEFORE : kPasses;
+  static constexpr bool kBookkeepingFirst = D == 128 && kCopiesBefore == kPasses;
+  static_assert(kCopiesBefore <= kPasses, "passes of a tile");
 
   static constexpr int kTileBytes = kKeys * D * 2;  // K or V
   static constexpr int kStageBytes = 2 * kTileBytes;
