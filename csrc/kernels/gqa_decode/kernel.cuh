@@ -238,8 +238,10 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   look_up_pages<T>(load, p, page_shift, tid);
   const CacheRows<T> rows = cache_rows_of<T>(p, g);
   int issued = 0;  // tiles issued: the stage of tile n is n % STAGES
-  // A tile's copies go out in two parts (passes [0, BEFORE) and [BEFORE, kPasses)), both in the
-  // step's one commit group: the first before the step's products, the rest after them.
+  // A step's copies go out in two parts, passes [0, kCopiesBefore) before its products and the
+  // rest after, both in the step's one commit group. issue_next sends the rest, then does the
+  // loader's bookkeeping (the next tile or piece, the block-table loads) and commits; it runs
+  // after the products unless the traits put the bookkeeping first.
   auto issue_passes = [&](auto first_pass, auto end_pass) {
     if (!load.done()) {
       const int stage = issued % STAGES;
