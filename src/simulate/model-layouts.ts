@@ -3,7 +3,9 @@
  * dtype (kvFormat, from the shapes), and the serving setup that gives each its default memory
  * budget and per-step cost.
  */
+import { dtypeBytes } from '../dtype.js';
 import { ArgumentError } from '../errors.js';
+import { DS_MLA_GROUP_SIZE } from '../fp8/ds-mla-token.js';
 
 /** A GPU card's memory as sold: 80 GB (what it has beyond 80e9 bytes goes to the CUDA context and activations). */
 export const CARD_BYTES = 80e9;
@@ -63,11 +65,9 @@ export interface KvFormat {
   readonly layout: string;
 }
 
-const BF16_BYTES = 2;
-const FP8_BYTES = 1;
-const FLOAT32_BYTES = 4;
-/** fp8_ds_mla: one float32 scale per 128 latent values (docs/fp8-kv-cache.md). */
-const FP8_DS_MLA_SCALE_GROUP = 128;
+const BF16_BYTES = dtypeBytes('bfloat16');
+const FP8_BYTES = dtypeBytes('float8_e4m3fn');
+const FLOAT32_BYTES = dtypeBytes('float32');
 
 /**
  * The cache of `shape` in `dtype`, in the formats of docs/fp8-kv-cache.md for fp8 (`shape` and
@@ -85,15 +85,15 @@ export function kvFormat(shape: KvShape, dtype: KvDtype): KvFormat {
         layout: `MLA: one latent of ${latent + rope} bf16 values per token per layer, ${layers} layers`,
       };
     }
-    if (latent % FP8_DS_MLA_SCALE_GROUP !== 0) {
+    if (latent % DS_MLA_GROUP_SIZE !== 0) {
       throw new ArgumentError(
         'model.kv.latentDims',
-        `a multiple of ${FP8_DS_MLA_SCALE_GROUP} for kvDtype 'fp8' (fp8_ds_mla scales groups of ${FP8_DS_MLA_SCALE_GROUP})`,
+        `a multiple of ${DS_MLA_GROUP_SIZE} for kvDtype 'fp8' (fp8_ds_mla scales groups of ${DS_MLA_GROUP_SIZE})`,
         String(latent),
       );
     }
     // fp8_ds_mla's row: the latent in e4m3, a float32 scale per group of it, the rope part in bf16.
-    const scales = latent / FP8_DS_MLA_SCALE_GROUP;
+    const scales = latent / DS_MLA_GROUP_SIZE;
     const row = latent * FP8_BYTES + scales * FLOAT32_BYTES + rope * BF16_BYTES;
     return {
       dtype,
@@ -154,12 +154,17 @@ export interface ModelCompute {
 }
 
 // 512 latent and 64 rope dims (kv_lora_rank, qk_rope_head_dim of the model's config.json).
+/** A layout's bf16 cache: its description and bytes per token, both from its shapes. */
+function bf16Bytes(kv: KvShape): Pick<ModelLayout, 'layout' | 'bytesPerToken'> {
+  const { layout, bytesPerToken } = kvFormat(kv, 'bf16');
+  return { layout, bytesPerToken };
+}
+
 const DEEPSEEK_V3_KV: KvShape = { kind: 'mla', latentDims: 512, ropeDims: 64, layers: 61 };
 
 export const DEEPSEEK_V3: ModelLayout = {
   name: 'deepseek-v3',
-  layout: kvFormat(DEEPSEEK_V3_KV, 'bf16').layout,
-  bytesPerToken: kvFormat(DEEPSEEK_V3_KV, 'bf16').bytesPerToken,
+  ...bf16Bytes(DEEPSEEK_V3_KV),
   maxContext: 163_840,
   weightBytesPerCard: 671e9 / 16,
   deployment:
@@ -169,7 +174,7 @@ export const DEEPSEEK_V3: ModelLayout = {
   // uses heads of 128 + 64 rope dims for q.k and 128 for v (the model's config.json).
   compute: {
     activeParams: 37e9,
-    layers: 61,
+    layers: DEEPSEEK_V3_KV.layers,
     queryHeads: 128,
     tensorParallel: 16,
     decodeHeadDims: [576, 512],
@@ -182,14 +187,13 @@ const LLAMA_3_8B_KV: KvShape = { kind: 'gqa', kvHeads: 8, headDim: 128, layers: 
 
 export const LLAMA_3_8B: ModelLayout = {
   name: 'llama-3-8b',
-  layout: kvFormat(LLAMA_3_8B_KV, 'bf16').layout,
-  bytesPerToken: kvFormat(LLAMA_3_8B_KV, 'bf16').bytesPerToken,
+  ...bf16Bytes(LLAMA_3_8B_KV),
   maxContext: 8192,
   weightBytesPerCard: 8.03e9 * BF16_BYTES,
   deployment: '8.03e9 bf16 weights on one card',
   compute: {
     activeParams: 8.03e9,
-    layers: 32,
+    layers: LLAMA_3_8B_KV.layers,
     queryHeads: 32,
     tensorParallel: 1,
     decodeHeadDims: [128, 128],

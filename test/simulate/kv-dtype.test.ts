@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArgumentError } from '../../src/errors.js';
+import { DS_MLA_TOKEN_BYTES } from '../../src/fp8/ds-mla-token.js';
 import { parsePolicyName } from '../../src/simulate/memory-policy.js';
 import {
   DEEPSEEK_V3,
@@ -29,6 +30,8 @@ test('bytes per token of both models in bf16 and fp8, from their shapes', () => 
   const ds = modelKvFormat(DEEPSEEK_V3, 'fp8');
   assert.equal(ds.bytesPerToken, 656 * 61);
   assert.equal(ds.bytesPerToken, 40_016);
+  // The study's bytes are those of the token the CPU backend quantizes into.
+  assert.equal(ds.bytesPerToken, DS_MLA_TOKEN_BYTES * 61);
   assert.equal(ds.fixedBytes, 0);
   assert.match(ds.layout, /fp8_ds_mla: 512 fp8 e4m3 .* 4 float32 scales .* 64 bf16 .*656 bytes/);
   // Llama-3-8B: K and V of 8 heads x 128 values a layer, 32 layers; 2 bytes each in bf16.
