@@ -11,6 +11,7 @@ import base64
 import hashlib
 import os
 import re
+import sys
 import sysconfig
 import zipfile
 from pathlib import Path
@@ -59,10 +60,15 @@ def _metadata():
     return name, version, header + readme
 
 
-def _tag(library):
+def _tag(library, extension):
     if library is None:
         return "py3-none-any"
-    return "py3-none-" + re.sub(r"[-.]", "_", sysconfig.get_platform())
+    platform = re.sub(r"[-.]", "_", sysconfig.get_platform())
+    if extension is None:
+        return "py3-none-" + platform
+    # The extension is built for this CPython's ABI (its EXT_SUFFIX).
+    python = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    return f"{python}-{python}-{platform}"
 
 
 def _write_dist_info(directory, name, version, metadata):
@@ -77,12 +83,13 @@ def _fallback_prepare_metadata_for_build_wheel(metadata_directory, config_settin
     return _write_dist_info(metadata_directory, name, version, metadata)
 
 
-def _write_wheel(wheel_directory, library):
+def _write_wheel(wheel_directory, library, extension):
     name, version, metadata = _metadata()
-    tag = _tag(library)
+    tag = _tag(library, extension)
     files = {f"{PACKAGE}/{p.name}": p.read_bytes() for p in sorted((HERE / PACKAGE).glob("*.py"))}
-    if library is not None:
-        files[f"{PACKAGE}/{library.name}"] = library.read_bytes()
+    for binary in (library, extension):
+        if binary is not None:
+            files[f"{PACKAGE}/{binary.name}"] = binary.read_bytes()
     info = f"{name}-{version}.dist-info"
     files[f"{info}/METADATA"] = metadata.encode()
     files[f"{info}/WHEEL"] = (
@@ -108,11 +115,13 @@ def _write_wheel(wheel_directory, library):
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     library = native_build.wheel_library()
+    extension = None if library is None else native_build.wheel_extension()
     if _setuptools_writes_wheels():
-        # setup.py, run by setuptools in this process, bundles what this names ("": nothing).
+        # setup.py, run by setuptools in this process, bundles what these name ("": nothing).
         os.environ[native_build.WHEEL_LIBRARY_ENV] = "" if library is None else str(library)
+        os.environ[native_build.WHEEL_EXTENSION_ENV] = "" if extension is None else str(extension)
         return _setuptools.build_wheel(wheel_directory, config_settings, metadata_directory)
-    return _write_wheel(wheel_directory, library)
+    return _write_wheel(wheel_directory, library, extension)
 
 
 build_sdist = _setuptools.build_sdist

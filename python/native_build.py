@@ -8,12 +8,19 @@ absence is an error unless FLASH_MLA_TS_PURE_PYTHON=1 asks for the Python packag
 
 The build goes to $FMLA_BUILD_DIR/python (default build/python, relative to the project root);
 FMLA_CUDA_ARCHS and FMLA_JOBS are read as the npm build reads them.
+
+It also builds flash_mla_ts._fast_decode (ext/fast_decode.cpp: the decode call in C++, for host
+time) against the torch importable here, with the C++ compiler torch's extensions use; without
+torch or a compiler the package calls the library through ctypes alone, and says why at build time
+and in flash_mla_ts.fast_path_status(). `python3 python/native_build.py --extension` builds it
+into build/ for the source tree.
 """
 
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +28,10 @@ LIBRARY_NAME = "libflashmla.so"
 PURE_PYTHON_ENV = "FLASH_MLA_TS_PURE_PYTHON"
 # How build_backend tells setup.py (run by setuptools in the same process) what to bundle.
 WHEEL_LIBRARY_ENV = "_FLASH_MLA_TS_WHEEL_LIBRARY"
+EXTENSION_NAME = "_fast_decode"
+EXTENSION_SOURCE = ROOT / "python" / "ext" / "fast_decode.cpp"
+# How build_backend tells setup.py where the extension is ("" when it was not built).
+WHEEL_EXTENSION_ENV = "_FLASH_MLA_TS_WHEEL_EXTENSION"
 # Looked at after PATH and $CUDA_HOME / $CUDA_PATH, as the other builds do.
 DEFAULT_CUDA_DIRS = ("/usr/local/cuda",)
 
@@ -122,3 +133,63 @@ def wheel_library(environ=None):
         print(f"flash_mla_ts: {PURE_PYTHON_ENV} is set, no {LIBRARY_NAME} built", file=sys.stderr)
         return None
     return build_library(environ)
+
+
+def extension_filename():
+    """The extension's file name for this Python (_fast_decode.cpython-311-x86_64-linux-gnu.so)."""
+    return EXTENSION_NAME + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+
+
+def build_extension(output_dir, environ=None):
+    """Builds flash_mla_ts._fast_decode into output_dir against the torch importable here and
+    returns its path; None, with the reason printed, where torch or a C++ compiler is missing or
+    the compiler fails (the package then works without it, through ctypes)."""
+    environ = dict(os.environ if environ is None else environ)
+    try:
+        import torch
+        from torch.utils import cpp_extension
+    except Exception as err:  # noqa: BLE001  (a broken torch is as good as none here)
+        print(f"flash_mla_ts: {EXTENSION_NAME} not built: torch is not importable here ({err}); "
+              "install with `pip install --no-build-isolation ./python` in the environment that "
+              "has torch, for the faster decode call", file=sys.stderr)
+        return None
+    cxx = environ.get("CXX") or shutil.which("c++", path=environ.get("PATH", "")) or shutil.which(
+        "g++", path=environ.get("PATH", ""))
+    if not cxx:
+        print(f"flash_mla_ts: {EXTENSION_NAME} not built: no C++ compiler (set CXX)",
+              file=sys.stderr)
+        return None
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = output_dir / extension_filename()
+    command = [
+        cxx, "-O2", "-std=c++20", "-shared", "-fPIC", "-fvisibility=hidden",
+        f"-D_GLIBCXX_USE_CXX11_ABI={int(torch.compiled_with_cxx11_abi())}",
+        f'-DFMLA_TORCH_VERSION="{torch.__version__}"',
+        *[f"-I{p}" for p in cpp_extension.include_paths()],
+        f"-I{sysconfig.get_paths()['include']}", f"-I{ROOT / 'csrc' / 'include'}",
+        EXTENSION_SOURCE, "-o", target,
+        *[f"-L{p}" for p in cpp_extension.library_paths()],
+        "-lc10", "-ltorch", "-ltorch_cpu", "-ltorch_python",
+    ]
+    print("flash_mla_ts: " + " ".join(str(c) for c in command), flush=True)
+    if subprocess.call([str(c) for c in command], cwd=str(ROOT), env=environ) != 0:
+        print(f"flash_mla_ts: {EXTENSION_NAME} not built: the compiler failed (output above); the "
+              "package calls the library through ctypes alone", file=sys.stderr)
+        return None
+    return target
+
+
+def wheel_extension(environ=None):
+    """The extension the wheel carries (built now), or None."""
+    if pure_python_requested(environ):
+        return None
+    return build_extension(ROOT / (environ or os.environ).get("FMLA_BUILD_DIR", "build") /
+                           "python", environ)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--extension"]:
+        sys.exit("usage: python3 python/native_build.py --extension   (builds "
+                 f"build/{extension_filename()} for the source tree)")
+    sys.exit(0 if build_extension(ROOT / "build") else 1)

@@ -20,6 +20,8 @@ to register the torch.compile operators); the functions that need them say so wh
 missing.
 """
 
+from ._fast import release_workspaces
+from ._fast import status as fast_path_status
 from ._library import LIBRARY_ENV, find_library
 from .attention import (
     flash_attn_varlen_func,
@@ -61,6 +63,8 @@ __all__ = [
     "flash_attn_varlen_kvpacked_func",
     "device_count",
     "library_version",
+    "fast_path_status",
+    "release_workspaces",
     "find_library",
     "LIBRARY_ENV",
     "ArgumentError",

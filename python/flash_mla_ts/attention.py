@@ -28,7 +28,7 @@ raises NotImplementedError naming the argument.
 
 import ctypes
 
-from . import _library, _ops
+from . import _fast, _library, _ops
 from . import _torch_tensors as _tt
 from ._torch_tensors import (
     CACHE_DTYPES,
@@ -88,6 +88,8 @@ _float32 = _torch.float32 if _torch is not None else None
 _uint8 = _torch.uint8 if _torch is not None else None
 
 _HEAD_DIM_V_BOUND = "at most d_qk, q.shape[3]"
+# Statuses of the library that a refused argument gives: the checked path then finds and names it.
+_ARGUMENT_STATUSES = (1, 5)  # FMLA_ERROR_INVALID_ARGUMENT, FMLA_ERROR_UNSUPPORTED
 _MLA = "fmla_mla_decode"
 _GQA = "fmla_gqa_decode"
 _MLA_NAMES = ("q", "k_cache", "block_table", "cache_seqlens", "tile_scheduler_metadata",
@@ -346,6 +348,17 @@ def _decode_scheduled(function, sched, num_splits, q, k_cache, v_cache, block_ta
                       cache_seqlens, head_dim_v, softmax_scale, causal, out, lse):
     """The schedule-object convention: build the schedule on the first call, check and reuse it
     on the others (schedule.py)."""
+    if (num_splits is None and sched.have_initialized and type(q) is _Tensor
+            and type(k_cache) is _Tensor and not _compiling()):
+        # The reuse of a built schedule, once per layer and step: one comparison with what it
+        # was built for (mismatches and everything else take the checks below).
+        q_shape, k_shape = q.shape, k_cache.shape
+        if len(q_shape) == 4 and len(k_shape) == 4 and sched.config == (
+                q_shape[0], q_shape[1], q_shape[2], k_shape[1], k_shape[2], causal, False, None,
+                None, None):
+            return _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens,
+                                 head_dim_v, sched.tile_scheduler_metadata, sched.num_splits,
+                                 softmax_scale, causal, out, lse)
     import_torch()
     if num_splits is not None:
         raise ArgumentError("num_splits",
@@ -414,7 +427,15 @@ def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, hea
                   metadata, num_splits, softmax_scale, causal, out, lse):
     """The shared body of the MLA and GQA decodes: v_cache is None for MLA, head_dim_v None for GQA
     (whose values have q's head dim). Every tensor is checked and packed into one buffer of
-    fmla_tensor views; the devices are checked once all of them passed."""
+    fmla_tensor views; the devices are checked once all of them passed. The C++ call (_fast.py)
+    goes first: it takes the valid calls and leaves the others to the checks here."""
+    result = _fast.decode(v_cache is None, q, k_cache, v_cache, block_table, cache_seqlens,
+                          head_dim_v, metadata, num_splits, softmax_scale, causal, out, lse)
+    if result is not None:
+        if type(result) is tuple:
+            return result
+        if result not in _ARGUMENT_STATUSES:  # a failure of the device, not of the arguments
+            _library.check(function, result)
     import_torch()
     block = _CallBlock()
     b, s_q, h_q, d_qk = pack(block, 0, "q", q, HALF, Q_LAYOUT)
