@@ -1,5 +1,7 @@
-// fmla_write_kv: scatter new cache rows to their slots.
+// fmla_write_kv: scatter new cache rows to their slots; fmla_write_kv_fp8: the same, quantizing.
+#include "../kernels/config.h"
 #include "../kernels/kv_write/write_kv.cuh"
+#include "../kernels/kv_write/write_kv_fp8.cuh"
 #include "checks.h"
 
 using namespace fmla;
@@ -68,4 +70,92 @@ extern "C" fmla_status fmla_write_kv(fmla_tensor* cache, const fmla_tensor* rows
   p.row_bytes = static_cast<int>(row_bytes);
   p.vector_bytes = vec;
   return from_cuda(launch_write_kv(p, static_cast<cudaStream_t>(stream)), "write_kv kernel launch");
+}
+
+extern "C" fmla_status fmla_write_kv_fp8(fmla_tensor* cache, const fmla_tensor* rows,
+                                         const fmla_tensor* slot_mapping, int32_t format,
+                                         const fmla_tensor* descale, void* stream) {
+  FMLA_TRY(require_device());
+  if (format != FMLA_KV_FORMAT_FP8_DS_MLA && format != FMLA_KV_FORMAT_FP8_E4M3)
+    return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                "format: expected FMLA_KV_FORMAT_FP8_DS_MLA (%d) or FMLA_KV_FORMAT_FP8_E4M3 (%d), "
+                "got %d",
+                FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3, format);
+  const bool ds_mla = format == FMLA_KV_FORMAT_FP8_DS_MLA;
+  FMLA_TRY(check_tensor(cache, "cache", 4, {FMLA_DTYPE_FLOAT8_E4M3FN}));
+  FMLA_TRY(check_tensor(rows, "rows", 3, {FMLA_DTYPE_BFLOAT16, FMLA_DTYPE_FLOAT16}));
+  FMLA_TRY(check_tensor(slot_mapping, "slot_mapping", 1, {FMLA_DTYPE_INT32}));
+  const int64_t n = rows->shape[0];
+  const int64_t page_size = cache->shape[1], h_kv = cache->shape[2];
+  const int64_t d = ds_mla ? kMlaHeadDimQK : cache->shape[3];
+  if (ds_mla) {
+    FMLA_TRY(check_dim(cache, "cache", 2, 1, "h_kv: an fp8_ds_mla cache holds one latent head"));
+    FMLA_TRY(check_dim(cache, "cache", 3, kDsMlaTokenBytes, "the bytes of an fp8_ds_mla token"));
+    if (descale)
+      return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                  "descale: expected NULL with FMLA_KV_FORMAT_FP8_DS_MLA (its scales are in the "
+                  "tokens), got a tensor");
+  } else {
+    if (!descale)
+      return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                  "descale: expected a float32 tensor of one element with FMLA_KV_FORMAT_FP8_E4M3, "
+                  "got NULL");
+    FMLA_TRY(check_tensor(descale, "descale", descale->ndim, {FMLA_DTYPE_FLOAT32}));
+    int64_t elements = 1;
+    for (int i = 0; i < descale->ndim; ++i) elements *= descale->shape[i];
+    if (elements != 1)
+      return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                  "descale: expected a float32 tensor of one element, got %lld elements",
+                  static_cast<long long>(elements));
+  }
+  FMLA_TRY(check_dim(rows, "rows", 1, h_kv, "h_kv of cache"));
+  FMLA_TRY(check_dim(rows, "rows", 2, d, ds_mla ? "d_qk of the fp8_ds_mla format" : "d of cache"));
+  FMLA_TRY(check_dim(slot_mapping, "slot_mapping", 0, n, "n of rows"));
+  if (page_size < 1 || h_kv < 1 || d < 1)
+    return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                "cache: expected page_size, h_kv and d >= 1, got [%lld, %lld, %lld, %lld]",
+                static_cast<long long>(cache->shape[0]), static_cast<long long>(page_size),
+                static_cast<long long>(h_kv), static_cast<long long>(cache->shape[3]));
+  FMLA_TRY(check_shape_int32(cache, "cache"));
+  FMLA_TRY(check_shape_int32(rows, "rows"));
+  if (h_kv * d > INT32_MAX)
+    return fail(FMLA_ERROR_UNSUPPORTED, "cache: expected h_kv * d <= %d, got %lld", INT32_MAX,
+                static_cast<long long>(h_kv * d));
+  FMLA_TRY(check_vector_layout(cache, "cache", 1));
+  FMLA_TRY(check_vector_layout(rows, "rows", 2));
+  FMLA_TRY(check_inner_stride(slot_mapping, "slot_mapping"));
+  FMLA_TRY(check_no_overlap(cache, "cache"));
+  if (ds_mla && (cache->strides[1] != kDsMlaTokenBytes ||
+                 (cache->shape[0] > 1 && cache->strides[0] < page_size * kDsMlaTokenBytes)))
+    return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                "cache: expected fp8_ds_mla tokens packed (row stride %d) in pages at least "
+                "page_size * %d bytes apart, got strides [%lld, %lld, %lld, %lld]",
+                kDsMlaTokenBytes, kDsMlaTokenBytes, static_cast<long long>(cache->strides[0]),
+                static_cast<long long>(cache->strides[1]), static_cast<long long>(cache->strides[2]),
+                static_cast<long long>(cache->strides[3]));
+  if (n == 0) return FMLA_OK;
+
+  WriteKvFp8Params p{};
+  p.cache = static_cast<uint8_t*>(cache->data);
+  p.rows = rows->data;
+  p.slot_mapping = static_cast<const int32_t*>(slot_mapping->data);
+  p.descale = ds_mla ? nullptr : static_cast<const float*>(descale->data);
+  p.cache_stride_page = cache->strides[0];  // float8: elements are bytes
+  p.cache_stride_row = cache->strides[1];
+  p.cache_stride_head = cache->strides[2];
+  p.rows_stride_n = rows->strides[0];
+  p.rows_stride_head = rows->strides[1];
+  p.slot_stride = slot_mapping->strides[0];
+  p.num_slots = cache->shape[0] * page_size;
+  p.n = n;
+  p.h_kv = static_cast<int>(h_kv);
+  p.page_size = static_cast<int>(page_size);
+  p.d = static_cast<int>(d);
+  // Four values at a time when no access of four straddles an alignment of 4 codes.
+  p.wide = d % 4 == 0 && (reinterpret_cast<uintptr_t>(cache->data) | cache->strides[0] |
+                          cache->strides[1] | cache->strides[2]) % 4 == 0;
+  return from_cuda(launch_write_kv_fp8(p, ds_mla ? Fp8WriteFormat::kDsMla : Fp8WriteFormat::kE4m3,
+                                       rows->dtype == FMLA_DTYPE_FLOAT16,
+                                       static_cast<cudaStream_t>(stream)),
+                   "write_kv_fp8 kernel launch");
 }

@@ -271,6 +271,30 @@ FMLA_API fmla_status fmla_gqa_decode(const fmla_tensor* q, const fmla_tensor* k_
 FMLA_API fmla_status fmla_write_kv(fmla_tensor* cache, const fmla_tensor* rows,
                                    const fmla_tensor* slot_mapping, void* stream);
 
+/* The FP8 cache formats (docs/fp8-kv-cache.md); both store float8_e4m3fn bytes. */
+typedef enum fmla_kv_format {
+  /* DeepSeek-V3.2's 656-byte MLA token: 512 e4m3 latent values, 4 float32 power-of-two scales
+   * (one per 128 values), 64 bf16 rope values. */
+  FMLA_KV_FORMAT_FP8_DS_MLA = 1,
+  /* float8_e4m3fn values with one float32 scale per tensor (descale). */
+  FMLA_KV_FORMAT_FP8_E4M3 = 2
+} fmla_kv_format;
+
+/* The quantizing write: bf16 / fp16 rows into an FP8 cache, as fmla_write_kv places them.
+ *   FMLA_KV_FORMAT_FP8_DS_MLA: cache float8_e4m3fn [num_pages, page_size, 1, 656], rows packed
+ *     (stride 656) and pages at least page_size * 656 bytes apart; rows [n, 1, 576]; descale NULL.
+ *     Each group of 128 latent values gets scale 2^ceil(log2(max(amax / 448, 1e-4))) and codes
+ *     e4m3_rne(x / scale); a group holding NaN or an infinity gets scale NaN and NaN codes; the rope
+ *     values are rounded to bf16.
+ *   FMLA_KV_FORMAT_FP8_E4M3: cache float8_e4m3fn [num_pages, page_size, h_kv, d]; rows [n, h_kv, d];
+ *     descale float32, one element in device memory (read by the kernel, so a graph replays with
+ *     its current value): code = e4m3_rne(x / descale), a float32 division, saturating to +-448
+ *     (infinities too), NaN to NaN.
+ *   slot_mapping as for fmla_write_kv. The bytes written equal the CPU reference's. */
+FMLA_API fmla_status fmla_write_kv_fp8(fmla_tensor* cache, const fmla_tensor* rows,
+                                       const fmla_tensor* slot_mapping, int32_t format,
+                                       const fmla_tensor* descale, void* stream);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -12,6 +12,8 @@ constexpr int kMetadataInts = 8;         // ints per part in tile_scheduler_meta
 // MLA head dims (DeepSeek-V2/V3): 512 latent dims (shared K/V) + 64 rotary dims.
 constexpr int kMlaHeadDimQK = 576;
 constexpr int kMlaHeadDimV = 512;
+// fp8_ds_mla (docs/fp8-kv-cache.md): 512 e4m3 codes, 4 float32 scales, 64 bf16 rope values.
+constexpr int kDsMlaTokenBytes = 656;
 
 // Combine kernel: one block per (sequence with several splits, query row, column slice); the
 // threads own a float4 of the slice each and split the partials between groups of them, so that

@@ -88,6 +88,7 @@ _PROTOTYPES = {
         [_T, _T, _T, _T, _T, _T, _T, _float, _i32, _T, _T, _ptr, _size, _ptr],
     ),
     "fmla_write_kv": (_int, [_T, _T, _T, _ptr]),
+    "fmla_write_kv_fp8": (_int, [_T, _T, _T, _i32, _T, _ptr]),
 }
 
 _lock = threading.Lock()

@@ -34,6 +34,9 @@ SCHEMAS = {
     "gqa_decode": f"({_DECODE_GQA}) -> (Tensor, Tensor)",
     "gqa_decode_out": f"({_DECODE_GQA}, Tensor(a!) out, Tensor(b!) lse) -> ()",
     "write_kv": "(Tensor(a!) cache, Tensor rows, Tensor slot_mapping) -> ()",
+    "write_kv_fp8": (
+        "(Tensor(a!) cache, Tensor rows, Tensor slot_mapping, int format, Tensor? descale) -> ()"
+    ),
 }
 
 available = False
@@ -45,6 +48,7 @@ mla_decode_out = None
 gqa_decode = None
 gqa_decode_out = None
 write_kv = None
+write_kv_fp8 = None
 
 _library_handle = None  # the torch.library.Library: the registrations live as long as it does
 problem = "not registered yet"

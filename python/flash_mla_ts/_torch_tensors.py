@@ -55,6 +55,7 @@ HALF = _codes("bfloat16", "float16")
 INT32 = _codes("int32")
 FLOAT32 = _codes("float32")
 CACHE_DTYPES = _codes("bfloat16", "float16", "float32", "float8_e4m3fn")
+FP8 = _codes("float8_e4m3fn")
 # One-dtype tables for "the same dtype as q": no dict built per call.
 SAME = {dtype: {dtype: code} for dtype, code in DTYPE_CODES.items()}
 

@@ -34,6 +34,7 @@ from ._torch_tensors import (
     CACHE_DTYPES,
     CACHE_LAYOUT,
     FLOAT32,
+    FP8,
     HALF,
     INT32,
     LSE_LAYOUT,
@@ -569,16 +570,37 @@ def _new_outputs(q, shape):
 # ------------------------------------------------------------------------------------ cache writes
 
 
-def write_kv(cache, rows, slot_mapping):
+def write_kv(cache, rows, slot_mapping, *, is_fp8_kvcache=False, descale=None):
     """cache[slot // page_size, slot % page_size] = rows[i] for each slot_mapping[i] >= 0, in place.
 
     cache [num_pages, page_size, h_kv, d] (bf16, fp16, float32 or fp8); rows [n, h_kv, d] in the
     cache's dtype; slot_mapping int32 [n] of page * page_size + row, -1 to skip a row.
+
+    Into an FP8 cache (docs/fp8-kv-cache.md), bf16 / fp16 rows are quantized on the way:
+    is_fp8_kvcache=True for FlashMLA's fp8_ds_mla layout (cache float8_e4m3fn
+    [num_pages, page_size, 1, 656], rows [n, 1, 576]: per-128 power-of-two scales in each token);
+    descale= a float32 tensor of one element (the cache's scale, on its device) for fp8_e4m3
+    (code = e4m3_rne(x / descale), saturating). The bytes equal the other backends'.
     """
+    if is_fp8_kvcache is not False and require_flag("is_fp8_kvcache", is_fp8_kvcache):
+        if descale is not None:
+            raise ArgumentError("descale", "None with is_fp8_kvcache=True (the fp8_ds_mla tokens "
+                                "carry their scales)", describe_value(descale))
+        fmt = _FP8_DS_MLA
+    elif descale is not None:
+        fmt = _FP8_E4M3
+    else:
+        fmt = 0
     if _traced(cache):
-        _ops.write_kv(cache, rows, slot_mapping)
+        if fmt:
+            _ops.write_kv_fp8(cache, rows, slot_mapping, fmt, descale)
+        else:
+            _ops.write_kv(cache, rows, slot_mapping)
         return
-    _write_kv_eager(cache, rows, slot_mapping)
+    if fmt:
+        _write_kv_fp8_eager(cache, rows, slot_mapping, fmt, descale)
+    else:
+        _write_kv_eager(cache, rows, slot_mapping)
 
 
 def _write_kv_eager(cache, rows, slot_mapping):
@@ -599,6 +621,49 @@ def _write_kv_fake(cache, rows, slot_mapping):
     pack(None, 0, "slot_mapping", slot_mapping, INT32, SLOTS_LAYOUT)
     require_same_cuda_device([("cache", cache), ("rows", rows), ("slot_mapping", slot_mapping)],
                              allow_meta=True)
+
+
+# fmla_kv_format (flash_mla.h)
+_FP8_DS_MLA = 1
+_FP8_E4M3 = 2
+
+
+def _check_write_kv_fp8(block, cache, rows, slot_mapping, fmt, descale, allow_meta):
+    """The checks of an FP8 write, packing the views into `block` when it is given; returns the
+    named tensors (the library checks shapes against each other and the fp8_ds_mla layout)."""
+    if fmt not in (_FP8_DS_MLA, _FP8_E4M3):
+        raise ArgumentError("format", f"{_FP8_DS_MLA} (fp8_ds_mla) or {_FP8_E4M3} (fp8_e4m3)",
+                            describe_value(fmt))
+    pack(block, 0, "cache", cache, FP8, CACHE_LAYOUT)
+    pack(block, 1, "rows", rows, HALF, ROWS_LAYOUT)
+    pack(block, 2, "slot_mapping", slot_mapping, INT32, SLOTS_LAYOUT)
+    named = [("cache", cache), ("rows", rows), ("slot_mapping", slot_mapping)]
+    if fmt == _FP8_E4M3:
+        if (not isinstance(descale, _Tensor) or descale.dtype != _float32
+                or descale.numel() != 1):
+            raise ArgumentError("descale", "a float32 tensor of one element",
+                                describe_value(descale))
+        pack(block, 3, "descale", descale.reshape(1), FLOAT32, ("1",))
+        named.append(("descale", descale))
+    if allow_meta:
+        require_same_cuda_device(named, allow_meta=True)
+    return named
+
+
+def _write_kv_fp8_eager(cache, rows, slot_mapping, fmt, descale):
+    import_torch()
+    block = _CallBlock()
+    named = _check_write_kv_fp8(block, cache, rows, slot_mapping, fmt, descale, False)
+    names, tensors = zip(*named)
+    device = cuda_device_index(names, tensors)
+    base = _addressof(block)
+    invoke("fmla_write_kv_fp8", block, base, device,
+           (base, base + _TB, base + 2 * _TB, fmt, base + 3 * _TB if fmt == _FP8_E4M3 else None,
+            current_stream(device)))
+
+
+def _write_kv_fp8_fake(cache, rows, slot_mapping, fmt, descale):
+    _check_write_kv_fp8(None, cache, rows, slot_mapping, fmt, descale, True)
 
 
 # ------------------------------------------------------------------------------------ FlashMLA's
@@ -679,6 +744,7 @@ def _register_operators():
         "gqa_decode": gqa_decode,
         "gqa_decode_out": gqa_decode_out,
         "write_kv": _write_kv_eager,
+        "write_kv_fp8": _write_kv_fp8_eager,
     }
     fakes = {
         "get_mla_metadata": _metadata_fake,
@@ -687,6 +753,7 @@ def _register_operators():
         "gqa_decode": gqa_decode_fake,
         "gqa_decode_out": gqa_decode_out_fake,
         "write_kv": _write_kv_fake,
+        "write_kv_fp8": _write_kv_fp8_fake,
     }
     _ops.register(_torch, impls, fakes)
 

@@ -19,7 +19,7 @@ export function decodeBackend(
   const scales = scaleTensors(fp8);
   const all = { ...tensors, ...scales };
   const backend = backendForTensors(all);
-  checkFp8Backend(fp8, backend, 'options.descaleK');
+  checkFp8Backend(fp8, backend, 'options.descaleK', 'decode');
   validateDecodeExecution(checkOptionsObject(options, 'options'), backend, tensors.q, shapes.dV);
   checkDecodeCall(all, shapes, options?.checkContents);
   checkScaleValues(scales, options?.checkContents);

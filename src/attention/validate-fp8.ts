@@ -205,18 +205,21 @@ export function scaleTensors(fp8: Fp8Decode | Fp8Write | undefined): Record<stri
 }
 
 /**
- * An FP8 format runs only on a backend that lists it (the CPU backend so far): elsewhere the call
- * is refused here, before the backend sees it.
+ * An FP8 format runs only on a backend that lists it for the operation (decodes: the CPU backend so
+ * far; writes: both): elsewhere the call is refused here, before the backend sees it.
  */
 export function checkFp8Backend(
   fp8: Fp8Decode | Fp8Write | undefined,
   backend: Backend,
   e4m3Option: string,
+  operation: 'decode' | 'write',
 ): void {
-  if (!fp8 || backend.fp8CacheFormats?.includes(fp8.cacheFormat)) return;
+  const formats = operation === 'decode' ? backend.fp8DecodeFormats : backend.fp8WriteFormats;
+  if (!fp8 || formats?.includes(fp8.cacheFormat)) return;
   throw new ArgumentError(
     formatOption(fp8.cacheFormat, e4m3Option),
-    `host tensors: the ${fp8.cacheFormat} format runs on the cpu backend only (no GPU kernel yet)`,
+    `host tensors: a ${operation} in the ${fp8.cacheFormat} format runs on the cpu backend only ` +
+      '(no GPU kernel yet)',
     `tensors for the ${backend.name} backend`,
   );
 }

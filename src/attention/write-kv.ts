@@ -31,7 +31,7 @@ export function writeKv<T extends TensorLike>(
   const scales = scaleTensors(fp8);
   const tensors = { cache, rows, slotMapping, ...scales };
   const backend = backendForTensors(tensors);
-  checkFp8Backend(fp8, backend, 'options.descale');
+  checkFp8Backend(fp8, backend, 'options.descale', 'write');
   validateWriteKvExecution(checkOptionsObject(options, 'options'), backend);
   if (cache.location === 'host') checkHostTensors(tensors);
   if (shouldCheckContents(cache, options?.checkContents)) {

@@ -117,8 +117,10 @@ export interface Backend<T extends TensorLike = TensorLike> {
   readonly name: 'cpu' | 'cuda';
   /** The SM count schedules default to (the device's); undefined: DEFAULT_NUM_SMS. */
   defaultNumSms?(): number;
-  /** The FP8 cache formats this backend decodes and writes; absent: none (src/attention/ refuses). */
-  readonly fp8CacheFormats?: readonly Fp8CacheFormat[];
+  /** The FP8 cache formats this backend decodes over; absent: none (src/attention/ refuses). */
+  readonly fp8DecodeFormats?: readonly Fp8CacheFormat[];
+  /** The FP8 cache formats writeKv quantizes into on this backend; absent: none. */
+  readonly fp8WriteFormats?: readonly Fp8CacheFormat[];
   /** Throws ArgumentError unless `stream` is one this backend launches on; absent: ignored. */
   checkStream?(stream: unknown, name: string): void;
   getMlaMetadata(

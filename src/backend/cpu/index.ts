@@ -9,7 +9,8 @@ import { writeKv } from './write-kv.js';
 
 export const cpuBackend: Backend<Tensor> = {
   name: 'cpu',
-  fp8CacheFormats: FP8_CACHE_FORMATS,
+  fp8DecodeFormats: FP8_CACHE_FORMATS,
+  fp8WriteFormats: FP8_CACHE_FORMATS,
   getMlaMetadata,
   mlaDecode,
   gqaDecode,

@@ -7,9 +7,10 @@ import type {
   ExecutionOptions,
   MlaMetadata,
 } from '../backend.js';
+import { FP8_CACHE_FORMATS } from '../../fp8/cache-formats.js';
 import { METADATA_ROW_WIDTH } from '../../schedule/index.js';
 import { CudaTensor } from './cuda-tensor.js';
-import type { DecodeTail } from './native-api.js';
+import { NATIVE_KV_FORMAT, type DecodeTail } from './native-api.js';
 import { checkStream, CudaStream, cudaDeviceInfo, nativeLibrary, streamHandle } from './runtime.js';
 
 type Exec = ExecutionOptions<CudaTensor>;
@@ -86,6 +87,7 @@ function decode(
 
 export const cudaBackend: Backend<CudaTensor> = {
   name: 'cuda',
+  fp8WriteFormats: FP8_CACHE_FORMATS,
 
   defaultNumSms: () => cudaDeviceInfo().smCount,
 
@@ -142,7 +144,19 @@ export const cudaBackend: Backend<CudaTensor> = {
     );
   },
 
-  writeKv(cache, rows, slotMapping, exec: Exec = {}) {
+  writeKv(cache, rows, slotMapping, exec: Exec = {}, fp8) {
+    if (fp8) {
+      nativeLibrary().call(
+        'writeKvFp8',
+        cache.descriptor(),
+        rows.descriptor(),
+        slotMapping.descriptor(),
+        NATIVE_KV_FORMAT[fp8.cacheFormat],
+        fp8.descale ? fp8.descale.descriptor() : null,
+        streamHandle(exec.stream),
+      );
+      return;
+    }
     nativeLibrary().call(
       'writeKv',
       cache.descriptor(),

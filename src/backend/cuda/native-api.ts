@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import type { DType } from '../../dtype.js';
+import type { Fp8CacheFormat } from '../../fp8/cache-formats.js';
 import { ArgumentError, BackendUnavailableError, NativeError } from '../../errors.js';
 
 export type DevicePtr = bigint & { readonly __brand: 'DevicePtr' };
@@ -29,6 +30,12 @@ export const NATIVE_DTYPE: Record<DType, number> = {
   float16: 2,
   float8_e4m3fn: 3,
   int32: 4,
+};
+
+/** fmla_kv_format: the FP8 cache formats of fmla_write_kv_fp8. */
+export const NATIVE_KV_FORMAT: Record<Fp8CacheFormat, number> = {
+  fp8_ds_mla: 1,
+  fp8_e4m3: 2,
 };
 
 /** sizeof(fmla_tensor): void* data; int32 dtype, ndim; int64 shape[6], strides[6]. */
@@ -143,6 +150,14 @@ export interface NativeFunctions {
     ...schedulingAndOutputs: DecodeTail
   ): number;
   writeKv(cache: TensorArg, rows: TensorArg, slots: TensorArg, stream: StreamHandle): number;
+  writeKvFp8(
+    cache: TensorArg,
+    rows: TensorArg,
+    slots: TensorArg,
+    format: number,
+    descale: TensorArg,
+    stream: StreamHandle,
+  ): number;
   testingFillNormal(
     t: TensorArg,
     seed: bigint,
@@ -205,6 +220,8 @@ const PROTOTYPES: { readonly [K in keyof NativeFunctions]: string } = {
   gqaDecode:
     'int fmla_gqa_decode(void *q, void *k, void *v, void *bt, void *seqlens, void *tsm, void *splits, float scale, int causal, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
   writeKv: 'int fmla_write_kv(void *cache, void *rows, void *slots, uint64_t stream)',
+  writeKvFp8:
+    'int fmla_write_kv_fp8(void *cache, void *rows, void *slots, int32_t format, void *descale, uint64_t stream)',
   testingFillNormal:
     'int fmla_testing_fill_normal(void *t, uint64_t seed, float scale, float limit, uint64_t stream)',
   testingSpin: 'int fmla_testing_spin(uint64_t ns, uint64_t stream)',
