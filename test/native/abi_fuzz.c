@@ -11,7 +11,8 @@
  *     -g  also run the known gaps: mutations whose `gap` says why the library still accepts them
  *         (invalid inputs it should refuse; none at present)
  *     -l  list the mutations and exit
- *     -f  call only this entry point (to reproduce a failure)
+ *     -f  call only this entry point (to reproduce a failure; fmla_write_kv_fp8 is two, one per
+ *         format: fmla_write_kv_fp8/ds_mla and fmla_write_kv_fp8/e4m3)
  *
  * Each entry point has a valid baseline call. An iteration picks an entry point and either applies
  * one always-invalid mutation to a copy of its baseline (a failing status and a message of its own
@@ -58,8 +59,10 @@ static int below(int n) { return (int)(next_u64() % (uint64_t)n); }
 /* ---- Entry points, results and failures ------------------------------------------------------ */
 
 enum {
-  /* the functions that take fmla_tensor arguments come first */
-  F_GET_MLA_METADATA, F_MLA_DECODE, F_GQA_DECODE, F_WRITE_KV, F_FILL_NORMAL, F_REFERENCE,
+  /* the functions that take fmla_tensor arguments come first (fmla_write_kv_fp8 twice: a
+   * baseline per format) */
+  F_GET_MLA_METADATA, F_MLA_DECODE, F_GQA_DECODE, F_WRITE_KV, F_WRITE_KV_DS_MLA, F_WRITE_KV_E4M3,
+  F_FILL_NORMAL, F_REFERENCE,
   F_SPIN, F_DEVICE_COUNT, F_DEVICE_PROPERTIES, F_SET_DEVICE, F_GET_DEVICE, F_DEVICE_SYNCHRONIZE,
   F_MALLOC, F_FREE, F_MEMCPY_HTOD, F_MEMCPY_DTOH, F_MEMCPY_DTOD, F_MEMSET_ASYNC,
   F_STREAM_CREATE, F_STREAM_DESTROY, F_STREAM_SYNCHRONIZE,
@@ -71,6 +74,7 @@ enum {
 
 static const char* const fn_names[F_COUNT] = {
     "fmla_get_mla_metadata", "fmla_mla_decode", "fmla_gqa_decode", "fmla_write_kv",
+    "fmla_write_kv_fp8/ds_mla", "fmla_write_kv_fp8/e4m3",
     "fmla_testing_fill_normal", "fmla_reference_attention", "fmla_testing_spin",
     "fmla_device_count", "fmla_device_properties", "fmla_set_device", "fmla_get_device",
     "fmla_device_synchronize", "fmla_malloc", "fmla_free", "fmla_memcpy_htod", "fmla_memcpy_dtoh",
@@ -324,9 +328,9 @@ static void zero(void* p, size_t bytes) {
 
 /* ---- Baseline calls -------------------------------------------------------------------------- */
 
-/* Argument slots; each function uses some (write_kv: R_K is the cache, R_ROWS the new rows;
- * fill_normal: R_OUT is t; the reference: R_ROWS are the query rows). */
-enum { R_Q, R_K, R_V, R_BT, R_SL, R_MD, R_NS, R_OUT, R_LSE, R_ROWS, R_SLOTS, R_COUNT };
+/* Argument slots; each function uses some (write_kv and write_kv_fp8: R_K is the cache, R_ROWS the
+ * new rows; fill_normal: R_OUT is t; the reference: R_ROWS are the query rows). */
+enum { R_Q, R_K, R_V, R_BT, R_SL, R_MD, R_NS, R_OUT, R_LSE, R_ROWS, R_SLOTS, R_DESCALE, R_COUNT };
 
 /* What the library checks of an argument's layout, besides what every tensor gets (data aligned to
  * its element size; for an output, no two elements at one address). */
@@ -347,7 +351,7 @@ typedef struct {
 typedef struct {
   fmla_tensor t[R_COUNT];
   int null_desc[R_COUNT];
-  int32_t tokens, heads, head_dim_v, causal;
+  int32_t tokens, heads, head_dim_v, causal, format;
   float scale;
   void* workspace;
   size_t workspace_bytes;
@@ -388,6 +392,10 @@ static fmla_status invoke(int fn, call_t* c) {
                              ARG(c, R_MD), ARG(c, R_NS), c->scale, c->causal, ARG(c, R_OUT),
                              ARG(c, R_LSE), c->workspace, c->workspace_bytes, c->stream);
     case F_WRITE_KV: return fmla_write_kv(ARG(c, R_K), ARG(c, R_ROWS), ARG(c, R_SLOTS), c->stream);
+    case F_WRITE_KV_DS_MLA:
+    case F_WRITE_KV_E4M3:
+      return fmla_write_kv_fp8(ARG(c, R_K), ARG(c, R_ROWS), ARG(c, R_SLOTS), c->format,
+                               ARG(c, R_DESCALE), c->stream);
     case F_FILL_NORMAL: return fmla_testing_fill_normal(ARG(c, R_OUT), 7, 1.0f, 4.0f, c->stream);
     default:
       return fmla_reference_attention(ARG(c, R_Q), ARG(c, R_K), ARG(c, R_V), c->head_dim_v,
@@ -471,7 +479,9 @@ static void setup(void) {
   /* write_kv: a skipped row (-1) and a slot past the cache (100 >= 4 * 16), both skipped. */
   static const int32_t slots[5] = {0, 17, -1, 63, 100};
   static const int32_t query_rows[4 * 3] = {0, 0, 0, 0, 1, 7, 1, 0, 3, 2, 1, 5};
+  static const float descale = 0.5f;
   call_t* c;
+  int i;
 
   if (have_device) {
     fmla_device_props props;
@@ -516,6 +526,38 @@ static void setup(void) {
   arg(F_WRITE_KV, R_K, "cache", L_ROWS, 1, ALL_DTYPES);
   arg(F_WRITE_KV, R_ROWS, "rows", L_ROWS, 0, BIT(FMLA_DTYPE_BFLOAT16));
   arg(F_WRITE_KV, R_SLOTS, "slot_mapping", L_INNER, 0, BIT(FMLA_DTYPE_INT32));
+
+  /* write_kv_fp8 on write_kv's slots: e4m3 with write_kv's shapes and a float32 descale [1];
+   * ds_mla with one latent head of 656-byte tokens, descale NULL (a mutation passes e4m3's). */
+  c = &base[F_WRITE_KV_E4M3];
+  c->t[R_K] = tensor(FMLA_DTYPE_FLOAT8_E4M3FN, 4, 4, 16, 2, 64);
+  c->t[R_ROWS] = tensor(FMLA_DTYPE_FLOAT16, 3, 5, 2, 64, 0);
+  c->t[R_SLOTS] = base[F_WRITE_KV].t[R_SLOTS];
+  c->t[R_DESCALE] = tensor(FMLA_DTYPE_FLOAT32, 1, 1, 0, 0, 0);
+  place(&c->t[R_K]);
+  place(&c->t[R_ROWS]);
+  place(&c->t[R_DESCALE]);
+  zero(c->t[R_K].data, 4 * 16 * 2 * 64);
+  fill_random(c->t[R_ROWS], 22);
+  upload(c->t[R_DESCALE].data, &descale, sizeof descale);
+  c->format = FMLA_KV_FORMAT_FP8_E4M3;
+  c->stream = S;
+  c = &base[F_WRITE_KV_DS_MLA];
+  *c = base[F_WRITE_KV_E4M3];
+  c->t[R_K] = tensor(FMLA_DTYPE_FLOAT8_E4M3FN, 4, 4, 16, 1, 656);
+  c->t[R_ROWS] = tensor(FMLA_DTYPE_BFLOAT16, 3, 5, 1, 576, 0);
+  c->null_desc[R_DESCALE] = 1;
+  place(&c->t[R_K]);
+  place(&c->t[R_ROWS]);
+  zero(c->t[R_K].data, 4 * 16 * 656);
+  fill_random(c->t[R_ROWS], 23);
+  c->format = FMLA_KV_FORMAT_FP8_DS_MLA;
+  for (i = F_WRITE_KV_DS_MLA; i <= F_WRITE_KV_E4M3; ++i) {
+    arg(i, R_K, "cache", L_ROWS, 1, BIT(FMLA_DTYPE_FLOAT8_E4M3FN));
+    arg(i, R_ROWS, "rows", L_ROWS, 0, BIT(FMLA_DTYPE_BFLOAT16) | BIT(FMLA_DTYPE_FLOAT16));
+    arg(i, R_SLOTS, "slot_mapping", L_INNER, 0, BIT(FMLA_DTYPE_INT32));
+  }
+  arg(F_WRITE_KV_E4M3, R_DESCALE, "descale", L_ANY, 0, BIT(FMLA_DTYPE_FLOAT32));
 
   c = &base[F_FILL_NORMAL];
   c->t[R_OUT] = tensor(FMLA_DTYPE_FLOAT32, 3, 4, 8, 16, 0);
@@ -580,7 +622,7 @@ static const char* const generic_names[] = {
 
 /* Edits of the baseline that together make one invalid call. */
 enum { E_END, E_SHAPE, E_STRIDE, E_HEAD_DIM_V, E_SCALE, E_CAUSAL, E_TOKENS, E_HEADS, E_WS_PTR,
-       E_WS_BYTES, E_NULL_DESC };
+       E_WS_BYTES, E_NULL_DESC, E_NDIM, E_FORMAT };
 enum { O_SET, O_ADD };
 typedef struct {
   int field, role, dim, op;
@@ -589,6 +631,7 @@ typedef struct {
 #define SHAPE(r, d, op, v) {E_SHAPE, r, d, op, v}
 #define STRIDE(r, d, op, v) {E_STRIDE, r, d, op, v}
 #define SCALAR(f, op, v) {f, 0, 0, op, v}
+#define NDIM(r, v) {E_NDIM, r, 0, O_SET, v}
 
 typedef struct {
   unsigned fns; /* bit per function it applies to */
@@ -603,6 +646,9 @@ typedef struct {
 #define DEC (MLA | GQA)
 #define MD (1u << F_GET_MLA_METADATA)
 #define WKV (1u << F_WRITE_KV)
+#define DSMLA (1u << F_WRITE_KV_DS_MLA)
+#define E4M3 (1u << F_WRITE_KV_E4M3)
+#define FP8 (DSMLA | E4M3)
 #define FILL (1u << F_FILL_NORMAL)
 #define REF (1u << F_REFERENCE)
 
@@ -727,28 +773,55 @@ static const special specials[] = {
     {MD, "b = 0 (cache_seqlens, num_splits)", X_ANY, NULL,
      {SHAPE(R_SL, 0, O_SET, 0), SHAPE(R_NS, 0, O_SET, 1)}},
 
-    /* write_kv */
-    {WKV, "rows n + 1", X_REFUSE, NULL, {SHAPE(R_ROWS, 0, O_ADD, 1)}},
-    {WKV, "slot_mapping n + 1", X_REFUSE, NULL, {SHAPE(R_SLOTS, 0, O_ADD, 1)}},
-    {WKV, "rows h_kv + 1", X_REFUSE, NULL, {SHAPE(R_ROWS, 1, O_ADD, 1)}},
-    {WKV, "rows head dim + 8", X_REFUSE, NULL, {SHAPE(R_ROWS, 2, O_ADD, 8)}},
-    {WKV, "cache h_kv + 1", X_REFUSE, NULL, {SHAPE(R_K, 2, O_ADD, 1)}},
-    {WKV, "cache page_size = 0", X_REFUSE, NULL, {SHAPE(R_K, 1, O_SET, 0)}},
-    {WKV, "h_kv = 0 (cache, rows)", X_REFUSE, NULL,
+    /* write_kv and write_kv_fp8 */
+    {WKV | FP8, "rows n + 1", X_REFUSE, NULL, {SHAPE(R_ROWS, 0, O_ADD, 1)}},
+    {WKV | FP8, "slot_mapping n + 1", X_REFUSE, NULL, {SHAPE(R_SLOTS, 0, O_ADD, 1)}},
+    {WKV | FP8, "rows h_kv + 1", X_REFUSE, NULL, {SHAPE(R_ROWS, 1, O_ADD, 1)}},
+    {WKV | FP8, "rows head dim + 8", X_REFUSE, NULL, {SHAPE(R_ROWS, 2, O_ADD, 8)}},
+    {WKV | FP8, "cache h_kv + 1", X_REFUSE, NULL, {SHAPE(R_K, 2, O_ADD, 1)}},
+    {WKV | FP8, "cache page_size = 0", X_REFUSE, NULL, {SHAPE(R_K, 1, O_SET, 0)}},
+    {WKV | FP8, "h_kv = 0 (cache, rows)", X_REFUSE, NULL,
      {SHAPE(R_K, 2, O_SET, 0), SHAPE(R_ROWS, 1, O_SET, 0)}},
-    {WKV, "head dim = 0 (cache, rows)", X_REFUSE, NULL,
+    {WKV | FP8, "head dim = 0 (cache, rows)", X_REFUSE, NULL,
      {SHAPE(R_K, 3, O_SET, 0), SHAPE(R_ROWS, 2, O_SET, 0)}},
-    {WKV, "cache page_size = 2^31", X_REFUSE, NULL, {SHAPE(R_K, 1, O_SET, P31)}},
-    {WKV, "h_kv = 2^31 (cache, rows)", X_REFUSE, NULL,
+    {WKV | FP8, "cache page_size = 2^31", X_REFUSE, NULL, {SHAPE(R_K, 1, O_SET, P31)}},
+    {WKV | FP8, "h_kv = 2^31 (cache, rows)", X_REFUSE, NULL,
      {SHAPE(R_K, 2, O_SET, P31), SHAPE(R_ROWS, 1, O_SET, P31)}},
-    {WKV, "head dim = 2^31 (cache, rows)", X_REFUSE, NULL,
+    {WKV | FP8, "head dim = 2^31 (cache, rows)", X_REFUSE, NULL,
      {SHAPE(R_K, 3, O_SET, P31), SHAPE(R_ROWS, 2, O_SET, P31)}},
-    {WKV, "cache num_pages = 2^31", X_REFUSE, NULL, {SHAPE(R_K, 0, O_SET, P31)}},
-    {WKV, "cache row stride = head stride (rows overlap)", X_REFUSE, NULL,
+    {WKV | FP8, "cache num_pages = 2^31", X_REFUSE, NULL, {SHAPE(R_K, 0, O_SET, P31)}},
+    {WKV | E4M3, "cache row stride = head stride (rows overlap)", X_REFUSE, NULL,
      {STRIDE(R_K, 1, O_SET, 64)}},
-    {WKV, "n = 0 (rows, slot_mapping)", X_OK, NULL,
+    {WKV | FP8, "n = 0 (rows, slot_mapping)", X_OK, NULL,
      {SHAPE(R_ROWS, 0, O_SET, 0), SHAPE(R_SLOTS, 0, O_SET, 0)}},
-    {WKV, "cache num_pages = 0 (every slot skipped)", X_OK, NULL, {SHAPE(R_K, 0, O_SET, 0)}},
+    {WKV | FP8, "cache num_pages = 0 (every slot skipped)", X_OK, NULL, {SHAPE(R_K, 0, O_SET, 0)}},
+    {FP8, "format = 0", X_REFUSE, NULL, {SCALAR(E_FORMAT, O_SET, 0)}},
+    {FP8, "format = 3", X_REFUSE, NULL, {SCALAR(E_FORMAT, O_SET, 3)}},
+    {FP8, "format = -1", X_REFUSE, NULL, {SCALAR(E_FORMAT, O_SET, -1)}},
+    {FP8, "format = INT32_MIN", X_REFUSE, NULL, {SCALAR(E_FORMAT, O_SET, INT32_MIN)}},
+    {DSMLA, "format = FMLA_KV_FORMAT_FP8_E4M3 (descale NULL)", X_REFUSE, NULL,
+     {SCALAR(E_FORMAT, O_SET, FMLA_KV_FORMAT_FP8_E4M3)}},
+    {DSMLA, "descale a float32 [1] (not NULL)", X_REFUSE, NULL,
+     {{E_NULL_DESC, R_DESCALE, 0, O_SET, 0}}},
+    {DSMLA, "cache tokens of 576 bytes", X_REFUSE, NULL, {SHAPE(R_K, 3, O_SET, 576)}},
+    {DSMLA, "rows d_qk = 512", X_REFUSE, NULL, {SHAPE(R_ROWS, 2, O_SET, 512)}},
+    {DSMLA, "rows d = 656 (the token bytes)", X_REFUSE, NULL, {SHAPE(R_ROWS, 2, O_SET, 656)}},
+    {DSMLA, "cache row stride 672 (tokens not packed)", X_REFUSE, NULL,
+     {STRIDE(R_K, 1, O_SET, 672), STRIDE(R_K, 0, O_SET, 16 * 672)}},
+    {DSMLA, "cache page stride 15 * 656 (pages overlap)", X_REFUSE, NULL,
+     {STRIDE(R_K, 0, O_SET, 15 * 656)}},
+    {DSMLA, "cache page stride 16 * 656 + 1 (unaligned pages)", X_OK, NULL,
+     {STRIDE(R_K, 0, O_SET, 16 * 656 + 1)}},
+    {E4M3, "format = FMLA_KV_FORMAT_FP8_DS_MLA", X_REFUSE, NULL,
+     {SCALAR(E_FORMAT, O_SET, FMLA_KV_FORMAT_FP8_DS_MLA)}},
+    {E4M3, "descale of 2 elements", X_REFUSE, NULL, {SHAPE(R_DESCALE, 0, O_SET, 2)}},
+    {E4M3, "descale of 0 elements", X_REFUSE, NULL, {SHAPE(R_DESCALE, 0, O_SET, 0)}},
+    {E4M3, "descale [1, 2]", X_REFUSE, NULL, {NDIM(R_DESCALE, 2), SHAPE(R_DESCALE, 1, O_SET, 2)}},
+    {E4M3, "descale of rank 0 (one element)", X_OK, NULL, {NDIM(R_DESCALE, 0)}},
+    {E4M3, "descale [1, 1, 1]", X_OK, NULL,
+     {NDIM(R_DESCALE, 3), SHAPE(R_DESCALE, 1, O_SET, 1), SHAPE(R_DESCALE, 2, O_SET, 1)}},
+    {E4M3, "head dim 63 (cache, rows; strides kept)", X_OK, NULL,
+     {SHAPE(R_K, 3, O_SET, 63), SHAPE(R_ROWS, 2, O_SET, 63)}},
 
     /* fill_normal */
     {FILL, "t shape[0] = 0 (empty)", X_OK, NULL, {SHAPE(R_OUT, 0, O_SET, 0)}},
@@ -907,8 +980,8 @@ static int checked_outer_dim(int fn, int r, int first) {
   const fmla_tensor* t = &base[fn].t[r];
   int d, found = -1, seen = 0;
   for (d = 0; d + 1 < t->ndim; ++d) {
-    /* a contiguity check ignores the stride of a dim of extent 1 */
-    if (spec[fn][r].layout == L_CONTIG && t->shape[d] < 2) continue;
+    /* a contiguity or overlap check ignores the stride of a dim of extent 1 */
+    if ((spec[fn][r].layout == L_CONTIG || spec[fn][r].output) && t->shape[d] < 2) continue;
     if (first) return d;
     if (below(++seen) == 0) found = d;
   }
@@ -1015,7 +1088,7 @@ static void apply_generic(call_t* c, int fn, int r, int g, char* what, size_t si
       snprintf(what, size, "%s->data = NULL", a->name);
       break;
     case G_NDIM:
-      if (fn == F_FILL_NORMAL) { /* any rank in 0..6 is valid there */
+      if (fn == F_FILL_NORMAL || r == R_DESCALE) { /* any rank in 0..6 is valid (descale: of 1) */
         t->ndim = PICK(bad_ranks);
       } else {
         do t->ndim = below(3) ? below(FMLA_MAX_DIMS + 1) : PICK(bad_ranks);
@@ -1069,7 +1142,9 @@ static void apply_special(call_t* c, const special* s) {
       case E_CAUSAL: slot32 = &c->causal; break;
       case E_TOKENS: slot32 = &c->tokens; break;
       case E_HEADS: slot32 = &c->heads; break;
-      case E_NULL_DESC: c->null_desc[e->role] = 1; break;
+      case E_NULL_DESC: c->null_desc[e->role] = (int)e->v; break; /* 1: NULL, 0: the descriptor */
+      case E_NDIM: slot32 = &c->t[e->role].ndim; break;
+      case E_FORMAT: slot32 = &c->format; break;
       case E_SCALE: /* 0: NaN, 1: +inf, 2: -inf */
         c->scale = e->v == 0 ? (float)NAN : e->v == 1 ? (float)INFINITY : -(float)INFINITY;
         break;
