@@ -2,7 +2,7 @@
 scaled_dot_product_attention (enable_gqa) over a contiguous cache of the same sequences, one process,
 the same tensors.
 
-    python3 bench/gqa_vs_sdpa.py [--out FILE.json] [--quick]
+    python3 bench/gqa_vs_sdpa.py [--out FILE.json] [--quick] [--fp8]
 
 Each row is checked before it is timed: outputs poisoned with NaN, every element written, compared
 with SDPA (equal lengths) or a float32 reference on sampled sequences (varlen). Times are CUDA-graph
@@ -10,6 +10,10 @@ replays after an L2 flush, median of 30. GB/s counts the bytes a decode must rea
 attended key, q) and write (out); % copy is over a device-to-device copy timed in the same run.
 SDPA takes equal lengths only, and is timed without the causal mask (torch aligns it top-left, not
 to the end of the cache as decode does; the bytes read are the same).
+
+--fp8 also times each row over fp8_e4m3 copies of the same caches (docs/fp8-kv-cache.md: one scale
+per tensor, amax / 448), checked against the float32 reference over the dequantized values: its
+speed over this library's bf16 time in the same row, and its % copy over the bytes it reads.
 """
 
 import argparse
@@ -140,7 +144,56 @@ def reference(q, k, v, n, causal):
     return torch.einsum("hsn,hnd->shd", scores.softmax(-1), vv)
 
 
-def run_row(row, flush, copy_gbs, gen):
+def e4m3_of(cache):
+    """(float8_e4m3fn codes, descale [1] float32) of a cache: descale amax / 448 over its finite
+    values; NaN rows stay NaN. A few pages at a time, to keep the float32 copies small."""
+    amax = max(c.nan_to_num(0.0, 0.0, 0.0).abs().amax().float() for c in cache.split(4096))
+    descale = (amax / 448).reshape(1)
+    codes = torch.empty(cache.shape, dtype=torch.float8_e4m3fn, device=cache.device)
+    for src, dst in zip(cache.split(4096), codes.split(4096)):
+        dst.copy_((src.float() / descale).clamp(-448, 448))
+    return codes, descale
+
+
+def run_e4m3(result, q, k, v, k_cache, v_cache, table, seqlens, meta, splits, lens, causal, flush,
+             copy_gbs, gen):
+    """The row again over fp8_e4m3 caches: checked, timed, beside the bf16 time."""
+    b, s_q, h_q, d = q.shape
+    h_kv = k.shape[1]
+    k8, descale_k = e4m3_of(k_cache)
+    v8, descale_v = e4m3_of(v_cache)
+    out = torch.full_like(q, float("nan"))
+    lse = torch.full((b, h_q, s_q), float("nan"), dtype=torch.float32, device="cuda")
+
+    def ours():
+        flash_mla_ts.gqa_decode_with_kvcache(q, k8, v8, table, seqlens, meta, splits, None, causal,
+                                             descale_k=descale_k, descale_v=descale_v, out=out,
+                                             lse=lse)
+
+    ours()
+    torch.cuda.synchronize()
+    written = not (out.isnan().any().item() or lse.isnan().any().item())
+    picks = sorted(set(torch.randint(0, b, (4,), generator=gen).tolist()))
+
+    def dequantized(x, descale):
+        return (x.float() / descale).clamp(-448, 448).to(torch.float8_e4m3fn).float() * descale
+
+    expected = torch.stack([reference(q[i], dequantized(k[i], descale_k),
+                                      dequantized(v[i], descale_v), lens[i], causal)
+                            for i in picks])
+    rel_l2 = ((out[picks].float() - expected).norm() / expected.norm()).item()
+    us = median_graph_us(ours, flush)
+    mean_len = sum(lens) / b
+    bytes_moved = b * (2 * mean_len * h_kv * d + 2 * s_q * h_q * d * 2)
+    result.update({
+        "e4m3_check": "pass" if written and rel_l2 < 2e-2 else "FAIL", "e4m3_rel_l2": rel_l2,
+        "e4m3_us": us, "e4m3_gbs": bytes_moved / (us * 1e-6) / 1e9,
+        "e4m3_over_bf16_speed": result["ours_us"] / us,
+    })
+    result["e4m3_pct_copy"] = 100 * result["e4m3_gbs"] / copy_gbs
+
+
+def run_row(row, flush, copy_gbs, gen, fp8=False):
     name, d, h_q, h_kv, s_q, causal, b, s_k, page = row
     lens = lengths(b, s_k, s_q, gen)
     s_max = max(lens)
@@ -195,6 +248,9 @@ def run_row(row, flush, copy_gbs, gen):
         result["sdpa_gbs"] = bytes_moved / (sdpa_us * 1e-6) / 1e9
         result["sdpa_pct_copy"] = 100 * result["sdpa_gbs"] / copy_gbs
         result["ours_over_sdpa_speed"] = sdpa_us / ours_us
+    if fp8:
+        run_e4m3(result, q, k, v, k_cache, v_cache, table, seqlens, meta, splits, lens, causal,
+                 flush, copy_gbs, gen)
     del k, v, k_cache, v_cache
     return result
 
@@ -203,6 +259,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--quick", action="store_true", help="one core row a page size")
+    parser.add_argument("--fp8", action="store_true", help="also over fp8_e4m3 caches")
     args = parser.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     flush = torch.empty(FLUSH_BYTES, dtype=torch.uint8, device="cuda")
@@ -210,24 +267,27 @@ def main():
     props = torch.cuda.get_device_properties(0)
     print(f"{props.name}, {props.multi_processor_count} SMs, torch {torch.__version__}; "
           f"copy ceiling {copy_gbs:.0f} GB/s")
+    fp8_head = " e4m3 us | % copy | e4m3/bf16 speed | e4m3 check |" if args.fp8 else ""
     print("| group | d | h_q/h_kv | s_q | b | s_k | page | ours us | % copy | SDPA us | % copy "
-          "| ours/SDPA speed | check |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| ours/SDPA speed | check |" + fp8_head)
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * (4 if args.fp8 else 0))
     gen = torch.Generator().manual_seed(14)
     results = []
     started = time.time()
     rows = suite(args.quick)
     for i, row in enumerate(rows):
-        r = run_row(row, flush, copy_gbs, gen)
+        r = run_row(row, flush, copy_gbs, gen, args.fp8)
         results.append(r)
         sdpa = (f"{r['sdpa_us']:.1f} | {r['sdpa_pct_copy']:.0f}% | {r['ours_over_sdpa_speed']:.2f}x"
                 if "sdpa_us" in r else "- | - | -")
         print(f"| {r['group']} | {r['d']} | {r['h_q']}/{r['h_kv']} | {r['s_q']}"
               f"{' causal' if r['causal'] else ''} | {r['b']} | {r['s_k'] or 'varlen'} "
               f"| {r['page_size']} | {r['ours_us']:.1f} | {r['ours_pct_copy']:.0f}% | {sdpa} "
-              f"| {r['check']} {r['rel_l2']:.1e} |", flush=True)
+              f"| {r['check']} {r['rel_l2']:.1e} |" +
+              (f" {r['e4m3_us']:.1f} | {r['e4m3_pct_copy']:.0f}% | {r['e4m3_over_bf16_speed']:.2f}x"
+               f" | {r['e4m3_check']} {r['e4m3_rel_l2']:.1e} |" if args.fp8 else ""), flush=True)
         torch.cuda.empty_cache()
-    failures = sum(r["check"] != "pass" for r in results)
+    failures = sum(r["check"] != "pass" or r.get("e4m3_check", "pass") != "pass" for r in results)
     print(f"{len(results)} rows in {time.time() - started:.0f} s, {failures} failed checks")
     if args.out:
         with open(args.out, "w") as f:

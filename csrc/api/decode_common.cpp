@@ -23,8 +23,9 @@ static int64_t checked_product(std::initializer_list<int64_t> factors) {
 fmla_status prepare_decode(const DecodeArgs& a, DecodeParams* p, int* d_qk_out) {
   FMLA_TRY(check_tensor(a.q, "q", 4, {FMLA_DTYPE_BFLOAT16, FMLA_DTYPE_FLOAT16}));
   const int32_t dtype = a.q->dtype;
-  FMLA_TRY(check_tensor(a.k, a.k_name, 4, {dtype}));
-  if (a.v) FMLA_TRY(check_tensor(a.v, "v_cache", 4, {dtype}));
+  const int32_t cache_dtype = a.cache_dtype >= 0 ? a.cache_dtype : dtype;
+  FMLA_TRY(check_tensor(a.k, a.k_name, 4, {cache_dtype}));
+  if (a.v) FMLA_TRY(check_tensor(a.v, "v_cache", 4, {cache_dtype}));
   FMLA_TRY(check_tensor(a.block_table, "block_table", 2, {FMLA_DTYPE_INT32}));
   FMLA_TRY(check_tensor(a.cache_seqlens, "cache_seqlens", 1, {FMLA_DTYPE_INT32}));
   FMLA_TRY(check_tensor(a.tile_scheduler_metadata, "tile_scheduler_metadata", 2, {FMLA_DTYPE_INT32}));

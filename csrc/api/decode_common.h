@@ -22,6 +22,7 @@ struct DecodeArgs {
   void* workspace;
   size_t workspace_bytes;
   const char* k_name;
+  int32_t cache_dtype = -1;  // the caches' fmla_dtype; -1: q's
 };
 
 // Checks every argument and fills `p`; afterwards p.q/p.k/p.v and the dims are safe to launch on.

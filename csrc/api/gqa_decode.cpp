@@ -1,4 +1,5 @@
-// fmla_gqa_decode: GQA / MHA / MQA decode with separate paged K and V caches, head dim 64/128/256.
+// fmla_gqa_decode: GQA / MHA / MQA decode with separate paged K and V caches, head dim 64/128/256;
+// fmla_gqa_decode_e4m3: the same over float8_e4m3fn caches with per-tensor scales.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -16,15 +17,35 @@ static fmla_status run_gqa(const DecodeParams& p, void* stream) {
   return from_cuda(launch_combine<Elem, D>(p, s), "combine kernel launch");
 }
 
-template <typename Elem>
+// float8_e4m3fn caches: the few-rows kernel only (prepare checked that it fits).
+template <typename Elem, int D>
+static fmla_status run_gqa_e4m3(const DecodeParams& p, void* stream) {
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  FMLA_TRY(from_cuda(launch_gqa_decode_e4m3<Elem, D>(p, s), "decode kernel launch"));
+  return from_cuda(launch_combine<Elem, D>(p, s), "combine kernel launch");
+}
+
+template <typename Elem, bool E4M3>
 static fmla_status dispatch_head_dim(const DecodeParams& p, int d, void* stream) {
   switch (d) {
-    case 64: return run_gqa<Elem, 64>(p, stream);
-    case 128: return run_gqa<Elem, 128>(p, stream);
-    case 256: return run_gqa<Elem, 256>(p, stream);
+    case 64: return E4M3 ? run_gqa_e4m3<Elem, 64>(p, stream) : run_gqa<Elem, 64>(p, stream);
+    case 128: return E4M3 ? run_gqa_e4m3<Elem, 128>(p, stream) : run_gqa<Elem, 128>(p, stream);
+    case 256: return E4M3 ? run_gqa_e4m3<Elem, 256>(p, stream) : run_gqa<Elem, 256>(p, stream);
     default:
       return fail(FMLA_ERROR_UNSUPPORTED, "q: GQA decode supports head dims 64, 128, 256, got %d", d);
   }
+}
+
+// A descale: a float32 tensor of one element (any rank).
+static fmla_status check_scale(const fmla_tensor* t, const char* name) {
+  FMLA_TRY(check_tensor(t, name, t ? t->ndim : 0, {FMLA_DTYPE_FLOAT32}));
+  int64_t elements = 1;
+  for (int i = 0; i < t->ndim; ++i) elements *= t->shape[i];
+  if (elements != 1)
+    return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                "%s: expected a float32 tensor of one element, got %lld elements", name,
+                static_cast<long long>(elements));
+  return FMLA_OK;
 }
 
 extern "C" fmla_status fmla_gqa_decode(const fmla_tensor* q, const fmla_tensor* k_cache,
@@ -44,6 +65,36 @@ extern "C" fmla_status fmla_gqa_decode(const fmla_tensor* q, const fmla_tensor* 
   DecodeParams p;
   int d_qk = 0;
   FMLA_TRY(prepare_decode(args, &p, &d_qk));
-  if (q->dtype == FMLA_DTYPE_BFLOAT16) return dispatch_head_dim<__nv_bfloat16>(p, d_qk, stream);
-  return dispatch_head_dim<__half>(p, d_qk, stream);
+  if (q->dtype == FMLA_DTYPE_BFLOAT16) return dispatch_head_dim<__nv_bfloat16, false>(p, d_qk, stream);
+  return dispatch_head_dim<__half, false>(p, d_qk, stream);
+}
+
+extern "C" fmla_status fmla_gqa_decode_e4m3(
+    const fmla_tensor* q, const fmla_tensor* k_cache, const fmla_tensor* v_cache,
+    const fmla_tensor* block_table, const fmla_tensor* cache_seqlens,
+    const fmla_tensor* tile_scheduler_metadata, const fmla_tensor* num_splits, float softmax_scale,
+    int32_t causal, const fmla_tensor* descale_k, const fmla_tensor* descale_v, fmla_tensor* out,
+    fmla_tensor* lse, void* workspace, size_t workspace_bytes, void* stream) {
+  FMLA_TRY(require_device());
+  FMLA_TRY(check_tensor(q, "q", 4, {FMLA_DTYPE_BFLOAT16, FMLA_DTYPE_FLOAT16}));
+  FMLA_TRY(check_tensor(v_cache, "v_cache", 4, {FMLA_DTYPE_FLOAT8_E4M3FN}));
+  FMLA_TRY(check_scale(descale_k, "descale_k"));
+  FMLA_TRY(check_scale(descale_v, "descale_v"));
+  const int64_t d = q->shape[3];
+  DecodeArgs args{q, k_cache, v_cache, block_table, cache_seqlens, tile_scheduler_metadata,
+                  num_splits, out, lse, d, softmax_scale, causal, workspace,
+                  workspace_bytes, "k_cache"};
+  args.cache_dtype = FMLA_DTYPE_FLOAT8_E4M3FN;
+  DecodeParams p;
+  int d_qk = 0;
+  FMLA_TRY(prepare_decode(args, &p, &d_qk));
+  if (!gqa_decode_fits(p))
+    return fail(FMLA_ERROR_UNSUPPORTED,
+                "q: GQA decode over float8_e4m3fn caches takes at most %d query rows per KV head "
+                "(s_q * h_q / h_kv), got %d",
+                gqa::kMaxRows, p.rows_per_kv);
+  p.descale_k = static_cast<const float*>(descale_k->data);
+  p.descale_v = static_cast<const float*>(descale_v->data);
+  if (q->dtype == FMLA_DTYPE_BFLOAT16) return dispatch_head_dim<__nv_bfloat16, true>(p, d_qk, stream);
+  return dispatch_head_dim<__half, true>(p, d_qk, stream);
 }

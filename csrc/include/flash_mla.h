@@ -256,6 +256,20 @@ FMLA_API fmla_status fmla_gqa_decode(const fmla_tensor* q, const fmla_tensor* k_
                                      int32_t causal, fmla_tensor* out, fmla_tensor* lse,
                                      void* workspace, size_t workspace_bytes, void* stream);
 
+/* GQA decode over float8_e4m3fn K and V caches with one scale per tensor (docs/fp8-kv-cache.md,
+ * the fp8_e4m3 format): as fmla_gqa_decode, with k_cache and v_cache float8_e4m3fn and
+ *   descale_k, descale_v  float32, one element each (any rank), in device memory: the keys are
+ *                         e4m3(k) * descale_k, the values e4m3(v) * descale_v (read by the kernel,
+ *                         so that a graph replays with their current values)
+ * q and out stay bf16 / fp16. At most 16 query rows per KV head (s_q * h_q / h_kv), else
+ * FMLA_ERROR_UNSUPPORTED. */
+FMLA_API fmla_status fmla_gqa_decode_e4m3(
+    const fmla_tensor* q, const fmla_tensor* k_cache, const fmla_tensor* v_cache,
+    const fmla_tensor* block_table, const fmla_tensor* cache_seqlens,
+    const fmla_tensor* tile_scheduler_metadata, const fmla_tensor* num_splits, float softmax_scale,
+    int32_t causal, const fmla_tensor* descale_k, const fmla_tensor* descale_v, fmla_tensor* out,
+    fmla_tensor* lse, void* workspace, size_t workspace_bytes, void* stream);
+
 /* ------------------------------------------------------------------------------------------------
  * Cache writes
  * ---------------------------------------------------------------------------------------------- */

@@ -33,7 +33,7 @@ class FmlaTensor(ctypes.Structure):
 TENSOR_BYTES = ctypes.sizeof(FmlaTensor)
 SHAPE_OFFSET = FmlaTensor.shape.offset
 STRIDES_OFFSET = FmlaTensor.strides.offset
-CALL_TENSORS = 10  # the most tensors one call takes (fmla_gqa_decode: 9)
+CALL_TENSORS = 11  # the most tensors one call takes (fmla_gqa_decode_e4m3: 11)
 
 
 class CallBlock(ctypes.Structure):
@@ -86,6 +86,10 @@ _PROTOTYPES = {
     "fmla_gqa_decode": (
         _int,
         [_T, _T, _T, _T, _T, _T, _T, _float, _i32, _T, _T, _ptr, _size, _ptr],
+    ),
+    "fmla_gqa_decode_e4m3": (
+        _int,
+        [_T, _T, _T, _T, _T, _T, _T, _float, _i32, _T, _T, _T, _T, _ptr, _size, _ptr],
     ),
     "fmla_write_kv": (_int, [_T, _T, _T, _ptr]),
     "fmla_write_kv_fp8": (_int, [_T, _T, _T, _i32, _T, _ptr]),

@@ -93,6 +93,8 @@ _HEAD_DIM_V_BOUND = "at most d_qk, q.shape[3]"
 _ARGUMENT_STATUSES = (1, 5)  # FMLA_ERROR_INVALID_ARGUMENT, FMLA_ERROR_UNSUPPORTED
 _MLA = "fmla_mla_decode"
 _GQA = "fmla_gqa_decode"
+_GQA_E4M3 = "fmla_gqa_decode_e4m3"
+_SCALE_SLOT = 9  # the call block's slots of descale_k and descale_v (after out and lse)
 _MLA_NAMES = ("q", "k_cache", "block_table", "cache_seqlens", "tile_scheduler_metadata",
               "num_splits")
 _GQA_NAMES = ("q", "k_cache", "v_cache", "block_table", "cache_seqlens",
@@ -302,24 +304,40 @@ def flash_mla_with_kvcache(q, k_cache, block_table, cache_seqlens, head_dim_v,
 
 def gqa_decode_with_kvcache(q, k_cache, v_cache, block_table, cache_seqlens,
                             tile_scheduler_metadata, num_splits=None, softmax_scale=None,
-                            causal=False, *, out=None, lse=None):
+                            causal=False, *, descale_k=None, descale_v=None, out=None, lse=None):
     """GQA / MHA / MQA decode with separate paged K and V caches of head dim d in {64, 128, 256}.
 
     q [b, s_q, h_q, d]; k_cache, v_cache [num_pages, page_size, h_kv, d] (q's dtype, any page size);
     the schedule as for flash_mla_with_kvcache (a FlashMLASchedMeta, or the tensors of
     get_mla_metadata(cache_seqlens, s_q * h_q // h_kv, h_kv)).
+    fp8_e4m3 caches (docs/fp8-kv-cache.md): k_cache and v_cache float8_e4m3fn, with descale_k and
+    descale_v float32 tensors of one element on their device (keys e4m3(k) * descale_k, values
+    e4m3(v) * descale_v); at most 16 query rows per KV head; not under torch.compile yet.
     Returns (out [b, s_q, h_q, d] in q's dtype, lse float32 [b, h_q, s_q]).
     """
     if v_cache is None:  # (None stands for "no V cache", i.e. MLA, further down)
         raise ArgumentError("v_cache", "a torch.Tensor", "None")
     if causal is not False and causal is not True:
         causal = require_flag("causal", causal)
+    scales = None
+    if descale_k is not None or descale_v is not None:
+        scales = _check_scales(descale_k, descale_v)
     if isinstance(tile_scheduler_metadata, FlashMLASchedMeta):
         return _decode_scheduled(_GQA, tile_scheduler_metadata, num_splits, q, k_cache, v_cache,
-                                 block_table, cache_seqlens, None, softmax_scale, causal, out, lse)
+                                 block_table, cache_seqlens, None, softmax_scale, causal, out, lse,
+                                 scales)
     num_splits = _require_splits(tile_scheduler_metadata, num_splits)
     return _decode(_GQA, q, k_cache, v_cache, block_table, cache_seqlens, None,
-                   tile_scheduler_metadata, num_splits, softmax_scale, causal, out, lse)
+                   tile_scheduler_metadata, num_splits, softmax_scale, causal, out, lse, scales)
+
+
+def _check_scales(descale_k, descale_v):
+    """(descale_k, descale_v), both float32 tensors of one element."""
+    for name, value in (("descale_k", descale_k), ("descale_v", descale_v)):
+        if (not isinstance(value, _Tensor) or value.dtype != _float32 or value.numel() != 1):
+            raise ArgumentError(name, "a float32 tensor of one element (with the other scale, "
+                                "for float8_e4m3fn caches)", describe_value(value))
+    return descale_k, descale_v
 
 
 def _require_splits(tile_scheduler_metadata, num_splits):
@@ -346,10 +364,10 @@ def _require_splits(tile_scheduler_metadata, num_splits):
 
 
 def _decode_scheduled(function, sched, num_splits, q, k_cache, v_cache, block_table,
-                      cache_seqlens, head_dim_v, softmax_scale, causal, out, lse):
+                      cache_seqlens, head_dim_v, softmax_scale, causal, out, lse, scales=None):
     """The schedule-object convention: build the schedule on the first call, check and reuse it
-    on the others (schedule.py)."""
-    if (num_splits is None and sched.have_initialized and type(q) is _Tensor
+    on the others (schedule.py). scales: (descale_k, descale_v) of fp8_e4m3 GQA caches, or None."""
+    if (scales is None and num_splits is None and sched.have_initialized and type(q) is _Tensor
             and type(k_cache) is _Tensor and not _compiling()):
         # The reuse of a built schedule, once per layer and step: one comparison with what it
         # was built for (mismatches and everything else take the checks below).
@@ -380,7 +398,7 @@ def _decode_scheduled(function, sched, num_splits, q, k_cache, v_cache, block_ta
                                                  None, None, None))
         return _decode(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v,
                        sched.tile_scheduler_metadata, sched.num_splits, softmax_scale, causal,
-                       out, lse)
+                       out, lse, scales)
     metadata, splits = sched.tile_scheduler_metadata, sched.num_splits
     if (metadata is None) != (splits is None):
         raise ArgumentError(
@@ -402,11 +420,11 @@ def _decode_scheduled(function, sched, num_splits, q, k_cache, v_cache, block_ta
         # All of the call's checks before the schedule is computed, so that a bad argument is
         # found before anything runs (under torch.compile the fake implementations check).
         _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, softmax_scale,
-                      metadata, splits, out, lse, allow_meta=False)
+                      metadata, splits, out, lse, allow_meta=False, scales=scales)
     if metadata is None:
         metadata, splits = _metadata(cache_seqlens, s_q * (h_q // h_kv), h_kv, sched.num_sms)
     result = _decode(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v,
-                     metadata, splits, softmax_scale, causal, out, lse)
+                     metadata, splits, softmax_scale, causal, out, lse, scales)
     # Recorded after a successful call only: a call that raised leaves the object reusable.
     sched.tile_scheduler_metadata = metadata
     sched.num_splits = splits
@@ -416,40 +434,51 @@ def _decode_scheduled(function, sched, num_splits, q, k_cache, v_cache, block_ta
 
 
 def _decode(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, metadata,
-            num_splits, softmax_scale, causal, out, lse):
+            num_splits, softmax_scale, causal, out, lse, scales=None):
     if _traced(q):
+        if scales is not None:
+            raise NotImplementedError("gqa_decode_with_kvcache over float8_e4m3fn caches "
+                                      "(descale_k, descale_v) does not run under torch.compile yet")
         return _decode_traced(function, q, k_cache, v_cache, block_table, cache_seqlens,
                               head_dim_v, metadata, num_splits, softmax_scale, causal, out, lse)
     return _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v,
-                         metadata, num_splits, softmax_scale, causal, out, lse)
+                         metadata, num_splits, softmax_scale, causal, out, lse, scales)
 
 
 def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v,
-                  metadata, num_splits, softmax_scale, causal, out, lse):
+                  metadata, num_splits, softmax_scale, causal, out, lse, scales=None):
     """The shared body of the MLA and GQA decodes: v_cache is None for MLA, head_dim_v None for GQA
-    (whose values have q's head dim). Every tensor is checked and packed into one buffer of
-    fmla_tensor views; the devices are checked once all of them passed. The C++ call (_fast.py)
-    goes first: it takes the valid calls and leaves the others to the checks here."""
-    result = _fast.decode(v_cache is None, q, k_cache, v_cache, block_table, cache_seqlens,
-                          head_dim_v, metadata, num_splits, softmax_scale, causal, out, lse)
-    if result is not None:
-        if type(result) is tuple:
-            return result
-        if result not in _ARGUMENT_STATUSES:  # a failure of the device, not of the arguments
-            _library.check(function, result)
+    (whose values have q's head dim); scales (descale_k, descale_v) for fp8_e4m3 GQA caches. Every
+    tensor is checked and packed into one buffer of fmla_tensor views; the devices are checked once
+    all of them passed. The C++ call (_fast.py) goes first for 16-bit caches: it takes the valid
+    calls and leaves the others to the checks here."""
+    if scales is None:
+        result = _fast.decode(v_cache is None, q, k_cache, v_cache, block_table, cache_seqlens,
+                              head_dim_v, metadata, num_splits, softmax_scale, causal, out, lse)
+        if result is not None:
+            if type(result) is tuple:
+                return result
+            if result not in _ARGUMENT_STATUSES:  # a failure of the device, not of the arguments
+                _library.check(function, result)
     import_torch()
     block = _CallBlock()
     b, s_q, h_q, d_qk = pack(block, 0, "q", q, HALF, Q_LAYOUT)
     same = SAME[q.dtype]
-    pack(block, 1, "k_cache", k_cache, same, CACHE_LAYOUT)
+    cache_dtypes = same if scales is None else FP8
+    pack(block, 1, "k_cache", k_cache, cache_dtypes, CACHE_LAYOUT)
     if v_cache is None:
         slot = 2
         names, tensors = _MLA_NAMES, (q, k_cache, block_table, cache_seqlens, metadata, num_splits)
     else:
-        pack(block, 2, "v_cache", v_cache, same, CACHE_LAYOUT)
+        pack(block, 2, "v_cache", v_cache, cache_dtypes, CACHE_LAYOUT)
         slot = 3
         names = _GQA_NAMES
         tensors = (q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits)
+        if scales is not None:
+            for i, (name, scale_tensor) in enumerate(zip(("descale_k", "descale_v"), scales)):
+                pack(block, _SCALE_SLOT + i, name, scale_tensor.reshape(1), FLOAT32, ("1",))
+            names = names + ("descale_k", "descale_v")
+            tensors = tensors + scales
     pack(block, slot, "block_table", block_table, INT32, TABLE_LAYOUT)
     pack(block, slot + 1, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
     parts = pack(block, slot + 2, "tile_scheduler_metadata", metadata, INT32, METADATA_LAYOUT,
@@ -486,9 +515,14 @@ def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, hea
     if v_cache is None:
         args = (v, v + _TB, v + 2 * _TB, v + 3 * _TB, head_dim_v, v + 4 * _TB, v + 5 * _TB, scale,
                 flag, v + 6 * _TB, v + 7 * _TB)
-    else:
+    elif scales is None:
         args = (v, v + _TB, v + 2 * _TB, v + 3 * _TB, v + 4 * _TB, v + 5 * _TB, v + 6 * _TB,
                 scale, flag, v + 7 * _TB, v + 8 * _TB)
+    else:
+        function = _GQA_E4M3
+        args = (v, v + _TB, v + 2 * _TB, v + 3 * _TB, v + 4 * _TB, v + 5 * _TB, v + 6 * _TB,
+                scale, flag, v + _SCALE_SLOT * _TB, v + (_SCALE_SLOT + 1) * _TB, v + 7 * _TB,
+                v + 8 * _TB)
     invoke(function, block, v, device, args + (workspace.data_ptr(), size, current_stream(device)))
     return out, lse
 
@@ -525,17 +559,19 @@ def _require_head_dim_v(head_dim_v, d_qk):
 
 
 def _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, softmax_scale,
-                  metadata, num_splits, out, lse, allow_meta):
+                  metadata, num_splits, out, lse, allow_meta, scales=None):
     """The checks of _decode_eager without the call, in its order: for the fake implementations
     (allow_meta: meta tensors pass the device check) and before a schedule object builds its
     schedule (metadata and num_splits None: not there yet). Returns out's shape."""
     b, s_q, h_q, d_qk = pack(None, 0, "q", q, HALF, Q_LAYOUT)
     same = SAME[q.dtype]
     named = [("q", q), ("k_cache", k_cache)]
-    pack(None, 0, "k_cache", k_cache, same, CACHE_LAYOUT)
+    pack(None, 0, "k_cache", k_cache, same if scales is None else FP8, CACHE_LAYOUT)
     if v_cache is not None:
-        pack(None, 0, "v_cache", v_cache, same, CACHE_LAYOUT)
+        pack(None, 0, "v_cache", v_cache, same if scales is None else FP8, CACHE_LAYOUT)
         named.append(("v_cache", v_cache))
+        if scales is not None:
+            named += [("descale_k", scales[0]), ("descale_v", scales[1])]
     pack(None, 0, "block_table", block_table, INT32, TABLE_LAYOUT)
     pack(None, 0, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
     named += [("block_table", block_table), ("cache_seqlens", cache_seqlens)]

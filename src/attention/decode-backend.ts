@@ -11,6 +11,7 @@ import { checkFp8Backend, checkScaleValues, scaleTensors } from './validate-fp8.
  * it runs the call's FP8 format, the execution options, the contents and the scales' values.
  */
 export function decodeBackend(
+  operation: 'mlaDecode' | 'gqaDecode',
   tensors: DecodeTensors,
   shapes: DecodeShapes,
   fp8: Fp8Decode | undefined,
@@ -19,7 +20,7 @@ export function decodeBackend(
   const scales = scaleTensors(fp8);
   const all = { ...tensors, ...scales };
   const backend = backendForTensors(all);
-  checkFp8Backend(fp8, backend, 'options.descaleK', 'decode');
+  checkFp8Backend(fp8, backend, 'options.descaleK', operation);
   validateDecodeExecution(checkOptionsObject(options, 'options'), backend, tensors.q, shapes.dV);
   checkDecodeCall(all, shapes, options?.checkContents);
   checkScaleValues(scales, options?.checkContents);

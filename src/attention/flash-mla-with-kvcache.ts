@@ -35,7 +35,7 @@ export function flashMlaWithKvcache<T extends TensorLike>(
   );
   const resolved = resolveDecodeOptions(options, shapes.dQk, fp8);
   const tensors = { q, kCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits };
-  return decodeBackend(tensors, shapes, fp8, options).mlaDecode(
+  return decodeBackend('mlaDecode', tensors, shapes, fp8, options).mlaDecode(
     q,
     kCache,
     blockTable,

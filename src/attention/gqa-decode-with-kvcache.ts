@@ -14,8 +14,9 @@ import { decodeBackend } from './decode-backend.js';
  * Attends q [b, s_q, h_q, d] to keys kCache and values vCache, both [numPages, pageSize, h_kv, d]
  * with d in {64, 128, 256}; query head h reads KV head h / (h_q / h_kv). Returns out [b, s_q, h_q, d]
  * in q's dtype and lse [b, h_q, s_q] float32. The schedule comes from
- * getMlaMetadata(cacheSeqlens, s_q * h_q / h_kv, h_kv). fp8_e4m3 caches (docs/fp8-kv-cache.md, CPU
- * backend only so far): `descaleK` and `descaleV`, and `descaleQ` for float8_e4m3fn q.
+ * getMlaMetadata(cacheSeqlens, s_q * h_q / h_kv, h_kv). fp8_e4m3 caches (docs/fp8-kv-cache.md):
+ * `descaleK` and `descaleV` (on the GPU with bf16 / fp16 q and at most 16 query rows per KV head),
+ * and `descaleQ` for float8_e4m3fn q (CPU backend only so far).
  */
 export function gqaDecodeWithKvcache<T extends TensorLike>(
   q: T,
@@ -34,7 +35,7 @@ export function gqaDecodeWithKvcache<T extends TensorLike>(
   );
   const resolved = resolveDecodeOptions(options, shapes.dQk, fp8);
   const tensors = { q, kCache, vCache, blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits };
-  return decodeBackend(tensors, shapes, fp8, options).gqaDecode(
+  return decodeBackend('gqaDecode', tensors, shapes, fp8, options).gqaDecode(
     q,
     kCache,
     vCache,

@@ -6,7 +6,7 @@
  * ArgumentError naming the option before any work; validate.ts then checks the shapes the format
  * implies.
  */
-import type { Backend, Fp8Decode, Fp8Write } from '../backend/backend.js';
+import type { Backend, Fp8Decode, Fp8Support, Fp8Write } from '../backend/backend.js';
 import { checkTensorLike } from '../check-tensor.js';
 import { describeValue } from '../describe-value.js';
 import { ArgumentError } from '../errors.js';
@@ -204,24 +204,42 @@ export function scaleTensors(fp8: Fp8Decode | Fp8Write | undefined): Record<stri
   return scales;
 }
 
+/** Words for an operation in the messages. */
+const OPERATION_WORDS: Record<keyof Omit<Fp8Support, 'e4m3Queries'>, string> = {
+  mlaDecode: 'an MLA decode',
+  gqaDecode: 'a GQA decode',
+  writeKv: 'a writeKv',
+};
+
 /**
- * An FP8 format runs only on a backend that lists it for the operation (decodes: the CPU backend so
- * far; writes: both): elsewhere the call is refused here, before the backend sees it.
+ * An FP8 format runs only on a backend that lists it for the operation (Backend.fp8), and e4m3
+ * queries only where the backend takes them: elsewhere the call is refused here, before the backend
+ * sees it.
  */
 export function checkFp8Backend(
   fp8: Fp8Decode | Fp8Write | undefined,
   backend: Backend,
   e4m3Option: string,
-  operation: 'decode' | 'write',
+  operation: keyof Omit<Fp8Support, 'e4m3Queries'>,
 ): void {
-  const formats = operation === 'decode' ? backend.fp8DecodeFormats : backend.fp8WriteFormats;
-  if (!fp8 || formats?.includes(fp8.cacheFormat)) return;
-  throw new ArgumentError(
-    formatOption(fp8.cacheFormat, e4m3Option),
-    `host tensors: a ${operation} in the ${fp8.cacheFormat} format runs on the cpu backend only ` +
-      '(no GPU kernel yet)',
-    `tensors for the ${backend.name} backend`,
-  );
+  if (!fp8) return;
+  const words = OPERATION_WORDS[operation];
+  if (!backend.fp8?.[operation].includes(fp8.cacheFormat)) {
+    throw new ArgumentError(
+      formatOption(fp8.cacheFormat, e4m3Option),
+      `host tensors: ${words} in the ${fp8.cacheFormat} format runs on the cpu backend only ` +
+        '(no GPU kernel yet)',
+      `tensors for the ${backend.name} backend`,
+    );
+  }
+  if ('descaleQ' in fp8 && fp8.descaleQ !== undefined && !backend.fp8.e4m3Queries) {
+    throw new ArgumentError(
+      'options.descaleQ',
+      `host tensors: ${words} with float8_e4m3fn queries runs on the cpu backend only (no GPU ` +
+        'kernel yet; bfloat16 / float16 queries run on the GPU)',
+      `tensors for the ${backend.name} backend`,
+    );
+  }
 }
 
 /** Every scale is finite and > 0: host scales always, device ones with checkContents (a copy). */

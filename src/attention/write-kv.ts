@@ -16,8 +16,8 @@ import {
 /**
  * cache[slot / pageSize, slot % pageSize] = rows[i] for every i with slot = slotMapping[i] >= 0;
  * -1 skips a row. cache [numPages, pageSize, h_kv, d], rows [n, h_kv, d] of the same dtype,
- * slotMapping [n] int32 (as PagedKvCache.append returns it). Into an FP8 cache (CPU backend only so
- * far), bf16 / fp16 rows are quantized as docs/fp8-kv-cache.md says: `isFp8Kvcache` for an
+ * slotMapping [n] int32 (as PagedKvCache.append returns it). Into an FP8 cache (both backends, the
+ * same bytes), bf16 / fp16 rows are quantized as docs/fp8-kv-cache.md says: `isFp8Kvcache` for an
  * fp8_ds_mla cache [numPages, pageSize, 1, 656] from rows [n, 1, 576], `descale` for fp8_e4m3.
  */
 export function writeKv<T extends TensorLike>(
@@ -31,7 +31,7 @@ export function writeKv<T extends TensorLike>(
   const scales = scaleTensors(fp8);
   const tensors = { cache, rows, slotMapping, ...scales };
   const backend = backendForTensors(tensors);
-  checkFp8Backend(fp8, backend, 'options.descale', 'write');
+  checkFp8Backend(fp8, backend, 'options.descale', 'writeKv');
   validateWriteKvExecution(checkOptionsObject(options, 'options'), backend);
   if (cache.location === 'host') checkHostTensors(tensors);
   if (shouldCheckContents(cache, options?.checkContents)) {

@@ -76,6 +76,15 @@ export interface ResolvedDecodeOptions<
   readonly fp8?: Fp8Decode<T>;
 }
 
+/** The FP8 cache formats of each operation on a backend, and whether its decodes take e4m3 queries. */
+export interface Fp8Support {
+  readonly mlaDecode: readonly Fp8CacheFormat[];
+  readonly gqaDecode: readonly Fp8CacheFormat[];
+  readonly writeKv: readonly Fp8CacheFormat[];
+  /** float8_e4m3fn queries (descaleQ) with fp8_e4m3 caches. */
+  readonly e4m3Queries: boolean;
+}
+
 /** A writeKv into an FP8 cache, as src/attention/ resolved it. */
 export interface Fp8Write<T extends TensorLike = TensorLike> {
   readonly cacheFormat: Fp8CacheFormat;
@@ -117,10 +126,8 @@ export interface Backend<T extends TensorLike = TensorLike> {
   readonly name: 'cpu' | 'cuda';
   /** The SM count schedules default to (the device's); undefined: DEFAULT_NUM_SMS. */
   defaultNumSms?(): number;
-  /** The FP8 cache formats this backend decodes over; absent: none (src/attention/ refuses). */
-  readonly fp8DecodeFormats?: readonly Fp8CacheFormat[];
-  /** The FP8 cache formats writeKv quantizes into on this backend; absent: none. */
-  readonly fp8WriteFormats?: readonly Fp8CacheFormat[];
+  /** What this backend runs over FP8 caches; absent: nothing (src/attention/ refuses it all). */
+  readonly fp8?: Fp8Support;
   /** Throws ArgumentError unless `stream` is one this backend launches on; absent: ignored. */
   checkStream?(stream: unknown, name: string): void;
   getMlaMetadata(

@@ -1,32 +1,16 @@
 // GQA / MHA / MQA decode on the GPU against the float64 reference, any page size, d = 64/128/256.
 import { test } from 'node:test';
-import { makeGqaProblem, type GqaProblemOptions } from '../../src/testing/problems.js';
+import { makeGqaProblem } from '../../src/testing/problems.js';
 import { assertGpuCheck, checkOnGpu } from './decode-check.js';
+import { SMALL_GQA_CASES, type GqaCase } from './gqa-cases.js';
 import { skipWithoutGpu } from './gpu.js';
 
-interface Case extends Omit<GqaProblemOptions, 'seed'> {
-  readonly causal: boolean;
+interface Case extends GqaCase {
   readonly reference?: 'cpu' | 'device';
 }
 
 const CASES: Case[] = [
-  { b: 4, sK: 300, varlen: true, sQ: 1, hQ: 32, hKv: 8, d: 128, pageSize: 16, causal: false },
-  { b: 3, sK: 200, varlen: true, sQ: 2, hQ: 8, hKv: 8, d: 64, pageSize: 1, causal: true },
-  { b: 3, sK: 500, varlen: true, sQ: 3, hQ: 16, hKv: 1, d: 256, pageSize: 64, causal: true },
-  { b: 2, sK: 300, varlen: true, sQ: 4, hQ: 32, hKv: 4, d: 128, pageSize: 7, causal: true },
-  {
-    b: 2,
-    sK: 100,
-    varlen: true,
-    sQ: 1,
-    hQ: 16,
-    hKv: 2,
-    d: 64,
-    pageSize: 16,
-    causal: false,
-    dtype: 'float16',
-  },
-  { seqlens: [0, 50, 0, 3], sQ: 4, hQ: 8, hKv: 2, d: 128, pageSize: 16, causal: true },
+  ...SMALL_GQA_CASES,
   {
     b: 1,
     sK: 32768,

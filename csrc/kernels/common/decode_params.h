@@ -36,6 +36,9 @@ struct DecodeParams {
   int num_sm_parts;
   int causal;
   float scale_log2;  // softmax_scale * log2(e): scores are kept in base 2
+  // float8_e4m3fn caches: the one-element float32 scales of K and V (device memory); else NULL.
+  const float* descale_k;
+  const float* descale_v;
 };
 
 // Launchers, one per instantiation (csrc/kernels/*/instantiations/*.cu).

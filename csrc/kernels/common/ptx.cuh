@@ -45,6 +45,11 @@ __device__ __forceinline__ void setmaxnreg_dec() {
 
 // ldmatrix.sync.aligned.m8n8.x4.shared.b16: four 8x8 b16 matrices; lane i gives the row address
 // of row (i % 8) of matrix (i / 8).
+// Two consecutive 32-bit words of shared memory (8-byte aligned).
+__device__ __forceinline__ void ld_shared_v2(uint32_t& lo, uint32_t& hi, uint32_t addr) {
+  asm volatile("ld.shared.v2.b32 {%0, %1}, [%2];\n" : "=r"(lo), "=r"(hi) : "r"(addr));
+}
+
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])

@@ -18,8 +18,13 @@
 //
 // A sequence with one split writes out / lse directly; the others write float32 partials that the
 // combine kernel merges. Scores are kept in base 2 (scaled by softmax_scale * log2 e).
+//
+// With float8_e4m3fn caches (GqaE4m3Traits) the tiles are loaded as codes, half the bytes, and the
+// warps convert their fragments in registers (see the e4m3 branches); the scales are folded out of
+// the products, K's into the scores' scale and V's into the output's.
 #pragma once
 
+#include <cuda_fp8.h>
 #include <math.h>
 
 #include <type_traits>
@@ -95,17 +100,17 @@ __device__ void write_empty_piece(const DecodeParams& p, const PieceDesc& d, int
 // they fit): a row's address is then one wide multiply-add per index instead of 64-bit products.
 template <typename T>
 struct CacheRows {
-  const typename T::Elem* k;
-  const typename T::Elem* v;
+  const typename T::Cache* k;
+  const typename T::Cache* v;
   int k_page, k_row, v_page, v_row;
   bool same_strides;  // V laid out as K: one offset serves both
 };
 
 template <typename T>
 __device__ __forceinline__ CacheRows<T> cache_rows_of(const DecodeParams& p, int g) {
-  using Elem = typename T::Elem;
-  return CacheRows<T>{static_cast<const Elem*>(p.k) + g * p.k_stride_head,
-                      static_cast<const Elem*>(p.v) + g * p.v_stride_head,
+  using Cache = typename T::Cache;
+  return CacheRows<T>{static_cast<const Cache*>(p.k) + g * p.k_stride_head,
+                      static_cast<const Cache*>(p.v) + g * p.v_stride_head,
                       static_cast<int>(p.k_stride_page), static_cast<int>(p.k_stride_row),
                       static_cast<int>(p.v_stride_page), static_cast<int>(p.v_stride_row),
                       p.k_stride_page == p.v_stride_page && p.k_stride_row == p.v_stride_row};
@@ -150,7 +155,7 @@ __device__ __forceinline__ void look_up_pages(Loader<T>& c, const DecodeParams& 
                                               int tid) {
   if (c.done()) return;
   const int32_t* table = p.block_table + static_cast<int64_t>(c.piece.bi) * p.bt_stride_b;
-  const int first = c.piece.start + c.tile * T::kKeys + tid / 8;
+  const int first = c.piece.start + c.tile * T::kKeys + tid / T::kThreadsPerRow;
 #pragma unroll
   for (int pass = 0; pass < T::kPasses; ++pass) {
     const int t = first + pass * T::kRowsPerPass;
@@ -167,15 +172,17 @@ __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParam
                                            const CacheRows<T>& rows, int page_shift, int g,
                                            uint32_t s_k, uint32_t s_v, uint32_t s_q, int tid) {
   using Elem = typename T::Elem;
-  const int lane_row = tid / 8, lane_chunk = tid % 8;
+  using Cache = typename T::Cache;
+  constexpr int kChunkValues = 16 / static_cast<int>(sizeof(Cache));
+  const int lane_row = tid / T::kThreadsPerRow, lane_chunk = tid % T::kThreadsPerRow;
   const int first = c.piece.start + c.tile * T::kKeys;
 #pragma unroll
   for (int pass = FIRST_PASS; pass < END_PASS; ++pass) {
     const int r = lane_row + pass * T::kRowsPerPass;
     const int t = first + r;
     const bool valid = t < c.piece.end;
-    const Elem* k_row = rows.k;
-    const Elem* v_row = rows.v;
+    const Cache* k_row = rows.k;
+    const Cache* v_row = rows.v;
     if (valid) {
       const int page = c.page[pass];
       const int in_page = page_shift >= 0 ? t & (p.page_size - 1) : t % p.page_size;
@@ -188,10 +195,10 @@ __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParam
     }
     const int bytes = valid ? 16 : 0;
 #pragma unroll
-    for (int i = 0; i < T::kChunks / 8; ++i) {
-      const int chunk = lane_chunk + 8 * i;
-      ptx::cp_async_16(s_k + swizzled<T::kKeys>(r, chunk), k_row + chunk * 8, bytes);
-      ptx::cp_async_16(s_v + swizzled<T::kKeys>(r, chunk), v_row + chunk * 8, bytes);
+    for (int i = 0; i < T::kCacheChunks / T::kThreadsPerRow; ++i) {
+      const int chunk = lane_chunk + T::kThreadsPerRow * i;
+      ptx::cp_async_16(s_k + staged<T>(r, chunk), k_row + chunk * kChunkValues, bytes);
+      ptx::cp_async_16(s_v + staged<T>(r, chunk), v_row + chunk * kChunkValues, bytes);
     }
   }
   if (FIRST_PASS < END_PASS && END_PASS == T::kPasses && c.tile == 0) {  // Q with the last passes
@@ -208,9 +215,35 @@ __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParam
   }
 }
 
+// Two e4m3 codes as two Elem values, exactly (e4m3 values are exact in fp16 and bf16).
+template <typename Elem>
+__device__ __forceinline__ uint32_t e4m3x2_to(uint16_t codes) {
+  const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2(codes, __NV_E4M3);
+  if constexpr (std::is_same<Elem, __half>::value) {
+    return static_cast<uint32_t>(h.x) | (static_cast<uint32_t>(h.y) << 16);
+  } else {
+    const float2 f = __half22float2(__half2(h));
+    return pack2<Elem>(f.x, f.y);
+  }
+}
+
+// e4m3 K: lane (g, t) of an ldmatrix of 8 keys x 16 codes holds codes 4t..4t+3 of key g, which
+// become the B fragment (codes 4t, 4t+1 | 4t+2, 4t+3); the products take them as the k order
+// (2t, 2t+1 | 2t+8, 2t+9), which Q's A fragment follows: its values 4t..4t+3 of rows g and g + 8,
+// one 8-byte load each.
+__device__ __forceinline__ void load_q_e4m3_order(uint32_t (&a)[4], uint32_t s_q, int k, int lane) {
+  const int g = lane / 4, t = lane % 4;
+  const uint32_t in_chunk = (t % 2) * 8;
+  ptx::ld_shared_v2(a[0], a[2], s_q + swizzled<kMaxRows>(g, 2 * k + t / 2) + in_chunk);
+  ptx::ld_shared_v2(a[1], a[3], s_q + swizzled<kMaxRows>(g + 8, 2 * k + t / 2) + in_chunk);
+}
+
 template <typename T>
 __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const DecodeParams p) {
   using Elem = typename T::Elem;
+  // P V runs in fp16 over e4m3 values (exact in fp16, one conversion each; P in [0, 1] keeps more
+  // bits in fp16 than in bf16), in q's type otherwise.
+  using PvElem = std::conditional_t<T::kFp8, __half, Elem>;
   constexpr int STAGES = T::STAGES;
   static_assert(sizeof(PieceDesc) == T::kPieceBytes, "a piece description fills its ring slot");
   extern __shared__ __align__(1024) uint8_t smem[];
@@ -225,6 +258,10 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   float* s_max = reinterpret_cast<float*>(smem + T::kOffMax);  // [slice][row]
   float* s_sum = reinterpret_cast<float*>(smem + T::kOffSum);  // [slice][row]
   const int page_shift = (p.page_size & (p.page_size - 1)) == 0 ? __ffs(p.page_size) - 1 : -1;
+  // e4m3 caches: the scales folded out of the products (docs/fp8-kv-cache.md), K's into the scores'
+  // scale, V's into the output's.
+  const float score_scale = T::kFp8 ? p.scale_log2 * *p.descale_k : p.scale_log2;
+  const float value_scale = T::kFp8 ? *p.descale_v : 1.f;
 
   Loader<T> load;
   load.ordinal = 0;
@@ -286,6 +323,7 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   const int k_row = first_key + lane % 8 + 8 * (lane / 16), k_chunk = (lane / 8) % 2;
   const int v_row = first_key + lane % 8 + 8 * ((lane / 8) % 2), v_chunk = lane / 16;
   const int v_chunk0 = half * T::kCols / 8;  // first value chunk of this warp's columns
+  const int v_code_chunk0 = half * T::kCols / 16;  // the same for e4m3 codes
 
   PieceDesc piece;
   int tile = 0, ordinal = 0;
@@ -317,16 +355,38 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
     float s[T::kKeyGroups * 8];  // [group of 16 keys][key block of 8][m16n8 C fragment]
 #pragma unroll
     for (int i = 0; i < T::kKeyGroups * 8; ++i) s[i] = 0.f;
+    if constexpr (T::kFp8) {
+      // Four k16 steps at a time: one ldmatrix per 8 keys gives their codes for all four (a loop,
+      // not unrolled: the accumulators of P V hold most registers).
+#pragma unroll 1
+      for (int kk = 0; kk < T::D / 64; ++kk) {
+        uint32_t codes[2 * T::kKeyGroups][4];  // [block of 8 keys][k step]
 #pragma unroll
-    for (int k = 0; k < T::D / 16; ++k) {
-      uint32_t a[4];
-      ptx::ldmatrix_x4(a, s_q + swizzled<kMaxRows>(q_row, 2 * k + q_chunk));
+        for (int nb = 0; nb < 2 * T::kKeyGroups; ++nb)
+          ptx::ldmatrix_x4(codes[nb], s_k + staged<T>(first_key + 8 * nb + lane % 8, 4 * kk + lane / 8));
 #pragma unroll
-      for (int kg = 0; kg < T::kKeyGroups; ++kg) {
-        uint32_t b[4];
-        ptx::ldmatrix_x4(b, s_k + swizzled<T::kKeys>(k_row + 16 * kg, 2 * k + k_chunk));
-        ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[8 * kg]), a, b[0], b[1]);
-        ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[8 * kg + 4]), a, b[2], b[3]);
+        for (int j = 0; j < 4; ++j) {
+          uint32_t a[4];
+          load_q_e4m3_order(a, s_q, 4 * kk + j, lane);
+#pragma unroll
+          for (int nb = 0; nb < 2 * T::kKeyGroups; ++nb)
+            ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[4 * nb]), a,
+                                    e4m3x2_to<Elem>(static_cast<uint16_t>(codes[nb][j] & 0xffffu)),
+                                    e4m3x2_to<Elem>(static_cast<uint16_t>(codes[nb][j] >> 16)));
+        }
+      }
+    } else {
+#pragma unroll
+      for (int k = 0; k < T::D / 16; ++k) {
+        uint32_t a[4];
+        ptx::ldmatrix_x4(a, s_q + swizzled<kMaxRows>(q_row, 2 * k + q_chunk));
+#pragma unroll
+        for (int kg = 0; kg < T::kKeyGroups; ++kg) {
+          uint32_t b[4];
+          ptx::ldmatrix_x4(b, s_k + swizzled<T::kKeys>(k_row + 16 * kg, 2 * k + k_chunk));
+          ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[8 * kg]), a, b[0], b[1]);
+          ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[8 * kg + 4]), a, b[2], b[3]);
+        }
       }
     }
 
@@ -337,7 +397,7 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
     for (int e = 0; e < T::kKeyGroups * 8; ++e) {
       const int x = (e / 2) % 2;
       const int key = key0 + (e / 4) * 8 + e % 2;
-      s[e] = key < limit[x] ? s[e] * p.scale_log2 : -INFINITY;
+      s[e] = key < limit[x] ? s[e] * score_scale : -INFINITY;
       tile_max[x] = fmaxf(tile_max[x], s[e]);
     }
 #pragma unroll
@@ -354,18 +414,45 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
       const int x = (e / 2) % 2;
       const float p0 = ptx::ex2(s[e] - base[x]), p1 = ptx::ex2(s[e + 1] - base[x]);
       row_sum[x] += p0 + p1;
-      pa[e / 8][(e % 8) / 2] = pack2<Elem>(p0, p1);
+      pa[e / 8][(e % 8) / 2] = pack2<PvElem>(p0, p1);
     }
 
     // ---- O += P V: 16 rows x this warp's value columns over its keys ----
+    if constexpr (T::kFp8) {
+      // e4m3 V through ldmatrix.trans on the 16-bit view: lane (g, t) holds keys 2t, 2t + 1 of
+      // codes 2g, 2g + 1 of an 8-key x 16-code block. Split by code, they are the B fragments of
+      // two 8-column tiles: the even columns of 16 and the odd ones (the output's columns are put
+      // back in order before the merge). Blocks: keys 0-7 / 8-15 of the k16 step, codes 0-15 /
+      // 16-31 of 32 columns.
 #pragma unroll
-    for (int kg = 0; kg < T::kKeyGroups; ++kg) {
+      for (int kg = 0; kg < T::kKeyGroups; ++kg) {
 #pragma unroll
-      for (int c = 0; c < T::kCols / 16; ++c) {
-        uint32_t b[4];
-        ptx::ldmatrix_x4_trans(b, s_v + swizzled<T::kKeys>(v_row + 16 * kg, v_chunk0 + 2 * c + v_chunk));
-        ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&o[8 * c]), pa[kg], b[0], b[1]);
-        ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&o[8 * c + 4]), pa[kg], b[2], b[3]);
+        for (int c = 0; c < T::kCols / 32; ++c) {
+          uint32_t b[4];
+          ptx::ldmatrix_x4_trans(b, s_v + staged<T>(first_key + 16 * kg + 8 * ((lane / 8) % 2) + lane % 8,
+                                                    v_code_chunk0 + 2 * c + lane / 16));
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int tile = 4 * c + 2 * h;  // the even-column tile; tile + 1: the odd one
+            ptx::mma_m16n8k16<PvElem>(*reinterpret_cast<float(*)[4]>(&o[4 * tile]), pa[kg],
+                                      e4m3x2_to<PvElem>(static_cast<uint16_t>(__byte_perm(b[2 * h], 0, 0x20))),
+                                      e4m3x2_to<PvElem>(static_cast<uint16_t>(__byte_perm(b[2 * h + 1], 0, 0x20))));
+            ptx::mma_m16n8k16<PvElem>(*reinterpret_cast<float(*)[4]>(&o[4 * tile + 4]), pa[kg],
+                                      e4m3x2_to<PvElem>(static_cast<uint16_t>(__byte_perm(b[2 * h], 0, 0x31))),
+                                      e4m3x2_to<PvElem>(static_cast<uint16_t>(__byte_perm(b[2 * h + 1], 0, 0x31))));
+          }
+        }
+      }
+    } else {
+#pragma unroll
+      for (int kg = 0; kg < T::kKeyGroups; ++kg) {
+#pragma unroll
+        for (int c = 0; c < T::kCols / 16; ++c) {
+          uint32_t b[4];
+          ptx::ldmatrix_x4_trans(b, s_v + swizzled<T::kKeys>(v_row + 16 * kg, v_chunk0 + 2 * c + v_chunk));
+          ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&o[8 * c]), pa[kg], b[0], b[1]);
+          ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&o[8 * c + 4]), pa[kg], b[2], b[3]);
+        }
       }
     }
 
@@ -376,6 +463,19 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
     tile = 0, ++ordinal;
 
     // ---- the piece is done: merge the slices' partial results and write them ----
+    if constexpr (T::kFp8) {
+      // The even / odd column tiles of each 16 columns (the e4m3 V fragments) as the columns
+      // 4t, 4t + 1 (tile 2i) and 4t + 2, 4t + 3 (tile 2i + 1).
+#pragma unroll
+      for (int i = 0; i < T::kOTiles / 2; ++i) {
+#pragma unroll
+        for (int x = 0; x < 2; ++x) {
+          const float odd = o[4 * (2 * i + 1) + 2 * x];
+          o[4 * (2 * i + 1) + 2 * x] = o[4 * (2 * i) + 2 * x + 1];
+          o[4 * (2 * i) + 2 * x + 1] = odd;
+        }
+      }
+    }
 #pragma unroll
     for (int x = 0; x < 2; ++x) {
       row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 1);
@@ -400,7 +500,7 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
       for (int v = 0; v < T::kKeySlices; ++v)
         sum += s_sum[v * kMaxRows + r] * ptx::ex2(s_max[v * kMaxRows + r] - b);
       total_max[x] = mx, total_sum[x] = sum;
-      scale[x] = sum > 0.f ? ptx::ex2(row_max[x] - b) / sum : 0.f;
+      scale[x] = sum > 0.f ? ptx::ex2(row_max[x] - b) / sum * value_scale : 0.f;
     }
     float* s_red = reinterpret_cast<float*>(smem + stage * T::kStageBytes);  // the stage just used
     const int total_rows = p.s_q * p.h_q;
@@ -414,7 +514,8 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
 #pragma unroll
           for (int x = 0; x < 2; ++x) {
             const int r = slice * kMaxRows + row0 + 8 * x;
-            *reinterpret_cast<float2*>(s_red + merge_index<T::kRedCols>(r, i * 8 + 2 * (lane % 4))) =
+            const int col = T::kFp8 ? (i / 2) * 16 + 4 * (lane % 4) + 2 * (i % 2) : i * 8 + 2 * (lane % 4);
+            *reinterpret_cast<float2*>(s_red + merge_index<T::kRedCols>(r, col)) =
                 make_float2(o[4 * ti + 2 * x] * scale[x], o[4 * ti + 2 * x + 1] * scale[x]);
           }
         }
@@ -479,6 +580,11 @@ cudaError_t launch_gqa_decode_with(const DecodeParams& p, cudaStream_t stream) {
 template <typename Elem, int D>
 cudaError_t launch_gqa_decode(const DecodeParams& p, cudaStream_t stream) {
   return launch_gqa_decode_with<gqa::GqaTraits<Elem, D>>(p, stream);
+}
+
+template <typename Elem, int D>
+cudaError_t launch_gqa_decode_e4m3(const DecodeParams& p, cudaStream_t stream) {
+  return launch_gqa_decode_with<gqa::GqaE4m3Traits<Elem, D>>(p, stream);
 }
 
 }  // namespace fmla

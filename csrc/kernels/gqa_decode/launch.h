@@ -25,4 +25,10 @@ inline bool gqa_decode_fits(const DecodeParams& p) {
 template <typename Elem, int D>
 cudaError_t launch_gqa_decode(const DecodeParams& p, cudaStream_t stream);
 
+// The same kernel over float8_e4m3fn K and V caches, their scales at p.descale_k / p.descale_v
+// (instantiations/*_e4m3_*.cu). gqa_decode_fits decides as for 16-bit caches; there is no other
+// kernel for e4m3 caches.
+template <typename Elem, int D>
+cudaError_t launch_gqa_decode_e4m3(const DecodeParams& p, cudaStream_t stream);
+
 }  // namespace fmla

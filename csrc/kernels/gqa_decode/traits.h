@@ -19,14 +19,19 @@ constexpr GqaShape default_gqa_shape(int d) {
 }
 
 // COPIES_BEFORE: how many of a step's copy passes go out before its products (the rest after);
-// -1: the default for the head dim.
+// -1: the default for the head dim. Cache_: the cache's element, Elem_ (q's) or uint8_t for
+// float8_e4m3fn codes, which the warps convert to Elem_ in registers as they load their fragments.
 template <typename Elem_, int D_, int WARPS = default_gqa_shape(D_).warps,
           int SLICE_KEYS = default_gqa_shape(D_).slice_keys,
-          int COL_SPLIT = default_gqa_shape(D_).col_split, int COPIES_BEFORE = -1>
+          int COL_SPLIT = default_gqa_shape(D_).col_split, int COPIES_BEFORE = -1,
+          typename Cache_ = Elem_>
 struct GqaTraits {
   using Elem = Elem_;
+  using Cache = Cache_;
   static constexpr int D = D_;
+  static constexpr bool kFp8 = sizeof(Cache) == 1;
   static_assert(sizeof(Elem) == 2, "16-bit elements");
+  static_assert(sizeof(Cache) == 2 || kFp8, "16-bit or e4m3 cache elements");
   static_assert(D % 64 == 0, "rows of whole 8-chunk swizzle groups");
 
   static constexpr int kWarps = WARPS;
@@ -39,11 +44,13 @@ struct GqaTraits {
   static constexpr int kKeys = kKeySlices * kSliceKeys;  // keys a tile
   static constexpr int kCols = D / kColSplit;            // value columns of one warp
   static constexpr int kOTiles = kCols / 8;              // its 8-column accumulator tiles
-  static constexpr int kChunks = D / 8;                  // 16-byte chunks a row
+  static constexpr int kChunks = D / 8;                  // 16-byte chunks a row of 16-bit values
 
-
-  // Loads: 8 threads a row (one 128-byte swizzle group each pass of chunks), kThreads / 8 rows a pass.
-  static constexpr int kRowsPerPass = kThreads / 8;
+  // Loads: 16-byte chunks of cached rows (8 values, or 16 e4m3 codes), up to 8 threads a row (one
+  // 128-byte swizzle group each pass of chunks), kRowsPerPass rows a pass.
+  static constexpr int kCacheChunks = D * static_cast<int>(sizeof(Cache)) / 16;
+  static constexpr int kThreadsPerRow = kCacheChunks < 8 ? kCacheChunks : 8;
+  static constexpr int kRowsPerPass = kThreads / kThreadsPerRow;
   static constexpr int kPasses = kKeys / kRowsPerPass;
   static_assert(kKeys % kRowsPerPass == 0, "whole passes");
   // Copy passes a step issues before its products (all of them by default). For d 64 and 256 the
@@ -54,14 +61,17 @@ struct GqaTraits {
   static constexpr bool kBookkeepingFirst = D == 128 && kCopiesBefore == kPasses;
   static_assert(kCopiesBefore <= kPasses, "passes of a tile");
 
-  static constexpr int kTileBytes = kKeys * D * 2;  // K or V
+  static constexpr int kTileBytes = kKeys * D * static_cast<int>(sizeof(Cache));  // K or V
   static constexpr int kStageBytes = 2 * kTileBytes;
   static constexpr int kQBytes = kMaxRows * D * 2;
   // The slices' outputs meet, kRedCols columns at a time, in the stage just computed (its tiles are
   // not refilled before the next step's barrier): [slice][row][kRedCols] floats, columns swizzled.
-  // A pass of columns lies within one warp's columns.
-  static constexpr int kRedCols = kCols < 128 ? kCols : 128;
-  static_assert(kCols % kRedCols == 0, "a merge pass within one warp's columns");
+  // A pass of columns lies within one warp's columns (and an e4m3 stage, half the bytes, takes
+  // passes of half the columns).
+  static constexpr int kRedColsFit = kStageBytes / (kKeySlices * kMaxRows * 4);
+  static constexpr int kRedCols =
+      kCols < 128 ? (kCols < kRedColsFit ? kCols : kRedColsFit) : (kRedColsFit < 128 ? kRedColsFit : 128);
+  static_assert(kRedCols % 16 == 0 && kCols % kRedCols == 0, "a merge pass within one warp's columns");
   static_assert(kKeySlices * kMaxRows * kRedCols * 4 <= kStageBytes, "the merge fits a stage");
   static constexpr int kStatBytes = 2 * kKeySlices * kMaxRows * 4;  // row max and sum per slice
   static constexpr int kPieceBytes = 8 * 4;                          // one PieceDesc
@@ -97,6 +107,32 @@ template <int ROWS>
 __device__ __forceinline__ uint32_t swizzled(int row, int chunk) {
   return static_cast<uint32_t>((chunk >> 3) * (ROWS * 128) + row * 128 +
                                (((chunk & 7) ^ (row & 7)) << 4));
+}
+
+// The e4m3-cache kernel's shape: a tile of e4m3 codes is half the bytes of a 16-bit one, so for
+// d 128 each warp takes 32 keys a tile instead of 16, which halves the per-tile work (the softmax
+// bookkeeping, the loader's) per key; the kernel is bound by its instructions, not by HBM.
+constexpr GqaShape e4m3_gqa_shape(int d) {
+  return d == 128 ? GqaShape{8, 32, 1} : default_gqa_shape(d);
+}
+
+// The traits of the e4m3-cache kernel.
+template <typename Elem, int D>
+using GqaE4m3Traits = GqaTraits<Elem, D, e4m3_gqa_shape(D).warps, e4m3_gqa_shape(D).slice_keys,
+                                e4m3_gqa_shape(D).col_split, -1, uint8_t>;
+
+// Byte offset of 16-byte chunk `chunk` of cached row `row` in a loaded tile: the 16-bit layout
+// (swizzled) where a row holds 8 or more chunks; rows of 4 chunks (64 e4m3 codes) go two to a
+// 128-byte line, swizzled by the line, so that the 8 rows of an ldmatrix fall on all 32 banks.
+template <typename T>
+__device__ __forceinline__ uint32_t staged(int row, int chunk) {
+  if constexpr (T::kCacheChunks >= 8) {
+    return swizzled<T::kKeys>(row, chunk);
+  } else {
+    static_assert(T::kCacheChunks == 4, "64 e4m3 codes a row");
+    const int line = row >> 1;
+    return static_cast<uint32_t>(line * 128 + ((((row & 1) * 4 + chunk) ^ (line & 7)) << 4));
+  }
 }
 
 }  // namespace gqa

@@ -9,8 +9,12 @@ import { writeKv } from './write-kv.js';
 
 export const cpuBackend: Backend<Tensor> = {
   name: 'cpu',
-  fp8DecodeFormats: FP8_CACHE_FORMATS,
-  fp8WriteFormats: FP8_CACHE_FORMATS,
+  fp8: {
+    mlaDecode: FP8_CACHE_FORMATS,
+    gqaDecode: FP8_CACHE_FORMATS,
+    writeKv: FP8_CACHE_FORMATS,
+    e4m3Queries: true,
+  },
   getMlaMetadata,
   mlaDecode,
   gqaDecode,

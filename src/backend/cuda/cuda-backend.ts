@@ -2,10 +2,10 @@
 import { ArgumentError } from '../../errors.js';
 import type {
   Backend,
-  DecodeOptions,
   DecodeResult,
   ExecutionOptions,
   MlaMetadata,
+  ResolvedDecodeOptions,
 } from '../backend.js';
 import { FP8_CACHE_FORMATS } from '../../fp8/cache-formats.js';
 import { METADATA_ROW_WIDTH } from '../../schedule/index.js';
@@ -50,7 +50,7 @@ function decode(
   cacheSeqlens: CudaTensor,
   headDimV: number,
   metadata: MlaMetadata<CudaTensor>,
-  options: Required<DecodeOptions>,
+  options: ResolvedDecodeOptions<CudaTensor>,
   exec: Exec = {},
 ): DecodeResult<CudaTensor> {
   const lib = nativeLibrary();
@@ -76,8 +76,29 @@ function decode(
     streamHandle(exec.stream),
   ];
   const [table, lens] = [blockTable.descriptor(), cacheSeqlens.descriptor()];
+  const fp8 = options.fp8;
   if (kind === 'mlaDecode') {
     lib.call('mlaDecode', q.descriptor(), caches[0].descriptor(), table, lens, headDimV, ...rest);
+  } else if (fp8?.descaleK && fp8.descaleV) {
+    // src/attention/ let only fp8_e4m3 caches with bf16 / fp16 queries through (cudaBackend.fp8).
+    const [k, v] = caches.map((t) => t.descriptor());
+    const [scaleK, scaleV] = [fp8.descaleK.descriptor(), fp8.descaleV.descriptor()];
+    const [meta, splits, scale, causal, ...outputs] = rest;
+    lib.call(
+      'gqaDecodeE4m3',
+      q.descriptor(),
+      k,
+      v,
+      table,
+      lens,
+      meta,
+      splits,
+      scale,
+      causal,
+      scaleK,
+      scaleV,
+      ...outputs,
+    );
   } else {
     const [k, v] = caches.map((t) => t.descriptor());
     lib.call('gqaDecode', q.descriptor(), k, v, table, lens, ...rest);
@@ -87,7 +108,8 @@ function decode(
 
 export const cudaBackend: Backend<CudaTensor> = {
   name: 'cuda',
-  fp8WriteFormats: FP8_CACHE_FORMATS,
+  // GQA decodes over fp8_e4m3 with bf16 / fp16 queries; MLA decodes over FP8 caches are CPU-only.
+  fp8: { mlaDecode: [], gqaDecode: ['fp8_e4m3'], writeKv: FP8_CACHE_FORMATS, e4m3Queries: false },
 
   defaultNumSms: () => cudaDeviceInfo().smCount,
 

@@ -149,6 +149,24 @@ export interface NativeFunctions {
     seqlens: TensorArg,
     ...schedulingAndOutputs: DecodeTail
   ): number;
+  gqaDecodeE4m3(
+    q: TensorArg,
+    kCache: TensorArg,
+    vCache: TensorArg,
+    blockTable: TensorArg,
+    seqlens: TensorArg,
+    tileSchedulerMetadata: TensorArg,
+    numSplits: TensorArg,
+    softmaxScale: number,
+    causal: number,
+    descaleK: TensorArg,
+    descaleV: TensorArg,
+    out: TensorArg,
+    lse: TensorArg,
+    workspace: DevicePtr,
+    workspaceBytes: number,
+    stream: StreamHandle,
+  ): number;
   writeKv(cache: TensorArg, rows: TensorArg, slots: TensorArg, stream: StreamHandle): number;
   writeKvFp8(
     cache: TensorArg,
@@ -219,6 +237,8 @@ const PROTOTYPES: { readonly [K in keyof NativeFunctions]: string } = {
     'int fmla_mla_decode(void *q, void *kv, void *bt, void *seqlens, int d_v, void *tsm, void *splits, float scale, int causal, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
   gqaDecode:
     'int fmla_gqa_decode(void *q, void *k, void *v, void *bt, void *seqlens, void *tsm, void *splits, float scale, int causal, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
+  gqaDecodeE4m3:
+    'int fmla_gqa_decode_e4m3(void *q, void *k, void *v, void *bt, void *seqlens, void *tsm, void *splits, float scale, int causal, void *descale_k, void *descale_v, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
   writeKv: 'int fmla_write_kv(void *cache, void *rows, void *slots, uint64_t stream)',
   writeKvFp8:
     'int fmla_write_kv_fp8(void *cache, void *rows, void *slots, int32_t format, void *descale, uint64_t stream)',

@@ -1,0 +1,143 @@
+// GQA / MHA / MQA decode over fp8_e4m3 K and V caches on the GPU (docs/fp8-kv-cache.md): against
+// the float64 reference over the dequantized caches (the error must be the bf16 cache's, the
+// output dtype's rounding), at pages of 1, 7, 16 and 64, d = 64 / 128 / 256, s_q 1-4 causal,
+// bf16 and fp16 queries, empty sequences; every output element written (poisoned first). The
+// error quantization adds against the original bf16 caches is printed. More than 16 query rows per
+// KV head (s_q * h_q / h_kv) is refused before any launch: the e4m3 kernel is the few-rows one.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { getMlaMetadata } from '../../src/attention/get-mla-metadata.js';
+import { gqaDecodeWithKvcache } from '../../src/attention/gqa-decode-with-kvcache.js';
+import { CudaTensor } from '../../src/backend/cuda/cuda-tensor.js';
+import { NativeError } from '../../src/errors.js';
+import { naiveGqaDecode } from '../../src/reference/naive-attention.js';
+import { compareOutputs } from '../../src/testing/compare.js';
+import { e4m3Of } from '../../src/testing/fp8-caches.js';
+import { makeGqaProblem } from '../../src/testing/problems.js';
+import { SMALL_GQA_CASES, type GqaCase } from './gqa-cases.js';
+import { DeviceScope, skipWithoutGpu } from './gpu.js';
+
+// The shared cases, each within the e4m3 kernel's 16 query rows per KV head (the MQA case at s_q 1).
+const CASES: GqaCase[] = [
+  ...SMALL_GQA_CASES.map((c) => ((c.sQ * c.hQ) / (c.hKv ?? 1) > 16 ? { ...c, sQ: 1 } : c)),
+  { b: 1, sK: 6000, sQ: 1, hQ: 32, hKv: 8, d: 128, pageSize: 16, causal: false },
+  { b: 2, sK: 700, sQ: 1, hQ: 16, hKv: 16, d: 256, pageSize: 16, causal: false, dtype: 'float16' },
+];
+
+// As for bf16 caches (decode-check.ts): the kernel's own error against the reference over the
+// values it reads.
+const MAX_OUT_RELATIVE_ERROR = 1e-2;
+const MAX_LSE_ABS_ERROR = 1e-3;
+
+CASES.forEach((c, i) => {
+  test(
+    `GQA decode over fp8_e4m3, case ${i}: ${JSON.stringify(c)}`,
+    { skip: skipWithoutGpu },
+    () => {
+      using scope = new DeviceScope();
+      const p = makeGqaProblem({ ...c, seed: 2600 + i });
+      const k = e4m3Of(p.kCache);
+      const v = e4m3Of(p.vCache);
+      const [b, sQ, hQ, d] = p.q.shape;
+      const hKv = p.kCache.shape[2];
+      const table = scope.upload(p.blockTable);
+      const lens = scope.upload(p.cacheSeqlens);
+      const meta = getMlaMetadata(lens, (sQ * hQ) / hKv, hKv);
+      scope.own(meta.tileSchedulerMetadata as CudaTensor);
+      scope.own(meta.numSplits as CudaTensor);
+      const out = scope.own(CudaTensor.empty([b, sQ, hQ, d], p.q.dtype));
+      const lse = scope.own(CudaTensor.empty([b, hQ, sQ], 'float32'));
+      out.fillBytes(0xff);
+      lse.fillBytes(0xff);
+      gqaDecodeWithKvcache(
+        scope.upload(p.q),
+        scope.upload(k.fp8),
+        scope.upload(v.fp8),
+        table,
+        lens,
+        meta.tileSchedulerMetadata,
+        meta.numSplits,
+        {
+          causal: c.causal,
+          descaleK: scope.upload(k.descale),
+          descaleV: scope.upload(v.descale),
+          out,
+          lse,
+          checkContents: true,
+        },
+      );
+      const gotOut = out.toHost().toFloat32();
+      const gotLse = lse.toHost().toFloat32();
+      assert.equal(gotOut.filter(Number.isNaN).length + gotLse.filter(Number.isNaN).length, 0);
+
+      const o = { causal: c.causal };
+      const ref = naiveGqaDecode(
+        p.q,
+        k.dequantized,
+        v.dequantized,
+        p.blockTable,
+        p.cacheSeqlens,
+        o,
+      );
+      const outError = compareOutputs(gotOut, ref.out).relativeError;
+      const lseError = compareOutputs(gotLse, ref.lse).maxAbsError;
+      assert.ok(outError < MAX_OUT_RELATIVE_ERROR, `out relative error ${outError}`);
+      assert.ok(lseError < MAX_LSE_ABS_ERROR, `lse error ${lseError}`);
+      if (c.seqlens?.includes(0))
+        assert.ok(
+          gotLse.some((x) => x === Infinity),
+          'empty sequences',
+        );
+      const bf16 = naiveGqaDecode(p.q, p.kCache, p.vCache, p.blockTable, p.cacheSeqlens, o);
+      const added = compareOutputs(gotOut, bf16.out).relativeError;
+      console.log(
+        `case ${i}: out error ${outError.toExponential(2)} vs the dequantized caches, ` +
+          `${added.toExponential(2)} vs the bf16 caches; lse ${lseError.toExponential(2)}`,
+      );
+    },
+  );
+});
+
+test(
+  'GQA decode over fp8_e4m3 with more than 16 query rows per KV head is refused',
+  {
+    skip: skipWithoutGpu,
+  },
+  () => {
+    using scope = new DeviceScope();
+    const p = makeGqaProblem({
+      b: 2,
+      sK: 100,
+      sQ: 2,
+      hQ: 16,
+      hKv: 1,
+      d: 128,
+      pageSize: 16,
+      seed: 2690,
+    });
+    const k = e4m3Of(p.kCache);
+    const v = e4m3Of(p.vCache);
+    const lens = scope.upload(p.cacheSeqlens);
+    const meta = getMlaMetadata(lens, 32, 1);
+    scope.own(meta.tileSchedulerMetadata as CudaTensor);
+    scope.own(meta.numSplits as CudaTensor);
+    const out = scope.own(CudaTensor.empty([2, 2, 16, 128], 'bfloat16'));
+    out.fillBytes(0xff);
+    assert.throws(
+      () =>
+        gqaDecodeWithKvcache(
+          scope.upload(p.q),
+          scope.upload(k.fp8),
+          scope.upload(v.fp8),
+          scope.upload(p.blockTable),
+          lens,
+          meta.tileSchedulerMetadata,
+          meta.numSplits,
+          { descaleK: scope.upload(k.descale), descaleV: scope.upload(v.descale), out },
+        ),
+      (e: unknown) =>
+        e instanceof NativeError && /at most 16 query rows per KV head/.test(e.message),
+    );
+    assert.ok(out.toHost().toFloat32().every(Number.isNaN), 'nothing written');
+  },
+);
