@@ -61,8 +61,8 @@ static int below(int n) { return (int)(next_u64() % (uint64_t)n); }
 enum {
   /* the functions that take fmla_tensor arguments come first (fmla_write_kv_fp8 twice: a
    * baseline per format) */
-  F_GET_MLA_METADATA, F_MLA_DECODE, F_GQA_DECODE, F_WRITE_KV, F_WRITE_KV_DS_MLA, F_WRITE_KV_E4M3,
-  F_FILL_NORMAL, F_REFERENCE,
+  F_GET_MLA_METADATA, F_MLA_DECODE, F_GQA_DECODE, F_GQA_DECODE_E4M3, F_WRITE_KV,
+  F_WRITE_KV_DS_MLA, F_WRITE_KV_E4M3, F_FILL_NORMAL, F_REFERENCE,
   F_SPIN, F_DEVICE_COUNT, F_DEVICE_PROPERTIES, F_SET_DEVICE, F_GET_DEVICE, F_DEVICE_SYNCHRONIZE,
   F_MALLOC, F_FREE, F_MEMCPY_HTOD, F_MEMCPY_DTOH, F_MEMCPY_DTOD, F_MEMSET_ASYNC,
   F_STREAM_CREATE, F_STREAM_DESTROY, F_STREAM_SYNCHRONIZE,
@@ -73,8 +73,8 @@ enum {
 #define N_TENSOR_FNS (F_REFERENCE + 1)
 
 static const char* const fn_names[F_COUNT] = {
-    "fmla_get_mla_metadata", "fmla_mla_decode", "fmla_gqa_decode", "fmla_write_kv",
-    "fmla_write_kv_fp8/ds_mla", "fmla_write_kv_fp8/e4m3",
+    "fmla_get_mla_metadata", "fmla_mla_decode", "fmla_gqa_decode", "fmla_gqa_decode_e4m3",
+    "fmla_write_kv", "fmla_write_kv_fp8/ds_mla", "fmla_write_kv_fp8/e4m3",
     "fmla_testing_fill_normal", "fmla_reference_attention", "fmla_testing_spin",
     "fmla_device_count", "fmla_device_properties", "fmla_set_device", "fmla_get_device",
     "fmla_device_synchronize", "fmla_malloc", "fmla_free", "fmla_memcpy_htod", "fmla_memcpy_dtoh",
@@ -329,8 +329,12 @@ static void zero(void* p, size_t bytes) {
 /* ---- Baseline calls -------------------------------------------------------------------------- */
 
 /* Argument slots; each function uses some (write_kv and write_kv_fp8: R_K is the cache, R_ROWS the
- * new rows; fill_normal: R_OUT is t; the reference: R_ROWS are the query rows). */
-enum { R_Q, R_K, R_V, R_BT, R_SL, R_MD, R_NS, R_OUT, R_LSE, R_ROWS, R_SLOTS, R_DESCALE, R_COUNT };
+ * new rows; fill_normal: R_OUT is t; the reference: R_ROWS are the query rows; gqa_decode_e4m3:
+ * R_DESCALE is descale_k). */
+enum {
+  R_Q, R_K, R_V, R_BT, R_SL, R_MD, R_NS, R_OUT, R_LSE, R_ROWS, R_SLOTS, R_DESCALE, R_DESCALE_V,
+  R_COUNT
+};
 
 /* What the library checks of an argument's layout, besides what every tensor gets (data aligned to
  * its element size; for an output, no two elements at one address). */
@@ -391,6 +395,11 @@ static fmla_status invoke(int fn, call_t* c) {
       return fmla_gqa_decode(ARG(c, R_Q), ARG(c, R_K), ARG(c, R_V), ARG(c, R_BT), ARG(c, R_SL),
                              ARG(c, R_MD), ARG(c, R_NS), c->scale, c->causal, ARG(c, R_OUT),
                              ARG(c, R_LSE), c->workspace, c->workspace_bytes, c->stream);
+    case F_GQA_DECODE_E4M3:
+      return fmla_gqa_decode_e4m3(ARG(c, R_Q), ARG(c, R_K), ARG(c, R_V), ARG(c, R_BT), ARG(c, R_SL),
+                                  ARG(c, R_MD), ARG(c, R_NS), c->scale, c->causal,
+                                  ARG(c, R_DESCALE), ARG(c, R_DESCALE_V), ARG(c, R_OUT),
+                                  ARG(c, R_LSE), c->workspace, c->workspace_bytes, c->stream);
     case F_WRITE_KV: return fmla_write_kv(ARG(c, R_K), ARG(c, R_ROWS), ARG(c, R_SLOTS), c->stream);
     case F_WRITE_KV_DS_MLA:
     case F_WRITE_KV_E4M3:
@@ -481,7 +490,7 @@ static void setup(void) {
   static const int32_t query_rows[4 * 3] = {0, 0, 0, 0, 1, 7, 1, 0, 3, 2, 1, 5};
   static const float descale = 0.5f;
   call_t* c;
-  int i;
+  int i, r;
 
   if (have_device) {
     fmla_device_props props;
@@ -500,6 +509,30 @@ static void setup(void) {
                   5, mla_seqlens, mla_table);
   decode_baseline(F_GQA_DECODE, FMLA_DTYPE_FLOAT16, 3, 2, 8, 2, 128, 128, 0.08838835f, 16, 10, 4, 4,
                   gqa_seqlens, gqa_table);
+
+  /* GQA over float8_e4m3fn caches: the GQA problem (8 query rows per KV head) with zeroed caches of
+   * its shapes and two float32 descales [1]; q, the schedule, out, lse and the workspace are the
+   * GQA baseline's (and so are the empty sequences, for garbage). */
+  c = &base[F_GQA_DECODE_E4M3];
+  *c = base[F_GQA_DECODE];
+  c->t[R_K] = c->t[R_V] = tensor(FMLA_DTYPE_FLOAT8_E4M3FN, 4, 10, 16, 2, 128);
+  c->t[R_DESCALE] = c->t[R_DESCALE_V] = tensor(FMLA_DTYPE_FLOAT32, 1, 1, 0, 0, 0);
+  for (r = R_K; r <= R_V; ++r) {
+    place(&c->t[r]);
+    zero(c->t[r].data, 10 * 16 * 2 * 128);
+  }
+  for (r = R_DESCALE; r <= R_DESCALE_V; ++r) {
+    place(&c->t[r]);
+    upload(c->t[r].data, &descale, sizeof descale);
+  }
+  empty_base[F_GQA_DECODE_E4M3] = *c;
+  for (r = R_SL; r <= R_NS; ++r)
+    empty_base[F_GQA_DECODE_E4M3].t[r] = empty_base[F_GQA_DECODE].t[r];
+  memcpy(spec[F_GQA_DECODE_E4M3], spec[F_GQA_DECODE], sizeof spec[0]);
+  spec[F_GQA_DECODE_E4M3][R_K].dtypes = BIT(FMLA_DTYPE_FLOAT8_E4M3FN);
+  spec[F_GQA_DECODE_E4M3][R_V].dtypes = BIT(FMLA_DTYPE_FLOAT8_E4M3FN);
+  arg(F_GQA_DECODE_E4M3, R_DESCALE, "descale_k", L_ANY, 0, BIT(FMLA_DTYPE_FLOAT32));
+  arg(F_GQA_DECODE_E4M3, R_DESCALE_V, "descale_v", L_ANY, 0, BIT(FMLA_DTYPE_FLOAT32));
 
   /* The schedule alone, on the GQA lengths, into buffers of its own. */
   c = &base[F_GET_MLA_METADATA];
@@ -622,7 +655,7 @@ static const char* const generic_names[] = {
 
 /* Edits of the baseline that together make one invalid call. */
 enum { E_END, E_SHAPE, E_STRIDE, E_HEAD_DIM_V, E_SCALE, E_CAUSAL, E_TOKENS, E_HEADS, E_WS_PTR,
-       E_WS_BYTES, E_NULL_DESC, E_NDIM, E_FORMAT };
+       E_WS_BYTES, E_NULL_DESC, E_NDIM, E_FORMAT, E_DTYPE };
 enum { O_SET, O_ADD };
 typedef struct {
   int field, role, dim, op;
@@ -632,6 +665,7 @@ typedef struct {
 #define STRIDE(r, d, op, v) {E_STRIDE, r, d, op, v}
 #define SCALAR(f, op, v) {f, 0, 0, op, v}
 #define NDIM(r, v) {E_NDIM, r, 0, O_SET, v}
+#define DTYPE(r, v) {E_DTYPE, r, 0, O_SET, v}
 
 typedef struct {
   unsigned fns; /* bit per function it applies to */
@@ -642,7 +676,8 @@ typedef struct {
 } special;
 
 #define MLA (1u << F_MLA_DECODE)
-#define GQA (1u << F_GQA_DECODE)
+#define GQA_E4M3 (1u << F_GQA_DECODE_E4M3)
+#define GQA ((1u << F_GQA_DECODE) | GQA_E4M3) /* the GQA cases hold for e4m3 caches too */
 #define DEC (MLA | GQA)
 #define MD (1u << F_GET_MLA_METADATA)
 #define WKV (1u << F_WRITE_KV)
@@ -822,6 +857,32 @@ static const special specials[] = {
      {NDIM(R_DESCALE, 3), SHAPE(R_DESCALE, 1, O_SET, 1), SHAPE(R_DESCALE, 2, O_SET, 1)}},
     {E4M3, "head dim 63 (cache, rows; strides kept)", X_OK, NULL,
      {SHAPE(R_K, 3, O_SET, 63), SHAPE(R_ROWS, 2, O_SET, 63)}},
+
+    /* gqa_decode_e4m3 (the GQA cases above apply too) */
+    {GQA_E4M3, "caches bf16", X_REFUSE, NULL,
+     {DTYPE(R_K, FMLA_DTYPE_BFLOAT16), DTYPE(R_V, FMLA_DTYPE_BFLOAT16)}},
+    {GQA_E4M3, "caches fp16 (q's dtype)", X_REFUSE, NULL,
+     {DTYPE(R_K, FMLA_DTYPE_FLOAT16), DTYPE(R_V, FMLA_DTYPE_FLOAT16)}},
+    {GQA_E4M3, "q and out bf16", X_OK, NULL,
+     {DTYPE(R_Q, FMLA_DTYPE_BFLOAT16), DTYPE(R_OUT, FMLA_DTYPE_BFLOAT16)}},
+    {GQA_E4M3, "descale_k of 2 elements", X_REFUSE, NULL, {SHAPE(R_DESCALE, 0, O_SET, 2)}},
+    {GQA_E4M3, "descale_v of 2 elements", X_REFUSE, NULL, {SHAPE(R_DESCALE_V, 0, O_SET, 2)}},
+    {GQA_E4M3, "descale_k of 0 elements", X_REFUSE, NULL, {SHAPE(R_DESCALE, 0, O_SET, 0)}},
+    {GQA_E4M3, "descale_v of 0 elements", X_REFUSE, NULL, {SHAPE(R_DESCALE_V, 0, O_SET, 0)}},
+    {GQA_E4M3, "descale_k [1, 2]", X_REFUSE, NULL,
+     {NDIM(R_DESCALE, 2), SHAPE(R_DESCALE, 1, O_SET, 2)}},
+    {GQA_E4M3, "descale_v [1, 2]", X_REFUSE, NULL,
+     {NDIM(R_DESCALE_V, 2), SHAPE(R_DESCALE_V, 1, O_SET, 2)}},
+    {GQA_E4M3, "descales of rank 0 (one element)", X_OK, NULL,
+     {NDIM(R_DESCALE, 0), NDIM(R_DESCALE_V, 0)}},
+    {GQA_E4M3, "descales [1, 1, 1]", X_OK, NULL,
+     {NDIM(R_DESCALE, 3), SHAPE(R_DESCALE, 1, O_SET, 1), SHAPE(R_DESCALE, 2, O_SET, 1),
+      NDIM(R_DESCALE_V, 3), SHAPE(R_DESCALE_V, 1, O_SET, 1), SHAPE(R_DESCALE_V, 2, O_SET, 1)}},
+    /* s_q = 5: 20 query rows per KV head (the outputs' strides and the workspace size follow) */
+    {GQA_E4M3, "20 query rows per KV head (s_q = 5: q, out, lse)", X_REFUSE, NULL,
+     {SHAPE(R_Q, 1, O_SET, 5), SHAPE(R_OUT, 1, O_SET, 5), STRIDE(R_OUT, 0, O_SET, 5 * 8 * 128),
+      SHAPE(R_LSE, 2, O_SET, 5), STRIDE(R_LSE, 1, O_SET, 5), STRIDE(R_LSE, 0, O_SET, 8 * 5),
+      SCALAR(E_WS_BYTES, O_SET, P32)}},
 
     /* fill_normal */
     {FILL, "t shape[0] = 0 (empty)", X_OK, NULL, {SHAPE(R_OUT, 0, O_SET, 0)}},
@@ -1088,7 +1149,7 @@ static void apply_generic(call_t* c, int fn, int r, int g, char* what, size_t si
       snprintf(what, size, "%s->data = NULL", a->name);
       break;
     case G_NDIM:
-      if (fn == F_FILL_NORMAL || r == R_DESCALE) { /* any rank in 0..6 is valid (descale: of 1) */
+      if (fn == F_FILL_NORMAL || r >= R_DESCALE) { /* any rank in 0..6 is valid (descale: of 1) */
         t->ndim = PICK(bad_ranks);
       } else {
         do t->ndim = below(3) ? below(FMLA_MAX_DIMS + 1) : PICK(bad_ranks);
@@ -1144,6 +1205,7 @@ static void apply_special(call_t* c, const special* s) {
       case E_HEADS: slot32 = &c->heads; break;
       case E_NULL_DESC: c->null_desc[e->role] = (int)e->v; break; /* 1: NULL, 0: the descriptor */
       case E_NDIM: slot32 = &c->t[e->role].ndim; break;
+      case E_DTYPE: slot32 = &c->t[e->role].dtype; break;
       case E_FORMAT: slot32 = &c->format; break;
       case E_SCALE: /* 0: NaN, 1: +inf, 2: -inf */
         c->scale = e->v == 0 ? (float)NAN : e->v == 1 ? (float)INFINITY : -(float)INFINITY;
@@ -1615,7 +1677,8 @@ static void randomize(fmla_tensor* t) {
  * only, so whatever runs reads zeros (empty sequences, page 0, slot 0) and writes into the
  * arena. */
 static void run_garbage(int fn) {
-  call_t c = have_device && (fn == F_MLA_DECODE || fn == F_GQA_DECODE) ? empty_base[fn] : base[fn];
+  const int decode = fn == F_MLA_DECODE || fn == F_GQA_DECODE || fn == F_GQA_DECODE_E4M3;
+  call_t c = have_device && decode ? empty_base[fn] : base[fn];
   char what[512] = "garbage";
   int k, n = 1 + (below(4) == 0);
   fmla_status st;
