@@ -58,6 +58,7 @@ export * from './kvcache/index.js';
 export {
   DEEPSEEK_V3,
   KV_DTYPES,
+  kvTokenBytes,
   LLAMA_3_8B,
   MODEL_LAYOUTS,
   TraceFormatError,

@@ -39,11 +39,34 @@ export interface KvCacheStats {
   /** Sum over used pages of (refCount - 1): the pages that sharing saved. */
   readonly pagesSavedBySharing: number;
   readonly numSequences: number;
+  /** With PagedKvCacheOptions.tokenBytes: the same counts in bytes of the caches. */
+  readonly bytes?: KvCacheBytes;
+}
+
+/** A pool's memory in bytes: slots times the bytes one token takes in the caches it indexes. */
+export interface KvCacheBytes {
+  /** PagedKvCacheOptions.tokenBytes. */
+  readonly perToken: number;
+  /** Every page of the pool. */
+  readonly total: number;
+  /** Pages in use (each physical page once). */
+  readonly used: number;
+  /** Slots of used pages that hold no token: the waste of the page size. */
+  readonly unused: number;
+  /** Pages sharing saved (sum over used pages of refCount - 1). */
+  readonly savedBySharing: number;
 }
 
 export interface PagedKvCacheOptions {
   numPages: number;
   pageSize: number;
+  /**
+   * Bytes one token takes in the caches this pool's pages index, over all of them (every layer, K
+   * and V): kvTokenBytes(model.kv, 'bf16' | 'fp8') for the layouts of the memory study, e.g. 1,152
+   * a layer for DeepSeek's MLA in bf16 and 656 in fp8_ds_mla. Optional: with it, stats() reports
+   * bytes too.
+   */
+  tokenBytes?: number;
 }
 
 const NO_COPIES: readonly PageCopy[] = Object.freeze([]);
@@ -59,15 +82,22 @@ function checkOptions(options: unknown): asserts options is PagedKvCacheOptions 
   if (typeof options !== 'object' || options === null) {
     throw new ArgumentError('options', 'an object { numPages, pageSize }', describeValue(options));
   }
-  const { numPages, pageSize } = options as Partial<PagedKvCacheOptions>;
+  const { numPages, pageSize, tokenBytes } = options as Partial<PagedKvCacheOptions>;
   checkIntegerIn(numPages, 'numPages', 1, MAX_CACHE_SLOTS, 'numPages * pageSize <= 2^31 - 1');
   const maxPageSize = Math.floor(MAX_CACHE_SLOTS / numPages);
   checkIntegerIn(pageSize, 'pageSize', 1, maxPageSize, `numPages * pageSize <= 2^31 - 1`);
+  if (tokenBytes !== undefined) {
+    // The pool's bytes must stay exact in a double.
+    const maxTokenBytes = Math.floor(Number.MAX_SAFE_INTEGER / (numPages * pageSize));
+    checkIntegerIn(tokenBytes, 'tokenBytes', 1, maxTokenBytes, "the pool's bytes <= 2^53 - 1");
+  }
 }
 
 export class PagedKvCache {
   readonly numPages: number;
   readonly pageSize: number;
+  /** Bytes a token takes in the caches (PagedKvCacheOptions.tokenBytes), if given. */
+  readonly tokenBytes: number | undefined;
 
   /** Number of sequences holding each page; 0 = free. */
   private readonly refCounts: Int32Array;
@@ -86,6 +116,7 @@ export class PagedKvCache {
     checkOptions(options);
     this.numPages = options.numPages;
     this.pageSize = options.pageSize;
+    this.tokenBytes = options.tokenBytes;
     this.refCounts = new Int32Array(this.numPages);
     this.freeStack = new Int32Array(this.numPages);
     for (let i = 0; i < this.numPages; i++) this.freeStack[i] = this.numPages - 1 - i;
@@ -268,16 +299,29 @@ export class PagedKvCache {
 
   stats(): KvCacheStats {
     const pagesUsed = this.numPages - this.freeCount;
-    return {
+    const slotsUnused = pagesUsed * this.pageSize - this.filledSlots;
+    const pagesSavedBySharing = this.pageRefs - pagesUsed;
+    const counts = {
       numPages: this.numPages,
       pageSize: this.pageSize,
       pagesUsed,
       pagesFree: this.freeCount,
       tokensStored: this.tokensStored,
-      slotsUnused: pagesUsed * this.pageSize - this.filledSlots,
-      pagesSavedBySharing: this.pageRefs - pagesUsed,
+      slotsUnused,
+      pagesSavedBySharing,
       numSequences: this.sequences.size,
     };
+    const perToken = this.tokenBytes;
+    if (perToken === undefined) return counts;
+    const perPage = perToken * this.pageSize;
+    const bytes = {
+      perToken,
+      total: this.numPages * perPage,
+      used: pagesUsed * perPage,
+      unused: slotsUnused * perToken,
+      savedBySharing: pagesSavedBySharing * perPage,
+    };
+    return { ...counts, bytes };
   }
 
   #state(seq: SequenceId, argument = 'seq'): SequencePages {

@@ -70,17 +70,23 @@ const KV_SHAPE_FIELDS = {
   gqa: ['kvHeads', 'headDim', 'layers'],
 } as const;
 
-/** A model's cache shapes: integers > 0 (ropeDims >= 0), whose bf16 bytes are its bytesPerToken. */
-function checkKvShape(model: ModelLayout): void {
-  checkObject('model.kv', model.kv, "a KvShape ({ kind: 'mla' | 'gqa', ... }) or undefined");
-  const shape = model.kv as KvShape;
+/** A KvShape named `argument`: a kind and its integer sizes > 0 (ropeDims >= 0). */
+export function checkKvShapeFields(argument: string, value: unknown): KvShape {
+  checkObject(argument, value, "a KvShape ({ kind: 'mla' | 'gqa', ... })");
+  const shape = value as KvShape;
   if (!Object.hasOwn(KV_SHAPE_FIELDS, shape.kind)) {
-    throw new ArgumentError('model.kv.kind', "'mla' or 'gqa'", describeValue(shape.kind));
+    throw new ArgumentError(`${argument}.kind`, "'mla' or 'gqa'", describeValue(shape.kind));
   }
   for (const field of KV_SHAPE_FIELDS[shape.kind]) {
-    const value = (shape as unknown as Record<string, unknown>)[field];
-    checkNumber(`model.kv.${field}`, value, { integer: true, zero: field === 'ropeDims' });
+    const size = (shape as unknown as Record<string, unknown>)[field];
+    checkNumber(`${argument}.${field}`, size, { integer: true, zero: field === 'ropeDims' });
   }
+  return shape;
+}
+
+/** A model's cache shapes: integers > 0 (ropeDims >= 0), whose bf16 bytes are its bytesPerToken. */
+function checkKvShape(model: ModelLayout): void {
+  const shape = checkKvShapeFields('model.kv', model.kv);
   // One source of the bytes: a layout whose bytesPerToken disagrees with its shapes is ambiguous.
   const bf16 = kvFormat(shape, 'bf16').bytesPerToken;
   if (model.bytesPerToken !== bf16) {

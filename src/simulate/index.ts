@@ -13,3 +13,4 @@ export * from './simulate-scenarios.js';
 export * from './step-cost.js';
 export * from './step-rates.js';
 export * from './step-setup.js';
+export * from './kv-token-bytes.js';

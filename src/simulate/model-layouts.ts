@@ -73,7 +73,7 @@ const FLOAT32_BYTES = dtypeBytes('float32');
  * The cache of `shape` in `dtype`, in the formats of docs/fp8-kv-cache.md for fp8 (`shape` and
  * `dtype` as checkModel and checkKvDtype accept them).
  */
-export function kvFormat(shape: KvShape, dtype: KvDtype): KvFormat {
+export function kvFormat(shape: KvShape, dtype: KvDtype, argument = 'model.kv'): KvFormat {
   const layers = shape.layers;
   if (shape.kind === 'mla') {
     const { latentDims: latent, ropeDims: rope } = shape;
@@ -87,7 +87,7 @@ export function kvFormat(shape: KvShape, dtype: KvDtype): KvFormat {
     }
     if (latent % DS_MLA_GROUP_SIZE !== 0) {
       throw new ArgumentError(
-        'model.kv.latentDims',
+        `${argument}.latentDims`,
         `a multiple of ${DS_MLA_GROUP_SIZE} for kvDtype 'fp8' (fp8_ds_mla scales groups of ${DS_MLA_GROUP_SIZE})`,
         String(latent),
       );
