@@ -77,6 +77,21 @@ test('gqa-table prints one row a shape, SDPA beside ours where it was timed', ()
     r.stdout,
     /\| varlen \| 128 \| 32\/8 \| 2 causal \| 128 \| varlen ~4102 \| 1 \| 500\.0 \| 95% \| - \| - \| - \| FAIL \|/,
   );
+  assert.doesNotMatch(r.stdout, /e4m3/, 'no e4m3 columns without them in the file');
+});
+
+test('gqa-table adds the e4m3 columns of a --fp8 result file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gqa-table-'));
+  const file = join(dir, 'gqa-fp8.json');
+  const e4m3 = { e4m3_us: 50, e4m3_pct_copy: 72, e4m3_over_bf16_speed: 1.6, e4m3_check: 'pass' };
+  writeFileSync(
+    file,
+    JSON.stringify({ ...RESULT, rows: RESULT.rows.map((r) => ({ ...r, ...e4m3 })) }),
+  );
+  const r = run(file);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\| e4m3 us \| % copy \| e4m3 \/ bf16 speed \| e4m3 check \|/);
+  assert.match(r.stdout, /\| 0\.90x \| pass \| 50\.0 \| 72% \| 1\.60x \| pass \|/);
 });
 
 test('gqa-table --write replaces only the text between its markers', () => {
