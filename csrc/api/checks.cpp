@@ -285,6 +285,17 @@ fmla_status check_no_overlap(const fmla_tensor* t, const char* name) {
   return FMLA_OK;
 }
 
+fmla_status check_scale(const fmla_tensor* t, const char* name) {
+  FMLA_TRY(check_tensor(t, name, t ? t->ndim : 0, {FMLA_DTYPE_FLOAT32}));
+  int64_t elements = 1;  // bounded: check_tensor checked the element count
+  for (int i = 0; i < t->ndim; ++i) elements *= t->shape[i];
+  if (elements != 1)
+    return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                "%s: expected a float32 tensor of one element, got %lld elements", name,
+                static_cast<long long>(elements));
+  return FMLA_OK;
+}
+
 fmla_status check_paged_inputs(const fmla_tensor* q, const fmla_tensor* k, const char* k_name,
                                const fmla_tensor* v, const fmla_tensor* block_table,
                                const fmla_tensor* cache_seqlens, float softmax_scale,

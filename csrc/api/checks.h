@@ -50,6 +50,8 @@ fmla_status check_contiguous(const fmla_tensor* t, const char* name);
 fmla_status check_inner_stride(const fmla_tensor* t, const char* name);
 // Innermost stride 1, the data and every outer stride aligned to `bytes` (16: cp.async / vectors).
 fmla_status check_vector_layout(const fmla_tensor* t, const char* name, int bytes);
+// A scale: a float32 tensor of exactly one element, of any rank.
+fmla_status check_scale(const fmla_tensor* t, const char* name);
 // For a tensor a kernel writes: no two elements at one address. Refuses a zero stride on a
 // dimension of extent > 1, and strides that do not nest (taken by increasing |stride|, each must
 // exceed the span of the dimensions before it): a sufficient test, O(ndim^2) on ndim <= 6.

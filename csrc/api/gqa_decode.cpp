@@ -36,18 +36,6 @@ static fmla_status dispatch_head_dim(const DecodeParams& p, int d, void* stream)
   }
 }
 
-// A descale: a float32 tensor of one element (any rank).
-static fmla_status check_scale(const fmla_tensor* t, const char* name) {
-  FMLA_TRY(check_tensor(t, name, t ? t->ndim : 0, {FMLA_DTYPE_FLOAT32}));
-  int64_t elements = 1;
-  for (int i = 0; i < t->ndim; ++i) elements *= t->shape[i];
-  if (elements != 1)
-    return fail(FMLA_ERROR_INVALID_ARGUMENT,
-                "%s: expected a float32 tensor of one element, got %lld elements", name,
-                static_cast<long long>(elements));
-  return FMLA_OK;
-}
-
 extern "C" fmla_status fmla_gqa_decode(const fmla_tensor* q, const fmla_tensor* k_cache,
                                        const fmla_tensor* v_cache, const fmla_tensor* block_table,
                                        const fmla_tensor* cache_seqlens,

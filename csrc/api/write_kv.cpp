@@ -100,13 +100,7 @@ extern "C" fmla_status fmla_write_kv_fp8(fmla_tensor* cache, const fmla_tensor* 
       return fail(FMLA_ERROR_INVALID_ARGUMENT,
                   "descale: expected a float32 tensor of one element with FMLA_KV_FORMAT_FP8_E4M3, "
                   "got NULL");
-    FMLA_TRY(check_tensor(descale, "descale", descale->ndim, {FMLA_DTYPE_FLOAT32}));
-    int64_t elements = 1;
-    for (int i = 0; i < descale->ndim; ++i) elements *= descale->shape[i];
-    if (elements != 1)
-      return fail(FMLA_ERROR_INVALID_ARGUMENT,
-                  "descale: expected a float32 tensor of one element, got %lld elements",
-                  static_cast<long long>(elements));
+    FMLA_TRY(check_scale(descale, "descale"));
   }
   FMLA_TRY(check_dim(rows, "rows", 1, h_kv, "h_kv of cache"));
   FMLA_TRY(check_dim(rows, "rows", 2, d, ds_mla ? "d_qk of the fp8_ds_mla format" : "d of cache"));

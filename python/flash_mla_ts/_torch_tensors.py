@@ -183,6 +183,16 @@ def pack(block, slot, name, value, allowed, layout, contiguous=False):
     return shape
 
 
+def pack_scale(block, slot, name, value, expected="a float32 tensor of one element"):
+    """A scale argument: a float32 torch.Tensor of one element (any rank), packed (with a block) as
+    a one-element view into slot `slot`."""
+    if not isinstance(value, _Tensor) or value.dtype != _torch.float32 or value.numel() != 1:
+        raise ArgumentError(name, expected, describe_value(value))
+    if block is not None:
+        _PACKERS[1](block, slot * TENSOR_BYTES, value.data_ptr(), FLOAT32[value.dtype], 1, 1, 1)
+    return value
+
+
 def pack_new(block, slot, tensor, code, shape, strides):
     """The view of a tensor this package just allocated with `shape` and `strides`: nothing to
     check."""

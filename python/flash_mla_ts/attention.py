@@ -55,6 +55,7 @@ from ._torch_tensors import (
     invoke,
     pack,
     pack_new,
+    pack_scale,
     require_flag,
     require_int,
     require_num_sms,
@@ -333,11 +334,9 @@ def gqa_decode_with_kvcache(q, k_cache, v_cache, block_table, cache_seqlens,
 
 def _check_scales(descale_k, descale_v):
     """(descale_k, descale_v), both float32 tensors of one element."""
-    for name, value in (("descale_k", descale_k), ("descale_v", descale_v)):
-        if (not isinstance(value, _Tensor) or value.dtype != _float32 or value.numel() != 1):
-            raise ArgumentError(name, "a float32 tensor of one element (with the other scale, "
-                                "for float8_e4m3fn caches)", describe_value(value))
-    return descale_k, descale_v
+    expected = "a float32 tensor of one element (with the other scale, for float8_e4m3fn caches)"
+    return (pack_scale(None, 0, "descale_k", descale_k, expected),
+            pack_scale(None, 0, "descale_v", descale_v, expected))
 
 
 def _require_splits(tile_scheduler_metadata, num_splits):
@@ -476,7 +475,7 @@ def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, hea
         tensors = (q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits)
         if scales is not None:
             for i, (name, scale_tensor) in enumerate(zip(("descale_k", "descale_v"), scales)):
-                pack(block, _SCALE_SLOT + i, name, scale_tensor.reshape(1), FLOAT32, ("1",))
+                pack_scale(block, _SCALE_SLOT + i, name, scale_tensor)
             names = names + ("descale_k", "descale_v")
             tensors = tensors + scales
     pack(block, slot, "block_table", block_table, INT32, TABLE_LAYOUT)
@@ -675,11 +674,7 @@ def _check_write_kv_fp8(block, cache, rows, slot_mapping, fmt, descale, allow_me
     pack(block, 2, "slot_mapping", slot_mapping, INT32, SLOTS_LAYOUT)
     named = [("cache", cache), ("rows", rows), ("slot_mapping", slot_mapping)]
     if fmt == _FP8_E4M3:
-        if (not isinstance(descale, _Tensor) or descale.dtype != _float32
-                or descale.numel() != 1):
-            raise ArgumentError("descale", "a float32 tensor of one element",
-                                describe_value(descale))
-        pack(block, 3, "descale", descale.reshape(1), FLOAT32, ("1",))
+        pack_scale(block, 3, "descale", descale)
         named.append(("descale", descale))
     if allow_meta:
         require_same_cuda_device(named, allow_meta=True)

@@ -1,7 +1,8 @@
 /**
  * Runs a decode problem on the GPU through the public API, with poisoned (NaN) preallocated
  * outputs, and measures it against a reference: the float64 CPU reference on small problems, the
- * float32 device reference on large ones.
+ * float32 device reference on large ones. With `e4m3`, a GQA problem's caches go to the GPU as
+ * fp8_e4m3 (one scale a tensor), and the CPU reference attends their dequantized values.
  */
 import { flashMlaWithKvcache } from '../../src/attention/flash-mla-with-kvcache.js';
 import { getMlaMetadata } from '../../src/attention/get-mla-metadata.js';
@@ -11,6 +12,7 @@ import { referenceDecodeOnDevice } from '../../src/backend/cuda/device-testing.j
 import { naiveGqaDecode, naiveMlaDecode } from '../../src/reference/naive-attention.js';
 import assert from 'node:assert/strict';
 import { compareOutputs } from '../../src/testing/compare.js';
+import { e4m3Of } from '../../src/testing/fp8-caches.js';
 import { gatherQueryRows, queryRows } from '../../src/testing/query-rows.js';
 import type { GqaProblem, MlaProblem } from '../../src/testing/problems.js';
 import { DeviceScope } from './gpu.js';
@@ -19,6 +21,8 @@ export interface GpuCheck {
   /** ||out - ref|| / ||ref||. */
   readonly outRelativeError: number;
   readonly lseMaxAbsError: number;
+  /** The output as the GPU wrote it, in the decode's layout. */
+  readonly out: Float32Array;
   /** Outputs still NaN (the poison) after the call. */
   readonly unwritten: number;
   /** Rows whose lse is +inf in both (no key attended). */
@@ -28,7 +32,13 @@ export interface GpuCheck {
 
 export function checkOnGpu(
   p: MlaProblem | GqaProblem,
-  options: { causal: boolean; softmaxScale?: number; numSms?: number; reference: 'cpu' | 'device' },
+  options: {
+    causal: boolean;
+    softmaxScale?: number;
+    numSms?: number;
+    reference: 'cpu' | 'device';
+    e4m3?: boolean;
+  },
 ): GpuCheck {
   using scope = new DeviceScope();
   const mla = 'kvCache' in p;
@@ -36,9 +46,13 @@ export function checkOnGpu(
   const kHost = mla ? p.kvCache : p.kCache;
   const hKv = kHost.shape[2];
   const dV = mla ? p.headDimV : p.vCache.shape[3];
+  const fp8 = options.e4m3 && !mla ? { k: e4m3Of(p.kCache), v: e4m3Of(p.vCache) } : undefined;
+  if (options.e4m3 && (!fp8 || options.reference !== 'cpu')) {
+    throw new Error('e4m3: GQA problems against the CPU reference only');
+  }
   const q = scope.upload(p.q);
-  const k = scope.upload(kHost);
-  const v = mla ? undefined : scope.upload(p.vCache);
+  const k = scope.upload(fp8 ? fp8.k.fp8 : kHost);
+  const v = mla ? undefined : scope.upload(fp8 ? fp8.v.fp8 : p.vCache);
   const blockTable = scope.upload(p.blockTable);
   const cacheSeqlens = scope.upload(p.cacheSeqlens);
   const meta = getMlaMetadata(cacheSeqlens, (sQ * hQ) / hKv, hKv, { numSms: options.numSms });
@@ -54,6 +68,7 @@ export function checkOnGpu(
     out,
     lse,
     checkContents: true,
+    ...(fp8 && { descaleK: scope.upload(fp8.k.descale), descaleV: scope.upload(fp8.v.descale) }),
   };
   if (v) {
     gqaDecodeWithKvcache(
@@ -89,7 +104,14 @@ export function checkOnGpu(
     const o = { causal: options.causal, softmaxScale: options.softmaxScale };
     ref = mla
       ? naiveMlaDecode(p.q, kHost, p.blockTable, p.cacheSeqlens, dV, o)
-      : naiveGqaDecode(p.q, kHost, p.vCache, p.blockTable, p.cacheSeqlens, o);
+      : naiveGqaDecode(
+          p.q,
+          fp8 ? fp8.k.dequantized : kHost,
+          fp8 ? fp8.v.dequantized : p.vCache,
+          p.blockTable,
+          p.cacheSeqlens,
+          o,
+        );
   } else {
     const rows = queryRows(b, sQ, hQ);
     const onDevice = referenceDecodeOnDevice(
@@ -116,6 +138,7 @@ export function checkOnGpu(
   for (let i = 0; i < got.lse.length; i++)
     if (got.lse[i] === Infinity && ref.lse[i] === Infinity) emptyRows++;
   return {
+    out: gotOut,
     outRelativeError: compareOutputs(got.out, ref.out).relativeError,
     lseMaxAbsError: compareOutputs(got.lse, ref.lse).maxAbsError,
     unwritten,

@@ -14,6 +14,7 @@ import { naiveGqaDecode } from '../../src/reference/naive-attention.js';
 import { compareOutputs } from '../../src/testing/compare.js';
 import { e4m3Of } from '../../src/testing/fp8-caches.js';
 import { makeGqaProblem } from '../../src/testing/problems.js';
+import { assertGpuCheck, checkOnGpu } from './decode-check.js';
 import { SMALL_GQA_CASES, type GqaCase } from './gqa-cases.js';
 import { DeviceScope, skipWithoutGpu } from './gpu.js';
 
@@ -24,75 +25,20 @@ const CASES: GqaCase[] = [
   { b: 2, sK: 700, sQ: 1, hQ: 16, hKv: 16, d: 256, pageSize: 16, causal: false, dtype: 'float16' },
 ];
 
-// As for bf16 caches (decode-check.ts): the kernel's own error against the reference over the
-// values it reads.
-const MAX_OUT_RELATIVE_ERROR = 1e-2;
-const MAX_LSE_ABS_ERROR = 1e-3;
-
 CASES.forEach((c, i) => {
   test(
     `GQA decode over fp8_e4m3, case ${i}: ${JSON.stringify(c)}`,
     { skip: skipWithoutGpu },
     () => {
-      using scope = new DeviceScope();
       const p = makeGqaProblem({ ...c, seed: 2600 + i });
-      const k = e4m3Of(p.kCache);
-      const v = e4m3Of(p.vCache);
-      const [b, sQ, hQ, d] = p.q.shape;
-      const hKv = p.kCache.shape[2];
-      const table = scope.upload(p.blockTable);
-      const lens = scope.upload(p.cacheSeqlens);
-      const meta = getMlaMetadata(lens, (sQ * hQ) / hKv, hKv);
-      scope.own(meta.tileSchedulerMetadata as CudaTensor);
-      scope.own(meta.numSplits as CudaTensor);
-      const out = scope.own(CudaTensor.empty([b, sQ, hQ, d], p.q.dtype));
-      const lse = scope.own(CudaTensor.empty([b, hQ, sQ], 'float32'));
-      out.fillBytes(0xff);
-      lse.fillBytes(0xff);
-      gqaDecodeWithKvcache(
-        scope.upload(p.q),
-        scope.upload(k.fp8),
-        scope.upload(v.fp8),
-        table,
-        lens,
-        meta.tileSchedulerMetadata,
-        meta.numSplits,
-        {
-          causal: c.causal,
-          descaleK: scope.upload(k.descale),
-          descaleV: scope.upload(v.descale),
-          out,
-          lse,
-          checkContents: true,
-        },
-      );
-      const gotOut = out.toHost().toFloat32();
-      const gotLse = lse.toHost().toFloat32();
-      assert.equal(gotOut.filter(Number.isNaN).length + gotLse.filter(Number.isNaN).length, 0);
-
+      const r = checkOnGpu(p, { causal: c.causal, reference: 'cpu', e4m3: true });
+      assertGpuCheck(r, c.seqlens?.includes(0) ?? false);
       const o = { causal: c.causal };
-      const ref = naiveGqaDecode(
-        p.q,
-        k.dequantized,
-        v.dequantized,
-        p.blockTable,
-        p.cacheSeqlens,
-        o,
-      );
-      const outError = compareOutputs(gotOut, ref.out).relativeError;
-      const lseError = compareOutputs(gotLse, ref.lse).maxAbsError;
-      assert.ok(outError < MAX_OUT_RELATIVE_ERROR, `out relative error ${outError}`);
-      assert.ok(lseError < MAX_LSE_ABS_ERROR, `lse error ${lseError}`);
-      if (c.seqlens?.includes(0))
-        assert.ok(
-          gotLse.some((x) => x === Infinity),
-          'empty sequences',
-        );
       const bf16 = naiveGqaDecode(p.q, p.kCache, p.vCache, p.blockTable, p.cacheSeqlens, o);
-      const added = compareOutputs(gotOut, bf16.out).relativeError;
+      const added = compareOutputs(r.out, bf16.out).relativeError;
       console.log(
-        `case ${i}: out error ${outError.toExponential(2)} vs the dequantized caches, ` +
-          `${added.toExponential(2)} vs the bf16 caches; lse ${lseError.toExponential(2)}`,
+        `case ${i}: out error ${r.outRelativeError.toExponential(2)} vs the dequantized caches, ` +
+          `${added.toExponential(2)} vs the bf16 caches; lse ${r.lseMaxAbsError.toExponential(2)}`,
       );
     },
   );

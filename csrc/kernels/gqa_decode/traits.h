@@ -3,6 +3,8 @@
 
 #include <stdint.h>
 
+#include <algorithm>
+
 #include "config.h"
 
 namespace fmla {
@@ -69,8 +71,7 @@ struct GqaTraits {
   // A pass of columns lies within one warp's columns (and an e4m3 stage, half the bytes, takes
   // passes of half the columns).
   static constexpr int kRedColsFit = kStageBytes / (kKeySlices * kMaxRows * 4);
-  static constexpr int kRedCols =
-      kCols < 128 ? (kCols < kRedColsFit ? kCols : kRedColsFit) : (kRedColsFit < 128 ? kRedColsFit : 128);
+  static constexpr int kRedCols = std::min({kCols, 128, kRedColsFit});
   static_assert(kRedCols % 16 == 0 && kCols % kRedCols == 0, "a merge pass within one warp's columns");
   static_assert(kKeySlices * kMaxRows * kRedCols * 4 <= kStageBytes, "the merge fits a stage");
   static constexpr int kStatBytes = 2 * kKeySlices * kMaxRows * 4;  // row max and sum per slice
