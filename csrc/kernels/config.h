@@ -22,6 +22,10 @@ constexpr int kDsMlaTokenBytes = 656;
 // batches.
 constexpr int kCombineThreads = 256;
 constexpr int kCombineMinBlocks = 264;
+// When the batch is at least num_sm_parts / kCombineRowsMaxSplits (so sequences have a few splits
+// each), one warp merges a whole row instead (combine_rows_kernel): the block-wide reductions cost
+// more than a few loads.
+constexpr int kCombineRowsMaxSplits = 4;
 
 // Schedule kernel: batches up to kScheduleSmemSeqs sequences and kScheduleSmemParts parts are
 // computed in shared memory by all threads (prefix sums and binary searches around a one-compare-

@@ -22,46 +22,13 @@ __device__ __forceinline__ float2 merge_lse(float2 a, float2 b) {
   return make_float2(m, a.y * expf(a.x - m) + b.y * expf(b.x - m));
 }
 
-// Grid: (items, s_q * h_q, slices). Item x is sequence x when the batch is smaller than the part
-// count (every sequence may have been cut), else the sequence whose FIRST split part x computed (at
-// most num_sm_parts - 1 sequences have several splits, so the grid does not grow with the batch).
-// Block (x, row, z) merges columns [z, z + 1) * D_V / slices of `row`; its kCombineThreads threads
-// form groups of D_V / slices / 4 (a float4 each) that take the splits round-robin, so a long
-// sequence's 100+ splits are spread over many blocks and many loads are in flight.
-template <typename Elem, int D_V>
-__global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodeParams p) {
-  static_assert(D_V % 4 == 0 && D_V / 4 <= kCombineThreads && kCombineThreads % (D_V / 4) == 0,
-                "a row of float4s divides the block");
-  __shared__ float2 warp_stats[kCombineThreads / 32];
-  __shared__ float weight[kCombineThreads];  // exp(lse_k - lse) of the current chunk of splits
-  __shared__ float4 group_acc[kCombineThreads];
-
-  wait_for_previous_kernel();  // the decode kernel's partials and the schedule
-  int bi;
-  if (p.b < p.num_sm_parts) {
-    bi = blockIdx.x;
-  } else {
-    // Part q holds the first split of a sequence with several splits exactly when it cuts its
-    // last sequence (part q + 1 begins inside it) and does not itself begin inside that sequence.
-    const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
-    bi = meta[kMetaEndBatch];
-    const bool cut_after =
-        meta[kMetadataInts + kMetaBeginBatch] == bi && meta[kMetadataInts + kMetaBeginToken] > 0;
-    const bool cut_before = meta[kMetaBeginBatch] == bi && meta[kMetaBeginToken] > 0;
-    if (!cut_after || cut_before) return;
-  }
-  const int first = p.num_splits[bi];
-  const int n = p.num_splits[bi + 1] - first;
-  if (n < 2) return;  // written directly by the decode kernel
-  const int total_rows = p.s_q * p.h_q;
-  const int row = blockIdx.y;
-  const int tid = threadIdx.x;
-  const float* lse_k = p.lse_accum + static_cast<int64_t>(first) * total_rows + row;
-
-  // lse over the splits in one pass: per-thread (max, sum) pairs, merged across the block.
+// (max, sum of exp(x - max)) of lse_k[k * stride] for k = k0, k0 + step, ... below n in one pass,
+// merged over the warp.
+__device__ __forceinline__ float2 warp_lse_stats(const float* lse_k, int stride, int k0, int n,
+                                                 int step) {
   float2 st = make_float2(-INFINITY, 0.f);
-  for (int k = tid; k < n; k += kCombineThreads) {
-    const float v = lse_k[static_cast<int64_t>(k) * total_rows];
+  for (int k = k0; k < n; k += step) {
+    const float v = lse_k[static_cast<int64_t>(k) * stride];
     if (v > st.x) {
       st.y = st.y * expf(st.x - v) + 1.f;
       st.x = v;
@@ -73,6 +40,66 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodePa
   for (int d = 16; d > 0; d /= 2)
     st = merge_lse(st, make_float2(__shfl_xor_sync(0xffffffffu, st.x, d),
                                    __shfl_xor_sync(0xffffffffu, st.y, d)));
+  return st;
+}
+
+// Grid x of both combine kernels: item x is sequence x when the batch is smaller than the part
+// count (every sequence may have been cut), else the sequence whose FIRST split part x computed (at
+// most num_sm_parts - 1 sequences have several splits, so the grid does not grow with the batch).
+struct CombineItem {
+  int bi, first, n;  // the sequence, its first split, its split count (n < 2: nothing to merge)
+};
+__device__ __forceinline__ CombineItem combine_item(const DecodeParams& p, int x) {
+  CombineItem it{x, 0, 0};
+  if (p.b >= p.num_sm_parts) {
+    // Part x holds the first split of a sequence with several splits exactly when it cuts its last
+    // sequence (part x + 1 begins inside it) and does not itself begin inside that sequence.
+    const int32_t* meta = p.sched + x * kMetadataInts;
+    it.bi = meta[kMetaEndBatch];
+    const bool cut_after = meta[kMetadataInts + kMetaBeginBatch] == it.bi &&
+                           meta[kMetadataInts + kMetaBeginToken] > 0;
+    const bool cut_before = meta[kMetaBeginBatch] == it.bi && meta[kMetaBeginToken] > 0;
+    if (!cut_after || cut_before) return it;
+  }
+  it.first = p.num_splits[it.bi];
+  it.n = p.num_splits[it.bi + 1] - it.first;
+  return it;
+}
+
+// Row `row` (of s_q * h_q) of sequence bi: its output row, and its lse entry in *lse.
+template <typename Elem>
+__device__ __forceinline__ Elem* combine_out_row(const DecodeParams& p, int bi, int row,
+                                                 float** lse) {
+  const int g = row / p.rows_per_kv, m = row % p.rows_per_kv;
+  const int j = m / p.heads_per_kv;
+  const int h = g * p.heads_per_kv + m % p.heads_per_kv;
+  *lse = p.lse + bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s;
+  return static_cast<Elem*>(p.out) + bi * p.o_stride_b + j * p.o_stride_s + h * p.o_stride_h;
+}
+
+// Many splits a sequence (small batches). Grid: (items, s_q * h_q, slices). Block (x, row, z)
+// merges columns [z, z + 1) * D_V / slices of `row`; its kCombineThreads threads form groups of
+// D_V / slices / 4 (a float4 each) that take the splits round-robin, so a long sequence's 100+
+// splits are spread over many blocks and many loads are in flight.
+template <typename Elem, int D_V>
+__global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodeParams p) {
+  static_assert(D_V % 4 == 0 && D_V / 4 <= kCombineThreads && kCombineThreads % (D_V / 4) == 0,
+                "a row of float4s divides the block");
+  __shared__ float2 warp_stats[kCombineThreads / 32];
+  __shared__ float weight[kCombineThreads];  // exp(lse_k - lse) of the current chunk of splits
+  __shared__ float4 group_acc[kCombineThreads];
+
+  wait_for_previous_kernel();  // the decode kernel's partials and the schedule
+  const CombineItem it = combine_item(p, blockIdx.x);
+  if (it.n < 2) return;  // nothing to merge, or written directly by the decode kernel
+  const int bi = it.bi, first = it.first, n = it.n;
+  const int total_rows = p.s_q * p.h_q;
+  const int row = blockIdx.y;
+  const int tid = threadIdx.x;
+  const float* lse_k = p.lse_accum + static_cast<int64_t>(first) * total_rows + row;
+
+  // lse over the splits in one pass: per-thread (max, sum) pairs, merged across the block.
+  float2 st = warp_lse_stats(lse_k, total_rows, tid, n, kCombineThreads);
   if (tid % 32 == 0) warp_stats[tid / 32] = st;
   __syncthreads();
   st = warp_stats[0];
@@ -122,25 +149,95 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodePa
   }
   if (group != 0) return;
 
-  const int g = row / p.rows_per_kv, m = row % p.rows_per_kv;
-  const int j = m / p.heads_per_kv;
-  const int h = g * p.heads_per_kv + m % p.heads_per_kv;
-  Elem* out = static_cast<Elem*>(p.out) + bi * p.o_stride_b + j * p.o_stride_s + h * p.o_stride_h;
+  float* lse_out;
+  Elem* out = combine_out_row<Elem>(p, bi, row, &lse_out);
   uint2 packed;
   packed.x = pack2<Elem>(acc.x, acc.y);
   packed.y = pack2<Elem>(acc.z, acc.w);
   *reinterpret_cast<uint2*>(out + col) = packed;
-  if (tid == 0 && blockIdx.z == 0)
-    p.lse[bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] = lse;
+  if (tid == 0 && blockIdx.z == 0) *lse_out = lse;
+}
+
+// Few splits a sequence (batches about as large as the part count): one warp a row, whose lanes
+// own interleaved columns (coalesced loads) and walk the splits with the weights in registers; no
+// block-wide reductions. Grid: (items, ceil(s_q * h_q / rows a block)).
+template <typename Elem, int D_V>
+__global__ void __launch_bounds__(kCombineThreads) combine_rows_kernel(const DecodeParams p) {
+  constexpr int kVec = D_V >= 128 ? 4 : 2;  // floats a lane loads at once
+  constexpr int kChunks = D_V / (32 * kVec);
+  static_assert(D_V % (32 * kVec) == 0, "a row is whole vectors of every lane");
+  wait_for_previous_kernel();  // the decode kernel's partials and the schedule
+  const CombineItem it = combine_item(p, blockIdx.x);
+  if (it.n < 2) return;  // nothing to merge, or written directly by the decode kernel
+  const int bi = it.bi, first = it.first, n = it.n;
+  const int total_rows = p.s_q * p.h_q;
+  const int row = blockIdx.y * (kCombineThreads / 32) + threadIdx.x / 32;
+  if (row >= total_rows) return;
+  const int lane = threadIdx.x % 32;
+  const float* lse_k = p.lse_accum + static_cast<int64_t>(first) * total_rows + row;
+
+  const float2 st = warp_lse_stats(lse_k, total_rows, lane, n, 32);
+  const bool empty = !(st.y > 0.f);
+  const float lse = empty ? INFINITY : st.x + logf(st.y);
+
+  float acc[kChunks][kVec] = {};
+  if (!empty) {
+    const float* o =
+        p.o_accum + (static_cast<int64_t>(first) * total_rows + row) * D_V + lane * kVec;
+    const int64_t split_stride = static_cast<int64_t>(total_rows) * D_V;
+    for (int k0 = 0; k0 < n; k0 += 32) {
+      const float w_lane =
+          k0 + lane < n ? expf(lse_k[static_cast<int64_t>(k0 + lane) * total_rows] - lse) : 0.f;
+      const int m = min(32, n - k0);
+#pragma unroll 4
+      for (int kk = 0; kk < m; ++kk) {
+        const float w = __shfl_sync(0xffffffffu, w_lane, kk);
+        const float* src = o + (k0 + kk) * split_stride;
+#pragma unroll
+        for (int c = 0; c < kChunks; ++c) {
+          float v[kVec];
+          if constexpr (kVec == 4) {
+            const float4 x = __ldg(reinterpret_cast<const float4*>(src + c * 32 * kVec));
+            v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
+          } else {
+            const float2 x = __ldg(reinterpret_cast<const float2*>(src + c * 32 * kVec));
+            v[0] = x.x, v[1] = x.y;
+          }
+#pragma unroll
+          for (int e = 0; e < kVec; ++e) acc[c][e] += w * v[e];
+        }
+      }
+    }
+  }
+  float* lse_out;
+  Elem* out = combine_out_row<Elem>(p, bi, row, &lse_out) + lane * kVec;
+#pragma unroll
+  for (int c = 0; c < kChunks; ++c) {
+    if constexpr (kVec == 4) {
+      uint2 packed;
+      packed.x = pack2<Elem>(acc[c][0], acc[c][1]);
+      packed.y = pack2<Elem>(acc[c][2], acc[c][3]);
+      *reinterpret_cast<uint2*>(out + c * 32 * kVec) = packed;
+    } else {
+      *reinterpret_cast<uint32_t*>(out + c * 32 * kVec) = pack2<Elem>(acc[c][0], acc[c][1]);
+    }
+  }
+  if (lane == 0) *lse_out = lse;
 }
 
 template <typename Elem, int D_V>
 cudaError_t launch_combine(const DecodeParams& p, cudaStream_t stream) {
   if (p.num_sm_parts < 2) return cudaSuccess;  // a single part never cuts a sequence
-  // Items that may need merging; cut the rows into column slices (a float4 per thread, at least
-  // 32 columns a slice) until the grid has a couple of blocks per SM.
   const int items = p.b < p.num_sm_parts ? p.b : p.num_sm_parts - 1;
   const int64_t rows = static_cast<int64_t>(p.s_q) * p.h_q;
+  if (static_cast<int64_t>(p.b) * kCombineRowsMaxSplits >= p.num_sm_parts) {
+    constexpr int kRowsPerBlock = kCombineThreads / 32;
+    const dim3 grid(items, static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock));
+    return launch_dependent(combine_rows_kernel<Elem, D_V>, grid, dim3(kCombineThreads), 0, stream,
+                            p);
+  }
+  // Cut the rows into column slices (a float4 per thread, at least 32 columns a slice) until the
+  // grid has a couple of blocks per SM.
   int slices = 1;
   while (items * rows * slices < kCombineMinBlocks && D_V / (2 * slices) >= 32 &&
          kCombineThreads % (D_V / (2 * slices) / 4) == 0)

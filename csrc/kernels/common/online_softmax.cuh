@@ -1,5 +1,5 @@
-// One step of the online softmax for the two query rows a thread holds in m16n8 accumulator
-// fragments (rows lane / 4 and lane / 4 + 8), shared by the mma.sync kernels. Scores are in base 2.
+// One step of the online softmax for the two query rows a thread holds in m16n8 (or wgmma)
+// accumulator fragments (rows lane / 4 and lane / 4 + 8). Scores are in base 2.
 #pragma once
 
 #include <math.h>
@@ -8,23 +8,30 @@
 
 namespace fmla {
 
-// Folds the new tile maxima into row_max, rescales row_sum and the accumulator o (o[4 * i + e]: the
-// C fragment of 8-column tile i) by 2^(old max - new max), and returns in `base` the exponent offset
-// of this tile's probabilities (the new max, or 0 for a row nothing has reached yet, so that
-// -inf - base stays -inf instead of NaN).
-template <int O_TILES>
-__device__ __forceinline__ void online_softmax_step(const float (&tile_max)[2], float (&row_max)[2],
-                                                    float (&row_sum)[2], float (&base)[2],
-                                                    float (&o)[O_TILES * 4]) {
-  float alpha[2];
+// Folds the new tile maxima into row_max and returns in `base` the exponent offset of this tile's
+// probabilities (the new max, or 0 for a row nothing has reached yet, so that -inf - base stays
+// -inf instead of NaN) and in `alpha` the factor 2^(old max - new max) for the old state.
+__device__ __forceinline__ void fold_tile_max(const float (&tile_max)[2], float (&row_max)[2],
+                                              float (&base)[2], float (&alpha)[2]) {
 #pragma unroll
   for (int x = 0; x < 2; ++x) {
     const float new_max = fmaxf(row_max[x], tile_max[x]);
     base[x] = new_max == -INFINITY ? 0.f : new_max;
     alpha[x] = ptx::ex2(row_max[x] - base[x]);
     row_max[x] = new_max;
-    row_sum[x] *= alpha[x];
   }
+}
+
+// fold_tile_max, then row_sum and the accumulator o (o[4 * i + e]: the C fragment of 8-column
+// tile i) rescaled by alpha.
+template <int O_TILES>
+__device__ __forceinline__ void online_softmax_step(const float (&tile_max)[2], float (&row_max)[2],
+                                                    float (&row_sum)[2], float (&base)[2],
+                                                    float (&o)[O_TILES * 4]) {
+  float alpha[2];
+  fold_tile_max(tile_max, row_max, base, alpha);
+  row_sum[0] *= alpha[0];
+  row_sum[1] *= alpha[1];
   // Once the row maxima settle, alpha is 1 for the whole warp: skip the rescale.
   if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
 #pragma unroll

@@ -32,11 +32,12 @@ constexpr int kTileBytes = kBoxes * kBoxBytes;
 // box); any page can be gathered row by row with cp.async. api/ picks (launch.h).
 constexpr int kMinTmaPageRows = 16;
 
-// Named barriers (0 is __syncthreads): P0 ready (wg 0 -> wg 1), P1 ready (wg 1 -> wg 0), the two
-// consumer warpgroups alone (a producer never joins), each consumer warpgroup alone (all its warps
-// done with the boxes it refills early), and the row sums of wg 0 / wg 1 ready for the other.
-constexpr int kBarP0 = 1, kBarP1 = 2, kBarConsumers = 3, kBarWg0 = 4, kBarWg1 = 5;
-constexpr int kBarSum0 = 6, kBarSum1 = 7;
+// Named barriers (0 is __syncthreads), each between the two consumer warpgroups (one arrives, the
+// other waits) unless said: wg 0's row maxima ready, wg 1's, P0 stored, P1 stored; the two consumer
+// warpgroups alone (a producer never joins); each consumer warpgroup alone (all its warps done with
+// the boxes it refills); the row sums of wg 0 / wg 1 ready for the other.
+constexpr int kBarMax0 = 1, kBarMax1 = 2, kBarP0 = 3, kBarP1 = 4, kBarConsumers = 5;
+constexpr int kBarWg0 = 6, kBarWg1 = 7, kBarSum0 = 8, kBarSum1 = 9;
 
 }  // namespace mla_sm90
 }  // namespace fmla

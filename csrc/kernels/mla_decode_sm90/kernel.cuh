@@ -4,18 +4,20 @@
 // kernels (docs/schedule.md). Two consumer warpgroups, the "seesaw" pair: keys come in pairs of
 // 64-key tiles (tile 0 in buffer 0, tile 1 in buffer 1); wg 0 owns the value columns 0..255 of O,
 // wg 1 the columns 256..511; each computes the 64 x 64 scores of "its" tile (S = Q K^T with N = 64,
-// Q and K read once a tile) and the two exchange probabilities through shared memory:
+// Q and K read once a tile), for the next pair at the end of this one:
 //
-//   wg 0: S0 = Q K0^T | softmax (m0) -> P0 | O_L = O_L a0 + P0 V0_L |      wait P1 | O_L = O_L a1 + P1 V1_L | S0'
-//   wg 1: S1 = Q K1^T |        wait P0 | O_R = O_R a0 + P0 V0_R | softmax (m1) -> P1 | O_R = O_R a1 + P1 V1_R
+//   wg 0: max0 | P0 | O_L = O_L a0 + P0 V0_L |  wait a1 | store P0 a1 | wait P1 | O_L = O_L a1 + P1 V1_L | S0'
+//   wg 1:   wait max0 | max1, P1 | O_R = O_R a0 a1 + P1 V1_R | store P1 | wait P0 a1 | O_R += P0 a1 V0_R | S1'
 //
-// which is the online softmax over tile 0 then tile 1 for both halves; the softmax of one
-// warpgroup runs while the other's GEMMs occupy the tensor cores, and wg 0 queues the next pair's
-// S0 behind its P1 V1. P_i is written over the rotary box of tile i. Each box (64 keys x 64
-// columns) has a "full" mbarrier, so S starts on the first box that lands. A buffer is released in
-// two parts: the 4 value boxes only one warpgroup reads, then the rest. Rows past the end of a
-// sequence in its last tile (unwritten cache memory, possibly NaN) are zeroed before P V; their
-// scores are masked.
+// which is the online softmax over tile 0 then tile 1 for both halves. Each warpgroup multiplies its
+// own P from registers (wgmma with A in registers) and the other's through the rotary box of that
+// P's tile (dead once the tile's scores exist); wg 0 scales P0 by tile 1's factor a1 before storing
+// it, so wg 1 never waits for P0 before its own product and rescales O_R once. So one warpgroup's
+// softmax runs while the other's products occupy the tensor cores. Each box (64 keys x 64 columns)
+// has a "full" mbarrier, so S starts on the first box that lands; a buffer's half that only one
+// warpgroup reads is refilled as soon as that warpgroup's product is done, the rest after the
+// other warpgroup's. Rows past the end of a sequence in its last tile (unwritten cache memory,
+// possibly NaN) are zeroed before P V; their scores are masked.
 //
 // Loading (KvLoad): pages of 64+ tokens come by TMA, one box a page and 64 columns, issued by one
 // consumer thread as each buffer part frees up (256 threads, all registers to the consumers);
@@ -31,6 +33,7 @@
 #include "../common/ptx.cuh"
 #include "../common/wgmma.cuh"
 #include "../common/decode_params.h"
+#include "../common/online_softmax.cuh"
 #include "../common/schedule_fields.h"
 #include "traits.h"
 
@@ -243,13 +246,18 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     float row_max[2] = {-INFINITY, -INFINITY};
     float row_sum[2] = {0.f, 0.f};  // this thread's share of the row sums of this wg's tiles
 
-    // S = Q K_b^T for the whole 64 x 64 tile in buffer b, box by box as they land (issued and
-    // committed, not waited for).
-    auto issue_scores = [&](float (&s)[32], int b, uint32_t parity) {
-      const uint32_t s_k = sm.tile(b);
+    // Descriptors of Q and the two tile buffers; an operand at byte offset c is desc + c / 16 (the
+    // start address field cannot carry: shared addresses are below 2^18).
+    const uint64_t q_desc = wgmma::desc_sw128(sm.q(), 16, 1024);
+    const uint64_t tile_desc[2] = {wgmma::desc_sw128(sm.tile(0), 16, 1024),
+                                   wgmma::desc_sw128(sm.tile(1), 16, 1024)};
+    // S = Q K_b^T over the boxes [i_from, i_to) (load order) of buffer b, box by box as they land
+    // (issued and committed, not waited for); the first box overwrites s. Called with constant b
+    // and box ranges, so that every descriptor is a constant offset.
+    auto issue_scores = [&](float (&s)[32], int b, uint32_t parity, int i_from, int i_to) {
       wgmma::fence();
 #pragma unroll
-      for (int i = 0; i < kBoxes; ++i) {
+      for (int i = i_from; i < i_to; ++i) {
         const int box = box_in_load_order(b, i);
         if constexpr (kSelfLoad) {
           ptx::mbarrier_wait(sm.full(b, box), parity);
@@ -259,15 +267,21 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         }
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
-          const uint32_t kb = box * kBoxBytes + k * 32;
-          wgmma::Mma<Elem, 64, 0>::run(s, wgmma::desc_sw128(sm.q() + kb, 16, 1024),
-                                       wgmma::desc_sw128(s_k + kb, 16, 1024), i > 0 || k > 0);
+          const uint32_t kb = (box * kBoxBytes + k * 32) >> 4;
+          wgmma::Mma<Elem, 64, 0>::run(s, q_desc + kb, tile_desc[b] + kb, i > 0 || k > 0);
         }
       }
       wgmma::commit();
     };
-    // Once S has landed: masked, scaled to base 2, and the rows past `end` zeroed for P V.
+    // Keys at or past mask_from are masked for some row of this block (causal rows end early), or
+    // lie past the sequence's end.
+    int mask_from = end;
+    if (p.causal) mask_from = min(end, w.seqlen - p.s_q + 1);
+    // Once S has landed, a tile that holds masked keys: its scores become base-2 logits, -inf where
+    // masked, and its rows past `end` are zeroed for P V. Returns whether it did (other tiles keep
+    // raw scores, scaled in the exponent).
     auto finish_scores = [&](float (&s)[32], int b, int tile_start) {
+      if (tile_start + kBlockN <= mask_from) return false;
 #pragma unroll
       for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
@@ -284,35 +298,69 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           *reinterpret_cast<uint4*>(smem + L::kOffK + b * kTileBytes + (c / 8) * kBoxBytes +
                                     box_offset(r, c % 8)) = make_uint4(0u, 0u, 0u, 0u);
         }
+        wgmma::fence_proxy_async();  // for the P V products that read them
       }
+      return true;
     };
-    // Row maxima over the quad (the 4 lanes of one row).
-    auto tile_max = [&](const float (&s)[32], float (&mx)[2]) {
+    // Row maxima of the base-2 logits over the quad (the 4 lanes of one row); `logits`: s holds
+    // them already, else raw scores (whose largest logit is the smallest score if the scale is
+    // negative).
+    auto tile_max = [&](const float (&s)[32], bool logits, float (&mx)[2]) {
       mx[0] = mx[1] = -INFINITY;
+      if (!logits && p.scale_log2 < 0.f) {
 #pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
+        for (int i = 0; i < 32; ++i) mx[(i / 2) % 2] = fmaxf(mx[(i / 2) % 2], -s[i]);
+      } else {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) mx[e / 2] = fmaxf(mx[e / 2], s[4 * nt + e]);
+        for (int i = 0; i < 32; ++i) mx[(i / 2) % 2] = fmaxf(mx[(i / 2) % 2], s[i]);
+      }
 #pragma unroll
       for (int x = 0; x < 2; ++x) {
         mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 1));
         mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 2));
+        if (!logits) mx[x] *= fabsf(p.scale_log2);
       }
     };
-    // P = 2^(S - base) into the rotary box of buffer b; psum: this thread's share of its row sums.
-    auto write_p = [&](const float (&s)[32], const float (&base)[2], int b, float (&psum)[2]) {
-      uint8_t* s_p = smem + L::kOffK + b * kTileBytes + kPBox * kBoxBytes;
+    // New running max from a tile's maxima (fold_tile_max), published for the other warpgroup.
+    auto update_max = [&](const float (&mx)[2], float (&base)[2], float (&a)[2], float* s_m,
+                          float* s_a) {
+      fold_tile_max(mx, row_max, base, a);
+      if (lane % 4 == 0) {
+#pragma unroll
+        for (int x = 0; x < 2; ++x) s_m[my_row[x]] = row_max[x], s_a[my_row[x]] = a[x];
+      }
+    };
+    // s = P = 2^(s mul - base) in place (mul: 1 for logits, the scale for raw scores); psum: this
+    // thread's share of its row sums.
+    auto exp_scores = [&](float (&s)[32], float mul, const float (&base)[2], float (&psum)[2]) {
       psum[0] = psum[1] = 0.f;
 #pragma unroll
       for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          s[4 * nt + e] = ptx::ex2(fmaf(s[4 * nt + e], mul, -base[e / 2]));
+          psum[e / 2] += s[4 * nt + e];
+        }
+    };
+    // P (times f per row) as the A operand of P V: pa[2 nt + x] holds the keys 8 nt + 2 (lane % 4)
+    // + {0, 1} of row x, which is the mma.m16n8k16 A fragment of each 16-key step.
+    auto pack_p = [&](const float (&s)[32], const float (&f)[2], uint32_t (&pa)[16]) {
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int x = 0; x < 2; ++x)
+          pa[2 * nt + x] = pack2<Elem>(s[4 * nt + 2 * x] * f[x], s[4 * nt + 2 * x + 1] * f[x]);
+    };
+    // P into the rotary box of buffer b (dead once the tile's scores exist), for the other warpgroup.
+    auto store_p = [&](const uint32_t (&pa)[16], int b) {
+      uint8_t* s_p = smem + L::kOffK + b * kTileBytes + kPBox * kBoxBytes;
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
         for (int x = 0; x < 2; ++x) {
-          const float p0 = ptx::ex2(s[4 * nt + 2 * x] - base[x]);
-          const float p1 = ptx::ex2(s[4 * nt + 2 * x + 1] - base[x]);
-          psum[x] += p0 + p1;
           const int key = nt * 8 + 2 * (lane % 4);
           *reinterpret_cast<uint32_t*>(s_p + box_offset(my_row[x], key / 8) + (key % 8) * 2) =
-              pack2<Elem>(p0, p1);
+              pa[2 * nt + x];
         }
     };
     auto rescale = [&](const float (&a)[2]) {
@@ -328,135 +376,172 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         }
       }
     };
-    // O_half += P_b V_b,half (issued, not waited for).
-    auto pv = [&](int b) {
-      const uint32_t s_v = sm.tile(b), s_p = sm.tile(b) + kPBox * kBoxBytes;
+    // O_half += P_b V_b,half with this warpgroup's own P from registers (issued, not waited for).
+    auto pv_local = [&](const uint32_t (&pa)[16], int b) {
+      const uint32_t s_v = sm.tile(b) + wg * 4 * kBoxBytes;
+      wgmma::fence();
+#pragma unroll
+      for (int kk = 0; kk < kBlockN / 16; ++kk) {
+        const uint32_t a[4] = {pa[4 * kk], pa[4 * kk + 1], pa[4 * kk + 2], pa[4 * kk + 3]};
+        wgmma::MmaRegA<Elem, 256, 1>::run(
+            o, a, wgmma::desc_sw128(s_v + kk * 16 * 128, kBoxBytes, 1024), 1);
+      }
+      wgmma::commit();
+    };
+    // O_half += P_b V_b,half with the other warpgroup's P from the rotary box of buffer b.
+    auto pv_remote = [&](int b) {
+      const uint32_t s_v = sm.tile(b) + wg * 4 * kBoxBytes, s_p = sm.tile(b) + kPBox * kBoxBytes;
       wgmma::fence();
 #pragma unroll
       for (int kk = 0; kk < kBlockN / 16; ++kk)
-        wgmma::Mma<Elem, 256, 1>::run(
-            o, wgmma::desc_sw128(s_p + kk * 32, 16, 1024),
-            wgmma::desc_sw128(s_v + wg * 4 * kBoxBytes + kk * 16 * 128, kBoxBytes, 1024), 1);
+        wgmma::Mma<Elem, 256, 1>::run(o, wgmma::desc_sw128(s_p + kk * 32, 16, 1024),
+                                      wgmma::desc_sw128(s_v + kk * 16 * 128, kBoxBytes, 1024), 1);
       wgmma::commit();
     };
-    // New running max from a tile's maxima: exponent base (0 while nothing is attended, so that
-    // exponents stay -inf - 0 rather than -inf - -inf) and the factor for the old state.
-    auto update_max = [&](const float (&mx)[2], float (&base)[2], float (&a)[2], float* s_m,
-                          float* s_a) {
-#pragma unroll
-      for (int x = 0; x < 2; ++x) {
-        const float m = fmaxf(row_max[x], mx[x]);
-        base[x] = m == -INFINITY ? 0.f : m;
-        a[x] = ptx::ex2(row_max[x] - base[x]);
-        row_max[x] = m;
-        if (lane % 4 == 0) s_m[my_row[x]] = m, s_a[my_row[x]] = a[x];
+    // Buffer b's own half (the 4 value boxes only this warpgroup reads) is done with: refill it
+    // with tile `next` (TMA), or tell the producer. This warpgroup is then done with the whole
+    // buffer, so it also counts towards the rest.
+    auto release_own = [&](int b, int next) {
+      if constexpr (kSelfLoad) {
+        if (next < n_tiles) {
+          ptx::named_barrier_sync(wg == 0 ? kBarWg0 : kBarWg1, 128);  // all its warps are done
+          if (ctid == 0) refill(next, b, 0, 4);
+          __syncwarp();
+        }
+      } else {
+        ptx::mbarrier_arrive(sm.free_own(b));
+        ptx::mbarrier_arrive(sm.free_rest(b));
+      }
+    };
+    // The rest of buffer b (the other value half and the P / rotary box), read last by this
+    // warpgroup's remote P V.
+    auto release_rest = [&](int b, int next) {
+      if constexpr (kSelfLoad) {
+        if (next < n_tiles) {
+          ptx::named_barrier_sync(wg == 0 ? kBarWg0 : kBarWg1, 128);
+          if (ctid == 0) refill(next, b, 4, kBoxes);
+          __syncwarp();
+        }
+      } else {
+        ptx::mbarrier_arrive(sm.free_rest(b));
       }
     };
 
-    // wg 0 issues the scores of a pair's tile 0 at the end of the pair before (queued behind its
-    // P1 V1_L: buffer 0 was refilled during P1 V1), so the tensor cores go straight on to it.
+    // Each warpgroup enters a pair with the scores of its tile; the next pair's are issued at the
+    // end of this one, behind the P V products.
     float s[32];
+    uint32_t pa[16];
     if (wg == 0 && n_tiles > 0) {
-      issue_scores(s, 0, fills[0] & 1u);
+      issue_scores(s, 0, fills[0] & 1u, 0, kBoxes);
+      wgmma::wait<0>();
+    } else if (wg == 1 && n_tiles > 1) {
+      issue_scores(s, 1, fills[1] & 1u, 0, kBoxes);
       wgmma::wait<0>();
     }
     const int n_pairs = (n_tiles + 1) / 2;
     for (int jp = 0; jp < n_pairs; ++jp) {
-      const bool has1 = 2 * jp + 1 < n_tiles;
-      const bool next0 = 2 * jp + 2 < n_tiles;
-      const bool refill0 = kSelfLoad && next0;
-      const bool refill1 = kSelfLoad && 2 * jp + 3 < n_tiles;
-      const uint32_t par0 = fills[0]++ & 1u;
-      const uint32_t par1 = has1 ? fills[1]++ & 1u : 0u;
-      const int start0 = start + 2 * jp * kBlockN, start1 = start0 + kBlockN;
+      const int t0 = 2 * jp, t1 = t0 + 1;
+      const bool has1 = t1 < n_tiles;
+      fills[0]++;
+      if (has1) fills[1]++;
+      const int start0 = start + t0 * kBlockN, start1 = start0 + kBlockN;
       if (wg == 0) {
+        // Tile 0: max, P0 in registers, O_L = O_L a0 + P0 V0_L.
         float mx[2], base[2], a0[2], psum[2];
-        finish_scores(s, 0, start0);
-        tile_max(s, mx);
+        const bool logits = finish_scores(s, 0, start0);
+        tile_max(s, logits, mx);
         update_max(mx, base, a0, s_m0, s_a0);
-        write_p(s, base, 0, psum);
-        wgmma::fence_proxy_async();  // P0 (and zeroed rows) are read by wgmma, here and in wg 1
-        ptx::named_barrier_arrive(kBarP0, kConsumerThreads);
+        ptx::named_barrier_arrive(kBarMax0, kConsumerThreads);
+        exp_scores(s, logits ? 1.f : p.scale_log2, base, psum);
+        const float one[2] = {1.f, 1.f};
+        pack_p(s, one, pa);
         rescale(a0);
         row_sum[0] += psum[0];
         row_sum[1] += psum[1];
-        pv(0);
+        pv_local(pa, 0);
         wgmma::wait<0>();
-        if constexpr (!kSelfLoad) ptx::mbarrier_arrive(sm.free_own(0));
-        ptx::mbarrier_arrive(sm.free_rest(0));
-        if (refill0) {  // the next tile's own half while wg 1 still reads this one
-          ptx::named_barrier_sync(kBarWg0, 128);  // all of wg 0 is done with it
-          if (tid == 0) refill(2 * jp + 2, 0, 0, 4);
-          __syncwarp();
-        }
+        release_own(0, t0 + 2);
+        // P0 rescaled to tile 1's max (so that wg 1 rescales O_R once), stored for wg 1.
+        float a1[2] = {1.f, 1.f};
         if (has1) {
-          ptx::named_barrier_sync(kBarP1, kConsumerThreads);
-          float a1[2];
+          ptx::named_barrier_sync(kBarMax1, kConsumerThreads);
 #pragma unroll
           for (int x = 0; x < 2; ++x) {
             a1[x] = s_a1[my_row[x]];
             row_max[x] = s_m1[my_row[x]];
           }
+          if (__any_sync(0xffffffffu, a1[0] != 1.f || a1[1] != 1.f)) pack_p(s, a1, pa);
+        }
+        store_p(pa, 0);
+        wgmma::fence_proxy_async();  // P0 is read by wg 1's wgmma
+        ptx::named_barrier_arrive(kBarP0, kConsumerThreads);
+        if (has1) {
+          // O_L = O_L a1 + P1 V1_L, then the next pair's S0: its own half first (refilled since
+          // P0 V0_L), the rest once buffer 1's rest is released.
+          ptx::named_barrier_sync(kBarP1, kConsumerThreads);
           rescale(a1);
-          pv(1);
-          if (next0) {
-            issue_scores(s, 0, fills[0] & 1u);  // the next pair's S0
-            wgmma::wait<1>();                   // P1 V1_L done
+          pv_remote(1);
+          if (t0 + 2 < n_tiles) {
+            issue_scores(s, 0, fills[0] & 1u, 0, 4);
+            wgmma::wait<1>();  // P1 V1_L done
+            release_rest(1, t1 + 2);
+            issue_scores(s, 0, fills[0] & 1u, 4, kBoxes);
+            wgmma::wait<0>();  // nothing in flight across iterations (ptxas would serialise)
           } else {
             wgmma::wait<0>();
+            release_rest(1, t1 + 2);
           }
-          ptx::mbarrier_arrive(sm.free_rest(1));
-          if (tid == 0 && refill1) {
-            ptx::mbarrier_wait(sm.free_rest(1), par1);
-            refill(2 * jp + 3, 1, 4, kBoxes);
-          }
-          __syncwarp();
-          wgmma::wait<0>();  // nothing in flight across iterations (ptxas would serialise)
         }
       } else {
-        if (has1) {
-          issue_scores(s, 1, par1);
-          wgmma::wait<0>();
-          finish_scores(s, 1, start1);
-        }
-        ptx::named_barrier_sync(kBarP0, kConsumerThreads);
-        float a0[2];
-#pragma unroll
-        for (int x = 0; x < 2; ++x) {
-          a0[x] = s_a0[my_row[x]];
-          row_max[x] = s_m0[my_row[x]];
-        }
-        rescale(a0);
-        pv(0);
+        // Tile 1: max after wg 0's, O_R = O_R a0 a1 + P1 V1_R, then + P0 V0_R with wg 0's P0
+        // already scaled by a1. Two whole paths, so that no wgmma pipeline spans a branch.
+        float a[2];
         if (has1) {
           float mx[2], base[2], a1[2], psum[2];
-          tile_max(s, mx);
-          update_max(mx, base, a1, s_m1, s_a1);
-          write_p(s, base, 1, psum);
-          wgmma::fence_proxy_async();
-          ptx::named_barrier_arrive(kBarP1, kConsumerThreads);
-          wgmma::wait<0>();
-          ptx::mbarrier_arrive(sm.free_rest(0));
-          if (tid == 128 && refill0) {
-            ptx::mbarrier_wait(sm.free_rest(0), par0);
-            refill(2 * jp + 2, 0, 4, kBoxes);
+          const bool logits = finish_scores(s, 1, start1);
+          tile_max(s, logits, mx);
+          ptx::named_barrier_sync(kBarMax0, kConsumerThreads);
+#pragma unroll
+          for (int x = 0; x < 2; ++x) {
+            a[x] = s_a0[my_row[x]];
+            row_max[x] = s_m0[my_row[x]];
           }
-          __syncwarp();
-          rescale(a1);
+          update_max(mx, base, a1, s_m1, s_a1);
+          ptx::named_barrier_arrive(kBarMax1, kConsumerThreads);
+          exp_scores(s, logits ? 1.f : p.scale_log2, base, psum);
+          const float one[2] = {1.f, 1.f};
+          pack_p(s, one, pa);
+          a[0] *= a1[0];
+          a[1] *= a1[1];
+          rescale(a);
           row_sum[0] += psum[0];
           row_sum[1] += psum[1];
-          pv(1);
-          wgmma::wait<0>();
-          if constexpr (!kSelfLoad) ptx::mbarrier_arrive(sm.free_own(1));
-          ptx::mbarrier_arrive(sm.free_rest(1));
-          if (refill1) {  // wg 1's own half while wg 0 still reads the rest
-            ptx::named_barrier_sync(kBarWg1, 128);
-            if (tid == 128) refill(2 * jp + 3, 1, 0, 4);
-            __syncwarp();
+          store_p(pa, 1);
+          wgmma::fence_proxy_async();  // P1, for wg 0
+          ptx::named_barrier_arrive(kBarP1, kConsumerThreads);
+          pv_local(pa, 1);
+          ptx::named_barrier_sync(kBarP0, kConsumerThreads);
+          pv_remote(0);
+          wgmma::wait<1>();  // P1 V1_R done
+          release_own(1, t1 + 2);
+          wgmma::wait<0>();  // P0 V0_R done
+          release_rest(0, t0 + 2);
+          if (t1 + 2 < n_tiles) {  // the next pair's S1
+            issue_scores(s, 1, fills[1] & 1u, 0, kBoxes);
+            wgmma::wait<0>();
           }
-        } else {
+        } else {  // the sequence's last tile is a tile 0
+          ptx::named_barrier_sync(kBarMax0, kConsumerThreads);
+#pragma unroll
+          for (int x = 0; x < 2; ++x) {
+            a[x] = s_a0[my_row[x]];
+            row_max[x] = s_m0[my_row[x]];
+          }
+          rescale(a);
+          ptx::named_barrier_sync(kBarP0, kConsumerThreads);
+          pv_remote(0);
           wgmma::wait<0>();
-          ptx::mbarrier_arrive(sm.free_rest(0));
+          release_rest(0, t0 + 2);
         }
       }
     }
