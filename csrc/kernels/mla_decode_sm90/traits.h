@@ -23,7 +23,9 @@ struct SmemLayout {
   // Row statistics, 64 floats each: m0, a0 (from wg 0), m1, a1 (from wg 1), row sums of wg 0, wg 1.
   static constexpr int kStatFloats = 6 * kBlockM;
   static constexpr int kOffBars = kOffStats + kStatFloats * 4;
-  // full[2][9] (a box landed), free_own[2], free_rest[2] (a buffer's boxes read), q_full, q_free.
+  // full[2][9] (a box landed), free_own[2], free_rest[2] (a buffer's boxes read: the producer of
+  // the gather path waits on them; on the TMA path the releasing warpgroup refills directly),
+  // q_full, q_free.
   static constexpr int kBars = 2 * kBoxes + 4 + 2;
   static constexpr int kBytes = kOffBars + kBars * 8;
 };
