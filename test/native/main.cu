@@ -40,7 +40,12 @@ struct Spec {
   bool strided = false;  // q/out with padded head strides and a transposed lse
   std::vector<int32_t> lens;
   int sample_rows = 0;  // 0: check every row
+  float softmax_scale = NAN;  // NaN: 1 / sqrt(d_qk)
 };
+
+static float scale_of(const Spec& s) {
+  return isnan(s.softmax_scale) ? 1.f / sqrtf(static_cast<float>(s.d_qk)) : s.softmax_scale;
+}
 
 static int g_num_sms = 132;
 static int g_failures = 0;
@@ -164,7 +169,7 @@ static fmla_status run_decode(Problem& P, int copy = -1, cudaStream_t stream = n
     k.data = P.k_copies[copy].ptr;
     if (P.s.gqa) v.data = P.v_copies[copy].ptr;
   }
-  const float scale = 1.f / sqrtf(static_cast<float>(P.s.d_qk));
+  const float scale = scale_of(P.s);
   if (P.s.gqa)
     return fmla_gqa_decode(&P.tq, &k, &v, &P.tbt, &P.tlens, &P.tmeta, &P.tsplits, scale,
                            P.s.causal, &P.tout, &P.tlse, P.ws.ptr, P.ws_bytes, stream);
@@ -242,7 +247,7 @@ static DecodeCheck check_decode(Problem& P, uint64_t seed) {
   fmla_tensor tro = make_tensor(ref_out.ptr, FMLA_DTYPE_FLOAT32, {n, s.d_v});
   fmla_tensor trl = make_tensor(ref_lse.ptr, FMLA_DTYPE_FLOAT32, {n});
   FMLA_CHECK(fmla_reference_attention(&P.tq, &P.tk, s.gqa ? &P.tv : nullptr, s.d_v, &P.tbt, &P.tlens,
-                                      1.f / sqrtf(static_cast<float>(s.d_qk)), s.causal, &trows,
+                                      scale_of(s), s.causal, &trows,
                                       &tro, &trl, nullptr));
   CUDA_CHECK(cudaDeviceSynchronize());
   const auto ro = download<float>(ref_out.ptr, static_cast<size_t>(n) * s.d_v);
@@ -435,6 +440,18 @@ static void suite_mla(bool quick) {
           s.name = name;
           decode_case(s, ++seed);
         }
+  // Softmax scales the TypeScript API refuses but the C ABI takes: negative (the largest logit is
+  // the smallest score) and zero (equal weights), through both loaders.
+  for (float scale : {-0.04f, 0.f})
+    for (int ps : {64, 1}) {
+      Spec s;
+      s.h_q = 128, s.s_q = 2, s.causal = true, s.page_size = ps, s.softmax_scale = scale;
+      s.lens = {0, 1, 70, 1500};
+      char name[96];
+      snprintf(name, sizeof name, "mla bf16 ps=%d s_q=2 h_q=128 causal scale=%g", ps, scale);
+      s.name = name;
+      decode_case(s, ++seed);
+    }
   // h_kv > 1, fp16, long sequences (many splits + combine), big varlen batches.
   {
     Spec s;
@@ -1012,7 +1029,7 @@ static fmla::DecodeParams kernel_params(Problem& P, int copy) {
   d.b = P.b, d.s_q = s.s_q, d.h_q = s.h_q, d.h_kv = s.h_kv, d.heads_per_kv = s.h_q / s.h_kv;
   d.rows_per_kv = s.s_q * d.heads_per_kv, d.page_size = s.page_size, d.num_sm_parts = P.nsp;
   d.num_pages = P.num_pages;
-  d.causal = s.causal, d.scale_log2 = 1.4426950408889634f / sqrtf(static_cast<float>(s.d_qk));
+  d.causal = s.causal, d.scale_log2 = 1.4426950408889634f * scale_of(s);
   return d;
 }
 
