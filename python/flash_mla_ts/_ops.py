@@ -33,6 +33,12 @@ SCHEMAS = {
     "mla_decode_out": f"({_DECODE_MLA}, Tensor(a!) out, Tensor(b!) lse) -> ()",
     "gqa_decode": f"({_DECODE_GQA}) -> (Tensor, Tensor)",
     "gqa_decode_out": f"({_DECODE_GQA}, Tensor(a!) out, Tensor(b!) lse) -> ()",
+    # fp8_e4m3 caches with their one-element float32 descales
+    "gqa_decode_e4m3": f"({_DECODE_GQA}, Tensor descale_k, Tensor descale_v) -> (Tensor, Tensor)",
+    "gqa_decode_e4m3_out": (
+        f"({_DECODE_GQA}, Tensor descale_k, Tensor descale_v, Tensor(a!) out, Tensor(b!) lse)"
+        " -> ()"
+    ),
     "write_kv": "(Tensor(a!) cache, Tensor rows, Tensor slot_mapping) -> ()",
     "write_kv_fp8": (
         "(Tensor(a!) cache, Tensor rows, Tensor slot_mapping, int format, Tensor? descale) -> ()"
@@ -47,6 +53,8 @@ mla_decode = None
 mla_decode_out = None
 gqa_decode = None
 gqa_decode_out = None
+gqa_decode_e4m3 = None
+gqa_decode_e4m3_out = None
 write_kv = None
 write_kv_fp8 = None
 

@@ -313,7 +313,7 @@ def gqa_decode_with_kvcache(q, k_cache, v_cache, block_table, cache_seqlens,
     get_mla_metadata(cache_seqlens, s_q * h_q // h_kv, h_kv)).
     fp8_e4m3 caches (docs/fp8-kv-cache.md): k_cache and v_cache float8_e4m3fn, with descale_k and
     descale_v float32 tensors of one element on their device (keys e4m3(k) * descale_k, values
-    e4m3(v) * descale_v); at most 16 query rows per KV head; not under torch.compile yet.
+    e4m3(v) * descale_v); at most 16 query rows per KV head.
     Returns (out [b, s_q, h_q, d] in q's dtype, lse float32 [b, h_q, s_q]).
     """
     if v_cache is None:  # (None stands for "no V cache", i.e. MLA, further down)
@@ -435,11 +435,9 @@ def _decode_scheduled(function, sched, num_splits, q, k_cache, v_cache, block_ta
 def _decode(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, metadata,
             num_splits, softmax_scale, causal, out, lse, scales=None):
     if _traced(q):
-        if scales is not None:
-            raise NotImplementedError("gqa_decode_with_kvcache over float8_e4m3fn caches "
-                                      "(descale_k, descale_v) does not run under torch.compile yet")
         return _decode_traced(function, q, k_cache, v_cache, block_table, cache_seqlens,
-                              head_dim_v, metadata, num_splits, softmax_scale, causal, out, lse)
+                              head_dim_v, metadata, num_splits, softmax_scale, causal, out, lse,
+                              scales)
     return _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v,
                          metadata, num_splits, softmax_scale, causal, out, lse, scales)
 
@@ -527,18 +525,20 @@ def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, hea
 
 
 def _decode_traced(function, q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v,
-                   metadata, num_splits, softmax_scale, causal, out, lse):
+                   metadata, num_splits, softmax_scale, causal, out, lse, scales=None):
     """Under torch.compile: the same call through the torch operators (traceable Python only)."""
     b, s_q, h_q, d_qk = require_rank("q", q, Q_LAYOUT)
     head_dim_v = d_qk if v_cache is not None else _require_head_dim_v(head_dim_v, d_qk)
     scale = softmax_scale_value(softmax_scale, d_qk)
     causal = bool(causal)
+    gqa = (q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits, scale, causal)
     if out is None and lse is None:
         if v_cache is None:
             return _ops.mla_decode(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
                                    num_splits, scale, causal)
-        return _ops.gqa_decode(q, k_cache, v_cache, block_table, cache_seqlens, metadata,
-                               num_splits, scale, causal)
+        if scales is not None:
+            return _ops.gqa_decode_e4m3(*gqa, *scales)
+        return _ops.gqa_decode(*gqa)
     if out is None:
         out = q.new_empty((b, s_q, h_q, head_dim_v))
     if lse is None:
@@ -546,9 +546,10 @@ def _decode_traced(function, q, k_cache, v_cache, block_table, cache_seqlens, he
     if v_cache is None:
         _ops.mla_decode_out(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
                             num_splits, scale, causal, out, lse)
+    elif scales is not None:
+        _ops.gqa_decode_e4m3_out(*gqa, *scales, out, lse)
     else:
-        _ops.gqa_decode_out(q, k_cache, v_cache, block_table, cache_seqlens, metadata,
-                            num_splits, scale, causal, out, lse)
+        _ops.gqa_decode_out(*gqa, out, lse)
     return out, lse
 
 
@@ -768,12 +769,39 @@ def _register_operators():
         _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, None, softmax_scale,
                       metadata, num_splits, out, lse, allow_meta=True)
 
+    def gqa_decode_e4m3(q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits,
+                        softmax_scale, causal, descale_k, descale_v):
+        return _decode_eager(_GQA, q, k_cache, v_cache, block_table, cache_seqlens, None,
+                             metadata, num_splits, softmax_scale, causal, None, None,
+                             (descale_k, descale_v))
+
+    def gqa_decode_e4m3_out(q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits,
+                            softmax_scale, causal, descale_k, descale_v, out, lse):
+        _decode_eager(_GQA, q, k_cache, v_cache, block_table, cache_seqlens, None, metadata,
+                      num_splits, softmax_scale, causal, out, lse, (descale_k, descale_v))
+
+    def gqa_decode_e4m3_fake(q, k_cache, v_cache, block_table, cache_seqlens, metadata,
+                             num_splits, softmax_scale, causal, descale_k, descale_v):
+        shape = _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, None,
+                              softmax_scale, metadata, num_splits, None, None, allow_meta=True,
+                              scales=_check_scales(descale_k, descale_v))
+        return _new_outputs(q, shape)
+
+    def gqa_decode_e4m3_out_fake(q, k_cache, v_cache, block_table, cache_seqlens, metadata,
+                                 num_splits, softmax_scale, causal, descale_k, descale_v, out,
+                                 lse):
+        _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, None, softmax_scale,
+                      metadata, num_splits, out, lse, allow_meta=True,
+                      scales=_check_scales(descale_k, descale_v))
+
     impls = {
         "get_mla_metadata": _metadata_eager,
         "mla_decode": mla_decode,
         "mla_decode_out": mla_decode_out,
         "gqa_decode": gqa_decode,
         "gqa_decode_out": gqa_decode_out,
+        "gqa_decode_e4m3": gqa_decode_e4m3,
+        "gqa_decode_e4m3_out": gqa_decode_e4m3_out,
         "write_kv": _write_kv_eager,
         "write_kv_fp8": _write_kv_fp8_eager,
     }
@@ -783,6 +811,8 @@ def _register_operators():
         "mla_decode_out": mla_decode_out_fake,
         "gqa_decode": gqa_decode_fake,
         "gqa_decode_out": gqa_decode_out_fake,
+        "gqa_decode_e4m3": gqa_decode_e4m3_fake,
+        "gqa_decode_e4m3_out": gqa_decode_e4m3_out_fake,
         "write_kv": _write_kv_fake,
         "write_kv_fp8": _write_kv_fp8_fake,
     }

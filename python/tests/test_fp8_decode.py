@@ -1,16 +1,21 @@
 """gqa_decode_with_kvcache over fp8_e4m3 caches (descale_k, descale_v; docs/fp8-kv-cache.md):
 against a float32 torch reference over the dequantized caches, in both calling conventions, at
-d 64 / 128 / 256 and pages of 1 and 16; and its argument checks (which run without a GPU)."""
+d 64 / 128 / 256 and pages of 1 and 16, and under torch.compile; its argument checks, its torch
+operators on meta tensors and a torch.compile trace on them (which run without a GPU)."""
 
 import unittest
 
 import flash_mla_ts
 
+from flash_mla_ts import _ops
+
 from gpu_probe import GPU_PROBLEM, TORCH_PROBLEM, torch
-from test_current_api import _check_against_reference, _problem
+from test_current_api import COMPILE_PROBLEM, OPS_PROBLEM, _check_against_reference, _problem
 
 FP8_PROBLEM = TORCH_PROBLEM or (
     None if hasattr(torch, "float8_e4m3fn") else f"torch {torch.__version__} has no float8_e4m3fn")
+TRACE_PROBLEM = FP8_PROBLEM or OPS_PROBLEM or (
+    None if hasattr(torch, "compile") else f"torch {torch.__version__} has no torch.compile")
 
 
 def e4m3_of(cache):
@@ -90,6 +95,106 @@ class E4m3DecodeArgumentTest(unittest.TestCase):
                 with self.assertRaises(flash_mla_ts.ArgumentError) as caught:
                     bad()
                 self.assertEqual(caught.exception.argument, argument)
+
+
+def _meta_problem(cache_dtype=None):
+    """A GQA decode's tensors on the meta device (h_q 8, h_kv 2, d 128, page 16), e4m3 caches."""
+    meta = dict(device="meta")
+    cache = torch.empty(4, 16, 2, 128, dtype=cache_dtype or torch.float8_e4m3fn, **meta)
+    return dict(q=torch.empty(2, 1, 8, 128, dtype=torch.bfloat16, **meta), k_cache=cache,
+                v_cache=cache, block_table=torch.empty(2, 3, dtype=torch.int32, **meta),
+                cache_seqlens=torch.empty(2, dtype=torch.int32, **meta),
+                metadata=torch.empty(4, 8, dtype=torch.int32, **meta),
+                num_splits=torch.empty(3, dtype=torch.int32, **meta),
+                descale_k=torch.empty(1, **meta), descale_v=torch.empty(1, **meta))
+
+
+@unittest.skipIf(TRACE_PROBLEM, TRACE_PROBLEM)
+class E4m3DecodeTraceTest(unittest.TestCase):
+    """What torch.compile sees of the e4m3 call: its operators' fake implementations (shapes and the
+    same argument checks) and a whole-graph trace, on meta tensors."""
+
+    def setUp(self):
+        mode = torch.inference_mode()  # older torch has no autograd fallback for meta tensors
+        mode.__enter__()
+        self.addCleanup(mode.__exit__, None, None, None)
+
+    def test_operators_on_meta_tensors(self):
+        t = _meta_problem()
+        ops = torch.ops.flash_mla_ts
+        args = (t["q"], t["k_cache"], t["v_cache"], t["block_table"], t["cache_seqlens"],
+                t["metadata"], t["num_splits"], 0.1, False, t["descale_k"], t["descale_v"])
+        out, lse = ops.gqa_decode_e4m3(*args)
+        self.assertEqual((tuple(out.shape), out.dtype), ((2, 1, 8, 128), torch.bfloat16))
+        self.assertEqual((tuple(lse.shape), lse.dtype), ((2, 8, 1), torch.float32))
+        ops.gqa_decode_e4m3_out(*args, torch.empty(2, 1, 8, 128, dtype=torch.bfloat16,
+                                                    device="meta"),
+                                torch.empty(2, 8, 1, device="meta"))
+        bf16 = _meta_problem(torch.bfloat16)["k_cache"]
+        for argument, bad in [("k_cache", args[:1] + (bf16,) + args[2:]),
+                              ("descale_v", args[:-1] + (torch.empty(2, device="meta"),))]:
+            with self.subTest(argument=argument):
+                with self.assertRaises(flash_mla_ts.ArgumentError) as caught:
+                    ops.gqa_decode_e4m3(*bad)
+                self.assertEqual(caught.exception.argument, argument)
+
+    def test_compiled_call_traces_as_one_graph(self):
+        import torch._dynamo
+
+        torch._dynamo.reset()
+        self.addCleanup(torch._dynamo.reset)
+        seen = []
+
+        def backend(graph, example_inputs):
+            seen.append([n.target for n in graph.graph.nodes if n.op == "call_function"])
+            return graph.forward
+
+        def step(q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits,
+                 descale_k, descale_v):
+            return flash_mla_ts.gqa_decode_with_kvcache(
+                q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits,
+                causal=True, descale_k=descale_k, descale_v=descale_v)
+
+        out, lse = torch.compile(step, fullgraph=True, backend=backend)(**_meta_problem())
+        self.assertEqual(tuple(out.shape), (2, 1, 8, 128))
+        self.assertEqual(tuple(lse.shape), (2, 8, 1))
+        self.assertEqual(len(seen), 1)
+        self.assertIn(_ops.gqa_decode_e4m3, seen[0])
+
+
+@unittest.skipIf(COMPILE_PROBLEM or FP8_PROBLEM, COMPILE_PROBLEM or FP8_PROBLEM)
+class E4m3DecodeCompileTest(unittest.TestCase):
+    """torch.compile(fullgraph=True) of a step that decodes over e4m3 caches, into new and into
+    preallocated outputs: the same bits as the eager call."""
+
+    def test_same_bits_as_eager(self):
+        import torch._dynamo
+
+        torch._dynamo.reset()
+        p = _problem(9800, b=3, s_k=400, varlen=True, s_q=2, h_q=16, h_kv=2, d=128, page_size=16)
+        k8, descale_k, _ = e4m3_of(p.k_cache)
+        v8, descale_v, _ = e4m3_of(p.v_cache)
+
+        def step(q, k_cache, v_cache, block_table, cache_seqlens, out, lse):
+            meta, splits = flash_mla_ts.get_mla_metadata(cache_seqlens, 16, 2)
+            new = flash_mla_ts.gqa_decode_with_kvcache(
+                q, k_cache, v_cache, block_table, cache_seqlens, meta, splits, causal=True,
+                descale_k=descale_k, descale_v=descale_v)
+            flash_mla_ts.gqa_decode_with_kvcache(
+                q, k_cache, v_cache, block_table, cache_seqlens, meta, splits, causal=True,
+                descale_k=descale_k, descale_v=descale_v, out=out, lse=lse)
+            return new
+
+        out = torch.full((3, 2, 16, 128), float("nan"), dtype=torch.bfloat16, device="cuda")
+        lse = torch.full((3, 16, 2), float("nan"), device="cuda")
+        compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
+        got_out, got_lse = compiled(p.q, k8, v8, p.block_table, p.cache_seqlens, out, lse)
+        want_out, want_lse = step(p.q, k8, v8, p.block_table, p.cache_seqlens,
+                                  torch.empty_like(out), torch.empty_like(lse))
+        for got in (got_out, out):
+            self.assertTrue(torch.equal(got, want_out))
+        for got in (got_lse, lse):
+            self.assertTrue(torch.equal(got, want_lse))
 
 
 if __name__ == "__main__":
