@@ -6,6 +6,22 @@
 
 using namespace fmla;
 
+// What both writes fill alike: the slots and where each one lands in the cache (cache strides in
+// bytes: esize is the cache's element size).
+template <typename Params>
+static void fill_slots(Params& p, const fmla_tensor* cache, const fmla_tensor* slot_mapping,
+                       int64_t n, int esize) {
+  p.slot_mapping = static_cast<const int32_t*>(slot_mapping->data);
+  p.cache_stride_page = cache->strides[0] * esize;
+  p.cache_stride_row = cache->strides[1] * esize;
+  p.cache_stride_head = cache->strides[2] * esize;
+  p.slot_stride = slot_mapping->strides[0];
+  p.num_slots = cache->shape[0] * cache->shape[1];
+  p.n = n;
+  p.h_kv = static_cast<int>(cache->shape[2]);
+  p.page_size = static_cast<int>(cache->shape[1]);
+}
+
 extern "C" fmla_status fmla_write_kv(fmla_tensor* cache, const fmla_tensor* rows,
                                      const fmla_tensor* slot_mapping, void* stream) {
   FMLA_TRY(require_device());
@@ -56,17 +72,9 @@ extern "C" fmla_status fmla_write_kv(fmla_tensor* cache, const fmla_tensor* rows
   WriteKvParams p{};
   p.cache = cache->data;
   p.rows = rows->data;
-  p.slot_mapping = static_cast<const int32_t*>(slot_mapping->data);
-  p.cache_stride_page = cache->strides[0] * esize;
-  p.cache_stride_row = cache->strides[1] * esize;
-  p.cache_stride_head = cache->strides[2] * esize;
+  fill_slots(p, cache, slot_mapping, n, esize);
   p.rows_stride_n = rows->strides[0] * esize;
   p.rows_stride_head = rows->strides[1] * esize;
-  p.slot_stride = slot_mapping->strides[0];
-  p.num_slots = cache->shape[0] * page_size;
-  p.n = n;
-  p.h_kv = static_cast<int>(h_kv);
-  p.page_size = static_cast<int>(page_size);
   p.row_bytes = static_cast<int>(row_bytes);
   p.vector_bytes = vec;
   return from_cuda(launch_write_kv(p, static_cast<cudaStream_t>(stream)), "write_kv kernel launch");
@@ -132,18 +140,10 @@ extern "C" fmla_status fmla_write_kv_fp8(fmla_tensor* cache, const fmla_tensor* 
   WriteKvFp8Params p{};
   p.cache = static_cast<uint8_t*>(cache->data);
   p.rows = rows->data;
-  p.slot_mapping = static_cast<const int32_t*>(slot_mapping->data);
+  fill_slots(p, cache, slot_mapping, n, 1);  // float8: elements are bytes
   p.descale = ds_mla ? nullptr : static_cast<const float*>(descale->data);
-  p.cache_stride_page = cache->strides[0];  // float8: elements are bytes
-  p.cache_stride_row = cache->strides[1];
-  p.cache_stride_head = cache->strides[2];
-  p.rows_stride_n = rows->strides[0];
+  p.rows_stride_n = rows->strides[0];  // elements
   p.rows_stride_head = rows->strides[1];
-  p.slot_stride = slot_mapping->strides[0];
-  p.num_slots = cache->shape[0] * page_size;
-  p.n = n;
-  p.h_kv = static_cast<int>(h_kv);
-  p.page_size = static_cast<int>(page_size);
   p.d = static_cast<int>(d);
   // Four values at a time when no access of four straddles an alignment of 4 codes.
   p.wide = d % 4 == 0 && (reinterpret_cast<uintptr_t>(cache->data) | cache->strides[0] |

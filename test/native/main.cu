@@ -379,7 +379,7 @@ static void suite_reference() {
     fmla_tensor trows = make_tensor(rows_d.ptr, FMLA_DTYPE_INT32, {n, 3});
     fmla_tensor tro = make_tensor(ro.ptr, FMLA_DTYPE_FLOAT32, {n, s.d_v});
     fmla_tensor trl = make_tensor(rl.ptr, FMLA_DTYPE_FLOAT32, {n});
-    const float scale = 1.f / sqrtf(static_cast<float>(s.d_qk));
+    const float scale = scale_of(s);
     FMLA_CHECK(fmla_reference_attention(&P.tq, &P.tk, gqa ? &P.tv : nullptr, s.d_v, &P.tbt, &P.tlens,
                                         scale, s.causal, &trows, &tro, &trl, nullptr));
     CUDA_CHECK(cudaDeviceSynchronize());

@@ -22,14 +22,11 @@ __device__ __forceinline__ void fold_tile_max(const float (&tile_max)[2], float 
   }
 }
 
-// fold_tile_max, then row_sum and the accumulator o (o[4 * i + e]: the C fragment of 8-column
-// tile i) rescaled by alpha.
+// row_sum and the accumulator o (o[4 * i + e]: the C fragment of 8-column tile i, rows e / 2)
+// scaled by alpha per row.
 template <int O_TILES>
-__device__ __forceinline__ void online_softmax_step(const float (&tile_max)[2], float (&row_max)[2],
-                                                    float (&row_sum)[2], float (&base)[2],
-                                                    float (&o)[O_TILES * 4]) {
-  float alpha[2];
-  fold_tile_max(tile_max, row_max, base, alpha);
+__device__ __forceinline__ void rescale_rows(const float (&alpha)[2], float (&row_sum)[2],
+                                             float (&o)[O_TILES * 4]) {
   row_sum[0] *= alpha[0];
   row_sum[1] *= alpha[1];
   // Once the row maxima settle, alpha is 1 for the whole warp: skip the rescale.
@@ -40,6 +37,16 @@ __device__ __forceinline__ void online_softmax_step(const float (&tile_max)[2], 
       o[4 * i + 2] *= alpha[1], o[4 * i + 3] *= alpha[1];
     }
   }
+}
+
+// fold_tile_max, then rescale_rows by its alpha.
+template <int O_TILES>
+__device__ __forceinline__ void online_softmax_step(const float (&tile_max)[2], float (&row_max)[2],
+                                                    float (&row_sum)[2], float (&base)[2],
+                                                    float (&o)[O_TILES * 4]) {
+  float alpha[2];
+  fold_tile_max(tile_max, row_max, base, alpha);
+  rescale_rows<O_TILES>(alpha, row_sum, o);
 }
 
 }  // namespace fmla

@@ -363,19 +363,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
               pa[2 * nt + x];
         }
     };
-    auto rescale = [&](const float (&a)[2]) {
-      row_sum[0] *= a[0];
-      row_sum[1] *= a[1];
-      if (__any_sync(0xffffffffu, a[0] != 1.f || a[1] != 1.f)) {
-#pragma unroll
-        for (int i = 0; i < 32; ++i) {
-          o[4 * i] *= a[0];
-          o[4 * i + 1] *= a[0];
-          o[4 * i + 2] *= a[1];
-          o[4 * i + 3] *= a[1];
-        }
-      }
-    };
+    auto rescale = [&](const float (&a)[2]) { rescale_rows<32>(a, row_sum, o); };
     // O_half += P_b V_b,half with this warpgroup's own P from registers (issued, not waited for).
     auto pv_local = [&](const uint32_t (&pa)[16], int b) {
       const uint32_t s_v = sm.tile(b) + wg * 4 * kBoxBytes;
