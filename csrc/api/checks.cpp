@@ -1,5 +1,7 @@
 #include "checks.h"
 
+#include "../kernels/config.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -293,6 +295,31 @@ fmla_status check_scale(const fmla_tensor* t, const char* name) {
     return fail(FMLA_ERROR_INVALID_ARGUMENT,
                 "%s: expected a float32 tensor of one element, got %lld elements", name,
                 static_cast<long long>(elements));
+  return FMLA_OK;
+}
+
+fmla_status check_kv_format(int32_t format) {
+  if (format != FMLA_KV_FORMAT_FP8_DS_MLA && format != FMLA_KV_FORMAT_FP8_E4M3)
+    return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                "format: expected FMLA_KV_FORMAT_FP8_DS_MLA (%d) or FMLA_KV_FORMAT_FP8_E4M3 (%d), "
+                "got %d",
+                FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3, format);
+  return FMLA_OK;
+}
+
+fmla_status check_ds_mla_cache(const fmla_tensor* cache, const char* name) {
+  FMLA_TRY(check_dim(cache, name, 2, 1, "h_kv: an fp8_ds_mla cache holds one latent head"));
+  FMLA_TRY(check_dim(cache, name, 3, kDsMlaTokenBytes, "the bytes of an fp8_ds_mla token"));
+  if (cache->strides[1] != kDsMlaTokenBytes ||
+      (cache->shape[0] > 1 && cache->strides[0] < cache->shape[1] * kDsMlaTokenBytes))
+    return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                "%s: expected fp8_ds_mla tokens packed (row stride %d) in pages at least "
+                "page_size * %d bytes apart, got strides [%lld, %lld, %lld, %lld]",
+                name, kDsMlaTokenBytes, kDsMlaTokenBytes,
+                static_cast<long long>(cache->strides[0]),
+                static_cast<long long>(cache->strides[1]),
+                static_cast<long long>(cache->strides[2]),
+                static_cast<long long>(cache->strides[3]));
   return FMLA_OK;
 }
 

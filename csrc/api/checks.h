@@ -52,6 +52,11 @@ fmla_status check_inner_stride(const fmla_tensor* t, const char* name);
 fmla_status check_vector_layout(const fmla_tensor* t, const char* name, int bytes);
 // A scale: a float32 tensor of exactly one element, of any rank.
 fmla_status check_scale(const fmla_tensor* t, const char* name);
+// An fmla_kv_format value (FMLA_KV_FORMAT_FP8_DS_MLA or FMLA_KV_FORMAT_FP8_E4M3).
+fmla_status check_kv_format(int32_t format);
+// An fp8_ds_mla cache after check_tensor: [num_pages, page_size, 1, 656], tokens packed (row
+// stride 656) in pages at least page_size * 656 bytes apart.
+fmla_status check_ds_mla_cache(const fmla_tensor* cache, const char* name);
 // For a tensor a kernel writes: no two elements at one address. Refuses a zero stride on a
 // dimension of extent > 1, and strides that do not nest (taken by increasing |stride|, each must
 // exceed the span of the dimensions before it): a sufficient test, O(ndim^2) on ndim <= 6.

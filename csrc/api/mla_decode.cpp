@@ -1,4 +1,5 @@
-// fmla_mla_decode: MLA decode over a paged latent cache (values = the first d_v columns of K).
+// fmla_mla_decode: MLA decode over a paged latent cache (values = the first d_v columns of K);
+// fmla_mla_decode_fp8: the same over an FP8 cache (docs/fp8-kv-cache.md).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -7,6 +8,16 @@
 #include "decode_common.h"
 
 using namespace fmla;
+
+// The one shape the MLA kernels take.
+static fmla_status check_mla_dims(int d_qk, int32_t head_dim_v) {
+  if (d_qk != kMlaHeadDimQK || head_dim_v != kMlaHeadDimV)
+    return fail(FMLA_ERROR_UNSUPPORTED,
+                "q: MLA decode supports d_qk = %d with head_dim_v = %d, got d_qk = %d, "
+                "head_dim_v = %d",
+                kMlaHeadDimQK, kMlaHeadDimV, d_qk, head_dim_v);
+  return FMLA_OK;
+}
 
 // The kernel choice. On an sm_90 device with this library's sm_90a code: the kernel of
 // kernels/mla_decode_sm90/ with the loader mla_decode_sm90_load_for picks from the page size;
@@ -37,11 +48,68 @@ extern "C" fmla_status fmla_mla_decode(const fmla_tensor* q, const fmla_tensor* 
   DecodeParams p;
   int d_qk = 0;
   FMLA_TRY(prepare_decode(args, &p, &d_qk));
-  if (d_qk != kMlaHeadDimQK || head_dim_v != kMlaHeadDimV)
-    return fail(FMLA_ERROR_UNSUPPORTED,
-                "q: MLA decode supports d_qk = %d with head_dim_v = %d, got d_qk = %d, "
-                "head_dim_v = %d",
-                kMlaHeadDimQK, kMlaHeadDimV, d_qk, head_dim_v);
+  FMLA_TRY(check_mla_dims(d_qk, head_dim_v));
   if (q->dtype == FMLA_DTYPE_BFLOAT16) return dispatch<__nv_bfloat16>(p, stream);
   return dispatch<__half>(p, stream);
+}
+
+// The sm_90a kernel with the dequantizing producer, then the combine; no other kernel reads FP8
+// MLA caches.
+template <typename Elem, MlaCache CACHE>
+static fmla_status dispatch_fp8(const DecodeParams& p, void* stream) {
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  cudaError_t err = cudaSuccess;
+  if (!launch_mla_decode_sm90_fp8<Elem, CACHE>(p, s, &err))
+    return fail(FMLA_ERROR_UNSUPPORTED,
+                "kv_cache: MLA decode over an FP8 cache needs an sm_90 device and this library's "
+                "sm_90a code");
+  FMLA_TRY(from_cuda(err, "decode kernel launch"));
+  return from_cuda(launch_combine<Elem, kMlaHeadDimV>(p, s), "combine kernel launch");
+}
+
+extern "C" fmla_status fmla_mla_decode_fp8(
+    const fmla_tensor* q, const fmla_tensor* kv_cache, const fmla_tensor* block_table,
+    const fmla_tensor* cache_seqlens, int32_t head_dim_v,
+    const fmla_tensor* tile_scheduler_metadata, const fmla_tensor* num_splits,
+    float softmax_scale, int32_t causal, int32_t format, const fmla_tensor* descale_k,
+    fmla_tensor* out, fmla_tensor* lse, void* workspace, size_t workspace_bytes, void* stream) {
+  FMLA_TRY(require_device());
+  FMLA_TRY(check_kv_format(format));
+  const bool ds_mla = format == FMLA_KV_FORMAT_FP8_DS_MLA;
+  FMLA_TRY(check_tensor(q, "q", 4, {FMLA_DTYPE_BFLOAT16, FMLA_DTYPE_FLOAT16}));
+  FMLA_TRY(check_tensor(kv_cache, "kv_cache", 4, {FMLA_DTYPE_FLOAT8_E4M3FN}));
+  // fp8_ds_mla: checked here as 656-byte tokens, then passed on as their first 576 bytes (the
+  // view the shared checks understand; the kernel reads whole rows through the same strides).
+  fmla_tensor cache_view = *kv_cache;
+  if (ds_mla) {
+    if (descale_k)
+      return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                  "descale_k: expected NULL with FMLA_KV_FORMAT_FP8_DS_MLA (its scales are in the "
+                  "tokens), got a tensor");
+    if (q->dtype != FMLA_DTYPE_BFLOAT16)
+      return fail(FMLA_ERROR_UNSUPPORTED,
+                  "q: MLA decode over an fp8_ds_mla cache takes bfloat16 queries (its rotary "
+                  "values are bfloat16)");
+    FMLA_TRY(check_ds_mla_cache(kv_cache, "kv_cache"));
+    cache_view.shape[3] = kMlaHeadDimQK;
+  } else {
+    if (!descale_k)
+      return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                  "descale_k: expected a float32 tensor of one element with "
+                  "FMLA_KV_FORMAT_FP8_E4M3, got NULL");
+    FMLA_TRY(check_scale(descale_k, "descale_k"));
+  }
+  DecodeArgs args{q, &cache_view, nullptr, block_table, cache_seqlens, tile_scheduler_metadata,
+                  num_splits, out, lse, head_dim_v, softmax_scale, causal, workspace,
+                  workspace_bytes, "kv_cache"};
+  args.cache_dtype = FMLA_DTYPE_FLOAT8_E4M3FN;
+  DecodeParams p;
+  int d_qk = 0;
+  FMLA_TRY(prepare_decode(args, &p, &d_qk));
+  FMLA_TRY(check_mla_dims(d_qk, head_dim_v));
+  if (ds_mla) return dispatch_fp8<__nv_bfloat16, MlaCache::kFp8DsMla>(p, stream);
+  p.descale_k = p.descale_v = static_cast<const float*>(descale_k->data);
+  if (q->dtype == FMLA_DTYPE_BFLOAT16)
+    return dispatch_fp8<__nv_bfloat16, MlaCache::kFp8E4m3>(p, stream);
+  return dispatch_fp8<__half, MlaCache::kFp8E4m3>(p, stream);
 }

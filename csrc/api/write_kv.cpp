@@ -84,11 +84,7 @@ extern "C" fmla_status fmla_write_kv_fp8(fmla_tensor* cache, const fmla_tensor* 
                                          const fmla_tensor* slot_mapping, int32_t format,
                                          const fmla_tensor* descale, void* stream) {
   FMLA_TRY(require_device());
-  if (format != FMLA_KV_FORMAT_FP8_DS_MLA && format != FMLA_KV_FORMAT_FP8_E4M3)
-    return fail(FMLA_ERROR_INVALID_ARGUMENT,
-                "format: expected FMLA_KV_FORMAT_FP8_DS_MLA (%d) or FMLA_KV_FORMAT_FP8_E4M3 (%d), "
-                "got %d",
-                FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3, format);
+  FMLA_TRY(check_kv_format(format));
   const bool ds_mla = format == FMLA_KV_FORMAT_FP8_DS_MLA;
   FMLA_TRY(check_tensor(cache, "cache", 4, {FMLA_DTYPE_FLOAT8_E4M3FN}));
   FMLA_TRY(check_tensor(rows, "rows", 3, {FMLA_DTYPE_BFLOAT16, FMLA_DTYPE_FLOAT16}));
@@ -97,8 +93,7 @@ extern "C" fmla_status fmla_write_kv_fp8(fmla_tensor* cache, const fmla_tensor* 
   const int64_t page_size = cache->shape[1], h_kv = cache->shape[2];
   const int64_t d = ds_mla ? kMlaHeadDimQK : cache->shape[3];
   if (ds_mla) {
-    FMLA_TRY(check_dim(cache, "cache", 2, 1, "h_kv: an fp8_ds_mla cache holds one latent head"));
-    FMLA_TRY(check_dim(cache, "cache", 3, kDsMlaTokenBytes, "the bytes of an fp8_ds_mla token"));
+    FMLA_TRY(check_ds_mla_cache(cache, "cache"));
     if (descale)
       return fail(FMLA_ERROR_INVALID_ARGUMENT,
                   "descale: expected NULL with FMLA_KV_FORMAT_FP8_DS_MLA (its scales are in the "
@@ -127,14 +122,6 @@ extern "C" fmla_status fmla_write_kv_fp8(fmla_tensor* cache, const fmla_tensor* 
   FMLA_TRY(check_vector_layout(rows, "rows", 2));
   FMLA_TRY(check_inner_stride(slot_mapping, "slot_mapping"));
   FMLA_TRY(check_no_overlap(cache, "cache"));
-  if (ds_mla && (cache->strides[1] != kDsMlaTokenBytes ||
-                 (cache->shape[0] > 1 && cache->strides[0] < page_size * kDsMlaTokenBytes)))
-    return fail(FMLA_ERROR_INVALID_ARGUMENT,
-                "cache: expected fp8_ds_mla tokens packed (row stride %d) in pages at least "
-                "page_size * %d bytes apart, got strides [%lld, %lld, %lld, %lld]",
-                kDsMlaTokenBytes, kDsMlaTokenBytes, static_cast<long long>(cache->strides[0]),
-                static_cast<long long>(cache->strides[1]), static_cast<long long>(cache->strides[2]),
-                static_cast<long long>(cache->strides[3]));
   if (n == 0) return FMLA_OK;
 
   WriteKvFp8Params p{};

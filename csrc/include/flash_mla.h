@@ -270,6 +270,21 @@ FMLA_API fmla_status fmla_gqa_decode_e4m3(
     int32_t causal, const fmla_tensor* descale_k, const fmla_tensor* descale_v, fmla_tensor* out,
     fmla_tensor* lse, void* workspace, size_t workspace_bytes, void* stream);
 
+/* MLA decode over an FP8 latent cache (docs/fp8-kv-cache.md): as fmla_mla_decode, with
+ *   format     FMLA_KV_FORMAT_FP8_DS_MLA: kv_cache float8_e4m3fn [num_pages, page_size, 1, 656],
+ *                tokens packed (row stride 656) in pages at least page_size * 656 bytes apart;
+ *                q bf16; descale_k NULL;
+ *              FMLA_KV_FORMAT_FP8_E4M3: kv_cache float8_e4m3fn [num_pages, page_size, 1, 576];
+ *                q bf16 or fp16; descale_k float32, one element in device memory (read by the
+ *                kernel): the keys and values are e4m3(kv) * descale_k
+ * Runs on sm_90 devices with this library's sm_90a code (else FMLA_ERROR_UNSUPPORTED). */
+FMLA_API fmla_status fmla_mla_decode_fp8(
+    const fmla_tensor* q, const fmla_tensor* kv_cache, const fmla_tensor* block_table,
+    const fmla_tensor* cache_seqlens, int32_t head_dim_v,
+    const fmla_tensor* tile_scheduler_metadata, const fmla_tensor* num_splits,
+    float softmax_scale, int32_t causal, int32_t format, const fmla_tensor* descale_k,
+    fmla_tensor* out, fmla_tensor* lse, void* workspace, size_t workspace_bytes, void* stream);
+
 /* ------------------------------------------------------------------------------------------------
  * Cache writes
  * ---------------------------------------------------------------------------------------------- */

@@ -500,6 +500,195 @@ static void suite_mla(bool quick) {
   }
 }
 
+// ================================================================================================
+// MLA decode over FP8 caches (fmla_mla_decode_fp8)
+// ================================================================================================
+
+// The value of a float8_e4m3fn code (NaN for S.1111.111).
+static float e4m3_value(uint8_t c) {
+  const int e = (c >> 3) & 15, m = c & 7;
+  if (e == 15 && m == 7) return NAN;
+  const float mag = e == 0 ? ldexpf(static_cast<float>(m), -9) : ldexpf(1.f + m / 8.f, e - 7);
+  return (c & 0x80) ? -mag : mag;
+}
+
+// A float as bf16 / fp16 bits, rounded to nearest even.
+static uint16_t float_to_bits(float f, int dtype) {
+  if (dtype == FMLA_DTYPE_FLOAT16) return __half_as_ushort(__float2half_rn(f));
+  if (isnan(f)) return 0x7FC0;
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+struct Fp8Cache {
+  int format = 0;
+  float descale = 1.f;
+  DevBuf bytes, descale_d;
+  fmla_tensor t{}, tdescale{};
+  std::vector<DevBuf> copies;  // rotation for timing
+};
+
+// P's cache quantized into `format` by fmla_write_kv_fp8 (every slot, in order); P's own cache is
+// then replaced by the dequantized values (computed on the host), so that check_decode's reference
+// and the 16-bit decode read what the FP8 decode reads.
+static Fp8Cache quantize_cache(Problem& P, int format, float descale, bool replace = true) {
+  const Spec& s = P.s;
+  const bool ds = format == FMLA_KV_FORMAT_FP8_DS_MLA;
+  const int row = ds ? 656 : 576;
+  const int64_t slots = static_cast<int64_t>(P.num_pages) * s.page_size;
+  Fp8Cache c;
+  c.format = format;
+  c.descale = descale;
+  c.bytes = DevBuf(static_cast<size_t>(slots) * row);
+  std::vector<int32_t> slot(slots);
+  for (int64_t i = 0; i < slots; ++i) slot[i] = static_cast<int32_t>(i);
+  DevBuf slots_d = upload(slot);
+  fmla_tensor rows = make_tensor(P.k.ptr, s.dtype, {slots, 1, 576});
+  fmla_tensor ts = make_tensor(slots_d.ptr, FMLA_DTYPE_INT32, {slots});
+  c.t = make_tensor(c.bytes.ptr, FMLA_DTYPE_FLOAT8_E4M3FN, {P.num_pages, s.page_size, 1, row});
+  if (!ds) {
+    c.descale_d = upload(std::vector<float>{descale});
+    c.tdescale = make_tensor(c.descale_d.ptr, FMLA_DTYPE_FLOAT32, {1});
+  }
+  FMLA_CHECK(fmla_write_kv_fp8(&c.t, &rows, &ts, format, ds ? nullptr : &c.tdescale, nullptr));
+  if (!replace) return c;
+  const auto codes = download<uint8_t>(c.bytes.ptr, c.bytes.bytes);
+  std::vector<uint16_t> deq(static_cast<size_t>(slots) * 576);
+  for (int64_t i = 0; i < slots; ++i) {
+    const uint8_t* r = &codes[static_cast<size_t>(i) * row];
+    for (int v = 0; v < 576; ++v) {
+      float x;
+      if (!ds) {
+        x = e4m3_value(r[v]) * descale;
+      } else if (v < 512) {
+        float scale;
+        memcpy(&scale, r + 512 + 4 * (v / 128), 4);
+        x = e4m3_value(r[v]) * scale;
+      } else {
+        uint16_t b;
+        memcpy(&b, r + 528 + 2 * (v - 512), 2);
+        x = bits_to_float(b, FMLA_DTYPE_BFLOAT16);
+      }
+      deq[static_cast<size_t>(i) * 576 + v] = float_to_bits(x, s.dtype);
+    }
+  }
+  CUDA_CHECK(cudaMemcpy(P.k.ptr, deq.data(), deq.size() * 2, cudaMemcpyHostToDevice));
+  return c;
+}
+
+static fmla_status run_decode_fp8(Problem& P, Fp8Cache& c, int copy = -1) {
+  fmla_tensor k = c.t;
+  if (copy >= 0) k.data = c.copies[copy].ptr;
+  return fmla_mla_decode_fp8(&P.tq, &k, &P.tbt, &P.tlens, P.s.d_v, &P.tmeta, &P.tsplits,
+                             scale_of(P.s), P.s.causal, c.format,
+                             c.format == FMLA_KV_FORMAT_FP8_E4M3 ? &c.tdescale : nullptr, &P.tout,
+                             &P.tlse, P.ws.ptr, P.ws_bytes, nullptr);
+}
+
+static const char* format_name(int format) {
+  return format == FMLA_KV_FORMAT_FP8_DS_MLA ? "fp8_ds_mla" : "fp8_e4m3";
+}
+
+// One FP8 decode against the reference over the dequantized cache (every output written, the
+// usual tolerance); with `same_bits`, also against the 16-bit decode over that cache bit for bit
+// (the dequantized values are exact and nothing is folded: fp8_ds_mla).
+static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bool same_bits) {
+  Problem P = build(s, seed);
+  Fp8Cache c = quantize_cache(P, format, descale);
+  poison_outputs(P);
+  run_metadata(P);
+  const fmla_status st = run_decode_fp8(P, c);
+  if (st != FMLA_OK) {
+    report(false, "%-52s decode returned %s: %s", s.name.c_str(), fmla_status_string(st),
+           fmla_last_error());
+    return;
+  }
+  const DecodeCheck r = check_decode(P, seed + 99);
+  bool bits_ok = true;
+  if (same_bits) {
+    CUDA_CHECK(cudaDeviceSynchronize());
+    const auto out8 = download<uint8_t>(P.out.ptr, P.out.bytes);
+    const auto lse8 = download<uint8_t>(P.lse.ptr, P.lse.bytes);
+    poison_outputs(P);
+    FMLA_CHECK(run_decode(P));
+    CUDA_CHECK(cudaDeviceSynchronize());
+    bits_ok = out8 == download<uint8_t>(P.out.ptr, P.out.bytes) &&
+              lse8 == download<uint8_t>(P.lse.ptr, P.lse.bytes);
+  }
+  report(r.pass && bits_ok,
+         "%-52s written=%s rel_l2=%.2e max_abs=%.2e lse_err=%.2e rows=%d parts=%d%s",
+         s.name.c_str(), r.all_written ? "yes" : "NO", r.rel_l2, r.max_abs, r.lse_err, r.rows,
+         P.nsp, same_bits ? (bits_ok ? " bits=16-bit decode's" : " bits DIFFER from the 16-bit decode") : "");
+}
+
+static void suite_mla_fp8(bool quick) {
+  uint64_t seed = 5000;
+  struct Shape { int s_q, h_q; bool causal; };
+  const Shape shapes[] = {{1, 16, false}, {2, 128, true}, {4, 32, true}, {1, 64, false}};
+  for (int format : {FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3})
+    for (int ps : {1, 16, 64, 7})
+      for (const Shape& sh : shapes) {
+        if (quick && (sh.h_q == 32 || ps == 7)) continue;
+        Spec s;
+        s.page_size = ps, s.s_q = sh.s_q, s.h_q = sh.h_q, s.causal = sh.causal;
+        s.lens = {0, 1, 3, 70, 301, 1500};
+        char name[96];
+        snprintf(name, sizeof name, "mla %s ps=%d s_q=%d h_q=%d%s", format_name(format), ps, sh.s_q,
+                 sh.h_q, sh.causal ? " causal" : "");
+        s.name = name;
+        // fp8_e4m3 with a power-of-two scale: exact dequantized values, but the scale is folded
+        // out of the products, so the bits may differ from the 16-bit decode's.
+        fp8_case(s, format, 1.f / 64, ++seed, format == FMLA_KV_FORMAT_FP8_DS_MLA);
+      }
+  {  // fp16 queries (fp8_e4m3 only), a scale that is not a power of two, many splits
+    Spec s;
+    s.dtype = FMLA_DTYPE_FLOAT16, s.h_q = 128, s.s_q = 2, s.causal = true, s.page_size = 16;
+    s.lens = {1000, 0, 33, 4000};
+    s.name = "mla fp8_e4m3 fp16 ps=16 s_q=2 h_q=128 causal";
+    fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 0.0123f, ++seed, false);
+  }
+  for (int format : {FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3}) {
+    Spec s;
+    s.h_q = 16, s.s_q = 1, s.page_size = 64, s.sample_rows = 512;
+    s.lens = varlen(128, 2048, 1, 13);
+    s.name = std::string("mla ") + format_name(format) + " b=128 varlen 2048 h_q=16";
+    fp8_case(s, format, 0.0123f, ++seed, format == FMLA_KV_FORMAT_FP8_DS_MLA);
+  }
+  // Wrong combinations: typed errors before any launch.
+  Spec s;
+  s.h_q = 16, s.lens = {70, 3};
+  Problem P = build(s, 77);
+  Fp8Cache ds = quantize_cache(P, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f);
+  Fp8Cache e4 = quantize_cache(P, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 16);
+  run_metadata(P);
+  auto call = [&](const fmla_tensor* q, const fmla_tensor* k, int format, const fmla_tensor* descale) {
+    return fmla_mla_decode_fp8(q, k, &P.tbt, &P.tlens, 512, &P.tmeta, &P.tsplits, 0.05f, 0, format,
+                               descale, &P.tout, &P.tlse, P.ws.ptr, P.ws_bytes, nullptr);
+  };
+  fmla_tensor q16 = P.tq, out16 = P.tout;
+  q16.dtype = out16.dtype = FMLA_DTYPE_FLOAT16;
+  fmla_tensor narrow = ds.t;
+  narrow.shape[3] = 576;
+  const struct { const char* what; fmla_status got, want; } errors[] = {
+      {"ds_mla with a descale", call(&P.tq, &ds.t, FMLA_KV_FORMAT_FP8_DS_MLA, &e4.tdescale), FMLA_ERROR_INVALID_ARGUMENT},
+      {"e4m3 without descale", call(&P.tq, &e4.t, FMLA_KV_FORMAT_FP8_E4M3, nullptr), FMLA_ERROR_INVALID_ARGUMENT},
+      {"ds_mla with 576-byte rows", call(&P.tq, &narrow, FMLA_KV_FORMAT_FP8_DS_MLA, nullptr), FMLA_ERROR_INVALID_ARGUMENT},
+      {"e4m3 with 656-byte rows", call(&P.tq, &ds.t, FMLA_KV_FORMAT_FP8_E4M3, &e4.tdescale), FMLA_ERROR_INVALID_ARGUMENT},
+      {"format 7", call(&P.tq, &e4.t, 7, &e4.tdescale), FMLA_ERROR_INVALID_ARGUMENT},
+      {"a bf16 cache", call(&P.tq, &P.tk, FMLA_KV_FORMAT_FP8_E4M3, &e4.tdescale), FMLA_ERROR_INVALID_ARGUMENT},
+  };
+  for (const auto& e : errors)
+    report(e.got == e.want, "mla fp8 refuses %s: %s", e.what, fmla_status_string(e.got));
+  // fp16 queries over fp8_ds_mla (bf16 rotary values): unsupported on the GPU
+  const fmla_status st = fmla_mla_decode_fp8(&q16, &ds.t, &P.tbt, &P.tlens, 512, &P.tmeta, &P.tsplits,
+                                             0.05f, 0, FMLA_KV_FORMAT_FP8_DS_MLA, nullptr, &out16,
+                                             &P.tlse, P.ws.ptr, P.ws_bytes, nullptr);
+  report(st == FMLA_ERROR_UNSUPPORTED, "mla fp8 refuses fp16 queries over fp8_ds_mla: %s",
+         fmla_status_string(st));
+}
+
 static void suite_gqa(bool quick) {
   uint64_t seed = 5000;
   struct Heads { int h_q, h_kv; };
@@ -806,6 +995,55 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
   }
 }
 
+// The mla-anchor rows that FP8 targets (memory-bound h_q 16 / 32, compute-bound h_q 128) over a
+// 16-bit cache and each FP8 format, the same data (the FP8 caches quantize the 16-bit one, so the
+// check is against the 16-bit cache's reference: the error quantization adds, about 2.6%).
+static void bench_mla_fp8(int page_size) {
+  const AnchorRow rows[] = {{128, 1, 8192, 16, true, false},  {128, 1, 8192, 32, true, false},
+                            {128, 1, 8192, 128, true, false}, {128, 2, 8192, 128, true, true},
+                            {128, 1, 16384, 16, true, false}};
+  printf("\nmla-anchor over FP8 caches (bf16 q, page %d); copy ceiling %.0f GB/s\n", page_size,
+         g_copy_gbs);
+  printf("| b | s_q | s_k | h_q | causal | bf16 us | fp8_ds_mla us | x | fp8_e4m3 us | x | ds GB/s | rel_l2 ds / e4m3 |\n");
+  printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  uint64_t seed = 7000;
+  for (const AnchorRow& r : rows) {
+    Spec s;
+    s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.causal, s.page_size = page_size, s.sample_rows = 256;
+    s.lens = varlen(r.b, r.s_k, r.s_q, ++seed);
+    DecodeCheck c;
+    Problem P = build_and_check(s, ++seed, &c);
+    ensure_rotation(P, static_cast<size_t>(P.mean_len * P.b) * 576 * 2);
+    const int copies16 = static_cast<int>(P.k_copies.size());
+    const float ms16 = median_ms([&](int i) { FMLA_CHECK(run_decode(P, i % copies16)); });
+    float ms8[2];
+    double rel[2];
+    int k = 0;
+    for (int format : {FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3}) {
+      Fp8Cache f = quantize_cache(P, format, 1.f / 64, false);
+      const size_t bytes = f.bytes.bytes;
+      const int copies = bytes >= (size_t(200) << 20) ? 1 : static_cast<int>(((size_t(200) << 20) + bytes - 1) / bytes);
+      for (int i = 0; i < copies; ++i) {
+        f.copies.emplace_back(bytes);
+        CUDA_CHECK(cudaMemcpy(f.copies.back().ptr, f.bytes.ptr, bytes, cudaMemcpyDeviceToDevice));
+      }
+      poison_outputs(P);
+      FMLA_CHECK(run_decode_fp8(P, f));
+      const DecodeCheck d = check_decode(P, seed);
+      rel[k] = d.rel_l2;
+      report(d.all_written && d.rel_l2 < 0.06 && d.max_abs < 0.1,
+             "%s b=%d s_q=%d h_q=%d page=%d: written=%s rel_l2 %.2e against the 16-bit cache", format_name(format),
+             r.b, r.s_q, r.h_q, page_size, d.all_written ? "yes" : "NO", d.rel_l2);
+      ms8[k++] = median_ms([&](int i) { FMLA_CHECK(run_decode_fp8(P, f, i % copies)); });
+    }
+    const double ds_bytes = static_cast<double>(P.b) * P.mean_len * 656;
+    printf("| %d | %d | %d | %d | %s | %.1f | %.1f | %.2f | %.1f | %.2f | %.0f | %.1e / %.1e |\n", P.b,
+           r.s_q, r.s_k, r.h_q, r.causal ? "yes" : "no", ms16 * 1e3, ms8[0] * 1e3, ms16 / ms8[0],
+           ms8[1] * 1e3, ms16 / ms8[1], ds_bytes / (ms8[0] * 1e-3) / 1e9, rel[0], rel[1]);
+    fflush(stdout);
+  }
+}
+
 // The GQA suite's rows at one page size; with `kernels`, also each decode kernel alone (the
 // few-rows kernel the API launches and the generic 64-row one).
 static void bench_gqa(int page_size = 16, bool kernels = false) {
@@ -1101,6 +1339,12 @@ int main(int argc, char** argv) {
     g.lens = {100, 0, 70};
     g.name = "small gqa";
     decode_case(g, 2);
+    Spec f;  // the FP8 producer: codes converted in place, both formats
+    f.h_q = 32, f.s_q = 2, f.causal = true, f.page_size = 16, f.lens = {0, 5, 300, 130};
+    f.name = "small mla fp8_ds_mla ps=16";
+    fp8_case(f, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, 5, true);
+    f.page_size = 1, f.name = "small mla fp8_e4m3 ps=1";
+    fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 6, false);
   }
   if (mode == "profile-gqa") {  // one GQA row (b 128, s_k 4096, page 16), two calls, for a profiler
     Spec s;
@@ -1138,9 +1382,28 @@ int main(int argc, char** argv) {
     suite_api();
     suite_write_kv();
     suite_mla(quick);
+    suite_mla_fp8(quick);
     suite_gqa(quick);
   }
   if (mode == "experiment") experiment();
+  if (mode == "fp8") suite_mla_fp8(false);
+  if (mode == "profile-fp8") {  // one row (b 128, s_k 8192, h_q 16, page 64) over each format
+    Spec s;
+    s.h_q = 16, s.page_size = 64, s.lens.assign(128, 8192);
+    Problem P = build(s, 3);
+    run_metadata(P);
+    FMLA_CHECK(run_decode(P));
+    for (int format : {FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3}) {
+      Fp8Cache c = quantize_cache(P, format, 1.f / 64, false);
+      FMLA_CHECK(run_decode_fp8(P, c));
+    }
+    CUDA_CHECK(cudaDeviceSynchronize());
+    printf("profiled bf16, fp8_ds_mla, fp8_e4m3 b=128 s_k=8192 h_q=16 parts=%d\n", P.nsp);
+  }
+  if (mode == "bench-fp8") {  // the mla-anchor rows over each cache format, the same data
+    g_copy_gbs = copy_ceiling_gbs();
+    for (int page : {64, 16, 1}) bench_mla_fp8(page);
+  }
   if (mode == "bench-small") {  // the small-batch rows as the suite tool times them, and the side kernels
     g_copy_gbs = copy_ceiling_gbs();
     bench_mla({0, 8, 14, 15, 17, 18, 20}, true);

@@ -19,6 +19,21 @@ for step in $STEPS; do
       echo "== $step rc=$rc ($(( $(date +%s) - t0 )) s): $(grep -c '^PASS' "$OUT/check.log") PASS, $(grep -c '^FAIL' "$OUT/check.log") FAIL"
       grep -E '^FAIL|error|Error' "$OUT/check.log" | head -30
       tail -3 "$OUT/check.log" ;;
+    fp8)
+      timeout 200 build/fmla_native_test fp8 > "$OUT/fp8.log" 2>&1; rc=$?
+      echo "== fp8 rc=$rc ($(( $(date +%s) - t0 )) s): $(grep -c '^PASS' "$OUT/fp8.log") PASS, $(grep -c '^FAIL' "$OUT/fp8.log") FAIL"
+      grep -E '^FAIL|error|Error' "$OUT/fp8.log" | head -30 ;;
+    bench-fp8)
+      timeout 240 build/fmla_native_test bench-fp8 > "$OUT/bench-fp8.log" 2>&1
+      echo "== bench-fp8 rc=$? ($(( $(date +%s) - t0 )) s)"; grep -vE '^PASS' "$OUT/bench-fp8.log" | tail -30 ;;
+    profile-fp8)
+      timeout 150 ncu --clock-control none -k regex:mla_decode_sm90 --metrics \
+regex:smsp__average_warps_issue_stalled_.*_per_issue_active.ratio,gpu__time_duration.sum,smsp__inst_executed.sum,\
+sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_alu.sum,\
+sm__inst_executed_pipe_fma.sum,sm__inst_executed_pipe_fp16.sum,sm__inst_executed_pipe_xu.sum,sm__inst_executed_pipe_lsu.sum \
+        build/fmla_native_test profile-fp8 > "$OUT/ncu-fp8.log" 2>&1
+      echo "== profile-fp8 rc=$? ($(( $(date +%s) - t0 )) s)"
+      grep -E "mla_decode_sm90_kernel|duration|inst_executed|pipe|stalled_(barrier|long|short|wait|math|mio|lg|membar|no_inst|dispatch)" "$OUT/ncu-fp8.log" | sed -E 's/void fmla::mla_sm90::mla_decode_sm90_kernel<([^>]*)>.*/kernel<\1>/' | cut -c1-150 ;;
     pages)
       timeout 150 build/fmla_native_test bench-pages > "$OUT/pages.log" 2>&1
       echo "== pages rc=$? ($(( $(date +%s) - t0 )) s)"; grep -vE '^PASS' "$OUT/pages.log" | tail -24 ;;

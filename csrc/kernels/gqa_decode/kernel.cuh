@@ -30,6 +30,7 @@
 #include <type_traits>
 
 #include "../common/decode_params.h"
+#include "../common/e4m3.cuh"
 #include "../common/online_softmax.cuh"
 #include "../common/pdl.cuh"
 #include "../common/ptx.cuh"
@@ -212,18 +213,6 @@ __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParam
       }
       ptx::cp_async_16(s_q + swizzled<kMaxRows>(m, chunk), q_row + chunk * 8, valid ? 16 : 0);
     }
-  }
-}
-
-// Two e4m3 codes as two Elem values, exactly (e4m3 values are exact in fp16 and bf16).
-template <typename Elem>
-__device__ __forceinline__ uint32_t e4m3x2_to(uint16_t codes) {
-  const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2(codes, __NV_E4M3);
-  if constexpr (std::is_same<Elem, __half>::value) {
-    return static_cast<uint32_t>(h.x) | (static_cast<uint32_t>(h.y) << 16);
-  } else {
-    const float2 f = __half22float2(__half2(h));
-    return pack2<Elem>(f.x, f.y);
   }
 }
 

@@ -17,6 +17,10 @@ constexpr int kProducerWarpgroup = 2;
 constexpr int kConsumerThreads = kConsumerWarpgroups * 128;
 constexpr int kConsumerRegs = 232;
 constexpr int kProducerRegs = 40;
+// Over FP8 caches the producer also dequantizes (produce_fp8.cuh) and needs more registers:
+// 2 x 128 x 224 + 128 x 56 = 64512 as well.
+constexpr int kConsumerRegsFp8 = 224;
+constexpr int kProducerRegsFp8 = 56;
 
 // A tile is 64 keys x 576 columns, stored as 9 boxes of 64 rows x 64 columns (128 bytes a row, the
 // 128-byte swizzle wgmma reads). Boxes 0-7 hold the values, box 8 the rotary columns, which are
@@ -38,6 +42,8 @@ constexpr int kMinTmaPageRows = 16;
 // the boxes it refills); the row sums of wg 0 / wg 1 ready for the other.
 constexpr int kBarMax0 = 1, kBarMax1 = 2, kBarP0 = 3, kBarP1 = 4, kBarConsumers = 5;
 constexpr int kBarWg0 = 6, kBarWg1 = 7, kBarSum0 = 8, kBarSum1 = 9;
+// FP8 caches: the producer warpgroup alone (a box's codes all read before its values overwrite them).
+constexpr int kBarProducer = 10;
 
 }  // namespace mla_sm90
 }  // namespace fmla

@@ -35,6 +35,8 @@
 #include "../common/decode_params.h"
 #include "../common/online_softmax.cuh"
 #include "../common/schedule_fields.h"
+#include "load_q.cuh"
+#include "produce_fp8.cuh"
 #include "traits.h"
 
 namespace fmla {
@@ -45,27 +47,6 @@ namespace mla_sm90 {
 // The 4 rows (ptid / 8 + 16 j) and the 16-byte chunk (ptid % 8) of every 64-row box that producer
 // thread `ptid` copies; a warp covers 4 whole 128-byte row segments per instruction.
 constexpr int kRowsPerThread = kBlockN / 16;
-
-// Q rows m_base.. of KV head g, sequence bi, copied by THREADS threads (t = 0..THREADS - 1); rows
-// past rows_per_kv are zero-filled.
-template <typename Elem, int THREADS>
-__device__ __forceinline__ void load_q_rows(const DecodeParams& p, int bi, int g, int m_base,
-                                            uint32_t s_q, int t) {
-  const int chunk = t % 8;
-#pragma unroll
-  for (int j = 0; j < kBlockM / (THREADS / 8); ++j) {
-    const int r = t / 8 + THREADS / 8 * j, m = m_base + r;
-    const bool valid = m < p.rows_per_kv;
-    const Elem* row = static_cast<const Elem*>(p.q);
-    if (valid)
-      row += bi * p.q_stride_b + (m / p.heads_per_kv) * p.q_stride_s +
-             (g * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
-#pragma unroll
-    for (int box = 0; box < kBoxes; ++box)
-      ptx::cp_async_16(s_q + box * kBoxBytes + box_offset(r, chunk), row + box * kBoxCols + chunk * 8,
-                       valid ? 16 : 0);
-  }
-}
 
 // One thread issues the TMA boxes i_from..i_to - 1 (in load order) of the tile at key `tile_start`
 // into buffer b: one box per page and 64 columns, only for pages holding keys below `end` (the
@@ -122,9 +103,7 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const Smem& sm, i
 
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
-    ptx::mbarrier_wait(sm.q_free(), (q_loads++ & 1u) ^ 1u);
-    load_q_rows<Elem, 128>(p, bi, g, m_base, sm.q(), ptid);
-    ptx::cp_async_mbarrier_arrive_noinc(sm.q_full());
+    load_q_for_sequence<Elem>(p, sm, bi, g, m_base, ptid, q_loads++);
     const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
     // Page of each of this thread's rows in a tile; -1 past the end (zero-filled, not read). The
     // next tile's are loaded one tile ahead, so the block-table latency hides behind the waits.
@@ -184,7 +163,7 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const Smem& sm, i
 // LOAD == kTmaPages: the consumers issue the TMA boxes themselves (one thread, at the points where a
 // buffer part frees up), which leaves them all 255 registers; kGatherRows: a producer warpgroup
 // loads everything and the consumers only release buffers.
-template <typename Elem, KvLoad LOAD>
+template <typename Elem, KvLoad LOAD, MlaCache CACHE>
 __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap* k_map,
                                         const Smem& sm, uint8_t* smem, int tid, int wg) {
   constexpr bool kSelfLoad = LOAD == KvLoad::kTmaPages;
@@ -197,6 +176,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
   float* s_m1 = stats + 2 * kBlockM;
   float* s_a1 = stats + 3 * kBlockM;
   float* s_sum = stats + 4 * kBlockM;  // [wg][row]
+  // fp8_e4m3: the cache's one scale folded out of the products (docs/fp8-kv-cache.md), into the
+  // scores' and, for the values (the same latent rows), into the output.
+  const float scale_log2 = CACHE == MlaCache::kFp8E4m3 ? p.scale_log2 * *p.descale_k : p.scale_log2;
+  const float value_scale = CACHE == MlaCache::kFp8E4m3 ? *p.descale_k : 1.f;
 
   int my_row[2];  // this thread's rows in the wgmma accumulator layout (both warpgroups alike)
   my_row[0] = warp * 16 + lane / 4;
@@ -287,7 +270,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int key = tile_start + nt * 8 + 2 * (lane % 4) + e % 2;
-          s[4 * nt + e] = key < limit[e / 2] ? s[4 * nt + e] * p.scale_log2 : -INFINITY;
+          s[4 * nt + e] = key < limit[e / 2] ? s[4 * nt + e] * scale_log2 : -INFINITY;
         }
       const int valid = end - tile_start;
       if (valid < kBlockN) {
@@ -307,7 +290,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     // negative).
     auto tile_max = [&](const float (&s)[32], bool logits, float (&mx)[2]) {
       mx[0] = mx[1] = -INFINITY;
-      if (!logits && p.scale_log2 < 0.f) {
+      if (!logits && scale_log2 < 0.f) {
 #pragma unroll
         for (int i = 0; i < 32; ++i) mx[(i / 2) % 2] = fmaxf(mx[(i / 2) % 2], -s[i]);
       } else {
@@ -318,7 +301,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       for (int x = 0; x < 2; ++x) {
         mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 1));
         mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 2));
-        if (!logits) mx[x] *= fabsf(p.scale_log2);
+        if (!logits) mx[x] *= fabsf(scale_log2);
       }
     };
     // New running max from a tile's maxima (fold_tile_max), published for the other warpgroup.
@@ -440,7 +423,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         tile_max(s, logits, mx);
         update_max(mx, base, a0, s_m0, s_a0);
         ptx::named_barrier_arrive(kBarMax0, kConsumerThreads);
-        exp_scores(s, logits ? 1.f : p.scale_log2, base, psum);
+        exp_scores(s, logits ? 1.f : scale_log2, base, psum);
         const float one[2] = {1.f, 1.f};
         pack_p(s, one, pa);
         rescale(a0);
@@ -496,7 +479,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           }
           update_max(mx, base, a1, s_m1, s_a1);
           ptx::named_barrier_arrive(kBarMax1, kConsumerThreads);
-          exp_scores(s, logits ? 1.f : p.scale_log2, base, psum);
+          exp_scores(s, logits ? 1.f : scale_log2, base, psum);
           const float one[2] = {1.f, 1.f};
           pack_p(s, one, pa);
           a[0] *= a1[0];
@@ -552,7 +535,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       if (m >= p.rows_per_kv) continue;
       const float sum = row_sum[x] + s_sum[(1 - wg) * kBlockM + my_row[x]];
       const bool empty = !(sum > 0.f);
-      const float inv = empty ? 0.f : 1.f / sum;
+      const float inv = empty ? 0.f : value_scale / sum;
       const float lse2 = empty ? 0.f : row_max[x] + log2f(sum);
       const int j = m / p.heads_per_kv;
       const int h = g * p.heads_per_kv + m % p.heads_per_kv;
@@ -582,7 +565,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
 
 // ---------------------------------------------------------------- the kernel
 
-template <typename Elem, KvLoad LOAD>
+template <typename Elem, KvLoad LOAD, MlaCache CACHE>
 __global__ void __launch_bounds__(threads_for(LOAD), 1)
     mla_decode_sm90_kernel(const DecodeParams p, const __grid_constant__ CUtensorMap k_map) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -600,18 +583,34 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
       ptx::mbarrier_init(sm.free_rest(b), kConsumerThreads);
     }
     ptx::mbarrier_init(sm.q_full(), 128);
+    for (int b = 0; b < 2; ++b) {  // FP8 caches: the producer's copies of a tile (produce_fp8.cuh)
+      ptx::mbarrier_init(sm.codes_landed(b), 128);
+      ptx::mbarrier_init(sm.rope_landed(b), 128);
+    }
     ptx::mbarrier_init(sm.q_free(), kConsumerThreads);
     ptx::fence_mbarrier_init();
   }
   __syncthreads();
+  static_assert(CACHE == MlaCache::k16Bit || LOAD == KvLoad::kGatherRows,
+                "FP8 caches come through the dequantizing producer");
   if constexpr (LOAD == KvLoad::kTmaPages) {
-    consume<Elem, LOAD>(p, &k_map, sm, smem, tid, wg);
-  } else if (wg == kProducerWarpgroup) {
-    ptx::setmaxnreg_dec<kProducerRegs>();
-    produce<Elem>(p, sm, tid - kConsumerThreads);
+    consume<Elem, LOAD, CACHE>(p, &k_map, sm, smem, tid, wg);
+  } else if constexpr (CACHE == MlaCache::k16Bit) {
+    if (wg == kProducerWarpgroup) {
+      ptx::setmaxnreg_dec<kProducerRegs>();
+      produce<Elem>(p, sm, tid - kConsumerThreads);
+    } else {
+      ptx::setmaxnreg_inc<kConsumerRegs>();
+      consume<Elem, LOAD, CACHE>(p, &k_map, sm, smem, tid, wg);
+    }
   } else {
-    ptx::setmaxnreg_inc<kConsumerRegs>();
-    consume<Elem, LOAD>(p, &k_map, sm, smem, tid, wg);
+    if (wg == kProducerWarpgroup) {
+      ptx::setmaxnreg_dec<kProducerRegsFp8>();
+      produce_fp8<Elem, CACHE>(p, sm, tid - kConsumerThreads);
+    } else {
+      ptx::setmaxnreg_inc<kConsumerRegsFp8>();
+      consume<Elem, LOAD, CACHE>(p, &k_map, sm, smem, tid, wg);
+    }
   }
 #endif
 }

@@ -34,13 +34,13 @@ inline bool pages_fit_tma(int page_size) {
 
 // sm_90a code for this kernel is in the library and the device can run it (checked once a device:
 // 0 = not yet, 1 = yes, shared memory configured, 2 = no).
-template <typename Elem, KvLoad LOAD>
+template <typename Elem, KvLoad LOAD, MlaCache CACHE>
 bool kernel_ready(int device) {
   static int state[64] = {};
   if (device < 0 || device >= 64) return false;
   int s = __atomic_load_n(&state[device], __ATOMIC_ACQUIRE);
   if (s == 0) {
-    const auto kernel = mla_decode_sm90_kernel<Elem, LOAD>;
+    const auto kernel = mla_decode_sm90_kernel<Elem, LOAD, CACHE>;
     int major = 0, minor = 0;
     cudaFuncAttributes attr{};
     s = 2;
@@ -98,16 +98,34 @@ bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t 
   const dim3 grid(p.num_sm_parts, p.h_kv, (p.rows_per_kv + kBlockM - 1) / kBlockM);
   CUtensorMap map{};
   if (load == MlaKvLoad::kTmaPages) {
-    if (!tma_layout_ok(p) || !kernel_ready<Elem, KvLoad::kTmaPages>(device) ||
+    if (!tma_layout_ok(p) || !kernel_ready<Elem, KvLoad::kTmaPages, MlaCache::k16Bit>(device) ||
         !encode_cache_map<Elem>(p, &map))
       return false;
-    mla_decode_sm90_kernel<Elem, KvLoad::kTmaPages>
+    mla_decode_sm90_kernel<Elem, KvLoad::kTmaPages, MlaCache::k16Bit>
         <<<grid, threads_for(KvLoad::kTmaPages), SmemLayout::kBytes, stream>>>(p, map);
   } else {
-    if (!kernel_ready<Elem, KvLoad::kGatherRows>(device)) return false;
-    mla_decode_sm90_kernel<Elem, KvLoad::kGatherRows>  // never reads the map
+    if (!kernel_ready<Elem, KvLoad::kGatherRows, MlaCache::k16Bit>(device)) return false;
+    mla_decode_sm90_kernel<Elem, KvLoad::kGatherRows, MlaCache::k16Bit>  // never reads the map
         <<<grid, threads_for(KvLoad::kGatherRows), SmemLayout::kBytes, stream>>>(p, map);
   }
+  *err = cudaGetLastError();
+  return true;
+}
+
+template <typename Elem, MlaCache CACHE>
+bool launch_mla_decode_sm90_fp8(const DecodeParams& p, cudaStream_t stream, cudaError_t* err) {
+  using namespace mla_sm90;
+  if (p.h_kv != 1 || reinterpret_cast<uintptr_t>(p.k) % 16 != 0 || p.k_stride_row % 16 != 0 ||
+      p.k_stride_page % 16 != 0)
+    return false;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      !kernel_ready<Elem, KvLoad::kGatherRows, CACHE>(device))
+    return false;
+  const dim3 grid(p.num_sm_parts, p.h_kv, (p.rows_per_kv + kBlockM - 1) / kBlockM);
+  const CUtensorMap map{};  // never read
+  mla_decode_sm90_kernel<Elem, KvLoad::kGatherRows, CACHE>
+      <<<grid, threads_for(KvLoad::kGatherRows), SmemLayout::kBytes, stream>>>(p, map);
   *err = cudaGetLastError();
   return true;
 }

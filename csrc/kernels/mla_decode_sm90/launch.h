@@ -19,6 +19,12 @@ inline MlaKvLoad mla_decode_sm90_load_for(int page_size) {
   return page_size >= 64 && power_of_two ? MlaKvLoad::kTmaPages : MlaKvLoad::kGatherRows;
 }
 
+// What the cache holds: rows of Q's 16-bit dtype, or float8_e4m3fn codes the producer dequantizes
+// into the same 16-bit tiles (docs/fp8-kv-cache.md): fp8_e4m3 (576 codes a row, one scale per
+// tensor at p.descale_k, folded out of the products) or fp8_ds_mla (656-byte rows: 512 codes, 4
+// float32 scales, 64 bf16 rotary values; bf16 queries only).
+enum class MlaCache { k16Bit, kFp8E4m3, kFp8DsMla };
+
 // Launches the sm_90a kernel with that loader and returns true (*err: the launch status) when it
 // runs this problem on the current device: one latent KV head, 16-byte aligned cache rows (and
 // pages TMA can tile, for kTmaPages), an sm_90 device, and this library built with sm_90a code for
@@ -28,5 +34,10 @@ inline MlaKvLoad mla_decode_sm90_load_for(int page_size) {
 template <typename Elem>
 bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t stream,
                             cudaError_t* err);
+
+// The same over an FP8 cache (CACHE != k16Bit), always through the dequantizing producer; p.k and
+// its strides in bytes. Returns false, having done nothing, where the sm_90a kernel cannot run.
+template <typename Elem, MlaCache CACHE>
+bool launch_mla_decode_sm90_fp8(const DecodeParams& p, cudaStream_t stream, cudaError_t* err);
 
 }  // namespace fmla

@@ -25,9 +25,13 @@ struct SmemLayout {
   static constexpr int kOffBars = kOffStats + kStatFloats * 4;
   // full[2][9] (a box landed), free_own[2], free_rest[2] (a buffer's boxes read: the producer of
   // the gather path waits on them; on the TMA path the releasing warpgroup refills directly),
-  // q_full, q_free.
-  static constexpr int kBars = 2 * kBoxes + 4 + 2;
-  static constexpr int kBytes = kOffBars + kBars * 8;
+  // q_full, q_free; FP8 caches: codes_landed[2], rope_landed[2] (produce_fp8.cuh).
+  static constexpr int kBars = 2 * kBoxes + 4 + 2 + 4;
+  // FP8 caches, for each buffer: fp8_ds_mla's 4 float32 scales of each row of a tile, or fp8_e4m3's
+  // rotary codes of a tile (64 bytes a row), landed with its value codes (produce_fp8.cuh).
+  static constexpr int kOffStage = kOffBars + kBars * 8;
+  static constexpr int kStageBytes = kBlockN * 64;
+  static constexpr int kBytes = kOffStage + 2 * kStageBytes;
 };
 static_assert(SmemLayout::kBytes <= 227 * 1024, "Q, two tiles and the barriers fit");
 static_assert(kBlockN == 64 && kBlockM == 64, "64-key tiles, 64 query rows a block");
@@ -45,6 +49,12 @@ struct Smem {
   __device__ uint32_t free_rest(int b) const { return bar(2 * kBoxes + 2 + b); }
   __device__ uint32_t q_full() const { return bar(2 * kBoxes + 4); }
   __device__ uint32_t q_free() const { return bar(2 * kBoxes + 5); }
+  __device__ uint32_t codes_landed(int b) const { return bar(2 * kBoxes + 6 + b); }
+  __device__ uint32_t rope_landed(int b) const { return bar(2 * kBoxes + 8 + b); }
+  __device__ uint32_t stage(int b) const {
+    return base + SmemLayout::kOffStage + b * SmemLayout::kStageBytes;
+  }
+  __device__ uint32_t scales(int b, int row) const { return stage(b) + row * 16; }
 };
 
 // The i-th box of buffer b in load order: the boxes that free early (b's own value half) first.

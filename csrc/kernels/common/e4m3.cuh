@@ -1,0 +1,45 @@
+// float8_e4m3fn codes to 16-bit values, as the kernels over FP8 caches convert them.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+#include <stdint.h>
+
+#include <type_traits>
+
+#include "ptx.cuh"
+
+namespace fmla {
+
+// Two e4m3 codes as two Elem values, exactly (e4m3 values are exact in fp16 and bf16).
+template <typename Elem>
+__device__ __forceinline__ uint32_t e4m3x2_to(uint16_t codes) {
+  const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2(codes, __NV_E4M3);
+  if constexpr (std::is_same<Elem, __half>::value) {
+    return static_cast<uint32_t>(h.x) | (static_cast<uint32_t>(h.y) << 16);
+  } else {
+    const float2 f = __half22float2(__half2(h));
+    return pack2<Elem>(f.x, f.y);
+  }
+}
+
+// Two e4m3 codes times a float32 scale, rounded to bf16 (exact when the scale is a power of two
+// and the product stays in range: docs/fp8-kv-cache.md).
+__device__ __forceinline__ uint32_t e4m3x2_scaled_to_bf16(uint16_t codes, float scale) {
+  const float2 f = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(codes, __NV_E4M3)));
+  return pack2<__nv_bfloat16>(f.x * scale, f.y * scale);
+}
+
+// Four e4m3 codes (one word, code 0 in the low byte) as bf16 bits of their values times 2^-120,
+// codes 0-1 in .x and 2-3 in .y: each code's exponent and mantissa moved into bf16's fields with
+// integer operations (the conversion instructions are slow), exact for every code, subnormals and
+// zeros included, but NaN (S.1111.111, which reads as +-480 * 2^-120). A bf16 product by 2^120
+// (times a power-of-two scale) then gives the values.
+__device__ __forceinline__ uint2 e4m3x4_to_bf16_bits_2p_minus120(uint32_t w) {
+  const uint32_t lo = __byte_perm(w, 0, 0x1404), hi = __byte_perm(w, 0, 0x3424);  // bytes 1, 3
+  return make_uint2(((lo >> 4) & 0x07F007F0u) | (lo & 0x80008000u),
+                    ((hi >> 4) & 0x07F007F0u) | (hi & 0x80008000u));
+}
+
+}  // namespace fmla

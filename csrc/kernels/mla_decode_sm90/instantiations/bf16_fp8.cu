@@ -1,0 +1,11 @@
+// MLA decode on sm_90a over FP8 caches, bf16 queries: fp8_e4m3 and fp8_ds_mla.
+#include "../launch.cuh"
+
+namespace fmla {
+template bool launch_mla_decode_sm90_fp8<__nv_bfloat16, MlaCache::kFp8E4m3>(const DecodeParams&,
+                                                                          cudaStream_t,
+                                                                          cudaError_t*);
+template bool launch_mla_decode_sm90_fp8<__nv_bfloat16, MlaCache::kFp8DsMla>(const DecodeParams&,
+                                                                           cudaStream_t,
+                                                                           cudaError_t*);
+}  // namespace fmla
