@@ -83,6 +83,10 @@ _PROTOTYPES = {
         _int,
         [_T, _T, _T, _T, _i32, _T, _T, _float, _i32, _T, _T, _ptr, _size, _ptr],
     ),
+    "fmla_mla_decode_fp8": (
+        _int,
+        [_T, _T, _T, _T, _i32, _T, _T, _float, _i32, _i32, _T, _T, _T, _ptr, _size, _ptr],
+    ),
     "fmla_gqa_decode": (
         _int,
         [_T, _T, _T, _T, _T, _T, _T, _float, _i32, _T, _T, _ptr, _size, _ptr],

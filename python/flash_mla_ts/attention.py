@@ -21,9 +21,10 @@ the current device is, and leaves the current device as it found it. The schedul
 the sequence lengths (and shapes), so one schedule serves every layer of a decode step. Under
 torch.compile the functions trace as the operators of _ops.py.
 
-Keywords of FlashMLA, vLLM and SGLang for features this library does not have (an FP8 cache,
-sparse attention, attention sinks, FP8 descaling) are accepted at their defaults; any other value
-raises NotImplementedError naming the argument.
+Keywords of FlashMLA, vLLM and SGLang for features this library does not have (sparse attention,
+attention sinks, FP8 queries) are accepted at their defaults; any other value raises
+NotImplementedError naming the argument. FP8 caches (is_fp8_kvcache=True, descale_k) are decoded
+(docs/fp8-kv-cache.md).
 """
 
 import ctypes
@@ -151,13 +152,14 @@ def get_mla_metadata(cache_seqlens=None, num_q_tokens_per_head_k=None, num_heads
     get_mla_metadata(cache_seqlens, num_q_tokens_per_head_k, num_heads_k) ->
     (tile_scheduler_metadata int32 [num_sm_parts, 8], num_splits int32 [b + 1]), computed on the
     device now (no host round trip). cache_seqlens: int32 [b] CUDA tensor;
-    num_q_tokens_per_head_k: s_q * h_q // h_kv; num_heads_k: h_kv. num_heads_q is accepted and not
-    needed; is_fp8_kvcache=True and topk (sparse attention) raise NotImplementedError.
+    num_q_tokens_per_head_k: s_q * h_q // h_kv; num_heads_k: h_kv. num_heads_q and is_fp8_kvcache
+    are accepted and not needed (the schedule does not depend on the cache's format); topk (sparse
+    attention) raises NotImplementedError.
 
     num_sms (both conventions) replaces the device's SM count.
     """
     if is_fp8_kvcache is not False:
-        _refuse("is_fp8_kvcache", is_fp8_kvcache)
+        require_flag("is_fp8_kvcache", is_fp8_kvcache)
     if topk is not None:
         _refuse("topk", topk)
     if num_heads_q is not None:
@@ -254,17 +256,27 @@ def _refuse(name, value):
     )
 
 
-def _refuse_first(is_fp8_kvcache, indices, attn_sink, extra_k_cache, extra_indices_in_kvcache,
-                  topk_length, extra_topk_length, descale_q, descale_k):
-    if is_fp8_kvcache is not False:
-        _refuse("is_fp8_kvcache", is_fp8_kvcache)
+def _refuse_first(indices, attn_sink, extra_k_cache, extra_indices_in_kvcache, topk_length,
+                  extra_topk_length, descale_q):
     for name, value in (("indices", indices), ("attn_sink", attn_sink),
                         ("extra_k_cache", extra_k_cache),
                         ("extra_indices_in_kvcache", extra_indices_in_kvcache),
                         ("topk_length", topk_length), ("extra_topk_length", extra_topk_length),
-                        ("descale_q", descale_q), ("descale_k", descale_k)):
+                        ("descale_q", descale_q)):
         if value is not None:
             _refuse(name, value)
+
+
+def _mla_cache_format(is_fp8_kvcache, descale_k):
+    """The MLA cache's format code: 0 (q's dtype), fp8_ds_mla (is_fp8_kvcache) or fp8_e4m3
+    (descale_k), never both."""
+    ds_mla = is_fp8_kvcache is not False and require_flag("is_fp8_kvcache", is_fp8_kvcache)
+    if descale_k is not None:
+        pack_scale(None, 0, "descale_k", descale_k)
+    if ds_mla and descale_k is not None:
+        raise ArgumentError("descale_k", "None with is_fp8_kvcache=True (the fp8_ds_mla tokens carry "
+                            "their scales)", describe_value(descale_k))
+    return _FP8_DS_MLA if ds_mla else _FP8_E4M3 if descale_k is not None else 0
 
 
 def flash_mla_with_kvcache(q, k_cache, block_table, cache_seqlens, head_dim_v,
@@ -281,19 +293,28 @@ def flash_mla_with_kvcache(q, k_cache, block_table, cache_seqlens, head_dim_v,
     first call, reused and checked by the others), or the two tensors of
     get_mla_metadata(cache_seqlens, s_q * h_q // h_kv, h_kv). softmax_scale defaults to
     1/sqrt(576); with causal, query j of s_q attends keys t <= L - s_q + j.
-    is_fp8_kvcache, indices, attn_sink, extra_k_cache, extra_indices_in_kvcache, topk_length,
-    extra_topk_length, descale_q, descale_k: accepted at their defaults only (NotImplementedError).
+    FP8 caches (docs/fp8-kv-cache.md): is_fp8_kvcache=True for FlashMLA's fp8_ds_mla layout
+    (k_cache float8_e4m3fn [num_pages, page_size, 1, 656], q bf16), or descale_k, a float32 tensor
+    of one element on the cache's device, for fp8_e4m3 (k_cache float8_e4m3fn
+    [num_pages, page_size, 1, 576], values e4m3 * descale_k; q bf16 or fp16). Eager calls only.
+    indices, attn_sink, extra_k_cache, extra_indices_in_kvcache, topk_length, extra_topk_length,
+    descale_q: accepted at their defaults only (NotImplementedError).
     out, lse: preallocated outputs (this library's extension).
     Returns (out [b, s_q, h_q, head_dim_v] in q's dtype, softmax_lse float32 [b, h_q, s_q]).
     """
-    if (is_fp8_kvcache is not False or indices is not None or attn_sink is not None
-            or extra_k_cache is not None or extra_indices_in_kvcache is not None
-            or topk_length is not None or extra_topk_length is not None
-            or descale_q is not None or descale_k is not None):
-        _refuse_first(is_fp8_kvcache, indices, attn_sink, extra_k_cache, extra_indices_in_kvcache,
-                      topk_length, extra_topk_length, descale_q, descale_k)
+    if (indices is not None or attn_sink is not None or extra_k_cache is not None
+            or extra_indices_in_kvcache is not None or topk_length is not None
+            or extra_topk_length is not None or descale_q is not None):
+        _refuse_first(indices, attn_sink, extra_k_cache, extra_indices_in_kvcache, topk_length,
+                      extra_topk_length, descale_q)
     if causal is not False and causal is not True:
         causal = require_flag("causal", causal)
+    if is_fp8_kvcache is not False or descale_k is not None:
+        fmt = _mla_cache_format(is_fp8_kvcache, descale_k)
+        if fmt:
+            return _mla_decode_fp8(q, k_cache, block_table, cache_seqlens, head_dim_v,
+                                   tile_scheduler_metadata, num_splits, softmax_scale, causal,
+                                   fmt, descale_k, out, lse)
     if isinstance(tile_scheduler_metadata, FlashMLASchedMeta):
         return _decode_scheduled(_MLA, tile_scheduler_metadata, num_splits, q, k_cache, None,
                                  block_table, cache_seqlens, head_dim_v, softmax_scale, causal,
@@ -301,6 +322,87 @@ def flash_mla_with_kvcache(q, k_cache, block_table, cache_seqlens, head_dim_v,
     num_splits = _require_splits(tile_scheduler_metadata, num_splits)
     return _decode(_MLA, q, k_cache, None, block_table, cache_seqlens, head_dim_v,
                    tile_scheduler_metadata, num_splits, softmax_scale, causal, out, lse)
+
+
+def _mla_decode_fp8(q, k_cache, block_table, cache_seqlens, head_dim_v, tile_scheduler_metadata,
+                    num_splits, softmax_scale, causal, fmt, descale_k, out, lse):
+    """flash_mla_with_kvcache over an FP8 cache (fmla_mla_decode_fp8), eagerly: every argument
+    checked and packed, a schedule object built on its first use and checked on the others."""
+    if _traced(q):
+        raise NotImplementedError(
+            "flash_mla_with_kvcache over an FP8 cache (is_fp8_kvcache=True or descale_k) runs "
+            "eagerly only: call it outside torch.compile")
+    import_torch()
+    block = _CallBlock()
+    b, s_q, h_q, d_qk = pack(block, 0, "q", q, HALF, Q_LAYOUT)
+    k_shape = pack(block, 1, "k_cache", k_cache, FP8, CACHE_LAYOUT)
+    pack(block, 2, "block_table", block_table, INT32, TABLE_LAYOUT)
+    pack(block, 3, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
+    names = ["q", "k_cache", "block_table", "cache_seqlens"]
+    tensors = [q, k_cache, block_table, cache_seqlens]
+    if fmt == _FP8_E4M3:
+        pack_scale(block, _SCALE_SLOT, "descale_k", descale_k)
+        names.append("descale_k")
+        tensors.append(descale_k)
+    sched = None
+    if isinstance(tile_scheduler_metadata, FlashMLASchedMeta):
+        sched = tile_scheduler_metadata
+        if num_splits is not None:
+            raise ArgumentError("num_splits",
+                                "None with a FlashMLASchedMeta (it holds its own num_splits)",
+                                describe_value(num_splits))
+        config = ScheduleConfig(b, s_q, h_q, k_shape[1], k_shape[2], causal, True, None, None,
+                                None)
+        if sched.have_initialized:
+            if sched.config != config:
+                raise_mismatch(sched.config, config)
+            metadata, num_splits = sched.tile_scheduler_metadata, sched.num_splits
+        else:
+            h_kv = k_shape[2]
+            if h_kv < 1 or h_q % h_kv != 0:
+                raise ArgumentError("q", f"h_q to be a multiple of h_kv = {h_kv} (k_cache "
+                                    "shape[2])", f"h_q = {h_q}")
+            metadata, num_splits = _metadata(cache_seqlens, s_q * (h_q // h_kv), h_kv,
+                                             sched.num_sms)
+    else:
+        metadata = tile_scheduler_metadata
+        num_splits = _require_splits(tile_scheduler_metadata, num_splits)
+    parts = pack(block, 4, "tile_scheduler_metadata", metadata, INT32, METADATA_LAYOUT,
+                 contiguous=True)[0]
+    pack(block, 5, "num_splits", num_splits, INT32, SPLITS_LAYOUT, contiguous=True)
+    same = SAME[q.dtype]
+    if out is not None:
+        pack(block, 6, "out", out, same, OUT_LAYOUT)
+        names.append("out")
+        tensors.append(out)
+    if lse is not None:
+        pack(block, 7, "lse", lse, FLOAT32, LSE_LAYOUT)
+        names.append("lse")
+        tensors.append(lse)
+    head_dim_v = _require_head_dim_v(head_dim_v, d_qk)
+    scale = softmax_scale_value(softmax_scale, d_qk)
+    device = cuda_device_index(tuple(names) + ("tile_scheduler_metadata", "num_splits"),
+                               tuple(tensors) + (metadata, num_splits))
+    if out is None:
+        out = q.new_empty((b, s_q, h_q, head_dim_v))
+        row = h_q * head_dim_v
+        pack_new(block, 6, out, same[q.dtype], (b, s_q, h_q, head_dim_v),
+                 (s_q * row, row, head_dim_v, 1))
+    if lse is None:
+        lse = q.new_empty((b, h_q, s_q), dtype=_float32)
+        pack_new(block, 7, lse, _FLOAT32_CODE, (b, h_q, s_q), (h_q * s_q, s_q, 1))
+    size = _tt.workspace_bytes(b, s_q, h_q, head_dim_v, parts)
+    workspace = q.new_empty((max(size, 1),), dtype=_uint8)
+    v = _addressof(block)
+    invoke("fmla_mla_decode_fp8", block, v, device,
+           (v, v + _TB, v + 2 * _TB, v + 3 * _TB, head_dim_v, v + 4 * _TB, v + 5 * _TB, scale,
+            1 if causal else 0, fmt, v + _SCALE_SLOT * _TB if fmt == _FP8_E4M3 else None,
+            v + 6 * _TB, v + 7 * _TB, workspace.data_ptr(), size, current_stream(device)))
+    if sched is not None and not sched.have_initialized:
+        sched.tile_scheduler_metadata, sched.num_splits = metadata, num_splits
+        sched.config = config
+        sched.have_initialized = True
+    return out, lse
 
 
 def gqa_decode_with_kvcache(q, k_cache, v_cache, block_table, cache_seqlens,

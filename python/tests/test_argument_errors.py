@@ -196,8 +196,7 @@ class IssueCasesTest(unittest.TestCase):
         self.assertEqual((err.argument, err.actual), ("tile_scheduler_metadata", "causal = True"))
 
     def test_unsupported_features_stay_not_implemented(self):
-        for changes in (dict(is_fp8_kvcache=True), dict(indices=torch.zeros(2, 1, 8)),
-                        dict(descale_q=torch.ones(1))):
+        for changes in (dict(indices=torch.zeros(2, 1, 8)), dict(descale_q=torch.ones(1))):
             with self.subTest(**{k: describe_value(v) for k, v in changes.items()}):
                 with self.assertRaises(NotImplementedError):
                     self.decode(**changes)
@@ -285,9 +284,10 @@ def _decode_kinds(wv, a, schedule_object=None):
         kinds["v_cache"] = wv.TensorArg({q.dtype})
     else:
         kinds["head_dim_v"] = wv.IntArg(1, 576)
-        kinds["is_fp8_kvcache"] = wv.RefusedFlagArg()
+        kinds["is_fp8_kvcache"] = wv.FlagArg()
+        kinds["descale_k"] = wv.DescaleArg()
         for name in ("indices", "attn_sink", "extra_k_cache", "extra_indices_in_kvcache",
-                     "topk_length", "extra_topk_length", "descale_q", "descale_k"):
+                     "topk_length", "extra_topk_length", "descale_q"):
             kinds[name] = wv.RefusedTensorArg()
     if schedule_object is None:
         kinds["tile_scheduler_metadata"] = wv.TensorArg(i32, contiguous=True, fixed=(0,))
@@ -414,7 +414,7 @@ def _other_cases(test, device):
                   num_q_tokens_per_head_k=wv.IntArg(1, INT32_MAX),
                   num_heads_k=wv.IntArg(1, INT32_MAX),
                   num_heads_q=wv.IntArg(1, INT32_MAX, optional=True),
-                  is_fp8_kvcache=wv.RefusedFlagArg(), topk=wv.RefusedIntArg(),
+                  is_fp8_kvcache=wv.FlagArg(), topk=wv.RefusedIntArg(),
                   num_sms=wv.IntArg(1, 4096, optional=True)),
              check_metadata),
         Case("mla_num_sm_parts", flash_mla_ts.mla_num_sm_parts,

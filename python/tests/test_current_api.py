@@ -25,6 +25,7 @@ from unittest import mock
 import flash_mla_ts
 from flash_mla_ts import _fast, _library, _ops, attention
 from flash_mla_ts import _torch_tensors as tensors
+from flash_mla_ts.errors import ArgumentError, describe_value
 from flash_mla_ts.schedule import ScheduleConfig
 
 from gpu_probe import GPU_PROBLEM, LIBRARY_PROBLEM, TORCH_PROBLEM, torch
@@ -60,7 +61,6 @@ FLASHMLA_DECODE_PARAMETERS = [
 EXTRA_KEYWORDS = [("descale_q", None), ("descale_k", None), ("out", None), ("lse", None)]
 
 UNSUPPORTED_VALUES = {
-    "is_fp8_kvcache": True,
     "indices": "a tensor",
     "attn_sink": "a tensor",
     "extra_k_cache": "a tensor",
@@ -68,7 +68,6 @@ UNSUPPORTED_VALUES = {
     "topk_length": "a tensor",
     "extra_topk_length": "a tensor",
     "descale_q": "a tensor",
-    "descale_k": "a tensor",
 }
 
 
@@ -162,12 +161,30 @@ class UnsupportedKeywordTest(unittest.TestCase):
                                                 flash_mla_ts.FlashMLASchedMeta(), None, **defaults)
         self.assertNotIsInstance(ctx.exception, NotImplementedError)
 
-    def test_get_mla_metadata_refuses_fp8_and_sparse(self):
-        for name, value in (("is_fp8_kvcache", True), ("topk", 2048)):
-            with self.subTest(name=name):
-                with self.assertRaises(NotImplementedError) as ctx:
-                    flash_mla_ts.get_mla_metadata("cache_seqlens", 128, 1, **{name: value})
-                self.assertTrue(str(ctx.exception).startswith(f"{name}={value!r} asks for"))
+    def test_get_mla_metadata_refuses_sparse(self):
+        with self.assertRaises(NotImplementedError) as ctx:
+            flash_mla_ts.get_mla_metadata("cache_seqlens", 128, 1, topk=2048)
+        self.assertTrue(str(ctx.exception).startswith("topk=2048 asks for"))
+
+    def test_fp8_caches_are_decoded_not_refused(self):
+        # is_fp8_kvcache and descale_k select an FP8 cache format (docs/fp8-kv-cache.md): the call
+        # goes on to check the tensors (here q, None) instead of refusing the feature.
+        if torch is None:
+            self.skipTest(TORCH_PROBLEM)
+        for keywords in (dict(is_fp8_kvcache=True), dict(descale_k=torch.ones(1))):
+            with self.subTest(**{k: describe_value(v) for k, v in keywords.items()}):
+                with self.assertRaises(ArgumentError) as ctx:
+                    flash_mla_ts.flash_mla_with_kvcache(None, None, None, None, 512,
+                                                        flash_mla_ts.FlashMLASchedMeta(),
+                                                        **keywords)
+                self.assertEqual(ctx.exception.argument, "q")
+        with self.assertRaises(ArgumentError) as ctx:
+            flash_mla_ts.flash_mla_with_kvcache(None, None, None, None, 512,
+                                                flash_mla_ts.FlashMLASchedMeta(),
+                                                is_fp8_kvcache=True, descale_k=torch.ones(1))
+        self.assertEqual(ctx.exception.argument, "descale_k")
+        meta = flash_mla_ts.get_mla_metadata(is_fp8_kvcache=True)  # the schedule takes any format
+        self.assertIsInstance(meta[0], flash_mla_ts.FlashMLASchedMeta)
 
     def test_flashmla_prefill_and_sparse_entry_points_say_they_are_missing(self):
         for name in ("flash_mla_sparse_fwd", "flash_attn_varlen_func",

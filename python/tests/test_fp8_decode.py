@@ -1,7 +1,10 @@
-"""gqa_decode_with_kvcache over fp8_e4m3 caches (descale_k, descale_v; docs/fp8-kv-cache.md):
-against a float32 torch reference over the dequantized caches, in both calling conventions, at
-d 64 / 128 / 256 and pages of 1 and 16, and under torch.compile; its argument checks, its torch
-operators on meta tensors and a torch.compile trace on them (which run without a GPU)."""
+"""Decodes over FP8 caches (docs/fp8-kv-cache.md). gqa_decode_with_kvcache over fp8_e4m3 caches
+(descale_k, descale_v): against a float32 torch reference over the dequantized caches, in both
+calling conventions, at d 64 / 128 / 256 and pages of 1 and 16, and under torch.compile; its
+argument checks, its torch operators on meta tensors and a torch.compile trace on them (which run
+without a GPU). flash_mla_with_kvcache over caches write_kv quantized into fp8_ds_mla
+(is_fp8_kvcache=True) and fp8_e4m3 (descale_k), against the reference over their dequantized
+values, in both calling conventions."""
 
 import unittest
 
@@ -23,6 +26,52 @@ def e4m3_of(cache):
     descale = (cache[torch.isfinite(cache)].float().abs().max() / 448).reshape(1)
     codes = (cache.float() / descale).clamp(-448, 448).to(torch.float8_e4m3fn)
     return codes, descale, codes.float() * descale
+
+
+def ds_mla_values(cache):
+    """The float32 values [num_pages, page_size, 1, 576] of an fp8_ds_mla cache (656-byte rows)."""
+    raw = cache.view(torch.uint8)
+    codes = raw[..., :512].contiguous().view(torch.float8_e4m3fn).float()
+    scales = raw[..., 512:528].contiguous().view(torch.float32)
+    rope = raw[..., 528:].contiguous().view(torch.bfloat16).float()
+    latent = (codes.unflatten(-1, (4, 128)) * scales.unsqueeze(-1)).flatten(-2)
+    return torch.cat([latent, rope], dim=-1)
+
+
+@unittest.skipIf(GPU_PROBLEM or FP8_PROBLEM, GPU_PROBLEM or FP8_PROBLEM)
+class MlaFp8DecodeGpuTest(unittest.TestCase):
+    def test_against_the_reference_over_the_dequantized_cache(self):
+        cases = [dict(b=3, s_k=400, varlen=True, s_q=2, h_q=32, page_size=16),
+                 dict(b=2, s_k=300, varlen=True, s_q=1, h_q=16, page_size=1),
+                 dict(b=2, s_k=700, s_q=1, h_q=128, page_size=64)]
+        for k, case in enumerate(cases):
+            p = _problem(9800 + k, **case)
+            num_pages, page_size = p.k_cache.shape[:2]
+            rows = p.k_cache.reshape(-1, 1, 576)
+            slots = torch.arange(rows.shape[0], dtype=torch.int32, device="cuda")
+            _, s_q, h_q, _ = p.q.shape
+            meta, splits = flash_mla_ts.get_mla_metadata(p.cache_seqlens, s_q * h_q, 1)
+            for fmt in ("fp8_ds_mla", "fp8_e4m3"):
+                with self.subTest(format=fmt, **case):
+                    if fmt == "fp8_ds_mla":
+                        cache = torch.zeros(num_pages, page_size, 1, 656, dtype=torch.uint8,
+                                            device="cuda").view(torch.float8_e4m3fn)
+                        flash_mla_ts.write_kv(cache, rows, slots, is_fp8_kvcache=True)
+                        values, options = ds_mla_values(cache), dict(is_fp8_kvcache=True)
+                    else:
+                        cache, descale, _ = e4m3_of(p.k_cache)
+                        values, options = cache.float() * descale, dict(descale_k=descale)
+                    out, lse = flash_mla_ts.flash_mla_with_kvcache(
+                        p.q, cache, p.block_table, p.cache_seqlens, 512, meta, splits,
+                        causal=True, **options)
+                    dq = p.__class__(**{**p.__dict__, "k_cache": values})
+                    _check_against_reference(self, dq, out, lse, causal=True)
+                    sched, _ = flash_mla_ts.get_mla_metadata()
+                    for _ in range(2):  # built by the first call, reused by the second
+                        out2, lse2 = flash_mla_ts.flash_mla_with_kvcache(
+                            p.q, cache, p.block_table, p.cache_seqlens, 512, sched, causal=True,
+                            **options)
+                        self.assertTrue(torch.equal(out2, out) and torch.equal(lse2, lse))
 
 
 @unittest.skipIf(GPU_PROBLEM or FP8_PROBLEM, GPU_PROBLEM or FP8_PROBLEM)

@@ -165,10 +165,6 @@ class FlagArg:
                            torch.tensor(True), b""]), True
 
 
-class RefusedFlagArg(FlagArg):
-    """is_fp8_kvcache: False is the only value accepted; True asks for a missing feature."""
-
-
 class RefusedTensorArg:
     """A keyword for a missing feature that takes a tensor: None passes, a tensor is refused as
     the feature (NotImplementedError), anything else as an argument."""
@@ -180,6 +176,11 @@ class RefusedTensorArg:
         if way < 0.5:
             return torch.zeros(2, 1, 4, dtype=torch.int32), False
         return rng.choice(NOT_VALUES + NUMBERS), True
+
+
+class DescaleArg(RefusedTensorArg):
+    """descale_k of the MLA decode: None passes; a tensor selects an fp8_e4m3 cache (and is
+    refused, by any argument's name, unless the call is one); anything else is refused by name."""
 
 
 class RefusedIntArg:

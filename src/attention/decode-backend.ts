@@ -20,7 +20,7 @@ export function decodeBackend(
   const scales = scaleTensors(fp8);
   const all = { ...tensors, ...scales };
   const backend = backendForTensors(all);
-  checkFp8Backend(fp8, backend, 'options.descaleK', operation);
+  checkFp8Backend(fp8, backend, 'options.descaleK', operation, tensors.q.dtype);
   validateDecodeExecution(checkOptionsObject(options, 'options'), backend, tensors.q, shapes.dV);
   checkDecodeCall(all, shapes, options?.checkContents);
   checkScaleValues(scales, options?.checkContents);

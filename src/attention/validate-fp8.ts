@@ -9,6 +9,7 @@
 import type { Backend, Fp8Decode, Fp8Support, Fp8Write } from '../backend/backend.js';
 import { checkTensorLike } from '../check-tensor.js';
 import { describeValue } from '../describe-value.js';
+import type { DType } from '../dtype.js';
 import { ArgumentError } from '../errors.js';
 import { FP8_CACHE_DTYPE, type Fp8CacheFormat } from '../fp8/cache-formats.js';
 import { numelOf, type Tensor, type TensorLike } from '../tensor.js';
@@ -204,8 +205,11 @@ export function scaleTensors(fp8: Fp8Decode | Fp8Write | undefined): Record<stri
   return scales;
 }
 
+/** The operations of Fp8Support (the rest of its fields are query capabilities). */
+type Fp8Operation = keyof Omit<Fp8Support, 'e4m3Queries' | 'dsMlaFloat16Queries'>;
+
 /** Words for an operation in the messages. */
-const OPERATION_WORDS: Record<keyof Omit<Fp8Support, 'e4m3Queries'>, string> = {
+const OPERATION_WORDS: Record<Fp8Operation, string> = {
   mlaDecode: 'an MLA decode',
   gqaDecode: 'a GQA decode',
   writeKv: 'a writeKv',
@@ -213,14 +217,15 @@ const OPERATION_WORDS: Record<keyof Omit<Fp8Support, 'e4m3Queries'>, string> = {
 
 /**
  * An FP8 format runs only on a backend that lists it for the operation (Backend.fp8), and e4m3
- * queries only where the backend takes them: elsewhere the call is refused here, before the backend
- * sees it.
+ * queries (or float16 queries over fp8_ds_mla) only where the backend takes them: elsewhere the call
+ * is refused here, before the backend sees it.
  */
 export function checkFp8Backend(
   fp8: Fp8Decode | Fp8Write | undefined,
   backend: Backend,
   e4m3Option: string,
-  operation: keyof Omit<Fp8Support, 'e4m3Queries'>,
+  operation: Fp8Operation,
+  queryDtype?: DType,
 ): void {
   if (!fp8) return;
   const words = OPERATION_WORDS[operation];
@@ -238,6 +243,18 @@ export function checkFp8Backend(
       `host tensors: ${words} with float8_e4m3fn queries runs on the cpu backend only (no GPU ` +
         'kernel yet; bfloat16 / float16 queries run on the GPU)',
       `tensors for the ${backend.name} backend`,
+    );
+  }
+  if (
+    fp8.cacheFormat === 'fp8_ds_mla' &&
+    queryDtype === 'float16' &&
+    !backend.fp8.dsMlaFloat16Queries
+  ) {
+    throw new ArgumentError(
+      'q',
+      `host tensors: ${words} in the fp8_ds_mla format with float16 queries runs on the cpu backend ` +
+        'only (its rotary values are bfloat16; bfloat16 queries run on the GPU)',
+      `float16 tensors for the ${backend.name} backend`,
     );
   }
 }

@@ -83,6 +83,8 @@ export interface Fp8Support {
   readonly writeKv: readonly Fp8CacheFormat[];
   /** float8_e4m3fn queries (descaleQ) with fp8_e4m3 caches. */
   readonly e4m3Queries: boolean;
+  /** float16 queries over fp8_ds_mla caches (whose rotary values are bfloat16). */
+  readonly dsMlaFloat16Queries: boolean;
 }
 
 /** A writeKv into an FP8 cache, as src/attention/ resolved it. */

@@ -1,8 +1,9 @@
 /**
  * Runs a decode problem on the GPU through the public API, with poisoned (NaN) preallocated
  * outputs, and measures it against a reference: the float64 CPU reference on small problems, the
- * float32 device reference on large ones. With `e4m3`, a GQA problem's caches go to the GPU as
- * fp8_e4m3 (one scale a tensor), and the CPU reference attends their dequantized values.
+ * float32 device reference on large ones. With `fp8`, the caches go to the GPU in that format
+ * (fp8_e4m3: one scale a tensor; fp8_ds_mla: MLA only), and the CPU reference attends their
+ * dequantized values.
  */
 import { flashMlaWithKvcache } from '../../src/attention/flash-mla-with-kvcache.js';
 import { getMlaMetadata } from '../../src/attention/get-mla-metadata.js';
@@ -12,7 +13,9 @@ import { referenceDecodeOnDevice } from '../../src/backend/cuda/device-testing.j
 import { naiveGqaDecode, naiveMlaDecode } from '../../src/reference/naive-attention.js';
 import assert from 'node:assert/strict';
 import { compareOutputs } from '../../src/testing/compare.js';
-import { e4m3Of } from '../../src/testing/fp8-caches.js';
+import type { Fp8CacheFormat } from '../../src/fp8/cache-formats.js';
+import { dsMlaOf, e4m3Of, type E4m3Tensor, type Fp8Tensor } from '../../src/testing/fp8-caches.js';
+import type { Tensor } from '../../src/tensor.js';
 import { gatherQueryRows, queryRows } from '../../src/testing/query-rows.js';
 import type { GqaProblem, MlaProblem } from '../../src/testing/problems.js';
 import { DeviceScope } from './gpu.js';
@@ -37,7 +40,7 @@ export function checkOnGpu(
     softmaxScale?: number;
     numSms?: number;
     reference: 'cpu' | 'device';
-    e4m3?: boolean;
+    fp8?: Fp8CacheFormat;
   },
 ): GpuCheck {
   using scope = new DeviceScope();
@@ -46,13 +49,15 @@ export function checkOnGpu(
   const kHost = mla ? p.kvCache : p.kCache;
   const hKv = kHost.shape[2];
   const dV = mla ? p.headDimV : p.vCache.shape[3];
-  const fp8 = options.e4m3 && !mla ? { k: e4m3Of(p.kCache), v: e4m3Of(p.vCache) } : undefined;
-  if (options.e4m3 && (!fp8 || options.reference !== 'cpu')) {
-    throw new Error('e4m3: GQA problems against the CPU reference only');
-  }
+  if (options.fp8 && options.reference !== 'cpu') throw new Error('fp8: the CPU reference only');
+  const quantize = (t: Tensor): Fp8Tensor =>
+    options.fp8 === 'fp8_ds_mla' ? dsMlaOf(t) : e4m3Of(t);
+  const fp8: { k: Fp8Tensor; v?: E4m3Tensor } | undefined = options.fp8
+    ? { k: quantize(kHost), v: mla ? undefined : e4m3Of(p.vCache) }
+    : undefined;
   const q = scope.upload(p.q);
   const k = scope.upload(fp8 ? fp8.k.fp8 : kHost);
-  const v = mla ? undefined : scope.upload(fp8 ? fp8.v.fp8 : p.vCache);
+  const v = mla ? undefined : scope.upload(fp8?.v ? fp8.v.fp8 : p.vCache);
   const blockTable = scope.upload(p.blockTable);
   const cacheSeqlens = scope.upload(p.cacheSeqlens);
   const meta = getMlaMetadata(cacheSeqlens, (sQ * hQ) / hKv, hKv, { numSms: options.numSms });
@@ -68,7 +73,9 @@ export function checkOnGpu(
     out,
     lse,
     checkContents: true,
-    ...(fp8 && { descaleK: scope.upload(fp8.k.descale), descaleV: scope.upload(fp8.v.descale) }),
+    ...(options.fp8 === 'fp8_ds_mla' && { isFp8Kvcache: true }),
+    ...(options.fp8 === 'fp8_e4m3' && { descaleK: scope.upload((fp8?.k as E4m3Tensor).descale) }),
+    ...(fp8?.v && { descaleV: scope.upload(fp8.v.descale) }),
   };
   if (v) {
     gqaDecodeWithKvcache(
@@ -103,11 +110,11 @@ export function checkOnGpu(
   if (options.reference === 'cpu') {
     const o = { causal: options.causal, softmaxScale: options.softmaxScale };
     ref = mla
-      ? naiveMlaDecode(p.q, kHost, p.blockTable, p.cacheSeqlens, dV, o)
+      ? naiveMlaDecode(p.q, fp8 ? fp8.k.dequantized : kHost, p.blockTable, p.cacheSeqlens, dV, o)
       : naiveGqaDecode(
           p.q,
           fp8 ? fp8.k.dequantized : kHost,
-          fp8 ? fp8.v.dequantized : p.vCache,
+          fp8?.v ? fp8.v.dequantized : p.vCache,
           p.blockTable,
           p.cacheSeqlens,
           o,

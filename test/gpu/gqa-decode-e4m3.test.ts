@@ -31,7 +31,7 @@ CASES.forEach((c, i) => {
     { skip: skipWithoutGpu },
     () => {
       const p = makeGqaProblem({ ...c, seed: 2600 + i });
-      const r = checkOnGpu(p, { causal: c.causal, reference: 'cpu', e4m3: true });
+      const r = checkOnGpu(p, { causal: c.causal, reference: 'cpu', fp8: 'fp8_e4m3' });
       assertGpuCheck(r, c.seqlens?.includes(0) ?? false);
       const o = { causal: c.causal };
       const bf16 = naiveGqaDecode(p.q, p.kCache, p.vCache, p.blockTable, p.cacheSeqlens, o);

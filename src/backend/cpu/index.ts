@@ -14,6 +14,7 @@ export const cpuBackend: Backend<Tensor> = {
     gqaDecode: FP8_CACHE_FORMATS,
     writeKv: FP8_CACHE_FORMATS,
     e4m3Queries: true,
+    dsMlaFloat16Queries: true,
   },
   getMlaMetadata,
   mlaDecode,

@@ -77,7 +77,25 @@ function decode(
   ];
   const [table, lens] = [blockTable.descriptor(), cacheSeqlens.descriptor()];
   const fp8 = options.fp8;
-  if (kind === 'mlaDecode') {
+  if (kind === 'mlaDecode' && fp8) {
+    // src/attention/ let through bf16 / fp16 queries (fp8_ds_mla: bf16) and the format's scale.
+    const [meta, splits, scale, causal, ...outputs] = rest;
+    lib.call(
+      'mlaDecodeFp8',
+      q.descriptor(),
+      caches[0].descriptor(),
+      table,
+      lens,
+      headDimV,
+      meta,
+      splits,
+      scale,
+      causal,
+      NATIVE_KV_FORMAT[fp8.cacheFormat],
+      fp8.descaleK ? fp8.descaleK.descriptor() : null,
+      ...outputs,
+    );
+  } else if (kind === 'mlaDecode') {
     lib.call('mlaDecode', q.descriptor(), caches[0].descriptor(), table, lens, headDimV, ...rest);
   } else if (fp8?.descaleK && fp8.descaleV) {
     // src/attention/ let only fp8_e4m3 caches with bf16 / fp16 queries through (cudaBackend.fp8).
@@ -108,8 +126,14 @@ function decode(
 
 export const cudaBackend: Backend<CudaTensor> = {
   name: 'cuda',
-  // GQA decodes over fp8_e4m3 with bf16 / fp16 queries; MLA decodes over FP8 caches are CPU-only.
-  fp8: { mlaDecode: [], gqaDecode: ['fp8_e4m3'], writeKv: FP8_CACHE_FORMATS, e4m3Queries: false },
+  // Decodes over FP8 caches with bf16 / fp16 queries (fp8_ds_mla: bf16), GQA over fp8_e4m3.
+  fp8: {
+    mlaDecode: FP8_CACHE_FORMATS,
+    gqaDecode: ['fp8_e4m3'],
+    writeKv: FP8_CACHE_FORMATS,
+    e4m3Queries: false,
+    dsMlaFloat16Queries: false,
+  },
 
   defaultNumSms: () => cudaDeviceInfo().smCount,
 

@@ -76,17 +76,22 @@ type TensorArg = Buffer | null;
 /** An `_Out_` scalar: koffi writes element 0. */
 type Out<T> = [T];
 
-/** The arguments both decode functions end with. */
-export type DecodeTail = [
-  tileSchedulerMetadata: TensorArg,
-  numSplits: TensorArg,
-  softmaxScale: number,
-  causal: number,
+/** The arguments every decode function ends with. */
+export type DecodeOutputs = [
   out: TensorArg,
   lse: TensorArg,
   workspace: DevicePtr,
   workspaceBytes: number,
   stream: StreamHandle,
+];
+
+/** The arguments the 16-bit decode functions end with. */
+export type DecodeTail = [
+  tileSchedulerMetadata: TensorArg,
+  numSplits: TensorArg,
+  softmaxScale: number,
+  causal: number,
+  ...outputs: DecodeOutputs,
 ];
 
 /**
@@ -149,6 +154,20 @@ export interface NativeFunctions {
     seqlens: TensorArg,
     ...schedulingAndOutputs: DecodeTail
   ): number;
+  mlaDecodeFp8(
+    q: TensorArg,
+    kvCache: TensorArg,
+    blockTable: TensorArg,
+    seqlens: TensorArg,
+    headDimV: number,
+    tileSchedulerMetadata: TensorArg,
+    numSplits: TensorArg,
+    softmaxScale: number,
+    causal: number,
+    format: number,
+    descaleK: TensorArg,
+    ...outputs: DecodeOutputs
+  ): number;
   gqaDecodeE4m3(
     q: TensorArg,
     kCache: TensorArg,
@@ -161,11 +180,7 @@ export interface NativeFunctions {
     causal: number,
     descaleK: TensorArg,
     descaleV: TensorArg,
-    out: TensorArg,
-    lse: TensorArg,
-    workspace: DevicePtr,
-    workspaceBytes: number,
-    stream: StreamHandle,
+    ...outputs: DecodeOutputs
   ): number;
   writeKv(cache: TensorArg, rows: TensorArg, slots: TensorArg, stream: StreamHandle): number;
   writeKvFp8(
@@ -237,6 +252,8 @@ const PROTOTYPES: { readonly [K in keyof NativeFunctions]: string } = {
     'int fmla_mla_decode(void *q, void *kv, void *bt, void *seqlens, int d_v, void *tsm, void *splits, float scale, int causal, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
   gqaDecode:
     'int fmla_gqa_decode(void *q, void *k, void *v, void *bt, void *seqlens, void *tsm, void *splits, float scale, int causal, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
+  mlaDecodeFp8:
+    'int fmla_mla_decode_fp8(void *q, void *kv, void *bt, void *seqlens, int d_v, void *tsm, void *splits, float scale, int causal, int32_t format, void *descale_k, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
   gqaDecodeE4m3:
     'int fmla_gqa_decode_e4m3(void *q, void *k, void *v, void *bt, void *seqlens, void *tsm, void *splits, float scale, int causal, void *descale_k, void *descale_v, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
   writeKv: 'int fmla_write_kv(void *cache, void *rows, void *slots, uint64_t stream)',
