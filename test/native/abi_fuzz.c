@@ -59,9 +59,10 @@ static int below(int n) { return (int)(next_u64() % (uint64_t)n); }
 /* ---- Entry points, results and failures ------------------------------------------------------ */
 
 enum {
-  /* the functions that take fmla_tensor arguments come first (fmla_write_kv_fp8 twice: a
-   * baseline per format) */
-  F_GET_MLA_METADATA, F_MLA_DECODE, F_GQA_DECODE, F_GQA_DECODE_E4M3, F_WRITE_KV,
+  /* the functions that take fmla_tensor arguments come first (fmla_mla_decode_fp8 and
+   * fmla_write_kv_fp8 twice: a baseline per format) */
+  F_GET_MLA_METADATA, F_MLA_DECODE, F_GQA_DECODE, F_GQA_DECODE_E4M3, F_MLA_DECODE_DS_MLA,
+  F_MLA_DECODE_E4M3, F_WRITE_KV,
   F_WRITE_KV_DS_MLA, F_WRITE_KV_E4M3, F_FILL_NORMAL, F_REFERENCE,
   F_SPIN, F_DEVICE_COUNT, F_DEVICE_PROPERTIES, F_SET_DEVICE, F_GET_DEVICE, F_DEVICE_SYNCHRONIZE,
   F_MALLOC, F_FREE, F_MEMCPY_HTOD, F_MEMCPY_DTOH, F_MEMCPY_DTOD, F_MEMSET_ASYNC,
@@ -74,7 +75,7 @@ enum {
 
 static const char* const fn_names[F_COUNT] = {
     "fmla_get_mla_metadata", "fmla_mla_decode", "fmla_gqa_decode", "fmla_gqa_decode_e4m3",
-    "fmla_write_kv", "fmla_write_kv_fp8/ds_mla", "fmla_write_kv_fp8/e4m3",
+    "fmla_mla_decode_fp8/ds_mla", "fmla_mla_decode_fp8/e4m3", "fmla_write_kv", "fmla_write_kv_fp8/ds_mla", "fmla_write_kv_fp8/e4m3",
     "fmla_testing_fill_normal", "fmla_reference_attention", "fmla_testing_spin",
     "fmla_device_count", "fmla_device_properties", "fmla_set_device", "fmla_get_device",
     "fmla_device_synchronize", "fmla_malloc", "fmla_free", "fmla_memcpy_htod", "fmla_memcpy_dtoh",
@@ -400,6 +401,12 @@ static fmla_status invoke(int fn, call_t* c) {
                                   ARG(c, R_MD), ARG(c, R_NS), c->scale, c->causal,
                                   ARG(c, R_DESCALE), ARG(c, R_DESCALE_V), ARG(c, R_OUT),
                                   ARG(c, R_LSE), c->workspace, c->workspace_bytes, c->stream);
+    case F_MLA_DECODE_DS_MLA:
+    case F_MLA_DECODE_E4M3:
+      return fmla_mla_decode_fp8(ARG(c, R_Q), ARG(c, R_K), ARG(c, R_BT), ARG(c, R_SL),
+                                 c->head_dim_v, ARG(c, R_MD), ARG(c, R_NS), c->scale, c->causal,
+                                 c->format, ARG(c, R_DESCALE), ARG(c, R_OUT), ARG(c, R_LSE),
+                                 c->workspace, c->workspace_bytes, c->stream);
     case F_WRITE_KV: return fmla_write_kv(ARG(c, R_K), ARG(c, R_ROWS), ARG(c, R_SLOTS), c->stream);
     case F_WRITE_KV_DS_MLA:
     case F_WRITE_KV_E4M3:
@@ -533,6 +540,33 @@ static void setup(void) {
   spec[F_GQA_DECODE_E4M3][R_V].dtypes = BIT(FMLA_DTYPE_FLOAT8_E4M3FN);
   arg(F_GQA_DECODE_E4M3, R_DESCALE, "descale_k", L_ANY, 0, BIT(FMLA_DTYPE_FLOAT32));
   arg(F_GQA_DECODE_E4M3, R_DESCALE_V, "descale_v", L_ANY, 0, BIT(FMLA_DTYPE_FLOAT32));
+
+  /* MLA over FP8 caches: the MLA problem with zeroed caches of its pages in each format (one
+   * latent head of 656-byte fp8_ds_mla tokens with descale_k NULL; 576 fp8_e4m3 codes with a
+   * float32 descale_k [1]); q, the schedule, out, lse and the workspace are the MLA baseline's. */
+  for (i = F_MLA_DECODE_DS_MLA; i <= F_MLA_DECODE_E4M3; ++i) {
+    const int ds = i == F_MLA_DECODE_DS_MLA;
+    const int64_t pages = base[F_MLA_DECODE].t[R_K].shape[0];
+    const int64_t rows = base[F_MLA_DECODE].t[R_K].shape[1], width = ds ? 656 : 576;
+    c = &base[i];
+    *c = base[F_MLA_DECODE];
+    c->t[R_K] = tensor(FMLA_DTYPE_FLOAT8_E4M3FN, 4, pages, rows, 1, width);
+    place(&c->t[R_K]);
+    zero(c->t[R_K].data, (size_t)(pages * rows * width));
+    c->format = ds ? FMLA_KV_FORMAT_FP8_DS_MLA : FMLA_KV_FORMAT_FP8_E4M3;
+    if (ds) {
+      c->null_desc[R_DESCALE] = 1;
+    } else {
+      c->t[R_DESCALE] = tensor(FMLA_DTYPE_FLOAT32, 1, 1, 0, 0, 0);
+      place(&c->t[R_DESCALE]);
+      upload(c->t[R_DESCALE].data, &descale, sizeof descale);
+    }
+    empty_base[i] = *c;
+    for (r = R_SL; r <= R_NS; ++r) empty_base[i].t[r] = empty_base[F_MLA_DECODE].t[r];
+    memcpy(spec[i], spec[F_MLA_DECODE], sizeof spec[0]);
+    spec[i][R_K].dtypes = BIT(FMLA_DTYPE_FLOAT8_E4M3FN);
+    if (!ds) arg(i, R_DESCALE, "descale_k", L_ANY, 0, BIT(FMLA_DTYPE_FLOAT32));
+  }
 
   /* The schedule alone, on the GQA lengths, into buffers of its own. */
   c = &base[F_GET_MLA_METADATA];
@@ -1677,7 +1711,8 @@ static void randomize(fmla_tensor* t) {
  * only, so whatever runs reads zeros (empty sequences, page 0, slot 0) and writes into the
  * arena. */
 static void run_garbage(int fn) {
-  const int decode = fn == F_MLA_DECODE || fn == F_GQA_DECODE || fn == F_GQA_DECODE_E4M3;
+  const int decode = fn == F_MLA_DECODE || fn == F_GQA_DECODE || fn == F_GQA_DECODE_E4M3 ||
+                     fn == F_MLA_DECODE_DS_MLA || fn == F_MLA_DECODE_E4M3;
   call_t c = have_device && decode ? empty_base[fn] : base[fn];
   char what[512] = "garbage";
   int k, n = 1 + (below(4) == 0);
