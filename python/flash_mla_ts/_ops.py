@@ -39,6 +39,11 @@ SCHEMAS = {
         f"({_DECODE_GQA}, Tensor descale_k, Tensor descale_v, Tensor(a!) out, Tensor(b!) lse)"
         " -> ()"
     ),
+    # FP8 MLA caches: format 1 (fp8_ds_mla, descale_k None) or 2 (fp8_e4m3 with its descale_k)
+    "mla_decode_fp8": f"({_DECODE_MLA}, int format, Tensor? descale_k) -> (Tensor, Tensor)",
+    "mla_decode_fp8_out": (
+        f"({_DECODE_MLA}, int format, Tensor? descale_k, Tensor(a!) out, Tensor(b!) lse) -> ()"
+    ),
     "write_kv": "(Tensor(a!) cache, Tensor rows, Tensor slot_mapping) -> ()",
     "write_kv_fp8": (
         "(Tensor(a!) cache, Tensor rows, Tensor slot_mapping, int format, Tensor? descale) -> ()"
@@ -55,6 +60,8 @@ gqa_decode = None
 gqa_decode_out = None
 gqa_decode_e4m3 = None
 gqa_decode_e4m3_out = None
+mla_decode_fp8 = None
+mla_decode_fp8_out = None
 write_kv = None
 write_kv_fp8 = None
 

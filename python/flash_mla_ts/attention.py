@@ -296,7 +296,7 @@ def flash_mla_with_kvcache(q, k_cache, block_table, cache_seqlens, head_dim_v,
     FP8 caches (docs/fp8-kv-cache.md): is_fp8_kvcache=True for FlashMLA's fp8_ds_mla layout
     (k_cache float8_e4m3fn [num_pages, page_size, 1, 656], q bf16), or descale_k, a float32 tensor
     of one element on the cache's device, for fp8_e4m3 (k_cache float8_e4m3fn
-    [num_pages, page_size, 1, 576], values e4m3 * descale_k; q bf16 or fp16). Eager calls only.
+    [num_pages, page_size, 1, 576], values e4m3 * descale_k; q bf16 or fp16).
     indices, attn_sink, extra_k_cache, extra_indices_in_kvcache, topk_length, extra_topk_length,
     descale_q: accepted at their defaults only (NotImplementedError).
     out, lse: preallocated outputs (this library's extension).
@@ -326,24 +326,8 @@ def flash_mla_with_kvcache(q, k_cache, block_table, cache_seqlens, head_dim_v,
 
 def _mla_decode_fp8(q, k_cache, block_table, cache_seqlens, head_dim_v, tile_scheduler_metadata,
                     num_splits, softmax_scale, causal, fmt, descale_k, out, lse):
-    """flash_mla_with_kvcache over an FP8 cache (fmla_mla_decode_fp8), eagerly: every argument
-    checked and packed, a schedule object built on its first use and checked on the others."""
-    if _traced(q):
-        raise NotImplementedError(
-            "flash_mla_with_kvcache over an FP8 cache (is_fp8_kvcache=True or descale_k) runs "
-            "eagerly only: call it outside torch.compile")
-    import_torch()
-    block = _CallBlock()
-    b, s_q, h_q, d_qk = pack(block, 0, "q", q, HALF, Q_LAYOUT)
-    k_shape = pack(block, 1, "k_cache", k_cache, FP8, CACHE_LAYOUT)
-    pack(block, 2, "block_table", block_table, INT32, TABLE_LAYOUT)
-    pack(block, 3, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
-    names = ["q", "k_cache", "block_table", "cache_seqlens"]
-    tensors = [q, k_cache, block_table, cache_seqlens]
-    if fmt == _FP8_E4M3:
-        pack_scale(block, _SCALE_SLOT, "descale_k", descale_k)
-        names.append("descale_k")
-        tensors.append(descale_k)
+    """flash_mla_with_kvcache over an FP8 cache (fmla_mla_decode_fp8): a schedule object built on
+    its first use and checked on the others, then the call, eager or through the operators."""
     sched = None
     if isinstance(tile_scheduler_metadata, FlashMLASchedMeta):
         sched = tile_scheduler_metadata
@@ -351,42 +335,96 @@ def _mla_decode_fp8(q, k_cache, block_table, cache_seqlens, head_dim_v, tile_sch
             raise ArgumentError("num_splits",
                                 "None with a FlashMLASchedMeta (it holds its own num_splits)",
                                 describe_value(num_splits))
-        config = ScheduleConfig(b, s_q, h_q, k_shape[1], k_shape[2], causal, True, None, None,
-                                None)
+        import_torch()
+        b, s_q, h_q, _ = require_rank("q", q, Q_LAYOUT)
+        _, page_size, h_kv, _ = require_rank("k_cache", k_cache, CACHE_LAYOUT)
+        config = ScheduleConfig(b, s_q, h_q, page_size, h_kv, causal, True, None, None, None)
         if sched.have_initialized:
             if sched.config != config:
                 raise_mismatch(sched.config, config)
             metadata, num_splits = sched.tile_scheduler_metadata, sched.num_splits
         else:
-            h_kv = k_shape[2]
             if h_kv < 1 or h_q % h_kv != 0:
                 raise ArgumentError("q", f"h_q to be a multiple of h_kv = {h_kv} (k_cache "
                                     "shape[2])", f"h_q = {h_q}")
+            if not _traced(q):  # every check before the schedule is computed
+                _check_mla_fp8(None, q, k_cache, block_table, cache_seqlens, head_dim_v, None,
+                               None, softmax_scale, fmt, descale_k, out, lse, allow_meta=False)
             metadata, num_splits = _metadata(cache_seqlens, s_q * (h_q // h_kv), h_kv,
                                              sched.num_sms)
     else:
         metadata = tile_scheduler_metadata
         num_splits = _require_splits(tile_scheduler_metadata, num_splits)
-    parts = pack(block, 4, "tile_scheduler_metadata", metadata, INT32, METADATA_LAYOUT,
-                 contiguous=True)[0]
-    pack(block, 5, "num_splits", num_splits, INT32, SPLITS_LAYOUT, contiguous=True)
+    if _traced(q):
+        result = _mla_decode_fp8_traced(q, k_cache, block_table, cache_seqlens, head_dim_v,
+                                        metadata, num_splits, softmax_scale, causal, fmt,
+                                        descale_k, out, lse)
+    else:
+        result = _mla_decode_fp8_eager(q, k_cache, block_table, cache_seqlens, head_dim_v,
+                                       metadata, num_splits, softmax_scale, causal, fmt,
+                                       descale_k, out, lse)
+    if sched is not None and not sched.have_initialized:
+        sched.tile_scheduler_metadata, sched.num_splits = metadata, num_splits
+        sched.config = config
+        sched.have_initialized = True
+    return result
+
+
+def _check_mla_fp8(block, q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
+                   num_splits, softmax_scale, fmt, descale_k, out, lse, allow_meta):
+    """The checks of an MLA decode over an FP8 cache, each argument packed into `block` (None:
+    checked only; metadata and num_splits None: a schedule not built yet). Returns (b, s_q, h_q,
+    head_dim_v, num_sm_parts, softmax scale, device); device None with allow_meta (the fakes)."""
+    if fmt not in (_FP8_DS_MLA, _FP8_E4M3):
+        raise ArgumentError("format", f"{_FP8_DS_MLA} (fp8_ds_mla) or {_FP8_E4M3} (fp8_e4m3)",
+                            describe_value(fmt))
+    if fmt == _FP8_DS_MLA and descale_k is not None:
+        raise ArgumentError("descale_k", "None with is_fp8_kvcache=True (the fp8_ds_mla tokens carry "
+                            "their scales)", describe_value(descale_k))
+    b, s_q, h_q, d_qk = pack(block, 0, "q", q, HALF, Q_LAYOUT)
+    pack(block, 1, "k_cache", k_cache, FP8, CACHE_LAYOUT)
+    pack(block, 2, "block_table", block_table, INT32, TABLE_LAYOUT)
+    pack(block, 3, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
+    named = [("q", q), ("k_cache", k_cache), ("block_table", block_table),
+             ("cache_seqlens", cache_seqlens)]
+    if fmt == _FP8_E4M3:
+        pack_scale(block, _SCALE_SLOT, "descale_k", descale_k)
+        named.append(("descale_k", descale_k))
+    parts = 0
+    if metadata is not None:
+        parts = pack(block, 4, "tile_scheduler_metadata", metadata, INT32, METADATA_LAYOUT,
+                     contiguous=True)[0]
+        named.append(("tile_scheduler_metadata", metadata))
+    if num_splits is not None:
+        pack(block, 5, "num_splits", num_splits, INT32, SPLITS_LAYOUT, contiguous=True)
+        named.append(("num_splits", num_splits))
     same = SAME[q.dtype]
     if out is not None:
         pack(block, 6, "out", out, same, OUT_LAYOUT)
-        names.append("out")
-        tensors.append(out)
+        named.append(("out", out))
     if lse is not None:
         pack(block, 7, "lse", lse, FLOAT32, LSE_LAYOUT)
-        names.append("lse")
-        tensors.append(lse)
+        named.append(("lse", lse))
     head_dim_v = _require_head_dim_v(head_dim_v, d_qk)
     scale = softmax_scale_value(softmax_scale, d_qk)
-    device = cuda_device_index(tuple(names) + ("tile_scheduler_metadata", "num_splits"),
-                               tuple(tensors) + (metadata, num_splits))
+    if allow_meta:
+        require_same_cuda_device(named, allow_meta=True)
+        return b, s_q, h_q, head_dim_v, parts, scale, None
+    names, tensors = zip(*named)
+    return b, s_q, h_q, head_dim_v, parts, scale, cuda_device_index(names, tensors)
+
+
+def _mla_decode_fp8_eager(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
+                          num_splits, softmax_scale, causal, fmt, descale_k, out, lse):
+    import_torch()
+    block = _CallBlock()
+    b, s_q, h_q, head_dim_v, parts, scale, device = _check_mla_fp8(
+        block, q, k_cache, block_table, cache_seqlens, head_dim_v, metadata, num_splits,
+        softmax_scale, fmt, descale_k, out, lse, allow_meta=False)
     if out is None:
         out = q.new_empty((b, s_q, h_q, head_dim_v))
         row = h_q * head_dim_v
-        pack_new(block, 6, out, same[q.dtype], (b, s_q, h_q, head_dim_v),
+        pack_new(block, 6, out, SAME[q.dtype][q.dtype], (b, s_q, h_q, head_dim_v),
                  (s_q * row, row, head_dim_v, 1))
     if lse is None:
         lse = q.new_empty((b, h_q, s_q), dtype=_float32)
@@ -398,10 +436,23 @@ def _mla_decode_fp8(q, k_cache, block_table, cache_seqlens, head_dim_v, tile_sch
            (v, v + _TB, v + 2 * _TB, v + 3 * _TB, head_dim_v, v + 4 * _TB, v + 5 * _TB, scale,
             1 if causal else 0, fmt, v + _SCALE_SLOT * _TB if fmt == _FP8_E4M3 else None,
             v + 6 * _TB, v + 7 * _TB, workspace.data_ptr(), size, current_stream(device)))
-    if sched is not None and not sched.have_initialized:
-        sched.tile_scheduler_metadata, sched.num_splits = metadata, num_splits
-        sched.config = config
-        sched.have_initialized = True
+    return out, lse
+
+
+def _mla_decode_fp8_traced(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
+                           num_splits, softmax_scale, causal, fmt, descale_k, out, lse):
+    """Under torch.compile: the same call through the torch operators (traceable Python only)."""
+    b, s_q, h_q, d_qk = require_rank("q", q, Q_LAYOUT)
+    head_dim_v = _require_head_dim_v(head_dim_v, d_qk)
+    args = (q, k_cache, block_table, cache_seqlens, head_dim_v, metadata, num_splits,
+            softmax_scale_value(softmax_scale, d_qk), bool(causal), fmt, descale_k)
+    if out is None and lse is None:
+        return _ops.mla_decode_fp8(*args)
+    if out is None:
+        out = q.new_empty((b, s_q, h_q, head_dim_v))
+    if lse is None:
+        lse = q.new_empty((b, h_q, s_q), dtype=_float32)
+    _ops.mla_decode_fp8_out(*args, out, lse)
     return out, lse
 
 
@@ -896,6 +947,29 @@ def _register_operators():
                       metadata, num_splits, out, lse, allow_meta=True,
                       scales=_check_scales(descale_k, descale_v))
 
+    def mla_decode_fp8(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata, num_splits,
+                       softmax_scale, causal, fmt, descale_k):
+        return _mla_decode_fp8_eager(q, k_cache, block_table, cache_seqlens, head_dim_v,
+                                     metadata, num_splits, softmax_scale, causal, fmt, descale_k,
+                                     None, None)
+
+    def mla_decode_fp8_out(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
+                           num_splits, softmax_scale, causal, fmt, descale_k, out, lse):
+        _mla_decode_fp8_eager(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
+                              num_splits, softmax_scale, causal, fmt, descale_k, out, lse)
+
+    def mla_decode_fp8_fake(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
+                            num_splits, softmax_scale, causal, fmt, descale_k):
+        b, s_q, h_q, head_dim_v = _check_mla_fp8(
+            None, q, k_cache, block_table, cache_seqlens, head_dim_v, metadata, num_splits,
+            softmax_scale, fmt, descale_k, None, None, allow_meta=True)[:4]
+        return _new_outputs(q, (b, s_q, h_q, head_dim_v))
+
+    def mla_decode_fp8_out_fake(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
+                                num_splits, softmax_scale, causal, fmt, descale_k, out, lse):
+        _check_mla_fp8(None, q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
+                       num_splits, softmax_scale, fmt, descale_k, out, lse, allow_meta=True)
+
     impls = {
         "get_mla_metadata": _metadata_eager,
         "mla_decode": mla_decode,
@@ -904,6 +978,8 @@ def _register_operators():
         "gqa_decode_out": gqa_decode_out,
         "gqa_decode_e4m3": gqa_decode_e4m3,
         "gqa_decode_e4m3_out": gqa_decode_e4m3_out,
+        "mla_decode_fp8": mla_decode_fp8,
+        "mla_decode_fp8_out": mla_decode_fp8_out,
         "write_kv": _write_kv_eager,
         "write_kv_fp8": _write_kv_fp8_eager,
     }
@@ -915,6 +991,8 @@ def _register_operators():
         "gqa_decode_out": gqa_decode_out_fake,
         "gqa_decode_e4m3": gqa_decode_e4m3_fake,
         "gqa_decode_e4m3_out": gqa_decode_e4m3_out_fake,
+        "mla_decode_fp8": mla_decode_fp8_fake,
+        "mla_decode_fp8_out": mla_decode_fp8_out_fake,
         "write_kv": _write_kv_fake,
         "write_kv_fp8": _write_kv_fp8_fake,
     }

@@ -4,7 +4,8 @@ calling conventions, at d 64 / 128 / 256 and pages of 1 and 16, and under torch.
 argument checks, its torch operators on meta tensors and a torch.compile trace on them (which run
 without a GPU). flash_mla_with_kvcache over caches write_kv quantized into fp8_ds_mla
 (is_fp8_kvcache=True) and fp8_e4m3 (descale_k), against the reference over their dequantized
-values, in both calling conventions."""
+values, in both calling conventions, and under torch.compile (its operators on meta tensors and a
+whole-graph trace without a GPU, the same bits as eager on one)."""
 
 import unittest
 
@@ -146,6 +147,29 @@ class E4m3DecodeArgumentTest(unittest.TestCase):
                 self.assertEqual(caught.exception.argument, argument)
 
 
+def _recording_backend(seen):
+    """A torch.compile backend that records each graph's called functions in `seen`."""
+    def backend(graph, example_inputs):
+        seen.append([n.target for n in graph.graph.nodes if n.op == "call_function"])
+        return graph.forward
+    return backend
+
+
+def _assert_compiled_is_eager(test, step, inputs, out_shape):
+    """step(*inputs, out, lse) compiled whole (into new outputs, which it returns, and into the
+    preallocated NaN-filled out / lse) gives the eager call's bits."""
+    b, s_q, h_q, _ = out_shape
+    out = torch.full(out_shape, float("nan"), dtype=torch.bfloat16, device="cuda")
+    lse = torch.full((b, h_q, s_q), float("nan"), device="cuda")
+    compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
+    got_out, got_lse = compiled(*inputs, out, lse)
+    want_out, want_lse = step(*inputs, torch.empty_like(out), torch.empty_like(lse))
+    for got in (got_out, out):
+        test.assertTrue(torch.equal(got, want_out))
+    for got in (got_lse, lse):
+        test.assertTrue(torch.equal(got, want_lse))
+
+
 def _meta_problem(cache_dtype=None):
     """A GQA decode's tensors on the meta device (h_q 8, h_kv 2, d 128, page 16), e4m3 caches."""
     meta = dict(device="meta")
@@ -193,10 +217,7 @@ class E4m3DecodeTraceTest(unittest.TestCase):
         torch._dynamo.reset()
         self.addCleanup(torch._dynamo.reset)
         seen = []
-
-        def backend(graph, example_inputs):
-            seen.append([n.target for n in graph.graph.nodes if n.op == "call_function"])
-            return graph.forward
+        backend = _recording_backend(seen)
 
         def step(q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits,
                  descale_k, descale_v):
@@ -234,16 +255,104 @@ class E4m3DecodeCompileTest(unittest.TestCase):
                 descale_k=descale_k, descale_v=descale_v, out=out, lse=lse)
             return new
 
-        out = torch.full((3, 2, 16, 128), float("nan"), dtype=torch.bfloat16, device="cuda")
-        lse = torch.full((3, 16, 2), float("nan"), device="cuda")
-        compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
-        got_out, got_lse = compiled(p.q, k8, v8, p.block_table, p.cache_seqlens, out, lse)
-        want_out, want_lse = step(p.q, k8, v8, p.block_table, p.cache_seqlens,
-                                  torch.empty_like(out), torch.empty_like(lse))
-        for got in (got_out, out):
-            self.assertTrue(torch.equal(got, want_out))
-        for got in (got_lse, lse):
-            self.assertTrue(torch.equal(got, want_lse))
+        _assert_compiled_is_eager(self, step, (p.q, k8, v8, p.block_table, p.cache_seqlens),
+                                  (3, 2, 16, 128))
+
+
+def _meta_mla(fmt):
+    """An MLA decode's tensors on the meta device (h_q 16, page 64) over an FP8 cache of `fmt`."""
+    meta = dict(device="meta")
+    width = 656 if fmt == 1 else 576
+    return dict(q=torch.empty(2, 1, 16, 576, dtype=torch.bfloat16, **meta),
+                k_cache=torch.empty(4, 64, 1, width, dtype=torch.float8_e4m3fn, **meta),
+                block_table=torch.empty(2, 3, dtype=torch.int32, **meta),
+                cache_seqlens=torch.empty(2, dtype=torch.int32, **meta),
+                metadata=torch.empty(4, 8, dtype=torch.int32, **meta),
+                num_splits=torch.empty(3, dtype=torch.int32, **meta),
+                descale_k=torch.empty(1, **meta) if fmt == 2 else None)
+
+
+@unittest.skipIf(TRACE_PROBLEM, TRACE_PROBLEM)
+class MlaFp8TraceTest(unittest.TestCase):
+    """What torch.compile sees of the FP8 MLA call: its operators' fake implementations and a
+    whole-graph trace, on meta tensors, in both formats."""
+
+    def setUp(self):
+        mode = torch.inference_mode()
+        mode.__enter__()
+        self.addCleanup(mode.__exit__, None, None, None)
+
+    def test_operators_on_meta_tensors(self):
+        ops = torch.ops.flash_mla_ts
+        for fmt in (1, 2):
+            with self.subTest(format=fmt):
+                t = _meta_mla(fmt)
+                args = (t["q"], t["k_cache"], t["block_table"], t["cache_seqlens"], 512,
+                        t["metadata"], t["num_splits"], 0.1, True, fmt, t["descale_k"])
+                out, lse = ops.mla_decode_fp8(*args)
+                self.assertEqual((tuple(out.shape), out.dtype), ((2, 1, 16, 512), torch.bfloat16))
+                self.assertEqual((tuple(lse.shape), lse.dtype), ((2, 16, 1), torch.float32))
+                ops.mla_decode_fp8_out(*args, torch.empty(2, 1, 16, 512, dtype=torch.bfloat16,
+                                                          device="meta"),
+                                       torch.empty(2, 16, 1, device="meta"))
+                wrong = torch.empty(4, 64, 1, 576, dtype=torch.bfloat16, device="meta")
+                with self.assertRaises(flash_mla_ts.ArgumentError) as caught:
+                    ops.mla_decode_fp8(*args[:1], wrong, *args[2:])
+                self.assertEqual(caught.exception.argument, "k_cache")
+        t = _meta_mla(2)
+        with self.assertRaises(flash_mla_ts.ArgumentError) as caught:  # fp8_e4m3 needs descale_k
+            ops.mla_decode_fp8(t["q"], t["k_cache"], t["block_table"], t["cache_seqlens"], 512,
+                               t["metadata"], t["num_splits"], 0.1, True, 2, None)
+        self.assertEqual(caught.exception.argument, "descale_k")
+
+    def test_compiled_call_traces_as_one_graph(self):
+        import torch._dynamo
+
+        for fmt in (1, 2):
+            with self.subTest(format=fmt):
+                torch._dynamo.reset()
+                self.addCleanup(torch._dynamo.reset)
+                seen = []
+                backend = _recording_backend(seen)
+
+                options = dict(is_fp8_kvcache=True) if fmt == 1 else {}
+
+                def step(q, k_cache, block_table, cache_seqlens, metadata, num_splits, descale_k):
+                    return flash_mla_ts.flash_mla_with_kvcache(
+                        q, k_cache, block_table, cache_seqlens, 512, metadata, num_splits,
+                        causal=True, descale_k=descale_k, **options)
+
+                out, lse = torch.compile(step, fullgraph=True, backend=backend)(**_meta_mla(fmt))
+                self.assertEqual(tuple(out.shape), (2, 1, 16, 512))
+                self.assertEqual(tuple(lse.shape), (2, 16, 1))
+                self.assertEqual(len(seen), 1)
+                self.assertIn(_ops.mla_decode_fp8, seen[0])
+
+
+@unittest.skipIf(COMPILE_PROBLEM or FP8_PROBLEM, COMPILE_PROBLEM or FP8_PROBLEM)
+class MlaFp8CompileTest(unittest.TestCase):
+    """torch.compile(fullgraph=True) of a step that decodes over an fp8_e4m3 MLA cache, into new
+    and into preallocated outputs: the same bits as the eager call."""
+
+    def test_same_bits_as_eager(self):
+        import torch._dynamo
+
+        torch._dynamo.reset()
+        p = _problem(9850, b=3, s_k=400, varlen=True, s_q=2, h_q=16, page_size=16)
+        cache, descale, _ = e4m3_of(p.k_cache)
+
+        def step(q, k_cache, block_table, cache_seqlens, out, lse):
+            meta, splits = flash_mla_ts.get_mla_metadata(cache_seqlens, 32, 1)
+            new = flash_mla_ts.flash_mla_with_kvcache(
+                q, k_cache, block_table, cache_seqlens, 512, meta, splits, causal=True,
+                descale_k=descale)
+            flash_mla_ts.flash_mla_with_kvcache(
+                q, k_cache, block_table, cache_seqlens, 512, meta, splits, causal=True,
+                descale_k=descale, out=out, lse=lse)
+            return new
+
+        _assert_compiled_is_eager(self, step, (p.q, cache, p.block_table, p.cache_seqlens),
+                                  (3, 2, 16, 512))
 
 
 if __name__ == "__main__":
