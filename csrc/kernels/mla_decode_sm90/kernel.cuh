@@ -24,7 +24,8 @@
 // smaller pages by a third, producer warpgroup that gathers rows through the block table with
 // cp.async (block-table entries a tile ahead; each half tile lands on one mbarrier through
 // cp.async.mbarrier.arrive) and loads the next sequence's Q while the consumers finish the current
-// one, so the page size only changes addressing.
+// one, so the page size only changes addressing. Over FP8 caches (MlaCache) a producer warpgroup
+// always loads, converting each tile's codes to 16-bit values in shared memory (produce_fp8.cuh).
 #pragma once
 
 #include <cuda.h>

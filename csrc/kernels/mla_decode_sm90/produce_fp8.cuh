@@ -11,7 +11,7 @@
 // codes first (their codes lie elsewhere), then each A box in place, its codes read by the whole
 // warpgroup before any value is written (a producer barrier). The producer issues tile t's
 // codes before it converts tile t - 1, so they are in flight meanwhile: buffer (t & 1)'s own half
-// frees without tile t - 1, only its rest needs tile t - 1 (docs: bench/NOTES.md, v15).
+// frees without tile t - 1, only its rest needs tile t - 1 (bench/NOTES.md, v15).
 #pragma once
 
 #include <type_traits>
