@@ -329,6 +329,34 @@ class MlaFp8TraceTest(unittest.TestCase):
                 self.assertIn(_ops.mla_decode_fp8, seen[0])
 
 
+    def test_schedule_object_built_and_reused_in_one_graph(self):
+        import torch._dynamo
+
+        for fmt in (1, 2):
+            with self.subTest(format=fmt):
+                torch._dynamo.reset()
+                self.addCleanup(torch._dynamo.reset)
+                seen = []
+                options = dict(is_fp8_kvcache=True) if fmt == 1 else {}
+
+                def step(q, k_cache, block_table, cache_seqlens, metadata, num_splits, descale_k):
+                    sched, _ = flash_mla_ts.get_mla_metadata(num_sms=132)
+                    first = flash_mla_ts.flash_mla_with_kvcache(
+                        q, k_cache, block_table, cache_seqlens, 512, sched, None, causal=True,
+                        descale_k=descale_k, **options)
+                    again = flash_mla_ts.flash_mla_with_kvcache(
+                        q, k_cache, block_table, cache_seqlens, 512, sched, None, causal=True,
+                        descale_k=descale_k, **options)
+                    return first[0], again[1]
+
+                compiled = torch.compile(step, fullgraph=True, backend=_recording_backend(seen))
+                out, lse = compiled(**_meta_mla(fmt))
+                self.assertEqual((tuple(out.shape), tuple(lse.shape)), ((2, 1, 16, 512), (2, 16, 1)))
+                self.assertEqual(len(seen), 1)
+                self.assertEqual(seen[0].count(_ops.mla_decode_fp8), 2)
+                self.assertIn(_ops.get_mla_metadata, seen[0])
+
+
 @unittest.skipIf(COMPILE_PROBLEM or FP8_PROBLEM, COMPILE_PROBLEM or FP8_PROBLEM)
 class MlaFp8CompileTest(unittest.TestCase):
     """torch.compile(fullgraph=True) of a step that decodes over an fp8_e4m3 MLA cache, into new
