@@ -4,6 +4,7 @@
  * calls take it.
  */
 import { Tensor } from '../tensor.js';
+import { Random } from './random.js';
 import {
   dequantizeE4m3,
   dequantizeFp8DsMla,
@@ -43,4 +44,24 @@ export function e4m3Of(t: Tensor, descale?: number): E4m3Tensor {
     dequantized: dequantizeE4m3(fp8, scale),
     descale: Tensor.from([scale], [1], 'float32'),
   };
+}
+
+/**
+ * A cache's values with, in each of the first `groups` groups of `groupLength` values of every row,
+ * one value 100x the rest (bf16 again): data that fp8_ds_mla's per-group scales and fp8_e4m3's one
+ * scale must follow.
+ */
+export function withOutliers(
+  cache: Tensor,
+  groupLength: number,
+  groups: number,
+  seed: number,
+): Tensor {
+  const rng = new Random(seed);
+  const x = cache.toFloat32();
+  const rowLength = cache.shape[3];
+  for (let row = 0; row < x.length; row += rowLength) {
+    for (let g = 0; g < groups; g++) x[row + g * groupLength + rng.int(0, groupLength)] *= 100;
+  }
+  return Tensor.from(x, cache.shape, 'bfloat16');
 }

@@ -1,7 +1,8 @@
 // MLA decode over FP8 caches on the GPU (docs/fp8-kv-cache.md), both formats: against the float64
 // reference over the dequantized cache (the error must be a bf16 cache's, the output dtype's
 // rounding), at pages of 1, 7, 16 and 64 tokens, s_q 1-4, causal, many splits, empty sequences,
-// fp16 queries over fp8_e4m3; every output element written (poisoned first). The error quantization
+// fp16 queries over fp8_e4m3, data with outliers (one value in each 128 of a row 100x the rest);
+// every output element written (poisoned first). The error quantization
 // adds against the original bf16 cache is printed. fp16 queries over fp8_ds_mla (bf16 rotary
 // values) are refused before any launch.
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import { ArgumentError } from '../../src/errors.js';
 import type { Fp8CacheFormat } from '../../src/fp8/cache-formats.js';
 import { naiveMlaDecode } from '../../src/reference/naive-attention.js';
 import { compareOutputs } from '../../src/testing/compare.js';
-import { dsMlaOf } from '../../src/testing/fp8-caches.js';
+import { dsMlaOf, withOutliers } from '../../src/testing/fp8-caches.js';
 import { makeMlaProblem, type MlaProblemOptions } from '../../src/testing/problems.js';
 import { assertGpuCheck, checkOnGpu } from './decode-check.js';
 import { DeviceScope, skipWithoutGpu } from './gpu.js';
@@ -52,6 +53,16 @@ FORMATS.forEach((fp8, f) => {
         );
       },
     );
+  });
+});
+
+FORMATS.forEach((fp8, f) => {
+  test(`MLA decode over ${fp8}, data with outliers`, { skip: skipWithoutGpu }, () => {
+    const c = { b: 3, sK: 300, varlen: true, sQ: 2, hQ: 16, pageSize: 16 };
+    const p = makeMlaProblem({ ...c, seed: 3180 + f });
+    const withThem = { ...p, kvCache: withOutliers(p.kvCache, 128, 4, 3180 + f) };
+    const r = checkOnGpu(withThem, { causal: true, reference: 'cpu', fp8 });
+    assertGpuCheck(r, false);
   });
 });
 

@@ -22,7 +22,7 @@ import { dsMlaScale } from '../../../src/fp8/ds-mla-token.js';
 import { naiveGqaDecode, naiveMlaDecode } from '../../../src/reference/naive-attention.js';
 import { makeGqaProblem, makeMlaProblem } from '../../../src/testing/problems.js';
 import { compareOutputs, ulpAt } from '../../../src/testing/compare.js';
-import { dsMlaOf, e4m3Of } from '../../../src/testing/fp8-caches.js';
+import { dsMlaOf, e4m3Of, withOutliers } from '../../../src/testing/fp8-caches.js';
 import { Random } from '../../../src/testing/random.js';
 import { Tensor } from '../../../src/tensor.js';
 
@@ -175,17 +175,6 @@ function checkAndReport(t: TestContext, s: Scenario): void {
       `${(100 * worstRatio).toFixed(1)}% of its bound; lse max error ${lseError.toExponential(2)} ` +
       `(bound ${lseBound.toExponential(2)})`,
   );
-}
-
-/** The same values with, in every 128-value group of every row, one value 100x (bf16 again). */
-function withOutliers(cache: Tensor, groupLength: number, groups: number, seed: number): Tensor {
-  const rng = new Random(seed);
-  const x = cache.toFloat32();
-  const rowLength = cache.shape[3];
-  for (let row = 0; row < x.length; row += rowLength) {
-    for (let g = 0; g < groups; g++) x[row + g * groupLength + rng.int(0, groupLength)] *= 100;
-  }
-  return Tensor.from(x, cache.shape, 'bfloat16');
 }
 
 const MLA = { seqlens: [301, 129, 64], sQ: 2, hQ: 16, pageSize: 64 } as const;
