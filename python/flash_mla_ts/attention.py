@@ -390,21 +390,8 @@ def _check_mla_fp8(block, q, k_cache, block_table, cache_seqlens, head_dim_v, me
     if fmt == _FP8_E4M3:
         pack_scale(block, _SCALE_SLOT, "descale_k", descale_k)
         named.append(("descale_k", descale_k))
-    parts = 0
-    if metadata is not None:
-        parts = pack(block, 4, "tile_scheduler_metadata", metadata, INT32, METADATA_LAYOUT,
-                     contiguous=True)[0]
-        named.append(("tile_scheduler_metadata", metadata))
-    if num_splits is not None:
-        pack(block, 5, "num_splits", num_splits, INT32, SPLITS_LAYOUT, contiguous=True)
-        named.append(("num_splits", num_splits))
-    same = SAME[q.dtype]
-    if out is not None:
-        pack(block, 6, "out", out, same, OUT_LAYOUT)
-        named.append(("out", out))
-    if lse is not None:
-        pack(block, 7, "lse", lse, FLOAT32, LSE_LAYOUT)
-        named.append(("lse", lse))
+    parts = _pack_schedule_and_outputs(block, 4, metadata, num_splits, out, lse, SAME[q.dtype],
+                                       named)
     head_dim_v = _require_head_dim_v(head_dim_v, d_qk)
     scale = softmax_scale_value(softmax_scale, d_qk)
     if allow_meta:
@@ -711,6 +698,27 @@ def _require_head_dim_v(head_dim_v, d_qk):
     return require_int("head_dim_v", head_dim_v, 1, d_qk, _HEAD_DIM_V_BOUND)
 
 
+def _pack_schedule_and_outputs(block, slot, metadata, num_splits, out, lse, same, named):
+    """The arguments every decode ends with, each one given checked, packed into slots slot ..
+    slot + 3 (with a block) and appended to `named`: tile_scheduler_metadata, num_splits, and
+    out (q's dtype: `same`) and lse when preallocated. Returns num_sm_parts (0 without metadata)."""
+    parts = 0
+    if metadata is not None:
+        parts = pack(block, slot, "tile_scheduler_metadata", metadata, INT32, METADATA_LAYOUT,
+                     contiguous=True)[0]
+        named.append(("tile_scheduler_metadata", metadata))
+    if num_splits is not None:
+        pack(block, slot + 1, "num_splits", num_splits, INT32, SPLITS_LAYOUT, contiguous=True)
+        named.append(("num_splits", num_splits))
+    if out is not None:
+        pack(block, slot + 2, "out", out, same, OUT_LAYOUT)
+        named.append(("out", out))
+    if lse is not None:
+        pack(block, slot + 3, "lse", lse, FLOAT32, LSE_LAYOUT)
+        named.append(("lse", lse))
+    return parts
+
+
 def _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, softmax_scale,
                   metadata, num_splits, out, lse, allow_meta, scales=None):
     """The checks of _decode_eager without the call, in its order: for the fake implementations
@@ -728,19 +736,7 @@ def _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, s
     pack(None, 0, "block_table", block_table, INT32, TABLE_LAYOUT)
     pack(None, 0, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
     named += [("block_table", block_table), ("cache_seqlens", cache_seqlens)]
-    if metadata is not None:
-        pack(None, 0, "tile_scheduler_metadata", metadata, INT32, METADATA_LAYOUT,
-             contiguous=True)
-        named.append(("tile_scheduler_metadata", metadata))
-    if num_splits is not None:
-        pack(None, 0, "num_splits", num_splits, INT32, SPLITS_LAYOUT, contiguous=True)
-        named.append(("num_splits", num_splits))
-    if out is not None:
-        pack(None, 0, "out", out, same, OUT_LAYOUT)
-        named.append(("out", out))
-    if lse is not None:
-        pack(None, 0, "lse", lse, FLOAT32, LSE_LAYOUT)
-        named.append(("lse", lse))
+    _pack_schedule_and_outputs(None, 0, metadata, num_splits, out, lse, same, named)
     head_dim_v = d_qk if v_cache is not None else _require_head_dim_v(head_dim_v, d_qk)
     softmax_scale_value(softmax_scale, d_qk)
     if allow_meta:

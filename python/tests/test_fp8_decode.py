@@ -305,56 +305,49 @@ class MlaFp8TraceTest(unittest.TestCase):
                                t["metadata"], t["num_splits"], 0.1, True, 2, None)
         self.assertEqual(caught.exception.argument, "descale_k")
 
-    def test_compiled_call_traces_as_one_graph(self):
+    def _compile_whole(self, fmt, step_for):
+        """step_for(the call's FP8 keywords) compiled whole on the meta problem of format `fmt`:
+        its (out, lse), checked for shape, and the one graph's called functions."""
         import torch._dynamo
+
+        torch._dynamo.reset()
+        self.addCleanup(torch._dynamo.reset)
+        seen = []
+        options = dict(is_fp8_kvcache=True) if fmt == 1 else {}
+        compiled = torch.compile(step_for(options), fullgraph=True,
+                                 backend=_recording_backend(seen))
+        out, lse = compiled(**_meta_mla(fmt))
+        self.assertEqual((tuple(out.shape), tuple(lse.shape)), ((2, 1, 16, 512), (2, 16, 1)))
+        self.assertEqual(len(seen), 1)
+        return seen[0]
+
+    def test_compiled_call_traces_as_one_graph(self):
+        def step_for(options):
+            def step(q, k_cache, block_table, cache_seqlens, metadata, num_splits, descale_k):
+                return flash_mla_ts.flash_mla_with_kvcache(
+                    q, k_cache, block_table, cache_seqlens, 512, metadata, num_splits,
+                    causal=True, descale_k=descale_k, **options)
+            return step
 
         for fmt in (1, 2):
             with self.subTest(format=fmt):
-                torch._dynamo.reset()
-                self.addCleanup(torch._dynamo.reset)
-                seen = []
-                backend = _recording_backend(seen)
-
-                options = dict(is_fp8_kvcache=True) if fmt == 1 else {}
-
-                def step(q, k_cache, block_table, cache_seqlens, metadata, num_splits, descale_k):
-                    return flash_mla_ts.flash_mla_with_kvcache(
-                        q, k_cache, block_table, cache_seqlens, 512, metadata, num_splits,
-                        causal=True, descale_k=descale_k, **options)
-
-                out, lse = torch.compile(step, fullgraph=True, backend=backend)(**_meta_mla(fmt))
-                self.assertEqual(tuple(out.shape), (2, 1, 16, 512))
-                self.assertEqual(tuple(lse.shape), (2, 16, 1))
-                self.assertEqual(len(seen), 1)
-                self.assertIn(_ops.mla_decode_fp8, seen[0])
-
+                self.assertIn(_ops.mla_decode_fp8, self._compile_whole(fmt, step_for))
 
     def test_schedule_object_built_and_reused_in_one_graph(self):
-        import torch._dynamo
+        def step_for(options):
+            def step(q, k_cache, block_table, cache_seqlens, metadata, num_splits, descale_k):
+                sched, _ = flash_mla_ts.get_mla_metadata(num_sms=132)
+                first, again = (flash_mla_ts.flash_mla_with_kvcache(
+                    q, k_cache, block_table, cache_seqlens, 512, sched, None, causal=True,
+                    descale_k=descale_k, **options) for _ in range(2))
+                return first[0], again[1]
+            return step
 
         for fmt in (1, 2):
             with self.subTest(format=fmt):
-                torch._dynamo.reset()
-                self.addCleanup(torch._dynamo.reset)
-                seen = []
-                options = dict(is_fp8_kvcache=True) if fmt == 1 else {}
-
-                def step(q, k_cache, block_table, cache_seqlens, metadata, num_splits, descale_k):
-                    sched, _ = flash_mla_ts.get_mla_metadata(num_sms=132)
-                    first = flash_mla_ts.flash_mla_with_kvcache(
-                        q, k_cache, block_table, cache_seqlens, 512, sched, None, causal=True,
-                        descale_k=descale_k, **options)
-                    again = flash_mla_ts.flash_mla_with_kvcache(
-                        q, k_cache, block_table, cache_seqlens, 512, sched, None, causal=True,
-                        descale_k=descale_k, **options)
-                    return first[0], again[1]
-
-                compiled = torch.compile(step, fullgraph=True, backend=_recording_backend(seen))
-                out, lse = compiled(**_meta_mla(fmt))
-                self.assertEqual((tuple(out.shape), tuple(lse.shape)), ((2, 1, 16, 512), (2, 16, 1)))
-                self.assertEqual(len(seen), 1)
-                self.assertEqual(seen[0].count(_ops.mla_decode_fp8), 2)
-                self.assertIn(_ops.get_mla_metadata, seen[0])
+                calls = self._compile_whole(fmt, step_for)
+                self.assertEqual(calls.count(_ops.mla_decode_fp8), 2)
+                self.assertIn(_ops.get_mla_metadata, calls)
 
 
 @unittest.skipIf(COMPILE_PROBLEM or FP8_PROBLEM, COMPILE_PROBLEM or FP8_PROBLEM)

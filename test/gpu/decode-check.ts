@@ -33,6 +33,29 @@ export interface GpuCheck {
   readonly splits: number;
 }
 
+/**
+ * A problem's lengths on the device, their schedule and NaN-poisoned out / lse of the decode's
+ * shapes, all owned by `scope`: what a decode call writes into, or must leave alone when refused.
+ */
+export function scheduledWithPoisonedOutputs(
+  scope: DeviceScope,
+  p: MlaProblem | GqaProblem,
+  numSms?: number,
+) {
+  const [b, sQ, hQ] = p.q.shape;
+  const hKv = ('kvCache' in p ? p.kvCache : p.kCache).shape[2];
+  const dV = 'kvCache' in p ? p.headDimV : p.vCache.shape[3];
+  const cacheSeqlens = scope.upload(p.cacheSeqlens);
+  const meta = getMlaMetadata(cacheSeqlens, (sQ * hQ) / hKv, hKv, { numSms });
+  scope.own(meta.tileSchedulerMetadata as CudaTensor);
+  scope.own(meta.numSplits as CudaTensor);
+  const out = scope.own(CudaTensor.empty([b, sQ, hQ, dV], p.q.dtype));
+  const lse = scope.own(CudaTensor.empty([b, hQ, sQ], 'float32'));
+  out.fillBytes(0xff);
+  lse.fillBytes(0xff);
+  return { cacheSeqlens, meta, out, lse };
+}
+
 export function checkOnGpu(
   p: MlaProblem | GqaProblem,
   options: {
@@ -47,7 +70,6 @@ export function checkOnGpu(
   const mla = 'kvCache' in p;
   const [b, sQ, hQ, dQk] = p.q.shape;
   const kHost = mla ? p.kvCache : p.kCache;
-  const hKv = kHost.shape[2];
   const dV = mla ? p.headDimV : p.vCache.shape[3];
   if (options.fp8 && options.reference !== 'cpu') throw new Error('fp8: the CPU reference only');
   const quantize = (t: Tensor): Fp8Tensor =>
@@ -59,14 +81,7 @@ export function checkOnGpu(
   const k = scope.upload(fp8 ? fp8.k.fp8 : kHost);
   const v = mla ? undefined : scope.upload(fp8?.v ? fp8.v.fp8 : p.vCache);
   const blockTable = scope.upload(p.blockTable);
-  const cacheSeqlens = scope.upload(p.cacheSeqlens);
-  const meta = getMlaMetadata(cacheSeqlens, (sQ * hQ) / hKv, hKv, { numSms: options.numSms });
-  scope.own(meta.tileSchedulerMetadata as CudaTensor);
-  scope.own(meta.numSplits as CudaTensor);
-  const out = scope.own(CudaTensor.empty([b, sQ, hQ, dV], p.q.dtype));
-  const lse = scope.own(CudaTensor.empty([b, hQ, sQ], 'float32'));
-  out.fillBytes(0xff);
-  lse.fillBytes(0xff);
+  const { cacheSeqlens, meta, out, lse } = scheduledWithPoisonedOutputs(scope, p, options.numSms);
   const exec = {
     causal: options.causal,
     softmaxScale: options.softmaxScale,

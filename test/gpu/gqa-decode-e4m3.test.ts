@@ -6,15 +6,13 @@
 // KV head (s_q * h_q / h_kv) is refused before any launch: the e4m3 kernel is the few-rows one.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { getMlaMetadata } from '../../src/attention/get-mla-metadata.js';
 import { gqaDecodeWithKvcache } from '../../src/attention/gqa-decode-with-kvcache.js';
-import { CudaTensor } from '../../src/backend/cuda/cuda-tensor.js';
 import { NativeError } from '../../src/errors.js';
 import { naiveGqaDecode } from '../../src/reference/naive-attention.js';
 import { compareOutputs } from '../../src/testing/compare.js';
 import { e4m3Of } from '../../src/testing/fp8-caches.js';
 import { makeGqaProblem } from '../../src/testing/problems.js';
-import { assertGpuCheck, checkOnGpu } from './decode-check.js';
+import { assertGpuCheck, checkOnGpu, scheduledWithPoisonedOutputs } from './decode-check.js';
 import { SMALL_GQA_CASES, type GqaCase } from './gqa-cases.js';
 import { DeviceScope, skipWithoutGpu } from './gpu.js';
 
@@ -63,12 +61,7 @@ test(
     });
     const k = e4m3Of(p.kCache);
     const v = e4m3Of(p.vCache);
-    const lens = scope.upload(p.cacheSeqlens);
-    const meta = getMlaMetadata(lens, 32, 1);
-    scope.own(meta.tileSchedulerMetadata as CudaTensor);
-    scope.own(meta.numSplits as CudaTensor);
-    const out = scope.own(CudaTensor.empty([2, 2, 16, 128], 'bfloat16'));
-    out.fillBytes(0xff);
+    const { cacheSeqlens: lens, meta, out } = scheduledWithPoisonedOutputs(scope, p);
     assert.throws(
       () =>
         gqaDecodeWithKvcache(

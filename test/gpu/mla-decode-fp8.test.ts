@@ -8,15 +8,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { flashMlaWithKvcache } from '../../src/attention/flash-mla-with-kvcache.js';
-import { getMlaMetadata } from '../../src/attention/get-mla-metadata.js';
-import { CudaTensor } from '../../src/backend/cuda/cuda-tensor.js';
 import { ArgumentError } from '../../src/errors.js';
 import type { Fp8CacheFormat } from '../../src/fp8/cache-formats.js';
 import { naiveMlaDecode } from '../../src/reference/naive-attention.js';
 import { compareOutputs } from '../../src/testing/compare.js';
 import { dsMlaOf, withOutliers } from '../../src/testing/fp8-caches.js';
 import { makeMlaProblem, type MlaProblemOptions } from '../../src/testing/problems.js';
-import { assertGpuCheck, checkOnGpu } from './decode-check.js';
+import { assertGpuCheck, checkOnGpu, scheduledWithPoisonedOutputs } from './decode-check.js';
 import { DeviceScope, skipWithoutGpu } from './gpu.js';
 
 interface Case extends Omit<MlaProblemOptions, 'seed'> {
@@ -87,12 +85,7 @@ test(
       dtype: 'float16',
       seed: 3191,
     });
-    const lens = scope.upload(p.cacheSeqlens);
-    const meta = getMlaMetadata(lens, 16, 1);
-    scope.own(meta.tileSchedulerMetadata as CudaTensor);
-    scope.own(meta.numSplits as CudaTensor);
-    const out = scope.own(CudaTensor.empty([2, 1, 16, 512], 'float16'));
-    out.fillBytes(0xff);
+    const { cacheSeqlens: lens, meta, out } = scheduledWithPoisonedOutputs(scope, p);
     assert.throws(
       () =>
         flashMlaWithKvcache(

@@ -31,17 +31,6 @@ namespace mla_sm90 {
 constexpr int kDsMlaScaleOffset = 512;
 constexpr int kDsMlaRopeOffset = 528;
 
-__device__ __forceinline__ void ld_shared_v4(uint32_t (&v)[4], uint32_t addr) {
-  asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(v[0]), "=r"(v[1]), "=r"(v[2]), "=r"(v[3])
-               : "r"(addr));
-}
-__device__ __forceinline__ void st_shared_v4(uint32_t addr, const uint32_t (&v)[4]) {
-  asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(v[0]), "r"(v[1]),
-               "r"(v[2]), "r"(v[3])
-               : "memory");
-}
-
 // 16-byte chunk q (0..3) of code row r of a box, in its upper (a box's own codes) or lower half.
 __device__ __forceinline__ uint32_t code_offset(int r, int q, bool upper) {
   return static_cast<uint32_t>((upper ? kBoxBytes / 2 : 0) + r * 64 + q * 16);
@@ -80,14 +69,12 @@ __device__ __forceinline__ void produce_fp8(const DecodeParams& p, const Smem& s
           v[2 * u + 1] = e4m3x2_to<Elem>(static_cast<uint16_t>(codes >> 16));
         }
       }
-      st_shared_v4(dst + box_offset(r, 2 * q + h), v);
+      ptx::st_shared_v4(dst + box_offset(r, 2 * q + h), v);
     }
   };
   // The bf16 multiplier of row r's values in box `box` of buffer b.
   auto scale_of = [&](int b, int r, int box) {
-    float s = 1.f;
-    if constexpr (kDs)
-      asm volatile("ld.shared.f32 %0, [%1];\n" : "=f"(s) : "r"(sm.scales(b, r) + box / 2 * 4));
+    const float s = kDs ? ptx::ld_shared_f32(sm.scales(b, r) + box / 2 * 4) : 1.f;
     return __float2bfloat162_rn(s * 0x1p120f);
   };
 
@@ -165,7 +152,7 @@ __device__ __forceinline__ void produce_fp8(const DecodeParams& p, const Smem& s
         for (int j = 0; j < 2; ++j) {
           const int r = r0 + 32 * j;
           uint32_t c[4];
-          ld_shared_v4(c, src + code_offset(r, q, false));
+          ptx::ld_shared_v4(c, src + code_offset(r, q, false));
           convert_chunk(c, sm.tile(b) + box * kBoxBytes, r, q, scale_of(b, r, box));
         }
       }
@@ -174,7 +161,7 @@ __device__ __forceinline__ void produce_fp8(const DecodeParams& p, const Smem& s
         const uint32_t base = sm.tile(b) + box * kBoxBytes;
         uint32_t c[2][4];
 #pragma unroll
-        for (int j = 0; j < 2; ++j) ld_shared_v4(c[j], base + code_offset(r0 + 32 * j, q, true));
+        for (int j = 0; j < 2; ++j) ptx::ld_shared_v4(c[j], base + code_offset(r0 + 32 * j, q, true));
         ptx::named_barrier_sync(kBarProducer, 128);
 #pragma unroll
         for (int j = 0; j < 2; ++j)
