@@ -4,6 +4,7 @@
 #include <cuda_fp16.h>
 
 #include "../kernels/config.h"
+#include "../kernels/mla_decode_fp8_sm90/launch.h"
 #include "../kernels/mla_decode_sm90/launch.h"
 #include "decode_common.h"
 
@@ -53,13 +54,15 @@ extern "C" fmla_status fmla_mla_decode(const fmla_tensor* q, const fmla_tensor* 
   return dispatch<__half>(p, stream);
 }
 
-// The sm_90a kernel with the dequantizing producer, then the combine; no other kernel reads FP8
-// MLA caches.
+// Up to 32 query rows a KV head: the keys x rows kernel (kernels/mla_decode_fp8_sm90/), which
+// converts codes in registers and pads nothing; more rows: the 64-row sm_90a kernel with the
+// dequantizing producer. Then the combine; no other kernel reads FP8 MLA caches.
 template <typename Elem, MlaCache CACHE>
 static fmla_status dispatch_fp8(const DecodeParams& p, void* stream) {
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   cudaError_t err = cudaSuccess;
-  if (!launch_mla_decode_sm90_fp8<Elem, CACHE>(p, s, &err))
+  if (!launch_mla_decode_fp8_sm90<Elem, CACHE>(p, s, &err) &&
+      !launch_mla_decode_sm90_fp8<Elem, CACHE>(p, s, &err))
     return fail(FMLA_ERROR_UNSUPPORTED,
                 "kv_cache: MLA decode over an FP8 cache needs an sm_90 device and this library's "
                 "sm_90a code");

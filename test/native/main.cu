@@ -591,9 +591,15 @@ static const char* format_name(int format) {
   return format == FMLA_KV_FORMAT_FP8_DS_MLA ? "fp8_ds_mla" : "fp8_e4m3";
 }
 
+// Whether an FP8 decode must give the 16-bit decode's bits over the dequantized cache: fp8_ds_mla
+// (exact values, nothing folded) through the 64-row kernel (more than 32 query rows a KV head),
+// whose products are the 16-bit kernel's; the keys x rows kernel sums in another order.
+static bool same_bits_as_16bit(const Spec& s, int format) {
+  return format == FMLA_KV_FORMAT_FP8_DS_MLA && s.s_q * s.h_q > 32;
+}
+
 // One FP8 decode against the reference over the dequantized cache (every output written, the
-// usual tolerance); with `same_bits`, also against the 16-bit decode over that cache bit for bit
-// (the dequantized values are exact and nothing is folded: fp8_ds_mla).
+// usual tolerance); with `same_bits`, also against the 16-bit decode over that cache bit for bit.
 static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bool same_bits) {
   Problem P = build(s, seed);
   Fp8Cache c = quantize_cache(P, format, descale);
@@ -626,11 +632,13 @@ static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bo
 static void suite_mla_fp8(bool quick) {
   uint64_t seed = 5000;
   struct Shape { int s_q, h_q; bool causal; };
-  const Shape shapes[] = {{1, 16, false}, {2, 128, true}, {4, 32, true}, {1, 64, false}};
+  // 16 and 32 query rows take the keys x rows kernel, more the 64-row one.
+  const Shape shapes[] = {{1, 16, false}, {2, 16, true},  {1, 32, false},
+                          {2, 128, true}, {4, 32, true}, {1, 64, false}};
   for (int format : {FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3})
     for (int ps : {1, 16, 64, 7})
       for (const Shape& sh : shapes) {
-        if (quick && (sh.h_q == 32 || ps == 7)) continue;
+        if (quick && ((sh.h_q == 32 && sh.s_q == 4) || ps == 7)) continue;
         Spec s;
         s.page_size = ps, s.s_q = sh.s_q, s.h_q = sh.h_q, s.causal = sh.causal;
         s.lens = {0, 1, 3, 70, 301, 1500};
@@ -640,7 +648,7 @@ static void suite_mla_fp8(bool quick) {
         s.name = name;
         // fp8_e4m3 with a power-of-two scale: exact dequantized values, but the scale is folded
         // out of the products, so the bits may differ from the 16-bit decode's.
-        fp8_case(s, format, 1.f / 64, ++seed, format == FMLA_KV_FORMAT_FP8_DS_MLA);
+        fp8_case(s, format, 1.f / 64, ++seed, same_bits_as_16bit(s, format));
       }
   {  // fp16 queries (fp8_e4m3 only), a scale that is not a power of two, many splits
     Spec s;
@@ -654,7 +662,7 @@ static void suite_mla_fp8(bool quick) {
     s.h_q = 16, s.s_q = 1, s.page_size = 64, s.sample_rows = 512;
     s.lens = varlen(128, 2048, 1, 13);
     s.name = std::string("mla ") + format_name(format) + " b=128 varlen 2048 h_q=16";
-    fp8_case(s, format, 0.0123f, ++seed, format == FMLA_KV_FORMAT_FP8_DS_MLA);
+    fp8_case(s, format, 0.0123f, ++seed, same_bits_as_16bit(s, format));
   }
   // Wrong combinations: typed errors before any launch.
   Spec s;
@@ -1345,6 +1353,10 @@ int main(int argc, char** argv) {
     fp8_case(f, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, 5, true);
     f.page_size = 1, f.name = "small mla fp8_e4m3 ps=1";
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 6, false);
+    f.h_q = 16, f.name = "small mla fp8_ds_mla ps=1 32 rows (keys x rows)";  // the few-rows kernel
+    fp8_case(f, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, 7, false);
+    f.s_q = 1, f.page_size = 64, f.name = "small mla fp8_e4m3 ps=64 16 rows (keys x rows)";
+    fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 8, false);
   }
   if (mode == "profile-gqa") {  // one GQA row (b 128, s_k 4096, page 16), two calls, for a profiler
     Spec s;

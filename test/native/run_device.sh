@@ -27,13 +27,13 @@ for step in $STEPS; do
       timeout 240 build/fmla_native_test bench-fp8 > "$OUT/bench-fp8.log" 2>&1
       echo "== bench-fp8 rc=$? ($(( $(date +%s) - t0 )) s)"; grep -vE '^PASS' "$OUT/bench-fp8.log" | tail -30 ;;
     profile-fp8)
-      timeout 150 ncu --clock-control none -k regex:mla_decode_sm90 --metrics \
+      timeout 150 ncu --clock-control none -k regex:"mla_decode_(fp8_)?sm90" --metrics \
 regex:smsp__average_warps_issue_stalled_.*_per_issue_active.ratio,gpu__time_duration.sum,smsp__inst_executed.sum,\
 sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_alu.sum,\
 sm__inst_executed_pipe_fma.sum,sm__inst_executed_pipe_fp16.sum,sm__inst_executed_pipe_xu.sum,sm__inst_executed_pipe_lsu.sum \
         build/fmla_native_test profile-fp8 > "$OUT/ncu-fp8.log" 2>&1
       echo "== profile-fp8 rc=$? ($(( $(date +%s) - t0 )) s)"
-      grep -E "mla_decode_sm90_kernel|duration|inst_executed|pipe|stalled_(barrier|long|short|wait|math|mio|lg|membar|no_inst|dispatch)" "$OUT/ncu-fp8.log" | sed -E 's/void fmla::mla_sm90::mla_decode_sm90_kernel<([^>]*)>.*/kernel<\1>/' | cut -c1-150 ;;
+      grep -E "mla_decode_(fp8_)?sm90_kernel|duration|inst_executed|pipe|stalled_(barrier|long|short|wait|math|mio|lg|membar|no_inst|dispatch)" "$OUT/ncu-fp8.log" | sed -E 's/void fmla::mla_sm90::mla_decode_sm90_kernel<([^>]*)>.*/kernel<\1>/' | cut -c1-150 ;;
     pages)
       timeout 150 build/fmla_native_test bench-pages > "$OUT/pages.log" 2>&1
       echo "== pages rc=$? ($(( $(date +%s) - t0 )) s)"; grep -vE '^PASS' "$OUT/pages.log" | tail -24 ;;

@@ -42,4 +42,22 @@ __device__ __forceinline__ uint2 e4m3x4_to_bf16_bits_2p_minus120(uint32_t w) {
                     ((hi >> 4) & 0x07F007F0u) | (hi & 0x80008000u));
 }
 
+// Four e4m3 codes (one word) as two registers of two Elem values each, times 2^-120 (bf16) or 2^-8
+// (fp16): .x holds bytes 1 and 3 (byte 1 in the low half), .y bytes 0 and 2. The same field moves
+// as above without the PRMT, and the left shifts are integer multiplies, which run on the FMA pipe
+// beside the ALU's masks. A product by e4m3_bits_unscale<Elem>() then gives the values, exactly.
+template <typename Elem>
+__device__ __forceinline__ uint2 e4m3x4_to_bits_interleaved(uint32_t w) {
+  // Where a code's lowest bit goes in an Elem (its exponent's and mantissa's places).
+  constexpr int kPos = std::is_same<Elem, __half>::value ? 7 : 4;
+  constexpr uint32_t kField = std::is_same<Elem, __half>::value ? 0x3F803F80u : 0x07F007F0u;
+  uint2 r;
+  r.x = ((w >> (8 - kPos)) & kField) | (w & 0x80008000u);
+  r.y = ((w * (1u << kPos)) & kField) | ((w * 256u) & 0x80008000u);
+  return r;
+}
+template <typename Elem>
+__host__ __device__ constexpr float e4m3_bits_unscale() {
+  return std::is_same<Elem, __half>::value ? 256.f : 0x1p120f;
+}
 }  // namespace fmla

@@ -62,6 +62,10 @@ __device__ __forceinline__ void st_shared_v4(uint32_t addr, const uint32_t (&v)[
                : "memory");
 }
 
+__device__ __forceinline__ void st_shared_u32(uint32_t addr, uint32_t v) {
+  asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory");
+}
+
 __device__ __forceinline__ float ld_shared_f32(uint32_t addr) {
   float x;
   asm volatile("ld.shared.f32 %0, [%1];\n" : "=f"(x) : "r"(addr));
@@ -112,6 +116,15 @@ __device__ __forceinline__ float ex2(float x) {
   return y;
 }
 
+// stmatrix.sync.aligned.m8n8.x4.trans.shared.b16: four 8x8 b16 matrices stored transposed; r[i]
+// is the accumulator-layout fragment of matrix i (lane l: row l / 4, elements 2 (l % 4) + {0, 1}),
+// and lane 8 i + j gives the address of memory row j of matrix i (= column j of the fragment).
+__device__ __forceinline__ void stmatrix_x4_trans(uint32_t addr, const uint32_t (&r)[4]) {
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr),
+               "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
+               : "memory");
+}
+
 // ---- mbarrier (shared::cta): transaction-counted barriers that TMA copies complete ----
 
 __device__ __forceinline__ void mbarrier_init(uint32_t bar, uint32_t count) {
@@ -154,6 +167,17 @@ __device__ __forceinline__ void tma_load_3d(uint32_t dst, const void* tensor_map
       "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint"
       " [%0], [%1, {%2, %3, %4}], [%5], %6;\n" ::"r"(dst),
       "l"(tensor_map), "r"(c0), "r"(c1), "r"(c2), "r"(bar), "l"(l2_policy)
+      : "memory");
+}
+
+// cp.async.bulk (global -> shared, no tensor map): `bytes` contiguous bytes (a multiple of 16, both
+// addresses 16-byte aligned), completing that many bytes on mbarrier `bar`.
+__device__ __forceinline__ void bulk_load(uint32_t dst, const void* src, uint32_t bytes,
+                                          uint32_t bar, uint64_t l2_policy) {
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint"
+      " [%0], [%1], %2, [%3], %4;\n" ::"r"(dst),
+      "l"(src), "r"(bytes), "r"(bar), "l"(l2_policy)
       : "memory");
 }
 

@@ -6,6 +6,7 @@
 
 #include <type_traits>
 
+#include "../common/sm90a_ready.h"
 #include "kernel.cuh"
 #include "launch.h"
 
@@ -32,29 +33,9 @@ inline bool pages_fit_tma(int page_size) {
   return page_size >= kMinTmaPageRows && (page_size & (page_size - 1)) == 0;
 }
 
-// sm_90a code for this kernel is in the library and the device can run it (checked once a device:
-// 0 = not yet, 1 = yes, shared memory configured, 2 = no).
 template <typename Elem, KvLoad LOAD, MlaCache CACHE>
 bool kernel_ready(int device) {
-  static int state[64] = {};
-  if (device < 0 || device >= 64) return false;
-  int s = __atomic_load_n(&state[device], __ATOMIC_ACQUIRE);
-  if (s == 0) {
-    const auto kernel = mla_decode_sm90_kernel<Elem, LOAD, CACHE>;
-    int major = 0, minor = 0;
-    cudaFuncAttributes attr{};
-    s = 2;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess &&
-        major == 9 && minor == 0 && cudaFuncGetAttributes(&attr, kernel) == cudaSuccess &&
-        attr.binaryVersion == 90 && attr.ptxVersion >= 90 &&
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             SmemLayout::kBytes) == cudaSuccess)
-      s = 1;
-    cudaGetLastError();  // a refusal above is not the caller's error
-    __atomic_store_n(&state[device], s, __ATOMIC_RELEASE);
-  }
-  return s == 1;
+  return sm90a_kernel_ready<mla_decode_sm90_kernel<Elem, LOAD, CACHE>>(device, SmemLayout::kBytes);
 }
 
 // The cache as [num_pages][page_size rows][576 columns]; a box is 64 columns of min(page, 64) rows.

@@ -1,0 +1,514 @@
+// MLA decode over FP8 caches for at most 32 query rows a KV head (sm_90a): keys x rows tiles.
+//
+// With few query rows (h_q 16 or 32 at s_q 1: the memory-bound rows) the 64-row kernel pads them to
+// 64 and its tensor-core time alone exceeds what the FP8 bytes take to stream (bench/NOTES.md, v15).
+// Here the keys are the M dimension of both products and the query rows their N (16 or 32):
+//
+//   S^T (64 keys x N) = K Q^T      A = K from registers, B = Q (shared memory)
+//   O^T (512 x N)    += V^T P^T    A = V^T from registers, B = P^T (shared memory)
+//
+// so nothing is padded beyond N, and the codes become A fragments in registers: a thread loads the
+// code bytes its fragments hold from the ring stage (16 at a time), gathers pairs with one PRMT,
+// moves the fields into bf16's (e4m3_hi_bytes_to_bits) and multiplies by 2^120 times the scale,
+// which is exact (fp8_ds_mla: the group scale of that key; fp8_e4m3: its scale is folded into the
+// scores and the output). Nothing converted is ever stored. Q's columns are permuted within each
+// 64-column box (q_position) so that a thread's 4 columns of a k-step are 4 consecutive code bytes;
+// for V^T the value dimension is permuted instead: m-tile t's rows 16 w + g and 16 w + g + 8 (warp
+// w, lane quad g) are values 16 (8 w + g) + 2 t and + 1, so a thread's 16 values of all 8 m-tiles
+// are one 16-byte load per key, all in fp8_ds_mla group w.
+//
+// Two consumer warpgroups take a sequence's tiles in turn, each with its own online softmax over
+// the columns (a tile's column maxima meet across the warpgroup's 4 warps in shared memory) and its
+// own O^T; at the sequence's end they merge, each finishing half of the values. One producer warp
+// streams the part's tiles into a 4-stage ring with bulk copies (one per page run: a tile of a
+// 64-token page is one copy, of one-token pages 64), so the page size only changes the copies.
+// The grid and schedule are the split-KV kernels' (docs/schedule.md).
+#pragma once
+
+#include <math.h>
+
+#include <type_traits>
+
+#include "../common/decode_params.h"
+#include "../common/e4m3.cuh"
+#include "../common/ptx.cuh"
+#include "../common/schedule_fields.h"
+#include "../common/wgmma.cuh"
+#include "traits.h"
+
+namespace fmla {
+namespace mla_fp8_sm90 {
+
+// fp8_ds_mla's 656-byte token: 512 codes, 4 float32 scales (one per 128 codes), 64 bf16 values.
+constexpr int kDsScaleOffset = 512;
+constexpr int kDsRopeOffset = 528;
+
+// ---------------------------------------------------------------- producer
+
+// One warp: every tile of the part, in order, into ring stage (n % kStages) for the n-th tile, as
+// runs of tokens contiguous in both the cache and the tile (a lane a run).
+template <MlaCache CACHE, int COLS>
+__device__ __forceinline__ void produce(const DecodeParams& p, const Smem<CACHE, COLS>& sm,
+                                        int lane) {
+  constexpr int kTok = SmemLayout<CACHE, COLS>::kTokenBytes;
+  const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
+  const uint8_t* cache = static_cast<const uint8_t*>(p.k);
+  // A tile (64 keys from a multiple of 64) lies in one page when pages hold a multiple of 64
+  // tokens, in whole pages when they hold a divisor of 64; rows with gaps go one by one.
+  const bool packed = p.k_stride_row == kTok;
+  const int run = !packed                        ? 1
+                  : p.page_size % kBlockN == 0  ? kBlockN
+                  : kBlockN % p.page_size == 0  ? p.page_size
+                                                : 1;
+  const uint64_t policy = ptx::l2_policy<0>();  // read once
+  uint32_t n = 0;
+  for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
+    const SequenceWork w = sequence_work(p, meta, bi);
+    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
+    for (int t = 0; t < w.n_tiles; ++t, ++n) {
+      const int s = n % kStages;
+      ptx::mbarrier_wait(sm.empty(s), ((n / kStages) & 1u) ^ 1u);  // the first lap finds it free
+      const int tile_start = w.start + t * kBlockN;
+      const int valid = min(kBlockN, w.end - tile_start);
+      if (lane == 0) ptx::mbarrier_arrive_expect_tx(sm.full(s), valid * kTok);
+      __syncwarp();
+      const int runs = (valid + run - 1) / run;
+      for (int j = lane; j < runs; j += 32) {
+        const int key = tile_start + j * run;
+        const int rows = min(run, w.end - key);
+        const int page = block_table[static_cast<int64_t>(key / p.page_size) * p.bt_stride_page];
+        const uint8_t* src = cache + static_cast<int64_t>(page) * p.k_stride_page +
+                             static_cast<int64_t>(key % p.page_size) * p.k_stride_row;
+        ptx::bulk_load(sm.stage(s) + j * run * kTok, src, rows * kTok, sm.full(s), policy);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- consumers
+
+template <typename Elem>
+__device__ __forceinline__ uint32_t mul2(uint32_t a, uint32_t b) {
+  if constexpr (std::is_same<Elem, __half>::value) {
+    const __half2 r = __hmul2(*reinterpret_cast<const __half2*>(&a),
+                              *reinterpret_cast<const __half2*>(&b));
+    return *reinterpret_cast<const uint32_t*>(&r);
+  } else {
+    const __nv_bfloat162 r = __hmul2(*reinterpret_cast<const __nv_bfloat162*>(&a),
+                                     *reinterpret_cast<const __nv_bfloat162*>(&b));
+    return *reinterpret_cast<const uint32_t*>(&r);
+  }
+}
+
+// Q rows of sequence bi into the permuted boxes (rows past rows_per_kv zero), by all consumer
+// threads, every load in flight at once.
+template <typename Elem, int COLS>
+__device__ __forceinline__ void load_q(const DecodeParams& p, int bi, uint32_t s_q, int tid) {
+  constexpr int kChunks = kMlaHeadDimQK / 8;  // 16-byte chunks a row
+  constexpr int kItems = (COLS * kChunks + kConsumerThreads - 1) / kConsumerThreads;
+  uint4 v[kItems];
+#pragma unroll
+  for (int i = 0; i < kItems; ++i) {
+    const int item = tid + i * kConsumerThreads, m = item / kChunks, chunk = item % kChunks;
+    v[i] = make_uint4(0u, 0u, 0u, 0u);
+    if (item < COLS * kChunks && m < p.rows_per_kv) {
+      const Elem* row = static_cast<const Elem*>(p.q) + bi * p.q_stride_b +
+                        (m / p.heads_per_kv) * p.q_stride_s +
+                        (blockIdx.y * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
+      v[i] = *reinterpret_cast<const uint4*>(row + chunk * 8);
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < kItems; ++i) {
+    const int item = tid + i * kConsumerThreads, m = item / kChunks, chunk = item % kChunks;
+    if (item >= COLS * kChunks) break;
+    const uint32_t words[4] = {v[i].x, v[i].y, v[i].z, v[i].w};
+    const uint32_t box = s_q + (chunk / 8) * (COLS * 128);
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {  // columns d .. d + 3: (d + 1, d + 3) and (d, d + 2) stay paired
+      const int d = chunk * 8 + 4 * k;
+      const int pos_odd = q_position(d + 1), pos_even = q_position(d);
+      ptx::st_shared_u32(box + box_offset(m, pos_odd / 8) + (pos_odd % 8) * 2,
+                         __byte_perm(words[2 * k], words[2 * k + 1], 0x7632));
+      ptx::st_shared_u32(box + box_offset(m, pos_even / 8) + (pos_even % 8) * 2,
+                         __byte_perm(words[2 * k], words[2 * k + 1], 0x5410));
+    }
+  }
+}
+
+template <typename Elem, MlaCache CACHE, int COLS>
+__device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE, COLS>& sm,
+                                        uint8_t* smem, int wg, int ctid) {
+  using L = SmemLayout<CACHE, COLS>;
+  constexpr bool kDs = CACHE == MlaCache::kFp8DsMla;
+  constexpr int kTok = L::kTokenBytes;
+  constexpr int NT = COLS / 8;    // 8-column tiles of an accumulator
+  constexpr int NC = 2 * NT;      // columns a thread holds: 8 (k / 2) + 2 (lane % 4) + k % 2
+  constexpr int kAcc = COLS / 2;  // a thread's floats of a 64 x COLS accumulator
+  static_assert(!kDs || std::is_same<Elem, __nv_bfloat16>::value, "fp8_ds_mla: bf16 queries");
+  const int tid = wg * 128 + ctid;
+  const int warp = ctid / 32, lane = ctid % 32, g = lane / 4, c = lane % 4;
+  const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
+  // fp8_e4m3: the cache's one scale folded out of the products, into the scores and the output.
+  const float scale_log2 = kDs ? p.scale_log2 : p.scale_log2 * *p.descale_k;
+  const float value_scale = kDs ? 1.f : *p.descale_k;
+  constexpr float kUnscale = e4m3_bits_unscale<Elem>();
+  const uint32_t unit = pack2<Elem>(kUnscale, kUnscale);
+  float* tile_max_buf = reinterpret_cast<float*>(smem + L::kOffMax);  // [wg][parity][warp][col]
+  float* seq_stats = reinterpret_cast<float*>(smem + L::kOffSeqStats);  // [wg][max, 4 sums][col]
+  const uint64_t q_desc = wgmma::desc_sw128(sm.q(), 16, 1024);
+  const uint64_t p_desc = wgmma::desc_sw128(sm.p(wg), 16, 1024);
+  auto col_of = [&](int k) { return 8 * (k / 2) + 2 * c + k % 2; };
+  const int r0 = 16 * warp + g;  // this thread's keys of a tile in S^T: r0, r0 + 8
+
+  uint32_t n_before = 0;  // tiles of the part's earlier sequences (ring position)
+  uint32_t my_tiles = 0;  // tiles this warpgroup has done (parity of the maxima buffer)
+  for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
+    const SequenceWork w = sequence_work(p, meta, bi);
+    // Q, once the last sequence's merge is done with its place.
+    ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
+    load_q<Elem, COLS>(p, bi, sm.q(), tid);
+    wgmma::fence_proxy_async();
+    ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
+
+    // Keys below limit_of(k) are attended by column k (computed where a tile needs masks).
+    auto limit_of = [&](int k) {
+      const int col = col_of(k);
+      const int j = col < p.rows_per_kv ? col / p.heads_per_kv : 0;
+      return p.causal ? min(w.end, w.seqlen - p.s_q + j + 1) : w.end;
+    };
+    const int mask_from = p.causal ? min(w.end, w.seqlen - p.s_q + 1) : w.end;
+
+    float o[8][kAcc];
+#pragma unroll
+    for (int t = 0; t < 8; ++t)
+#pragma unroll
+      for (int i = 0; i < kAcc; ++i) o[t][i] = 0.f;
+    float m_run[NC], l_part[NC];
+#pragma unroll
+    for (int k = 0; k < NC; ++k) m_run[k] = -INFINITY, l_part[k] = 0.f;
+
+    for (int t = wg; t < w.n_tiles; t += kConsumerWarpgroups, ++my_tiles) {
+      const uint32_t n = n_before + t;
+      const int s = n % kStages;
+      const int tile_start = w.start + t * kBlockN;
+      const int valid = min(kBlockN, w.end - tile_start);
+      ptx::mbarrier_wait(sm.full(s), (n / kStages) & 1u);
+
+      // ---- S^T = K Q^T, a box (4 k-steps) a group, two groups in flight; each group's code
+      // bytes are loaded while the one before is converted.
+      float acc[kAcc];
+      const uint8_t* row0 = smem + L::kOffRing + s * L::kStageBytes + r0 * kTok;
+      const uint8_t* row1 = row0 + 8 * kTok;
+      auto ld16 = [](const uint8_t* at) { return *reinterpret_cast<const uint4*>(at); };
+      float sc0[4], sc1[4];  // fp8_ds_mla: the group scales of keys r0, r0 + 8
+      if constexpr (kDs) {
+        const float4 a = *reinterpret_cast<const float4*>(row0 + kDsScaleOffset);
+        const float4 b = *reinterpret_cast<const float4*>(row1 + kDsScaleOffset);
+        sc0[0] = a.x, sc0[1] = a.y, sc0[2] = a.z, sc0[3] = a.w;
+        sc1[0] = b.x, sc1[1] = b.y, sc1[2] = b.z, sc1[3] = b.w;
+      }
+      constexpr int kCodeBoxes = kDs ? kBoxes - 1 : kBoxes;  // fp8_ds_mla's box 8 is bf16
+      uint4 next0 = ld16(row0 + 16 * c), next1 = ld16(row1 + 16 * c);
+#pragma unroll
+      for (int q = 0; q < kBoxes; ++q) {
+        uint32_t a[4][4];
+        if (q >= kCodeBoxes) {  // bf16 rotary values: a thread's 16 of a row, paired as Q's columns
+          const uint4 lo0 = next0, lo1 = next1;
+          const uint4 hi0 = ld16(row0 + kDsRopeOffset + 32 * c + 16);
+          const uint4 hi1 = ld16(row1 + kDsRopeOffset + 32 * c + 16);
+          const uint32_t x0[8] = {lo0.x, lo0.y, lo0.z, lo0.w, hi0.x, hi0.y, hi0.z, hi0.w};
+          const uint32_t x1[8] = {lo1.x, lo1.y, lo1.z, lo1.w, hi1.x, hi1.y, hi1.z, hi1.w};
+#pragma unroll
+          for (int u = 0; u < 4; ++u) {
+            a[u][0] = __byte_perm(x0[2 * u], x0[2 * u + 1], 0x7632);
+            a[u][1] = __byte_perm(x1[2 * u], x1[2 * u + 1], 0x7632);
+            a[u][2] = __byte_perm(x0[2 * u], x0[2 * u + 1], 0x5410);
+            a[u][3] = __byte_perm(x1[2 * u], x1[2 * u + 1], 0x5410);
+          }
+        } else {
+          const uint4 c0 = next0, c1 = next1;
+          if (q + 1 < kCodeBoxes) {
+            next0 = ld16(row0 + 64 * (q + 1) + 16 * c), next1 = ld16(row1 + 64 * (q + 1) + 16 * c);
+          } else if (q + 1 < kBoxes) {  // fp8_ds_mla: the first half of the rotary values
+            next0 = ld16(row0 + kDsRopeOffset + 32 * c), next1 = ld16(row1 + kDsRopeOffset + 32 * c);
+          }
+          uint32_t mul0 = unit, mul1 = unit;
+          if constexpr (kDs) {
+            mul0 = pack2<Elem>(sc0[q / 2] * kUnscale, sc0[q / 2] * kUnscale);
+            mul1 = pack2<Elem>(sc1[q / 2] * kUnscale, sc1[q / 2] * kUnscale);
+          }
+          const uint32_t x0[4] = {c0.x, c0.y, c0.z, c0.w}, x1[4] = {c1.x, c1.y, c1.z, c1.w};
+#pragma unroll
+          for (int u = 0; u < 4; ++u) {
+            const uint2 v0 = e4m3x4_to_bits_interleaved<Elem>(x0[u]);
+            const uint2 v1 = e4m3x4_to_bits_interleaved<Elem>(x1[u]);
+            a[u][0] = mul2<Elem>(v0.x, mul0), a[u][2] = mul2<Elem>(v0.y, mul0);
+            a[u][1] = mul2<Elem>(v1.x, mul1), a[u][3] = mul2<Elem>(v1.y, mul1);
+          }
+        }
+        wgmma::fence();
+#pragma unroll
+        for (int u = 0; u < 4; ++u)
+          wgmma::MmaRegA<Elem, COLS, 0>::run(acc, a[u],
+                                             q_desc + ((q * L::kQBoxBytes + u * 32) >> 4),
+                                             q > 0 || u > 0);
+        wgmma::commit();
+        wgmma::wait<1>();
+      }
+      wgmma::wait<0>();
+
+      // ---- online softmax over the columns (base-2 logits)
+      const bool masked = tile_start + kBlockN > mask_from;
+      float tmax[NC];
+#pragma unroll
+      for (int k = 0; k < NC; ++k) tmax[k] = -INFINITY;
+#pragma unroll
+      for (int i = 0; i < kAcc; ++i) acc[i] *= scale_log2;
+      if (masked) {
+#pragma unroll
+        for (int i = 0; i < kAcc; ++i)
+          if (tile_start + r0 + 8 * ((i / 2) % 2) >= limit_of(2 * (i / 4) + i % 2)) acc[i] = -INFINITY;
+      }
+#pragma unroll
+      for (int i = 0; i < kAcc; ++i) tmax[2 * (i / 4) + i % 2] = fmaxf(tmax[2 * (i / 4) + i % 2], acc[i]);
+      float* mbuf = tile_max_buf + (wg * 2 + (my_tiles & 1u)) * 4 * COLS;
+#pragma unroll
+      for (int k = 0; k < NC; ++k) {
+        tmax[k] = fmaxf(tmax[k], __shfl_xor_sync(0xffffffffu, tmax[k], 4));
+        tmax[k] = fmaxf(tmax[k], __shfl_xor_sync(0xffffffffu, tmax[k], 8));
+        tmax[k] = fmaxf(tmax[k], __shfl_xor_sync(0xffffffffu, tmax[k], 16));
+        if (g == 0) mbuf[warp * COLS + col_of(k)] = tmax[k];
+      }
+      ptx::named_barrier_sync(kBarWg0 + wg, 128);
+      float base[NC], alpha[NC];
+      bool rescale = false;
+#pragma unroll
+      for (int k = 0; k < NC; ++k) {
+        const int col = col_of(k);
+        const float tm = fmaxf(fmaxf(mbuf[col], mbuf[COLS + col]),
+                               fmaxf(mbuf[2 * COLS + col], mbuf[3 * COLS + col]));
+        const float new_max = fmaxf(m_run[k], tm);
+        base[k] = new_max == -INFINITY ? 0.f : new_max;
+        alpha[k] = ptx::ex2(m_run[k] - base[k]);
+        rescale |= alpha[k] != 1.f;
+        m_run[k] = new_max;
+        l_part[k] *= alpha[k];
+      }
+#pragma unroll
+      for (int i = 0; i < kAcc; ++i) {
+        const int k = 2 * (i / 4) + i % 2;
+        acc[i] = ptx::ex2(acc[i] - base[k]);
+        l_part[k] += acc[i];
+      }
+      if (__any_sync(0xffffffffu, rescale)) {
+#pragma unroll
+        for (int t = 0; t < 8; ++t)
+#pragma unroll
+          for (int i = 0; i < kAcc; ++i) o[t][i] *= alpha[2 * (i / 4) + i % 2];
+      }
+      // P^T into this warpgroup's box: each warp's 16 keys x COLS columns, stored transposed.
+#pragma unroll
+      for (int h = 0; h < NT / 2; ++h) {
+        const uint32_t r[4] = {pack2<Elem>(acc[8 * h], acc[8 * h + 1]),
+                               pack2<Elem>(acc[8 * h + 2], acc[8 * h + 3]),
+                               pack2<Elem>(acc[8 * h + 4], acc[8 * h + 5]),
+                               pack2<Elem>(acc[8 * h + 6], acc[8 * h + 7])};
+        const int i = lane / 8, j = lane % 8;
+        ptx::stmatrix_x4_trans(sm.p(wg) + box_offset(16 * h + 8 * (i / 2) + j, 2 * warp + i % 2), r);
+      }
+      wgmma::fence_proxy_async();  // P^T is read by wgmma
+      ptx::named_barrier_sync(kBarWg0 + wg, 128);
+
+      // ---- O^T += V^T P^T, 16 keys a k-step, 4 m-tiles a group, two groups in flight; a
+      // k-step's code bytes (and fp8_ds_mla scales) are loaded while the one before is converted.
+      const uint8_t* tile_rows = smem + L::kOffRing + s * L::kStageBytes;
+      const int value_chunk = 16 * (8 * warp + g);
+      auto load_step = [&](int kk, uint4 (&x)[4], uint32_t& mul01, uint32_t& mul23) {
+        const int k0 = 16 * kk + 2 * c;  // keys k0, k0 + 1, k0 + 8, k0 + 9
+        const int keys[4] = {k0, k0 + 1, k0 + 8, k0 + 9};
+#pragma unroll
+        for (int e = 0; e < 4; ++e) x[e] = ld16(tile_rows + keys[e] * kTok + value_chunk);
+        mul01 = mul23 = unit;
+        if constexpr (kDs) {  // group `warp` of each key; 0 past the end (its scale is garbage)
+          float sc[4];
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            sc[e] = keys[e] < valid ? *reinterpret_cast<const float*>(
+                                          tile_rows + keys[e] * kTok + kDsScaleOffset + 4 * warp) *
+                                          kUnscale
+                                    : 0.f;
+          mul01 = pack2<Elem>(sc[0], sc[1]);
+          mul23 = pack2<Elem>(sc[2], sc[3]);
+        }
+      };
+      uint4 nx[4];
+      uint32_t nmul01, nmul23;
+      load_step(0, nx, nmul01, nmul23);
+#pragma unroll
+      for (int kk = 0; kk < kBlockN / 16; ++kk) {
+        const uint32_t x[4][4] = {{nx[0].x, nx[0].y, nx[0].z, nx[0].w},
+                                  {nx[1].x, nx[1].y, nx[1].z, nx[1].w},
+                                  {nx[2].x, nx[2].y, nx[2].z, nx[2].w},
+                                  {nx[3].x, nx[3].y, nx[3].z, nx[3].w}};
+        const uint32_t mul01 = nmul01, mul23 = nmul23;
+        if (kk + 1 < kBlockN / 16) {
+          load_step(kk + 1, nx, nmul01, nmul23);
+        } else {  // every read of the stage is issued: release it
+          __syncwarp();
+          if (lane == 0) ptx::mbarrier_arrive(sm.empty(s));
+        }
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          uint32_t a[4][4];
+#pragma unroll
+          for (int tt = 0; tt < 4; ++tt) {
+            // Bytes b, b + 1 of word wi: values 2 t8, 2 t8 + 1 (rows g, g + 8 of m-tile t8), as
+            // bytes 1, 3 and 0, 2 of one gathered word for each key pair.
+            const int t8 = 4 * half + tt, wi = t8 / 2, b = 2 * (t8 % 2);
+            const uint32_t sel = (b + 1) | (b << 4) | ((5 + b) << 8) | ((4 + b) << 12);
+            const uint2 v01 = e4m3x4_to_bits_interleaved<Elem>(__byte_perm(x[0][wi], x[1][wi], sel));
+            const uint2 v23 = e4m3x4_to_bits_interleaved<Elem>(__byte_perm(x[2][wi], x[3][wi], sel));
+            a[tt][0] = mul2<Elem>(v01.x, mul01), a[tt][1] = mul2<Elem>(v01.y, mul01);
+            a[tt][2] = mul2<Elem>(v23.x, mul23), a[tt][3] = mul2<Elem>(v23.y, mul23);
+          }
+          wgmma::fence();
+#pragma unroll
+          for (int tt = 0; tt < 4; ++tt)
+            wgmma::MmaRegA<Elem, COLS, 0>::run(o[4 * half + tt], a[tt], p_desc + ((kk * 32) >> 4), 1);
+          wgmma::commit();
+          wgmma::wait<1>();
+        }
+      }
+      wgmma::wait<0>();
+    }
+    n_before += w.n_tiles;
+
+    // ---- merge: column sums and maxima of both warpgroups, then halves of O^T exchanged
+    float* mine = seq_stats + wg * 5 * COLS;
+    const float* other = seq_stats + (1 - wg) * 5 * COLS;
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      float l = l_part[k];
+      l += __shfl_xor_sync(0xffffffffu, l, 4);
+      l += __shfl_xor_sync(0xffffffffu, l, 8);
+      l += __shfl_xor_sync(0xffffffffu, l, 16);
+      if (g == 0) {
+        mine[(1 + warp) * COLS + col_of(k)] = l;
+        if (warp == 0) mine[col_of(k)] = m_run[k];
+      }
+    }
+    ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);  // every tile (and Q) done too
+    float f_own[NC], sum[NC], lse_max[NC];
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int col = col_of(k);
+      const float m_other = other[col];
+      float l_own = 0.f, l_other = 0.f;
+#pragma unroll
+      for (int v = 0; v < 4; ++v) l_own += mine[(1 + v) * COLS + col], l_other += other[(1 + v) * COLS + col];
+      const float mx = fmaxf(m_run[k], m_other);
+      f_own[k] = mx == -INFINITY ? 0.f : ptx::ex2(m_run[k] - mx);
+      const float f_other = mx == -INFINITY ? 0.f : ptx::ex2(m_other - mx);
+      sum[k] = l_own * f_own[k] + l_other * f_other;
+      lse_max[k] = mx;
+    }
+    // Warpgroup wg finishes m-tiles 4 wg..4 wg + 3; the other's share of them comes through Q's
+    // place, scaled by its factor, one warpgroup's half at a time. Constant m-tile indices on each
+    // side (a runtime index would put o in local memory).
+    float* xo = reinterpret_cast<float*>(smem + L::kOffQ);
+    auto give = [&](int first) {
+#pragma unroll
+      for (int tt = 0; tt < 4; ++tt)
+#pragma unroll
+        for (int i = 0; i < kAcc; ++i)
+          xo[(tt * kAcc + i) * 128 + ctid] = o[first + tt][i] * f_own[2 * (i / 4) + i % 2];
+    };
+    auto take = [&](int first) {
+#pragma unroll
+      for (int tt = 0; tt < 4; ++tt)
+#pragma unroll
+        for (int i = 0; i < kAcc; ++i)
+          o[first + tt][i] = o[first + tt][i] * f_own[2 * (i / 4) + i % 2] +
+                             xo[(tt * kAcc + i) * 128 + ctid];
+    };
+    if (wg == 1) give(0);
+    ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
+    if (wg == 0) take(0);
+    ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
+    if (wg == 0) give(4);
+    ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
+    if (wg == 1) {  // m-tiles 4..7 move to 0..3, so that the outputs read constant indices
+      take(4);
+#pragma unroll
+      for (int tt = 0; tt < 4; ++tt)
+#pragma unroll
+        for (int i = 0; i < kAcc; ++i) o[tt][i] = o[4 + tt][i];
+    }
+
+    // ---- outputs: a thread's 8 consecutive values of each of its columns
+    const int total_rows = p.s_q * p.h_q;
+    const int v0 = 16 * (8 * warp + g) + 8 * wg;
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int col = col_of(k);
+      if (col >= p.rows_per_kv) continue;
+      const bool empty = !(sum[k] > 0.f);
+      const float inv = empty ? 0.f : value_scale / sum[k];
+      const float lse2 = empty ? 0.f : lse_max[k] + log2f(sum[k]);
+      const int j = col / p.heads_per_kv;
+      const int h = blockIdx.y * p.heads_per_kv + col % p.heads_per_kv;
+      float v[8];  // values v0 + 2 tt + x: m-tile 4 wg + tt (now o[tt]), row x
+#pragma unroll
+      for (int tt = 0; tt < 4; ++tt)
+#pragma unroll
+        for (int x = 0; x < 2; ++x) v[2 * tt + x] = o[tt][4 * (k / 2) + 2 * x + k % 2] * inv;
+      const bool lse_writer = wg == 0 && warp == 0 && g == 0;
+      if (w.single_split) {
+        Elem* out = static_cast<Elem*>(p.out) + bi * p.o_stride_b + j * p.o_stride_s + h * p.o_stride_h;
+        *reinterpret_cast<uint4*>(out + v0) =
+            make_uint4(pack2<Elem>(v[0], v[1]), pack2<Elem>(v[2], v[3]), pack2<Elem>(v[4], v[5]),
+                       pack2<Elem>(v[6], v[7]));
+        if (lse_writer)
+          p.lse[bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] =
+              empty ? INFINITY : lse2 * kLn2;
+      } else {
+        const int64_t row = static_cast<int64_t>(w.split) * total_rows + blockIdx.y * p.rows_per_kv + col;
+        float* acc_out = p.o_accum + row * kMlaHeadDimV + v0;
+        *reinterpret_cast<float4*>(acc_out) = make_float4(v[0], v[1], v[2], v[3]);
+        *reinterpret_cast<float4*>(acc_out + 4) = make_float4(v[4], v[5], v[6], v[7]);
+        if (lse_writer) p.lse_accum[row] = empty ? -INFINITY : lse2 * kLn2;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the kernel
+
+template <typename Elem, MlaCache CACHE, int COLS>
+__global__ void __launch_bounds__(kThreads, 1) mla_decode_fp8_sm90_kernel(const DecodeParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ __align__(1024) uint8_t smem[];
+  const int tid = threadIdx.x;
+  const int wg = __shfl_sync(0xffffffffu, tid / 128, 0);  // warp-uniform for ptxas
+  const Smem<CACHE, COLS> sm{ptx::smem_addr(smem)};
+  if (tid == 0) {
+    for (int s = 0; s < kStages; ++s) {
+      ptx::mbarrier_init(sm.full(s), 1);
+      ptx::mbarrier_init(sm.empty(s), 4);  // one arrival a warp of the consumer
+    }
+    ptx::fence_mbarrier_init();
+  }
+  __syncthreads();
+  if (wg == kProducerWarpgroup) {
+    ptx::setmaxnreg_dec<kProducerRegs>();
+    if (tid / 32 == kConsumerThreads / 32) produce<CACHE, COLS>(p, sm, tid % 32);
+  } else {
+    ptx::setmaxnreg_inc<kConsumerRegs>();
+    consume<Elem, CACHE, COLS>(p, sm, smem, wg, tid % 128);
+  }
+#endif
+}
+
+}  // namespace mla_fp8_sm90
+}  // namespace fmla

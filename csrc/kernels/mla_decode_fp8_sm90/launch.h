@@ -1,0 +1,19 @@
+// MLA decode over FP8 caches for few query rows (sm_90a): what csrc/api/ needs to launch it.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "../common/decode_params.h"
+#include "../mla_decode_sm90/launch.h"
+
+namespace fmla {
+
+// Launches the keys x rows kernel over an FP8 cache (CACHE != k16Bit; p.k and its strides in
+// bytes) and returns true (*err: the launch status) when it runs this problem: at most 32 query
+// rows a KV head, one latent KV head, 16-byte aligned cache rows and query rows, an sm_90 device
+// and this library's sm_90a code for it. Otherwise returns false, having done nothing (the 64-row
+// kernel of mla_decode_sm90/ takes the problem).
+template <typename Elem, MlaCache CACHE>
+bool launch_mla_decode_fp8_sm90(const DecodeParams& p, cudaStream_t stream, cudaError_t* err);
+
+}  // namespace fmla

@@ -1,0 +1,68 @@
+// MLA decode over FP8 caches for few query rows: the shared-memory layout of one block.
+#pragma once
+
+#include <stdint.h>
+
+#include "../mla_decode_sm90/launch.h"
+#include "config.h"
+
+namespace fmla {
+namespace mla_fp8_sm90 {
+
+// Bytes of one cached token as a ring stage holds it (the cache's own row, copied whole).
+__host__ __device__ constexpr int token_bytes(MlaCache cache) {
+  return cache == MlaCache::kFp8DsMla ? kDsMlaTokenBytes : kMlaHeadDimQK;
+}
+
+// COLS: the query rows padded to 16 or 32.
+template <MlaCache CACHE, int COLS>
+struct SmemLayout {
+  static constexpr int kTokenBytes = token_bytes(CACHE);
+  // Q, its 576 columns permuted within each box (q_position), as 9 boxes of COLS rows; once a
+  // sequence's scores are done, the place where the warpgroups exchange halves of O^T.
+  static constexpr int kQBoxBytes = COLS * 128;
+  static constexpr int kOffQ = 0;
+  static constexpr int kQBytes = kBoxes * kQBoxBytes;
+  // Each consumer warpgroup's P^T of its current tile: COLS rows of 64 keys.
+  static constexpr int kOffP = kOffQ + kQBytes;
+  static constexpr int kOffRing = kOffP + kConsumerWarpgroups * kQBoxBytes;
+  static constexpr int kStageBytes = kBlockN * kTokenBytes;
+  // Column maxima of a tile (warpgroup, tile parity, warp, column), then a sequence's column
+  // maxima and sums (warpgroup, warp, column).
+  static constexpr int kOffMax = kOffRing + kStages * kStageBytes;
+  static constexpr int kOffSeqStats = kOffMax + kConsumerWarpgroups * 2 * 4 * COLS * 4;
+  static constexpr int kOffBars = kOffSeqStats + kConsumerWarpgroups * 5 * COLS * 4;
+  // full[kStages] (a tile landed), empty[kStages] (its consumer's warps are done with it).
+  static constexpr int kBytes = kOffBars + 2 * kStages * 8;
+  static_assert(kOffP % 1024 == 0 && kQBoxBytes % 1024 == 0, "swizzle atoms stay aligned");
+  static_assert(COLS * 1024 <= kQBytes, "a warpgroup's half of O^T fits where Q was");
+};
+static_assert(SmemLayout<MlaCache::kFp8DsMla, 32>::kBytes <= 227 * 1024, "the largest layout fits");
+
+// Shared-memory addresses of one block's buffers and barriers.
+template <MlaCache CACHE, int COLS>
+struct Smem {
+  using L = SmemLayout<CACHE, COLS>;
+  uint32_t base;
+  __device__ uint32_t q() const { return base + L::kOffQ; }
+  __device__ uint32_t p(int wg) const { return base + L::kOffP + wg * L::kQBoxBytes; }
+  __device__ uint32_t stage(int s) const { return base + L::kOffRing + s * L::kStageBytes; }
+  __device__ uint32_t full(int s) const { return base + L::kOffBars + s * 8; }
+  __device__ uint32_t empty(int s) const { return base + L::kOffBars + (kStages + s) * 8; }
+};
+
+// Byte offset of 16-byte chunk `chunk` of row `row` in a box of 128-byte rows: the 128-byte swizzle.
+__device__ __forceinline__ uint32_t box_offset(int row, int chunk) {
+  return static_cast<uint32_t>(row * 128 + ((chunk ^ (row & 7)) << 4));
+}
+
+// Where Q's column d goes within its box. With d % 64 = 16 c + 4 u + j, the code bytes j = 0..3 of
+// word u of lane quad c's 16 bytes (of a cached row's 64) become e4m3x4_to_bits_interleaved's .x
+// (bytes 1, 3) and .y (bytes 0, 2): the A fragment's columns 2 c, 2 c + 1 and 2 c + 8, 2 c + 9 of
+// k-step u. So a thread converts whole words and its 16 code bytes of a box serve its 4 k-steps.
+__host__ __device__ constexpr int q_position(int d) {
+  return 16 * ((d % 16) / 4) + 2 * ((d % 64) / 16) + (d % 2 == 1 ? 0 : 8) + (d % 4) / 2;
+}
+
+}  // namespace mla_fp8_sm90
+}  // namespace fmla
