@@ -1399,18 +1399,20 @@ int main(int argc, char** argv) {
   }
   if (mode == "experiment") experiment();
   if (mode == "fp8") suite_mla_fp8(false);
-  if (mode == "profile-fp8") {  // one row (b 128, s_k 8192, h_q 16, page 64) over each format
-    Spec s;
-    s.h_q = 16, s.page_size = 64, s.lens.assign(128, 8192);
-    Problem P = build(s, 3);
-    run_metadata(P);
-    FMLA_CHECK(run_decode(P));
-    for (int format : {FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3}) {
-      Fp8Cache c = quantize_cache(P, format, 1.f / 64, false);
-      FMLA_CHECK(run_decode_fp8(P, c));
+  if (mode == "profile-fp8") {  // rows b 128, s_k 8192, page 64, h_q 16 and 32, over each format
+    for (int h_q : {16, 32}) {
+      Spec s;
+      s.h_q = h_q, s.page_size = 64, s.lens.assign(128, 8192);
+      Problem P = build(s, 3);
+      run_metadata(P);
+      FMLA_CHECK(run_decode(P));
+      for (int format : {FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3}) {
+        Fp8Cache c = quantize_cache(P, format, 1.f / 64, false);
+        FMLA_CHECK(run_decode_fp8(P, c));
+      }
+      CUDA_CHECK(cudaDeviceSynchronize());
+      printf("profiled bf16, fp8_ds_mla, fp8_e4m3 b=128 s_k=8192 h_q=%d parts=%d\n", h_q, P.nsp);
     }
-    CUDA_CHECK(cudaDeviceSynchronize());
-    printf("profiled bf16, fp8_ds_mla, fp8_e4m3 b=128 s_k=8192 h_q=16 parts=%d\n", P.nsp);
   }
   if (mode == "bench-fp8") {  // the mla-anchor rows over each cache format, the same data
     g_copy_gbs = copy_ceiling_gbs();

@@ -159,6 +159,18 @@ __device__ __forceinline__ void mbarrier_wait(uint32_t bar, uint32_t parity) {
       : "memory");
 }
 
+// The same for a thread with nothing else to do (a producer ahead of its consumers): each try waits
+// up to the suspend-time hint (10 ms, as CUTLASS's pipelines use) instead of spinning, so that
+// the warp takes no issue slots from the warps sharing its scheduler.
+__device__ __forceinline__ void mbarrier_wait_sleeping(uint32_t bar, uint32_t parity) {
+  asm volatile(
+      "{\n.reg .pred done;\nwait_%=:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1, 10000000;\n"
+      "@!done bra wait_%=;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+
 // cp.async.bulk.tensor.3d: one TMA box global -> shared, completing `bytes` on mbarrier `bar`;
 // c0 is the innermost coordinate; l2_policy comes from l2_policy<>().
 __device__ __forceinline__ void tma_load_3d(uint32_t dst, const void* tensor_map, uint32_t bar,

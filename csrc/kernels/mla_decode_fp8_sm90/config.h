@@ -12,17 +12,22 @@ constexpr int kMaxRows = 32;
 
 // Two consumer warpgroups take a sequence's tiles in turn (tile t to warpgroup t % 2), each with
 // its own softmax state and whole O^T (512 x rows: 64 or 128 registers a thread), merged at the
-// sequence's end; a third warpgroup's first warp streams tiles into a ring with bulk copies.
-// setmaxnreg: 2 x 128 x 232 + 128 x 40 = 64512, what 384 threads get at launch.
+// sequence's end; a third warpgroup's 4 warps stream tiles into a ring with bulk copies.
+// setmaxnreg splits what 384 threads get at launch (2 x 128 x C + 128 x P <= 64512): 216 / 72
+// with 16 columns (no spills), 224 / 56 with 32 (the 128 accumulators of O^T spill a few registers,
+// under 1% of the instructions).
 constexpr int kConsumerWarpgroups = 2;
 constexpr int kConsumerThreads = kConsumerWarpgroups * 128;
 constexpr int kThreads = kConsumerThreads + 128;
 constexpr int kProducerWarpgroup = 2;
-constexpr int kConsumerRegs = 232;
-constexpr int kProducerRegs = 40;
+__host__ __device__ constexpr int consumer_regs(int cols) { return cols == 16 ? 216 : 224; }
+__host__ __device__ constexpr int producer_regs(int cols) { return cols == 16 ? 72 : 56; }
+static_assert(2 * consumer_regs(16) + producer_regs(16) <= 504 &&
+                  2 * consumer_regs(32) + producer_regs(32) <= 504,
+              "the split fits the launch's registers");
 
 // Tiles of 64 keys, each in one ring stage as the cache stores its tokens (656 or 576 bytes a
-// row); 4 stages keep two tiles a consumer in flight (168 KB of fp8_ds_mla).
+// row); 4 stages, one a producer warp, keep two tiles a consumer in flight (168 KB of fp8_ds_mla).
 constexpr int kStages = 4;
 
 // 64-column boxes of Q (and the one box of P^T), 128 bytes a row, the 128-byte swizzle.

@@ -45,11 +45,13 @@ constexpr int kDsRopeOffset = 528;
 
 // ---------------------------------------------------------------- producer
 
-// One warp: every tile of the part, in order, into ring stage (n % kStages) for the n-th tile, as
-// runs of tokens contiguous in both the cache and the tile (a lane a run).
+// The producer warpgroup: warp k streams the part's tiles n = k, k + 4, ... into ring stage k (one
+// stage a warp, kStages = 4), as runs of tokens contiguous in both the cache and the tile (a lane
+// a run), so that four block-table reads and copy streams are in flight at once.
 template <MlaCache CACHE, int COLS>
 __device__ __forceinline__ void produce(const DecodeParams& p, const Smem<CACHE, COLS>& sm,
-                                        int lane) {
+                                        int warp, int lane) {
+  static_assert(kStages == 4, "a producer warp a stage");
   constexpr int kTok = SmemLayout<CACHE, COLS>::kTokenBytes;
   const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
   const uint8_t* cache = static_cast<const uint8_t*>(p.k);
@@ -61,13 +63,14 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const Smem<CACHE,
                   : kBlockN % p.page_size == 0  ? p.page_size
                                                 : 1;
   const uint64_t policy = ptx::l2_policy<0>();  // read once
-  uint32_t n = 0;
+  const uint32_t s = warp;
+  uint32_t n = 0, laps = 0;  // tiles of the part so far; this warp's tiles so far
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
     const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
-    for (int t = 0; t < w.n_tiles; ++t, ++n) {
-      const int s = n % kStages;
-      ptx::mbarrier_wait(sm.empty(s), ((n / kStages) & 1u) ^ 1u);  // the first lap finds it free
+    // This warp's tiles of the sequence: t = (s - n) mod 4, then every 4th.
+    for (int t = (s - n) % kStages; t < w.n_tiles; t += kStages, ++laps) {
+      ptx::mbarrier_wait_sleeping(sm.empty(s), (laps & 1u) ^ 1u);  // the first lap: free
       const int tile_start = w.start + t * kBlockN;
       const int valid = min(kBlockN, w.end - tile_start);
       if (lane == 0) ptx::mbarrier_arrive_expect_tx(sm.full(s), valid * kTok);
@@ -82,6 +85,7 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const Smem<CACHE,
         ptx::bulk_load(sm.stage(s) + j * run * kTok, src, rows * kTok, sm.full(s), policy);
       }
     }
+    n += w.n_tiles;
   }
 }
 
@@ -145,6 +149,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
   constexpr int NT = COLS / 8;    // 8-column tiles of an accumulator
   constexpr int NC = 2 * NT;      // columns a thread holds: 8 (k / 2) + 2 (lane % 4) + k % 2
   constexpr int kAcc = COLS / 2;  // a thread's floats of a 64 x COLS accumulator
+  // wgmma groups (of 4) in flight while the next group's A fragments are converted.
+  constexpr int kGroupsInFlight = 2;
   static_assert(!kDs || std::is_same<Elem, __nv_bfloat16>::value, "fp8_ds_mla: bf16 queries");
   const int tid = wg * 128 + ctid;
   const int warp = ctid / 32, lane = ctid % 32, g = lane / 4, c = lane % 4;
@@ -195,19 +201,19 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
       const int valid = min(kBlockN, w.end - tile_start);
       ptx::mbarrier_wait(sm.full(s), (n / kStages) & 1u);
 
-      // ---- S^T = K Q^T, a box (4 k-steps) a group, two groups in flight; each group's code
+      // ---- S^T = K Q^T, a box (4 k-steps) a group, kGroupsInFlight in flight; each group's code
       // bytes are loaded while the one before is converted.
       float acc[kAcc];
       const uint8_t* row0 = smem + L::kOffRing + s * L::kStageBytes + r0 * kTok;
       const uint8_t* row1 = row0 + 8 * kTok;
       auto ld16 = [](const uint8_t* at) { return *reinterpret_cast<const uint4*>(at); };
-      float sc0[4], sc1[4];  // fp8_ds_mla: the group scales of keys r0, r0 + 8
-      if constexpr (kDs) {
-        const float4 a = *reinterpret_cast<const float4*>(row0 + kDsScaleOffset);
-        const float4 b = *reinterpret_cast<const float4*>(row1 + kDsScaleOffset);
-        sc0[0] = a.x, sc0[1] = a.y, sc0[2] = a.z, sc0[3] = a.w;
-        sc1[0] = b.x, sc1[1] = b.y, sc1[2] = b.z, sc1[3] = b.w;
-      }
+      // fp8_ds_mla: the group scales of keys r0, r0 + 8 (group q / 2 of box q), loaded with the
+      // codes of a group's first box.
+      auto scale_at = [&](const uint8_t* row, int group) {
+        return kDs ? *reinterpret_cast<const float*>(row + kDsScaleOffset + 4 * group) : 1.f;
+      };
+      float next_sc0 = scale_at(row0, 0), next_sc1 = scale_at(row1, 0);
+      uint32_t mul0 = unit, mul1 = unit;
       constexpr int kCodeBoxes = kDs ? kBoxes - 1 : kBoxes;  // fp8_ds_mla's box 8 is bf16
       uint4 next0 = ld16(row0 + 16 * c), next1 = ld16(row1 + 16 * c);
 #pragma unroll
@@ -228,15 +234,16 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
           }
         } else {
           const uint4 c0 = next0, c1 = next1;
+          if (kDs && q % 2 == 0) {
+            mul0 = pack2<Elem>(next_sc0 * kUnscale, next_sc0 * kUnscale);
+            mul1 = pack2<Elem>(next_sc1 * kUnscale, next_sc1 * kUnscale);
+          }
           if (q + 1 < kCodeBoxes) {
             next0 = ld16(row0 + 64 * (q + 1) + 16 * c), next1 = ld16(row1 + 64 * (q + 1) + 16 * c);
+            if (kDs && (q + 1) % 2 == 0)
+              next_sc0 = scale_at(row0, (q + 1) / 2), next_sc1 = scale_at(row1, (q + 1) / 2);
           } else if (q + 1 < kBoxes) {  // fp8_ds_mla: the first half of the rotary values
             next0 = ld16(row0 + kDsRopeOffset + 32 * c), next1 = ld16(row1 + kDsRopeOffset + 32 * c);
-          }
-          uint32_t mul0 = unit, mul1 = unit;
-          if constexpr (kDs) {
-            mul0 = pack2<Elem>(sc0[q / 2] * kUnscale, sc0[q / 2] * kUnscale);
-            mul1 = pack2<Elem>(sc1[q / 2] * kUnscale, sc1[q / 2] * kUnscale);
           }
           const uint32_t x0[4] = {c0.x, c0.y, c0.z, c0.w}, x1[4] = {c1.x, c1.y, c1.z, c1.w};
 #pragma unroll
@@ -254,7 +261,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
                                              q_desc + ((q * L::kQBoxBytes + u * 32) >> 4),
                                              q > 0 || u > 0);
         wgmma::commit();
-        wgmma::wait<1>();
+        wgmma::wait<kGroupsInFlight - 1>();
       }
       wgmma::wait<0>();
 
@@ -320,7 +327,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
       wgmma::fence_proxy_async();  // P^T is read by wgmma
       ptx::named_barrier_sync(kBarWg0 + wg, 128);
 
-      // ---- O^T += V^T P^T, 16 keys a k-step, 4 m-tiles a group, two groups in flight; a
+      // ---- O^T += V^T P^T, 16 keys a k-step, 4 m-tiles a group, kGroupsInFlight in flight; a
       // k-step's code bytes (and fp8_ds_mla scales) are loaded while the one before is converted.
       const uint8_t* tile_rows = smem + L::kOffRing + s * L::kStageBytes;
       const int value_chunk = 16 * (8 * warp + g);
@@ -377,7 +384,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
           for (int tt = 0; tt < 4; ++tt)
             wgmma::MmaRegA<Elem, COLS, 0>::run(o[4 * half + tt], a[tt], p_desc + ((kk * 32) >> 4), 1);
           wgmma::commit();
-          wgmma::wait<1>();
+          wgmma::wait<kGroupsInFlight - 1>();
         }
       }
       wgmma::wait<0>();
@@ -501,10 +508,10 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_fp8_sm90_kernel(const 
   }
   __syncthreads();
   if (wg == kProducerWarpgroup) {
-    ptx::setmaxnreg_dec<kProducerRegs>();
-    if (tid / 32 == kConsumerThreads / 32) produce<CACHE, COLS>(p, sm, tid % 32);
+    ptx::setmaxnreg_dec<producer_regs(COLS)>();
+    produce<CACHE, COLS>(p, sm, (tid / 32) % 4, tid % 32);
   } else {
-    ptx::setmaxnreg_inc<kConsumerRegs>();
+    ptx::setmaxnreg_inc<consumer_regs(COLS)>();
     consume<Elem, CACHE, COLS>(p, sm, smem, wg, tid % 128);
   }
 #endif
