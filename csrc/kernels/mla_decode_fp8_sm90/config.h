@@ -10,7 +10,7 @@ namespace mla_fp8_sm90 {
 // of them; more rows take the 64-row kernel (mla_decode_sm90/), which pads nothing then.
 constexpr int kMaxRows = 32;
 
-// Two consumer warpgroups take a sequence's tiles in turn (tile t to warpgroup t % 2), each with
+// Two consumer warpgroups take the part's tiles in turn (tile n to warpgroup n % 2), each with
 // its own softmax state and whole O^T (512 x rows: 64 or 128 registers a thread), merged at the
 // sequence's end; a third warpgroup's 4 warps stream tiles into a ring with bulk copies.
 // setmaxnreg splits what 384 threads get at launch (2 x 128 x C + 128 x P <= 64512): 216 / 72

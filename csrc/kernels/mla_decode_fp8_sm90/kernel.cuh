@@ -17,7 +17,7 @@
 // w, lane quad g) are values 16 (8 w + g) + 2 t and + 1, so a thread's 16 values of all 8 m-tiles
 // are one 16-byte load per key, all in fp8_ds_mla group w.
 //
-// Two consumer warpgroups take a sequence's tiles in turn, each with its own online softmax over
+// Two consumer warpgroups take the part's tiles in turn, each with its own online softmax over
 // the columns (a tile's column maxima meet across the warpgroup's 4 warps in shared memory) and its
 // own O^T; at the sequence's end they merge, each finishing half of the values. One producer warp
 // streams the part's tiles into a 4-stage ring with bulk copies (one per page run: a tile of a
@@ -194,7 +194,14 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
 #pragma unroll
     for (int k = 0; k < NC; ++k) m_run[k] = -INFINITY, l_part[k] = 0.f;
 
-    for (int t = wg; t < w.n_tiles; t += kConsumerWarpgroups, ++my_tiles) {
+    // Tile n of the part (the sequence's t = n - n_before) goes to warpgroup n % 2, so that each
+    // ring stage always has the same consumer: one that waits for a stage's next fill has itself
+    // released the last, and no wait can see a phase two fills old as done.
+    static_assert(kStages % kConsumerWarpgroups == 0, "a stage has one consumer");
+    for (int t = static_cast<int>((wg + kConsumerWarpgroups - n_before % kConsumerWarpgroups) %
+                                  kConsumerWarpgroups);
+         t < w.n_tiles;
+         t += kConsumerWarpgroups, ++my_tiles) {
       const uint32_t n = n_before + t;
       const int s = n % kStages;
       const int tile_start = w.start + t * kBlockN;
