@@ -64,11 +64,18 @@ FORMATS.forEach((fp8, f) => {
   });
 });
 
-test('MLA decode over fp8_e4m3 with fp16 queries', { skip: skipWithoutGpu }, () => {
-  const c = { b: 3, sK: 400, varlen: true, sQ: 2, hQ: 32, pageSize: 16, dtype: 'float16' as const };
-  const p = makeMlaProblem({ ...c, seed: 3190 });
-  const r = checkOnGpu(p, { causal: true, reference: 'cpu', fp8: 'fp8_e4m3' });
-  assertGpuCheck(r, false);
+// 64 query rows a KV head take the 64-row kernel, 16 the keys x rows one.
+[32, 8].forEach((hQ, i) => {
+  test(
+    `MLA decode over fp8_e4m3 with fp16 queries, ${2 * hQ} rows`,
+    { skip: skipWithoutGpu },
+    () => {
+      const c = { b: 3, sK: 400, varlen: true, sQ: 2, hQ, pageSize: 16, dtype: 'float16' as const };
+      const p = makeMlaProblem({ ...c, seed: 3190 + 10 * i });
+      const r = checkOnGpu(p, { causal: true, reference: 'cpu', fp8: 'fp8_e4m3' });
+      assertGpuCheck(r, false);
+    },
+  );
 });
 
 test(

@@ -650,11 +650,15 @@ static void suite_mla_fp8(bool quick) {
         // out of the products, so the bits may differ from the 16-bit decode's.
         fp8_case(s, format, 1.f / 64, ++seed, same_bits_as_16bit(s, format));
       }
-  {  // fp16 queries (fp8_e4m3 only), a scale that is not a power of two, many splits
+  {  // fp16 queries (fp8_e4m3 only), a scale that is not a power of two, many splits; both kernels
     Spec s;
     s.dtype = FMLA_DTYPE_FLOAT16, s.h_q = 128, s.s_q = 2, s.causal = true, s.page_size = 16;
     s.lens = {1000, 0, 33, 4000};
     s.name = "mla fp8_e4m3 fp16 ps=16 s_q=2 h_q=128 causal";
+    fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 0.0123f, ++seed, false);
+    s.h_q = 16, s.page_size = 1, s.name = "mla fp8_e4m3 fp16 ps=1 s_q=2 h_q=16 causal (keys x rows)";
+    fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 0.0123f, ++seed, false);
+    s.s_q = 1, s.causal = false, s.page_size = 64, s.name = "mla fp8_e4m3 fp16 ps=64 s_q=1 h_q=16 (keys x rows)";
     fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 0.0123f, ++seed, false);
   }
   for (int format : {FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3}) {
