@@ -1,28 +1,31 @@
 // MLA decode over FP8 caches for at most 32 query rows a KV head (sm_90a): keys x rows tiles.
 //
-// With few query rows (h_q 16 or 32 at s_q 1: the memory-bound rows) the 64-row kernel pads them to
-// 64 and its tensor-core time alone exceeds what the FP8 bytes take to stream (bench/NOTES.md, v15).
+// With few query rows (h_q 16 or 32 at s_q 1: the memory-bound rows) the 64-row kernel pads them
+// to 64 and its tensor-core time alone exceeds what the FP8 bytes take to stream (bench/NOTES.md,
+// v15).
 // Here the keys are the M dimension of both products and the query rows their N (16 or 32):
 //
 //   S^T (64 keys x N) = K Q^T      A = K from registers, B = Q (shared memory)
 //   O^T (512 x N)    += V^T P^T    A = V^T from registers, B = P^T (shared memory)
 //
-// so nothing is padded beyond N, and the codes become A fragments in registers: a thread loads the
-// code bytes its fragments hold from the ring stage (16 at a time), gathers pairs with one PRMT,
-// moves the fields into bf16's (e4m3_hi_bytes_to_bits) and multiplies by 2^120 times the scale,
-// which is exact (fp8_ds_mla: the group scale of that key; fp8_e4m3: its scale is folded into the
-// scores and the output). Nothing converted is ever stored. Q's columns are permuted within each
-// 64-column box (q_position) so that a thread's 4 columns of a k-step are 4 consecutive code bytes;
-// for V^T the value dimension is permuted instead: m-tile t's rows 16 w + g and 16 w + g + 8 (warp
-// w, lane quad g) are values 16 (8 w + g) + 2 t and + 1, so a thread's 16 values of all 8 m-tiles
-// are one 16-byte load per key, all in fp8_ds_mla group w.
+// so nothing is padded beyond N, and the codes become A fragments in registers: a thread loads
+// the code bytes its fragments hold from the ring stage (16 at a time), moves the fields of a
+// word's four codes into two bf16 registers (e4m3x4_to_bits_interleaved; for V^T one PRMT first
+// gathers a key pair's bytes) and multiplies by 2^120 times the scale, which is exact (fp8_ds_mla:
+// the group scale of that key; fp8_e4m3: its scale is folded into the scores and the output).
+// Nothing converted is ever stored. Q's columns are permuted within each 64-column box (q_position,
+// load_q.cuh) so that a thread's 4 columns of a k-step are the 4 code bytes of one word; for V^T
+// the value dimension is permuted instead: m-tile t's rows 16 w + g and 16 w + g + 8 (warp w,
+// lane quad g) are values 16 (8 w + g) + 2 t and + 1, so a thread's 16 values of all 8 m-tiles are
+// one 16-byte load per key, all in fp8_ds_mla group w.
 //
-// Two consumer warpgroups take the part's tiles in turn, each with its own online softmax over
-// the columns (a tile's column maxima meet across the warpgroup's 4 warps in shared memory) and its
-// own O^T; at the sequence's end they merge, each finishing half of the values. One producer warp
-// streams the part's tiles into a 4-stage ring with bulk copies (one per page run: a tile of a
-// 64-token page is one copy, of one-token pages 64), so the page size only changes the copies.
-// The grid and schedule are the split-KV kernels' (docs/schedule.md).
+// Two consumer warpgroups take the part's tiles in turn (tile n to warpgroup n % 2, so that each
+// ring stage has one consumer), each with its own online softmax over the columns (a tile's column
+// maxima meet across the warpgroup's 4 warps in shared memory) and its own O^T; at a sequence's end
+// they merge, each finishing half of the values. A producer warpgroup (produce.cuh) streams the
+// part's tiles into a 4-stage ring with bulk copies (one per page run: a tile of a 64-token page is
+// one copy, of one-token pages 64), so the page size only changes the copies. The grid and schedule
+// are the split-KV kernels' (docs/schedule.md); bench/NOTES.md, v16, has the measurements.
 #pragma once
 
 #include <math.h>
@@ -34,6 +37,8 @@
 #include "../common/ptx.cuh"
 #include "../common/schedule_fields.h"
 #include "../common/wgmma.cuh"
+#include "load_q.cuh"
+#include "produce.cuh"
 #include "traits.h"
 
 namespace fmla {
@@ -42,52 +47,6 @@ namespace mla_fp8_sm90 {
 // fp8_ds_mla's 656-byte token: 512 codes, 4 float32 scales (one per 128 codes), 64 bf16 values.
 constexpr int kDsScaleOffset = 512;
 constexpr int kDsRopeOffset = 528;
-
-// ---------------------------------------------------------------- producer
-
-// The producer warpgroup: warp k streams the part's tiles n = k, k + 4, ... into ring stage k (one
-// stage a warp, kStages = 4), as runs of tokens contiguous in both the cache and the tile (a lane
-// a run), so that four block-table reads and copy streams are in flight at once.
-template <MlaCache CACHE, int COLS>
-__device__ __forceinline__ void produce(const DecodeParams& p, const Smem<CACHE, COLS>& sm,
-                                        int warp, int lane) {
-  static_assert(kStages == 4, "a producer warp a stage");
-  constexpr int kTok = SmemLayout<CACHE, COLS>::kTokenBytes;
-  const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
-  const uint8_t* cache = static_cast<const uint8_t*>(p.k);
-  // A tile (64 keys from a multiple of 64) lies in one page when pages hold a multiple of 64
-  // tokens, in whole pages when they hold a divisor of 64; rows with gaps go one by one.
-  const bool packed = p.k_stride_row == kTok;
-  const int run = !packed                        ? 1
-                  : p.page_size % kBlockN == 0  ? kBlockN
-                  : kBlockN % p.page_size == 0  ? p.page_size
-                                                : 1;
-  const uint64_t policy = ptx::l2_policy<0>();  // read once
-  const uint32_t s = warp;
-  uint32_t n = 0, laps = 0;  // tiles of the part so far; this warp's tiles so far
-  for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
-    const SequenceWork w = sequence_work(p, meta, bi);
-    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
-    // This warp's tiles of the sequence: t = (s - n) mod 4, then every 4th.
-    for (int t = (s - n) % kStages; t < w.n_tiles; t += kStages, ++laps) {
-      ptx::mbarrier_wait_sleeping(sm.empty(s), (laps & 1u) ^ 1u);  // the first lap: free
-      const int tile_start = w.start + t * kBlockN;
-      const int valid = min(kBlockN, w.end - tile_start);
-      if (lane == 0) ptx::mbarrier_arrive_expect_tx(sm.full(s), valid * kTok);
-      __syncwarp();
-      const int runs = (valid + run - 1) / run;
-      for (int j = lane; j < runs; j += 32) {
-        const int key = tile_start + j * run;
-        const int rows = min(run, w.end - key);
-        const int page = block_table[static_cast<int64_t>(key / p.page_size) * p.bt_stride_page];
-        const uint8_t* src = cache + static_cast<int64_t>(page) * p.k_stride_page +
-                             static_cast<int64_t>(key % p.page_size) * p.k_stride_row;
-        ptx::bulk_load(sm.stage(s) + j * run * kTok, src, rows * kTok, sm.full(s), policy);
-      }
-    }
-    n += w.n_tiles;
-  }
-}
 
 // ---------------------------------------------------------------- consumers
 
@@ -101,42 +60,6 @@ __device__ __forceinline__ uint32_t mul2(uint32_t a, uint32_t b) {
     const __nv_bfloat162 r = __hmul2(*reinterpret_cast<const __nv_bfloat162*>(&a),
                                      *reinterpret_cast<const __nv_bfloat162*>(&b));
     return *reinterpret_cast<const uint32_t*>(&r);
-  }
-}
-
-// Q rows of sequence bi into the permuted boxes (rows past rows_per_kv zero), by all consumer
-// threads, every load in flight at once.
-template <typename Elem, int COLS>
-__device__ __forceinline__ void load_q(const DecodeParams& p, int bi, uint32_t s_q, int tid) {
-  constexpr int kChunks = kMlaHeadDimQK / 8;  // 16-byte chunks a row
-  constexpr int kItems = (COLS * kChunks + kConsumerThreads - 1) / kConsumerThreads;
-  uint4 v[kItems];
-#pragma unroll
-  for (int i = 0; i < kItems; ++i) {
-    const int item = tid + i * kConsumerThreads, m = item / kChunks, chunk = item % kChunks;
-    v[i] = make_uint4(0u, 0u, 0u, 0u);
-    if (item < COLS * kChunks && m < p.rows_per_kv) {
-      const Elem* row = static_cast<const Elem*>(p.q) + bi * p.q_stride_b +
-                        (m / p.heads_per_kv) * p.q_stride_s +
-                        (blockIdx.y * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
-      v[i] = *reinterpret_cast<const uint4*>(row + chunk * 8);
-    }
-  }
-#pragma unroll
-  for (int i = 0; i < kItems; ++i) {
-    const int item = tid + i * kConsumerThreads, m = item / kChunks, chunk = item % kChunks;
-    if (item >= COLS * kChunks) break;
-    const uint32_t words[4] = {v[i].x, v[i].y, v[i].z, v[i].w};
-    const uint32_t box = s_q + (chunk / 8) * (COLS * 128);
-#pragma unroll
-    for (int k = 0; k < 2; ++k) {  // columns d .. d + 3: (d + 1, d + 3) and (d, d + 2) stay paired
-      const int d = chunk * 8 + 4 * k;
-      const int pos_odd = q_position(d + 1), pos_even = q_position(d);
-      ptx::st_shared_u32(box + box_offset(m, pos_odd / 8) + (pos_odd % 8) * 2,
-                         __byte_perm(words[2 * k], words[2 * k + 1], 0x7632));
-      ptx::st_shared_u32(box + box_offset(m, pos_even / 8) + (pos_even % 8) * 2,
-                         __byte_perm(words[2 * k], words[2 * k + 1], 0x5410));
-    }
   }
 }
 
@@ -250,7 +173,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
             if (kDs && (q + 1) % 2 == 0)
               next_sc0 = scale_at(row0, (q + 1) / 2), next_sc1 = scale_at(row1, (q + 1) / 2);
           } else if (q + 1 < kBoxes) {  // fp8_ds_mla: the first half of the rotary values
-            next0 = ld16(row0 + kDsRopeOffset + 32 * c), next1 = ld16(row1 + kDsRopeOffset + 32 * c);
+            next0 = ld16(row0 + kDsRopeOffset + 32 * c);
+            next1 = ld16(row1 + kDsRopeOffset + 32 * c);
           }
           const uint32_t x0[4] = {c0.x, c0.y, c0.z, c0.w}, x1[4] = {c1.x, c1.y, c1.z, c1.w};
 #pragma unroll
@@ -282,10 +206,14 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
       if (masked) {
 #pragma unroll
         for (int i = 0; i < kAcc; ++i)
-          if (tile_start + r0 + 8 * ((i / 2) % 2) >= limit_of(2 * (i / 4) + i % 2)) acc[i] = -INFINITY;
+          if (tile_start + r0 + 8 * ((i / 2) % 2) >= limit_of(2 * (i / 4) + i % 2))
+            acc[i] = -INFINITY;
       }
 #pragma unroll
-      for (int i = 0; i < kAcc; ++i) tmax[2 * (i / 4) + i % 2] = fmaxf(tmax[2 * (i / 4) + i % 2], acc[i]);
+      for (int i = 0; i < kAcc; ++i) {
+        const int k = 2 * (i / 4) + i % 2;
+        tmax[k] = fmaxf(tmax[k], acc[i]);
+      }
       float* mbuf = tile_max_buf + (wg * 2 + (my_tiles & 1u)) * 4 * COLS;
 #pragma unroll
       for (int k = 0; k < NC; ++k) {
@@ -329,7 +257,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
                                pack2<Elem>(acc[8 * h + 4], acc[8 * h + 5]),
                                pack2<Elem>(acc[8 * h + 6], acc[8 * h + 7])};
         const int i = lane / 8, j = lane % 8;
-        ptx::stmatrix_x4_trans(sm.p(wg) + box_offset(16 * h + 8 * (i / 2) + j, 2 * warp + i % 2), r);
+        ptx::stmatrix_x4_trans(sm.p(wg) + box_offset(16 * h + 8 * (i / 2) + j, 2 * warp + i % 2),
+                               r);
       }
       wgmma::fence_proxy_async();  // P^T is read by wgmma
       ptx::named_barrier_sync(kBarWg0 + wg, 128);
@@ -381,15 +310,18 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
             // bytes 1, 3 and 0, 2 of one gathered word for each key pair.
             const int t8 = 4 * half + tt, wi = t8 / 2, b = 2 * (t8 % 2);
             const uint32_t sel = (b + 1) | (b << 4) | ((5 + b) << 8) | ((4 + b) << 12);
-            const uint2 v01 = e4m3x4_to_bits_interleaved<Elem>(__byte_perm(x[0][wi], x[1][wi], sel));
-            const uint2 v23 = e4m3x4_to_bits_interleaved<Elem>(__byte_perm(x[2][wi], x[3][wi], sel));
+            const uint2 v01 =
+                e4m3x4_to_bits_interleaved<Elem>(__byte_perm(x[0][wi], x[1][wi], sel));
+            const uint2 v23 =
+                e4m3x4_to_bits_interleaved<Elem>(__byte_perm(x[2][wi], x[3][wi], sel));
             a[tt][0] = mul2<Elem>(v01.x, mul01), a[tt][1] = mul2<Elem>(v01.y, mul01);
             a[tt][2] = mul2<Elem>(v23.x, mul23), a[tt][3] = mul2<Elem>(v23.y, mul23);
           }
           wgmma::fence();
 #pragma unroll
           for (int tt = 0; tt < 4; ++tt)
-            wgmma::MmaRegA<Elem, COLS, 0>::run(o[4 * half + tt], a[tt], p_desc + ((kk * 32) >> 4), 1);
+            wgmma::MmaRegA<Elem, COLS, 0>::run(o[4 * half + tt], a[tt],
+                                               p_desc + ((kk * 32) >> 4), 1);
           wgmma::commit();
           wgmma::wait<kGroupsInFlight - 1>();
         }
@@ -420,7 +352,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
       const float m_other = other[col];
       float l_own = 0.f, l_other = 0.f;
 #pragma unroll
-      for (int v = 0; v < 4; ++v) l_own += mine[(1 + v) * COLS + col], l_other += other[(1 + v) * COLS + col];
+      for (int v = 0; v < 4; ++v) {
+        l_own += mine[(1 + v) * COLS + col];
+        l_other += other[(1 + v) * COLS + col];
+      }
       const float mx = fmaxf(m_run[k], m_other);
       f_own[k] = mx == -INFINITY ? 0.f : ptx::ex2(m_run[k] - mx);
       const float f_other = mx == -INFINITY ? 0.f : ptx::ex2(m_other - mx);
@@ -479,7 +414,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
         for (int x = 0; x < 2; ++x) v[2 * tt + x] = o[tt][4 * (k / 2) + 2 * x + k % 2] * inv;
       const bool lse_writer = wg == 0 && warp == 0 && g == 0;
       if (w.single_split) {
-        Elem* out = static_cast<Elem*>(p.out) + bi * p.o_stride_b + j * p.o_stride_s + h * p.o_stride_h;
+        Elem* out = static_cast<Elem*>(p.out) + bi * p.o_stride_b + j * p.o_stride_s +
+                    h * p.o_stride_h;
         *reinterpret_cast<uint4*>(out + v0) =
             make_uint4(pack2<Elem>(v[0], v[1]), pack2<Elem>(v[2], v[3]), pack2<Elem>(v[4], v[5]),
                        pack2<Elem>(v[6], v[7]));
@@ -487,7 +423,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
           p.lse[bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] =
               empty ? INFINITY : lse2 * kLn2;
       } else {
-        const int64_t row = static_cast<int64_t>(w.split) * total_rows + blockIdx.y * p.rows_per_kv + col;
+        const int64_t row =
+            static_cast<int64_t>(w.split) * total_rows + blockIdx.y * p.rows_per_kv + col;
         float* acc_out = p.o_accum + row * kMlaHeadDimV + v0;
         *reinterpret_cast<float4*>(acc_out) = make_float4(v[0], v[1], v[2], v[3]);
         *reinterpret_cast<float4*>(acc_out + 4) = make_float4(v[4], v[5], v[6], v[7]);

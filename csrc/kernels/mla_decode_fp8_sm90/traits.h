@@ -51,7 +51,8 @@ struct Smem {
   __device__ uint32_t empty(int s) const { return base + L::kOffBars + (kStages + s) * 8; }
 };
 
-// Byte offset of 16-byte chunk `chunk` of row `row` in a box of 128-byte rows: the 128-byte swizzle.
+// Byte offset of 16-byte chunk `chunk` of row `row` in a box of 128-byte rows (the 128-byte
+// swizzle).
 __device__ __forceinline__ uint32_t box_offset(int row, int chunk) {
   return static_cast<uint32_t>(row * 128 + ((chunk ^ (row & 7)) << 4));
 }

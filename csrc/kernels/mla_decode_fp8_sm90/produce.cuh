@@ -1,0 +1,58 @@
+// MLA decode over FP8 caches for few query rows (sm_90a): the producer warpgroup, which streams a
+// part's tiles into the ring with bulk copies.
+#pragma once
+
+#include "../common/decode_params.h"
+#include "../common/ptx.cuh"
+#include "../common/schedule_fields.h"
+#include "traits.h"
+
+namespace fmla {
+namespace mla_fp8_sm90 {
+
+// The producer warpgroup: warp k streams the part's tiles n = k, k + 4, ... into ring stage k (one
+// stage a warp, kStages = 4), as runs of tokens contiguous in both the cache and the tile (a lane
+// a run), so that four block-table reads and copy streams are in flight at once.
+template <MlaCache CACHE, int COLS>
+__device__ __forceinline__ void produce(const DecodeParams& p, const Smem<CACHE, COLS>& sm,
+                                        int warp, int lane) {
+  static_assert(kStages == 4, "a producer warp a stage");
+  constexpr int kTok = SmemLayout<CACHE, COLS>::kTokenBytes;
+  const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
+  const uint8_t* cache = static_cast<const uint8_t*>(p.k);
+  // A tile (64 keys from a multiple of 64) lies in one page when pages hold a multiple of 64
+  // tokens, in whole pages when they hold a divisor of 64; rows with gaps go one by one.
+  const bool packed = p.k_stride_row == kTok;
+  const int run = !packed                        ? 1
+                  : p.page_size % kBlockN == 0  ? kBlockN
+                  : kBlockN % p.page_size == 0  ? p.page_size
+                                                : 1;
+  const uint64_t policy = ptx::l2_policy<0>();  // read once
+  const uint32_t s = warp;
+  uint32_t n = 0, laps = 0;  // tiles of the part so far; this warp's tiles so far
+  for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
+    const SequenceWork w = sequence_work(p, meta, bi);
+    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
+    // This warp's tiles of the sequence: t = (s - n) mod 4, then every 4th.
+    for (int t = (s - n) % kStages; t < w.n_tiles; t += kStages, ++laps) {
+      ptx::mbarrier_wait_sleeping(sm.empty(s), (laps & 1u) ^ 1u);  // the first lap: free
+      const int tile_start = w.start + t * kBlockN;
+      const int valid = min(kBlockN, w.end - tile_start);
+      if (lane == 0) ptx::mbarrier_arrive_expect_tx(sm.full(s), valid * kTok);
+      __syncwarp();
+      const int runs = (valid + run - 1) / run;
+      for (int j = lane; j < runs; j += 32) {
+        const int key = tile_start + j * run;
+        const int rows = min(run, w.end - key);
+        const int page = block_table[static_cast<int64_t>(key / p.page_size) * p.bt_stride_page];
+        const uint8_t* src = cache + static_cast<int64_t>(page) * p.k_stride_page +
+                             static_cast<int64_t>(key % p.page_size) * p.k_stride_row;
+        ptx::bulk_load(sm.stage(s) + j * run * kTok, src, rows * kTok, sm.full(s), policy);
+      }
+    }
+    n += w.n_tiles;
+  }
+}
+
+}  // namespace mla_fp8_sm90
+}  // namespace fmla
