@@ -12,8 +12,12 @@ constexpr int kMetadataInts = 8;         // ints per part in tile_scheduler_meta
 // MLA head dims (DeepSeek-V2/V3): 512 latent dims (shared K/V) + 64 rotary dims.
 constexpr int kMlaHeadDimQK = 576;
 constexpr int kMlaHeadDimV = 512;
-// fp8_ds_mla (docs/fp8-kv-cache.md): 512 e4m3 codes, 4 float32 scales, 64 bf16 rope values.
+// fp8_ds_mla (docs/fp8-kv-cache.md): 512 e4m3 codes, 4 float32 scales (one per 128 codes), 64
+// bf16 rope values, at these byte offsets of a token.
 constexpr int kDsMlaTokenBytes = 656;
+constexpr int kDsMlaScaleOffset = 512;
+constexpr int kDsMlaRopeOffset = 528;
+static_assert(kDsMlaRopeOffset + 64 * 2 == kDsMlaTokenBytes, "the rope values end the token");
 
 // Combine kernel: one block per (sequence with several splits, query row, column slice); the
 // threads own a float4 of the slice each and split the partials between groups of them, so that

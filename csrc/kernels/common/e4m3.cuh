@@ -56,6 +56,20 @@ __device__ __forceinline__ uint2 e4m3x4_to_bits_interleaved(uint32_t w) {
   r.y = ((w * (1u << kPos)) & kField) | ((w * 256u) & 0x80008000u);
   return r;
 }
+// The product of two registers of two Elem values each (bits in, bits out): the step after the
+// conversions above.
+template <typename Elem>
+__device__ __forceinline__ uint32_t mul2(uint32_t a, uint32_t b) {
+  if constexpr (std::is_same<Elem, __half>::value) {
+    const __half2 r = __hmul2(*reinterpret_cast<const __half2*>(&a),
+                              *reinterpret_cast<const __half2*>(&b));
+    return *reinterpret_cast<const uint32_t*>(&r);
+  } else {
+    const __nv_bfloat162 r = __hmul2(*reinterpret_cast<const __nv_bfloat162*>(&a),
+                                     *reinterpret_cast<const __nv_bfloat162*>(&b));
+    return *reinterpret_cast<const uint32_t*>(&r);
+  }
+}
 template <typename Elem>
 __host__ __device__ constexpr float e4m3_bits_unscale() {
   return std::is_same<Elem, __half>::value ? 256.f : 0x1p120f;

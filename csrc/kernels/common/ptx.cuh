@@ -43,8 +43,6 @@ __device__ __forceinline__ void setmaxnreg_dec() {
   asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(REGS));
 }
 
-// ldmatrix.sync.aligned.m8n8.x4.shared.b16: four 8x8 b16 matrices; lane i gives the row address
-// of row (i % 8) of matrix (i / 8).
 // Two consecutive 32-bit words of shared memory (8-byte aligned).
 __device__ __forceinline__ void ld_shared_v2(uint32_t& lo, uint32_t& hi, uint32_t addr) {
   asm volatile("ld.shared.v2.b32 {%0, %1}, [%2];\n" : "=r"(lo), "=r"(hi) : "r"(addr));
@@ -72,6 +70,8 @@ __device__ __forceinline__ float ld_shared_f32(uint32_t addr) {
   return x;
 }
 
+// ldmatrix.sync.aligned.m8n8.x4.shared.b16: four 8x8 b16 matrices; lane i gives the row address
+// of row (i % 8) of matrix (i / 8).
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
@@ -120,7 +120,8 @@ __device__ __forceinline__ float ex2(float x) {
 // is the accumulator-layout fragment of matrix i (lane l: row l / 4, elements 2 (l % 4) + {0, 1}),
 // and lane 8 i + j gives the address of memory row j of matrix i (= column j of the fragment).
 __device__ __forceinline__ void stmatrix_x4_trans(uint32_t addr, const uint32_t (&r)[4]) {
-  asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr),
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(
+                   addr),
                "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
                : "memory");
 }

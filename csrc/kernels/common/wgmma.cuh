@@ -9,6 +9,13 @@
 #include <stdint.h>
 
 namespace fmla {
+
+// Byte offset of 16-byte chunk `chunk` (of 8 a row) of row `row` in a box of 128-byte rows laid
+// out in the 128-byte swizzle that desc_sw128 describes (and TMA's SWIZZLE_128B writes).
+__device__ __forceinline__ uint32_t box_offset(int row, int chunk) {
+  return static_cast<uint32_t>(row * 128 + ((chunk ^ (row & 7)) << 4));
+}
+
 namespace wgmma {
 
 // Shared-memory matrix descriptor, 128-byte swizzle. K-major operands: sbo = 1024 (8 rows of 128 B),

@@ -20,8 +20,8 @@ constexpr uint8_t kE4m3Nan = 0x7f;
 constexpr uint16_t kBf16Nan = 0x7fc0;
 constexpr uint32_t kFloatNan = 0x7fc00000u;
 // fp8_ds_mla: 512 latent values in groups of 128 (one per 8 lanes, 16 values a lane), 4 float32
-// scales, 64 bf16 rope values (2 a lane).
-constexpr int kLatent = 512, kGroup = 128, kScalesOffset = 512, kRopeOffset = 528;
+// scales, 64 bf16 rope values (2 a lane), at config.h's offsets.
+constexpr int kLatent = 512, kGroup = 128;
 constexpr int kLatentPerLane = kLatent / 32;
 
 __device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
@@ -135,17 +135,17 @@ __global__ void __launch_bounds__(kWriteKvThreads) write_kv_ds_mla_kernel(const 
 #pragma unroll
       for (int w = 0; w < kLatentPerLane / 4; ++w) reinterpret_cast<uint32_t*>(codes)[w] = words[w];
       if (lane % (kGroup / kLatentPerLane) == 0)
-        reinterpret_cast<float*>(row + kScalesOffset)[lane / (kGroup / kLatentPerLane)] = scale;
-      reinterpret_cast<uint32_t*>(row + kRopeOffset)[lane] = rope_word;
+        reinterpret_cast<float*>(row + kDsMlaScaleOffset)[lane / (kGroup / kLatentPerLane)] = scale;
+      reinterpret_cast<uint32_t*>(row + kDsMlaRopeOffset)[lane] = rope_word;
     } else {
 #pragma unroll
       for (int b = 0; b < kLatentPerLane; ++b) codes[b] = static_cast<uint8_t>(words[b / 4] >> (8 * (b % 4)));
       if (lane % (kGroup / kLatentPerLane) == 0) {
         const uint32_t bits = __float_as_uint(scale);
-        uint8_t* dst = row + kScalesOffset + 4 * (lane / (kGroup / kLatentPerLane));
+        uint8_t* dst = row + kDsMlaScaleOffset + 4 * (lane / (kGroup / kLatentPerLane));
         for (int b = 0; b < 4; ++b) dst[b] = static_cast<uint8_t>(bits >> (8 * b));
       }
-      for (int b = 0; b < 4; ++b) row[kRopeOffset + 4 * lane + b] = static_cast<uint8_t>(rope_word >> (8 * b));
+      for (int b = 0; b < 4; ++b) row[kDsMlaRopeOffset + 4 * lane + b] = static_cast<uint8_t>(rope_word >> (8 * b));
     }
   }
 }

@@ -44,24 +44,7 @@
 namespace fmla {
 namespace mla_fp8_sm90 {
 
-// fp8_ds_mla's 656-byte token: 512 codes, 4 float32 scales (one per 128 codes), 64 bf16 values.
-constexpr int kDsScaleOffset = 512;
-constexpr int kDsRopeOffset = 528;
-
 // ---------------------------------------------------------------- consumers
-
-template <typename Elem>
-__device__ __forceinline__ uint32_t mul2(uint32_t a, uint32_t b) {
-  if constexpr (std::is_same<Elem, __half>::value) {
-    const __half2 r = __hmul2(*reinterpret_cast<const __half2*>(&a),
-                              *reinterpret_cast<const __half2*>(&b));
-    return *reinterpret_cast<const uint32_t*>(&r);
-  } else {
-    const __nv_bfloat162 r = __hmul2(*reinterpret_cast<const __nv_bfloat162*>(&a),
-                                     *reinterpret_cast<const __nv_bfloat162*>(&b));
-    return *reinterpret_cast<const uint32_t*>(&r);
-  }
-}
 
 template <typename Elem, MlaCache CACHE, int COLS>
 __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE, COLS>& sm,
@@ -134,13 +117,14 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
       // ---- S^T = K Q^T, a box (4 k-steps) a group, kGroupsInFlight in flight; each group's code
       // bytes are loaded while the one before is converted.
       float acc[kAcc];
-      const uint8_t* row0 = smem + L::kOffRing + s * L::kStageBytes + r0 * kTok;
+      const uint8_t* tile_rows = smem + L::kOffRing + s * L::kStageBytes;  // the stage, generic
+      const uint8_t* row0 = tile_rows + r0 * kTok;
       const uint8_t* row1 = row0 + 8 * kTok;
       auto ld16 = [](const uint8_t* at) { return *reinterpret_cast<const uint4*>(at); };
       // fp8_ds_mla: the group scales of keys r0, r0 + 8 (group q / 2 of box q), loaded with the
       // codes of a group's first box.
       auto scale_at = [&](const uint8_t* row, int group) {
-        return kDs ? *reinterpret_cast<const float*>(row + kDsScaleOffset + 4 * group) : 1.f;
+        return kDs ? *reinterpret_cast<const float*>(row + kDsMlaScaleOffset + 4 * group) : 1.f;
       };
       float next_sc0 = scale_at(row0, 0), next_sc1 = scale_at(row1, 0);
       uint32_t mul0 = unit, mul1 = unit;
@@ -151,8 +135,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
         uint32_t a[4][4];
         if (q >= kCodeBoxes) {  // bf16 rotary values: a thread's 16 of a row, paired as Q's columns
           const uint4 lo0 = next0, lo1 = next1;
-          const uint4 hi0 = ld16(row0 + kDsRopeOffset + 32 * c + 16);
-          const uint4 hi1 = ld16(row1 + kDsRopeOffset + 32 * c + 16);
+          const uint4 hi0 = ld16(row0 + kDsMlaRopeOffset + 32 * c + 16);
+          const uint4 hi1 = ld16(row1 + kDsMlaRopeOffset + 32 * c + 16);
           const uint32_t x0[8] = {lo0.x, lo0.y, lo0.z, lo0.w, hi0.x, hi0.y, hi0.z, hi0.w};
           const uint32_t x1[8] = {lo1.x, lo1.y, lo1.z, lo1.w, hi1.x, hi1.y, hi1.z, hi1.w};
 #pragma unroll
@@ -173,8 +157,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
             if (kDs && (q + 1) % 2 == 0)
               next_sc0 = scale_at(row0, (q + 1) / 2), next_sc1 = scale_at(row1, (q + 1) / 2);
           } else if (q + 1 < kBoxes) {  // fp8_ds_mla: the first half of the rotary values
-            next0 = ld16(row0 + kDsRopeOffset + 32 * c);
-            next1 = ld16(row1 + kDsRopeOffset + 32 * c);
+            next0 = ld16(row0 + kDsMlaRopeOffset + 32 * c);
+            next1 = ld16(row1 + kDsMlaRopeOffset + 32 * c);
           }
           const uint32_t x0[4] = {c0.x, c0.y, c0.z, c0.w}, x1[4] = {c1.x, c1.y, c1.z, c1.w};
 #pragma unroll
@@ -265,7 +249,6 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
 
       // ---- O^T += V^T P^T, 16 keys a k-step, 4 m-tiles a group, kGroupsInFlight in flight; a
       // k-step's code bytes (and fp8_ds_mla scales) are loaded while the one before is converted.
-      const uint8_t* tile_rows = smem + L::kOffRing + s * L::kStageBytes;
       const int value_chunk = 16 * (8 * warp + g);
       auto load_step = [&](int kk, uint4 (&x)[4], uint32_t& mul01, uint32_t& mul23) {
         const int k0 = 16 * kk + 2 * c;  // keys k0, k0 + 1, k0 + 8, k0 + 9
@@ -278,7 +261,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
 #pragma unroll
           for (int e = 0; e < 4; ++e)
             sc[e] = keys[e] < valid ? *reinterpret_cast<const float*>(
-                                          tile_rows + keys[e] * kTok + kDsScaleOffset + 4 * warp) *
+                                          tile_rows + keys[e] * kTok + kDsMlaScaleOffset + 4 * warp) *
                                           kUnscale
                                     : 0.f;
           mul01 = pack2<Elem>(sc[0], sc[1]);

@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 
+#include "../common/wgmma.cuh"
 #include "../mla_decode_sm90/launch.h"
 #include "config.h"
 
@@ -50,12 +51,6 @@ struct Smem {
   __device__ uint32_t full(int s) const { return base + L::kOffBars + s * 8; }
   __device__ uint32_t empty(int s) const { return base + L::kOffBars + (kStages + s) * 8; }
 };
-
-// Byte offset of 16-byte chunk `chunk` of row `row` in a box of 128-byte rows (the 128-byte
-// swizzle).
-__device__ __forceinline__ uint32_t box_offset(int row, int chunk) {
-  return static_cast<uint32_t>(row * 128 + ((chunk ^ (row & 7)) << 4));
-}
 
 // Where Q's column d goes within its box. With d % 64 = 16 c + 4 u + j, the code bytes j = 0..3 of
 // word u of lane quad c's 16 bytes (of a cached row's 64) become e4m3x4_to_bits_interleaved's .x

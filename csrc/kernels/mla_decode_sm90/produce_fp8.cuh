@@ -27,10 +27,6 @@
 namespace fmla {
 namespace mla_sm90 {
 
-// fp8_ds_mla's 656-byte row: 512 codes, then 4 float32 scales (one per 128 codes), then 64 bf16.
-constexpr int kDsMlaScaleOffset = 512;
-constexpr int kDsMlaRopeOffset = 528;
-
 // 16-byte chunk q (0..3) of code row r of a box, in its upper (a box's own codes) or lower half.
 __device__ __forceinline__ uint32_t code_offset(int r, int q, bool upper) {
   return static_cast<uint32_t>((upper ? kBoxBytes / 2 : 0) + r * 64 + q * 16);
@@ -60,10 +56,9 @@ __device__ __forceinline__ void produce_fp8(const DecodeParams& p, const Smem& s
         const uint32_t codes = c[2 * h + u];
         if constexpr (std::is_same<Elem, __nv_bfloat16>::value) {
           const uint2 bits = e4m3x4_to_bf16_bits_2p_minus120(codes);
-          const __nv_bfloat162 a = __hmul2(*reinterpret_cast<const __nv_bfloat162*>(&bits.x), mul);
-          const __nv_bfloat162 b = __hmul2(*reinterpret_cast<const __nv_bfloat162*>(&bits.y), mul);
-          v[2 * u] = *reinterpret_cast<const uint32_t*>(&a);
-          v[2 * u + 1] = *reinterpret_cast<const uint32_t*>(&b);
+          const uint32_t m = *reinterpret_cast<const uint32_t*>(&mul);
+          v[2 * u] = mul2<__nv_bfloat16>(bits.x, m);
+          v[2 * u + 1] = mul2<__nv_bfloat16>(bits.y, m);
         } else {
           v[2 * u] = e4m3x2_to<Elem>(static_cast<uint16_t>(codes));
           v[2 * u + 1] = e4m3x2_to<Elem>(static_cast<uint16_t>(codes >> 16));

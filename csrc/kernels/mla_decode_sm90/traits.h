@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 
+#include "../common/wgmma.cuh"
 #include "config.h"
 #include "launch.h"
 
@@ -60,11 +61,6 @@ struct Smem {
 // The i-th box of buffer b in load order: the boxes that free early (b's own value half) first.
 __device__ __forceinline__ int box_in_load_order(int b, int i) {
   return i < 4 ? 4 * b + i : i < 8 ? 4 * (1 - b) + (i - 4) : 8;
-}
-
-// Byte offset of 16-byte chunk `chunk` (of 8 a box row) of row `row` in a box: the 128-byte swizzle.
-__device__ __forceinline__ uint32_t box_offset(int row, int chunk) {
-  return static_cast<uint32_t>(row * 128 + ((chunk ^ (row & 7)) << 4));
 }
 
 }  // namespace mla_sm90
