@@ -20,9 +20,27 @@ static int64_t checked_product(std::initializer_list<int64_t> factors) {
   return product;
 }
 
+fmla_status check_query_scale(const fmla_tensor* q, const fmla_tensor* descale_q) {
+  if (q->dtype == FMLA_DTYPE_FLOAT8_E4M3FN) {
+    if (!descale_q)
+      return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                  "descale_q: expected a float32 tensor of one element with float8_e4m3fn "
+                  "queries, got NULL");
+    return check_scale(descale_q, "descale_q");
+  }
+  if (descale_q)
+    return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                "descale_q: expected NULL with 16-bit queries (it scales float8_e4m3fn ones), got a "
+                "tensor");
+  return FMLA_OK;
+}
+
 fmla_status prepare_decode(const DecodeArgs& a, DecodeParams* p, int* d_qk_out) {
-  FMLA_TRY(check_tensor(a.q, "q", 4, {FMLA_DTYPE_BFLOAT16, FMLA_DTYPE_FLOAT16}));
-  const int32_t dtype = a.q->dtype;
+  if (a.e4m3_queries)
+    FMLA_TRY(check_tensor(a.q, "q", 4, {FMLA_DTYPE_FLOAT8_E4M3FN}));
+  else
+    FMLA_TRY(check_tensor(a.q, "q", 4, {FMLA_DTYPE_BFLOAT16, FMLA_DTYPE_FLOAT16}));
+  const int32_t dtype = a.e4m3_queries ? FMLA_DTYPE_BFLOAT16 : a.q->dtype;  // out's
   const int32_t cache_dtype = a.cache_dtype >= 0 ? a.cache_dtype : dtype;
   FMLA_TRY(check_tensor(a.k, a.k_name, 4, {cache_dtype}));
   if (a.v) FMLA_TRY(check_tensor(a.v, "v_cache", 4, {cache_dtype}));

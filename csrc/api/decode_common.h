@@ -23,7 +23,11 @@ struct DecodeArgs {
   size_t workspace_bytes;
   const char* k_name;
   int32_t cache_dtype = -1;  // the caches' fmla_dtype; -1: q's
+  bool e4m3_queries = false;  // q is float8_e4m3fn (scaled by a descale_q) and out bfloat16
 };
+
+// descale_q with float8_e4m3fn queries (a float32 scale of one element), NULL with 16-bit ones.
+fmla_status check_query_scale(const fmla_tensor* q, const fmla_tensor* descale_q);
 
 // Checks every argument and fills `p`; afterwards p.q/p.k/p.v and the dims are safe to launch on.
 fmla_status prepare_decode(const DecodeArgs& a, DecodeParams* p, int* d_qk);

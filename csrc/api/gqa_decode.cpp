@@ -61,11 +61,14 @@ extern "C" fmla_status fmla_gqa_decode_e4m3(
     const fmla_tensor* q, const fmla_tensor* k_cache, const fmla_tensor* v_cache,
     const fmla_tensor* block_table, const fmla_tensor* cache_seqlens,
     const fmla_tensor* tile_scheduler_metadata, const fmla_tensor* num_splits, float softmax_scale,
-    int32_t causal, const fmla_tensor* descale_k, const fmla_tensor* descale_v, fmla_tensor* out,
-    fmla_tensor* lse, void* workspace, size_t workspace_bytes, void* stream) {
+    int32_t causal, const fmla_tensor* descale_q, const fmla_tensor* descale_k,
+    const fmla_tensor* descale_v, fmla_tensor* out, fmla_tensor* lse, void* workspace,
+    size_t workspace_bytes, void* stream) {
   FMLA_TRY(require_device());
-  FMLA_TRY(check_tensor(q, "q", 4, {FMLA_DTYPE_BFLOAT16, FMLA_DTYPE_FLOAT16}));
+  FMLA_TRY(check_tensor(q, "q", 4,
+                        {FMLA_DTYPE_BFLOAT16, FMLA_DTYPE_FLOAT16, FMLA_DTYPE_FLOAT8_E4M3FN}));
   FMLA_TRY(check_tensor(v_cache, "v_cache", 4, {FMLA_DTYPE_FLOAT8_E4M3FN}));
+  FMLA_TRY(check_query_scale(q, descale_q));
   FMLA_TRY(check_scale(descale_k, "descale_k"));
   FMLA_TRY(check_scale(descale_v, "descale_v"));
   const int64_t d = q->shape[3];
@@ -73,6 +76,7 @@ extern "C" fmla_status fmla_gqa_decode_e4m3(
                   num_splits, out, lse, d, softmax_scale, causal, workspace,
                   workspace_bytes, "k_cache"};
   args.cache_dtype = FMLA_DTYPE_FLOAT8_E4M3FN;
+  args.e4m3_queries = q->dtype == FMLA_DTYPE_FLOAT8_E4M3FN;
   DecodeParams p;
   int d_qk = 0;
   FMLA_TRY(prepare_decode(args, &p, &d_qk));
@@ -83,6 +87,8 @@ extern "C" fmla_status fmla_gqa_decode_e4m3(
                 gqa::kMaxRows, p.rows_per_kv);
   p.descale_k = static_cast<const float*>(descale_k->data);
   p.descale_v = static_cast<const float*>(descale_v->data);
-  if (q->dtype == FMLA_DTYPE_BFLOAT16) return dispatch_head_dim<__nv_bfloat16, true>(p, d_qk, stream);
+  // e4m3 queries: the bf16 instantiation converts them as they load (exact) and scales the scores.
+  if (descale_q) p.descale_q = static_cast<const float*>(descale_q->data);
+  if (q->dtype != FMLA_DTYPE_FLOAT16) return dispatch_head_dim<__nv_bfloat16, true>(p, d_qk, stream);
   return dispatch_head_dim<__half, true>(p, d_qk, stream);
 }

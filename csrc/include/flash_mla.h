@@ -261,29 +261,34 @@ FMLA_API fmla_status fmla_gqa_decode(const fmla_tensor* q, const fmla_tensor* k_
  *   descale_k, descale_v  float32, one element each (any rank), in device memory: the keys are
  *                         e4m3(k) * descale_k, the values e4m3(v) * descale_v (read by the kernel,
  *                         so that a graph replays with their current values)
- * q and out stay bf16 / fp16. At most 16 query rows per KV head (s_q * h_q / h_kv), else
- * FMLA_ERROR_UNSUPPORTED. */
+ *   descale_q             NULL with bf16 / fp16 q (out q's dtype); with float8_e4m3fn q, its scale
+ *                         as above (the queries are e4m3(q) * descale_q) and out bf16
+ * At most 16 query rows per KV head (s_q * h_q / h_kv), else FMLA_ERROR_UNSUPPORTED. */
 FMLA_API fmla_status fmla_gqa_decode_e4m3(
     const fmla_tensor* q, const fmla_tensor* k_cache, const fmla_tensor* v_cache,
     const fmla_tensor* block_table, const fmla_tensor* cache_seqlens,
     const fmla_tensor* tile_scheduler_metadata, const fmla_tensor* num_splits, float softmax_scale,
-    int32_t causal, const fmla_tensor* descale_k, const fmla_tensor* descale_v, fmla_tensor* out,
-    fmla_tensor* lse, void* workspace, size_t workspace_bytes, void* stream);
+    int32_t causal, const fmla_tensor* descale_q, const fmla_tensor* descale_k,
+    const fmla_tensor* descale_v, fmla_tensor* out, fmla_tensor* lse, void* workspace,
+    size_t workspace_bytes, void* stream);
 
 /* MLA decode over an FP8 latent cache (docs/fp8-kv-cache.md): as fmla_mla_decode, with
  *   format     FMLA_KV_FORMAT_FP8_DS_MLA: kv_cache float8_e4m3fn [num_pages, page_size, 1, 656],
  *                tokens packed (row stride 656) in pages at least page_size * 656 bytes apart;
- *                q bf16; descale_k NULL;
+ *                q bf16; descale_q and descale_k NULL;
  *              FMLA_KV_FORMAT_FP8_E4M3: kv_cache float8_e4m3fn [num_pages, page_size, 1, 576];
- *                q bf16 or fp16; descale_k float32, one element in device memory (read by the
- *                kernel): the keys and values are e4m3(kv) * descale_k
+ *                descale_k float32, one element in device memory (read by the kernel): the keys
+ *                and values are e4m3(kv) * descale_k; q bf16 or fp16 with descale_q NULL (out
+ *                q's dtype), or q float8_e4m3fn with descale_q as descale_k (the queries are
+ *                e4m3(q) * descale_q; the scores run on the FP8 tensor cores) and out bf16
  * Runs on sm_90 devices with this library's sm_90a code (else FMLA_ERROR_UNSUPPORTED). */
 FMLA_API fmla_status fmla_mla_decode_fp8(
     const fmla_tensor* q, const fmla_tensor* kv_cache, const fmla_tensor* block_table,
     const fmla_tensor* cache_seqlens, int32_t head_dim_v,
     const fmla_tensor* tile_scheduler_metadata, const fmla_tensor* num_splits,
-    float softmax_scale, int32_t causal, int32_t format, const fmla_tensor* descale_k,
-    fmla_tensor* out, fmla_tensor* lse, void* workspace, size_t workspace_bytes, void* stream);
+    float softmax_scale, int32_t causal, int32_t format, const fmla_tensor* descale_q,
+    const fmla_tensor* descale_k, fmla_tensor* out, fmla_tensor* lse, void* workspace,
+    size_t workspace_bytes, void* stream);
 
 /* ------------------------------------------------------------------------------------------------
  * Cache writes

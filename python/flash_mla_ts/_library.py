@@ -33,7 +33,7 @@ class FmlaTensor(ctypes.Structure):
 TENSOR_BYTES = ctypes.sizeof(FmlaTensor)
 SHAPE_OFFSET = FmlaTensor.shape.offset
 STRIDES_OFFSET = FmlaTensor.strides.offset
-CALL_TENSORS = 11  # the most tensors one call takes (fmla_gqa_decode_e4m3: 11)
+CALL_TENSORS = 12  # the slots of one call's tensors (0-10, and 11 for descale_q)
 
 
 class CallBlock(ctypes.Structure):
@@ -85,7 +85,7 @@ _PROTOTYPES = {
     ),
     "fmla_mla_decode_fp8": (
         _int,
-        [_T, _T, _T, _T, _i32, _T, _T, _float, _i32, _i32, _T, _T, _T, _ptr, _size, _ptr],
+        [_T, _T, _T, _T, _i32, _T, _T, _float, _i32, _i32, _T, _T, _T, _T, _ptr, _size, _ptr],
     ),
     "fmla_gqa_decode": (
         _int,
@@ -93,7 +93,7 @@ _PROTOTYPES = {
     ),
     "fmla_gqa_decode_e4m3": (
         _int,
-        [_T, _T, _T, _T, _T, _T, _T, _float, _i32, _T, _T, _T, _T, _ptr, _size, _ptr],
+        [_T, _T, _T, _T, _T, _T, _T, _float, _i32, _T, _T, _T, _T, _T, _ptr, _size, _ptr],
     ),
     "fmla_write_kv": (_int, [_T, _T, _T, _ptr]),
     "fmla_write_kv_fp8": (_int, [_T, _T, _T, _i32, _T, _ptr]),

@@ -33,16 +33,22 @@ SCHEMAS = {
     "mla_decode_out": f"({_DECODE_MLA}, Tensor(a!) out, Tensor(b!) lse) -> ()",
     "gqa_decode": f"({_DECODE_GQA}) -> (Tensor, Tensor)",
     "gqa_decode_out": f"({_DECODE_GQA}, Tensor(a!) out, Tensor(b!) lse) -> ()",
-    # fp8_e4m3 caches with their one-element float32 descales
-    "gqa_decode_e4m3": f"({_DECODE_GQA}, Tensor descale_k, Tensor descale_v) -> (Tensor, Tensor)",
-    "gqa_decode_e4m3_out": (
-        f"({_DECODE_GQA}, Tensor descale_k, Tensor descale_v, Tensor(a!) out, Tensor(b!) lse)"
-        " -> ()"
+    # fp8_e4m3 caches with their one-element float32 descales (descale_q: float8_e4m3fn queries)
+    "gqa_decode_e4m3": (
+        f"({_DECODE_GQA}, Tensor descale_k, Tensor descale_v, Tensor? descale_q) -> (Tensor, Tensor)"
     ),
-    # FP8 MLA caches: format 1 (fp8_ds_mla, descale_k None) or 2 (fp8_e4m3 with its descale_k)
-    "mla_decode_fp8": f"({_DECODE_MLA}, int format, Tensor? descale_k) -> (Tensor, Tensor)",
+    "gqa_decode_e4m3_out": (
+        f"({_DECODE_GQA}, Tensor descale_k, Tensor descale_v, Tensor? descale_q, Tensor(a!) out, "
+        "Tensor(b!) lse) -> ()"
+    ),
+    # FP8 MLA caches: format 1 (fp8_ds_mla, descale_k None) or 2 (fp8_e4m3 with its descale_k,
+    # and descale_q with float8_e4m3fn queries)
+    "mla_decode_fp8": (
+        f"({_DECODE_MLA}, int format, Tensor? descale_k, Tensor? descale_q) -> (Tensor, Tensor)"
+    ),
     "mla_decode_fp8_out": (
-        f"({_DECODE_MLA}, int format, Tensor? descale_k, Tensor(a!) out, Tensor(b!) lse) -> ()"
+        f"({_DECODE_MLA}, int format, Tensor? descale_k, Tensor? descale_q, Tensor(a!) out, "
+        "Tensor(b!) lse) -> ()"
     ),
     "write_kv": "(Tensor(a!) cache, Tensor rows, Tensor slot_mapping) -> ()",
     "write_kv_fp8": (

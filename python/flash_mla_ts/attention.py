@@ -89,6 +89,8 @@ _INT32_CODE = 4
 _FLOAT32_CODE = 0
 _float32 = _torch.float32 if _torch is not None else None
 _uint8 = _torch.uint8 if _torch is not None else None
+_bfloat16 = _torch.bfloat16 if _torch is not None else None
+_e4m3 = getattr(_torch, "float8_e4m3fn", None) if _torch is not None else None
 
 _HEAD_DIM_V_BOUND = "at most d_qk, q.shape[3]"
 # Statuses of the library that a refused argument gives: the checked path then finds and names it.
@@ -97,6 +99,7 @@ _MLA = "fmla_mla_decode"
 _GQA = "fmla_gqa_decode"
 _GQA_E4M3 = "fmla_gqa_decode_e4m3"
 _SCALE_SLOT = 9  # the call block's slots of descale_k and descale_v (after out and lse)
+_Q_SCALE_SLOT = 11  # and of descale_q
 _MLA_NAMES = ("q", "k_cache", "block_table", "cache_seqlens", "tile_scheduler_metadata",
               "num_splits")
 _GQA_NAMES = ("q", "k_cache", "v_cache", "block_table", "cache_seqlens",
@@ -228,7 +231,6 @@ _UNSUPPORTED = {
     "extra_indices_in_kvcache": ("tensor", "sparse attention over an extra KV cache", None),
     "topk_length": ("tensor", "sparse attention (per-query top-k lengths)", None),
     "extra_topk_length": ("tensor", "sparse attention over an extra KV cache", None),
-    "descale_q": ("tensor", "FP8 descaling of q (FP8 attention)", None),
     "descale_k": ("tensor", "FP8 descaling of the KV cache (FP8 attention)", None),
     "topk": ("int", "sparse attention (a top-k schedule)", None),
 }
@@ -257,25 +259,30 @@ def _refuse(name, value):
 
 
 def _refuse_first(indices, attn_sink, extra_k_cache, extra_indices_in_kvcache, topk_length,
-                  extra_topk_length, descale_q):
+                  extra_topk_length):
     for name, value in (("indices", indices), ("attn_sink", attn_sink),
                         ("extra_k_cache", extra_k_cache),
                         ("extra_indices_in_kvcache", extra_indices_in_kvcache),
-                        ("topk_length", topk_length), ("extra_topk_length", extra_topk_length),
-                        ("descale_q", descale_q)):
+                        ("topk_length", topk_length), ("extra_topk_length", extra_topk_length)):
         if value is not None:
             _refuse(name, value)
 
 
-def _mla_cache_format(is_fp8_kvcache, descale_k):
+def _mla_cache_format(is_fp8_kvcache, descale_k, descale_q):
     """The MLA cache's format code: 0 (q's dtype), fp8_ds_mla (is_fp8_kvcache) or fp8_e4m3
-    (descale_k), never both."""
+    (descale_k), never both; descale_q (float8_e4m3fn queries) with fp8_e4m3 only."""
     ds_mla = is_fp8_kvcache is not False and require_flag("is_fp8_kvcache", is_fp8_kvcache)
     if descale_k is not None:
         pack_scale(None, 0, "descale_k", descale_k)
     if ds_mla and descale_k is not None:
         raise ArgumentError("descale_k", "None with is_fp8_kvcache=True (the fp8_ds_mla tokens carry "
                             "their scales)", describe_value(descale_k))
+    if descale_q is not None:
+        pack_scale(None, 0, "descale_q", descale_q)
+        if descale_k is None:
+            raise ArgumentError("descale_q", "None unless the cache is fp8_e4m3 (descale_k given): "
+                                "float8_e4m3fn queries go with an fp8_e4m3 cache",
+                                describe_value(descale_q))
     return _FP8_DS_MLA if ds_mla else _FP8_E4M3 if descale_k is not None else 0
 
 
@@ -296,25 +303,27 @@ def flash_mla_with_kvcache(q, k_cache, block_table, cache_seqlens, head_dim_v,
     FP8 caches (docs/fp8-kv-cache.md): is_fp8_kvcache=True for FlashMLA's fp8_ds_mla layout
     (k_cache float8_e4m3fn [num_pages, page_size, 1, 656], q bf16), or descale_k, a float32 tensor
     of one element on the cache's device, for fp8_e4m3 (k_cache float8_e4m3fn
-    [num_pages, page_size, 1, 576], values e4m3 * descale_k; q bf16 or fp16).
-    indices, attn_sink, extra_k_cache, extra_indices_in_kvcache, topk_length, extra_topk_length,
-    descale_q: accepted at their defaults only (NotImplementedError).
+    [num_pages, page_size, 1, 576], values e4m3 * descale_k; q bf16 or fp16, or q float8_e4m3fn
+    with descale_q, its float32 scale of one element: queries e4m3 * descale_q, out bf16).
+    indices, attn_sink, extra_k_cache, extra_indices_in_kvcache, topk_length, extra_topk_length:
+    accepted at their defaults only (NotImplementedError).
     out, lse: preallocated outputs (this library's extension).
-    Returns (out [b, s_q, h_q, head_dim_v] in q's dtype, softmax_lse float32 [b, h_q, s_q]).
+    Returns (out [b, s_q, h_q, head_dim_v] in q's dtype (bf16 for float8_e4m3fn q), softmax_lse
+    float32 [b, h_q, s_q]).
     """
     if (indices is not None or attn_sink is not None or extra_k_cache is not None
             or extra_indices_in_kvcache is not None or topk_length is not None
-            or extra_topk_length is not None or descale_q is not None):
+            or extra_topk_length is not None):
         _refuse_first(indices, attn_sink, extra_k_cache, extra_indices_in_kvcache, topk_length,
-                      extra_topk_length, descale_q)
+                      extra_topk_length)
     if causal is not False and causal is not True:
         causal = require_flag("causal", causal)
-    if is_fp8_kvcache is not False or descale_k is not None:
-        fmt = _mla_cache_format(is_fp8_kvcache, descale_k)
+    if is_fp8_kvcache is not False or descale_k is not None or descale_q is not None:
+        fmt = _mla_cache_format(is_fp8_kvcache, descale_k, descale_q)
         if fmt:
             return _mla_decode_fp8(q, k_cache, block_table, cache_seqlens, head_dim_v,
                                    tile_scheduler_metadata, num_splits, softmax_scale, causal,
-                                   fmt, descale_k, out, lse)
+                                   fmt, descale_k, out, lse, descale_q)
     if isinstance(tile_scheduler_metadata, FlashMLASchedMeta):
         return _decode_scheduled(_MLA, tile_scheduler_metadata, num_splits, q, k_cache, None,
                                  block_table, cache_seqlens, head_dim_v, softmax_scale, causal,
@@ -325,7 +334,7 @@ def flash_mla_with_kvcache(q, k_cache, block_table, cache_seqlens, head_dim_v,
 
 
 def _mla_decode_fp8(q, k_cache, block_table, cache_seqlens, head_dim_v, tile_scheduler_metadata,
-                    num_splits, softmax_scale, causal, fmt, descale_k, out, lse):
+                    num_splits, softmax_scale, causal, fmt, descale_k, out, lse, descale_q=None):
     """flash_mla_with_kvcache over an FP8 cache (fmla_mla_decode_fp8): a schedule object built on
     its first use and checked on the others, then the call, eager or through the operators."""
     sched = None
@@ -349,7 +358,8 @@ def _mla_decode_fp8(q, k_cache, block_table, cache_seqlens, head_dim_v, tile_sch
                                     "shape[2])", f"h_q = {h_q}")
             if not _traced(q):  # every check before the schedule is computed
                 _check_mla_fp8(None, q, k_cache, block_table, cache_seqlens, head_dim_v, None,
-                               None, softmax_scale, fmt, descale_k, out, lse, allow_meta=False)
+                               None, softmax_scale, fmt, descale_k, out, lse, allow_meta=False,
+                               descale_q=descale_q)
             metadata, num_splits = _metadata(cache_seqlens, s_q * (h_q // h_kv), h_kv,
                                              sched.num_sms)
     else:
@@ -358,11 +368,11 @@ def _mla_decode_fp8(q, k_cache, block_table, cache_seqlens, head_dim_v, tile_sch
     if _traced(q):
         result = _mla_decode_fp8_traced(q, k_cache, block_table, cache_seqlens, head_dim_v,
                                         metadata, num_splits, softmax_scale, causal, fmt,
-                                        descale_k, out, lse)
+                                        descale_k, out, lse, descale_q)
     else:
         result = _mla_decode_fp8_eager(q, k_cache, block_table, cache_seqlens, head_dim_v,
                                        metadata, num_splits, softmax_scale, causal, fmt,
-                                       descale_k, out, lse)
+                                       descale_k, out, lse, descale_q)
     if sched is not None and not sched.have_initialized:
         sched.tile_scheduler_metadata, sched.num_splits = metadata, num_splits
         sched.config = config
@@ -371,17 +381,24 @@ def _mla_decode_fp8(q, k_cache, block_table, cache_seqlens, head_dim_v, tile_sch
 
 
 def _check_mla_fp8(block, q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
-                   num_splits, softmax_scale, fmt, descale_k, out, lse, allow_meta):
+                   num_splits, softmax_scale, fmt, descale_k, out, lse, allow_meta, descale_q=None):
     """The checks of an MLA decode over an FP8 cache, each argument packed into `block` (None:
     checked only; metadata and num_splits None: a schedule not built yet). Returns (b, s_q, h_q,
     head_dim_v, num_sm_parts, softmax scale, device); device None with allow_meta (the fakes)."""
+    if descale_q is None and isinstance(q, _Tensor) and _e4m3 is not None and q.dtype == _e4m3:
+        raise ArgumentError("descale_q", "a float32 tensor of one element (q is float8_e4m3fn)",
+                            "None")
+    if descale_q is not None and fmt != _FP8_E4M3:
+        raise ArgumentError("descale_q", "None unless the cache is fp8_e4m3 (descale_k given): "
+                            "float8_e4m3fn queries go with an fp8_e4m3 cache",
+                            describe_value(descale_q))
     if fmt not in (_FP8_DS_MLA, _FP8_E4M3):
         raise ArgumentError("format", f"{_FP8_DS_MLA} (fp8_ds_mla) or {_FP8_E4M3} (fp8_e4m3)",
                             describe_value(fmt))
     if fmt == _FP8_DS_MLA and descale_k is not None:
         raise ArgumentError("descale_k", "None with is_fp8_kvcache=True (the fp8_ds_mla tokens carry "
                             "their scales)", describe_value(descale_k))
-    b, s_q, h_q, d_qk = pack(block, 0, "q", q, HALF, Q_LAYOUT)
+    b, s_q, h_q, d_qk = pack(block, 0, "q", q, HALF if descale_q is None else FP8, Q_LAYOUT)
     pack(block, 1, "k_cache", k_cache, FP8, CACHE_LAYOUT)
     pack(block, 2, "block_table", block_table, INT32, TABLE_LAYOUT)
     pack(block, 3, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
@@ -390,7 +407,11 @@ def _check_mla_fp8(block, q, k_cache, block_table, cache_seqlens, head_dim_v, me
     if fmt == _FP8_E4M3:
         pack_scale(block, _SCALE_SLOT, "descale_k", descale_k)
         named.append(("descale_k", descale_k))
-    parts = _pack_schedule_and_outputs(block, 4, metadata, num_splits, out, lse, SAME[q.dtype],
+    if descale_q is not None:
+        pack_scale(block, _Q_SCALE_SLOT, "descale_q", descale_q)
+        named.append(("descale_q", descale_q))
+    out_dtype = q.dtype if descale_q is None else _bfloat16
+    parts = _pack_schedule_and_outputs(block, 4, metadata, num_splits, out, lse, SAME[out_dtype],
                                        named)
     head_dim_v = _require_head_dim_v(head_dim_v, d_qk)
     scale = softmax_scale_value(softmax_scale, d_qk)
@@ -402,16 +423,18 @@ def _check_mla_fp8(block, q, k_cache, block_table, cache_seqlens, head_dim_v, me
 
 
 def _mla_decode_fp8_eager(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
-                          num_splits, softmax_scale, causal, fmt, descale_k, out, lse):
+                          num_splits, softmax_scale, causal, fmt, descale_k, out, lse,
+                          descale_q=None):
     import_torch()
     block = _CallBlock()
     b, s_q, h_q, head_dim_v, parts, scale, device = _check_mla_fp8(
         block, q, k_cache, block_table, cache_seqlens, head_dim_v, metadata, num_splits,
-        softmax_scale, fmt, descale_k, out, lse, allow_meta=False)
+        softmax_scale, fmt, descale_k, out, lse, allow_meta=False, descale_q=descale_q)
     if out is None:
-        out = q.new_empty((b, s_q, h_q, head_dim_v))
+        out_dtype = q.dtype if descale_q is None else _bfloat16
+        out = q.new_empty((b, s_q, h_q, head_dim_v), dtype=out_dtype)
         row = h_q * head_dim_v
-        pack_new(block, 6, out, SAME[q.dtype][q.dtype], (b, s_q, h_q, head_dim_v),
+        pack_new(block, 6, out, SAME[out_dtype][out_dtype], (b, s_q, h_q, head_dim_v),
                  (s_q * row, row, head_dim_v, 1))
     if lse is None:
         lse = q.new_empty((b, h_q, s_q), dtype=_float32)
@@ -421,22 +444,25 @@ def _mla_decode_fp8_eager(q, k_cache, block_table, cache_seqlens, head_dim_v, me
     v = _addressof(block)
     invoke("fmla_mla_decode_fp8", block, v, device,
            (v, v + _TB, v + 2 * _TB, v + 3 * _TB, head_dim_v, v + 4 * _TB, v + 5 * _TB, scale,
-            1 if causal else 0, fmt, v + _SCALE_SLOT * _TB if fmt == _FP8_E4M3 else None,
+            1 if causal else 0, fmt, None if descale_q is None else v + _Q_SCALE_SLOT * _TB,
+            v + _SCALE_SLOT * _TB if fmt == _FP8_E4M3 else None,
             v + 6 * _TB, v + 7 * _TB, workspace.data_ptr(), size, current_stream(device)))
     return out, lse
 
 
 def _mla_decode_fp8_traced(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
-                           num_splits, softmax_scale, causal, fmt, descale_k, out, lse):
+                           num_splits, softmax_scale, causal, fmt, descale_k, out, lse,
+                           descale_q=None):
     """Under torch.compile: the same call through the torch operators (traceable Python only)."""
     b, s_q, h_q, d_qk = require_rank("q", q, Q_LAYOUT)
     head_dim_v = _require_head_dim_v(head_dim_v, d_qk)
     args = (q, k_cache, block_table, cache_seqlens, head_dim_v, metadata, num_splits,
-            softmax_scale_value(softmax_scale, d_qk), bool(causal), fmt, descale_k)
+            softmax_scale_value(softmax_scale, d_qk), bool(causal), fmt, descale_k, descale_q)
     if out is None and lse is None:
         return _ops.mla_decode_fp8(*args)
     if out is None:
-        out = q.new_empty((b, s_q, h_q, head_dim_v))
+        out = q.new_empty((b, s_q, h_q, head_dim_v),
+                          dtype=q.dtype if descale_q is None else _bfloat16)
     if lse is None:
         lse = q.new_empty((b, h_q, s_q), dtype=_float32)
     _ops.mla_decode_fp8_out(*args, out, lse)
@@ -445,7 +471,8 @@ def _mla_decode_fp8_traced(q, k_cache, block_table, cache_seqlens, head_dim_v, m
 
 def gqa_decode_with_kvcache(q, k_cache, v_cache, block_table, cache_seqlens,
                             tile_scheduler_metadata, num_splits=None, softmax_scale=None,
-                            causal=False, *, descale_k=None, descale_v=None, out=None, lse=None):
+                            causal=False, *, descale_q=None, descale_k=None, descale_v=None,
+                            out=None, lse=None):
     """GQA / MHA / MQA decode with separate paged K and V caches of head dim d in {64, 128, 256}.
 
     q [b, s_q, h_q, d]; k_cache, v_cache [num_pages, page_size, h_kv, d] (q's dtype, any page size);
@@ -453,16 +480,18 @@ def gqa_decode_with_kvcache(q, k_cache, v_cache, block_table, cache_seqlens,
     get_mla_metadata(cache_seqlens, s_q * h_q // h_kv, h_kv)).
     fp8_e4m3 caches (docs/fp8-kv-cache.md): k_cache and v_cache float8_e4m3fn, with descale_k and
     descale_v float32 tensors of one element on their device (keys e4m3(k) * descale_k, values
-    e4m3(v) * descale_v); at most 16 query rows per KV head.
-    Returns (out [b, s_q, h_q, d] in q's dtype, lse float32 [b, h_q, s_q]).
+    e4m3(v) * descale_v); at most 16 query rows per KV head. Over them q may be float8_e4m3fn too,
+    with descale_q (queries e4m3(q) * descale_q; out bf16).
+    Returns (out [b, s_q, h_q, d] in q's dtype (bf16 for float8_e4m3fn q), lse float32
+    [b, h_q, s_q]).
     """
     if v_cache is None:  # (None stands for "no V cache", i.e. MLA, further down)
         raise ArgumentError("v_cache", "a torch.Tensor", "None")
     if causal is not False and causal is not True:
         causal = require_flag("causal", causal)
     scales = None
-    if descale_k is not None or descale_v is not None:
-        scales = _check_scales(descale_k, descale_v)
+    if descale_k is not None or descale_v is not None or descale_q is not None:
+        scales = _check_scales(descale_k, descale_v, descale_q)
     if isinstance(tile_scheduler_metadata, FlashMLASchedMeta):
         return _decode_scheduled(_GQA, tile_scheduler_metadata, num_splits, q, k_cache, v_cache,
                                  block_table, cache_seqlens, None, softmax_scale, causal, out, lse,
@@ -472,11 +501,30 @@ def gqa_decode_with_kvcache(q, k_cache, v_cache, block_table, cache_seqlens,
                    tile_scheduler_metadata, num_splits, softmax_scale, causal, out, lse, scales)
 
 
-def _check_scales(descale_k, descale_v):
-    """(descale_k, descale_v), both float32 tensors of one element."""
+def _check_scales(descale_k, descale_v, descale_q=None):
+    """(descale_k, descale_v, descale_q): float32 tensors of one element, descale_q None with
+    16-bit queries."""
+    if descale_q is not None:
+        pack_scale(None, 0, "descale_q", descale_q)
+        if descale_k is None and descale_v is None:
+            raise ArgumentError("descale_q", "None unless the caches are fp8_e4m3 (descale_k and "
+                                "descale_v given): float8_e4m3fn queries go with them",
+                                describe_value(descale_q))
     expected = "a float32 tensor of one element (with the other scale, for float8_e4m3fn caches)"
     return (pack_scale(None, 0, "descale_k", descale_k, expected),
-            pack_scale(None, 0, "descale_v", descale_v, expected))
+            pack_scale(None, 0, "descale_v", descale_v, expected), descale_q)
+
+
+def _query_dtypes(q, scales):
+    """The dtypes q may have ({dtype: code}) and out's table: 16-bit, or float8_e4m3fn with
+    descale_q (out bf16). A float8_e4m3fn q without descale_q is named as that argument."""
+    if scales is None or scales[2] is None:
+        if (scales is not None and isinstance(q, _Tensor) and _e4m3 is not None
+                and q.dtype == _e4m3):
+            raise ArgumentError("descale_q", "a float32 tensor of one element (q is "
+                                "float8_e4m3fn)", "None")
+        return HALF, None
+    return FP8, SAME[_bfloat16]
 
 
 def _require_splits(tile_scheduler_metadata, num_splits):
@@ -599,9 +647,10 @@ def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, hea
                 _library.check(function, result)
     import_torch()
     block = _CallBlock()
-    b, s_q, h_q, d_qk = pack(block, 0, "q", q, HALF, Q_LAYOUT)
-    same = SAME[q.dtype]
-    cache_dtypes = same if scales is None else FP8
+    q_dtypes, out_same = _query_dtypes(q, scales)
+    b, s_q, h_q, d_qk = pack(block, 0, "q", q, q_dtypes, Q_LAYOUT)
+    same = out_same or SAME[q.dtype]
+    cache_dtypes = SAME[q.dtype] if scales is None else FP8
     pack(block, 1, "k_cache", k_cache, cache_dtypes, CACHE_LAYOUT)
     if v_cache is None:
         slot = 2
@@ -615,7 +664,10 @@ def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, hea
             for i, (name, scale_tensor) in enumerate(zip(("descale_k", "descale_v"), scales)):
                 pack_scale(block, _SCALE_SLOT + i, name, scale_tensor)
             names = names + ("descale_k", "descale_v")
-            tensors = tensors + scales
+            tensors = tensors + scales[:2]
+            if scales[2] is not None:
+                pack_scale(block, _Q_SCALE_SLOT, "descale_q", scales[2])
+                names, tensors = names + ("descale_q",), tensors + scales[2:]
     pack(block, slot, "block_table", block_table, INT32, TABLE_LAYOUT)
     pack(block, slot + 1, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
     parts = pack(block, slot + 2, "tile_scheduler_metadata", metadata, INT32, METADATA_LAYOUT,
@@ -638,9 +690,10 @@ def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, hea
         require_same_cuda_device(named)
 
     if out is None:
-        out = q.new_empty((b, s_q, h_q, head_dim_v))
+        out_dtype = q.dtype if out_same is None else _bfloat16
+        out = q.new_empty((b, s_q, h_q, head_dim_v), dtype=out_dtype)
         row = h_q * head_dim_v
-        pack_new(block, slot + 4, out, same[q.dtype], (b, s_q, h_q, head_dim_v),
+        pack_new(block, slot + 4, out, same[out_dtype], (b, s_q, h_q, head_dim_v),
                  (s_q * row, row, head_dim_v, 1))
     if lse is None:
         lse = q.new_empty((b, h_q, s_q), dtype=_float32)
@@ -658,8 +711,8 @@ def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, hea
     else:
         function = _GQA_E4M3
         args = (v, v + _TB, v + 2 * _TB, v + 3 * _TB, v + 4 * _TB, v + 5 * _TB, v + 6 * _TB,
-                scale, flag, v + _SCALE_SLOT * _TB, v + (_SCALE_SLOT + 1) * _TB, v + 7 * _TB,
-                v + 8 * _TB)
+                scale, flag, None if scales[2] is None else v + _Q_SCALE_SLOT * _TB,
+                v + _SCALE_SLOT * _TB, v + (_SCALE_SLOT + 1) * _TB, v + 7 * _TB, v + 8 * _TB)
     invoke(function, block, v, device, args + (workspace.data_ptr(), size, current_stream(device)))
     return out, lse
 
@@ -680,7 +733,8 @@ def _decode_traced(function, q, k_cache, v_cache, block_table, cache_seqlens, he
             return _ops.gqa_decode_e4m3(*gqa, *scales)
         return _ops.gqa_decode(*gqa)
     if out is None:
-        out = q.new_empty((b, s_q, h_q, head_dim_v))
+        e4m3_q = scales is not None and scales[2] is not None
+        out = q.new_empty((b, s_q, h_q, head_dim_v), dtype=_bfloat16 if e4m3_q else q.dtype)
     if lse is None:
         lse = q.new_empty((b, h_q, s_q), dtype=_float32)
     if v_cache is None:
@@ -724,15 +778,19 @@ def _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, s
     """The checks of _decode_eager without the call, in its order: for the fake implementations
     (allow_meta: meta tensors pass the device check) and before a schedule object builds its
     schedule (metadata and num_splits None: not there yet). Returns out's shape."""
-    b, s_q, h_q, d_qk = pack(None, 0, "q", q, HALF, Q_LAYOUT)
-    same = SAME[q.dtype]
+    q_dtypes, out_same = _query_dtypes(q, scales)
+    b, s_q, h_q, d_qk = pack(None, 0, "q", q, q_dtypes, Q_LAYOUT)
+    same = out_same or SAME[q.dtype]
     named = [("q", q), ("k_cache", k_cache)]
-    pack(None, 0, "k_cache", k_cache, same if scales is None else FP8, CACHE_LAYOUT)
+    cache_dtypes = SAME[q.dtype] if scales is None else FP8
+    pack(None, 0, "k_cache", k_cache, cache_dtypes, CACHE_LAYOUT)
     if v_cache is not None:
-        pack(None, 0, "v_cache", v_cache, same if scales is None else FP8, CACHE_LAYOUT)
+        pack(None, 0, "v_cache", v_cache, cache_dtypes, CACHE_LAYOUT)
         named.append(("v_cache", v_cache))
         if scales is not None:
             named += [("descale_k", scales[0]), ("descale_v", scales[1])]
+            if scales[2] is not None:
+                named.append(("descale_q", scales[2]))
     pack(None, 0, "block_table", block_table, INT32, TABLE_LAYOUT)
     pack(None, 0, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
     named += [("block_table", block_table), ("cache_seqlens", cache_seqlens)]
@@ -747,9 +805,9 @@ def _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, s
     return (b, s_q, h_q, head_dim_v)
 
 
-def _new_outputs(q, shape):
+def _new_outputs(q, shape, dtype=None):
     b, s_q, h_q, _ = shape
-    return q.new_empty(shape), q.new_empty((b, h_q, s_q), dtype=_float32)
+    return q.new_empty(shape, dtype=dtype or q.dtype), q.new_empty((b, h_q, s_q), dtype=_float32)
 
 
 # ------------------------------------------------------------------------------------ cache writes
@@ -919,52 +977,58 @@ def _register_operators():
                       metadata, num_splits, out, lse, allow_meta=True)
 
     def gqa_decode_e4m3(q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits,
-                        softmax_scale, causal, descale_k, descale_v):
+                        softmax_scale, causal, descale_k, descale_v, descale_q):
         return _decode_eager(_GQA, q, k_cache, v_cache, block_table, cache_seqlens, None,
                              metadata, num_splits, softmax_scale, causal, None, None,
-                             (descale_k, descale_v))
+                             (descale_k, descale_v, descale_q))
 
     def gqa_decode_e4m3_out(q, k_cache, v_cache, block_table, cache_seqlens, metadata, num_splits,
-                            softmax_scale, causal, descale_k, descale_v, out, lse):
+                            softmax_scale, causal, descale_k, descale_v, descale_q, out, lse):
         _decode_eager(_GQA, q, k_cache, v_cache, block_table, cache_seqlens, None, metadata,
-                      num_splits, softmax_scale, causal, out, lse, (descale_k, descale_v))
+                      num_splits, softmax_scale, causal, out, lse,
+                      (descale_k, descale_v, descale_q))
 
     def gqa_decode_e4m3_fake(q, k_cache, v_cache, block_table, cache_seqlens, metadata,
-                             num_splits, softmax_scale, causal, descale_k, descale_v):
+                             num_splits, softmax_scale, causal, descale_k, descale_v, descale_q):
+        scales = _check_scales(descale_k, descale_v, descale_q)
         shape = _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, None,
                               softmax_scale, metadata, num_splits, None, None, allow_meta=True,
-                              scales=_check_scales(descale_k, descale_v))
-        return _new_outputs(q, shape)
+                              scales=scales)
+        return _new_outputs(q, shape, q.dtype if descale_q is None else _bfloat16)
 
     def gqa_decode_e4m3_out_fake(q, k_cache, v_cache, block_table, cache_seqlens, metadata,
-                                 num_splits, softmax_scale, causal, descale_k, descale_v, out,
-                                 lse):
+                                 num_splits, softmax_scale, causal, descale_k, descale_v,
+                                 descale_q, out, lse):
         _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, None, softmax_scale,
                       metadata, num_splits, out, lse, allow_meta=True,
-                      scales=_check_scales(descale_k, descale_v))
+                      scales=_check_scales(descale_k, descale_v, descale_q))
 
     def mla_decode_fp8(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata, num_splits,
-                       softmax_scale, causal, fmt, descale_k):
+                       softmax_scale, causal, fmt, descale_k, descale_q):
         return _mla_decode_fp8_eager(q, k_cache, block_table, cache_seqlens, head_dim_v,
                                      metadata, num_splits, softmax_scale, causal, fmt, descale_k,
-                                     None, None)
+                                     None, None, descale_q)
 
     def mla_decode_fp8_out(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
-                           num_splits, softmax_scale, causal, fmt, descale_k, out, lse):
+                           num_splits, softmax_scale, causal, fmt, descale_k, descale_q, out, lse):
         _mla_decode_fp8_eager(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
-                              num_splits, softmax_scale, causal, fmt, descale_k, out, lse)
+                              num_splits, softmax_scale, causal, fmt, descale_k, out, lse,
+                              descale_q)
 
     def mla_decode_fp8_fake(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
-                            num_splits, softmax_scale, causal, fmt, descale_k):
+                            num_splits, softmax_scale, causal, fmt, descale_k, descale_q):
         b, s_q, h_q, head_dim_v = _check_mla_fp8(
             None, q, k_cache, block_table, cache_seqlens, head_dim_v, metadata, num_splits,
-            softmax_scale, fmt, descale_k, None, None, allow_meta=True)[:4]
-        return _new_outputs(q, (b, s_q, h_q, head_dim_v))
+            softmax_scale, fmt, descale_k, None, None, allow_meta=True, descale_q=descale_q)[:4]
+        return _new_outputs(q, (b, s_q, h_q, head_dim_v),
+                            q.dtype if descale_q is None else _bfloat16)
 
     def mla_decode_fp8_out_fake(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
-                                num_splits, softmax_scale, causal, fmt, descale_k, out, lse):
+                                num_splits, softmax_scale, causal, fmt, descale_k, descale_q, out,
+                                lse):
         _check_mla_fp8(None, q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
-                       num_splits, softmax_scale, fmt, descale_k, out, lse, allow_meta=True)
+                       num_splits, softmax_scale, fmt, descale_k, out, lse, allow_meta=True,
+                       descale_q=descale_q)
 
     impls = {
         "get_mla_metadata": _metadata_eager,

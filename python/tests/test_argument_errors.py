@@ -196,10 +196,17 @@ class IssueCasesTest(unittest.TestCase):
         self.assertEqual((err.argument, err.actual), ("tile_scheduler_metadata", "causal = True"))
 
     def test_unsupported_features_stay_not_implemented(self):
-        for changes in (dict(indices=torch.zeros(2, 1, 8)), dict(descale_q=torch.ones(1))):
+        with self.assertRaises(NotImplementedError):
+            self.decode(indices=torch.zeros(2, 1, 8))
+
+    def test_descale_q_needs_an_fp8_e4m3_cache(self):
+        for changes in (dict(descale_q=torch.ones(1)),
+                        dict(descale_q=torch.ones(1), is_fp8_kvcache=True),
+                        dict(descale_q=torch.ones(2), descale_k=torch.ones(1))):
             with self.subTest(**{k: describe_value(v) for k, v in changes.items()}):
-                with self.assertRaises(NotImplementedError):
+                with self.assertRaises(ArgumentError) as ctx:
                     self.decode(**changes)
+                self.assertEqual(ctx.exception.argument, "descale_q")
         with self.assertRaises(NotImplementedError):
             flash_mla_ts.get_mla_metadata(self.mla["cache_seqlens"], 16, 1, topk=2048)
 
@@ -287,7 +294,7 @@ def _decode_kinds(wv, a, schedule_object=None):
         kinds["is_fp8_kvcache"] = wv.FlagArg()
         kinds["descale_k"] = wv.DescaleArg()
         for name in ("indices", "attn_sink", "extra_k_cache", "extra_indices_in_kvcache",
-                     "topk_length", "extra_topk_length", "descale_q"):
+                     "topk_length", "extra_topk_length"):
             kinds[name] = wv.RefusedTensorArg()
     if schedule_object is None:
         kinds["tile_scheduler_metadata"] = wv.TensorArg(i32, contiguous=True, fixed=(0,))

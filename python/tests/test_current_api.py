@@ -67,7 +67,6 @@ UNSUPPORTED_VALUES = {
     "extra_indices_in_kvcache": "a tensor",
     "topk_length": "a tensor",
     "extra_topk_length": "a tensor",
-    "descale_q": "a tensor",
 }
 
 

@@ -5,7 +5,7 @@ argument checks, its torch operators on meta tensors and a torch.compile trace o
 without a GPU). flash_mla_with_kvcache over caches write_kv quantized into fp8_ds_mla
 (is_fp8_kvcache=True) and fp8_e4m3 (descale_k), against the reference over their dequantized
 values, in both calling conventions, and under torch.compile (its operators on meta tensors and a
-whole-graph trace without a GPU, the same bits as eager on one)."""
+whole-graph trace without a GPU, the same bits as eager on one); float8_e4m3fn queries (descale_q) over fp8_e4m3."""
 
 import unittest
 
@@ -74,6 +74,32 @@ class MlaFp8DecodeGpuTest(unittest.TestCase):
                             **options)
                         self.assertTrue(torch.equal(out2, out) and torch.equal(lse2, lse))
 
+    def test_e4m3_queries_over_fp8_e4m3(self):
+        """float8_e4m3fn q with descale_q: bf16 out against the reference over the dequantized
+        queries and cache, 16 and 32 rows (scores on the FP8 tensor cores) and 128 (64-row kernel)."""
+        cases = [dict(b=3, s_k=400, varlen=True, s_q=1, h_q=16, page_size=16),
+                 dict(b=2, s_k=300, varlen=True, s_q=2, h_q=16, page_size=1),
+                 dict(b=2, s_k=500, varlen=True, s_q=1, h_q=32, page_size=64),
+                 dict(b=2, s_k=700, s_q=1, h_q=128, page_size=64)]
+        for k, case in enumerate(cases):
+            with self.subTest(**case):
+                p = _problem(9850 + k, **case)
+                _, s_q, h_q, _ = p.q.shape
+                meta, splits = flash_mla_ts.get_mla_metadata(p.cache_seqlens, s_q * h_q, 1)
+                cache, descale_k, values = e4m3_of(p.k_cache)
+                q8, descale_q, q_values = e4m3_of(p.q)
+                out, lse = flash_mla_ts.flash_mla_with_kvcache(
+                    q8, cache, p.block_table, p.cache_seqlens, 512, meta, splits, causal=True,
+                    descale_q=descale_q, descale_k=descale_k)
+                self.assertEqual(out.dtype, torch.bfloat16)
+                dq = p.__class__(**{**p.__dict__, "k_cache": values, "q": q_values})
+                _check_against_reference(self, dq, out, lse, causal=True)
+                with self.assertRaises(flash_mla_ts.ArgumentError) as caught:
+                    flash_mla_ts.flash_mla_with_kvcache(
+                        q8, cache, p.block_table, p.cache_seqlens, 512, meta, splits,
+                        descale_k=descale_k)
+                self.assertEqual(caught.exception.argument, "descale_q")
+
 
 @unittest.skipIf(GPU_PROBLEM or FP8_PROBLEM, GPU_PROBLEM or FP8_PROBLEM)
 class E4m3DecodeGpuTest(unittest.TestCase):
@@ -102,7 +128,14 @@ class E4m3DecodeGpuTest(unittest.TestCase):
                         p.q, k8, v8, p.block_table, p.cache_seqlens, sched, None, causal=True,
                         descale_k=descale_k, descale_v=descale_v)
                     self.assertTrue(torch.equal(out2, out) and torch.equal(lse2, lse))
-
+                # float8_e4m3fn queries (descale_q): bf16 out over the dequantized queries.
+                q8, descale_q, q_dq = e4m3_of(p.q)
+                out8, lse8 = flash_mla_ts.gqa_decode_with_kvcache(
+                    q8, k8, v8, p.block_table, p.cache_seqlens, meta, splits, causal=True,
+                    descale_q=descale_q, descale_k=descale_k, descale_v=descale_v)
+                self.assertEqual(out8.dtype, torch.bfloat16)
+                dq8 = p.__class__(**{**dq.__dict__, "q": q_dq})
+                _check_against_reference(self, dq8, out8, lse8, causal=True)
 
     def test_more_than_16_query_rows_per_kv_head_is_refused(self):
         p = _problem(9790, b=2, s_k=100, s_q=2, h_q=16, h_kv=1, d=128, page_size=16)
@@ -139,6 +172,8 @@ class E4m3DecodeArgumentTest(unittest.TestCase):
             ("k_cache", lambda: call(bf16, bf16, descale_k=one, descale_v=one)),
             ("v_cache", lambda: call(fp8, bf16, descale_k=one, descale_v=one)),
             ("k_cache", lambda: call(fp8, fp8)),
+            ("descale_q", lambda: call(bf16, bf16, descale_q=one)),
+            ("q", lambda: call(fp8, fp8, descale_q=one, descale_k=one, descale_v=one)),
         ]
         for argument, bad in cases:
             with self.subTest(argument=argument):
@@ -196,7 +231,7 @@ class E4m3DecodeTraceTest(unittest.TestCase):
         t = _meta_problem()
         ops = torch.ops.flash_mla_ts
         args = (t["q"], t["k_cache"], t["v_cache"], t["block_table"], t["cache_seqlens"],
-                t["metadata"], t["num_splits"], 0.1, False, t["descale_k"], t["descale_v"])
+                t["metadata"], t["num_splits"], 0.1, False, t["descale_k"], t["descale_v"], None)
         out, lse = ops.gqa_decode_e4m3(*args)
         self.assertEqual((tuple(out.shape), out.dtype), ((2, 1, 8, 128), torch.bfloat16))
         self.assertEqual((tuple(lse.shape), lse.dtype), ((2, 8, 1), torch.float32))
@@ -204,8 +239,14 @@ class E4m3DecodeTraceTest(unittest.TestCase):
                                                     device="meta"),
                                 torch.empty(2, 8, 1, device="meta"))
         bf16 = _meta_problem(torch.bfloat16)["k_cache"]
+        q8 = torch.empty(2, 1, 8, 128, dtype=torch.float8_e4m3fn, device="meta")
+        scale = torch.empty(1, device="meta")
+        out, _ = ops.gqa_decode_e4m3(q8, *args[1:-1], scale)  # e4m3 queries: bf16 out
+        self.assertEqual((tuple(out.shape), out.dtype), ((2, 1, 8, 128), torch.bfloat16))
         for argument, bad in [("k_cache", args[:1] + (bf16,) + args[2:]),
-                              ("descale_v", args[:-1] + (torch.empty(2, device="meta"),))]:
+                              ("descale_v", args[:-2] + (torch.empty(2, device="meta"), None)),
+                              ("descale_q", (q8,) + args[1:]),
+                              ("q", args[:-1] + (scale,))]:
             with self.subTest(argument=argument):
                 with self.assertRaises(flash_mla_ts.ArgumentError) as caught:
                     ops.gqa_decode_e4m3(*bad)
@@ -288,7 +329,7 @@ class MlaFp8TraceTest(unittest.TestCase):
             with self.subTest(format=fmt):
                 t = _meta_mla(fmt)
                 args = (t["q"], t["k_cache"], t["block_table"], t["cache_seqlens"], 512,
-                        t["metadata"], t["num_splits"], 0.1, True, fmt, t["descale_k"])
+                        t["metadata"], t["num_splits"], 0.1, True, fmt, t["descale_k"], None)
                 out, lse = ops.mla_decode_fp8(*args)
                 self.assertEqual((tuple(out.shape), out.dtype), ((2, 1, 16, 512), torch.bfloat16))
                 self.assertEqual((tuple(lse.shape), lse.dtype), ((2, 16, 1), torch.float32))
@@ -302,8 +343,17 @@ class MlaFp8TraceTest(unittest.TestCase):
         t = _meta_mla(2)
         with self.assertRaises(flash_mla_ts.ArgumentError) as caught:  # fp8_e4m3 needs descale_k
             ops.mla_decode_fp8(t["q"], t["k_cache"], t["block_table"], t["cache_seqlens"], 512,
-                               t["metadata"], t["num_splits"], 0.1, True, 2, None)
+                               t["metadata"], t["num_splits"], 0.1, True, 2, None, None)
         self.assertEqual(caught.exception.argument, "descale_k")
+        # float8_e4m3fn queries with descale_q: bf16 outputs; without it, named
+        q8 = torch.empty(2, 1, 16, 576, dtype=torch.float8_e4m3fn, device="meta")
+        rest = (t["k_cache"], t["block_table"], t["cache_seqlens"], 512, t["metadata"],
+                t["num_splits"], 0.1, True, 2, t["descale_k"])
+        out, _ = ops.mla_decode_fp8(q8, *rest, torch.empty(1, device="meta"))
+        self.assertEqual((tuple(out.shape), out.dtype), ((2, 1, 16, 512), torch.bfloat16))
+        with self.assertRaises(flash_mla_ts.ArgumentError) as caught:
+            ops.mla_decode_fp8(q8, *rest, None)
+        self.assertEqual(caught.exception.argument, "descale_q")
 
     def _compile_whole(self, fmt, step_for):
         """step_for(the call's FP8 keywords) compiled whole on the meta problem of format `fmt`:

@@ -13,10 +13,11 @@ import { decodeBackend } from './decode-backend.js';
 /**
  * Attends every query row of q [b, s_q, h_q, d_qk] to its sequence's cached keys
  * kCache [numPages, pageSize, h_kv, d_qk]; the values are the first headDimV entries of each key.
- * Returns out [b, s_q, h_q, headDimV] in q's dtype and lse [b, h_q, s_q] float32 (+Infinity where
- * no key was attended, with out = 0). The schedule comes from getMlaMetadata of the same lengths.
- * FP8 caches (docs/fp8-kv-cache.md, CPU backend only so far): `isFp8Kvcache` for FlashMLA's
- * 656-byte fp8_ds_mla tokens, `descaleK` (and `descaleQ` for float8_e4m3fn q) for fp8_e4m3.
+ * Returns out [b, s_q, h_q, headDimV] in q's dtype (bfloat16 for float8_e4m3fn q) and lse
+ * [b, h_q, s_q] float32 (+Infinity where no key was attended, with out = 0). The schedule comes
+ * from getMlaMetadata of the same lengths. FP8 caches (docs/fp8-kv-cache.md): `isFp8Kvcache` for
+ * FlashMLA's 656-byte fp8_ds_mla tokens, `descaleK` (and `descaleQ` for float8_e4m3fn q) for
+ * fp8_e4m3.
  */
 export function flashMlaWithKvcache<T extends TensorLike>(
   q: T,

@@ -202,8 +202,8 @@ test('on the CUDA backend the FP8 calls without a kernel are refused by name bef
   const { tileSchedulerMetadata, numSplits } = mlaSchedule;
   const device = [blockTable, cacheSeqlens, tileSchedulerMetadata, numSplits].map(onDevice);
   const [table, lens, schedule, splits] = device;
-  // MLA over either format runs on the GPU (test/gpu/mla-decode-fp8.test.ts), but not with float16
-  // queries over fp8_ds_mla (bf16 rotary values) nor with float8_e4m3fn queries.
+  // MLA over either format runs on the GPU (test/gpu/mla-decode-fp8.test.ts), float8_e4m3fn
+  // queries too (over fp8_e4m3), but not float16 queries over fp8_ds_mla (bf16 rotary values).
   const q16 = onDevice(Tensor.zeros(mla.q.shape, 'float16'));
   assert.throws(
     () =>
@@ -211,40 +211,6 @@ test('on the CUDA backend the FP8 calls without a kernel are refused by name bef
         isFp8Kvcache: true,
       }),
     refused('q'),
-  );
-  const qMlaE4m3 = e4m3Of(mla.q);
-  const mlaScales = {
-    descaleK: onDevice(e4m3Cache.descale),
-    descaleQ: onDevice(qMlaE4m3.descale),
-  };
-  assert.throws(
-    () =>
-      flashMlaWithKvcache(
-        onDevice(qMlaE4m3.fp8),
-        onDevice(e4m3Cache.fp8),
-        table,
-        lens,
-        512,
-        schedule,
-        splits,
-        mlaScales,
-      ),
-    refused('options.descaleQ'),
-  );
-
-  // GQA over fp8_e4m3 runs on the GPU with bf16 / fp16 queries (test/gpu/gqa-decode-e4m3.test.ts),
-  // not with float8_e4m3fn ones.
-  const qE4m3 = e4m3Of(gqa.q);
-  const g = [qE4m3.fp8, kE4m3.fp8, vE4m3.fp8, gqa.blockTable, gqa.cacheSeqlens].map(onDevice);
-  const gs = [gqaSchedule.tileSchedulerMetadata, gqaSchedule.numSplits].map(onDevice);
-  const scales = {
-    descaleK: onDevice(kE4m3.descale),
-    descaleV: onDevice(vE4m3.descale),
-    descaleQ: onDevice(qE4m3.descale),
-  };
-  assert.throws(
-    () => gqaDecodeWithKvcache(g[0], g[1], g[2], g[3], g[4], gs[0], gs[1], scales),
-    refused('options.descaleQ'),
   );
 });
 

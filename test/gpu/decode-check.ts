@@ -64,6 +64,8 @@ export function checkOnGpu(
     numSms?: number;
     reference: 'cpu' | 'device';
     fp8?: Fp8CacheFormat;
+    /** fp8_e4m3 caches: the queries as float8_e4m3fn too (descaleQ; the reference reads theirs). */
+    e4m3Queries?: boolean;
   },
 ): GpuCheck {
   using scope = new DeviceScope();
@@ -77,7 +79,9 @@ export function checkOnGpu(
   const fp8: { k: Fp8Tensor; v?: E4m3Tensor } | undefined = options.fp8
     ? { k: quantize(kHost), v: mla ? undefined : e4m3Of(p.vCache) }
     : undefined;
-  const q = scope.upload(p.q);
+  const q8 = options.e4m3Queries ? e4m3Of(p.q) : undefined;
+  const qHost = q8 ? q8.dequantized : p.q;
+  const q = scope.upload(q8 ? q8.fp8 : p.q);
   const k = scope.upload(fp8 ? fp8.k.fp8 : kHost);
   const v = mla ? undefined : scope.upload(fp8?.v ? fp8.v.fp8 : p.vCache);
   const blockTable = scope.upload(p.blockTable);
@@ -91,6 +95,7 @@ export function checkOnGpu(
     ...(options.fp8 === 'fp8_ds_mla' && { isFp8Kvcache: true }),
     ...(options.fp8 === 'fp8_e4m3' && { descaleK: scope.upload((fp8?.k as E4m3Tensor).descale) }),
     ...(fp8?.v && { descaleV: scope.upload(fp8.v.descale) }),
+    ...(q8 && { descaleQ: scope.upload(q8.descale) }),
   };
   if (v) {
     gqaDecodeWithKvcache(
@@ -125,9 +130,9 @@ export function checkOnGpu(
   if (options.reference === 'cpu') {
     const o = { causal: options.causal, softmaxScale: options.softmaxScale };
     ref = mla
-      ? naiveMlaDecode(p.q, fp8 ? fp8.k.dequantized : kHost, p.blockTable, p.cacheSeqlens, dV, o)
+      ? naiveMlaDecode(qHost, fp8 ? fp8.k.dequantized : kHost, p.blockTable, p.cacheSeqlens, dV, o)
       : naiveGqaDecode(
-          p.q,
+          qHost,
           fp8 ? fp8.k.dequantized : kHost,
           fp8?.v ? fp8.v.dequantized : p.vCache,
           p.blockTable,

@@ -1,7 +1,8 @@
 // GQA / MHA / MQA decode over fp8_e4m3 K and V caches on the GPU (docs/fp8-kv-cache.md): against
 // the float64 reference over the dequantized caches (the error must be the bf16 cache's, the
 // output dtype's rounding), at pages of 1, 7, 16 and 64, d = 64 / 128 / 256, s_q 1-4 causal,
-// bf16 and fp16 queries, empty sequences; every output element written (poisoned first). The
+// bf16, fp16 and float8_e4m3fn queries, empty sequences; every output element written (poisoned
+// first). The
 // error quantization adds against the original bf16 caches is printed. More than 16 query rows per
 // KV head (s_q * h_q / h_kv) is refused before any launch: the e4m3 kernel is the few-rows one.
 import assert from 'node:assert/strict';
@@ -38,6 +39,24 @@ CASES.forEach((c, i) => {
         `case ${i}: out error ${r.outRelativeError.toExponential(2)} vs the dequantized caches, ` +
           `${added.toExponential(2)} vs the bf16 caches; lse ${r.lseMaxAbsError.toExponential(2)}`,
       );
+    },
+  );
+});
+
+// float8_e4m3fn queries (descaleQ): converted to bf16 as they load, their scale in the scores'.
+CASES.filter((c) => c.dtype !== 'float16').forEach((c, i) => {
+  test(
+    `GQA decode over fp8_e4m3 with e4m3 queries, case ${i}: ${JSON.stringify(c)}`,
+    { skip: skipWithoutGpu },
+    () => {
+      const p = makeGqaProblem({ ...c, seed: 2650 + i });
+      const r = checkOnGpu(p, {
+        causal: c.causal,
+        reference: 'cpu',
+        fp8: 'fp8_e4m3',
+        e4m3Queries: true,
+      });
+      assertGpuCheck(r, c.seqlens?.includes(0) ?? false);
     },
   );
 });

@@ -1,7 +1,7 @@
 // MLA decode over FP8 caches on the GPU (docs/fp8-kv-cache.md), both formats: against the float64
 // reference over the dequantized cache (the error must be a bf16 cache's, the output dtype's
 // rounding), at pages of 1, 7, 16 and 64 tokens, s_q 1-4, causal, many splits, empty sequences,
-// fp16 queries over fp8_e4m3, data with outliers (one value in each 128 of a row 100x the rest);
+// fp16 and float8_e4m3fn queries over fp8_e4m3, data with outliers (one value in each 128 of a row 100x the rest);
 // every output element written (poisoned first). The error quantization
 // adds against the original bf16 cache is printed. fp16 queries over fp8_ds_mla (bf16 rotary
 // values) are refused before any launch.
@@ -62,6 +62,27 @@ FORMATS.forEach((fp8, f) => {
     const r = checkOnGpu(withThem, { causal: true, reference: 'cpu', fp8 });
     assertGpuCheck(r, false);
   });
+});
+
+// float8_e4m3fn queries over fp8_e4m3 (descaleQ): up to 32 rows a KV head the scores on the FP8
+// tensor cores (keys x rows kernel), more rows converted to bf16 as they load (64-row kernel).
+CASES.forEach((c, i) => {
+  test(
+    `MLA decode over fp8_e4m3 with e4m3 queries, case ${i}: ${JSON.stringify(c)}`,
+    { skip: skipWithoutGpu },
+    () => {
+      const p = makeMlaProblem({ ...c, seed: 3200 + i });
+      const r = checkOnGpu(p, {
+        causal: c.causal,
+        numSms: c.numSms,
+        reference: 'cpu',
+        fp8: 'fp8_e4m3',
+        e4m3Queries: true,
+      });
+      assertGpuCheck(r, c.seqlens?.includes(0) ?? false);
+      console.log(`e4m3 q case ${i}: out error ${r.outRelativeError.toExponential(2)}`);
+    },
+  );
 });
 
 // 64 query rows a KV head take the 64-row kernel, 16 the keys x rows one.

@@ -398,14 +398,14 @@ static fmla_status invoke(int fn, call_t* c) {
                              ARG(c, R_LSE), c->workspace, c->workspace_bytes, c->stream);
     case F_GQA_DECODE_E4M3:
       return fmla_gqa_decode_e4m3(ARG(c, R_Q), ARG(c, R_K), ARG(c, R_V), ARG(c, R_BT), ARG(c, R_SL),
-                                  ARG(c, R_MD), ARG(c, R_NS), c->scale, c->causal,
+                                  ARG(c, R_MD), ARG(c, R_NS), c->scale, c->causal, NULL,
                                   ARG(c, R_DESCALE), ARG(c, R_DESCALE_V), ARG(c, R_OUT),
                                   ARG(c, R_LSE), c->workspace, c->workspace_bytes, c->stream);
     case F_MLA_DECODE_DS_MLA:
     case F_MLA_DECODE_E4M3:
       return fmla_mla_decode_fp8(ARG(c, R_Q), ARG(c, R_K), ARG(c, R_BT), ARG(c, R_SL),
                                  c->head_dim_v, ARG(c, R_MD), ARG(c, R_NS), c->scale, c->causal,
-                                 c->format, ARG(c, R_DESCALE), ARG(c, R_OUT), ARG(c, R_LSE),
+                                 c->format, NULL, ARG(c, R_DESCALE), ARG(c, R_OUT), ARG(c, R_LSE),
                                  c->workspace, c->workspace_bytes, c->stream);
     case F_WRITE_KV: return fmla_write_kv(ARG(c, R_K), ARG(c, R_ROWS), ARG(c, R_SLOTS), c->stream);
     case F_WRITE_KV_DS_MLA:

@@ -578,11 +578,40 @@ static Fp8Cache quantize_cache(Problem& P, int format, float descale, bool repla
   return c;
 }
 
-static fmla_status run_decode_fp8(Problem& P, Fp8Cache& c, int copy = -1) {
+// float8_e4m3fn queries: P's queries as codes with one scale (round to nearest even, saturating),
+// in a tensor of q's shape and strides; P's own queries are replaced by the dequantized values, so
+// that check_decode's reference reads what the FP8 decode reads.
+struct Fp8Queries {
+  DevBuf codes, descale_d;
+  fmla_tensor t{}, tdescale{};
+};
+
+static Fp8Queries quantize_queries(Problem& P, float descale_q) {
+  std::vector<uint16_t> bits = download<uint16_t>(P.q.ptr, P.q.bytes / 2);
+  std::vector<uint8_t> codes(bits.size());
+  for (size_t i = 0; i < bits.size(); ++i) {
+    const float x = bits_to_float(bits[i], P.s.dtype);
+    codes[i] = static_cast<uint8_t>(__nv_cvt_float_to_fp8(x / descale_q, __NV_SATFINITE, __NV_E4M3));
+    bits[i] = float_to_bits(e4m3_value(codes[i]) * descale_q, P.s.dtype);
+  }
+  CUDA_CHECK(cudaMemcpy(P.q.ptr, bits.data(), P.q.bytes, cudaMemcpyHostToDevice));
+  Fp8Queries q;
+  q.codes = upload(codes);
+  q.t = P.tq;
+  q.t.data = q.codes.ptr;
+  q.t.dtype = FMLA_DTYPE_FLOAT8_E4M3FN;
+  q.descale_d = upload(std::vector<float>{descale_q});
+  q.tdescale = make_tensor(q.descale_d.ptr, FMLA_DTYPE_FLOAT32, {1});
+  return q;
+}
+
+static fmla_status run_decode_fp8(Problem& P, Fp8Cache& c, int copy = -1,
+                                  const Fp8Queries* q8 = nullptr) {
   fmla_tensor k = c.t;
   if (copy >= 0) k.data = c.copies[copy].ptr;
-  return fmla_mla_decode_fp8(&P.tq, &k, &P.tbt, &P.tlens, P.s.d_v, &P.tmeta, &P.tsplits,
-                             scale_of(P.s), P.s.causal, c.format,
+  return fmla_mla_decode_fp8(q8 ? &q8->t : &P.tq, &k, &P.tbt, &P.tlens, P.s.d_v, &P.tmeta,
+                             &P.tsplits, scale_of(P.s), P.s.causal, c.format,
+                             q8 ? &q8->tdescale : nullptr,
                              c.format == FMLA_KV_FORMAT_FP8_E4M3 ? &c.tdescale : nullptr, &P.tout,
                              &P.tlse, P.ws.ptr, P.ws_bytes, nullptr);
 }
@@ -600,12 +629,16 @@ static bool same_bits_as_16bit(const Spec& s, int format) {
 
 // One FP8 decode against the reference over the dequantized cache (every output written, the
 // usual tolerance); with `same_bits`, also against the 16-bit decode over that cache bit for bit.
-static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bool same_bits) {
+// descale_q > 0: float8_e4m3fn queries with that scale (the reference over their values).
+static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bool same_bits,
+                     float descale_q = 0.f) {
   Problem P = build(s, seed);
   Fp8Cache c = quantize_cache(P, format, descale);
+  Fp8Queries q8;
+  if (descale_q > 0.f) q8 = quantize_queries(P, descale_q);
   poison_outputs(P);
   run_metadata(P);
-  const fmla_status st = run_decode_fp8(P, c);
+  const fmla_status st = run_decode_fp8(P, c, -1, descale_q > 0.f ? &q8 : nullptr);
   if (st != FMLA_OK) {
     report(false, "%-52s decode returned %s: %s", s.name.c_str(), fmla_status_string(st),
            fmla_last_error());
@@ -635,7 +668,12 @@ static void suite_mla_fp8(bool quick) {
   // 16 and 32 query rows take the keys x rows kernel, more the 64-row one.
   const Shape shapes[] = {{1, 16, false}, {2, 16, true},  {1, 32, false},
                           {2, 128, true}, {4, 32, true}, {1, 64, false}};
-  for (int format : {FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3})
+  // Each format, then fp8_e4m3 with float8_e4m3fn queries (up to 32 rows the scores on the FP8
+  // tensor cores, more rows converted to bf16 as they load).
+  struct Variant { int format; bool e4m3_q; };
+  const Variant variants[] = {{FMLA_KV_FORMAT_FP8_DS_MLA, false}, {FMLA_KV_FORMAT_FP8_E4M3, false},
+                              {FMLA_KV_FORMAT_FP8_E4M3, true}};
+  for (const Variant& v : variants)
     for (int ps : {1, 16, 64, 7})
       for (const Shape& sh : shapes) {
         if (quick && ((sh.h_q == 32 && sh.s_q == 4) || ps == 7)) continue;
@@ -643,12 +681,13 @@ static void suite_mla_fp8(bool quick) {
         s.page_size = ps, s.s_q = sh.s_q, s.h_q = sh.h_q, s.causal = sh.causal;
         s.lens = {0, 1, 3, 70, 301, 1500};
         char name[96];
-        snprintf(name, sizeof name, "mla %s ps=%d s_q=%d h_q=%d%s", format_name(format), ps, sh.s_q,
-                 sh.h_q, sh.causal ? " causal" : "");
+        snprintf(name, sizeof name, "mla %s%s ps=%d s_q=%d h_q=%d%s", format_name(v.format),
+                 v.e4m3_q ? " e4m3 q" : "", ps, sh.s_q, sh.h_q, sh.causal ? " causal" : "");
         s.name = name;
         // fp8_e4m3 with a power-of-two scale: exact dequantized values, but the scale is folded
         // out of the products, so the bits may differ from the 16-bit decode's.
-        fp8_case(s, format, 1.f / 64, ++seed, same_bits_as_16bit(s, format));
+        fp8_case(s, v.format, 1.f / 64, ++seed, !v.e4m3_q && same_bits_as_16bit(s, v.format),
+                 v.e4m3_q ? 1.f / 32 : 0.f);
       }
   {  // fp16 queries (fp8_e4m3 only), a scale that is not a power of two, many splits; both kernels
     Spec s;
@@ -668,6 +707,14 @@ static void suite_mla_fp8(bool quick) {
     s.name = std::string("mla ") + format_name(format) + " b=128 varlen 2048 h_q=16";
     fp8_case(s, format, 0.0123f, ++seed, same_bits_as_16bit(s, format));
   }
+  // e4m3 queries over many sequences and splits, scales that are not powers of two.
+  for (int h_q : {16, 32, 128}) {
+    Spec s;
+    s.h_q = h_q, s.s_q = 1, s.page_size = 64, s.sample_rows = 512;
+    s.lens = varlen(128, 2048, 1, 14);
+    s.name = "mla fp8_e4m3 e4m3 q b=128 varlen 2048 h_q=" + std::to_string(h_q);
+    fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 0.0123f, ++seed, false, 0.0177f);
+  }
   // Wrong combinations: typed errors before any launch.
   Spec s;
   s.h_q = 16, s.lens = {70, 3};
@@ -675,14 +722,19 @@ static void suite_mla_fp8(bool quick) {
   Fp8Cache ds = quantize_cache(P, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f);
   Fp8Cache e4 = quantize_cache(P, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 16);
   run_metadata(P);
-  auto call = [&](const fmla_tensor* q, const fmla_tensor* k, int format, const fmla_tensor* descale) {
+  Fp8Queries q8 = quantize_queries(P, 1.f / 32);
+  auto call = [&](const fmla_tensor* q, const fmla_tensor* k, int format, const fmla_tensor* descale,
+                  const fmla_tensor* descale_q = nullptr, fmla_tensor* out = nullptr) {
     return fmla_mla_decode_fp8(q, k, &P.tbt, &P.tlens, 512, &P.tmeta, &P.tsplits, 0.05f, 0, format,
-                               descale, &P.tout, &P.tlse, P.ws.ptr, P.ws_bytes, nullptr);
+                               descale_q, descale, out ? out : &P.tout, &P.tlse, P.ws.ptr,
+                               P.ws_bytes, nullptr);
   };
   fmla_tensor q16 = P.tq, out16 = P.tout;
   q16.dtype = out16.dtype = FMLA_DTYPE_FLOAT16;
   fmla_tensor narrow = ds.t;
   narrow.shape[3] = 576;
+  fmla_tensor two = q8.tdescale;
+  two.shape[0] = 2;
   const struct { const char* what; fmla_status got, want; } errors[] = {
       {"ds_mla with a descale", call(&P.tq, &ds.t, FMLA_KV_FORMAT_FP8_DS_MLA, &e4.tdescale), FMLA_ERROR_INVALID_ARGUMENT},
       {"e4m3 without descale", call(&P.tq, &e4.t, FMLA_KV_FORMAT_FP8_E4M3, nullptr), FMLA_ERROR_INVALID_ARGUMENT},
@@ -690,12 +742,17 @@ static void suite_mla_fp8(bool quick) {
       {"e4m3 with 656-byte rows", call(&P.tq, &ds.t, FMLA_KV_FORMAT_FP8_E4M3, &e4.tdescale), FMLA_ERROR_INVALID_ARGUMENT},
       {"format 7", call(&P.tq, &e4.t, 7, &e4.tdescale), FMLA_ERROR_INVALID_ARGUMENT},
       {"a bf16 cache", call(&P.tq, &P.tk, FMLA_KV_FORMAT_FP8_E4M3, &e4.tdescale), FMLA_ERROR_INVALID_ARGUMENT},
+      {"e4m3 q without descale_q", call(&q8.t, &e4.t, FMLA_KV_FORMAT_FP8_E4M3, &e4.tdescale), FMLA_ERROR_INVALID_ARGUMENT},
+      {"bf16 q with descale_q", call(&P.tq, &e4.t, FMLA_KV_FORMAT_FP8_E4M3, &e4.tdescale, &q8.tdescale), FMLA_ERROR_INVALID_ARGUMENT},
+      {"e4m3 q over fp8_ds_mla", call(&q8.t, &ds.t, FMLA_KV_FORMAT_FP8_DS_MLA, nullptr, &q8.tdescale), FMLA_ERROR_UNSUPPORTED},
+      {"e4m3 q with an fp16 out", call(&q8.t, &e4.t, FMLA_KV_FORMAT_FP8_E4M3, &e4.tdescale, &q8.tdescale, &out16), FMLA_ERROR_INVALID_ARGUMENT},
+      {"e4m3 q with a 2-element descale_q", call(&q8.t, &e4.t, FMLA_KV_FORMAT_FP8_E4M3, &e4.tdescale, &two), FMLA_ERROR_INVALID_ARGUMENT},
   };
   for (const auto& e : errors)
     report(e.got == e.want, "mla fp8 refuses %s: %s", e.what, fmla_status_string(e.got));
   // fp16 queries over fp8_ds_mla (bf16 rotary values): unsupported on the GPU
   const fmla_status st = fmla_mla_decode_fp8(&q16, &ds.t, &P.tbt, &P.tlens, 512, &P.tmeta, &P.tsplits,
-                                             0.05f, 0, FMLA_KV_FORMAT_FP8_DS_MLA, nullptr, &out16,
+                                             0.05f, 0, FMLA_KV_FORMAT_FP8_DS_MLA, nullptr, nullptr, &out16,
                                              &P.tlse, P.ws.ptr, P.ws_bytes, nullptr);
   report(st == FMLA_ERROR_UNSUPPORTED, "mla fp8 refuses fp16 queries over fp8_ds_mla: %s",
          fmla_status_string(st));
@@ -1016,8 +1073,9 @@ static void bench_mla_fp8(int page_size) {
                             {128, 1, 16384, 16, true, false}};
   printf("\nmla-anchor over FP8 caches (bf16 q, page %d); copy ceiling %.0f GB/s\n", page_size,
          g_copy_gbs);
-  printf("| b | s_q | s_k | h_q | causal | bf16 us | fp8_ds_mla us | x | fp8_e4m3 us | x | ds GB/s | rel_l2 ds / e4m3 |\n");
-  printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  printf("| b | s_q | s_k | h_q | causal | bf16 us | fp8_ds_mla us | x | fp8_e4m3 us | x | "
+         "fp8_e4m3, e4m3 q us | x | ds GB/s | rel_l2 ds / e4m3 / e4m3 q |\n");
+  printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   uint64_t seed = 7000;
   for (const AnchorRow& r : rows) {
     Spec s;
@@ -1028,10 +1086,14 @@ static void bench_mla_fp8(int page_size) {
     ensure_rotation(P, static_cast<size_t>(P.mean_len * P.b) * 576 * 2);
     const int copies16 = static_cast<int>(P.k_copies.size());
     const float ms16 = median_ms([&](int i) { FMLA_CHECK(run_decode(P, i % copies16)); });
-    float ms8[2];
-    double rel[2];
+    float ms8[3];
+    double rel[3];
     int k = 0;
-    for (int format : {FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3}) {
+    // fp8_ds_mla, fp8_e4m3, then fp8_e4m3 with e4m3 queries (P's queries replaced by theirs).
+    for (int format : {FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3, FMLA_KV_FORMAT_FP8_E4M3}) {
+      const bool e4m3_q = k == 2;
+      Fp8Queries q8;
+      if (e4m3_q) q8 = quantize_queries(P, 1.f / 32);
       Fp8Cache f = quantize_cache(P, format, 1.f / 64, false);
       const size_t bytes = f.bytes.bytes;
       const int copies = bytes >= (size_t(200) << 20) ? 1 : static_cast<int>(((size_t(200) << 20) + bytes - 1) / bytes);
@@ -1039,19 +1101,23 @@ static void bench_mla_fp8(int page_size) {
         f.copies.emplace_back(bytes);
         CUDA_CHECK(cudaMemcpy(f.copies.back().ptr, f.bytes.ptr, bytes, cudaMemcpyDeviceToDevice));
       }
+      const Fp8Queries* q = e4m3_q ? &q8 : nullptr;
       poison_outputs(P);
-      FMLA_CHECK(run_decode_fp8(P, f));
+      FMLA_CHECK(run_decode_fp8(P, f, -1, q));
       const DecodeCheck d = check_decode(P, seed);
       rel[k] = d.rel_l2;
       report(d.all_written && d.rel_l2 < 0.06 && d.max_abs < 0.1,
-             "%s b=%d s_q=%d h_q=%d page=%d: written=%s rel_l2 %.2e against the 16-bit cache", format_name(format),
-             r.b, r.s_q, r.h_q, page_size, d.all_written ? "yes" : "NO", d.rel_l2);
-      ms8[k++] = median_ms([&](int i) { FMLA_CHECK(run_decode_fp8(P, f, i % copies)); });
+             "%s%s b=%d s_q=%d h_q=%d page=%d: written=%s rel_l2 %.2e against the 16-bit cache",
+             format_name(format), e4m3_q ? " e4m3 q" : "", r.b, r.s_q, r.h_q, page_size,
+             d.all_written ? "yes" : "NO", d.rel_l2);
+      ms8[k++] = median_ms([&](int i) { FMLA_CHECK(run_decode_fp8(P, f, i % copies, q)); });
     }
     const double ds_bytes = static_cast<double>(P.b) * P.mean_len * 656;
-    printf("| %d | %d | %d | %d | %s | %.1f | %.1f | %.2f | %.1f | %.2f | %.0f | %.1e / %.1e |\n", P.b,
-           r.s_q, r.s_k, r.h_q, r.causal ? "yes" : "no", ms16 * 1e3, ms8[0] * 1e3, ms16 / ms8[0],
-           ms8[1] * 1e3, ms16 / ms8[1], ds_bytes / (ms8[0] * 1e-3) / 1e9, rel[0], rel[1]);
+    printf("| %d | %d | %d | %d | %s | %.1f | %.1f | %.2f | %.1f | %.2f | %.1f | %.2f | %.0f | "
+           "%.1e / %.1e / %.1e |\n",
+           P.b, r.s_q, r.s_k, r.h_q, r.causal ? "yes" : "no", ms16 * 1e3, ms8[0] * 1e3,
+           ms16 / ms8[0], ms8[1] * 1e3, ms16 / ms8[1], ms8[2] * 1e3, ms16 / ms8[2],
+           ds_bytes / (ms8[0] * 1e-3) / 1e9, rel[0], rel[1], rel[2]);
     fflush(stdout);
   }
 }
@@ -1403,7 +1469,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "experiment") experiment();
   if (mode == "fp8") suite_mla_fp8(false);
-  if (mode == "profile-fp8") {  // rows b 128, s_k 8192, page 64, h_q 16 and 32, over each format
+  if (mode == "profile-fp8") {  // b 128, s_k 8192, page 64, h_q 16 and 32, each format (and e4m3 q)
     for (int h_q : {16, 32}) {
       Spec s;
       s.h_q = h_q, s.page_size = 64, s.lens.assign(128, 8192);
@@ -1413,9 +1479,14 @@ int main(int argc, char** argv) {
       for (int format : {FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3}) {
         Fp8Cache c = quantize_cache(P, format, 1.f / 64, false);
         FMLA_CHECK(run_decode_fp8(P, c));
+        if (format == FMLA_KV_FORMAT_FP8_E4M3) {  // and with e4m3 queries
+          const Fp8Queries q8 = quantize_queries(P, 1.f / 32);
+          FMLA_CHECK(run_decode_fp8(P, c, -1, &q8));
+        }
       }
       CUDA_CHECK(cudaDeviceSynchronize());
-      printf("profiled bf16, fp8_ds_mla, fp8_e4m3 b=128 s_k=8192 h_q=%d parts=%d\n", h_q, P.nsp);
+      printf("profiled bf16, fp8_ds_mla, fp8_e4m3, fp8_e4m3 e4m3 q b=128 s_k=8192 h_q=%d parts=%d\n",
+             h_q, P.nsp);
     }
   }
   if (mode == "bench-fp8") {  // the mla-anchor rows over each cache format, the same data

@@ -39,6 +39,8 @@ struct DecodeParams {
   // float8_e4m3fn caches: the one-element float32 scales of K and V (device memory); else NULL.
   const float* descale_k;
   const float* descale_v;
+  // float8_e4m3fn queries (over float8_e4m3fn caches; out is bf16): their scale; else NULL.
+  const float* descale_q;
 };
 
 // Launchers, one per instantiation (csrc/kernels/*/instantiations/*.cu).

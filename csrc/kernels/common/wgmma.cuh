@@ -1,11 +1,13 @@
 // Typed wrappers for the Hopper warpgroup MMA (wgmma, sm_90a only) and its fences.
 // Generated shapes: m64nNk16 with N in {32, 64, 128, 256}, float32 accumulators, bf16 / fp16 operands,
 // A and B from shared memory through 128-byte-swizzled matrix descriptors; m64n256k16, and m64n16k16 /
-// m64n32k16 (keys x query rows tiles), also with A from registers (MmaRegA).
+// m64n32k16 (keys x query rows tiles), also with A from registers (MmaRegA), as are m64n16k32 /
+// m64n32k32 over e4m3 operands.
 #pragma once
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #include <stdint.h>
 
 namespace fmla {
@@ -212,6 +214,34 @@ struct MmaRegA<__half, 32, TRANS_B> {
         "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, {%16, %17, %18, %19}, %20, p, 1, 1, %22;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d), "n"(TRANS_B));
+  }
+};
+
+// e4m3 x e4m3 (k32): A's four registers hold four codes each (rows g, g + 8 of the warp's 16, k
+// 4 (lane % 4) .. + 3 and 16 + 4 (lane % 4) .. + 3); B K-major only.
+template <>
+struct MmaRegA<__nv_fp8_e4m3, 16, 0> {
+  __device__ __forceinline__ static void run(float (&d)[8], const uint32_t (&a)[4],
+                                             uint64_t desc_b, int scale_d) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %13, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n16k32.f32.e4m3.e4m3 {%0, %1, %2, %3, %4, %5, %6, %7}, {%8, %9, %10, %11}, %12, p, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d));
+  }
+};
+
+// e4m3 x e4m3 (k32): A's four registers hold four codes each (rows g, g + 8 of the warp's 16, k
+// 4 (lane % 4) .. + 3 and 16 + 4 (lane % 4) .. + 3); B K-major only.
+template <>
+struct MmaRegA<__nv_fp8_e4m3, 32, 0> {
+  __device__ __forceinline__ static void run(float (&d)[16], const uint32_t (&a)[4],
+                                             uint64_t desc_b, int scale_d) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %21, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n32k32.f32.e4m3.e4m3 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, {%16, %17, %18, %19}, %20, p, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d));
   }
 };
 

@@ -203,6 +203,24 @@ __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParam
     }
   }
   if (FIRST_PASS < END_PASS && END_PASS == T::kPasses && c.tile == 0) {  // Q with the last passes
+    if (T::kFp8 && p.descale_q) {  // float8_e4m3fn queries: converted to Elem (exact) as they load
+      for (int i = tid; i < kMaxRows * T::kChunks; i += T::kThreads) {
+        const int m = i / T::kChunks, chunk = i % T::kChunks;
+        uint2 codes = make_uint2(0u, 0u);
+        if (m < p.rows_per_kv) {
+          const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
+          codes = *reinterpret_cast<const uint2*>(static_cast<const uint8_t*>(p.q) +
+                                                  c.piece.bi * p.q_stride_b + j * p.q_stride_s +
+                                                  h * p.q_stride_h + chunk * 8);
+        }
+        const uint32_t v[4] = {e4m3x2_to<Elem>(static_cast<uint16_t>(codes.x)),
+                               e4m3x2_to<Elem>(static_cast<uint16_t>(codes.x >> 16)),
+                               e4m3x2_to<Elem>(static_cast<uint16_t>(codes.y)),
+                               e4m3x2_to<Elem>(static_cast<uint16_t>(codes.y >> 16))};
+        ptx::st_shared_v4(s_q + swizzled<kMaxRows>(m, chunk), v);
+      }
+      return;
+    }
     for (int i = tid; i < kMaxRows * T::kChunks; i += T::kThreads) {
       const int m = i / T::kChunks, chunk = i % T::kChunks;
       const bool valid = m < p.rows_per_kv;
@@ -249,7 +267,9 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   const int page_shift = (p.page_size & (p.page_size - 1)) == 0 ? __ffs(p.page_size) - 1 : -1;
   // e4m3 caches: the scales folded out of the products (docs/fp8-kv-cache.md), K's into the scores'
   // scale, V's into the output's.
-  const float score_scale = T::kFp8 ? p.scale_log2 * *p.descale_k : p.scale_log2;
+  // e4m3 queries: theirs too.
+  const float score_scale =
+      T::kFp8 ? p.scale_log2 * *p.descale_k * (p.descale_q ? *p.descale_q : 1.f) : p.scale_log2;
   const float value_scale = T::kFp8 ? *p.descale_v : 1.f;
 
   Loader<T> load;

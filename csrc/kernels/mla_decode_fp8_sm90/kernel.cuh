@@ -26,6 +26,10 @@
 // part's tiles into a 4-stage ring with bulk copies (one per page run: a tile of a 64-token page is
 // one copy, of one-token pages 64), so the page size only changes the copies. The grid and schedule
 // are the split-KV kernels' (docs/schedule.md); bench/NOTES.md, v16, has the measurements.
+//
+// float8_e4m3fn queries (fp8_e4m3 caches): S^T runs on the FP8 tensor cores (m64nNk32, e4m3 x
+// e4m3), K's codes the A fragments exactly as a thread loads them and Q's columns permuted to
+// match (q8_position); only V's codes are converted. bench/NOTES.md, v17.
 #pragma once
 
 #include <math.h>
@@ -46,10 +50,12 @@ namespace mla_fp8_sm90 {
 
 // ---------------------------------------------------------------- consumers
 
-template <typename Elem, MlaCache CACHE, int COLS>
+template <typename Query, MlaCache CACHE, int COLS>
 __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE, COLS>& sm,
                                         uint8_t* smem, int wg, int ctid) {
   using L = SmemLayout<CACHE, COLS>;
+  using Elem = ComputeElem<Query>;
+  constexpr bool kQ8 = kE4m3Queries<Query>;
   constexpr bool kDs = CACHE == MlaCache::kFp8DsMla;
   constexpr int kTok = L::kTokenBytes;
   constexpr int NT = COLS / 8;    // 8-column tiles of an accumulator
@@ -57,12 +63,14 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
   constexpr int kAcc = COLS / 2;  // a thread's floats of a 64 x COLS accumulator
   // wgmma groups (of 4) in flight while the next group's A fragments are converted.
   constexpr int kGroupsInFlight = 2;
-  static_assert(!kDs || std::is_same<Elem, __nv_bfloat16>::value, "fp8_ds_mla: bf16 queries");
+  static_assert(!kDs || std::is_same<Query, __nv_bfloat16>::value, "fp8_ds_mla: bf16 queries");
   const int tid = wg * 128 + ctid;
   const int warp = ctid / 32, lane = ctid % 32, g = lane / 4, c = lane % 4;
   const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
-  // fp8_e4m3: the cache's one scale folded out of the products, into the scores and the output.
-  const float scale_log2 = kDs ? p.scale_log2 : p.scale_log2 * *p.descale_k;
+  // fp8_e4m3: the cache's one scale folded out of the products, into the scores and the output
+  // (e4m3 queries: theirs into the scores too).
+  const float scale_log2 =
+      kDs ? p.scale_log2 : p.scale_log2 * *p.descale_k * (kQ8 ? *p.descale_q : 1.f);
   const float value_scale = kDs ? 1.f : *p.descale_k;
   constexpr float kUnscale = e4m3_bits_unscale<Elem>();
   const uint32_t unit = pack2<Elem>(kUnscale, kUnscale);
@@ -79,7 +87,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
     const SequenceWork w = sequence_work(p, meta, bi);
     // Q, once the last sequence's merge is done with its place.
     ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
-    load_q<Elem, COLS>(p, bi, sm.q(), tid);
+    if constexpr (kQ8)
+      load_q_e4m3<COLS>(p, bi, sm.q(), tid);
+    else
+      load_q<Elem, COLS>(p, bi, sm.q(), tid);
     wgmma::fence_proxy_async();
     ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
 
@@ -121,62 +132,95 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
       const uint8_t* row0 = tile_rows + r0 * kTok;
       const uint8_t* row1 = row0 + 8 * kTok;
       auto ld16 = [](const uint8_t* at) { return *reinterpret_cast<const uint4*>(at); };
-      // fp8_ds_mla: the group scales of keys r0, r0 + 8 (group q / 2 of box q), loaded with the
-      // codes of a group's first box.
-      auto scale_at = [&](const uint8_t* row, int group) {
-        return kDs ? *reinterpret_cast<const float*>(row + kDsMlaScaleOffset + 4 * group) : 1.f;
-      };
-      float next_sc0 = scale_at(row0, 0), next_sc1 = scale_at(row1, 0);
-      uint32_t mul0 = unit, mul1 = unit;
-      constexpr int kCodeBoxes = kDs ? kBoxes - 1 : kBoxes;  // fp8_ds_mla's box 8 is bf16
-      uint4 next0 = ld16(row0 + 16 * c), next1 = ld16(row1 + 16 * c);
+      if constexpr (kQ8) {
+        // e4m3 queries: S^T on the FP8 tensor cores, a thread's code words of a box its A
+        // fragments as loaded (q8_position); the next box's words load while this one's run.
+        uint4 n0a = ld16(row0 + 32 * c), n0b = ld16(row0 + 32 * c + 16);
+        uint4 n1a = ld16(row1 + 32 * c), n1b = ld16(row1 + 32 * c + 16);
 #pragma unroll
-      for (int q = 0; q < kBoxes; ++q) {
-        uint32_t a[4][4];
-        if (q >= kCodeBoxes) {  // bf16 rotary values: a thread's 16 of a row, paired as Q's columns
-          const uint4 lo0 = next0, lo1 = next1;
-          const uint4 hi0 = ld16(row0 + kDsMlaRopeOffset + 32 * c + 16);
-          const uint4 hi1 = ld16(row1 + kDsMlaRopeOffset + 32 * c + 16);
-          const uint32_t x0[8] = {lo0.x, lo0.y, lo0.z, lo0.w, hi0.x, hi0.y, hi0.z, hi0.w};
-          const uint32_t x1[8] = {lo1.x, lo1.y, lo1.z, lo1.w, hi1.x, hi1.y, hi1.z, hi1.w};
+        for (int q = 0; q < kQ8Boxes; ++q) {
+          const uint32_t x0[8] = {n0a.x, n0a.y, n0a.z, n0a.w, n0b.x, n0b.y, n0b.z, n0b.w};
+          const uint32_t x1[8] = {n1a.x, n1a.y, n1a.z, n1a.w, n1b.x, n1b.y, n1b.z, n1b.w};
+          if (q + 2 < kQ8Boxes) {
+            const int at = 128 * (q + 1) + 32 * c;
+            n0a = ld16(row0 + at), n0b = ld16(row0 + at + 16);
+            n1a = ld16(row1 + at), n1b = ld16(row1 + at + 16);
+          } else if (q + 2 == kQ8Boxes) {  // the half box: 16 bytes a row
+            n0a = ld16(row0 + 512 + 16 * c), n1a = ld16(row1 + 512 + 16 * c);
+          }
+          constexpr int kSteps = 4;
+          const int steps = q + 1 < kQ8Boxes ? kSteps : kSteps / 2;
+          wgmma::fence();
 #pragma unroll
-          for (int u = 0; u < 4; ++u) {
-            a[u][0] = __byte_perm(x0[2 * u], x0[2 * u + 1], 0x7632);
-            a[u][1] = __byte_perm(x1[2 * u], x1[2 * u + 1], 0x7632);
-            a[u][2] = __byte_perm(x0[2 * u], x0[2 * u + 1], 0x5410);
-            a[u][3] = __byte_perm(x1[2 * u], x1[2 * u + 1], 0x5410);
+          for (int u = 0; u < kSteps; ++u) {
+            if (u >= steps) break;
+            const uint32_t a[4] = {x0[2 * u], x1[2 * u], x0[2 * u + 1], x1[2 * u + 1]};
+            wgmma::MmaRegA<Query, COLS, 0>::run(acc, a,
+                                                q_desc + ((q * L::kQBoxBytes + u * 32) >> 4),
+                                                q > 0 || u > 0);
           }
-        } else {
-          const uint4 c0 = next0, c1 = next1;
-          if (kDs && q % 2 == 0) {
-            mul0 = pack2<Elem>(next_sc0 * kUnscale, next_sc0 * kUnscale);
-            mul1 = pack2<Elem>(next_sc1 * kUnscale, next_sc1 * kUnscale);
-          }
-          if (q + 1 < kCodeBoxes) {
-            next0 = ld16(row0 + 64 * (q + 1) + 16 * c), next1 = ld16(row1 + 64 * (q + 1) + 16 * c);
-            if (kDs && (q + 1) % 2 == 0)
-              next_sc0 = scale_at(row0, (q + 1) / 2), next_sc1 = scale_at(row1, (q + 1) / 2);
-          } else if (q + 1 < kBoxes) {  // fp8_ds_mla: the first half of the rotary values
-            next0 = ld16(row0 + kDsMlaRopeOffset + 32 * c);
-            next1 = ld16(row1 + kDsMlaRopeOffset + 32 * c);
-          }
-          const uint32_t x0[4] = {c0.x, c0.y, c0.z, c0.w}, x1[4] = {c1.x, c1.y, c1.z, c1.w};
-#pragma unroll
-          for (int u = 0; u < 4; ++u) {
-            const uint2 v0 = e4m3x4_to_bits_interleaved<Elem>(x0[u]);
-            const uint2 v1 = e4m3x4_to_bits_interleaved<Elem>(x1[u]);
-            a[u][0] = mul2<Elem>(v0.x, mul0), a[u][2] = mul2<Elem>(v0.y, mul0);
-            a[u][1] = mul2<Elem>(v1.x, mul1), a[u][3] = mul2<Elem>(v1.y, mul1);
-          }
+          wgmma::commit();
+          wgmma::wait<kGroupsInFlight - 1>();
         }
-        wgmma::fence();
+      } else {
+        // fp8_ds_mla: the group scales of keys r0, r0 + 8 (group q / 2 of box q), loaded with the
+        // codes of a group's first box.
+        auto scale_at = [&](const uint8_t* row, int group) {
+          return kDs ? *reinterpret_cast<const float*>(row + kDsMlaScaleOffset + 4 * group) : 1.f;
+        };
+        float next_sc0 = scale_at(row0, 0), next_sc1 = scale_at(row1, 0);
+        uint32_t mul0 = unit, mul1 = unit;
+        constexpr int kCodeBoxes = kDs ? kBoxes - 1 : kBoxes;  // fp8_ds_mla's box 8 is bf16
+        uint4 next0 = ld16(row0 + 16 * c), next1 = ld16(row1 + 16 * c);
 #pragma unroll
-        for (int u = 0; u < 4; ++u)
-          wgmma::MmaRegA<Elem, COLS, 0>::run(acc, a[u],
-                                             q_desc + ((q * L::kQBoxBytes + u * 32) >> 4),
-                                             q > 0 || u > 0);
-        wgmma::commit();
-        wgmma::wait<kGroupsInFlight - 1>();
+        for (int q = 0; q < kBoxes; ++q) {
+          uint32_t a[4][4];
+          if (q >= kCodeBoxes) {  // bf16 rotary values: a thread's 16 of a row, paired as Q's
+            const uint4 lo0 = next0, lo1 = next1;
+            const uint4 hi0 = ld16(row0 + kDsMlaRopeOffset + 32 * c + 16);
+            const uint4 hi1 = ld16(row1 + kDsMlaRopeOffset + 32 * c + 16);
+            const uint32_t x0[8] = {lo0.x, lo0.y, lo0.z, lo0.w, hi0.x, hi0.y, hi0.z, hi0.w};
+            const uint32_t x1[8] = {lo1.x, lo1.y, lo1.z, lo1.w, hi1.x, hi1.y, hi1.z, hi1.w};
+#pragma unroll
+            for (int u = 0; u < 4; ++u) {
+              a[u][0] = __byte_perm(x0[2 * u], x0[2 * u + 1], 0x7632);
+              a[u][1] = __byte_perm(x1[2 * u], x1[2 * u + 1], 0x7632);
+              a[u][2] = __byte_perm(x0[2 * u], x0[2 * u + 1], 0x5410);
+              a[u][3] = __byte_perm(x1[2 * u], x1[2 * u + 1], 0x5410);
+            }
+          } else {
+            const uint4 c0 = next0, c1 = next1;
+            if (kDs && q % 2 == 0) {
+              mul0 = pack2<Elem>(next_sc0 * kUnscale, next_sc0 * kUnscale);
+              mul1 = pack2<Elem>(next_sc1 * kUnscale, next_sc1 * kUnscale);
+            }
+            if (q + 1 < kCodeBoxes) {
+              next0 = ld16(row0 + 64 * (q + 1) + 16 * c);
+              next1 = ld16(row1 + 64 * (q + 1) + 16 * c);
+              if (kDs && (q + 1) % 2 == 0)
+                next_sc0 = scale_at(row0, (q + 1) / 2), next_sc1 = scale_at(row1, (q + 1) / 2);
+            } else if (q + 1 < kBoxes) {  // fp8_ds_mla: the first half of the rotary values
+              next0 = ld16(row0 + kDsMlaRopeOffset + 32 * c);
+              next1 = ld16(row1 + kDsMlaRopeOffset + 32 * c);
+            }
+            const uint32_t x0[4] = {c0.x, c0.y, c0.z, c0.w}, x1[4] = {c1.x, c1.y, c1.z, c1.w};
+#pragma unroll
+            for (int u = 0; u < 4; ++u) {
+              const uint2 v0 = e4m3x4_to_bits_interleaved<Elem>(x0[u]);
+              const uint2 v1 = e4m3x4_to_bits_interleaved<Elem>(x1[u]);
+              a[u][0] = mul2<Elem>(v0.x, mul0), a[u][2] = mul2<Elem>(v0.y, mul0);
+              a[u][1] = mul2<Elem>(v1.x, mul1), a[u][3] = mul2<Elem>(v1.y, mul1);
+            }
+          }
+          wgmma::fence();
+#pragma unroll
+          for (int u = 0; u < 4; ++u)
+            wgmma::MmaRegA<Elem, COLS, 0>::run(acc, a[u],
+                                               q_desc + ((q * L::kQBoxBytes + u * 32) >> 4),
+                                               q > 0 || u > 0);
+          wgmma::commit();
+          wgmma::wait<kGroupsInFlight - 1>();
+        }
       }
       wgmma::wait<0>();
 
@@ -419,7 +463,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
 
 // ---------------------------------------------------------------- the kernel
 
-template <typename Elem, MlaCache CACHE, int COLS>
+template <typename Query, MlaCache CACHE, int COLS>
 __global__ void __launch_bounds__(kThreads, 1) mla_decode_fp8_sm90_kernel(const DecodeParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ __align__(1024) uint8_t smem[];
@@ -439,7 +483,7 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_fp8_sm90_kernel(const 
     produce<CACHE, COLS>(p, sm, (tid / 32) % 4, tid % 32);
   } else {
     ptx::setmaxnreg_inc<consumer_regs(COLS)>();
-    consume<Elem, CACHE, COLS>(p, sm, smem, wg, tid % 128);
+    consume<Query, CACHE, COLS>(p, sm, smem, wg, tid % 128);
   }
 #endif
 }

@@ -10,9 +10,9 @@
 namespace fmla {
 namespace mla_fp8_sm90 {
 
-template <typename Elem, MlaCache CACHE, int COLS>
+template <typename Query, MlaCache CACHE, int COLS>
 bool launch_cols(const DecodeParams& p, cudaStream_t stream, cudaError_t* err) {
-  constexpr auto kernel = mla_decode_fp8_sm90_kernel<Elem, CACHE, COLS>;
+  constexpr auto kernel = mla_decode_fp8_sm90_kernel<Query, CACHE, COLS>;
   constexpr int bytes = SmemLayout<CACHE, COLS>::kBytes;
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess || !sm90a_kernel_ready<kernel>(device, bytes))
@@ -24,18 +24,18 @@ bool launch_cols(const DecodeParams& p, cudaStream_t stream, cudaError_t* err) {
 
 }  // namespace mla_fp8_sm90
 
-template <typename Elem, MlaCache CACHE>
+template <typename Query, MlaCache CACHE>
 bool launch_mla_decode_fp8_sm90(const DecodeParams& p, cudaStream_t stream, cudaError_t* err) {
   using namespace mla_fp8_sm90;
   static_assert(CACHE != MlaCache::k16Bit, "FP8 caches only");
-  const int64_t q_align = 16 / sizeof(Elem);  // query rows are read 16 bytes at a time
+  const int64_t q_align = 16 / sizeof(Query);  // query rows are read 16 bytes at a time
   if (p.h_kv != 1 || p.rows_per_kv > kMaxRows || reinterpret_cast<uintptr_t>(p.k) % 16 != 0 ||
       p.k_stride_row % 16 != 0 || p.k_stride_page % 16 != 0 ||
       reinterpret_cast<uintptr_t>(p.q) % 16 != 0 || p.q_stride_b % q_align != 0 ||
       p.q_stride_s % q_align != 0 || p.q_stride_h % q_align != 0)
     return false;
-  return p.rows_per_kv <= 16 ? launch_cols<Elem, CACHE, 16>(p, stream, err)
-                             : launch_cols<Elem, CACHE, 32>(p, stream, err);
+  return p.rows_per_kv <= 16 ? launch_cols<Query, CACHE, 16>(p, stream, err)
+                             : launch_cols<Query, CACHE, 32>(p, stream, err);
 }
 
 }  // namespace fmla

@@ -12,8 +12,9 @@ namespace fmla {
 // bytes) and returns true (*err: the launch status) when it runs this problem: at most 32 query
 // rows a KV head, one latent KV head, 16-byte aligned cache rows and query rows, an sm_90 device
 // and this library's sm_90a code for it. Otherwise returns false, having done nothing (the 64-row
-// kernel of mla_decode_sm90/ takes the problem).
-template <typename Elem, MlaCache CACHE>
+// kernel of mla_decode_sm90/ takes the problem). Query: bf16, fp16, or __nv_fp8_e4m3 (fp8_e4m3
+// caches, p.descale_q set; out is bf16).
+template <typename Query, MlaCache CACHE>
 bool launch_mla_decode_fp8_sm90(const DecodeParams& p, cudaStream_t stream, cudaError_t* err);
 
 }  // namespace fmla

@@ -1,7 +1,11 @@
 // MLA decode over FP8 caches for few query rows: the shared-memory layout of one block.
 #pragma once
 
+#include <cuda_bf16.h>
+#include <cuda_fp8.h>
 #include <stdint.h>
+
+#include <type_traits>
 
 #include "../common/wgmma.cuh"
 #include "../mla_decode_sm90/launch.h"
@@ -59,6 +63,25 @@ struct Smem {
 __host__ __device__ constexpr int q_position(int d) {
   return 16 * ((d % 16) / 4) + 2 * ((d % 64) / 16) + (d % 2 == 1 ? 0 : 8) + (d % 4) / 2;
 }
+
+// float8_e4m3fn queries (over fp8_e4m3 caches): S^T runs on the FP8 tensor cores, the codes of K
+// straight from the stage; the rest of the decode (P^T, O^T, the outputs) in bf16.
+template <typename Query>
+constexpr bool kE4m3Queries = std::is_same<Query, __nv_fp8_e4m3>::value;
+template <typename Query>
+using ComputeElem = std::conditional_t<kE4m3Queries<Query>, __nv_bfloat16, Query>;
+
+// e4m3 queries: Q is 4 boxes of 128 columns (128 codes a row) and a half box of the last 64, and
+// where its column d goes within its box mirrors how a thread takes K's codes: lane quad c loads
+// bytes 32 c .. 32 c + 31 of a cached row's box (16 c .. 16 c + 15 of the half box), whose words
+// i = 0, 1, ... are the A fragment's k columns 4 c .. 4 c + 3 (i even) and 16 + 4 c .. (i odd) of
+// k-step i / 2. So a thread's code words are its fragments as they load.
+__host__ __device__ constexpr int q8_position(int d) {
+  const int per_lane = d < 512 ? 32 : 16, dd = d % 128;
+  const int c = dd / per_lane, i = (dd % per_lane) / 4;
+  return 32 * (i / 2) + 16 * (i % 2) + 4 * c + dd % 4;
+}
+constexpr int kQ8Boxes = 5;  // 4 boxes of 128 columns and a half box
 
 }  // namespace mla_fp8_sm90
 }  // namespace fmla

@@ -179,7 +179,11 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
   float* s_sum = stats + 4 * kBlockM;  // [wg][row]
   // fp8_e4m3: the cache's one scale folded out of the products (docs/fp8-kv-cache.md), into the
   // scores' and, for the values (the same latent rows), into the output.
-  const float scale_log2 = CACHE == MlaCache::kFp8E4m3 ? p.scale_log2 * *p.descale_k : p.scale_log2;
+  // e4m3 queries (p.descale_q): their scale too.
+  const float scale_log2 =
+      CACHE == MlaCache::kFp8E4m3
+          ? p.scale_log2 * *p.descale_k * (p.descale_q ? *p.descale_q : 1.f)
+          : p.scale_log2;
   const float value_scale = CACHE == MlaCache::kFp8E4m3 ? *p.descale_k : 1.f;
 
   int my_row[2];  // this thread's rows in the wgmma accumulator layout (both warpgroups alike)

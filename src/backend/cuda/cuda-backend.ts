@@ -56,7 +56,9 @@ function decode(
   const lib = nativeLibrary();
   const [b, sQ, hQ] = q.shape;
   const parts = metadata.tileSchedulerMetadata.shape[0];
-  const out = outputOrNew(exec.out, [b, sQ, hQ, headDimV], q.dtype);
+  // e4m3 queries give bfloat16 outputs (docs/fp8-kv-cache.md).
+  const outDtype = q.dtype === 'float8_e4m3fn' ? 'bfloat16' : q.dtype;
+  const out = outputOrNew(exec.out, [b, sQ, hQ, headDimV], outDtype);
   const lse = outputOrNew(exec.lse, [b, hQ, sQ], 'float32');
   const bytes = Number(lib.fn.workspaceBytes(b, sQ, hQ, headDimV, parts));
   const workspace = exec.workspace ?? workspaceFor(exec.stream, bytes);
@@ -78,7 +80,8 @@ function decode(
   const [table, lens] = [blockTable.descriptor(), cacheSeqlens.descriptor()];
   const fp8 = options.fp8;
   if (kind === 'mlaDecode' && fp8) {
-    // src/attention/ let through bf16 / fp16 queries (fp8_ds_mla: bf16) and the format's scale.
+    // src/attention/ let through bf16 / fp16 queries (fp8_ds_mla: bf16) or e4m3 ones with
+    // descaleQ (fp8_e4m3), and the format's scale.
     const [meta, splits, scale, causal, ...outputs] = rest;
     lib.call(
       'mlaDecodeFp8',
@@ -92,13 +95,14 @@ function decode(
       scale,
       causal,
       NATIVE_KV_FORMAT[fp8.cacheFormat],
+      fp8.descaleQ ? fp8.descaleQ.descriptor() : null,
       fp8.descaleK ? fp8.descaleK.descriptor() : null,
       ...outputs,
     );
   } else if (kind === 'mlaDecode') {
     lib.call('mlaDecode', q.descriptor(), caches[0].descriptor(), table, lens, headDimV, ...rest);
   } else if (fp8?.descaleK && fp8.descaleV) {
-    // src/attention/ let only fp8_e4m3 caches with bf16 / fp16 queries through (cudaBackend.fp8).
+    // src/attention/ let only fp8_e4m3 caches through (cudaBackend.fp8); e4m3 queries with descaleQ.
     const [k, v] = caches.map((t) => t.descriptor());
     const [scaleK, scaleV] = [fp8.descaleK.descriptor(), fp8.descaleV.descriptor()];
     const [meta, splits, scale, causal, ...outputs] = rest;
@@ -113,6 +117,7 @@ function decode(
       splits,
       scale,
       causal,
+      fp8.descaleQ ? fp8.descaleQ.descriptor() : null,
       scaleK,
       scaleV,
       ...outputs,
@@ -126,12 +131,13 @@ function decode(
 
 export const cudaBackend: Backend<CudaTensor> = {
   name: 'cuda',
-  // Decodes over FP8 caches with bf16 / fp16 queries (fp8_ds_mla: bf16), GQA over fp8_e4m3.
+  // Decodes over FP8 caches with bf16 / fp16 queries (fp8_ds_mla: bf16) and, over fp8_e4m3, e4m3
+  // queries; GQA over fp8_e4m3.
   fp8: {
     mlaDecode: FP8_CACHE_FORMATS,
     gqaDecode: ['fp8_e4m3'],
     writeKv: FP8_CACHE_FORMATS,
-    e4m3Queries: false,
+    e4m3Queries: true,
     dsMlaFloat16Queries: false,
   },
 

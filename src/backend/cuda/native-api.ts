@@ -165,6 +165,7 @@ export interface NativeFunctions {
     softmaxScale: number,
     causal: number,
     format: number,
+    descaleQ: TensorArg,
     descaleK: TensorArg,
     ...outputs: DecodeOutputs
   ): number;
@@ -178,6 +179,7 @@ export interface NativeFunctions {
     numSplits: TensorArg,
     softmaxScale: number,
     causal: number,
+    descaleQ: TensorArg,
     descaleK: TensorArg,
     descaleV: TensorArg,
     ...outputs: DecodeOutputs
@@ -253,9 +255,9 @@ const PROTOTYPES: { readonly [K in keyof NativeFunctions]: string } = {
   gqaDecode:
     'int fmla_gqa_decode(void *q, void *k, void *v, void *bt, void *seqlens, void *tsm, void *splits, float scale, int causal, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
   mlaDecodeFp8:
-    'int fmla_mla_decode_fp8(void *q, void *kv, void *bt, void *seqlens, int d_v, void *tsm, void *splits, float scale, int causal, int32_t format, void *descale_k, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
+    'int fmla_mla_decode_fp8(void *q, void *kv, void *bt, void *seqlens, int d_v, void *tsm, void *splits, float scale, int causal, int32_t format, void *descale_q, void *descale_k, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
   gqaDecodeE4m3:
-    'int fmla_gqa_decode_e4m3(void *q, void *k, void *v, void *bt, void *seqlens, void *tsm, void *splits, float scale, int causal, void *descale_k, void *descale_v, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
+    'int fmla_gqa_decode_e4m3(void *q, void *k, void *v, void *bt, void *seqlens, void *tsm, void *splits, float scale, int causal, void *descale_q, void *descale_k, void *descale_v, void *out, void *lse, uint64_t ws, size_t ws_bytes, uint64_t stream)',
   writeKv: 'int fmla_write_kv(void *cache, void *rows, void *slots, uint64_t stream)',
   writeKvFp8:
     'int fmla_write_kv_fp8(void *cache, void *rows, void *slots, int32_t format, void *descale, uint64_t stream)',
