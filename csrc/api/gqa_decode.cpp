@@ -8,7 +8,8 @@
 
 using namespace fmla;
 
-// Up to 16 query rows per KV head: the memory-bound kernel; more: the generic 64-row one.
+// 16-bit caches with up to 16 query rows per KV head: the memory-bound kernel; more: the generic
+// 64-row one.
 template <typename Elem, int D>
 static fmla_status run_gqa(const DecodeParams& p, void* stream) {
   if (!gqa_decode_fits(p)) return run_decode<Elem, D, D, true>(p, stream);
@@ -17,7 +18,7 @@ static fmla_status run_gqa(const DecodeParams& p, void* stream) {
   return from_cuda(launch_combine<Elem, D>(p, s), "combine kernel launch");
 }
 
-// float8_e4m3fn caches: the few-rows kernel only (prepare checked that it fits).
+// float8_e4m3fn caches: the few-rows kernel only, a block for each 16 rows of a KV head.
 template <typename Elem, int D>
 static fmla_status run_gqa_e4m3(const DecodeParams& p, void* stream) {
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
@@ -80,11 +81,10 @@ extern "C" fmla_status fmla_gqa_decode_e4m3(
   DecodeParams p;
   int d_qk = 0;
   FMLA_TRY(prepare_decode(args, &p, &d_qk));
-  if (!gqa_decode_fits(p))
+  if (!gqa_strides_fit(p))
     return fail(FMLA_ERROR_UNSUPPORTED,
-                "q: GQA decode over float8_e4m3fn caches takes at most %d query rows per KV head "
-                "(s_q * h_q / h_kv), got %d",
-                gqa::kMaxRows, p.rows_per_kv);
+                "k_cache: GQA decode over float8_e4m3fn caches takes cache strides below 2^31 "
+                "elements");
   p.descale_k = static_cast<const float*>(descale_k->data);
   p.descale_v = static_cast<const float*>(descale_v->data);
   // e4m3 queries: the bf16 instantiation converts them as they load (exact) and scales the scores.

@@ -263,7 +263,7 @@ FMLA_API fmla_status fmla_gqa_decode(const fmla_tensor* q, const fmla_tensor* k_
  *                         so that a graph replays with their current values)
  *   descale_q             NULL with bf16 / fp16 q (out q's dtype); with float8_e4m3fn q, its scale
  *                         as above (the queries are e4m3(q) * descale_q) and out bf16
- * At most 16 query rows per KV head (s_q * h_q / h_kv), else FMLA_ERROR_UNSUPPORTED. */
+ * Cache strides of 2^31 elements or more: FMLA_ERROR_UNSUPPORTED. */
 FMLA_API fmla_status fmla_gqa_decode_e4m3(
     const fmla_tensor* q, const fmla_tensor* k_cache, const fmla_tensor* v_cache,
     const fmla_tensor* block_table, const fmla_tensor* cache_seqlens,

@@ -480,8 +480,8 @@ def gqa_decode_with_kvcache(q, k_cache, v_cache, block_table, cache_seqlens,
     get_mla_metadata(cache_seqlens, s_q * h_q // h_kv, h_kv)).
     fp8_e4m3 caches (docs/fp8-kv-cache.md): k_cache and v_cache float8_e4m3fn, with descale_k and
     descale_v float32 tensors of one element on their device (keys e4m3(k) * descale_k, values
-    e4m3(v) * descale_v); at most 16 query rows per KV head. Over them q may be float8_e4m3fn too,
-    with descale_q (queries e4m3(q) * descale_q; out bf16).
+    e4m3(v) * descale_v). Over them q may be float8_e4m3fn too, with descale_q (queries
+    e4m3(q) * descale_q; out bf16).
     Returns (out [b, s_q, h_q, d] in q's dtype (bf16 for float8_e4m3fn q), lse float32
     [b, h_q, s_q]).
     """

@@ -137,15 +137,17 @@ class E4m3DecodeGpuTest(unittest.TestCase):
                 dq8 = p.__class__(**{**dq.__dict__, "q": q_dq})
                 _check_against_reference(self, dq8, out8, lse8, causal=True)
 
-    def test_more_than_16_query_rows_per_kv_head_is_refused(self):
-        p = _problem(9790, b=2, s_k=100, s_q=2, h_q=16, h_kv=1, d=128, page_size=16)
-        k8, descale_k, _ = e4m3_of(p.k_cache)
-        v8, descale_v, _ = e4m3_of(p.v_cache)
+    def test_more_than_16_query_rows_per_kv_head(self):
+        """32 rows of one KV head: two blocks of 16, each over all its keys."""
+        p = _problem(9790, b=2, s_k=300, varlen=True, s_q=2, h_q=16, h_kv=1, d=128, page_size=16)
+        k8, descale_k, k_dq = e4m3_of(p.k_cache)
+        v8, descale_v, v_dq = e4m3_of(p.v_cache)
         meta, splits = flash_mla_ts.get_mla_metadata(p.cache_seqlens, 32, 1)
-        with self.assertRaisesRegex(flash_mla_ts.UnsupportedError, "at most 16 query rows"):
-            flash_mla_ts.gqa_decode_with_kvcache(p.q, k8, v8, p.block_table, p.cache_seqlens,
-                                                 meta, splits, descale_k=descale_k,
-                                                 descale_v=descale_v)
+        out, lse = flash_mla_ts.gqa_decode_with_kvcache(
+            p.q, k8, v8, p.block_table, p.cache_seqlens, meta, splits, causal=True,
+            descale_k=descale_k, descale_v=descale_v)
+        dq = p.__class__(**{**p.__dict__, "k_cache": k_dq, "v_cache": v_dq})
+        _check_against_reference(self, dq, out, lse, causal=True)
 
 
 @unittest.skipIf(FP8_PROBLEM, FP8_PROBLEM)

@@ -15,8 +15,7 @@ import { decodeBackend } from './decode-backend.js';
  * with d in {64, 128, 256}; query head h reads KV head h / (h_q / h_kv). Returns out [b, s_q, h_q, d]
  * in q's dtype (bfloat16 for float8_e4m3fn q) and lse [b, h_q, s_q] float32. The schedule comes
  * from getMlaMetadata(cacheSeqlens, s_q * h_q / h_kv, h_kv). fp8_e4m3 caches
- * (docs/fp8-kv-cache.md): `descaleK` and `descaleV` (on the GPU with at most 16 query rows per KV
- * head), and `descaleQ` for float8_e4m3fn q.
+ * (docs/fp8-kv-cache.md): `descaleK` and `descaleV`, and `descaleQ` for float8_e4m3fn q.
  */
 export function gqaDecodeWithKvcache<T extends TensorLike>(
   q: T,

@@ -1427,6 +1427,11 @@ int main(int argc, char** argv) {
     fp8_case(f, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, 7, false);
     f.s_q = 1, f.page_size = 64, f.name = "small mla fp8_e4m3 ps=64 16 rows (keys x rows)";
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 8, false);
+    // e4m3 queries: the scores on the FP8 tensor cores (32 rows), converted as they load (64 rows)
+    f.s_q = 2, f.page_size = 7, f.name = "small mla fp8_e4m3 e4m3 q ps=7 32 rows (keys x rows)";
+    fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 9, false, 1.f / 16);
+    f.h_q = 32, f.name = "small mla fp8_e4m3 e4m3 q ps=7 64 rows";
+    fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 10, false, 1.f / 16);
   }
   if (mode == "profile-gqa") {  // one GQA row (b 128, s_k 4096, page 16), two calls, for a profiler
     Spec s;

@@ -1,4 +1,4 @@
-// The GQA / MHA / MQA decode kernel for up to 16 query rows per KV head: its constants, with the
+// The GQA / MHA / MQA decode kernel, 16 query rows of a KV head a block: its constants, with the
 // reason.
 #pragma once
 

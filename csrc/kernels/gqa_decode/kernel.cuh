@@ -1,4 +1,4 @@
-// GQA / MHA / MQA decode over a paged cache, for up to 16 query rows per KV head (sm_80+).
+// GQA / MHA / MQA decode over a paged cache, 16 query rows of a KV head a block (sm_80+).
 //
 // Decode with few query rows per KV head is a stream of K and V through the SMs: every byte is read
 // once and meets 2 * rows flops. The kernel is built to keep that stream at HBM speed:
@@ -77,20 +77,37 @@ __device__ __forceinline__ PieceDesc piece_of(const int32_t* meta, int bi, const
                    w.seqlen, 0};
 }
 
+// The query rows of this block: kMaxRows of its KV head's from m0 = blockIdx.z * kMaxRows (a
+// KV head with more rows has a block for each group of them), n of them there. Row m of the
+// block is the head's row m0 + m: query token j and head h of KV head g.
+struct RowGroup {
+  int m0, n;
+  __device__ RowGroup(const DecodeParams& p)
+      : m0(static_cast<int>(blockIdx.z) * kMaxRows), n(min(kMaxRows, p.rows_per_kv - m0)) {}
+  __device__ int token(const DecodeParams& p, int m) const { return (m0 + m) / p.heads_per_kv; }
+  __device__ int head(const DecodeParams& p, int g, int m) const {
+    return g * p.heads_per_kv + (m0 + m) % p.heads_per_kv;
+  }
+  // Its row in the split outputs (o_accum, lse_accum) of split `split`.
+  __device__ int64_t accum_row(const DecodeParams& p, int split, int g, int m) const {
+    return static_cast<int64_t>(split) * (p.s_q * p.h_q) + g * p.rows_per_kv + m0 + m;
+  }
+};
+
 // The output of a piece no key reaches (an empty sequence): zeros, and the log-sum-exp of nothing.
 template <typename T>
 __device__ void write_empty_piece(const DecodeParams& p, const PieceDesc& d, int g, int tid) {
   using Elem = typename T::Elem;
-  const int total_rows = p.s_q * p.h_q;
-  for (int i = tid; i < p.rows_per_kv * T::D; i += T::kThreads) {
+  const RowGroup rg(p);
+  for (int i = tid; i < rg.n * T::D; i += T::kThreads) {
     const int m = i / T::D, col = i % T::D;
-    const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
+    const int j = rg.token(p, m), h = rg.head(p, g, m);
     if (d.single_split) {
       static_cast<Elem*>(p.out)[d.bi * p.o_stride_b + j * p.o_stride_s + h * p.o_stride_h + col] =
           from_float<Elem>(0.f);
       if (col == 0) p.lse[d.bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] = INFINITY;
     } else {
-      const int64_t row = static_cast<int64_t>(d.split) * total_rows + g * p.rows_per_kv + m;
+      const int64_t row = rg.accum_row(p, d.split, g, m);
       p.o_accum[row * T::D + col] = 0.f;
       if (col == 0) p.lse_accum[row] = -INFINITY;
     }
@@ -203,12 +220,13 @@ __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParam
     }
   }
   if (FIRST_PASS < END_PASS && END_PASS == T::kPasses && c.tile == 0) {  // Q with the last passes
+    const RowGroup rg(p);
     if (T::kFp8 && p.descale_q) {  // float8_e4m3fn queries: converted to Elem (exact) as they load
       for (int i = tid; i < kMaxRows * T::kChunks; i += T::kThreads) {
         const int m = i / T::kChunks, chunk = i % T::kChunks;
         uint2 codes = make_uint2(0u, 0u);
-        if (m < p.rows_per_kv) {
-          const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
+        if (m < rg.n) {
+          const int j = rg.token(p, m), h = rg.head(p, g, m);
           codes = *reinterpret_cast<const uint2*>(static_cast<const uint8_t*>(p.q) +
                                                   c.piece.bi * p.q_stride_b + j * p.q_stride_s +
                                                   h * p.q_stride_h + chunk * 8);
@@ -223,10 +241,10 @@ __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParam
     }
     for (int i = tid; i < kMaxRows * T::kChunks; i += T::kThreads) {
       const int m = i / T::kChunks, chunk = i % T::kChunks;
-      const bool valid = m < p.rows_per_kv;
+      const bool valid = m < rg.n;
       const Elem* q_row = static_cast<const Elem*>(p.q);
       if (valid) {
-        const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
+        const int j = rg.token(p, m), h = rg.head(p, g, m);
         q_row += c.piece.bi * p.q_stride_b + j * p.q_stride_s + h * p.q_stride_h;
       }
       ptx::cp_async_16(s_q + swizzled<kMaxRows>(m, chunk), q_row + chunk * 8, valid ? 16 : 0);
@@ -283,6 +301,7 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   }
   look_up_pages<T>(load, p, page_shift, tid);
   const CacheRows<T> rows = cache_rows_of<T>(p, g);
+  const RowGroup rg(p);
   int issued = 0;  // tiles issued: the stage of tile n is n % STAGES
   // A step's copies go out in two parts, passes [0, kCopiesBefore) before its products and the
   // rest after, both in the step's one commit group. issue_next sends the rest, then does the
@@ -351,7 +370,7 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
       for (int x = 0; x < 2; ++x) {
         row_max[x] = -INFINITY, row_sum[x] = 0.f;
         const int m = row0 + 8 * x;
-        const int j = m < p.rows_per_kv ? m / p.heads_per_kv : 0;
+        const int j = m < rg.n ? rg.token(p, m) : 0;
         limit[x] = p.causal ? min(piece.end, piece.seqlen - p.s_q + j + 1) : piece.end;
       }
     }
@@ -512,7 +531,6 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
       scale[x] = sum > 0.f ? ptx::ex2(row_max[x] - b) / sum * value_scale : 0.f;
     }
     float* s_red = reinterpret_cast<float*>(smem + stage * T::kStageBytes);  // the stage just used
-    const int total_rows = p.s_q * p.h_q;
 #pragma unroll
     for (int pass = 0; pass < T::D / T::kRedCols; ++pass) {
       // The warps holding columns [pass * kRedCols, +kRedCols) put their scaled fragments there.
@@ -531,7 +549,7 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
       }
       __syncthreads();
       // Sum over the slices, 4 columns a thread, and write.
-      for (int i = tid; i < p.rows_per_kv * (T::kRedCols / 4); i += T::kThreads) {
+      for (int i = tid; i < rg.n * (T::kRedCols / 4); i += T::kThreads) {
         const int m = i / (T::kRedCols / 4), c4 = (i % (T::kRedCols / 4)) * 4;
         float4 acc = *reinterpret_cast<const float4*>(s_red + merge_index<T::kRedCols>(m, c4));
 #pragma unroll
@@ -541,13 +559,13 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
           acc.x += o4.x, acc.y += o4.y, acc.z += o4.z, acc.w += o4.w;
         }
         const int col = pass * T::kRedCols + c4;
-        const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
+        const int j = rg.token(p, m), h = rg.head(p, g, m);
         if (piece.single_split) {
           Elem* out = static_cast<Elem*>(p.out) + piece.bi * p.o_stride_b + j * p.o_stride_s +
                       h * p.o_stride_h + col;
           *reinterpret_cast<uint2*>(out) = make_uint2(pack2<Elem>(acc.x, acc.y), pack2<Elem>(acc.z, acc.w));
         } else {
-          const int64_t row = static_cast<int64_t>(piece.split) * total_rows + g * p.rows_per_kv + m;
+          const int64_t row = rg.accum_row(p, piece.split, g, m);
           *reinterpret_cast<float4*>(p.o_accum + row * T::D + col) = acc;
         }
       }
@@ -558,15 +576,15 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
 #pragma unroll
       for (int x = 0; x < 2; ++x) {
         const int m = row0 + 8 * x;
-        if (m >= p.rows_per_kv) continue;
+        if (m >= rg.n) continue;
         const bool empty = !(total_sum[x] > 0.f);
         const float lse2 = total_max[x] + log2f(total_sum[x]);
-        const int j = m / p.heads_per_kv, h = g * p.heads_per_kv + m % p.heads_per_kv;
+        const int j = rg.token(p, m), h = rg.head(p, g, m);
         if (piece.single_split) {
           p.lse[piece.bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] =
               empty ? INFINITY : lse2 * kLn2;
         } else {
-          const int64_t row = static_cast<int64_t>(piece.split) * total_rows + g * p.rows_per_kv + m;
+          const int64_t row = rg.accum_row(p, piece.split, g, m);
           p.lse_accum[row] = empty ? -INFINITY : lse2 * kLn2;
         }
       }
@@ -582,7 +600,9 @@ template <typename T>
 cudaError_t launch_gqa_decode_with(const DecodeParams& p, cudaStream_t stream) {
   const cudaError_t err = opt_in_shared_memory<gqa::gqa_decode_kernel<T>>(T::kSmemBytes);
   if (err != cudaSuccess) return err;
-  gqa::gqa_decode_kernel<T><<<dim3(p.num_sm_parts, p.h_kv), T::kThreads, T::kSmemBytes, stream>>>(p);
+  const unsigned row_groups = (p.rows_per_kv + gqa::kMaxRows - 1) / gqa::kMaxRows;
+  gqa::gqa_decode_kernel<T>
+      <<<dim3(p.num_sm_parts, p.h_kv, row_groups), T::kThreads, T::kSmemBytes, stream>>>(p);
   return cudaGetLastError();
 }
 

@@ -9,15 +9,21 @@
 
 namespace fmla {
 
-// The kernel takes problems with at most gqa::kMaxRows query rows per KV head (s_q * h_q / h_kv)
-// whose cache strides (in elements) fit in int32: its loader forms a row's address from 32-bit
-// strides and indices with one wide multiply each.
-inline bool gqa_decode_fits(const DecodeParams& p) {
+// The kernel takes problems whose cache strides (in elements) fit in int32: its loader forms a
+// row's address from 32-bit strides and indices with one wide multiply each.
+inline bool gqa_strides_fit(const DecodeParams& p) {
   const int64_t strides[] = {p.k_stride_page, p.k_stride_row, p.k_stride_head,
                              p.v_stride_page, p.v_stride_row, p.v_stride_head};
   for (const int64_t s : strides)
     if (s < 0 || s > INT32_MAX) return false;
-  return p.rows_per_kv <= gqa::kMaxRows;
+  return true;
+}
+
+// A block takes gqa::kMaxRows query rows of a KV head (s_q * h_q / h_kv); a head with more has a
+// block for each group of them, each reading all of the head's keys. 16-bit caches take it up to
+// kMaxRows rows (more go to the generic kernel, which holds 64 rows a block).
+inline bool gqa_decode_fits(const DecodeParams& p) {
+  return gqa_strides_fit(p) && p.rows_per_kv <= gqa::kMaxRows;
 }
 
 // One instantiation per element type and head dim (instantiations/*.cu): the decode kernel alone;
@@ -26,7 +32,7 @@ template <typename Elem, int D>
 cudaError_t launch_gqa_decode(const DecodeParams& p, cudaStream_t stream);
 
 // The same kernel over float8_e4m3fn K and V caches, their scales at p.descale_k / p.descale_v
-// (instantiations/*_e4m3_*.cu). gqa_decode_fits decides as for 16-bit caches; there is no other
+// (instantiations/*_e4m3_*.cu), for any number of rows (gqa_strides_fit decides); there is no other
 // kernel for e4m3 caches.
 template <typename Elem, int D>
 cudaError_t launch_gqa_decode_e4m3(const DecodeParams& p, cudaStream_t stream);
