@@ -13,7 +13,8 @@ to the end of the cache as decode does; the bytes read are the same).
 
 --fp8 also times each row over fp8_e4m3 copies of the same caches (docs/fp8-kv-cache.md: one scale
 per tensor, amax / 448), checked against the float32 reference over the dequantized values: its
-speed over this library's bf16 time in the same row, and its % copy over the bytes it reads.
+speed over this library's bf16 time in the same row, and its % copy over the bytes it reads; then
+with the queries as float8_e4m3fn too (descale_q), checked the same way.
 """
 
 import argparse
@@ -165,32 +166,42 @@ def run_e4m3(result, q, k, v, k_cache, v_cache, table, seqlens, meta, splits, le
     out = torch.full_like(q, float("nan"))
     lse = torch.full((b, h_q, s_q), float("nan"), dtype=torch.float32, device="cuda")
 
-    def ours():
-        flash_mla_ts.gqa_decode_with_kvcache(q, k8, v8, table, seqlens, meta, splits, None, causal,
-                                             descale_k=descale_k, descale_v=descale_v, out=out,
-                                             lse=lse)
-
-    ours()
-    torch.cuda.synchronize()
-    written = not (out.isnan().any().item() or lse.isnan().any().item())
     picks = sorted(set(torch.randint(0, b, (4,), generator=gen).tolist()))
 
     def dequantized(x, descale):
         return (x.float() / descale).clamp(-448, 448).to(torch.float8_e4m3fn).float() * descale
 
-    expected = torch.stack([reference(q[i], dequantized(k[i], descale_k),
-                                      dequantized(v[i], descale_v), lens[i], causal)
-                            for i in picks])
-    rel_l2 = ((out[picks].float() - expected).norm() / expected.norm()).item()
-    us = median_graph_us(ours, flush)
     mean_len = sum(lens) / b
-    bytes_moved = b * (2 * mean_len * h_kv * d + 2 * s_q * h_q * d * 2)
-    result.update({
-        "e4m3_check": "pass" if written and rel_l2 < 2e-2 else "FAIL", "e4m3_rel_l2": rel_l2,
-        "e4m3_us": us, "e4m3_gbs": bytes_moved / (us * 1e-6) / 1e9,
-        "e4m3_over_bf16_speed": result["ours_us"] / us,
-    })
-    result["e4m3_pct_copy"] = 100 * result["e4m3_gbs"] / copy_gbs
+    q8, descale_q = e4m3_of(q)
+    # bf16 queries, then float8_e4m3fn ones ("e4m3q_"): checked against the float32 reference over
+    # the dequantized values, timed.
+    for prefix, query, scales in (("e4m3_", q, {}), ("e4m3q_", q8, {"descale_q": descale_q})):
+        out.fill_(float("nan"))
+        lse.fill_(float("nan"))
+
+        def ours():
+            flash_mla_ts.gqa_decode_with_kvcache(query, k8, v8, table, seqlens, meta, splits, None,
+                                                 causal, descale_k=descale_k, descale_v=descale_v,
+                                                 out=out, lse=lse, **scales)
+
+        ours()
+        torch.cuda.synchronize()
+        written = not (out.isnan().any().item() or lse.isnan().any().item())
+        q_ref = dequantized(q, descale_q) if scales else q
+        expected = torch.stack([reference(q_ref[i], dequantized(k[i], descale_k),
+                                          dequantized(v[i], descale_v), lens[i], causal)
+                                for i in picks])
+        rel_l2 = ((out[picks].float() - expected).norm() / expected.norm()).item()
+        us = median_graph_us(ours, flush)
+        q_bytes = 1 if scales else 2
+        bytes_moved = b * (2 * mean_len * h_kv * d + s_q * h_q * d * (q_bytes + 2))
+        gbs = bytes_moved / (us * 1e-6) / 1e9
+        result.update({
+            prefix + "check": "pass" if written and rel_l2 < 2e-2 else "FAIL",
+            prefix + "rel_l2": rel_l2, prefix + "us": us, prefix + "gbs": gbs,
+            prefix + "over_bf16_speed": result["ours_us"] / us,
+            prefix + "pct_copy": 100 * gbs / copy_gbs,
+        })
 
 
 def run_row(row, flush, copy_gbs, gen, fp8=False):
@@ -267,10 +278,11 @@ def main():
     props = torch.cuda.get_device_properties(0)
     print(f"{props.name}, {props.multi_processor_count} SMs, torch {torch.__version__}; "
           f"copy ceiling {copy_gbs:.0f} GB/s")
-    fp8_head = " e4m3 us | % copy | e4m3/bf16 speed | e4m3 check |" if args.fp8 else ""
+    fp8_head = (" e4m3 us | % copy | e4m3/bf16 speed | e4m3 check | e4m3 q us | e4m3 q/bf16 speed "
+                "| e4m3 q check |" if args.fp8 else "")
     print("| group | d | h_q/h_kv | s_q | b | s_k | page | ours us | % copy | SDPA us | % copy "
           "| ours/SDPA speed | check |" + fp8_head)
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * (4 if args.fp8 else 0))
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * (7 if args.fp8 else 0))
     gen = torch.Generator().manual_seed(14)
     results = []
     started = time.time()
@@ -285,9 +297,12 @@ def main():
               f"| {r['page_size']} | {r['ours_us']:.1f} | {r['ours_pct_copy']:.0f}% | {sdpa} "
               f"| {r['check']} {r['rel_l2']:.1e} |" +
               (f" {r['e4m3_us']:.1f} | {r['e4m3_pct_copy']:.0f}% | {r['e4m3_over_bf16_speed']:.2f}x"
-               f" | {r['e4m3_check']} {r['e4m3_rel_l2']:.1e} |" if args.fp8 else ""), flush=True)
+               f" | {r['e4m3_check']} {r['e4m3_rel_l2']:.1e} | {r['e4m3q_us']:.1f}"
+               f" | {r['e4m3q_over_bf16_speed']:.2f}x | {r['e4m3q_check']} {r['e4m3q_rel_l2']:.1e} |"
+               if args.fp8 else ""), flush=True)
         torch.cuda.empty_cache()
-    failures = sum(r["check"] != "pass" or r.get("e4m3_check", "pass") != "pass" for r in results)
+    failures = sum(r["check"] != "pass" or r.get("e4m3_check", "pass") != "pass"
+                   or r.get("e4m3q_check", "pass") != "pass" for r in results)
     print(f"{len(results)} rows in {time.time() - started:.0f} s, {failures} failed checks")
     if args.out:
         with open(args.out, "w") as f:

@@ -19,10 +19,13 @@ static fmla_status run_gqa(const DecodeParams& p, void* stream) {
 }
 
 // float8_e4m3fn caches: the few-rows kernel only, a block for each 16 rows of a KV head.
+// (e4m3 queries, p.descale_q set: their own instantiation, bf16 out.)
 template <typename Elem, int D>
 static fmla_status run_gqa_e4m3(const DecodeParams& p, void* stream) {
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  FMLA_TRY(from_cuda(launch_gqa_decode_e4m3<Elem, D>(p, s), "decode kernel launch"));
+  FMLA_TRY(from_cuda(p.descale_q ? launch_gqa_decode_e4m3_queries<D>(p, s)
+                                 : launch_gqa_decode_e4m3<Elem, D>(p, s),
+                     "decode kernel launch"));
   return from_cuda(launch_combine<Elem, D>(p, s), "combine kernel launch");
 }
 
@@ -87,7 +90,6 @@ extern "C" fmla_status fmla_gqa_decode_e4m3(
                 "elements");
   p.descale_k = static_cast<const float*>(descale_k->data);
   p.descale_v = static_cast<const float*>(descale_v->data);
-  // e4m3 queries: the bf16 instantiation converts them as they load (exact) and scales the scores.
   if (descale_q) p.descale_q = static_cast<const float*>(descale_q->data);
   if (q->dtype != FMLA_DTYPE_FLOAT16) return dispatch_head_dim<__nv_bfloat16, true>(p, d_qk, stream);
   return dispatch_head_dim<__half, true>(p, d_qk, stream);

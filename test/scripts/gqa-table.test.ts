@@ -92,6 +92,23 @@ test('gqa-table adds the e4m3 columns of a --fp8 result file', () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /\| e4m3 us \| % copy \| e4m3 \/ bf16 speed \| e4m3 check \|/);
   assert.match(r.stdout, /\| 0\.90x \| pass \| 50\.0 \| 72% \| 1\.60x \| pass \|/);
+  assert.doesNotMatch(r.stdout, /e4m3 q/, 'no e4m3-query columns without them in the file');
+});
+
+test('gqa-table adds the e4m3-query columns where the file has them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gqa-table-'));
+  const file = join(dir, 'gqa-fp8.json');
+  const e4m3 = { e4m3_us: 50, e4m3_pct_copy: 72, e4m3_over_bf16_speed: 1.6, e4m3_check: 'pass' };
+  const e4m3q = { e4m3q_us: 40, e4m3q_over_bf16_speed: 2, e4m3q_check: 'FAIL' };
+  writeFileSync(
+    file,
+    JSON.stringify({ ...RESULT, rows: RESULT.rows.map((r) => ({ ...r, ...e4m3, ...e4m3q })) }),
+  );
+  const r = run(file);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\| e4m3 check \| e4m3 q us \| e4m3 q \/ bf16 speed \| e4m3 q check \|/);
+  assert.match(r.stdout, /\| 1\.60x \| pass \| 40\.0 \| 2\.00x \| FAIL \|/);
+  assert.match(r.stdout, /e4m3 q: the same with float8_e4m3fn queries/);
 });
 
 test('gqa-table --write replaces only the text between its markers', () => {

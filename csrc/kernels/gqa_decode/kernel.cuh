@@ -21,7 +21,10 @@
 //
 // With float8_e4m3fn caches (GqaE4m3Traits) the tiles are loaded as codes, half the bytes, and the
 // warps convert their fragments in registers (see the e4m3 branches); the scales are folded out of
-// the products, K's into the scores' scale and V's into the output's.
+// the products, K's into the scores' scale and V's into the output's. With float8_e4m3fn queries
+// too, S runs on the FP8 mma with K's codes as they are loaded (bench/NOTES.md, v17c).
+//
+// A KV head with more than 16 query rows has a block for each 16 (RowGroup).
 #pragma once
 
 #include <cuda_fp8.h>
@@ -41,6 +44,14 @@
 
 namespace fmla {
 namespace gqa {
+
+// Whether this compilation's device code has the FP8 mma.sync (sm_89+): with e4m3 queries the
+// scores run on it; the sm_80 code converts the query codes instead.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 890
+constexpr bool kFp8MmaArch = false;
+#else
+constexpr bool kFp8MmaArch = true;
+#endif
 
 // What the schedule and the lengths say of one sequence: read by the loader only.
 struct SequenceInfo {
@@ -221,7 +232,7 @@ __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParam
   }
   if (FIRST_PASS < END_PASS && END_PASS == T::kPasses && c.tile == 0) {  // Q with the last passes
     const RowGroup rg(p);
-    if (T::kFp8 && p.descale_q) {  // float8_e4m3fn queries: converted to Elem (exact) as they load
+    if constexpr (T::kE4m3Queries && !kFp8MmaArch) {  // (sm_80) e4m3 codes converted to Elem
       for (int i = tid; i < kMaxRows * T::kChunks; i += T::kThreads) {
         const int m = i / T::kChunks, chunk = i % T::kChunks;
         uint2 codes = make_uint2(0u, 0u);
@@ -237,17 +248,19 @@ __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParam
                                e4m3x2_to<Elem>(static_cast<uint16_t>(codes.y >> 16))};
         ptx::st_shared_v4(s_q + swizzled<kMaxRows>(m, chunk), v);
       }
-      return;
-    }
-    for (int i = tid; i < kMaxRows * T::kChunks; i += T::kThreads) {
-      const int m = i / T::kChunks, chunk = i % T::kChunks;
-      const bool valid = m < rg.n;
-      const Elem* q_row = static_cast<const Elem*>(p.q);
-      if (valid) {
-        const int j = rg.token(p, m), h = rg.head(p, g, m);
-        q_row += c.piece.bi * p.q_stride_b + j * p.q_stride_s + h * p.q_stride_h;
+    } else {  // the rows as they are: 16-bit values, or e4m3 codes for the FP8 mma
+      using Query = std::conditional_t<T::kE4m3Queries, uint8_t, Elem>;
+      constexpr int kRowChunks = T::D * static_cast<int>(sizeof(Query)) / 16;
+      for (int i = tid; i < kMaxRows * kRowChunks; i += T::kThreads) {
+        const int m = i / kRowChunks, chunk = i % kRowChunks;
+        const bool valid = m < rg.n;
+        const Query* q_row = static_cast<const Query*>(p.q);
+        if (valid)
+          q_row += c.piece.bi * p.q_stride_b + rg.token(p, m) * p.q_stride_s +
+                   rg.head(p, g, m) * p.q_stride_h;
+        ptx::cp_async_16(s_q + swizzled<kMaxRows>(m, chunk),
+                         reinterpret_cast<const uint8_t*>(q_row) + chunk * 16, valid ? 16 : 0);
       }
-      ptx::cp_async_16(s_q + swizzled<kMaxRows>(m, chunk), q_row + chunk * 8, valid ? 16 : 0);
     }
   }
 }
@@ -286,8 +299,9 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   // e4m3 caches: the scales folded out of the products (docs/fp8-kv-cache.md), K's into the scores'
   // scale, V's into the output's.
   // e4m3 queries: theirs too.
-  const float score_scale =
-      T::kFp8 ? p.scale_log2 * *p.descale_k * (p.descale_q ? *p.descale_q : 1.f) : p.scale_log2;
+  const float score_scale = T::kE4m3Queries ? p.scale_log2 * *p.descale_k * *p.descale_q
+                            : T::kFp8       ? p.scale_log2 * *p.descale_k
+                                            : p.scale_log2;
   const float value_scale = T::kFp8 ? *p.descale_v : 1.f;
 
   Loader<T> load;
@@ -384,23 +398,38 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
 #pragma unroll
     for (int i = 0; i < T::kKeyGroups * 8; ++i) s[i] = 0.f;
     if constexpr (T::kFp8) {
-      // Four k16 steps at a time: one ldmatrix per 8 keys gives their codes for all four (a loop,
-      // not unrolled: the accumulators of P V hold most registers).
+      // An ldmatrix per 8 keys gives their codes of 64 columns (lane (g, t): codes 4t..4t + 3 of
+      // each 16), four k16 steps (a loop, not unrolled: the accumulators of P V hold most
+      // registers). e4m3 queries: they are the B fragments of two k32 steps of the FP8 mma as they
+      // are, and Q's codes come by ldmatrix too (rows 0-7 / 8-15 of each 16 codes); else each pair
+      // of codes is converted for the 16-bit mma.
 #pragma unroll 1
       for (int kk = 0; kk < T::D / 64; ++kk) {
-        uint32_t codes[2 * T::kKeyGroups][4];  // [block of 8 keys][k step]
+        uint32_t codes[2 * T::kKeyGroups][4];  // [block of 8 keys][16 codes]
 #pragma unroll
         for (int nb = 0; nb < 2 * T::kKeyGroups; ++nb)
           ptx::ldmatrix_x4(codes[nb], s_k + staged<T>(first_key + 8 * nb + lane % 8, 4 * kk + lane / 8));
+        if constexpr (T::kE4m3Queries && kFp8MmaArch) {
 #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          uint32_t a[4];
-          load_q_e4m3_order(a, s_q, 4 * kk + j, lane);
+          for (int u = 0; u < 2; ++u) {
+            uint32_t a[4];
+            ptx::ldmatrix_x4(a, s_q + swizzled<kMaxRows>(lane % 16, 4 * kk + 2 * u + lane / 16));
 #pragma unroll
-          for (int nb = 0; nb < 2 * T::kKeyGroups; ++nb)
-            ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[4 * nb]), a,
-                                    e4m3x2_to<Elem>(static_cast<uint16_t>(codes[nb][j] & 0xffffu)),
-                                    e4m3x2_to<Elem>(static_cast<uint16_t>(codes[nb][j] >> 16)));
+            for (int nb = 0; nb < 2 * T::kKeyGroups; ++nb)
+              ptx::mma_m16n8k32_e4m3(*reinterpret_cast<float(*)[4]>(&s[4 * nb]), a,
+                                     codes[nb][2 * u], codes[nb][2 * u + 1]);
+          }
+        } else {
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            uint32_t a[4];
+            load_q_e4m3_order(a, s_q, 4 * kk + j, lane);
+#pragma unroll
+            for (int nb = 0; nb < 2 * T::kKeyGroups; ++nb)
+              ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[4 * nb]), a,
+                                      e4m3x2_to<Elem>(static_cast<uint16_t>(codes[nb][j] & 0xffffu)),
+                                      e4m3x2_to<Elem>(static_cast<uint16_t>(codes[nb][j] >> 16)));
+          }
         }
       }
     } else {
@@ -614,6 +643,11 @@ cudaError_t launch_gqa_decode(const DecodeParams& p, cudaStream_t stream) {
 template <typename Elem, int D>
 cudaError_t launch_gqa_decode_e4m3(const DecodeParams& p, cudaStream_t stream) {
   return launch_gqa_decode_with<gqa::GqaE4m3Traits<Elem, D>>(p, stream);
+}
+
+template <int D>
+cudaError_t launch_gqa_decode_e4m3_queries(const DecodeParams& p, cudaStream_t stream) {
+  return launch_gqa_decode_with<gqa::GqaE4m3Traits<__nv_bfloat16, D, true>>(p, stream);
 }
 
 }  // namespace fmla

@@ -23,15 +23,18 @@ constexpr GqaShape default_gqa_shape(int d) {
 // COPIES_BEFORE: how many of a step's copy passes go out before its products (the rest after);
 // -1: the default for the head dim. Cache_: the cache's element, Elem_ (q's) or uint8_t for
 // float8_e4m3fn codes, which the warps convert to Elem_ in registers as they load their fragments.
+// E4M3_QUERIES (with e4m3 caches): q is float8_e4m3fn codes (p.descale_q), out bf16 (Elem_).
 template <typename Elem_, int D_, int WARPS = default_gqa_shape(D_).warps,
           int SLICE_KEYS = default_gqa_shape(D_).slice_keys,
           int COL_SPLIT = default_gqa_shape(D_).col_split, int COPIES_BEFORE = -1,
-          typename Cache_ = Elem_>
+          typename Cache_ = Elem_, bool E4M3_QUERIES = false>
 struct GqaTraits {
   using Elem = Elem_;
   using Cache = Cache_;
   static constexpr int D = D_;
   static constexpr bool kFp8 = sizeof(Cache) == 1;
+  static constexpr bool kE4m3Queries = E4M3_QUERIES;
+  static_assert(!kE4m3Queries || kFp8, "e4m3 queries with e4m3 caches");
   static_assert(sizeof(Elem) == 2, "16-bit elements");
   static_assert(sizeof(Cache) == 2 || kFp8, "16-bit or e4m3 cache elements");
   static_assert(D % 64 == 0, "rows of whole 8-chunk swizzle groups");
@@ -117,10 +120,10 @@ constexpr GqaShape e4m3_gqa_shape(int d) {
   return d == 128 ? GqaShape{8, 32, 1} : default_gqa_shape(d);
 }
 
-// The traits of the e4m3-cache kernel.
-template <typename Elem, int D>
+// The traits of the e4m3-cache kernel (E4M3_QUERIES: and e4m3 queries, Elem bf16).
+template <typename Elem, int D, bool E4M3_QUERIES = false>
 using GqaE4m3Traits = GqaTraits<Elem, D, e4m3_gqa_shape(D).warps, e4m3_gqa_shape(D).slice_keys,
-                                e4m3_gqa_shape(D).col_split, -1, uint8_t>;
+                                e4m3_gqa_shape(D).col_split, -1, uint8_t, E4M3_QUERIES>;
 
 // Byte offset of 16-byte chunk `chunk` of cached row `row` in a loaded tile: the 16-bit layout
 // (swizzled) where a row holds 8 or more chunks; rows of 4 chunks (64 e4m3 codes) go two to a
