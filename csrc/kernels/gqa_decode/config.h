@@ -7,9 +7,10 @@
 namespace fmla {
 namespace gqa {
 
-// Query rows of one KV head (s_q * h_q / h_kv) the kernel takes: one m16 MMA tile. Decode with
-// group sizes up to 16 (or s_q * group <= 16) is memory-bound; larger row counts take the generic
-// 64-row kernel, whose tensor-core work then pays for itself.
+// Query rows of one KV head (s_q * h_q / h_kv) a block takes: one m16 MMA tile. Decode with
+// group sizes up to 16 (or s_q * group <= 16) is memory-bound; over 16-bit caches larger row
+// counts take the generic 64-row kernel, whose tensor-core work then pays for itself, and over
+// e4m3 caches (no generic kernel) a block for each 16 rows.
 constexpr int kMaxRows = 16;
 
 // One block per SM (the schedule's parts times the KV heads fill the SMs): its shared memory goes
