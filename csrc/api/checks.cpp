@@ -298,6 +298,23 @@ fmla_status check_scale(const fmla_tensor* t, const char* name) {
   return FMLA_OK;
 }
 
+fmla_status check_format_scale(int32_t format, const fmla_tensor* scale, const char* name) {
+  if (format == FMLA_KV_FORMAT_FP8_DS_MLA) {
+    if (scale)
+      return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                  "%s: expected NULL with FMLA_KV_FORMAT_FP8_DS_MLA (its scales are in the "
+                  "tokens), got a tensor",
+                  name);
+    return FMLA_OK;
+  }
+  if (!scale)
+    return fail(FMLA_ERROR_INVALID_ARGUMENT,
+                "%s: expected a float32 tensor of one element with FMLA_KV_FORMAT_FP8_E4M3, got "
+                "NULL",
+                name);
+  return check_scale(scale, name);
+}
+
 fmla_status check_kv_format(int32_t format) {
   if (format != FMLA_KV_FORMAT_FP8_DS_MLA && format != FMLA_KV_FORMAT_FP8_E4M3)
     return fail(FMLA_ERROR_INVALID_ARGUMENT,

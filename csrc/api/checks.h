@@ -54,6 +54,9 @@ fmla_status check_vector_layout(const fmla_tensor* t, const char* name, int byte
 fmla_status check_scale(const fmla_tensor* t, const char* name);
 // An fmla_kv_format value (FMLA_KV_FORMAT_FP8_DS_MLA or FMLA_KV_FORMAT_FP8_E4M3).
 fmla_status check_kv_format(int32_t format);
+// The cache's scale argument for a checked format: NULL with FMLA_KV_FORMAT_FP8_DS_MLA (its scales
+// are in the tokens), a check_scale tensor with FMLA_KV_FORMAT_FP8_E4M3.
+fmla_status check_format_scale(int32_t format, const fmla_tensor* scale, const char* name);
 // An fp8_ds_mla cache after check_tensor: [num_pages, page_size, 1, 656], tokens packed (row
 // stride 656) in pages at least page_size * 656 bytes apart.
 fmla_status check_ds_mla_cache(const fmla_tensor* cache, const char* name);

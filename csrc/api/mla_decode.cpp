@@ -4,8 +4,6 @@
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
-#include <type_traits>
-
 #include "../kernels/config.h"
 #include "../kernels/mla_decode_fp8_sm90/launch.h"
 #include "../kernels/mla_decode_sm90/launch.h"
@@ -63,7 +61,7 @@ extern "C" fmla_status fmla_mla_decode(const fmla_tensor* q, const fmla_tensor* 
 // bf16 as they load). Then the combine; no other kernel reads FP8 MLA caches.
 template <typename Query, MlaCache CACHE>
 static fmla_status dispatch_fp8(const DecodeParams& p, void* stream) {
-  using Elem = std::conditional_t<std::is_same<Query, __nv_fp8_e4m3>::value, __nv_bfloat16, Query>;
+  using Elem = mla_fp8_sm90::ComputeElem<Query>;
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   cudaError_t err = cudaSuccess;
   if (!launch_mla_decode_fp8_sm90<Query, CACHE>(p, s, &err) &&
@@ -97,23 +95,14 @@ extern "C" fmla_status fmla_mla_decode_fp8(
   // fp8_ds_mla: checked here as 656-byte tokens, then passed on as their first 576 bytes (the
   // view the shared checks understand; the kernel reads whole rows through the same strides).
   fmla_tensor cache_view = *kv_cache;
+  FMLA_TRY(check_format_scale(format, descale_k, "descale_k"));
   if (ds_mla) {
-    if (descale_k)
-      return fail(FMLA_ERROR_INVALID_ARGUMENT,
-                  "descale_k: expected NULL with FMLA_KV_FORMAT_FP8_DS_MLA (its scales are in the "
-                  "tokens), got a tensor");
     if (q->dtype != FMLA_DTYPE_BFLOAT16)
       return fail(FMLA_ERROR_UNSUPPORTED,
                   "q: MLA decode over an fp8_ds_mla cache takes bfloat16 queries (its rotary "
                   "values are bfloat16)");
     FMLA_TRY(check_ds_mla_cache(kv_cache, "kv_cache"));
     cache_view.shape[3] = kMlaHeadDimQK;
-  } else {
-    if (!descale_k)
-      return fail(FMLA_ERROR_INVALID_ARGUMENT,
-                  "descale_k: expected a float32 tensor of one element with "
-                  "FMLA_KV_FORMAT_FP8_E4M3, got NULL");
-    FMLA_TRY(check_scale(descale_k, "descale_k"));
   }
   DecodeArgs args{q, &cache_view, nullptr, block_table, cache_seqlens, tile_scheduler_metadata,
                   num_splits, out, lse, head_dim_v, softmax_scale, causal, workspace,

@@ -92,19 +92,8 @@ extern "C" fmla_status fmla_write_kv_fp8(fmla_tensor* cache, const fmla_tensor* 
   const int64_t n = rows->shape[0];
   const int64_t page_size = cache->shape[1], h_kv = cache->shape[2];
   const int64_t d = ds_mla ? kMlaHeadDimQK : cache->shape[3];
-  if (ds_mla) {
-    FMLA_TRY(check_ds_mla_cache(cache, "cache"));
-    if (descale)
-      return fail(FMLA_ERROR_INVALID_ARGUMENT,
-                  "descale: expected NULL with FMLA_KV_FORMAT_FP8_DS_MLA (its scales are in the "
-                  "tokens), got a tensor");
-  } else {
-    if (!descale)
-      return fail(FMLA_ERROR_INVALID_ARGUMENT,
-                  "descale: expected a float32 tensor of one element with FMLA_KV_FORMAT_FP8_E4M3, "
-                  "got NULL");
-    FMLA_TRY(check_scale(descale, "descale"));
-  }
+  if (ds_mla) FMLA_TRY(check_ds_mla_cache(cache, "cache"));
+  FMLA_TRY(check_format_scale(format, descale, "descale"));
   FMLA_TRY(check_dim(rows, "rows", 1, h_kv, "h_kv of cache"));
   FMLA_TRY(check_dim(rows, "rows", 2, d, ds_mla ? "d_qk of the fp8_ds_mla format" : "d of cache"));
   FMLA_TRY(check_dim(slot_mapping, "slot_mapping", 0, n, "n of rows"));

@@ -280,10 +280,14 @@ def _mla_cache_format(is_fp8_kvcache, descale_k, descale_q):
     if descale_q is not None:
         pack_scale(None, 0, "descale_q", descale_q)
         if descale_k is None:
-            raise ArgumentError("descale_q", "None unless the cache is fp8_e4m3 (descale_k given): "
-                                "float8_e4m3fn queries go with an fp8_e4m3 cache",
-                                describe_value(descale_q))
+            raise _descale_q_without_fp8_e4m3(descale_q)
     return _FP8_DS_MLA if ds_mla else _FP8_E4M3 if descale_k is not None else 0
+
+
+def _descale_q_without_fp8_e4m3(descale_q):
+    return ArgumentError("descale_q", "None unless the cache is fp8_e4m3 (its descales given): "
+                         "float8_e4m3fn queries go with an fp8_e4m3 cache",
+                         describe_value(descale_q))
 
 
 def flash_mla_with_kvcache(q, k_cache, block_table, cache_seqlens, head_dim_v,
@@ -385,20 +389,16 @@ def _check_mla_fp8(block, q, k_cache, block_table, cache_seqlens, head_dim_v, me
     """The checks of an MLA decode over an FP8 cache, each argument packed into `block` (None:
     checked only; metadata and num_splits None: a schedule not built yet). Returns (b, s_q, h_q,
     head_dim_v, num_sm_parts, softmax scale, device); device None with allow_meta (the fakes)."""
-    if descale_q is None and isinstance(q, _Tensor) and _e4m3 is not None and q.dtype == _e4m3:
-        raise ArgumentError("descale_q", "a float32 tensor of one element (q is float8_e4m3fn)",
-                            "None")
     if descale_q is not None and fmt != _FP8_E4M3:
-        raise ArgumentError("descale_q", "None unless the cache is fp8_e4m3 (descale_k given): "
-                            "float8_e4m3fn queries go with an fp8_e4m3 cache",
-                            describe_value(descale_q))
+        raise _descale_q_without_fp8_e4m3(descale_q)
+    q_dtypes, out_same = _query_dtypes(q, descale_q, fmt == _FP8_E4M3)
     if fmt not in (_FP8_DS_MLA, _FP8_E4M3):
         raise ArgumentError("format", f"{_FP8_DS_MLA} (fp8_ds_mla) or {_FP8_E4M3} (fp8_e4m3)",
                             describe_value(fmt))
     if fmt == _FP8_DS_MLA and descale_k is not None:
         raise ArgumentError("descale_k", "None with is_fp8_kvcache=True (the fp8_ds_mla tokens carry "
                             "their scales)", describe_value(descale_k))
-    b, s_q, h_q, d_qk = pack(block, 0, "q", q, HALF if descale_q is None else FP8, Q_LAYOUT)
+    b, s_q, h_q, d_qk = pack(block, 0, "q", q, q_dtypes, Q_LAYOUT)
     pack(block, 1, "k_cache", k_cache, FP8, CACHE_LAYOUT)
     pack(block, 2, "block_table", block_table, INT32, TABLE_LAYOUT)
     pack(block, 3, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
@@ -410,9 +410,8 @@ def _check_mla_fp8(block, q, k_cache, block_table, cache_seqlens, head_dim_v, me
     if descale_q is not None:
         pack_scale(block, _Q_SCALE_SLOT, "descale_q", descale_q)
         named.append(("descale_q", descale_q))
-    out_dtype = q.dtype if descale_q is None else _bfloat16
-    parts = _pack_schedule_and_outputs(block, 4, metadata, num_splits, out, lse, SAME[out_dtype],
-                                       named)
+    parts = _pack_schedule_and_outputs(block, 4, metadata, num_splits, out, lse,
+                                       out_same or SAME[q.dtype], named)
     head_dim_v = _require_head_dim_v(head_dim_v, d_qk)
     scale = softmax_scale_value(softmax_scale, d_qk)
     if allow_meta:
@@ -431,7 +430,7 @@ def _mla_decode_fp8_eager(q, k_cache, block_table, cache_seqlens, head_dim_v, me
         block, q, k_cache, block_table, cache_seqlens, head_dim_v, metadata, num_splits,
         softmax_scale, fmt, descale_k, out, lse, allow_meta=False, descale_q=descale_q)
     if out is None:
-        out_dtype = q.dtype if descale_q is None else _bfloat16
+        out_dtype = _out_dtype(q, descale_q)
         out = q.new_empty((b, s_q, h_q, head_dim_v), dtype=out_dtype)
         row = h_q * head_dim_v
         pack_new(block, 6, out, SAME[out_dtype][out_dtype], (b, s_q, h_q, head_dim_v),
@@ -461,8 +460,7 @@ def _mla_decode_fp8_traced(q, k_cache, block_table, cache_seqlens, head_dim_v, m
     if out is None and lse is None:
         return _ops.mla_decode_fp8(*args)
     if out is None:
-        out = q.new_empty((b, s_q, h_q, head_dim_v),
-                          dtype=q.dtype if descale_q is None else _bfloat16)
+        out = q.new_empty((b, s_q, h_q, head_dim_v), dtype=_out_dtype(q, descale_q))
     if lse is None:
         lse = q.new_empty((b, h_q, s_q), dtype=_float32)
     _ops.mla_decode_fp8_out(*args, out, lse)
@@ -507,24 +505,27 @@ def _check_scales(descale_k, descale_v, descale_q=None):
     if descale_q is not None:
         pack_scale(None, 0, "descale_q", descale_q)
         if descale_k is None and descale_v is None:
-            raise ArgumentError("descale_q", "None unless the caches are fp8_e4m3 (descale_k and "
-                                "descale_v given): float8_e4m3fn queries go with them",
-                                describe_value(descale_q))
+            raise _descale_q_without_fp8_e4m3(descale_q)
     expected = "a float32 tensor of one element (with the other scale, for float8_e4m3fn caches)"
     return (pack_scale(None, 0, "descale_k", descale_k, expected),
             pack_scale(None, 0, "descale_v", descale_v, expected), descale_q)
 
 
-def _query_dtypes(q, scales):
-    """The dtypes q may have ({dtype: code}) and out's table: 16-bit, or float8_e4m3fn with
-    descale_q (out bf16). A float8_e4m3fn q without descale_q is named as that argument."""
-    if scales is None or scales[2] is None:
-        if (scales is not None and isinstance(q, _Tensor) and _e4m3 is not None
-                and q.dtype == _e4m3):
-            raise ArgumentError("descale_q", "a float32 tensor of one element (q is "
-                                "float8_e4m3fn)", "None")
-        return HALF, None
-    return FP8, SAME[_bfloat16]
+def _out_dtype(q, descale_q):
+    """out's dtype: q's, bf16 for float8_e4m3fn queries (descale_q given)."""
+    return q.dtype if descale_q is None else _bfloat16
+
+
+def _query_dtypes(q, descale_q, e4m3_cache):
+    """The dtypes q may have ({dtype: code}) and out's table: 16-bit (out's None: q's dtype), or
+    float8_e4m3fn with descale_q (out bf16). A float8_e4m3fn q over an fp8_e4m3 cache without
+    descale_q is named as that argument."""
+    if descale_q is not None:
+        return FP8, SAME[_bfloat16]
+    if e4m3_cache and isinstance(q, _Tensor) and _e4m3 is not None and q.dtype == _e4m3:
+        raise ArgumentError("descale_q", "a float32 tensor of one element (q is float8_e4m3fn)",
+                            "None")
+    return HALF, None
 
 
 def _require_splits(tile_scheduler_metadata, num_splits):
@@ -647,7 +648,7 @@ def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, hea
                 _library.check(function, result)
     import_torch()
     block = _CallBlock()
-    q_dtypes, out_same = _query_dtypes(q, scales)
+    q_dtypes, out_same = _query_dtypes(q, scales[2] if scales else None, scales is not None)
     b, s_q, h_q, d_qk = pack(block, 0, "q", q, q_dtypes, Q_LAYOUT)
     same = out_same or SAME[q.dtype]
     cache_dtypes = SAME[q.dtype] if scales is None else FP8
@@ -690,7 +691,7 @@ def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, hea
         require_same_cuda_device(named)
 
     if out is None:
-        out_dtype = q.dtype if out_same is None else _bfloat16
+        out_dtype = _out_dtype(q, scales[2] if scales else None)
         out = q.new_empty((b, s_q, h_q, head_dim_v), dtype=out_dtype)
         row = h_q * head_dim_v
         pack_new(block, slot + 4, out, same[out_dtype], (b, s_q, h_q, head_dim_v),
@@ -733,8 +734,8 @@ def _decode_traced(function, q, k_cache, v_cache, block_table, cache_seqlens, he
             return _ops.gqa_decode_e4m3(*gqa, *scales)
         return _ops.gqa_decode(*gqa)
     if out is None:
-        e4m3_q = scales is not None and scales[2] is not None
-        out = q.new_empty((b, s_q, h_q, head_dim_v), dtype=_bfloat16 if e4m3_q else q.dtype)
+        out = q.new_empty((b, s_q, h_q, head_dim_v),
+                          dtype=_out_dtype(q, scales[2] if scales else None))
     if lse is None:
         lse = q.new_empty((b, h_q, s_q), dtype=_float32)
     if v_cache is None:
@@ -778,7 +779,7 @@ def _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, s
     """The checks of _decode_eager without the call, in its order: for the fake implementations
     (allow_meta: meta tensors pass the device check) and before a schedule object builds its
     schedule (metadata and num_splits None: not there yet). Returns out's shape."""
-    q_dtypes, out_same = _query_dtypes(q, scales)
+    q_dtypes, out_same = _query_dtypes(q, scales[2] if scales else None, scales is not None)
     b, s_q, h_q, d_qk = pack(None, 0, "q", q, q_dtypes, Q_LAYOUT)
     same = out_same or SAME[q.dtype]
     named = [("q", q), ("k_cache", k_cache)]
@@ -994,7 +995,7 @@ def _register_operators():
         shape = _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, None,
                               softmax_scale, metadata, num_splits, None, None, allow_meta=True,
                               scales=scales)
-        return _new_outputs(q, shape, q.dtype if descale_q is None else _bfloat16)
+        return _new_outputs(q, shape, _out_dtype(q, descale_q))
 
     def gqa_decode_e4m3_out_fake(q, k_cache, v_cache, block_table, cache_seqlens, metadata,
                                  num_splits, softmax_scale, causal, descale_k, descale_v,
@@ -1020,8 +1021,7 @@ def _register_operators():
         b, s_q, h_q, head_dim_v = _check_mla_fp8(
             None, q, k_cache, block_table, cache_seqlens, head_dim_v, metadata, num_splits,
             softmax_scale, fmt, descale_k, None, None, allow_meta=True, descale_q=descale_q)[:4]
-        return _new_outputs(q, (b, s_q, h_q, head_dim_v),
-                            q.dtype if descale_q is None else _bfloat16)
+        return _new_outputs(q, (b, s_q, h_q, head_dim_v), _out_dtype(q, descale_q))
 
     def mla_decode_fp8_out_fake(q, k_cache, block_table, cache_seqlens, head_dim_v, metadata,
                                 num_splits, softmax_scale, causal, fmt, descale_k, descale_q, out,

@@ -24,6 +24,16 @@ __device__ __forceinline__ uint32_t e4m3x2_to(uint16_t codes) {
   }
 }
 
+// Eight e4m3 codes (code 0 in the low byte of .x) as eight Elem values in order: a 16-byte chunk of a
+// 16-bit row, exactly.
+template <typename Elem>
+__device__ __forceinline__ uint4 e4m3x8_to(uint2 codes) {
+  return make_uint4(e4m3x2_to<Elem>(static_cast<uint16_t>(codes.x)),
+                    e4m3x2_to<Elem>(static_cast<uint16_t>(codes.x >> 16)),
+                    e4m3x2_to<Elem>(static_cast<uint16_t>(codes.y)),
+                    e4m3x2_to<Elem>(static_cast<uint16_t>(codes.y >> 16)));
+}
+
 // Two e4m3 codes times a float32 scale, rounded to bf16 (exact when the scale is a power of two
 // and the product stays in range: docs/fp8-kv-cache.md).
 __device__ __forceinline__ uint32_t e4m3x2_scaled_to_bf16(uint16_t codes, float scale) {

@@ -242,11 +242,8 @@ __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParam
                                                   c.piece.bi * p.q_stride_b + j * p.q_stride_s +
                                                   h * p.q_stride_h + chunk * 8);
         }
-        const uint32_t v[4] = {e4m3x2_to<Elem>(static_cast<uint16_t>(codes.x)),
-                               e4m3x2_to<Elem>(static_cast<uint16_t>(codes.x >> 16)),
-                               e4m3x2_to<Elem>(static_cast<uint16_t>(codes.y)),
-                               e4m3x2_to<Elem>(static_cast<uint16_t>(codes.y >> 16))};
-        ptx::st_shared_v4(s_q + swizzled<kMaxRows>(m, chunk), v);
+        const uint4 v = e4m3x8_to<Elem>(codes);
+        ptx::st_shared_v4(s_q + swizzled<kMaxRows>(m, chunk), {v.x, v.y, v.z, v.w});
       }
     } else {  // the rows as they are: 16-bit values, or e4m3 codes for the FP8 mma
       using Query = std::conditional_t<T::kE4m3Queries, uint8_t, Elem>;

@@ -41,6 +41,7 @@
 #include "../common/ptx.cuh"
 #include "../common/schedule_fields.h"
 #include "../common/wgmma.cuh"
+#include "launch.h"
 #include "load_q.cuh"
 #include "produce.cuh"
 #include "traits.h"

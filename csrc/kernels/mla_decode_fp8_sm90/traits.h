@@ -1,11 +1,7 @@
 // MLA decode over FP8 caches for few query rows: the shared-memory layout of one block.
 #pragma once
 
-#include <cuda_bf16.h>
-#include <cuda_fp8.h>
 #include <stdint.h>
-
-#include <type_traits>
 
 #include "../common/wgmma.cuh"
 #include "../mla_decode_sm90/launch.h"
@@ -63,13 +59,6 @@ struct Smem {
 __host__ __device__ constexpr int q_position(int d) {
   return 16 * ((d % 16) / 4) + 2 * ((d % 64) / 16) + (d % 2 == 1 ? 0 : 8) + (d % 4) / 2;
 }
-
-// float8_e4m3fn queries (over fp8_e4m3 caches): S^T runs on the FP8 tensor cores, the codes of K
-// straight from the stage; the rest of the decode (P^T, O^T, the outputs) in bf16.
-template <typename Query>
-constexpr bool kE4m3Queries = std::is_same<Query, __nv_fp8_e4m3>::value;
-template <typename Query>
-using ComputeElem = std::conditional_t<kE4m3Queries<Query>, __nv_bfloat16, Query>;
 
 // e4m3 queries: Q is 4 boxes of 128 columns (128 codes a row) and a half box of the last 64, and
 // where its column d goes within its box mirrors how a thread takes K's codes: lane quad c loads

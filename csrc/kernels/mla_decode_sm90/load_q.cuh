@@ -34,12 +34,9 @@ __device__ __forceinline__ void load_q_rows(const DecodeParams& p, int bi, int g
       const Query* at = row + box * kBoxCols + chunk * 8;
       const uint32_t to = s_q + box * kBoxBytes + box_offset(r, chunk);
       if constexpr (E4M3) {
-        const uint2 codes = valid ? *reinterpret_cast<const uint2*>(at) : make_uint2(0u, 0u);
-        const uint32_t v[4] = {e4m3x2_to<Elem>(static_cast<uint16_t>(codes.x)),
-                               e4m3x2_to<Elem>(static_cast<uint16_t>(codes.x >> 16)),
-                               e4m3x2_to<Elem>(static_cast<uint16_t>(codes.y)),
-                               e4m3x2_to<Elem>(static_cast<uint16_t>(codes.y >> 16))};
-        ptx::st_shared_v4(to, v);
+        const uint4 v =
+            e4m3x8_to<Elem>(valid ? *reinterpret_cast<const uint2*>(at) : make_uint2(0u, 0u));
+        ptx::st_shared_v4(to, {v.x, v.y, v.z, v.w});
       } else {
         ptx::cp_async_16(to, at, valid ? 16 : 0);
       }
