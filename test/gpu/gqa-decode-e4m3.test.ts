@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { naiveGqaDecode } from '../../src/reference/naive-attention.js';
 import { compareOutputs } from '../../src/testing/compare.js';
 import { makeGqaProblem } from '../../src/testing/problems.js';
+import { Tensor } from '../../src/tensor.js';
 import { assertGpuCheck, checkOnGpu } from './decode-check.js';
 import { SMALL_GQA_CASES, type GqaCase } from './gqa-cases.js';
 import { skipWithoutGpu } from './gpu.js';
@@ -41,7 +42,7 @@ CASES.forEach((c, i) => {
   );
 });
 
-// float8_e4m3fn queries (descaleQ): converted to bf16 as they load, their scale in the scores'.
+// float8_e4m3fn queries (descaleQ): made fp16 (exactly) once a piece, their scale in the scores..
 CASES.filter((c) => c.dtype !== 'float16').forEach((c, i) => {
   test(
     `GQA decode over fp8_e4m3 with e4m3 queries, case ${i}: ${JSON.stringify(c)}`,
@@ -55,6 +56,40 @@ CASES.filter((c) => c.dtype !== 'float16').forEach((c, i) => {
         e4m3Queries: true,
       });
       assertGpuCheck(r, c.seqlens?.includes(0) ?? false);
+    },
+  );
+});
+
+// bf16 queries beyond fp16's range both ways (the kernel makes each row fp16 times its own power of
+// two): rows of 2^18 would overflow fp16 unscaled, rows of 2^-22 or 2^-40 would lose their bits to
+// fp16's subnormals. The softmax scale brings the scores back to the usual range, so that the check
+// sees each row's precision; the rows of a KV head differ by up to 4x.
+[
+  { factor: 2 ** 18, b: 2, sK: 500, sQ: 1, hQ: 32, hKv: 8, d: 128, pageSize: 16, causal: false },
+  { factor: 2 ** -22, b: 2, sK: 300, sQ: 2, hQ: 12, hKv: 2, d: 64, pageSize: 1, causal: true },
+  { factor: 2 ** -40, b: 1, sK: 200, sQ: 1, hQ: 6, hKv: 1, d: 256, pageSize: 7, causal: false },
+].forEach(({ factor, ...c }, i) => {
+  test(
+    `GQA decode over fp8_e4m3, bf16 queries times ${factor}, case ${i}: ${JSON.stringify(c)}`,
+    { skip: skipWithoutGpu },
+    () => {
+      const p = makeGqaProblem({ ...c, seed: 2700 + i });
+      const values = p.q.toFloat32();
+      for (let row = 0; row < values.length / c.d; row++) {
+        const f = factor * 2 ** ((row % 3) - 1);
+        for (let x = 0; x < c.d; x++) values[row * c.d + x] *= f;
+      }
+      const q = Tensor.from(values, p.q.shape, 'bfloat16');
+      const r = checkOnGpu(
+        { ...p, q },
+        {
+          causal: c.causal,
+          reference: 'cpu',
+          fp8: 'fp8_e4m3',
+          softmaxScale: 1 / (factor * Math.sqrt(c.d)),
+        },
+      );
+      assertGpuCheck(r, false);
     },
   );
 });

@@ -1168,12 +1168,13 @@ static cudaError_t launch_head_major(fmla::DecodeParams q) {
   return fmla::launch_gqa_decode<__nv_bfloat16, D>(q, nullptr);
 }
 
-// Shapes of the few-rows GQA kernel side by side (b 128, s_k 4096, page 16), each alone.
-static void gqa_variants() {
-  printf("\ngqa kernel shapes (bf16, h_q 32, h_kv 8, b 128, s_k 4096, page 16), kernel alone, %% copy\n");
+// Shapes of the few-rows GQA kernel side by side (b 128, s_k 4096), each alone.
+static void gqa_variants(int page_size) {
+  printf("\ngqa kernel shapes (bf16, h_q 32, h_kv 8, b 128, s_k 4096, page %d), kernel alone, %% copy\n",
+         page_size);
   for (int d : {64, 128, 256}) {
     Spec s;
-    s.gqa = true, s.d_qk = s.d_v = d, s.page_size = 16, s.h_q = 32, s.h_kv = 8, s.sample_rows = 64;
+    s.gqa = true, s.d_qk = s.d_v = d, s.page_size = page_size, s.h_q = 32, s.h_kv = 8, s.sample_rows = 64;
     s.lens.assign(128, 4096);
     DecodeCheck c;
     Problem P = build_and_check(s, 77 + d, &c);
@@ -1205,7 +1206,8 @@ static void gqa_variants() {
     const float heads_layout = d == 64 ? time(launch_head_major<64>) : d == 128 ? time(launch_head_major<128>) : time(launch_head_major<256>);
     printf("d %d, default kernel: cache [page][row][head][d] %.0f%%, read as [page][head][row][d] %.0f%%\n", d,
            rows_layout, heads_layout);
-    // Copy passes issued before the products (the rest after): none, half, all.
+    // Copy passes issued before the products (the rest after): none, half, all (with the loader's
+    // bookkeeping after the products; the default d 128 kernel does it before them).
     if (d == 64)
       printf("d 64 copies before the products: none %.0f%%, half %.0f%%, all %.0f%%\n",
              time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 64, 8, 32, 1, 0>>(q, nullptr); }),
@@ -1511,7 +1513,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "gqa-variants") {
     g_copy_gbs = copy_ceiling_gbs();
-    gqa_variants();
+    for (int page : {16, 1}) gqa_variants(page);
   }
   if (mode == "bench-pages") {  // the memory- and compute-bound rows at pages of 64, 16 and 1 tokens
     g_copy_gbs = copy_ceiling_gbs();

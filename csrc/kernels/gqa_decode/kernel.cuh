@@ -20,9 +20,10 @@
 // combine kernel merges. Scores are kept in base 2 (scaled by softmax_scale * log2 e).
 //
 // With float8_e4m3fn caches (GqaE4m3Traits) the tiles are loaded as codes, half the bytes, and the
-// warps convert their fragments in registers (see the e4m3 branches); the scales are folded out of
-// the products, K's into the scores' scale and V's into the output's. With float8_e4m3fn queries
-// too, S runs on the FP8 mma with K's codes as they are loaded (bench/NOTES.md, v17c).
+// warps convert their fragments in registers (see the e4m3 branches): both products run on the
+// fp16 mma, in which the codes are exact, with the query rows made fp16 once a piece
+// (convert_query); the scales are folded out of the products, K's (and q's) into the scores' scale
+// and V's into the output's (bench/NOTES.md, v18).
 //
 // A KV head with more than 16 query rows has a block for each 16 (RowGroup).
 #pragma once
@@ -44,14 +45,6 @@
 
 namespace fmla {
 namespace gqa {
-
-// Whether this compilation's device code has the FP8 mma.sync (sm_89+): with e4m3 queries the
-// scores run on it; the sm_80 code converts the query codes instead.
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 890
-constexpr bool kFp8MmaArch = false;
-#else
-constexpr bool kFp8MmaArch = true;
-#endif
 
 // What the schedule and the lengths say of one sequence: read by the loader only.
 struct SequenceInfo {
@@ -125,24 +118,24 @@ __device__ void write_empty_piece(const DecodeParams& p, const PieceDesc& d, int
   }
 }
 
-// Where the rows of KV head g start, and the cache strides as 32-bit values (launch.h checks that
-// they fit): a row's address is then one wide multiply-add per index instead of 64-bit products.
-template <typename T>
+// This thread's column of the cached rows of KV head g: byte addresses (the thread's first chunk
+// folded in) and the strides in bytes, which fit 32 bits (launch.h checks the element strides fit
+// int32), so that a row's address is two wide multiply-adds from its page and its row in the page.
 struct CacheRows {
-  const typename T::Cache* k;
-  const typename T::Cache* v;
-  int k_page, k_row, v_page, v_row;
-  bool same_strides;  // V laid out as K: one offset serves both
+  uint64_t k, v;
+  uint32_t k_page, k_row, v_page, v_row;
 };
 
 template <typename T>
-__device__ __forceinline__ CacheRows<T> cache_rows_of(const DecodeParams& p, int g) {
-  using Cache = typename T::Cache;
-  return CacheRows<T>{static_cast<const Cache*>(p.k) + g * p.k_stride_head,
-                      static_cast<const Cache*>(p.v) + g * p.v_stride_head,
-                      static_cast<int>(p.k_stride_page), static_cast<int>(p.k_stride_row),
-                      static_cast<int>(p.v_stride_page), static_cast<int>(p.v_stride_row),
-                      p.k_stride_page == p.v_stride_page && p.k_stride_row == p.v_stride_row};
+__device__ __forceinline__ CacheRows cache_rows_of(const DecodeParams& p, int g, int tid) {
+  constexpr int64_t kBytes = sizeof(typename T::Cache);
+  const uint64_t chunk = (tid % T::kThreadsPerRow) * 16;
+  return CacheRows{reinterpret_cast<uint64_t>(p.k) + g * p.k_stride_head * kBytes + chunk,
+                   reinterpret_cast<uint64_t>(p.v) + g * p.v_stride_head * kBytes + chunk,
+                   static_cast<uint32_t>(p.k_stride_page * kBytes),
+                   static_cast<uint32_t>(p.k_stride_row * kBytes),
+                   static_cast<uint32_t>(p.v_stride_page * kBytes),
+                   static_cast<uint32_t>(p.v_stride_row * kBytes)};
 }
 
 // The loader's position in the part's stream of tiles: tile `tile` of the piece `piece`, and the
@@ -153,7 +146,7 @@ struct Loader {
   int tile;
   int ordinal;        // pieces with tiles passed so far: selects the ring slots
   SequenceInfo next;  // of piece.bi + 1, fetched when the piece began
-  int page[T::kPasses];
+  uint32_t page[T::kPasses];
   __device__ bool done() const { return piece.n_tiles == 0; }
 };
 
@@ -179,87 +172,105 @@ __device__ __forceinline__ void seek_piece(Loader<T>& c, const DecodeParams& p, 
   if (tid == 0) ring[c.ordinal % T::kPieceSlots] = c.piece;
 }
 
+// Rows past the piece take the page of its last key (so that every address formed is the cache's;
+// their copies read nothing): no branch a row.
+template <typename T, bool POW2_PAGES>
+__device__ __forceinline__ void look_up_pages_of(Loader<T>& c, const DecodeParams& p, int page_shift,
+                                                 int tid) {
+  const int32_t* table = p.block_table + static_cast<int64_t>(c.piece.bi) * p.bt_stride_b;
+  const int first = c.piece.start + c.tile * T::kKeys + tid / T::kThreadsPerRow;
+  const int last = c.piece.end - 1;
+#pragma unroll
+  for (int pass = 0; pass < T::kPasses; ++pass) {
+    const uint32_t t = min(first + pass * T::kRowsPerPass, last);
+    const uint32_t index = POW2_PAGES ? t >> page_shift : t / static_cast<uint32_t>(p.page_size);
+    c.page[pass] = static_cast<uint32_t>(table[index]);  // the table's innermost stride is 1
+  }
+}
+
 template <typename T>
 __device__ __forceinline__ void look_up_pages(Loader<T>& c, const DecodeParams& p, int page_shift,
                                               int tid) {
   if (c.done()) return;
-  const int32_t* table = p.block_table + static_cast<int64_t>(c.piece.bi) * p.bt_stride_b;
-  const int first = c.piece.start + c.tile * T::kKeys + tid / T::kThreadsPerRow;
-#pragma unroll
-  for (int pass = 0; pass < T::kPasses; ++pass) {
-    const int t = first + pass * T::kRowsPerPass;
-    const int index = page_shift >= 0 ? t >> page_shift : t / p.page_size;
-    c.page[pass] = t < c.piece.end ? table[index] : 0;  // the table's innermost stride is 1
+  if (page_shift >= 0) {
+    look_up_pages_of<T, true>(c, p, page_shift, tid);
+  } else {
+    look_up_pages_of<T, false>(c, p, page_shift, tid);
   }
 }
 
-// Issues the cp.async copies of the loader's tile into stage buffers s_k / s_v, and with the first
-// tile of a piece the piece's query rows into s_q. Keys past the piece and query rows past
-// rows_per_kv are zero-filled without being read.
-template <typename T, int FIRST_PASS, int END_PASS>
-__device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParams& p,
-                                           const CacheRows<T>& rows, int page_shift, int g,
-                                           uint32_t s_k, uint32_t s_v, uint32_t s_q, int tid) {
-  using Elem = typename T::Elem;
-  using Cache = typename T::Cache;
-  constexpr int kChunkValues = 16 / static_cast<int>(sizeof(Cache));
+// Byte offset in a loaded tile between a thread's rows of consecutive passes: kRowsPerPass rows of
+// the 16-bit layout (128 bytes a row in each 64-column block) or of the two-rows-a-line one; a
+// multiple of 16 rows keeps the swizzle phase, so that the offset is the same for every row.
+template <typename T>
+constexpr uint32_t kPassPitch = T::kRowsPerPass * (T::kCacheChunks >= 8 ? 128 : 64);
+
+// Issues copy passes [FIRST_PASS, END_PASS) of the loader's tile into stage buffers s_k / s_v.
+// Keys past the piece are zero-filled without being read.
+template <typename T, int FIRST_PASS, int END_PASS, bool POW2_PAGES>
+__device__ __forceinline__ void issue_rows(const Loader<T>& c, const DecodeParams& p,
+                                           const CacheRows& rows, uint32_t s_k, uint32_t s_v,
+                                           int tid) {
   const int lane_row = tid / T::kThreadsPerRow, lane_chunk = tid % T::kThreadsPerRow;
-  const int first = c.piece.start + c.tile * T::kKeys;
+  const int t0 = c.piece.start + c.tile * T::kKeys + lane_row;
+  const uint32_t dst = staged<T>(lane_row, lane_chunk);
+  const uint32_t page_mask = static_cast<uint32_t>(p.page_size) - 1;
+  static_assert(T::kRowsPerPass % 16 == 0, "passes keep the swizzle phase");
 #pragma unroll
   for (int pass = FIRST_PASS; pass < END_PASS; ++pass) {
-    const int r = lane_row + pass * T::kRowsPerPass;
-    const int t = first + r;
-    const bool valid = t < c.piece.end;
-    const Cache* k_row = rows.k;
-    const Cache* v_row = rows.v;
-    if (valid) {
-      const int page = c.page[pass];
-      const int in_page = page_shift >= 0 ? t & (p.page_size - 1) : t % p.page_size;
-      const int64_t k_offset = static_cast<int64_t>(page) * rows.k_page +
-                               static_cast<int64_t>(in_page) * rows.k_row;
-      k_row += k_offset;
-      v_row += rows.same_strides ? k_offset
-                                 : static_cast<int64_t>(page) * rows.v_page +
-                                       static_cast<int64_t>(in_page) * rows.v_row;
-    }
-    const int bytes = valid ? 16 : 0;
+    const int t = t0 + pass * T::kRowsPerPass;
+    const uint32_t in_page =
+        POW2_PAGES ? static_cast<uint32_t>(t) & page_mask
+                   : static_cast<uint32_t>(t) % static_cast<uint32_t>(p.page_size);
+    const uint64_t k_src = static_cast<uint64_t>(c.page[pass]) * rows.k_page +
+                           (static_cast<uint64_t>(in_page) * rows.k_row + rows.k);
+    const uint64_t v_src = static_cast<uint64_t>(c.page[pass]) * rows.v_page +
+                           (static_cast<uint64_t>(in_page) * rows.v_row + rows.v);
+    const int bytes = t < c.piece.end ? 16 : 0;
+    const uint32_t at = dst + pass * kPassPitch<T>;
 #pragma unroll
     for (int i = 0; i < T::kCacheChunks / T::kThreadsPerRow; ++i) {
-      const int chunk = lane_chunk + T::kThreadsPerRow * i;
-      ptx::cp_async_16(s_k + staged<T>(r, chunk), k_row + chunk * kChunkValues, bytes);
-      ptx::cp_async_16(s_v + staged<T>(r, chunk), v_row + chunk * kChunkValues, bytes);
+      // chunk lane_chunk + 8 i: the next 64-column block of the 16-bit layout
+      ptx::cp_async_16(s_k + at + i * (T::kKeys * 128),
+                       reinterpret_cast<const void*>(k_src + i * T::kThreadsPerRow * 16), bytes);
+      ptx::cp_async_16(s_v + at + i * (T::kKeys * 128),
+                       reinterpret_cast<const void*>(v_src + i * T::kThreadsPerRow * 16), bytes);
     }
   }
-  if (FIRST_PASS < END_PASS && END_PASS == T::kPasses && c.tile == 0) {  // Q with the last passes
-    const RowGroup rg(p);
-    if constexpr (T::kE4m3Queries && !kFp8MmaArch) {  // (sm_80) e4m3 codes converted to Elem
-      for (int i = tid; i < kMaxRows * T::kChunks; i += T::kThreads) {
-        const int m = i / T::kChunks, chunk = i % T::kChunks;
-        uint2 codes = make_uint2(0u, 0u);
-        if (m < rg.n) {
-          const int j = rg.token(p, m), h = rg.head(p, g, m);
-          codes = *reinterpret_cast<const uint2*>(static_cast<const uint8_t*>(p.q) +
-                                                  c.piece.bi * p.q_stride_b + j * p.q_stride_s +
-                                                  h * p.q_stride_h + chunk * 8);
-        }
-        const uint4 v = e4m3x8_to<Elem>(codes);
-        ptx::st_shared_v4(s_q + swizzled<kMaxRows>(m, chunk), {v.x, v.y, v.z, v.w});
-      }
-    } else {  // the rows as they are: 16-bit values, or e4m3 codes for the FP8 mma
-      using Query = std::conditional_t<T::kE4m3Queries, uint8_t, Elem>;
-      constexpr int kRowChunks = T::D * static_cast<int>(sizeof(Query)) / 16;
-      for (int i = tid; i < kMaxRows * kRowChunks; i += T::kThreads) {
-        const int m = i / kRowChunks, chunk = i % kRowChunks;
-        const bool valid = m < rg.n;
-        const Query* q_row = static_cast<const Query*>(p.q);
-        if (valid)
-          q_row += c.piece.bi * p.q_stride_b + rg.token(p, m) * p.q_stride_s +
-                   rg.head(p, g, m) * p.q_stride_h;
-        ptx::cp_async_16(s_q + swizzled<kMaxRows>(m, chunk),
-                         reinterpret_cast<const uint8_t*>(q_row) + chunk * 16, valid ? 16 : 0);
-      }
-    }
+}
+
+// The piece's query rows into s_q, as they are (16-bit values, or e4m3 codes; the warps convert
+// them where the scores need it). Query rows past rows_per_kv are zero-filled without being read.
+template <typename T>
+__device__ __forceinline__ void issue_query(const Loader<T>& c, const DecodeParams& p, int g,
+                                            uint32_t s_q, int tid) {
+  using Query = std::conditional_t<T::kE4m3Queries, uint8_t, typename T::Elem>;
+  constexpr int kRowChunks = T::D * static_cast<int>(sizeof(Query)) / 16;
+  const RowGroup rg(p);
+  for (int i = tid; i < kMaxRows * kRowChunks; i += T::kThreads) {
+    const int m = i / kRowChunks, chunk = i % kRowChunks;
+    const bool valid = m < rg.n;
+    const Query* q_row = static_cast<const Query*>(p.q);
+    if (valid)
+      q_row += c.piece.bi * p.q_stride_b + rg.token(p, m) * p.q_stride_s +
+               rg.head(p, g, m) * p.q_stride_h;
+    ptx::cp_async_16(s_q + swizzled<kMaxRows>(m, chunk),
+                     reinterpret_cast<const uint8_t*>(q_row) + chunk * 16, valid ? 16 : 0);
   }
+}
+
+// Issues copy passes [FIRST_PASS, END_PASS) of the loader's tile, and with the last passes of a
+// piece's first tile its query rows.
+template <typename T, int FIRST_PASS, int END_PASS>
+__device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParams& p,
+                                           const CacheRows& rows, int page_shift, int g,
+                                           uint32_t s_k, uint32_t s_v, uint32_t s_q, int tid) {
+  if (page_shift >= 0) {
+    issue_rows<T, FIRST_PASS, END_PASS, true>(c, p, rows, s_k, s_v, tid);
+  } else {
+    issue_rows<T, FIRST_PASS, END_PASS, false>(c, p, rows, s_k, s_v, tid);
+  }
+  if (FIRST_PASS < END_PASS && END_PASS == T::kPasses && c.tile == 0) issue_query<T>(c, p, g, s_q, tid);
 }
 
 // e4m3 K: lane (g, t) of an ldmatrix of 8 keys x 16 codes holds codes 4t..4t+3 of key g, which
@@ -271,6 +282,56 @@ __device__ __forceinline__ void load_q_e4m3_order(uint32_t (&a)[4], uint32_t s_q
   const uint32_t in_chunk = (t % 2) * 8;
   ptx::ld_shared_v2(a[0], a[2], s_q + swizzled<kMaxRows>(g, 2 * k + t / 2) + in_chunk);
   ptx::ld_shared_v2(a[1], a[3], s_q + swizzled<kMaxRows>(g + 8, 2 * k + t / 2) + in_chunk);
+}
+
+// Over e4m3 caches the scores run on the fp16 mma (K's codes are exact in fp16: one conversion a
+// pair), so a piece's query rows are made fp16 in place before its first products, a warp a row:
+// e4m3 codes exactly; bf16 values times a power of two 2^k a row that puts the row's largest
+// magnitude in [2^14, 2^15), exact too but for magnitudes below 2^-24 of it (fp16 subnormals),
+// which round by at most 2^-39 of the largest, far below the scores' float32 rounding. The row's
+// 2^-k goes to s_qscale. fp16 queries are used as they are.
+template <typename T>
+constexpr bool kConvertsQuery =
+    T::kFp8 && (T::kE4m3Queries || !std::is_same<typename T::Elem, __half>::value);
+
+template <typename T>
+__device__ __forceinline__ void convert_query(uint32_t s_q, float* s_qscale, int warp, int lane) {
+  constexpr int kValues = T::D / 32;  // of a row, a lane's: columns lane * kValues..
+  const int col = lane * kValues;
+#pragma unroll 1
+  for (int m = warp; m < kMaxRows; m += T::kWarps) {
+    uint32_t h[kValues / 2];  // fp16 pairs
+    if constexpr (T::kE4m3Queries) {
+#pragma unroll
+      for (int i = 0; i < kValues / 2; ++i) {
+        const uint16_t codes = ptx::ld_shared_u16(s_q + swizzled<kMaxRows>(m, col / 16) + col % 16 + 2 * i);
+        h[i] = e4m3x2_to<__half>(codes);
+      }
+    } else {
+      float f[kValues];
+      float mx = 0.f;
+#pragma unroll
+      for (int i = 0; i < kValues / 2; ++i) {
+        const uint32_t w = ptx::ld_shared_u32(s_q + swizzled<kMaxRows>(m, col / 8) + (col % 8) * 2 + 4 * i);
+        f[2 * i] = __uint_as_float(w << 16);
+        f[2 * i + 1] = __uint_as_float(w & 0xffff0000u);
+        mx = fmaxf(mx, fmaxf(fabsf(f[2 * i]), fabsf(f[2 * i + 1])));
+      }
+#pragma unroll
+      for (int d = 1; d < 32; d *= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, d));
+      // mx < 2^(E - 126) for its biased exponent E: k = 15 - (E - 126), within float's normal
+      // powers of two both ways (a zero or subnormal row takes 2^100; an inf or NaN one stays so).
+      const int k = max(-113, min(100, 141 - static_cast<int>((__float_as_uint(mx) >> 23) & 0xff)));
+      const float scale = __uint_as_float(static_cast<uint32_t>(127 + k) << 23);
+#pragma unroll
+      for (int i = 0; i < kValues / 2; ++i) h[i] = pack2<__half>(f[2 * i] * scale, f[2 * i + 1] * scale);
+      if (lane == 0) s_qscale[m] = __uint_as_float(static_cast<uint32_t>(127 - k) << 23);
+    }
+    __syncwarp();  // the row's codes are read before its fp16 values overwrite them
+#pragma unroll
+    for (int i = 0; i < kValues / 2; ++i)
+      ptx::st_shared_u32(s_q + swizzled<kMaxRows>(m, col / 8) + (col % 8) * 2 + 4 * i, h[i]);
+  }
 }
 
 template <typename T>
@@ -292,10 +353,10 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   PieceDesc* ring = reinterpret_cast<PieceDesc*>(smem + T::kOffPieces);
   float* s_max = reinterpret_cast<float*>(smem + T::kOffMax);  // [slice][row]
   float* s_sum = reinterpret_cast<float*>(smem + T::kOffSum);  // [slice][row]
+  float* s_qscale = reinterpret_cast<float*>(smem + T::kOffQScale);  // [row]
   const int page_shift = (p.page_size & (p.page_size - 1)) == 0 ? __ffs(p.page_size) - 1 : -1;
   // e4m3 caches: the scales folded out of the products (docs/fp8-kv-cache.md), K's into the scores'
-  // scale, V's into the output's.
-  // e4m3 queries: theirs too.
+  // scale, V's into the output's; e4m3 queries' too.
   const float score_scale = T::kE4m3Queries ? p.scale_log2 * *p.descale_k * *p.descale_q
                             : T::kFp8       ? p.scale_log2 * *p.descale_k
                                             : p.scale_log2;
@@ -311,13 +372,13 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
     if (tid == 0) ring[0] = load.piece;
   }
   look_up_pages<T>(load, p, page_shift, tid);
-  const CacheRows<T> rows = cache_rows_of<T>(p, g);
+  const CacheRows rows = cache_rows_of<T>(p, g, tid);
   const RowGroup rg(p);
   int issued = 0;  // tiles issued: the stage of tile n is n % STAGES
   // A step's copies go out in two parts, passes [0, kCopiesBefore) before its products and the
   // rest after, both in the step's one commit group. issue_next sends the rest, then does the
-  // loader's bookkeeping (the next tile or piece, the block-table loads) and commits; it runs
-  // after the products unless the traits put the bookkeeping first.
+  // loader's bookkeeping (the next tile or piece, the block-table loads) and commits, after the
+  // products.
   auto issue_passes = [&](auto first_pass, auto end_pass) {
     if (!load.done()) {
       const int stage = issued % STAGES;
@@ -352,7 +413,8 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   const int row0 = lane / 4;
   float o[T::kOTiles * 4];  // o[4 * i + e]: the m16n8 C fragment of this warp's value columns 8i..
   float row_max[2], row_sum[2];
-  int limit[2];  // keys t < limit[x] are attended by row x
+  int limit[2];        // keys t < limit[x] are attended by row x
+  float row_scale[2];  // the scores' scale for row x (score_scale, times its 2^-k where q was scaled)
 
   // ldmatrix row addresses: Q (A operand) rows lane % 16 at chunk 2k + lane / 16; K (B operand, keys
   // as n) rows lane % 8 + 8 (lane / 16) at chunk 2k + (lane / 8) % 2; V (B operand through .trans)
@@ -371,10 +433,14 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
     __syncthreads();  // tile n visible to all; every warp is done with the stage refilled next
     if (tile == 0) piece = ring[ordinal % T::kPieceSlots];  // came with the piece's first tile
     issue_passes(NoPass{}, Before{});
-    if constexpr (T::kBookkeepingFirst) issue_next();
 
+    const uint32_t s_q = s_base + T::kOffQ + (ordinal % STAGES) * T::kQBytes;
     if (tile == 0) {  // a new piece: fresh state
       if (piece.n_tiles == 0) break;
+      if constexpr (kConvertsQuery<T>) {
+        convert_query<T>(s_q, s_qscale, warp, lane);
+        __syncthreads();
+      }
 #pragma unroll
       for (int i = 0; i < T::kOTiles * 4; ++i) o[i] = 0.f;
 #pragma unroll
@@ -383,12 +449,12 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
         const int m = row0 + 8 * x;
         const int j = m < rg.n ? rg.token(p, m) : 0;
         limit[x] = p.causal ? min(piece.end, piece.seqlen - p.s_q + j + 1) : piece.end;
+        row_scale[x] = kConvertsQuery<T> && !T::kE4m3Queries ? score_scale * s_qscale[m] : score_scale;
       }
     }
     const int stage = n % STAGES;
     const uint32_t s_k = s_base + stage * T::kStageBytes;
     const uint32_t s_v = s_k + T::kTileBytes;
-    const uint32_t s_q = s_base + T::kOffQ + (ordinal % STAGES) * T::kQBytes;
 
     // ---- S = Q K^T: 16 rows x this warp's keys ----
     float s[T::kKeyGroups * 8];  // [group of 16 keys][key block of 8][m16n8 C fragment]
@@ -397,36 +463,23 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
     if constexpr (T::kFp8) {
       // An ldmatrix per 8 keys gives their codes of 64 columns (lane (g, t): codes 4t..4t + 3 of
       // each 16), four k16 steps (a loop, not unrolled: the accumulators of P V hold most
-      // registers). e4m3 queries: they are the B fragments of two k32 steps of the FP8 mma as they
-      // are, and Q's codes come by ldmatrix too (rows 0-7 / 8-15 of each 16 codes); else each pair
-      // of codes is converted for the 16-bit mma.
+      // registers), each pair of codes converted for the fp16 mma (Q made fp16 at the piece's
+      // start).
 #pragma unroll 1
       for (int kk = 0; kk < T::D / 64; ++kk) {
         uint32_t codes[2 * T::kKeyGroups][4];  // [block of 8 keys][16 codes]
 #pragma unroll
         for (int nb = 0; nb < 2 * T::kKeyGroups; ++nb)
           ptx::ldmatrix_x4(codes[nb], s_k + staged<T>(first_key + 8 * nb + lane % 8, 4 * kk + lane / 8));
-        if constexpr (T::kE4m3Queries && kFp8MmaArch) {
 #pragma unroll
-          for (int u = 0; u < 2; ++u) {
-            uint32_t a[4];
-            ptx::ldmatrix_x4(a, s_q + swizzled<kMaxRows>(lane % 16, 4 * kk + 2 * u + lane / 16));
+        for (int j = 0; j < 4; ++j) {
+          uint32_t a[4];
+          load_q_e4m3_order(a, s_q, 4 * kk + j, lane);
 #pragma unroll
-            for (int nb = 0; nb < 2 * T::kKeyGroups; ++nb)
-              ptx::mma_m16n8k32_e4m3(*reinterpret_cast<float(*)[4]>(&s[4 * nb]), a,
-                                     codes[nb][2 * u], codes[nb][2 * u + 1]);
-          }
-        } else {
-#pragma unroll
-          for (int j = 0; j < 4; ++j) {
-            uint32_t a[4];
-            load_q_e4m3_order(a, s_q, 4 * kk + j, lane);
-#pragma unroll
-            for (int nb = 0; nb < 2 * T::kKeyGroups; ++nb)
-              ptx::mma_m16n8k16<Elem>(*reinterpret_cast<float(*)[4]>(&s[4 * nb]), a,
-                                      e4m3x2_to<Elem>(static_cast<uint16_t>(codes[nb][j] & 0xffffu)),
-                                      e4m3x2_to<Elem>(static_cast<uint16_t>(codes[nb][j] >> 16)));
-          }
+          for (int nb = 0; nb < 2 * T::kKeyGroups; ++nb)
+            ptx::mma_m16n8k16<__half>(*reinterpret_cast<float(*)[4]>(&s[4 * nb]), a,
+                                      e4m3x2_to<__half>(static_cast<uint16_t>(codes[nb][j] & 0xffffu)),
+                                      e4m3x2_to<__half>(static_cast<uint16_t>(codes[nb][j] >> 16)));
         }
       }
     } else {
@@ -447,12 +500,24 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
     // ---- online softmax over the warp's keys; P into the A fragments of P V ----
     const int key0 = piece.start + tile * T::kKeys + first_key + 2 * (lane % 4);
     float tile_max[2] = {-INFINITY, -INFINITY};
+    // Every tile but a piece's last (and the causal rows' last ones) is attended by all the rows of
+    // the warp: no mask to apply.
+    const int last_key = key0 + (2 * T::kKeyGroups - 1) * 8 + 1;
+    if (__all_sync(0xffffffffu, last_key < min(limit[0], limit[1]))) {
 #pragma unroll
-    for (int e = 0; e < T::kKeyGroups * 8; ++e) {
-      const int x = (e / 2) % 2;
-      const int key = key0 + (e / 4) * 8 + e % 2;
-      s[e] = key < limit[x] ? s[e] * score_scale : -INFINITY;
-      tile_max[x] = fmaxf(tile_max[x], s[e]);
+      for (int e = 0; e < T::kKeyGroups * 8; ++e) {
+        const int x = (e / 2) % 2;
+        s[e] *= row_scale[x];
+        tile_max[x] = fmaxf(tile_max[x], s[e]);
+      }
+    } else {
+#pragma unroll
+      for (int e = 0; e < T::kKeyGroups * 8; ++e) {
+        const int x = (e / 2) % 2;
+        const int key = key0 + (e / 4) * 8 + e % 2;
+        s[e] = key < limit[x] ? s[e] * row_scale[x] : -INFINITY;
+        tile_max[x] = fmaxf(tile_max[x], s[e]);
+      }
     }
 #pragma unroll
     for (int x = 0; x < 2; ++x) {
@@ -512,7 +577,7 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
 
     // The rest of the next tile's copies and the loader's bookkeeping go out once this tile's
     // products are issued (the stage they refill was last read a step ago).
-    if constexpr (!T::kBookkeepingFirst) issue_next();
+    issue_next();
     if (++tile < piece.n_tiles) continue;
     tile = 0, ++ordinal;
 

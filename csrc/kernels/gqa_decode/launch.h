@@ -37,9 +37,8 @@ cudaError_t launch_gqa_decode(const DecodeParams& p, cudaStream_t stream);
 template <typename Elem, int D>
 cudaError_t launch_gqa_decode_e4m3(const DecodeParams& p, cudaStream_t stream);
 
-// The same with float8_e4m3fn queries (p.descale_q; out bf16): the scores on the FP8 mma.sync
-// (sm_89+; the sm_80 code converts the query codes), the codes of K as they are loaded
-// (instantiations/e4m3q_*.cu).
+// The same with float8_e4m3fn queries (p.descale_q; out bf16): the codes are made fp16 (exactly)
+// once a piece (instantiations/e4m3q_*.cu).
 template <int D>
 cudaError_t launch_gqa_decode_e4m3_queries(const DecodeParams& p, cudaStream_t stream);
 

@@ -58,12 +58,10 @@ struct GqaTraits {
   static constexpr int kRowsPerPass = kThreads / kThreadsPerRow;
   static constexpr int kPasses = kKeys / kRowsPerPass;
   static_assert(kKeys % kRowsPerPass == 0, "whole passes");
-  // Copy passes a step issues before its products (all of them by default). For d 64 and 256 the
-  // loader's own bookkeeping (the next piece, the block-table loads) goes after the products, so
-  // that none of its global loads sits ahead of the compute; d 128 measured faster with it first
-  // (bench/NOTES.md v13d, v13e).
+  // Copy passes a step issues before its products (all of them by default); the loader's own
+  // bookkeeping (the next piece, the block-table loads) goes after the products, so that none of
+  // its global loads sits ahead of the compute (bench/NOTES.md v13d, v18).
   static constexpr int kCopiesBefore = COPIES_BEFORE >= 0 ? COPIES_BEFORE : kPasses;
-  static constexpr bool kBookkeepingFirst = D == 128 && kCopiesBefore == kPasses;
   static_assert(kCopiesBefore <= kPasses, "passes of a tile");
 
   static constexpr int kTileBytes = kKeys * D * static_cast<int>(sizeof(Cache));  // K or V
@@ -83,8 +81,9 @@ struct GqaTraits {
   // Q and the piece's description travel with the first tile of a piece, into rings: Q is copied
   // at most STAGES - 1 tiles (so pieces) ahead of the warps reading it, a description STAGES ahead
   // (written when the loader moves past the tile it issues), hence one more slot.
+  static constexpr int kQScaleBytes = kMaxRows * 4;  // each query row's 2^-k (kernel.cuh)
   static constexpr int kFitStages =
-      (kSmemBudget - kStatBytes - kPieceBytes) / (kStageBytes + kQBytes + kPieceBytes);
+      (kSmemBudget - kStatBytes - kPieceBytes - kQScaleBytes) / (kStageBytes + kQBytes + kPieceBytes);
   static constexpr int STAGES = kFitStages > kMaxStages ? kMaxStages : kFitStages;
   static_assert(STAGES >= 3, "two tiles in flight beside the one computed");
   static constexpr int kPieceSlots = STAGES + 1;
@@ -94,7 +93,8 @@ struct GqaTraits {
   static constexpr int kOffPieces = kOffQ + STAGES * kQBytes;
   static constexpr int kOffMax = kOffPieces + kPieceSlots * kPieceBytes;
   static constexpr int kOffSum = kOffMax + kStatBytes / 2;
-  static constexpr int kSmemBytes = kOffSum + kStatBytes / 2;
+  static constexpr int kOffQScale = kOffSum + kStatBytes / 2;
+  static constexpr int kSmemBytes = kOffQScale + kQScaleBytes;
 };
 
 // Float index of column `col` of merge row `row` (warp * 16 + query row): the columns of each row

@@ -1,5 +1,5 @@
 // GQA / MHA / MQA decode (float8_e4m3fn queries and K and V caches, bf16 out, head dim 256): the
-// few-rows kernel with the scores on the FP8 mma (the combine step is bf16's, bf16_d256.cu).
+// few-rows kernel, the query codes made fp16 once a piece (the combine step is bf16's, bf16_d256.cu).
 #include "../kernel.cuh"
 
 namespace fmla {
