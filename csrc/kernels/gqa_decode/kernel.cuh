@@ -461,26 +461,27 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
 #pragma unroll
     for (int i = 0; i < T::kKeyGroups * 8; ++i) s[i] = 0.f;
     if constexpr (T::kFp8) {
-      // An ldmatrix per 8 keys gives their codes of 64 columns (lane (g, t): codes 4t..4t + 3 of
-      // each 16), four k16 steps (a loop, not unrolled: the accumulators of P V hold most
-      // registers), each pair of codes converted for the fp16 mma (Q made fp16 at the piece's
-      // start).
-#pragma unroll 1
-      for (int kk = 0; kk < T::D / 64; ++kk) {
-        uint32_t codes[2 * T::kKeyGroups][4];  // [block of 8 keys][16 codes]
+      // For each k16 step one ldmatrix gives the B fragments of all the warp's blocks of 8 keys
+      // (matrix nb: keys 8 nb.., lane (g, t) codes 4t..4t + 3 of key g), each pair of codes then
+      // converted for the fp16 mma (Q made fp16 at the piece's start).
+#pragma unroll 4
+      for (int c = 0; c < T::D / 16; ++c) {
+        uint32_t codes[2 * T::kKeyGroups];  // [block of 8 keys]
+        if constexpr (T::kKeyGroups == 1) {
+          ptx::ldmatrix_x2(codes, s_k + staged<T>(first_key + lane % 16, c));
+        } else {
+#pragma unroll
+          for (int q = 0; q < T::kKeyGroups / 2; ++q)
+            ptx::ldmatrix_x4(*reinterpret_cast<uint32_t(*)[4]>(&codes[4 * q]),
+                             s_k + staged<T>(first_key + 32 * q + lane, c));
+        }
+        uint32_t a[4];
+        load_q_e4m3_order(a, s_q, c, lane);
 #pragma unroll
         for (int nb = 0; nb < 2 * T::kKeyGroups; ++nb)
-          ptx::ldmatrix_x4(codes[nb], s_k + staged<T>(first_key + 8 * nb + lane % 8, 4 * kk + lane / 8));
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          uint32_t a[4];
-          load_q_e4m3_order(a, s_q, 4 * kk + j, lane);
-#pragma unroll
-          for (int nb = 0; nb < 2 * T::kKeyGroups; ++nb)
-            ptx::mma_m16n8k16<__half>(*reinterpret_cast<float(*)[4]>(&s[4 * nb]), a,
-                                      e4m3x2_to<__half>(static_cast<uint16_t>(codes[nb][j] & 0xffffu)),
-                                      e4m3x2_to<__half>(static_cast<uint16_t>(codes[nb][j] >> 16)));
-        }
+          ptx::mma_m16n8k16<__half>(*reinterpret_cast<float(*)[4]>(&s[4 * nb]), a,
+                                    e4m3x2_to<__half>(static_cast<uint16_t>(codes[nb] & 0xffffu)),
+                                    e4m3x2_to<__half>(static_cast<uint16_t>(codes[nb] >> 16)));
       }
     } else {
 #pragma unroll

@@ -114,10 +114,10 @@ __device__ __forceinline__ uint32_t swizzled(int row, int chunk) {
 }
 
 // The e4m3-cache kernel's shape: a tile of e4m3 codes is half the bytes of a 16-bit one, so for
-// d 128 each warp takes 32 keys a tile instead of 16, which halves the per-tile work (the softmax
-// bookkeeping, the loader's) per key; the kernel is bound by its instructions, not by HBM.
+// d 128 and 256 each warp takes 32 keys a tile instead of 16, which halves the per-tile work (the
+// softmax bookkeeping, the loader's) per key; the kernel is bound by its instructions, not by HBM.
 constexpr GqaShape e4m3_gqa_shape(int d) {
-  return d == 128 ? GqaShape{8, 32, 1} : default_gqa_shape(d);
+  return d == 128 ? GqaShape{8, 32, 1} : d == 256 ? GqaShape{8, 32, 2} : default_gqa_shape(d);
 }
 
 // The traits of the e4m3-cache kernel (E4M3_QUERIES: and e4m3 queries, Elem bf16).
