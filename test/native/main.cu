@@ -1206,8 +1206,7 @@ static void gqa_variants(int page_size) {
     const float heads_layout = d == 64 ? time(launch_head_major<64>) : d == 128 ? time(launch_head_major<128>) : time(launch_head_major<256>);
     printf("d %d, default kernel: cache [page][row][head][d] %.0f%%, read as [page][head][row][d] %.0f%%\n", d,
            rows_layout, heads_layout);
-    // Copy passes issued before the products (the rest after): none, half, all (with the loader's
-    // bookkeeping after the products; the default d 128 kernel does it before them).
+    // Copy passes issued before the products (the rest after): none, half, all (the default).
     if (d == 64)
       printf("d 64 copies before the products: none %.0f%%, half %.0f%%, all %.0f%%\n",
              time([](const fmla::DecodeParams& q) { return fmla::launch_gqa_decode_with<fmla::gqa::GqaTraits<E, 64, 8, 32, 1, 0>>(q, nullptr); }),
