@@ -62,7 +62,8 @@ __device__ __forceinline__ void convert_query(uint32_t s_q, float* s_qscale, int
 #pragma unroll
       for (int d = 1; d < 32; d *= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, d));
       // mx < 2^(E - 126) for its biased exponent E: k = 15 - (E - 126), within float's normal
-      // powers of two both ways (a zero or subnormal row takes 2^100; an inf or NaN one stays so).
+      // powers of two both ways (a row under 2^-85, zero and subnormal ones too, takes 2^100; inf
+      // and NaN values stay so).
       const int k = max(-113, min(100, 141 - static_cast<int>((__float_as_uint(mx) >> 23) & 0xff)));
       const float scale = __uint_as_float(static_cast<uint32_t>(127 + k) << 23);
 #pragma unroll
