@@ -10,7 +10,7 @@
 namespace fmla {
 
 // The kernel takes problems whose cache strides (in elements) fit in int32: its loader forms a
-// row's address from 32-bit strides and indices with one wide multiply each.
+// row's address from 32-bit byte strides and indices, two wide multiply-adds (loader.cuh).
 inline bool gqa_strides_fit(const DecodeParams& p) {
   const int64_t strides[] = {p.k_stride_page, p.k_stride_row, p.k_stride_head,
                              p.v_stride_page, p.v_stride_row, p.v_stride_head};
