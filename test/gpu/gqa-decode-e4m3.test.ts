@@ -42,7 +42,7 @@ CASES.forEach((c, i) => {
   );
 });
 
-// float8_e4m3fn queries (descaleQ): made fp16 (exactly) once a piece, their scale in the scores..
+// float8_e4m3fn queries (descaleQ): made fp16 (exactly) once a piece, their scale in the scores'.
 CASES.filter((c) => c.dtype !== 'float16').forEach((c, i) => {
   test(
     `GQA decode over fp8_e4m3 with e4m3 queries, case ${i}: ${JSON.stringify(c)}`,

@@ -166,7 +166,7 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
         const int m = row0 + 8 * x;
         const int j = m < rg.n ? rg.token(p, m) : 0;
         limit[x] = p.causal ? min(piece.end, piece.seqlen - p.s_q + j + 1) : piece.end;
-        row_scale[x] = kConvertsQuery<T> && !T::kE4m3Queries ? score_scale * s_qscale[m] : score_scale;
+        row_scale[x] = kScalesQueryRows<T> ? score_scale * s_qscale[m] : score_scale;
       }
     }
     const int stage = n % STAGES;
@@ -183,15 +183,12 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
       // converted for the fp16 mma (Q made fp16 at the piece's start).
 #pragma unroll 4
       for (int c = 0; c < T::D / 16; ++c) {
+        static_assert(T::kKeyGroups % 2 == 0, "e4m3 shapes give a warp 32 keys or more");
         uint32_t codes[2 * T::kKeyGroups];  // [block of 8 keys]
-        if constexpr (T::kKeyGroups == 1) {
-          ptx::ldmatrix_x2(codes, s_k + staged<T>(first_key + lane % 16, c));
-        } else {
 #pragma unroll
-          for (int q = 0; q < T::kKeyGroups / 2; ++q)
-            ptx::ldmatrix_x4(*reinterpret_cast<uint32_t(*)[4]>(&codes[4 * q]),
-                             s_k + staged<T>(first_key + 32 * q + lane, c));
-        }
+        for (int q = 0; q < T::kKeyGroups / 2; ++q)
+          ptx::ldmatrix_x4(*reinterpret_cast<uint32_t(*)[4]>(&codes[4 * q]),
+                           s_k + staged<T>(first_key + 32 * q + lane, c));
         uint32_t a[4];
         load_q_e4m3_order(a, s_q, c, lane);
 #pragma unroll

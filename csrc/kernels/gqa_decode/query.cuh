@@ -33,8 +33,15 @@ __device__ __forceinline__ void load_q_e4m3_order(uint32_t (&a)[4], uint32_t s_q
 // which round by at most 2^-39 of the largest, far below the scores' float32 rounding. The row's
 // 2^-k goes to s_qscale. fp16 queries are used as they are.
 template <typename T>
-constexpr bool kConvertsQuery =
-    T::kFp8 && (T::kE4m3Queries || !std::is_same<typename T::Elem, __half>::value);
+constexpr bool kScalesQueryRows =
+    T::kFp8 && !T::kE4m3Queries && !std::is_same<typename T::Elem, __half>::value;
+template <typename T>
+constexpr bool kConvertsQuery = kScalesQueryRows<T> || T::kE4m3Queries;
+
+// 2^k as a float, for k within float's normal exponents.
+__device__ __forceinline__ float pow2(int k) {
+  return __uint_as_float(static_cast<uint32_t>(127 + k) << 23);
+}
 
 template <typename T>
 __device__ __forceinline__ void convert_query(uint32_t s_q, float* s_qscale, int warp, int lane) {
@@ -65,10 +72,10 @@ __device__ __forceinline__ void convert_query(uint32_t s_q, float* s_qscale, int
       // powers of two both ways (a row under 2^-85, zero and subnormal ones too, takes 2^100; inf
       // and NaN values stay so).
       const int k = max(-113, min(100, 141 - static_cast<int>((__float_as_uint(mx) >> 23) & 0xff)));
-      const float scale = __uint_as_float(static_cast<uint32_t>(127 + k) << 23);
+      const float scale = pow2(k);
 #pragma unroll
       for (int i = 0; i < kValues / 2; ++i) h[i] = pack2<__half>(f[2 * i] * scale, f[2 * i + 1] * scale);
-      if (lane == 0) s_qscale[m] = __uint_as_float(static_cast<uint32_t>(127 - k) << 23);
+      if (lane == 0) s_qscale[m] = pow2(-k);
     }
     __syncwarp();  // the row's codes are read before its fp16 values overwrite them
 #pragma unroll
