@@ -23,6 +23,12 @@ const CASES: Case[] = [
   { seqlens: [0, 130, 0, 1, 64, 2], sQ: 4, hQ: 16, pageSize: 64, causal: true },
   { seqlens: [0, 0], sQ: 1, hQ: 32, pageSize: 16, causal: false },
   { b: 3, sK: 400, varlen: true, sQ: 2, hQ: 32, pageSize: 64, causal: true, dtype: 'float16' },
+  // Pages TMA cannot tile, through the gather producer: odd sizes (its divisions), a size of two,
+  // one of 96 (64 or more, not a power of two); odd and even tile counts, split sequences.
+  { b: 3, sK: 500, varlen: true, sQ: 2, hQ: 128, pageSize: 7, causal: true },
+  { b: 4, sK: 700, varlen: true, sQ: 1, hQ: 16, pageSize: 96, causal: false, dtype: 'float16' },
+  { b: 2, sK: 1000, varlen: true, sQ: 1, hQ: 32, pageSize: 2, causal: false, numSms: 5 },
+  { seqlens: [1, 63, 64, 65, 129, 191], sQ: 3, hQ: 64, pageSize: 5, causal: true, numSms: 3 },
   { b: 3, sK: 400, varlen: true, sQ: 1, hQ: 32, hKv: 2, pageSize: 64, causal: false },
   // fp16 through the two-warpgroup kernel (64-key pages, more than 32 rows per KV head).
   { b: 3, sK: 900, varlen: true, sQ: 2, hQ: 128, pageSize: 64, causal: true, dtype: 'float16' },

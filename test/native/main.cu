@@ -1456,6 +1456,7 @@ int main(int argc, char** argv) {
     for (const Row& r : rows) {
       Spec s;
       s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.causal, s.lens = r.lens;
+      if (const char* page = getenv("PROFILE_PAGE")) s.page_size = atoi(page);  // 64 unless given
       Problem P = build(s, 3);
       run_metadata(P);
       for (int i = 0; i < 2; ++i) FMLA_CHECK(run_decode(P));

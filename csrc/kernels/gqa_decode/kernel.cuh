@@ -7,7 +7,7 @@
 //   (docs/schedule.md) as one stream of cache tiles: the cp.async pipeline runs across sequence
 //   boundaries, so a short sequence never drains it. Block-table entries are fetched a tile before
 //   their rows are, so the copies never wait on them.
-// - Each warp owns a slice of the keys of every tile (16 or 32) and keeps its own online softmax
+// - Each warp owns a slice of the keys of every tile (16 to 64) and keeps its own online softmax
 //   and accumulator in registers (mma.sync m16n8k16; P goes from the score fragment straight into
 //   the A operand), so a tile costs one barrier. For d 256 two warps share a slice, each with half
 //   of the value columns. The slices' partial results are merged once per sequence, through shared

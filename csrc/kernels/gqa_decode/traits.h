@@ -10,7 +10,7 @@
 namespace fmla {
 namespace gqa {
 
-// The shape of a block for a head dim: warps, keys a warp owns in a tile (one or two k16 steps of
+// The shape of a block for a head dim: warps, keys a warp owns in a tile (one to four k16 steps of
 // P V), and how many warps share those keys, each taking a part of the value columns (so that a
 // warp's accumulator fits its registers). Every choice gives 64 KB stages, three of which fit.
 struct GqaShape {
@@ -113,11 +113,12 @@ __device__ __forceinline__ uint32_t swizzled(int row, int chunk) {
                                (((chunk & 7) ^ (row & 7)) << 4));
 }
 
-// The e4m3-cache kernel's shape: a tile of e4m3 codes is half the bytes of a 16-bit one, so for
-// d 128 and 256 each warp takes 32 keys a tile instead of 16, which halves the per-tile work (the
-// softmax bookkeeping, the loader's) per key; the kernel is bound by its instructions, not by HBM.
+// The e4m3-cache kernel's shape: a tile of e4m3 codes is half the bytes of a 16-bit one, so each
+// warp takes twice the keys of the 16-bit shape (64 at d 64, 32 at d 128 and 256) in a 64 KB stage,
+// which halves the per-tile work (the barrier, the softmax bookkeeping, the loader's) per key; the
+// kernel is bound by its instructions, not by HBM (bench/NOTES.md, v19, v20).
 constexpr GqaShape e4m3_gqa_shape(int d) {
-  return d == 128 ? GqaShape{8, 32, 1} : d == 256 ? GqaShape{8, 32, 2} : default_gqa_shape(d);
+  return d == 64 ? GqaShape{8, 64, 1} : d == 128 ? GqaShape{8, 32, 1} : GqaShape{8, 32, 2};
 }
 
 // The traits of the e4m3-cache kernel (E4M3_QUERIES: and e4m3 queries, Elem bf16).

@@ -31,6 +31,8 @@
 #include <cuda.h>
 #include <math.h>
 
+#include <type_traits>
+
 #include "../common/ptx.cuh"
 #include "../common/wgmma.cuh"
 #include "../common/decode_params.h"
@@ -92,71 +94,96 @@ __device__ __forceinline__ void issue_tma_boxes(const DecodeParams& p, const CUt
   }
 }
 
-// The producer warpgroup of the gather kernel (page sizes TMA boxes cannot tile).
-template <typename Elem>
-__device__ __forceinline__ void produce(const DecodeParams& p, const Smem& sm, int ptid) {
+// The producer warpgroup of the gather kernel (page sizes TMA boxes cannot tile), for pages of a
+// power of two (shifts) or not (32-bit divisions). A row's address is two wide multiply-adds from
+// its page and its row in the page, with byte strides that fit 32 bits (launch.cuh checks); rows
+// past the piece take the page and row of its last key and copy nothing, so no branch a row. The
+// tile loop runs two tiles a turn, so that each buffer's offsets and fill count are constants
+// (bench/NOTES.md, v20: the producer had issued more instructions than the consumers' products).
+template <typename Elem, bool POW2_PAGES>
+__device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& sm, int ptid) {
   const int part = blockIdx.x, g = blockIdx.y, m_base = blockIdx.z * kBlockM;
   const int32_t* meta = p.sched + part * kMetadataInts;
-  uint32_t q_loads = 0, fills[2] = {0u, 0u};
-  const int chunk = ptid % 8;
-  // Shifts for pages of a power of two (page 1 included), divisions otherwise.
-  const int page_log2 = (p.page_size & (p.page_size - 1)) == 0 ? __ffs(p.page_size) - 1 : -1;
+  uint32_t q_loads = 0, fills0 = 0, fills1 = 0;  // tiles issued into buffer 0 / 1
+  const int lane_row = ptid / 8;
+  // Row lane_row + 16 j keeps the swizzle phase of row lane_row: its offset in a box is 2048 j more.
+  const uint32_t dst_row = box_offset(lane_row, ptid % 8);
+  const uint64_t cache = reinterpret_cast<uint64_t>(p.k) +
+                         static_cast<uint64_t>(g * p.k_stride_head + (ptid % 8) * 8) * sizeof(Elem);
+  const uint32_t page_bytes = static_cast<uint32_t>(p.k_stride_page * sizeof(Elem));
+  const uint32_t row_bytes = static_cast<uint32_t>(p.k_stride_row * sizeof(Elem));
+  const uint32_t page_size = static_cast<uint32_t>(p.page_size);
+  const int page_log2 = __ffs(p.page_size) - 1;
 
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
     load_q_for_sequence<Elem>(p, sm, bi, g, m_base, ptid, q_loads++);
-    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
-    // Page of each of this thread's rows in a tile; -1 past the end (zero-filled, not read). The
-    // next tile's are loaded one tile ahead, so the block-table latency hides behind the waits.
-    auto pages_of = [&](int tile_start, int (&page)[kRowsPerThread]) {
+    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;  // innermost stride 1
+    const uint32_t last = static_cast<uint32_t>(w.end - 1);
+    // Pages of this thread's rows of the next tile, looked up a tile ahead of their copies so that
+    // the block table's latency hides behind the waits.
+    uint32_t page[kRowsPerThread];
+    auto look_up = [&](int tile_start) {
 #pragma unroll
       for (int j = 0; j < kRowsPerThread; ++j) {
-        const int key = tile_start + ptid / 8 + 16 * j;
-        const int slot = page_log2 >= 0 ? key >> page_log2 : key / p.page_size;
-        page[j] = key < w.end ? block_table[static_cast<int64_t>(slot) * p.bt_stride_page] : -1;
+        const uint32_t key = min(static_cast<uint32_t>(tile_start + lane_row + 16 * j), last);
+        page[j] = static_cast<uint32_t>(block_table[POW2_PAGES ? key >> page_log2 : key / page_size]);
       }
     };
-    int next_page[kRowsPerThread];
-    if (w.n_tiles > 0) pages_of(w.start, next_page);
+    if (w.n_tiles > 0) look_up(w.start);
 
-    for (int t = 0; t < w.n_tiles; ++t) {
-      const int b = t & 1;
-      const uint32_t parity = (fills[b]++ & 1u) ^ 1u;  // the first fill finds the buffer free
+    // Tile t into buffer B: its own value half (boxes 4B..4B+3) once consumer B has released it,
+    // then the rest once both have; each half lands on the "full" barrier of its first box (an
+    // arrival when this thread's copies so far have landed), so the producer never waits for its
+    // own copies and keeps both buffers loading.
+    auto issue_tile = [&](auto buffer, int t) {
+      constexpr int B = decltype(buffer)::value;
+      const uint32_t parity = ((B == 0 ? fills0++ : fills1++) & 1u) ^ 1u;  // first fill: free
       const int tile_start = w.start + t * kBlockN;
-      const uint32_t dst = sm.tile(b);
-      const Elem* row[kRowsPerThread];
+      uint64_t src[kRowsPerThread];
       int bytes[kRowsPerThread];
 #pragma unroll
       for (int j = 0; j < kRowsPerThread; ++j) {
-        const int key = tile_start + ptid / 8 + 16 * j;
-        const int in_page = page_log2 >= 0 ? key & ((1 << page_log2) - 1) : key % p.page_size;
-        row[j] = static_cast<const Elem*>(p.k);
-        bytes[j] = next_page[j] >= 0 ? 16 : 0;
-        if (next_page[j] >= 0)
-          row[j] += static_cast<int64_t>(next_page[j]) * p.k_stride_page +
-                    static_cast<int64_t>(in_page) * p.k_stride_row + g * p.k_stride_head;
+        const uint32_t key = static_cast<uint32_t>(tile_start + lane_row + 16 * j);
+        const uint32_t k = min(key, last);
+        const uint32_t in_page = POW2_PAGES ? k & (page_size - 1) : k % page_size;
+        src[j] = static_cast<uint64_t>(page[j]) * page_bytes +
+                 (static_cast<uint64_t>(in_page) * row_bytes + cache);
+        bytes[j] = key <= last ? 16 : 0;
       }
-      if (t + 1 < w.n_tiles) pages_of(tile_start + kBlockN, next_page);
+      if (t + 1 < w.n_tiles) look_up(tile_start + kBlockN);
+      const uint32_t dst = sm.tile(B) + dst_row;
       auto issue = [&](int box) {
 #pragma unroll
         for (int j = 0; j < kRowsPerThread; ++j)
-          ptx::cp_async_16(dst + box * kBoxBytes + box_offset(ptid / 8 + 16 * j, chunk),
-                           row[j] + box * kBoxCols + chunk * 8, bytes[j]);
+          ptx::cp_async_16(dst + box * kBoxBytes + j * 2048,
+                           reinterpret_cast<const void*>(src[j] + box * kBoxCols * sizeof(Elem)),
+                           bytes[j]);
       };
-      // Each group lands on the "full" barrier of its first box (an arrival when this thread's
-      // copies so far have landed), so the producer never waits for its own copies and keeps
-      // both buffers loading.
-      ptx::mbarrier_wait(sm.free_own(b), parity);
+      ptx::mbarrier_wait(sm.free_own(B), parity);
 #pragma unroll
-      for (int i = 0; i < 4; ++i) issue(box_in_load_order(b, i));
-      ptx::cp_async_mbarrier_arrive_noinc(sm.full(b, box_in_load_order(b, 0)));
-      ptx::mbarrier_wait(sm.free_rest(b), parity);
+      for (int i = 0; i < 4; ++i) issue(box_in_load_order(B, i));
+      ptx::cp_async_mbarrier_arrive_noinc(sm.full(B, box_in_load_order(B, 0)));
+      ptx::mbarrier_wait(sm.free_rest(B), parity);
 #pragma unroll
-      for (int i = 4; i < kBoxes; ++i) issue(box_in_load_order(b, i));
-      ptx::cp_async_mbarrier_arrive_noinc(sm.full(b, box_in_load_order(b, 4)));
+      for (int i = 4; i < kBoxes; ++i) issue(box_in_load_order(B, i));
+      ptx::cp_async_mbarrier_arrive_noinc(sm.full(B, box_in_load_order(B, 4)));
+    };
+    for (int t = 0; t < w.n_tiles; t += 2) {  // tile t in buffer t % 2, as the consumers take them
+      issue_tile(std::integral_constant<int, 0>{}, t);
+      if (t + 1 < w.n_tiles) issue_tile(std::integral_constant<int, 1>{}, t + 1);
     }
   }
   ptx::cp_async_wait<0>();  // nothing of this thread's in flight when it exits
+}
+
+template <typename Elem>
+__device__ __forceinline__ void produce(const DecodeParams& p, const Smem& sm, int ptid) {
+  if ((p.page_size & (p.page_size - 1)) == 0) {
+    produce_rows<Elem, true>(p, sm, ptid);
+  } else {
+    produce_rows<Elem, false>(p, sm, ptid);
+  }
 }
 
 // ---------------------------------------------------------------- consumers

@@ -3,6 +3,7 @@
 
 #include <cuda.h>
 #include <cudaTypedefs.h>
+#include <stdint.h>
 
 #include <type_traits>
 
@@ -65,6 +66,14 @@ inline bool tma_layout_ok(const DecodeParams& p) {
          p.k_stride_page >= p.k_stride_row * p.page_size;
 }
 
+// The producer forms a row's address from byte strides of 32 bits (kernel.cuh, produce_rows).
+template <typename Elem>
+bool gather_strides_fit(const DecodeParams& p) {
+  constexpr int64_t kMax = UINT32_MAX / sizeof(Elem);
+  return p.k_stride_page >= 0 && p.k_stride_page <= kMax && p.k_stride_row >= 0 &&
+         p.k_stride_row <= kMax;
+}
+
 }  // namespace mla_sm90
 
 template <typename Elem>
@@ -85,7 +94,9 @@ bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t 
     mla_decode_sm90_kernel<Elem, KvLoad::kTmaPages, MlaCache::k16Bit>
         <<<grid, threads_for(KvLoad::kTmaPages), SmemLayout::kBytes, stream>>>(p, map);
   } else {
-    if (!kernel_ready<Elem, KvLoad::kGatherRows, MlaCache::k16Bit>(device)) return false;
+    if (!gather_strides_fit<Elem>(p) ||
+        !kernel_ready<Elem, KvLoad::kGatherRows, MlaCache::k16Bit>(device))
+      return false;
     mla_decode_sm90_kernel<Elem, KvLoad::kGatherRows, MlaCache::k16Bit>  // never reads the map
         <<<grid, threads_for(KvLoad::kGatherRows), SmemLayout::kBytes, stream>>>(p, map);
   }
