@@ -1459,16 +1459,22 @@ int main(int argc, char** argv) {
     f.h_q = 32, f.name = "small mla fp8_e4m3 e4m3 q ps=7 64 rows";
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 10, false, 1.f / 16);
   }
-  if (mode == "profile-gqa") {  // one GQA row (b 128, s_k 4096, page 16), two calls, for a profiler
+  if (mode == "profile-gqa") {  // one GQA row (b 128, s_k 4096, page 16 unless GQA_* say), two calls, for a profiler
     Spec s;
     const char* head_dim = getenv("GQA_D");  // 128 unless given
     s.gqa = true, s.d_qk = s.d_v = head_dim ? atoi(head_dim) : 128, s.page_size = 16, s.h_q = 32, s.h_kv = 8;
-    s.lens.assign(128, 4096);
+    auto env_or = [](const char* name, int fallback) {
+      const char* v = getenv(name);
+      return v ? atoi(v) : fallback;
+    };
+    s.h_q = env_or("GQA_HQ", 32), s.h_kv = env_or("GQA_HKV", 8), s.page_size = env_or("GQA_PAGE", 16);
+    s.lens.assign(env_or("GQA_B", 128), env_or("GQA_SK", 4096));
     Problem P = build(s, 3);
     run_metadata(P);
     for (int i = 0; i < 2; ++i) FMLA_CHECK(run_decode(P));
     CUDA_CHECK(cudaDeviceSynchronize());
-    printf("profiled gqa d=%d b=128 s_k=4096 parts=%d\n", s.d_qk, P.nsp);
+    printf("profiled gqa d=%d b=%d s_k=%d h_q=%d h_kv=%d parts=%d\n", s.d_qk, P.b, s.lens[0], s.h_q,
+           s.h_kv, P.nsp);
   }
   if (mode == "profile" || mode == "profile1") {  // two calls each, for a kernel-level profiler
     struct Row { int b, h_q, s_q; bool causal; std::vector<int32_t> lens; };
