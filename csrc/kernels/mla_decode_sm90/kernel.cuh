@@ -99,7 +99,8 @@ __device__ __forceinline__ void issue_tma_boxes(const DecodeParams& p, const CUt
 // its page and its row in the page, with byte strides that fit 32 bits (launch.cuh checks); rows
 // past the piece take the page and row of its last key and copy nothing, so no branch a row. The
 // tile loop runs two tiles a turn, so that each buffer's offsets and fill count are constants
-// (bench/NOTES.md, v20: the producer had issued more instructions than the consumers' products).
+// (bench/NOTES.md, v20: the producer's address arithmetic had been 42% of the kernel's
+// instructions, issue slots taken from the consumers).
 template <typename Elem, bool POW2_PAGES>
 __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& sm, int ptid) {
   const int part = blockIdx.x, g = blockIdx.y, m_base = blockIdx.z * kBlockM;
