@@ -31,10 +31,11 @@ constexpr int kPBox = kMlaHeadDimV / kBoxCols;
 constexpr int kBoxBytes = kBlockN * kBoxCols * 2;
 constexpr int kTileBytes = kBoxes * kBoxBytes;
 
-// TMA can load pages of a power of two of at least 16 rows, one box per page and 64 columns (a
-// 16-row box is two 1024-byte swizzle atoms, so stacked boxes give the same layout as one 64-row
-// box); any page can be gathered row by row with cp.async. api/ picks (launch.h).
-constexpr int kMinTmaPageRows = 16;
+// TMA loads pages of a power of two of at least 64 rows, where a tile lies in one page: one box a
+// 64-column slice. Any page can be gathered row by row with cp.async, which for 16-row pages
+// measured faster than four TMA boxes a slice (bench/NOTES.md, v12) and since v20 runs within 1-9%
+// of TMA at page 64. api/ picks (launch.h).
+constexpr int kMinTmaPageRows = kBlockN;
 
 // Named barriers (0 is __syncthreads), each between the two consumer warpgroups (one arrives, the
 // other waits) unless said: wg 0's row maxima ready, wg 1's, P0 stored, P1 stored; the two consumer

@@ -52,45 +52,21 @@ namespace mla_sm90 {
 constexpr int kRowsPerThread = kBlockN / 16;
 
 // One thread issues the TMA boxes i_from..i_to - 1 (in load order) of the tile at key `tile_start`
-// into buffer b: one box per page and 64 columns, only for pages holding keys below `end` (the
-// block table past them is garbage), each box completing its "full" barrier. Pages are a power of
-// two of at least 16 rows (page_log2): shifts, not divisions, on this thread's critical path.
+// into buffer b: the tile lies in one page (of a power of two of at least 64 rows, page_log2:
+// shifts, not divisions, on this thread's critical path), one box per 64 columns, each completing
+// its "full" barrier.
 __device__ __forceinline__ void issue_tma_boxes(const DecodeParams& p, const CUtensorMap* k_map,
                                                 const Smem& sm, const int32_t* block_table,
-                                                int page_log2, int b, int tile_start, int end,
-                                                int i_from, int i_to, uint64_t l2_policy) {
-  if (page_log2 >= 6) {  // the tile lies in one page: one box per 64 columns
-    const int page =
-        block_table[static_cast<int64_t>(tile_start >> page_log2) * p.bt_stride_page];
-    const int row0 = tile_start & ((1 << page_log2) - 1);
-#pragma unroll 1
-    for (int i = i_from; i < i_to; ++i) {
-      const int box = box_in_load_order(b, i);
-      ptx::mbarrier_arrive_expect_tx(sm.full(b, box), kBoxBytes);
-      ptx::tma_load_3d(sm.tile(b) + box * kBoxBytes, k_map, sm.full(b, box), box * kBoxCols, row0,
-                       page, l2_policy);
-    }
-    return;
-  }
-  const int rows_log2 = page_log2;  // 16 or 32 rows: 4 or 2 pages a tile
-  const int rows = 1 << rows_log2;
-  const int pages = min(kBlockN >> rows_log2, (end - tile_start + rows - 1) >> rows_log2);
-  int page[kBlockN / kMinTmaPageRows];
-#pragma unroll
-  for (int k = 0; k < kBlockN / kMinTmaPageRows; ++k)
-    page[k] = k < pages ? block_table[static_cast<int64_t>((tile_start + (k << rows_log2)) >>
-                                                           page_log2) *
-                                      p.bt_stride_page]
-                        : 0;
+                                                int page_log2, int b, int tile_start, int i_from,
+                                                int i_to, uint64_t l2_policy) {
+  const int page = block_table[static_cast<int64_t>(tile_start >> page_log2) * p.bt_stride_page];
+  const int row0 = tile_start & ((1 << page_log2) - 1);
 #pragma unroll 1
   for (int i = i_from; i < i_to; ++i) {
     const int box = box_in_load_order(b, i);
-    ptx::mbarrier_arrive_expect_tx(sm.full(b, box), pages << (rows_log2 + 7));
-#pragma unroll
-    for (int k = 0; k < kBlockN / kMinTmaPageRows; ++k)
-      if (k < pages)
-        ptx::tma_load_3d(sm.tile(b) + box * kBoxBytes + (k << (rows_log2 + 7)), k_map,
-                         sm.full(b, box), box * kBoxCols, 0, page[k], l2_policy);
+    ptx::mbarrier_arrive_expect_tx(sm.full(b, box), kBoxBytes);
+    ptx::tma_load_3d(sm.tile(b) + box * kBoxBytes, k_map, sm.full(b, box), box * kBoxCols, row0,
+                     page, l2_policy);
   }
 }
 
@@ -236,8 +212,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     const uint64_t l2_policy = ptx::l2_policy<0>();  // a tile is read by its part's blocks only
     // Boxes [i_from, i_to) in load order of tile t into buffer b.
     auto refill = [&](int t, int b, int i_from, int i_to) {
-      issue_tma_boxes(p, k_map, sm, block_table, page_log2, b, start + t * kBlockN, end, i_from,
-                      i_to, l2_policy);
+      issue_tma_boxes(p, k_map, sm, block_table, page_log2, b, start + t * kBlockN, i_from, i_to,
+                      l2_policy);
     };
     ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);  // the last sequence is done
     if constexpr (kSelfLoad) {

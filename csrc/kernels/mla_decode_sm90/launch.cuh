@@ -28,8 +28,8 @@ inline PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
   return encoder;
 }
 
-// TMA boxes of one page tile a 64-key tile when pages hold 16 or 32 rows; larger pages hold whole
-// tiles. Powers of two only, so that the issuing thread shifts instead of dividing.
+// TMA takes pages that hold whole 64-key tiles; powers of two only, so that the issuing thread
+// shifts instead of dividing.
 inline bool pages_fit_tma(int page_size) {
   return page_size >= kMinTmaPageRows && (page_size & (page_size - 1)) == 0;
 }
@@ -39,7 +39,7 @@ bool kernel_ready(int device) {
   return sm90a_kernel_ready<mla_decode_sm90_kernel<Elem, LOAD, CACHE>>(device, SmemLayout::kBytes);
 }
 
-// The cache as [num_pages][page_size rows][576 columns]; a box is 64 columns of min(page, 64) rows.
+// The cache as [num_pages][page_size rows][576 columns]; a box is 64 columns of 64 rows.
 template <typename Elem>
 bool encode_cache_map(const DecodeParams& p, CUtensorMap* map) {
   if (tensor_map_encoder() == nullptr) return false;
@@ -49,7 +49,7 @@ bool encode_cache_map(const DecodeParams& p, CUtensorMap* map) {
   const cuuint64_t strides[2] = {static_cast<cuuint64_t>(p.k_stride_row) * sizeof(Elem),
                                  static_cast<cuuint64_t>(p.k_stride_page) * sizeof(Elem)};
   const cuuint32_t box[3] = {static_cast<cuuint32_t>(kBoxCols),
-                             static_cast<cuuint32_t>(p.page_size < kBlockN ? p.page_size : kBlockN),
+                             static_cast<cuuint32_t>(kBlockN),
                              1};
   const cuuint32_t element_strides[3] = {1, 1, 1};
   const CUtensorMapDataType type = std::is_same<Elem, __half>::value

@@ -7,8 +7,8 @@
 
 namespace fmla {
 
-// How the kernel brings cache tiles into shared memory: TMA boxes, one per page and 64 columns
-// (pages of a power of two of at least 16 rows), or a producer warpgroup gathering rows with
+// How the kernel brings cache tiles into shared memory: TMA boxes, one per 64 columns of a tile's
+// page (pages of a power of two of at least 64 rows), or a producer warpgroup gathering rows with
 // cp.async through the block table (any page size).
 enum class MlaKvLoad { kTmaPages, kGatherRows };
 
