@@ -1462,7 +1462,7 @@ int main(int argc, char** argv) {
   if (mode == "profile-gqa") {  // one GQA row (b 128, s_k 4096, page 16 unless GQA_* say), two calls, for a profiler
     Spec s;
     const char* head_dim = getenv("GQA_D");  // 128 unless given
-    s.gqa = true, s.d_qk = s.d_v = head_dim ? atoi(head_dim) : 128, s.page_size = 16, s.h_q = 32, s.h_kv = 8;
+    s.gqa = true, s.d_qk = s.d_v = head_dim ? atoi(head_dim) : 128;
     auto env_or = [](const char* name, int fallback) {
       const char* v = getenv(name);
       return v ? atoi(v) : fallback;

@@ -28,12 +28,6 @@ inline PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
   return encoder;
 }
 
-// TMA takes pages that hold whole 64-key tiles; powers of two only, so that the issuing thread
-// shifts instead of dividing.
-inline bool pages_fit_tma(int page_size) {
-  return page_size >= kMinTmaPageRows && (page_size & (page_size - 1)) == 0;
-}
-
 template <typename Elem, KvLoad LOAD, MlaCache CACHE>
 bool kernel_ready(int device) {
   return sm90a_kernel_ready<mla_decode_sm90_kernel<Elem, LOAD, CACHE>>(device, SmemLayout::kBytes);
@@ -62,7 +56,7 @@ bool encode_cache_map(const DecodeParams& p, CUtensorMap* map) {
 }
 
 inline bool tma_layout_ok(const DecodeParams& p) {
-  return pages_fit_tma(p.page_size) && p.k_stride_row >= kMlaHeadDimQK &&
+  return mla_pages_fit_tma(p.page_size) && p.k_stride_row >= kMlaHeadDimQK &&
          p.k_stride_page >= p.k_stride_row * p.page_size;
 }
 

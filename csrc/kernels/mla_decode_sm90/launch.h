@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include "../common/decode_params.h"
+#include "config.h"
 
 namespace fmla {
 
@@ -12,11 +13,16 @@ namespace fmla {
 // cp.async through the block table (any page size).
 enum class MlaKvLoad { kTmaPages, kGatherRows };
 
-// The loader for a page size: TMA for pages of 64+ tokens (a power of two), the producer for smaller
-// or odd pages (measured faster than one TMA box a 16-token page: bench/NOTES.md, v12).
+// Pages TMA takes: a power of two (the issuing thread shifts instead of dividing) of at least
+// mla_sm90::kMinTmaPageRows rows, so that a tile lies in one page.
+inline bool mla_pages_fit_tma(int page_size) {
+  return page_size >= mla_sm90::kMinTmaPageRows && (page_size & (page_size - 1)) == 0;
+}
+
+// The loader for a page size: TMA where the pages fit it, the producer for smaller or odd pages
+// (measured faster than TMA boxes of 16-token pages: bench/NOTES.md, v12).
 inline MlaKvLoad mla_decode_sm90_load_for(int page_size) {
-  const bool power_of_two = (page_size & (page_size - 1)) == 0;
-  return page_size >= 64 && power_of_two ? MlaKvLoad::kTmaPages : MlaKvLoad::kGatherRows;
+  return mla_pages_fit_tma(page_size) ? MlaKvLoad::kTmaPages : MlaKvLoad::kGatherRows;
 }
 
 // What the cache holds: rows of Q's 16-bit dtype, or float8_e4m3fn codes the producer dequantizes
