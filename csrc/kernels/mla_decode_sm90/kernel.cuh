@@ -7,7 +7,7 @@
 // Q and K read once a tile), for the next pair at the end of this one:
 //
 //   wg 0: max0 | P0 | O_L = O_L a0 + P0 V0_L |  wait a1 | store P0 a1 | wait P1 | O_L = O_L a1 + P1 V1_L | S0'
-//   wg 1:   wait max0 | max1, P1 | O_R = O_R a0 a1 + P1 V1_R | store P1 | wait P0 a1 | O_R += P0 a1 V0_R | S1'
+//   wg 1:   wait max0 | max1, P1 | store P1 | O_R = O_R a0 a1 + P1 V1_R | wait P0 a1 | O_R += P0 a1 V0_R | P1 ready | S1'
 //
 // which is the online softmax over tile 0 then tile 1 for both halves. Each warpgroup multiplies its
 // own P from registers (wgmma with A in registers) and the other's through the rotary box of that
@@ -51,17 +51,21 @@ namespace mla_sm90 {
 // thread `ptid` copies; a warp covers 4 whole 128-byte row segments per instruction.
 constexpr int kRowsPerThread = kBlockN / 16;
 
+// The page that holds the tile at key `tile_start` (pages of a power of two of at least 64 rows,
+// page_log2: a shift, not a division).
+__device__ __forceinline__ int tile_page(const DecodeParams& p, const int32_t* block_table,
+                                         int page_log2, int tile_start) {
+  return block_table[static_cast<int64_t>(tile_start >> page_log2) * p.bt_stride_page];
+}
+
 // One thread issues the TMA boxes i_from..i_to - 1 (in load order) of the tile at key `tile_start`
-// into buffer b: the tile lies in one page (of a power of two of at least 64 rows, page_log2:
-// shifts, not divisions, on this thread's critical path), one box per 64 columns, each completing
-// its "full" barrier.
-__device__ __forceinline__ void issue_tma_boxes(const DecodeParams& p, const CUtensorMap* k_map,
-                                                const Smem& sm, const int32_t* block_table,
+// (in `page`) into buffer b, one box per 64 columns, each completing its "full" barrier. Called
+// with constant b and box ranges: the loop unrolls into straight-line copies.
+__device__ __forceinline__ void issue_tma_boxes(const CUtensorMap* k_map, const Smem& sm, int page,
                                                 int page_log2, int b, int tile_start, int i_from,
                                                 int i_to, uint64_t l2_policy) {
-  const int page = block_table[static_cast<int64_t>(tile_start >> page_log2) * p.bt_stride_page];
   const int row0 = tile_start & ((1 << page_log2) - 1);
-#pragma unroll 1
+#pragma unroll
   for (int i = i_from; i < i_to; ++i) {
     const int box = box_in_load_order(b, i);
     ptx::mbarrier_arrive_expect_tx(sm.full(b, box), kBoxBytes);
@@ -79,7 +83,8 @@ __device__ __forceinline__ void issue_tma_boxes(const DecodeParams& p, const CUt
 // instructions, issue slots taken from the consumers).
 template <typename Elem, bool POW2_PAGES>
 __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& sm, int ptid) {
-  const int part = blockIdx.x, g = blockIdx.y, m_base = blockIdx.z * kBlockM;
+  using Place = BlockPlace<KvLoad::kGatherRows>;
+  const int part = Place::part(), g = blockIdx.y, m_base = Place::m_base();
   const int32_t* meta = p.sched + part * kMetadataInts;
   uint32_t q_loads = 0, fills0 = 0, fills1 = 0;  // tiles issued into buffer 0 / 1
   const int lane_row = ptid / 8;
@@ -174,7 +179,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
   constexpr bool kSelfLoad = LOAD == KvLoad::kTmaPages;
   using L = SmemLayout;
   const int lane = tid % 32, warp = (tid / 32) % 4, ctid = tid % 128;
-  const int part = blockIdx.x, g = blockIdx.y, m_base = blockIdx.z * kBlockM;
+  const int part = BlockPlace<LOAD>::part(), g = blockIdx.y, m_base = BlockPlace<LOAD>::m_base();
   float* stats = reinterpret_cast<float*>(smem + L::kOffStats);
   float* s_m0 = stats;
   float* s_a0 = stats + kBlockM;
@@ -210,16 +215,16 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
 
     const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
     const uint64_t l2_policy = ptx::l2_policy<0>();  // a tile is read by its part's blocks only
-    // Boxes [i_from, i_to) in load order of tile t into buffer b.
-    auto refill = [&](int t, int b, int i_from, int i_to) {
-      issue_tma_boxes(p, k_map, sm, block_table, page_log2, b, start + t * kBlockN, i_from, i_to,
-                      l2_policy);
+    // Boxes [i_from, i_to) in load order of tile t (in `page`) into buffer b.
+    auto refill = [&](int t, int page, int b, int i_from, int i_to) {
+      issue_tma_boxes(k_map, sm, page, page_log2, b, start + t * kBlockN, i_from, i_to, l2_policy);
     };
+    auto page_of = [&](int t) { return tile_page(p, block_table, page_log2, start + t * kBlockN); };
     ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);  // the last sequence is done
     if constexpr (kSelfLoad) {
       if (tid == 0) {
-        if (n_tiles > 0) refill(0, 0, 0, kBoxes);
-        if (n_tiles > 1) refill(1, 1, 0, kBoxes);
+        if (n_tiles > 0) refill(0, page_of(0), 0, 0, kBoxes);
+        if (n_tiles > 1) refill(1, page_of(1), 1, 0, kBoxes);
       }
       __syncwarp();
       load_q_rows<Elem, kConsumerThreads>(p, bi, g, m_base, sm.q(), tid);
@@ -381,11 +386,14 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     // Buffer b's own half (the 4 value boxes only this warpgroup reads) is done with: refill it
     // with tile `next` (TMA), or tell the producer. This warpgroup is then done with the whole
     // buffer, so it also counts towards the rest.
+    // next_page[b]: the page of the tile that refills buffer b, read at the start of the pair so
+    // that the refilling thread does not wait for the block table (bench/NOTES.md, v21).
+    int next_page[2] = {0, 0};
     auto release_own = [&](int b, int next) {
       if constexpr (kSelfLoad) {
         if (next < n_tiles) {
           ptx::named_barrier_sync(wg == 0 ? kBarWg0 : kBarWg1, 128);  // all its warps are done
-          if (ctid == 0) refill(next, b, 0, 4);
+          if (ctid == 0) refill(next, next_page[b], b, 0, 4);
           __syncwarp();
         }
       } else {
@@ -399,7 +407,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       if constexpr (kSelfLoad) {
         if (next < n_tiles) {
           ptx::named_barrier_sync(wg == 0 ? kBarWg0 : kBarWg1, 128);
-          if (ctid == 0) refill(next, b, 4, kBoxes);
+          if (ctid == 0) refill(next, next_page[b], b, 4, kBoxes);
           __syncwarp();
         }
       } else {
@@ -425,6 +433,12 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       fills[0]++;
       if (has1) fills[1]++;
       const int start0 = start + t0 * kBlockN, start1 = start0 + kBlockN;
+      if constexpr (kSelfLoad) {
+        if (ctid == 0) {
+          if (t0 + 2 < n_tiles) next_page[0] = page_of(t0 + 2);
+          if (t1 + 2 < n_tiles) next_page[1] = page_of(t1 + 2);
+        }
+      }
       if (wg == 0) {
         // Tile 0: max, P0 in registers, O_L = O_L a0 + P0 V0_L.
         float mx[2], base[2], a0[2], psum[2];
@@ -498,10 +512,12 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           row_sum[1] += psum[1];
           store_p(pa, 1);
           wgmma::fence_proxy_async();  // P1, for wg 0
-          ptx::named_barrier_arrive(kBarP1, kConsumerThreads);
           pv_local(pa, 1);
           ptx::named_barrier_sync(kBarP0, kConsumerThreads);
           pv_remote(0);
+          // P1 is published once both products are queued, so that the tensor cores run P0 V0_R
+          // before wg 0's P1 V1_L and buffer 0's rest, which the next S0 waits for, frees first.
+          ptx::named_barrier_arrive(kBarP1, kConsumerThreads);
           wgmma::wait<1>();  // P1 V1_R done
           release_own(1, t1 + 2);
           wgmma::wait<0>();  // P0 V0_R done

@@ -17,6 +17,23 @@ constexpr int threads_for(KvLoad load) {
   return load == KvLoad::kTmaPages ? kConsumerThreads : kConsumerThreads + 128;
 }
 
+// A block's place in the grid: its schedule part, KV head and group of 64 query rows. The TMA kernel
+// puts the row groups of a part side by side in x, so that the blocks that read the same tiles are
+// launched together and the second one's loads find the first one's in L2 (bench/NOTES.md, v21:
+// h_q 128 -7%); the gather kernels keep the parts in x (one-token pages measured 2% slower the
+// other way).
+template <KvLoad LOAD>
+struct BlockPlace {
+  static constexpr bool kRowGroupsInX = LOAD == KvLoad::kTmaPages;
+  static dim3 grid(int parts, int h_kv, int row_groups) {
+    return kRowGroupsInX ? dim3(row_groups, h_kv, parts) : dim3(parts, h_kv, row_groups);
+  }
+#ifdef __CUDACC__
+  __device__ static int part() { return kRowGroupsInX ? blockIdx.z : blockIdx.x; }
+  __device__ static int m_base() { return (kRowGroupsInX ? blockIdx.x : blockIdx.z) * kBlockM; }
+#endif
+};
+
 struct SmemLayout {
   static constexpr int kOffQ = 0;
   static constexpr int kOffK = kTileBytes;  // two tile buffers
