@@ -25,6 +25,8 @@ static_assert(kDsMlaRopeOffset + 64 * 2 == kDsMlaTokenBytes, "the rope values en
 // until the grid has kCombineMinBlocks blocks (two per SM of an H100), which matters for small
 // batches.
 constexpr int kCombineThreads = 256;
+// combine_kernel: partials a thread loads before the lse pass (in registers, float4 each).
+constexpr int kCombinePrefetch = 8;
 constexpr int kCombineMinBlocks = 264;
 // When the batch is at least num_sm_parts / kCombineRowsMaxSplits (so sequences have a few splits
 // each), one warp merges a whole row instead (combine_rows_kernel): the block-wide reductions cost

@@ -22,11 +22,9 @@ __device__ __forceinline__ float2 merge_lse(float2 a, float2 b) {
   return make_float2(m, a.y * expf(a.x - m) + b.y * expf(b.x - m));
 }
 
-// (max, sum of exp(x - max)) of lse_k[k * stride] for k = k0, k0 + step, ... below n in one pass,
-// merged over the warp.
-__device__ __forceinline__ float2 warp_lse_stats(const float* lse_k, int stride, int k0, int n,
-                                                 int step) {
-  float2 st = make_float2(-INFINITY, 0.f);
+// (max, sum of exp(x - max)) of st's set and lse_k[k * stride] for k = k0, k0 + step, ... below n.
+__device__ __forceinline__ float2 lse_stats(float2 st, const float* lse_k, int stride, int k0, int n,
+                                            int step) {
   for (int k = k0; k < n; k += step) {
     const float v = lse_k[static_cast<int64_t>(k) * stride];
     if (v > st.x) {
@@ -36,11 +34,23 @@ __device__ __forceinline__ float2 warp_lse_stats(const float* lse_k, int stride,
       st.y += expf(v - st.x);
     }
   }
+  return st;
+}
+
+// The lanes' sets merged over the warp.
+__device__ __forceinline__ float2 warp_merge_lse(float2 st) {
 #pragma unroll
   for (int d = 16; d > 0; d /= 2)
     st = merge_lse(st, make_float2(__shfl_xor_sync(0xffffffffu, st.x, d),
                                    __shfl_xor_sync(0xffffffffu, st.y, d)));
   return st;
+}
+
+// (max, sum of exp(x - max)) of lse_k[k * stride] for k = k0, k0 + step, ... below n in one pass,
+// merged over the warp.
+__device__ __forceinline__ float2 warp_lse_stats(const float* lse_k, int stride, int k0, int n,
+                                                 int step) {
+  return warp_merge_lse(lse_stats(make_float2(-INFINITY, 0.f), lse_k, stride, k0, n, step));
 }
 
 // Grid x of both combine kernels: item x is sequence x when the batch is smaller than the part
@@ -98,8 +108,27 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodePa
   const int tid = threadIdx.x;
   const float* lse_k = p.lse_accum + static_cast<int64_t>(first) * total_rows + row;
 
-  // lse over the splits in one pass: per-thread (max, sum) pairs, merged across the block.
-  float2 st = warp_lse_stats(lse_k, total_rows, tid, n, kCombineThreads);
+  const int cols = D_V / static_cast<int>(gridDim.z);
+  const int team = cols / 4, groups = kCombineThreads / team;
+  const int group = tid / team, col = blockIdx.z * cols + (tid % team) * 4;
+  const float* o = p.o_accum + (static_cast<int64_t>(first) * total_rows + row) * D_V + col;
+  const int64_t split_stride = static_cast<int64_t>(total_rows) * D_V;
+  // This thread's first kCombinePrefetch partials (splits group, group + groups, ...), loaded
+  // before the lse pass so that the two trips to memory overlap instead of following each other.
+  float4 pre[kCombinePrefetch];
+#pragma unroll
+  for (int j = 0; j < kCombinePrefetch; ++j) {
+    const int k = group + j * groups;
+    pre[j] = k < n ? __ldg(reinterpret_cast<const float4*>(o + k * split_stride))
+                   : make_float4(0.f, 0.f, 0.f, 0.f);
+  }
+
+  // lse over the splits in one pass: per-thread (max, sum) pairs, merged across the block. The
+  // thread's first value (split tid) is kept for its weight.
+  const float own = tid < n ? lse_k[static_cast<int64_t>(tid) * total_rows] : -INFINITY;
+  float2 st = own == -INFINITY ? make_float2(-INFINITY, 0.f) : make_float2(own, 1.f);
+  st = warp_merge_lse(
+      lse_stats(st, lse_k, total_rows, tid + kCombineThreads, n, kCombineThreads));
   if (tid % 32 == 0) warp_stats[tid / 32] = st;
   __syncthreads();
   st = warp_stats[0];
@@ -108,27 +137,30 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodePa
   const bool empty = !(st.y > 0.f);
   const float lse = empty ? INFINITY : st.x + logf(st.y);
 
-  const int cols = D_V / static_cast<int>(gridDim.z);
-  const int team = cols / 4, groups = kCombineThreads / team;
-  const int group = tid / team, col = blockIdx.z * cols + (tid % team) * 4;
   float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+  auto add = [&](float w, float4 v) {
+    acc.x += w * v.x;
+    acc.y += w * v.y;
+    acc.z += w * v.z;
+    acc.w += w * v.w;
+  };
   if (!empty) {
-    const float* o = p.o_accum + (static_cast<int64_t>(first) * total_rows + row) * D_V + col;
-    const int64_t split_stride = static_cast<int64_t>(total_rows) * D_V;
     for (int base = 0; base < n; base += kCombineThreads) {
       const int k_w = base + tid;
-      weight[tid] = k_w < n ? expf(lse_k[static_cast<int64_t>(k_w) * total_rows] - lse) : 0.f;
+      const float v = base == 0 ? own : k_w < n ? lse_k[static_cast<int64_t>(k_w) * total_rows]
+                                                : -INFINITY;
+      weight[tid] = k_w < n ? expf(v - lse) : 0.f;
       __syncthreads();
       const int end = min(n, base + kCombineThreads);
-#pragma unroll 8
-      for (int k = base + group; k < end; k += groups) {
-        const float w = weight[k - base];
-        const float4 v = __ldg(reinterpret_cast<const float4*>(o + k * split_stride));
-        acc.x += w * v.x;
-        acc.y += w * v.y;
-        acc.z += w * v.z;
-        acc.w += w * v.w;
+      int k = base + group;
+      if (base == 0) {  // the prefetched partials first
+#pragma unroll
+        for (int j = 0; j < kCombinePrefetch; ++j, k += groups)
+          if (k < end) add(weight[k], pre[j]);
       }
+#pragma unroll 8
+      for (; k < end; k += groups)
+        add(weight[k - base], __ldg(reinterpret_cast<const float4*>(o + k * split_stride)));
       __syncthreads();  // weight[] is refilled for the next chunk
     }
   }
