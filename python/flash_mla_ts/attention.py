@@ -511,6 +511,11 @@ def _check_scales(descale_k, descale_v, descale_q=None):
             pack_scale(None, 0, "descale_v", descale_v, expected), descale_q)
 
 
+def _query_scale(scales):
+    """descale_q of a GQA call's scales (None: 16-bit caches, or bf16 / fp16 queries)."""
+    return scales[2] if scales else None
+
+
 def _out_dtype(q, descale_q):
     """out's dtype: q's, bf16 for float8_e4m3fn queries (descale_q given)."""
     return q.dtype if descale_q is None else _bfloat16
@@ -648,7 +653,8 @@ def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, hea
                 _library.check(function, result)
     import_torch()
     block = _CallBlock()
-    q_dtypes, out_same = _query_dtypes(q, scales[2] if scales else None, scales is not None)
+    descale_q = _query_scale(scales)
+    q_dtypes, out_same = _query_dtypes(q, descale_q, scales is not None)
     b, s_q, h_q, d_qk = pack(block, 0, "q", q, q_dtypes, Q_LAYOUT)
     same = out_same or SAME[q.dtype]
     cache_dtypes = SAME[q.dtype] if scales is None else FP8
@@ -666,9 +672,9 @@ def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, hea
                 pack_scale(block, _SCALE_SLOT + i, name, scale_tensor)
             names = names + ("descale_k", "descale_v")
             tensors = tensors + scales[:2]
-            if scales[2] is not None:
-                pack_scale(block, _Q_SCALE_SLOT, "descale_q", scales[2])
-                names, tensors = names + ("descale_q",), tensors + scales[2:]
+            if descale_q is not None:
+                pack_scale(block, _Q_SCALE_SLOT, "descale_q", descale_q)
+                names, tensors = names + ("descale_q",), tensors + (descale_q,)
     pack(block, slot, "block_table", block_table, INT32, TABLE_LAYOUT)
     pack(block, slot + 1, "cache_seqlens", cache_seqlens, INT32, SEQLENS_LAYOUT)
     parts = pack(block, slot + 2, "tile_scheduler_metadata", metadata, INT32, METADATA_LAYOUT,
@@ -691,7 +697,7 @@ def _decode_eager(function, q, k_cache, v_cache, block_table, cache_seqlens, hea
         require_same_cuda_device(named)
 
     if out is None:
-        out_dtype = _out_dtype(q, scales[2] if scales else None)
+        out_dtype = _out_dtype(q, descale_q)
         out = q.new_empty((b, s_q, h_q, head_dim_v), dtype=out_dtype)
         row = h_q * head_dim_v
         pack_new(block, slot + 4, out, same[out_dtype], (b, s_q, h_q, head_dim_v),
@@ -734,8 +740,7 @@ def _decode_traced(function, q, k_cache, v_cache, block_table, cache_seqlens, he
             return _ops.gqa_decode_e4m3(*gqa, *scales)
         return _ops.gqa_decode(*gqa)
     if out is None:
-        out = q.new_empty((b, s_q, h_q, head_dim_v),
-                          dtype=_out_dtype(q, scales[2] if scales else None))
+        out = q.new_empty((b, s_q, h_q, head_dim_v), dtype=_out_dtype(q, _query_scale(scales)))
     if lse is None:
         lse = q.new_empty((b, h_q, s_q), dtype=_float32)
     if v_cache is None:
@@ -779,7 +784,7 @@ def _check_decode(q, k_cache, v_cache, block_table, cache_seqlens, head_dim_v, s
     """The checks of _decode_eager without the call, in its order: for the fake implementations
     (allow_meta: meta tensors pass the device check) and before a schedule object builds its
     schedule (metadata and num_splits None: not there yet). Returns out's shape."""
-    q_dtypes, out_same = _query_dtypes(q, scales[2] if scales else None, scales is not None)
+    q_dtypes, out_same = _query_dtypes(q, _query_scale(scales), scales is not None)
     b, s_q, h_q, d_qk = pack(None, 0, "q", q, q_dtypes, Q_LAYOUT)
     same = out_same or SAME[q.dtype]
     named = [("q", q), ("k_cache", k_cache)]

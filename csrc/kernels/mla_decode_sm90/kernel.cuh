@@ -51,13 +51,6 @@ namespace mla_sm90 {
 // thread `ptid` copies; a warp covers 4 whole 128-byte row segments per instruction.
 constexpr int kRowsPerThread = kBlockN / 16;
 
-// The page that holds the tile at key `tile_start` (pages of a power of two of at least 64 rows,
-// page_log2: a shift, not a division).
-__device__ __forceinline__ int tile_page(const DecodeParams& p, const int32_t* block_table,
-                                         int page_log2, int tile_start) {
-  return block_table[static_cast<int64_t>(tile_start >> page_log2) * p.bt_stride_page];
-}
-
 // One thread issues the TMA boxes i_from..i_to - 1 (in load order) of the tile at key `tile_start`
 // (in `page`) into buffer b, one box per 64 columns, each completing its "full" barrier. Called
 // with constant b and box ranges: the loop unrolls into straight-line copies.
@@ -219,7 +212,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     auto refill = [&](int t, int page, int b, int i_from, int i_to) {
       issue_tma_boxes(k_map, sm, page, page_log2, b, start + t * kBlockN, i_from, i_to, l2_policy);
     };
-    auto page_of = [&](int t) { return tile_page(p, block_table, page_log2, start + t * kBlockN); };
+    // The page of tile t (pages of a power of two of at least 64 rows: a shift, not a division).
+    auto page_of = [&](int t) {
+      return block_table[static_cast<int64_t>((start + t * kBlockN) >> page_log2) * p.bt_stride_page];
+    };
     ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);  // the last sequence is done
     if constexpr (kSelfLoad) {
       if (tid == 0) {

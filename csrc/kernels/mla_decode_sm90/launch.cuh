@@ -79,22 +79,19 @@ bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t 
     return false;
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess) return false;
-  const int row_groups = (p.rows_per_kv + kBlockM - 1) / kBlockM;
   CUtensorMap map{};
   if (load == MlaKvLoad::kTmaPages) {
     if (!tma_layout_ok(p) || !kernel_ready<Elem, KvLoad::kTmaPages, MlaCache::k16Bit>(device) ||
         !encode_cache_map<Elem>(p, &map))
       return false;
-    const dim3 grid = BlockPlace<KvLoad::kTmaPages>::grid(p.num_sm_parts, p.h_kv, row_groups);
     mla_decode_sm90_kernel<Elem, KvLoad::kTmaPages, MlaCache::k16Bit>
-        <<<grid, threads_for(KvLoad::kTmaPages), SmemLayout::kBytes, stream>>>(p, map);
+        <<<BlockPlace<KvLoad::kTmaPages>::grid(p), threads_for(KvLoad::kTmaPages), SmemLayout::kBytes, stream>>>(p, map);
   } else {
     if (!gather_strides_fit<Elem>(p) ||
         !kernel_ready<Elem, KvLoad::kGatherRows, MlaCache::k16Bit>(device))
       return false;
-    const dim3 grid = BlockPlace<KvLoad::kGatherRows>::grid(p.num_sm_parts, p.h_kv, row_groups);
     mla_decode_sm90_kernel<Elem, KvLoad::kGatherRows, MlaCache::k16Bit>  // never reads the map
-        <<<grid, threads_for(KvLoad::kGatherRows), SmemLayout::kBytes, stream>>>(p, map);
+        <<<BlockPlace<KvLoad::kGatherRows>::grid(p), threads_for(KvLoad::kGatherRows), SmemLayout::kBytes, stream>>>(p, map);
   }
   *err = cudaGetLastError();
   return true;
@@ -110,11 +107,9 @@ bool launch_mla_decode_sm90_fp8(const DecodeParams& p, cudaStream_t stream, cuda
   if (cudaGetDevice(&device) != cudaSuccess ||
       !kernel_ready<Elem, KvLoad::kGatherRows, CACHE>(device))
     return false;
-  const dim3 grid = BlockPlace<KvLoad::kGatherRows>::grid(p.num_sm_parts, p.h_kv,
-                                                          (p.rows_per_kv + kBlockM - 1) / kBlockM);
   const CUtensorMap map{};  // never read
   mla_decode_sm90_kernel<Elem, KvLoad::kGatherRows, CACHE>
-      <<<grid, threads_for(KvLoad::kGatherRows), SmemLayout::kBytes, stream>>>(p, map);
+      <<<BlockPlace<KvLoad::kGatherRows>::grid(p), threads_for(KvLoad::kGatherRows), SmemLayout::kBytes, stream>>>(p, map);
   *err = cudaGetLastError();
   return true;
 }

@@ -25,8 +25,10 @@ constexpr int threads_for(KvLoad load) {
 template <KvLoad LOAD>
 struct BlockPlace {
   static constexpr bool kRowGroupsInX = LOAD == KvLoad::kTmaPages;
-  static dim3 grid(int parts, int h_kv, int row_groups) {
-    return kRowGroupsInX ? dim3(row_groups, h_kv, parts) : dim3(parts, h_kv, row_groups);
+  static dim3 grid(const DecodeParams& p) {
+    const int row_groups = (p.rows_per_kv + kBlockM - 1) / kBlockM;
+    return kRowGroupsInX ? dim3(row_groups, p.h_kv, p.num_sm_parts)
+                         : dim3(p.num_sm_parts, p.h_kv, row_groups);
   }
 #ifdef __CUDACC__
   __device__ static int part() { return kRowGroupsInX ? blockIdx.z : blockIdx.x; }
