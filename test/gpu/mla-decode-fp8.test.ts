@@ -30,6 +30,7 @@ const CASES: Case[] = [
   { b: 2, sK: 600, varlen: true, sQ: 2, hQ: 128, pageSize: 64, causal: true, numSms: 7 },
   { seqlens: [0, 130, 0, 1, 64, 2], sQ: 4, hQ: 16, pageSize: 16, causal: true },
   { b: 1, sK: 5000, sQ: 1, hQ: 16, pageSize: 64, causal: false },
+  { b: 3, sK: 700, varlen: true, sQ: 1, hQ: 128, pageSize: 256, causal: false, numSms: 5 },
 ];
 const FORMATS: Fp8CacheFormat[] = ['fp8_ds_mla', 'fp8_e4m3'];
 
@@ -65,7 +66,8 @@ FORMATS.forEach((fp8, f) => {
 });
 
 // float8_e4m3fn queries over fp8_e4m3 (descaleQ): up to 32 rows a KV head the scores on the FP8
-// tensor cores (keys x rows kernel), more rows converted to bf16 as they load (64-row kernel).
+// tensor cores (keys x rows kernel); more rows on pages of 64+ tokens both products on the codes
+// (64-row e4m3 kernel: cases 4 and 7), on other pages converted to bf16 as they load (case 3).
 CASES.forEach((c, i) => {
   test(
     `MLA decode over fp8_e4m3 with e4m3 queries, case ${i}: ${JSON.stringify(c)}`,

@@ -6,6 +6,7 @@
 //   build/fmla_native_test small   a few small cases (for compute-sanitizer memcheck / racecheck)
 //   build/fmla_native_test bench   the mla-anchor suite (TARGETS.md), GQA and write_kv timings with
 //                                  the copy ceiling measured in the same run
+//   build/fmla_native_test bench-fp8 [page...]   the mla-anchor rows over each FP8 cache format
 //   build/fmla_native_test bench-pages   rows 1 and 9 of the suite at pages of 64, 16 and 1 tokens
 //   build/fmla_native_test bench-gqa     the GQA rows at pages of 16, 1 and 64 tokens, kernels alone
 //   build/fmla_native_test bench-small   the small-batch rows timed as the suite tool does (spin
@@ -707,12 +708,15 @@ static void suite_mla_fp8(bool quick) {
     s.name = std::string("mla ") + format_name(format) + " b=128 varlen 2048 h_q=16";
     fp8_case(s, format, 0.0123f, ++seed, same_bits_as_16bit(s, format));
   }
-  // e4m3 queries over many sequences and splits, scales that are not powers of two.
-  for (int h_q : {16, 32, 128}) {
+  // e4m3 queries over many sequences and splits, scales that are not powers of two; 64+ rows on
+  // pages of several tiles (the 64-row e4m3 kernel), s_q 2 causal among them.
+  for (int h_q : {16, 32, 128, 64}) {
     Spec s;
     s.h_q = h_q, s.s_q = 1, s.page_size = 64, s.sample_rows = 512;
-    s.lens = varlen(128, 2048, 1, 14);
-    s.name = "mla fp8_e4m3 e4m3 q b=128 varlen 2048 h_q=" + std::to_string(h_q);
+    if (h_q == 64) s.s_q = 2, s.causal = true, s.page_size = 256;
+    s.lens = varlen(128, 2048, s.s_q, 14);
+    s.name = "mla fp8_e4m3 e4m3 q b=128 varlen 2048 h_q=" + std::to_string(h_q) +
+             (h_q == 64 ? " s_q=2 causal ps=256" : "");
     fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 0.0123f, ++seed, false, 0.0177f);
   }
   // Wrong combinations: typed errors before any launch.
@@ -1507,8 +1511,10 @@ int main(int argc, char** argv) {
   }
   if (mode == "experiment") experiment();
   if (mode == "fp8") suite_mla_fp8(false);
-  if (mode == "profile-fp8") {  // b 128, s_k 8192, page 64, h_q 16 and 32, each format (and e4m3 q)
-    for (int h_q : {16, 32}) {
+  if (mode == "profile-fp8") {  // b 128, s_k 8192, page 64, h_q 16 and 32 (or PROFILE_HQ), each format (and e4m3 q)
+    std::vector<int> heads = {16, 32};
+    if (const char* h = getenv("PROFILE_HQ")) heads = {atoi(h)};
+    for (int h_q : heads) {
       Spec s;
       s.h_q = h_q, s.page_size = 64, s.lens.assign(128, 8192);
       Problem P = build(s, 3);
@@ -1529,7 +1535,10 @@ int main(int argc, char** argv) {
   }
   if (mode == "bench-fp8") {  // the mla-anchor rows over each cache format, the same data
     g_copy_gbs = copy_ceiling_gbs();
-    for (int page : {64, 16, 1}) bench_mla_fp8(page);
+    std::vector<int> pages;  // the page sizes given after the mode, 64, 16 and 1 unless given
+    for (int i = 2; i < argc; ++i) pages.push_back(atoi(argv[i]));
+    if (pages.empty()) pages = {64, 16, 1};
+    for (int page : pages) bench_mla_fp8(page);
   }
   if (mode == "bench-small") {  // the small-batch rows as the suite tool times them, and the side kernels
     g_copy_gbs = copy_ceiling_gbs();

@@ -34,6 +34,13 @@ __device__ __forceinline__ uint4 e4m3x8_to(uint2 codes) {
                     e4m3x2_to<Elem>(static_cast<uint16_t>(codes.y >> 16)));
 }
 
+// Four e4m3 codes (one word, code 0 in the low byte) as four fp16 values, exactly: codes 0 and 1 in
+// .x (code 0 in the low half), 2 and 3 in .y. One cvt.rn.f16x2.e4m3x2 a pair.
+__device__ __forceinline__ uint2 e4m3x4_to_f16x4(uint32_t codes) {
+  return make_uint2(e4m3x2_to<__half>(static_cast<uint16_t>(codes)),
+                    e4m3x2_to<__half>(static_cast<uint16_t>(codes >> 16)));
+}
+
 // Two e4m3 codes times a float32 scale, rounded to bf16 (exact when the scale is a power of two
 // and the product stays in range: docs/fp8-kv-cache.md).
 __device__ __forceinline__ uint32_t e4m3x2_scaled_to_bf16(uint16_t codes, float scale) {

@@ -108,9 +108,9 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& 
     if (w.n_tiles > 0) look_up(w.start);
 
     // Tile t into buffer B: its own value half (boxes 4B..4B+3) once consumer B has released it,
-    // then the rest once both have; each half lands on the "full" barrier of its first box (an
-    // arrival when this thread's copies so far have landed), so the producer never waits for its
-    // own copies and keeps both buffers loading.
+    // then the rest once both have; each group of boxes lands on the "full" barrier of its first
+    // box (an arrival when this thread's copies so far have landed), so the producer never waits
+    // for its own copies and keeps both buffers loading.
     auto issue_tile = [&](auto buffer, int t) {
       constexpr int B = decltype(buffer)::value;
       const uint32_t parity = ((B == 0 ? fills0++ : fills1++) & 1u) ^ 1u;  // first fill: free
@@ -136,13 +136,15 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& 
                            bytes[j]);
       };
       ptx::mbarrier_wait(sm.free_own(B), parity);
+      int group = 0;  // the current group's first box (load order)
 #pragma unroll
-      for (int i = 0; i < 4; ++i) issue(box_in_load_order(B, i));
-      ptx::cp_async_mbarrier_arrive_noinc(sm.full(B, box_in_load_order(B, 0)));
-      ptx::mbarrier_wait(sm.free_rest(B), parity);
-#pragma unroll
-      for (int i = 4; i < kBoxes; ++i) issue(box_in_load_order(B, i));
-      ptx::cp_async_mbarrier_arrive_noinc(sm.full(B, box_in_load_order(B, 4)));
+      for (int i = 0; i < kBoxes; ++i) {
+        if (i == 4) ptx::mbarrier_wait(sm.free_rest(B), parity);
+        if (gathered_group_starts<MlaCache::k16Bit>(i)) group = i;
+        issue(box_in_load_order(B, i));
+        if (i + 1 == kBoxes || gathered_group_starts<MlaCache::k16Bit>(i + 1))
+          ptx::cp_async_mbarrier_arrive_noinc(sm.full(B, box_in_load_order(B, group)));
+      }
     };
     for (int t = 0; t < w.n_tiles; t += 2) {  // tile t in buffer t % 2, as the consumers take them
       issue_tile(std::integral_constant<int, 0>{}, t);
@@ -254,7 +256,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         const int box = box_in_load_order(b, i);
         if constexpr (kSelfLoad) {
           ptx::mbarrier_wait(sm.full(b, box), parity);
-        } else if (i == 0 || i == 4) {  // a gathered group lands at once, on its first box
+        } else if (gathered_group_starts<CACHE>(i)) {  // a gathered group lands on its first box
           ptx::mbarrier_wait(sm.full(b, box), parity);
           wgmma::fence_proxy_async();  // cp.async wrote it through the generic proxy
         }
@@ -299,25 +301,13 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     // them already, else raw scores (whose largest logit is the smallest score if the scale is
     // negative).
     auto tile_max = [&](const float (&s)[32], bool logits, float (&mx)[2]) {
-      mx[0] = mx[1] = -INFINITY;
-      if (!logits && scale_log2 < 0.f) {
-#pragma unroll
-        for (int i = 0; i < 32; ++i) mx[(i / 2) % 2] = fmaxf(mx[(i / 2) % 2], -s[i]);
-      } else {
-#pragma unroll
-        for (int i = 0; i < 32; ++i) mx[(i / 2) % 2] = fmaxf(mx[(i / 2) % 2], s[i]);
-      }
-#pragma unroll
-      for (int x = 0; x < 2; ++x) {
-        mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 1));
-        mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 2));
-        if (!logits) mx[x] *= fabsf(scale_log2);
-      }
+      tile_row_max(s, logits, scale_log2, mx);
     };
-    // New running max from a tile's maxima (fold_tile_max), published for the other warpgroup.
+    // New running max from a tile's maxima (fold_tile_max_lazy: the rescale of rows whose max
+    // moves little is skipped, v22), published for the other warpgroup.
     auto update_max = [&](const float (&mx)[2], float (&base)[2], float (&a)[2], float* s_m,
                           float* s_a) {
-      fold_tile_max(mx, row_max, base, a);
+      fold_tile_max_lazy(mx, row_max, base, a);
       if (lane % 4 == 0) {
 #pragma unroll
         for (int x = 0; x < 2; ++x) s_m[my_row[x]] = row_max[x], s_a[my_row[x]] = a[x];

@@ -82,5 +82,14 @@ __device__ __forceinline__ int box_in_load_order(int b, int i) {
   return i < 4 ? 4 * b + i : i < 8 ? 4 * (1 - b) + (i - 4) : 8;
 }
 
+// Whether a gathered tile's box i (load order) starts a group of boxes that land together, on the
+// group's first "full" barrier: pairs of 16-bit boxes, so the scores start after two boxes rather
+// than four (one-token pages at h_q 128: -3.5%, bench/NOTES.md v22); the halves of FP8 tiles,
+// which the producer converts a half at a time (produce_fp8.cuh).
+template <MlaCache CACHE>
+__host__ __device__ constexpr bool gathered_group_starts(int i) {
+  return CACHE == MlaCache::k16Bit ? i % 2 == 0 : i == 0 || i == 4;
+}
+
 }  // namespace mla_sm90
 }  // namespace fmla

@@ -1,0 +1,35 @@
+// MLA decode on sm_90a over fp8_e4m3 caches with float8_e4m3fn queries, 64 query rows a block: the
+// constants of the kernel family, each with its reason.
+#pragma once
+
+#include "../config.h"
+
+namespace fmla {
+namespace mla_e4m3_sm90 {
+
+// Two warpgroups, both consumers, as the 16-bit TMA kernel's (mla_decode_sm90/): each owns 256
+// value columns of the 64 x 512 float output (O^T: 128 registers a thread), so there is no room
+// for a producer; one thread issues the TMA copies.
+constexpr int kThreads = 256;
+
+// A tile is 64 keys x 576 codes in 5 boxes of 64 rows x 128 codes (the 128-byte swizzle, the only
+// layout the FP8 wgmma reads); the fifth box's second half lies past column 576 and TMA fills it
+// with zeros, which add nothing to the scores. 40 KB a tile.
+constexpr int kBoxCodes = 128;
+constexpr int kBoxBytes = kBlockN * kBoxCodes;
+constexpr int kTileBoxes = (kMlaHeadDimQK + kBoxCodes - 1) / kBoxCodes;
+constexpr int kTileBytes = kTileBoxes * kBoxBytes;
+// Codes 0..511 (the values, boxes 0-3) and the rotary codes' box: its k32 steps that hold codes.
+constexpr int kRotaryK32Steps = (kMlaHeadDimQK - (kTileBoxes - 1) * kBoxCodes) / 32;
+
+// Four stages: the pair of tiles being multiplied and the next pair, whose copies then go out
+// about a pair before their scores are needed (Q 40 KB + 4 x 40 KB + P 16 KB fits 227 KB).
+constexpr int kStages = 4;
+
+// Named barriers (0 is __syncthreads): as the 16-bit kernel's seesaw, and kBarP0Free, warpgroup 1
+// done with P0 and the first tile's statistics of a pair, so warpgroup 0 may write the next pair's.
+constexpr int kBarMax0 = 1, kBarMax1 = 2, kBarP0 = 3, kBarP1 = 4, kBarAll = 5;
+constexpr int kBarWg0 = 6, kBarWg1 = 7, kBarP0Free = 8;
+
+}  // namespace mla_e4m3_sm90
+}  // namespace fmla

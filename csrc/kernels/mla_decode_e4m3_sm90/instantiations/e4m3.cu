@@ -1,0 +1,8 @@
+// MLA decode over fp8_e4m3 caches with float8_e4m3fn queries, 64 rows a block.
+#include "../launch.cuh"
+
+namespace fmla {
+bool launch_mla_decode_e4m3_sm90(const DecodeParams& p, cudaStream_t stream, cudaError_t* err) {
+  return launch_mla_decode_e4m3_sm90_impl(p, stream, err);
+}
+}  // namespace fmla

@@ -1,0 +1,428 @@
+// MLA decode on sm_90a over fp8_e4m3 caches with float8_e4m3fn queries, 64 query rows a block
+// (h_q 64 or 128 at s_q 1), pages TMA can tile: the 16-bit TMA kernel's seesaw
+// (mla_decode_sm90/kernel.cuh) with the codes used as they are.
+//   S = Q K^T        on the FP8 tensor cores, m64n64k32, Q's and the tile's codes in shared memory
+//   O^T += V^T P     f16, m64n64k16: A = V^T converted from the tile's codes in registers
+//                    (cvt.rn.f16x2.e4m3x2, exact), B = P (f16) in shared memory
+// Each warpgroup owns 256 value columns as the M dimension of O^T (4 m-tiles, 128 registers), with
+// the value dimension permuted so that a thread's 8 values of a key are one 8-byte load:
+// m-tile mt's rows 16 w + g (+ 8) are values wg * 256 + 8 (8 w + g) + 2 mt (+ 1).
+// Pair order, as the 16-bit kernel's (warpgroup 0 the even tile's scores, 1 the odd one's):
+//   wg 0: max0 | P0 | O_L = O_L a0 + V0_L P0 | wait a1 | O_L *= a1 | wait P1 | O_L += V1_L P1 | S0'
+//   wg 1: wait max0 | max1, P1 | O_R *= a0 | wait P0 | O_R += V0_R P0 | O_R *= a1 | + V1_R P1 | S1'
+// The cache's and the queries' scales go into the scores' exponent, the cache's into the output.
+#pragma once
+
+#include <cuda.h>
+#include <math.h>
+
+#include "../common/decode_params.h"
+#include "../common/e4m3.cuh"
+#include "../common/online_softmax.cuh"
+#include "../common/ptx.cuh"
+#include "../common/schedule_fields.h"
+#include "../common/wgmma.cuh"
+#include "../mla_decode_sm90/traits.h"  // BlockPlace
+#include "traits.h"
+
+namespace fmla {
+namespace mla_e4m3_sm90 {
+
+// The 16-bit TMA kernel's grid order: the row groups that read the same tiles launch side by side.
+using Place = mla_sm90::BlockPlace<mla_sm90::KvLoad::kTmaPages>;
+
+__global__ void __launch_bounds__(kThreads, 1)
+    mla_decode_e4m3_sm90_kernel(const DecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using L = SmemLayout;
+  extern __shared__ __align__(1024) uint8_t smem[];
+  const int tid = threadIdx.x;
+  const int wg = __shfl_sync(0xffffffffu, tid / 128, 0);  // warp-uniform for ptxas
+  const int ctid = tid % 128, warp = ctid / 32, lane = tid % 32, g = lane / 4, c = lane % 4;
+  const uint32_t base = ptx::smem_addr(smem);
+  auto full = [&](int st, int box) { return base + L::kOffBars + (st * kTileBoxes + box) * 8; };
+  auto stage = [&](int st) { return base + L::kOffStages + st * kTileBytes; };
+  auto p_box = [&](int b) { return base + L::kOffP + b * kBoxBytes; };
+  if (tid == 0) {
+    for (int i = 0; i < kStages * kTileBoxes; ++i) ptx::mbarrier_init(base + L::kOffBars + i * 8, 1);
+    ptx::fence_mbarrier_init();
+  }
+  __syncthreads();
+
+  const int part = Place::part(), kv = blockIdx.y, m_base = Place::m_base();
+  const int32_t* meta = p.sched + part * kMetadataInts;
+  const float scale_log2 = p.scale_log2 * *p.descale_k * *p.descale_q;
+  const float value_scale = *p.descale_k;
+  float* stats = reinterpret_cast<float*>(smem + L::kOffStats);
+  float* s_m0 = stats;
+  float* s_a0 = stats + kBlockM;
+  float* s_m1 = stats + 2 * kBlockM;
+  float* s_a1 = stats + 3 * kBlockM;
+  float* s_sum = stats + 4 * kBlockM;  // [wg][row]
+  float* s_mfin = stats + 6 * kBlockM;
+  int my_row[2];                       // rows of the S accumulator (both warpgroups alike)
+  my_row[0] = warp * 16 + g;
+  my_row[1] = my_row[0] + 8;
+  const int page_log2 = __ffs(p.page_size) - 1;
+  const uint64_t l2_policy = ptx::l2_policy<0>();
+  const uint64_t q_desc = wgmma::desc_sw128(base + L::kOffQ, 16, 1024);
+  // This thread's 8 values of a key in the tile's code rows (the permuted value dimension).
+  const int d0 = wg * 256 + 8 * (8 * warp + g);
+  const int d_box = d0 / 128, d_chunk = (d0 % 128) / 16, d_half = d0 % 16;
+  uint32_t n_before = 0;  // tiles of this part's earlier sequences: ring position
+
+  for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
+    const SequenceWork w = sequence_work(p, meta, bi);
+    const int start = w.start, end = w.end, n_tiles = w.n_tiles;
+    int limit[2];
+#pragma unroll
+    for (int x = 0; x < 2; ++x) {
+      const int m = m_base + my_row[x];
+      const int j = m < p.rows_per_kv ? m / p.heads_per_kv : 0;
+      limit[x] = p.causal ? min(end, w.seqlen - p.s_q + j + 1) : end;
+    }
+    int mask_from = end;
+    if (p.causal) mask_from = min(end, w.seqlen - p.s_q + 1);
+    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
+    // The page of tile t of this sequence (0 past its last tile).
+    auto page_of = [&](int t) {
+      return t < n_tiles
+                 ? block_table[static_cast<int64_t>((start + t * kBlockN) >> page_log2) * p.bt_stride_page]
+                 : 0;
+    };
+    // Tile t of this sequence from `page` into its stage (part tile n = n_before + t), 5 boxes on 5
+    // barriers.
+    auto issue_tile = [&](int t, int page) {
+      const uint32_t n = n_before + t;
+      const int st = n % kStages, key = start + t * kBlockN;
+      const int row0 = key & ((1 << page_log2) - 1);
+#pragma unroll
+      for (int box = 0; box < kTileBoxes; ++box) {
+        ptx::mbarrier_arrive_expect_tx(full(st, box), kBoxBytes);
+        ptx::tma_load_3d(stage(st) + box * kBoxBytes, &k_map, full(st, box), box * kBoxCodes, row0,
+                         page, l2_policy);
+      }
+    };
+
+    ptx::named_barrier_sync(kBarAll, kThreads);  // the last sequence is done with Q and the ring
+    if (tid == 0)
+      for (int t = 0; t < min(kStages, n_tiles); ++t) issue_tile(t, page_of(t));
+    // Q's codes: 64 rows x 36 chunks of 16 bytes; rows past rows_per_kv zero.
+    for (int item = tid; item < kBlockM * 36; item += kThreads) {
+      const int r = item / 36, ch = item % 36, m = m_base + r;
+      uint4 v = make_uint4(0u, 0u, 0u, 0u);
+      if (m < p.rows_per_kv) {
+        const uint8_t* row = static_cast<const uint8_t*>(p.q) + bi * p.q_stride_b +
+                             (m / p.heads_per_kv) * p.q_stride_s +
+                             (kv * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
+        v = *reinterpret_cast<const uint4*>(row + ch * 16);
+      }
+      ptx::st_shared_v4(base + L::kOffQ + (ch / 8) * kBoxBytes + box_offset(r, ch % 8),
+                        {v.x, v.y, v.z, v.w});
+    }
+    wgmma::fence_proxy_async();  // Q is read by wgmma
+    ptx::named_barrier_sync(kBarAll, kThreads);
+
+    float o[4][32];  // O^T: m-tile mt, the C fragment of 8 query-row tiles
+#pragma unroll
+    for (int mt = 0; mt < 4; ++mt)
+#pragma unroll
+      for (int i = 0; i < 32; ++i) o[mt][i] = 0.f;
+    float row_max[2] = {-INFINITY, -INFINITY};
+    float row_sum[2] = {0.f, 0.f};
+
+    // S = Q K^T of part tile n (issued and committed, not waited for); each box as it lands.
+    auto issue_scores = [&](float (&s)[32], uint32_t n) {
+      const int st = n % kStages;
+      const uint32_t parity = (n / kStages) & 1u;
+      const uint64_t k_desc = wgmma::desc_sw128(stage(st), 16, 1024);
+      wgmma::fence();
+#pragma unroll
+      for (int box = 0; box < kTileBoxes; ++box) {
+        ptx::mbarrier_wait(full(st, box), parity);
+#pragma unroll
+        for (int k = 0; k < (box < kTileBoxes - 1 ? kBoxCodes / 32 : kRotaryK32Steps); ++k) {
+          const uint32_t kb = (box * kBoxBytes + k * 32) >> 4;
+          if (box == 0 && k == 0)
+            wgmma::Mma<__nv_fp8_e4m3, 64, 0>::overwrite(s, q_desc + kb, k_desc + kb);
+          else
+            wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(s, q_desc + kb, k_desc + kb, 1);
+        }
+      }
+      wgmma::commit();
+    };
+    // The scores as base-2 logits, -inf where masked or past the piece's end.
+    // Whether the tile at tile_start holds keys masked for some row of this block (causal rows end
+    // early) or past the piece's end; if it does, its code rows past the end are zeroed for the
+    // products (rows of other pages or sequences may hold NaN codes). The scores stay as the
+    // wgmma left them (written elsewhere, ptxas serializes every wgmma of the kernel): masked
+    // ones are dropped where they are read.
+    auto masked_tile = [&](uint32_t n, int tile_start) {
+      if (tile_start + kBlockN <= mask_from) return false;
+      const int valid = end - tile_start;
+      if (valid < kBlockN) {  // rows valid..63 of the value boxes: 32 16-byte stores a row
+        uint8_t* codes = smem + L::kOffStages + (n % kStages) * kTileBytes;
+        for (int i = ctid; i < (kBlockN - valid) * 32; i += 128) {
+          const int r = valid + i / 32, ch = i % 32;
+          *reinterpret_cast<uint4*>(codes + (ch / 8) * kBoxBytes + box_offset(r, ch % 8)) =
+              make_uint4(0u, 0u, 0u, 0u);
+        }
+        wgmma::fence_proxy_async();  // before the stage's next TMA fill
+      }
+      return true;
+    };
+    // Whether score i of this thread (key 8 (i / 4) + 2 c + i % 2 of the tile, row (i / 2) % 2)
+    // is attended.
+    auto attended = [&](int i, int tile_start) {
+      return tile_start + (i / 4) * 8 + 2 * c + i % 2 < limit[(i / 2) % 2];
+    };
+    // Row maxima of the base-2 logits: of raw scores for unmasked tiles; of the attended logits,
+    // formed here, for masked ones (the scores stay as the wgmma left them).
+    auto tile_max = [&](const float (&s)[32], bool masked, int tile_start, float (&mx)[2]) {
+      if (!masked) return tile_row_max(s, false, scale_log2, mx);
+      float lg[32];
+#pragma unroll
+      for (int i = 0; i < 32; ++i) lg[i] = attended(i, tile_start) ? s[i] * scale_log2 : -INFINITY;
+      tile_row_max(lg, true, 1.f, mx);
+    };
+    auto publish = [&](const float (&a)[2], float* s_m, float* s_a) {
+      if (c == 0) {
+#pragma unroll
+        for (int x = 0; x < 2; ++x) s_m[my_row[x]] = row_max[x], s_a[my_row[x]] = a[x];
+      }
+    };
+    // P = 2^(s scale - base) into P box b as f16 (keys contiguous: the B operand of O^T), 0 where
+    // masked; its row sums.
+    auto store_p = [&](const float (&s)[32], bool masked, int tile_start, const float (&bs)[2],
+                       int b, float (&psum)[2]) {
+      psum[0] = psum[1] = 0.f;
+      uint8_t* s_p = smem + L::kOffP + b * kBoxBytes;
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int x = 0; x < 2; ++x) {
+          const int i = 4 * nt + 2 * x;
+          float p0 = ptx::ex2(fmaf(s[i], scale_log2, -bs[x]));
+          float p1 = ptx::ex2(fmaf(s[i + 1], scale_log2, -bs[x]));
+          if (masked) {
+            p0 = attended(i, tile_start) ? p0 : 0.f;
+            p1 = attended(i + 1, tile_start) ? p1 : 0.f;
+          }
+          psum[x] += p0 + p1;
+          const int key = nt * 8 + 2 * c;
+          *reinterpret_cast<uint32_t*>(s_p + box_offset(my_row[x], key / 8) + (key % 8) * 2) =
+              pack2<__half>(p0, p1);
+        }
+      wgmma::fence_proxy_async();  // P is read by both warpgroups' wgmma
+    };
+    // O^T rows (query rows 8 jn + 2 c + {0, 1}) times the factors f[row] from shared memory; a
+    // warp holds all 64 rows, so where every factor is 1 (the maxima settled) each warp skips it.
+    auto rescale_cols = [&](const float* f) {
+      bool ones = true;
+#pragma unroll
+      for (int jn = 0; jn < 8; ++jn) {
+        const float2 ff = *reinterpret_cast<const float2*>(f + 8 * jn + 2 * c);
+        ones = ones && ff.x == 1.f && ff.y == 1.f;
+      }
+      if (__all_sync(0xffffffffu, ones)) return;
+#pragma unroll
+      for (int jn = 0; jn < 8; ++jn) {
+        const float2 ff = *reinterpret_cast<const float2*>(f + 8 * jn + 2 * c);
+#pragma unroll
+        for (int mt = 0; mt < 4; ++mt) {
+          o[mt][4 * jn] *= ff.x, o[mt][4 * jn + 1] *= ff.y;
+          o[mt][4 * jn + 2] *= ff.x, o[mt][4 * jn + 3] *= ff.y;
+        }
+      }
+    };
+    // O^T += V^T P for part tile n and P box b: 4 k-steps of 16 keys; a k-step's
+    // code bytes are loaded while the one before runs, converted once it is done (one register set
+    // of A fragments: two spill at 255 registers).
+    auto products = [&](uint32_t n, int b) {
+      const uint8_t* codes =
+          smem + L::kOffStages + (n % kStages) * kTileBytes + d_box * kBoxBytes + d_half;
+      const uint64_t pd = wgmma::desc_sw128(p_box(b), 16, 1024);
+      uint32_t af[4][4];
+#pragma unroll
+      for (int kk = 0; kk < kBlockN / 16; ++kk) {
+        const int k0 = 16 * kk + 2 * c;
+        const int keys[4] = {k0, k0 + 1, k0 + 8, k0 + 9};
+        uint2 v[4];
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          v[e] = *reinterpret_cast<const uint2*>(codes + keys[e] * 128 +
+                                                  ((d_chunk ^ (keys[e] & 7)) << 4));
+        if (kk >= 1) wgmma::wait<0>();  // the k-step before is done with af
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {  // keys (k0, k0 + 1) then (k0 + 8, k0 + 9)
+          const uint2 x = v[2 * h], y = v[2 * h + 1];
+          // byte j of a key's 8 is m-tile j / 2, row j % 2: pair the two keys' bytes.
+          const uint2 m01 = e4m3x4_to_f16x4(__byte_perm(x.x, y.x, 0x5140));
+          const uint2 m23 = e4m3x4_to_f16x4(__byte_perm(x.x, y.x, 0x7362));
+          const uint2 m45 = e4m3x4_to_f16x4(__byte_perm(x.y, y.y, 0x5140));
+          const uint2 m67 = e4m3x4_to_f16x4(__byte_perm(x.y, y.y, 0x7362));
+          af[0][2 * h] = m01.x, af[0][2 * h + 1] = m01.y;
+          af[1][2 * h] = m23.x, af[1][2 * h + 1] = m23.y;
+          af[2][2 * h] = m45.x, af[2][2 * h + 1] = m45.y;
+          af[3][2 * h] = m67.x, af[3][2 * h + 1] = m67.y;
+        }
+        wgmma::fence();
+#pragma unroll
+        for (int mt = 0; mt < 4; ++mt)
+          wgmma::MmaRegA<__half, 64, 0>::run(o[mt], af[mt], pd + ((kk * 32) >> 4), 1);
+        wgmma::commit();
+      }
+    };
+
+    float s[32];  // the scores of this warpgroup's tile (the first product overwrites them)
+    if (wg < n_tiles) {
+      issue_scores(s, n_before + wg);
+      wgmma::wait<0>();
+    }
+    const int n_pairs = (n_tiles + 1) / 2;
+    int next_pages[2];  // warpgroup 1's thread 0: the pages of the next pair's refills
+    for (int jp = 0; jp < n_pairs; ++jp) {
+      const int t0 = 2 * jp, t1 = t0 + 1;
+      const bool has1 = t1 < n_tiles;
+      const int start0 = start + t0 * kBlockN, start1 = start0 + kBlockN;
+      const uint32_t n0 = n_before + t0, n1 = n0 + 1;
+      if (wg == 0) {
+        float mx[2], bs[2], a0[2], psum[2];
+        const bool masked = masked_tile(n0, start0);
+        tile_max(s, masked, start0, mx);
+        if (jp > 0) ptx::named_barrier_sync(kBarP0Free, kThreads);
+        fold_tile_max_lazy(mx, row_max, bs, a0);
+        publish(a0, s_m0, s_a0);
+        ptx::named_barrier_arrive(kBarMax0, kThreads);
+        store_p(s, masked, start0, bs, 0, psum);
+        ptx::named_barrier_sync(kBarWg0, 128);  // P0 and a0 of all four warps
+        ptx::named_barrier_arrive(kBarP0, kThreads);
+        row_sum[0] = row_sum[0] * a0[0] + psum[0];
+        row_sum[1] = row_sum[1] * a0[1] + psum[1];
+        rescale_cols(s_a0);
+        products(n0, 0);
+        wgmma::wait<0>();
+        if (has1) {
+          ptx::named_barrier_sync(kBarMax1, kThreads);
+          float a1[2];
+#pragma unroll
+          for (int x = 0; x < 2; ++x) {
+            a1[x] = s_a1[my_row[x]];
+            row_max[x] = s_m1[my_row[x]];
+            row_sum[x] *= a1[x];
+          }
+          rescale_cols(s_a1);
+          ptx::named_barrier_sync(kBarP1, kThreads);
+          products(n1, 1);
+          if (t0 + 2 < n_tiles) issue_scores(s, n0 + 2);
+          wgmma::wait<0>();
+        }
+      } else {
+        float a[2];
+        if (has1) {
+          float mx[2], bs[2], a1[2], psum[2];
+          const bool masked = masked_tile(n1, start1);
+          tile_max(s, masked, start1, mx);
+          ptx::named_barrier_sync(kBarMax0, kThreads);
+          // Both warpgroups are past the last pair: its tiles' stages take tiles t0 + 2, t1 + 2,
+          // whose pages were read a pair ago (the read's latency off the path to max1).
+          if (ctid == 0) {
+            if (jp > 0 && t0 + 2 < n_tiles) issue_tile(t0 + 2, next_pages[0]);
+            if (jp > 0 && t1 + 2 < n_tiles) issue_tile(t1 + 2, next_pages[1]);
+            next_pages[0] = page_of(t0 + 4), next_pages[1] = page_of(t1 + 4);
+          }
+#pragma unroll
+          for (int x = 0; x < 2; ++x) {
+            a[x] = s_a0[my_row[x]];
+            row_max[x] = s_m0[my_row[x]];
+          }
+          fold_tile_max_lazy(mx, row_max, bs, a1);
+          publish(a1, s_m1, s_a1);
+          ptx::named_barrier_arrive(kBarMax1, kThreads);
+          store_p(s, masked, start1, bs, 1, psum);
+          ptx::named_barrier_sync(kBarWg1, 128);  // P1 and a1 of all four warps
+          ptx::named_barrier_arrive(kBarP1, kThreads);
+          row_sum[0] = row_sum[0] * a[0] * a1[0] + psum[0];
+          row_sum[1] = row_sum[1] * a[1] * a1[1] + psum[1];
+          rescale_cols(s_a0);
+          ptx::named_barrier_sync(kBarP0, kThreads);
+          products(n0, 0);
+          wgmma::wait<0>();
+          if (jp + 1 < n_pairs) ptx::named_barrier_arrive(kBarP0Free, kThreads);
+          rescale_cols(s_a1);
+          products(n1, 1);
+          if (t1 + 2 < n_tiles) issue_scores(s, n1 + 2);
+          wgmma::wait<0>();
+        } else {  // the piece's last tile is a tile 0
+          ptx::named_barrier_sync(kBarMax0, kThreads);
+#pragma unroll
+          for (int x = 0; x < 2; ++x) {
+            a[x] = s_a0[my_row[x]];
+            row_max[x] = s_m0[my_row[x]];
+            row_sum[x] *= a[x];
+          }
+          rescale_cols(s_a0);
+          ptx::named_barrier_sync(kBarP0, kThreads);
+          products(n0, 0);
+          wgmma::wait<0>();  // the piece's last pair: nothing to free
+        }
+      }
+    }
+    n_before += n_tiles;
+
+    // ---- epilogue: row sums over the quad and both warpgroups; O^T written row by row ----
+#pragma unroll
+    for (int x = 0; x < 2; ++x) {
+      row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 1);
+      row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 2);
+      if (c == 0) s_sum[wg * kBlockM + my_row[x]] = row_sum[x];
+    }
+    if (wg == 0 && c == 0) {  // the running maxima for the lse (wg 0's final row_max is the pair's)
+#pragma unroll
+      for (int x = 0; x < 2; ++x) s_mfin[my_row[x]] = row_max[x];
+    }
+    ptx::named_barrier_sync(kBarAll, kThreads);
+    const int total_rows = p.s_q * p.h_q;
+#pragma unroll
+    for (int jn = 0; jn < 8; ++jn)
+#pragma unroll
+      for (int e2 = 0; e2 < 2; ++e2) {
+        const int n = 8 * jn + 2 * c + e2, m = m_base + n;
+        if (m >= p.rows_per_kv) continue;
+        const float sum = s_sum[n] + s_sum[kBlockM + n];
+        const bool empty = !(sum > 0.f);
+        const float inv = empty ? 0.f : value_scale / sum;
+        float v[8];
+#pragma unroll
+        for (int mt = 0; mt < 4; ++mt)
+#pragma unroll
+          for (int r = 0; r < 2; ++r) v[2 * mt + r] = o[mt][4 * jn + 2 * r + e2] * inv;
+        const int j = m / p.heads_per_kv, h = kv * p.heads_per_kv + m % p.heads_per_kv;
+        if (w.single_split) {
+          __nv_bfloat16* out = static_cast<__nv_bfloat16*>(p.out) + bi * p.o_stride_b +
+                               j * p.o_stride_s + h * p.o_stride_h + d0;
+          *reinterpret_cast<uint4*>(out) =
+              make_uint4(pack2<__nv_bfloat16>(v[0], v[1]), pack2<__nv_bfloat16>(v[2], v[3]),
+                         pack2<__nv_bfloat16>(v[4], v[5]), pack2<__nv_bfloat16>(v[6], v[7]));
+          if (wg == 0 && warp == 0 && g == 0) {
+            const float lse2 = empty ? 0.f : s_mfin[n] + log2f(sum);
+            p.lse[bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] =
+                empty ? INFINITY : lse2 * kLn2;
+          }
+        } else {
+          const int64_t row = static_cast<int64_t>(w.split) * total_rows + kv * p.rows_per_kv + m;
+          float* acc = p.o_accum + row * kMlaHeadDimV + d0;
+          *reinterpret_cast<float4*>(acc) = make_float4(v[0], v[1], v[2], v[3]);
+          *reinterpret_cast<float4*>(acc + 4) = make_float4(v[4], v[5], v[6], v[7]);
+          if (wg == 0 && warp == 0 && g == 0) {
+            const float lse2 = empty ? 0.f : s_mfin[n] + log2f(sum);
+            p.lse_accum[row] = empty ? -INFINITY : lse2 * kLn2;
+          }
+        }
+      }
+  }
+#endif
+}
+
+}  // namespace mla_e4m3_sm90
+}  // namespace fmla

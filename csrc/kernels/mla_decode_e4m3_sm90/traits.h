@@ -1,0 +1,25 @@
+// MLA decode on sm_90a over fp8_e4m3 caches with e4m3 queries: the shared-memory layout.
+#pragma once
+
+#include "config.h"
+
+namespace fmla {
+namespace mla_e4m3_sm90 {
+
+struct SmemLayout {
+  static constexpr int kOffQ = 0;  // Q's codes in the tiles' box layout (rows past h_q zero)
+  static constexpr int kOffStages = kOffQ + kTileBytes;
+  static constexpr int kOffP = kOffStages + kStages * kTileBytes;  // P0, P1: f16, 64 x 64 each
+  static constexpr int kOffStats = kOffP + 2 * kBoxBytes;
+  // 64 floats each: m0, a0 (warpgroup 0's running maxima and factors), m1, a1 (warpgroup 1's),
+  // the row sums of each warpgroup, the final maxima.
+  static constexpr int kStatArrays = 7;
+  static constexpr int kOffBars = kOffStats + kStatArrays * kBlockM * 4;
+  static constexpr int kBytes = kOffBars + kStages * kTileBoxes * 8;  // full[stage][box]
+};
+static_assert(SmemLayout::kOffStages % 1024 == 0 && SmemLayout::kOffP % 1024 == 0,
+              "the 128-byte swizzle's boxes start at 1024-byte boundaries");
+static_assert(SmemLayout::kBytes <= 227 * 1024, "Q, four stages, P and the barriers fit");
+
+}  // namespace mla_e4m3_sm90
+}  // namespace fmla
