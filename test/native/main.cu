@@ -3,7 +3,8 @@
 //   make -C test/native            builds the library and this harness (ARCHS=90a by default)
 //   build/fmla_native_test check   correctness: schedule, MLA and GQA decode, write_kv, API errors,
 //                                  graph capture (random data, poisoned outputs, NaN in unused cache)
-//   build/fmla_native_test small   a few small cases (for compute-sanitizer memcheck / racecheck)
+//   build/fmla_native_test small   a few small cases (for compute-sanitizer memcheck / racecheck);
+//                                  small-e4m3: those of the 64-row e4m3 kernel alone
 //   build/fmla_native_test bench   the mla-anchor suite (TARGETS.md), GQA and write_kv timings with
 //                                  the copy ceiling measured in the same run
 //   build/fmla_native_test bench-fp8 [page...]   the mla-anchor rows over each FP8 cache format
@@ -1462,6 +1463,15 @@ int main(int argc, char** argv) {
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 9, false, 1.f / 16);
     f.h_q = 32, f.name = "small mla fp8_e4m3 e4m3 q ps=7 64 rows";
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 10, false, 1.f / 16);
+    // 64 rows on TMA pages: both products on the codes (mla_decode_e4m3_sm90)
+    f.page_size = 64, f.name = "small mla fp8_e4m3 e4m3 q ps=64 64 rows (e4m3 kernel)";
+    fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 11, false, 1.f / 16);
+  }
+  if (mode == "small-e4m3") {  // the small cases of the 64-row e4m3 kernel alone (for racecheck)
+    Spec f;
+    f.h_q = 32, f.s_q = 2, f.causal = true, f.page_size = 64, f.lens = {0, 5, 300, 130};
+    f.name = "small mla fp8_e4m3 e4m3 q ps=64 64 rows (e4m3 kernel)";
+    fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 11, false, 1.f / 16);
   }
   if (mode == "profile-gqa") {  // one GQA row (b 128, s_k 4096, page 16 unless GQA_* say), two calls, for a profiler
     Spec s;
