@@ -8,6 +8,7 @@
 //   build/fmla_native_test bench   the mla-anchor suite (TARGETS.md), GQA and write_kv timings with
 //                                  the copy ceiling measured in the same run
 //   build/fmla_native_test bench-fp8 [page...]   the mla-anchor rows over each FP8 cache format
+//   build/fmla_native_test bench-rows   the suite rows in ROWS (comma-separated) at page PAGE
 //   build/fmla_native_test bench-pages   rows 1 and 9 of the suite at pages of 64, 16 and 1 tokens
 //   build/fmla_native_test bench-gqa     the GQA rows at pages of 16, 1 and 64 tokens, kernels alone
 //   build/fmla_native_test bench-small   the small-batch rows timed as the suite tool does (spin
@@ -1564,6 +1565,18 @@ int main(int argc, char** argv) {
   if (mode == "gqa-variants") {
     g_copy_gbs = copy_ceiling_gbs();
     for (int page : {16, 1}) gqa_variants(page);
+  }
+  if (mode == "bench-rows") {  // the suite rows listed in ROWS (e.g. "1,3,16"), page PAGE (64 unless given)
+    g_copy_gbs = copy_ceiling_gbs();
+    std::vector<int> rows;
+    const char* list = getenv("ROWS");
+    for (const char* c = list ? list : "1"; *c;) {
+      rows.push_back(atoi(c));
+      while (*c && *c != ',') ++c;
+      if (*c == ',') ++c;
+    }
+    const char* page = getenv("PAGE");
+    bench_mla(rows, false, page ? atoi(page) : 64, true);
   }
   if (mode == "bench-pages") {  // the memory- and compute-bound rows at pages of 64, 16 and 1 tokens
     g_copy_gbs = copy_ceiling_gbs();
