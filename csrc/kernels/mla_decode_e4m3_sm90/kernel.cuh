@@ -185,11 +185,16 @@ __global__ void __launch_bounds__(kThreads, 1)
       for (int i = 0; i < 32; ++i) lg[i] = attended(i, tile_start) ? s[i] * scale_log2 : -INFINITY;
       tile_row_max(lg, true, 1.f, mx);
     };
+    // This warpgroup's new maxima and factors for the other one (and its own rescale), with a
+    // byte a warp saying whether any of its 16 rows moved.
+    uint8_t* s_moved = smem + L::kOffMoved;
     auto publish = [&](const float (&a)[2], float* s_m, float* s_a) {
       if (c == 0) {
 #pragma unroll
         for (int x = 0; x < 2; ++x) s_m[my_row[x]] = row_max[x], s_a[my_row[x]] = a[x];
       }
+      const bool moved = __any_sync(0xffffffffu, a[0] != 1.f || a[1] != 1.f);
+      if (lane == 0) s_moved[wg * 4 + warp] = moved;
     };
     // P = 2^(s scale - base) into P box b as f16 (keys contiguous: the B operand of O^T), 0 where
     // masked; its row sums.
@@ -215,16 +220,10 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
       wgmma::fence_proxy_async();  // P is read by both warpgroups' wgmma
     };
-    // O^T rows (query rows 8 jn + 2 c + {0, 1}) times the factors f[row] from shared memory; a
-    // warp holds all 64 rows, so where every factor is 1 (the maxima settled) each warp skips it.
-    auto rescale_cols = [&](const float* f) {
-      bool ones = true;
-#pragma unroll
-      for (int jn = 0; jn < 8; ++jn) {
-        const float2 ff = *reinterpret_cast<const float2*>(f + 8 * jn + 2 * c);
-        ones = ones && ff.x == 1.f && ff.y == 1.f;
-      }
-      if (__all_sync(0xffffffffu, ones)) return;
+    // O^T rows (query rows 8 jn + 2 c + {0, 1}) times the factors f[row] that warpgroup `from`
+    // published; skipped where none of its rows moved (the maxima settled: most tiles).
+    auto rescale_cols = [&](const float* f, int from) {
+      if (*reinterpret_cast<const uint32_t*>(s_moved + 4 * from) == 0u) return;
 #pragma unroll
       for (int jn = 0; jn < 8; ++jn) {
         const float2 ff = *reinterpret_cast<const float2*>(f + 8 * jn + 2 * c);
@@ -299,7 +298,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         ptx::named_barrier_arrive(kBarP0, kThreads);
         row_sum[0] = row_sum[0] * a0[0] + psum[0];
         row_sum[1] = row_sum[1] * a0[1] + psum[1];
-        rescale_cols(s_a0);
+        rescale_cols(s_a0, 0);
         products(n0, 0);
         wgmma::wait<0>();
         if (has1) {
@@ -311,7 +310,7 @@ __global__ void __launch_bounds__(kThreads, 1)
             row_max[x] = s_m1[my_row[x]];
             row_sum[x] *= a1[x];
           }
-          rescale_cols(s_a1);
+          rescale_cols(s_a1, 1);
           ptx::named_barrier_sync(kBarP1, kThreads);
           products(n1, 1);
           if (t0 + 2 < n_tiles) issue_scores(s, n0 + 2);
@@ -344,12 +343,12 @@ __global__ void __launch_bounds__(kThreads, 1)
           ptx::named_barrier_arrive(kBarP1, kThreads);
           row_sum[0] = row_sum[0] * a[0] * a1[0] + psum[0];
           row_sum[1] = row_sum[1] * a[1] * a1[1] + psum[1];
-          rescale_cols(s_a0);
+          rescale_cols(s_a0, 0);
           ptx::named_barrier_sync(kBarP0, kThreads);
           products(n0, 0);
           wgmma::wait<0>();
           if (jp + 1 < n_pairs) ptx::named_barrier_arrive(kBarP0Free, kThreads);
-          rescale_cols(s_a1);
+          rescale_cols(s_a1, 1);
           products(n1, 1);
           if (t1 + 2 < n_tiles) issue_scores(s, n1 + 2);
           wgmma::wait<0>();
@@ -361,7 +360,7 @@ __global__ void __launch_bounds__(kThreads, 1)
             row_max[x] = s_m0[my_row[x]];
             row_sum[x] *= a[x];
           }
-          rescale_cols(s_a0);
+          rescale_cols(s_a0, 0);
           ptx::named_barrier_sync(kBarP0, kThreads);
           products(n0, 0);
           wgmma::wait<0>();  // the piece's last pair: nothing to free

@@ -14,7 +14,10 @@ struct SmemLayout {
   // 64 floats each: m0, a0 (warpgroup 0's running maxima and factors), m1, a1 (warpgroup 1's),
   // the row sums of each warpgroup, the final maxima.
   static constexpr int kStatArrays = 7;
-  static constexpr int kOffBars = kOffStats + kStatArrays * kBlockM * 4;
+  // Whether a warp's rows moved their max (a factor other than 1): a byte for each warp of each
+  // warpgroup, read as one word per warpgroup, so a rescale can be skipped on one load.
+  static constexpr int kOffMoved = kOffStats + kStatArrays * kBlockM * 4;
+  static constexpr int kOffBars = kOffMoved + 8;
   static constexpr int kBytes = kOffBars + kStages * kTileBoxes * 8;  // full[stage][box]
 };
 static_assert(SmemLayout::kOffStages % 1024 == 0 && SmemLayout::kOffP % 1024 == 0,
