@@ -196,29 +196,38 @@ __global__ void __launch_bounds__(kThreads, 1)
       const bool moved = __any_sync(0xffffffffu, a[0] != 1.f || a[1] != 1.f);
       if (lane == 0) s_moved[wg * 4 + warp] = moved;
     };
-    // P = 2^(s scale - base) into P box b as f16 (keys contiguous: the B operand of O^T), 0 where
-    // masked; its row sums.
-    auto store_p = [&](const float (&s)[32], bool masked, int tile_start, const float (&bs)[2],
-                       int b, float (&psum)[2]) {
+    // P = 2^(x mul - base) of scores x into P box b as f16 (keys contiguous: the B operand of
+    // O^T); its row sums.
+    auto store_p_of = [&](const float (&x)[32], float mul, const float (&bs)[2], int b,
+                          float (&psum)[2]) {
       psum[0] = psum[1] = 0.f;
       uint8_t* s_p = smem + L::kOffP + b * kBoxBytes;
 #pragma unroll
       for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
-        for (int x = 0; x < 2; ++x) {
-          const int i = 4 * nt + 2 * x;
-          float p0 = ptx::ex2(fmaf(s[i], scale_log2, -bs[x]));
-          float p1 = ptx::ex2(fmaf(s[i + 1], scale_log2, -bs[x]));
-          if (masked) {
-            p0 = attended(i, tile_start) ? p0 : 0.f;
-            p1 = attended(i + 1, tile_start) ? p1 : 0.f;
-          }
-          psum[x] += p0 + p1;
+        for (int r = 0; r < 2; ++r) {
+          const int i = 4 * nt + 2 * r;
+          const float p0 = ptx::ex2(fmaf(x[i], mul, -bs[r]));
+          const float p1 = ptx::ex2(fmaf(x[i + 1], mul, -bs[r]));
+          psum[r] += p0 + p1;
           const int key = nt * 8 + 2 * c;
-          *reinterpret_cast<uint32_t*>(s_p + box_offset(my_row[x], key / 8) + (key % 8) * 2) =
+          *reinterpret_cast<uint32_t*>(s_p + box_offset(my_row[r], key / 8) + (key % 8) * 2) =
               pack2<__half>(p0, p1);
         }
       wgmma::fence_proxy_async();  // P is read by both warpgroups' wgmma
+    };
+    // P of the tile at tile_start from its raw scores s, 0 where masked: tiles that hold masked
+    // keys take a copy of their logits (-inf where masked), the others none of that work.
+    auto store_p = [&](const float (&s)[32], bool masked, int tile_start, const float (&bs)[2],
+                       int b, float (&psum)[2]) {
+      if (masked) {
+        float lg[32];
+#pragma unroll
+        for (int i = 0; i < 32; ++i) lg[i] = attended(i, tile_start) ? s[i] * scale_log2 : -INFINITY;
+        store_p_of(lg, 1.f, bs, b, psum);
+      } else {
+        store_p_of(s, scale_log2, bs, b, psum);
+      }
     };
     // O^T rows (query rows 8 jn + 2 c + {0, 1}) times the factors f[row] that warpgroup `from`
     // published; skipped where none of its rows moved (the maxima settled: most tiles).
