@@ -1,6 +1,6 @@
-// MLA decode on sm_90a over fp8_e4m3 caches with float8_e4m3fn queries, 64 query rows a block
-// (h_q 64 or 128 at s_q 1), pages TMA can tile: the 16-bit TMA kernel's seesaw
-// (mla_decode_sm90/kernel.cuh) with the codes used as they are.
+// MLA decode on sm_90a over fp8_e4m3 caches with float8_e4m3fn queries, 64 query rows a block (for
+// more than 32 rows a KV head: h_q 64 or 128, or h_q 32 from s_q 2), pages TMA can tile: the
+// 16-bit TMA kernel's seesaw (mla_decode_sm90/kernel.cuh) with the codes used as they are.
 //   S = Q K^T        on the FP8 tensor cores, m64n64k32, Q's and the tile's codes in shared memory
 //   O^T += V^T P     f16, m64n64k16: A = V^T converted from the tile's codes in registers
 //                    (cvt.rn.f16x2.e4m3x2, exact), B = P (f16) in shared memory
