@@ -13,8 +13,8 @@ namespace mla_e4m3_sm90 {
 constexpr int kThreads = 256;
 
 // A tile is 64 keys x 576 codes in 5 boxes of 64 rows x 128 codes (the 128-byte swizzle, the only
-// layout the FP8 wgmma reads); the fifth box's second half lies past column 576 and TMA fills it
-// with zeros, which add nothing to the scores. 40 KB a tile.
+// layout the FP8 wgmma reads); the fifth box's second half lies past column 576 (TMA fills it with
+// zeros; the scores read only the first half). 40 KB a tile.
 constexpr int kBoxCodes = 128;
 constexpr int kBoxBytes = kBlockN * kBoxCodes;
 constexpr int kTileBoxes = (kMlaHeadDimQK + kBoxCodes - 1) / kBoxCodes;
