@@ -36,9 +36,11 @@ inline bool encode_code_map(const DecodeParams& p, CUtensorMap* map) {
 inline bool launch_mla_decode_e4m3_sm90_impl(const DecodeParams& p, cudaStream_t stream,
                                              cudaError_t* err) {
   using namespace mla_e4m3_sm90;
+  // Query rows are read 16 codes at a time.
   if (p.h_kv != 1 || p.descale_q == nullptr || !mla_sm90::tma_layout_ok(p) ||
       reinterpret_cast<uintptr_t>(p.k) % 16 != 0 || p.k_stride_row % 16 != 0 ||
-      p.k_stride_page % 16 != 0)
+      p.k_stride_page % 16 != 0 || reinterpret_cast<uintptr_t>(p.q) % 16 != 0 ||
+      p.q_stride_b % 16 != 0 || p.q_stride_s % 16 != 0 || p.q_stride_h % 16 != 0)
     return false;
   int device = 0;
   CUtensorMap map{};
