@@ -665,6 +665,14 @@ static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bo
          P.nsp, same_bits ? (bits_ok ? " bits=16-bit decode's" : " bits DIFFER from the 16-bit decode") : "");
 }
 
+// 64 query rows on TMA pages with e4m3 queries: both products on the codes (mla_decode_e4m3_sm90).
+static void small_e4m3_case() {
+  Spec f;
+  f.h_q = 32, f.s_q = 2, f.causal = true, f.page_size = 64, f.lens = {0, 5, 300, 130};
+  f.name = "small mla fp8_e4m3 e4m3 q ps=64 64 rows (e4m3 kernel)";
+  fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 11, false, 1.f / 16);
+}
+
 static void suite_mla_fp8(bool quick) {
   uint64_t seed = 5000;
   struct Shape { int s_q, h_q; bool causal; };
@@ -1464,16 +1472,9 @@ int main(int argc, char** argv) {
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 9, false, 1.f / 16);
     f.h_q = 32, f.name = "small mla fp8_e4m3 e4m3 q ps=7 64 rows";
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 10, false, 1.f / 16);
-    // 64 rows on TMA pages: both products on the codes (mla_decode_e4m3_sm90)
-    f.page_size = 64, f.name = "small mla fp8_e4m3 e4m3 q ps=64 64 rows (e4m3 kernel)";
-    fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 11, false, 1.f / 16);
+    small_e4m3_case();
   }
-  if (mode == "small-e4m3") {  // the small cases of the 64-row e4m3 kernel alone (for racecheck)
-    Spec f;
-    f.h_q = 32, f.s_q = 2, f.causal = true, f.page_size = 64, f.lens = {0, 5, 300, 130};
-    f.name = "small mla fp8_e4m3 e4m3 q ps=64 64 rows (e4m3 kernel)";
-    fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 11, false, 1.f / 16);
-  }
+  if (mode == "small-e4m3") small_e4m3_case();  // that kernel's case alone (for racecheck)
   if (mode == "profile-gqa") {  // one GQA row (b 128, s_k 4096, page 16 unless GQA_* say), two calls, for a profiler
     Spec s;
     const char* head_dim = getenv("GQA_D");  // 128 unless given

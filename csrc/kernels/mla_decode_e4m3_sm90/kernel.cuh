@@ -196,6 +196,16 @@ __global__ void __launch_bounds__(kThreads, 1)
       const bool moved = __any_sync(0xffffffffu, a[0] != 1.f || a[1] != 1.f);
       if (lane == 0) s_moved[wg * 4 + warp] = moved;
     };
+    // The other warpgroup's published maxima become this one's running maxima; its factors for
+    // this thread's rows into a, and into the row sums where `rescale_sums`.
+    auto adopt = [&](const float* s_m, const float* s_a, float (&a)[2], bool rescale_sums) {
+#pragma unroll
+      for (int x = 0; x < 2; ++x) {
+        a[x] = s_a[my_row[x]];
+        row_max[x] = s_m[my_row[x]];
+        if (rescale_sums) row_sum[x] *= a[x];
+      }
+    };
     // P = 2^(x mul - base) of scores x into P box b as f16 (keys contiguous: the B operand of
     // O^T); its row sums.
     auto store_p_of = [&](const float (&x)[32], float mul, const float (&bs)[2], int b,
@@ -313,12 +323,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         if (has1) {
           ptx::named_barrier_sync(kBarMax1, kThreads);
           float a1[2];
-#pragma unroll
-          for (int x = 0; x < 2; ++x) {
-            a1[x] = s_a1[my_row[x]];
-            row_max[x] = s_m1[my_row[x]];
-            row_sum[x] *= a1[x];
-          }
+          adopt(s_m1, s_a1, a1, true);
           rescale_cols(s_a1, 1);
           ptx::named_barrier_sync(kBarP1, kThreads);
           products(n1, 1);
@@ -339,11 +344,7 @@ __global__ void __launch_bounds__(kThreads, 1)
             if (jp > 0 && t1 + 2 < n_tiles) issue_tile(t1 + 2, next_pages[1]);
             next_pages[0] = page_of(t0 + 4), next_pages[1] = page_of(t1 + 4);
           }
-#pragma unroll
-          for (int x = 0; x < 2; ++x) {
-            a[x] = s_a0[my_row[x]];
-            row_max[x] = s_m0[my_row[x]];
-          }
+          adopt(s_m0, s_a0, a, false);
           fold_tile_max_lazy(mx, row_max, bs, a1);
           publish(a1, s_m1, s_a1);
           ptx::named_barrier_arrive(kBarMax1, kThreads);
@@ -363,12 +364,7 @@ __global__ void __launch_bounds__(kThreads, 1)
           wgmma::wait<0>();
         } else {  // the piece's last tile is a tile 0
           ptx::named_barrier_sync(kBarMax0, kThreads);
-#pragma unroll
-          for (int x = 0; x < 2; ++x) {
-            a[x] = s_a0[my_row[x]];
-            row_max[x] = s_m0[my_row[x]];
-            row_sum[x] *= a[x];
-          }
+          adopt(s_m0, s_a0, a, true);
           rescale_cols(s_a0, 0);
           ptx::named_barrier_sync(kBarP0, kThreads);
           products(n0, 0);

@@ -3,32 +3,20 @@
 #pragma once
 
 #include <cuda.h>
-#include <cudaTypedefs.h>
 #include <stdint.h>
 
 #include "../common/sm90a_ready.h"
-#include "../mla_decode_sm90/launch.cuh"  // tensor_map_encoder, tma_layout_ok
+#include "../mla_decode_sm90/launch.cuh"  // encode_paged_cache_map, tma_layout_ok
 #include "kernel.cuh"
 #include "launch.h"
 
 namespace fmla {
 namespace mla_e4m3_sm90 {
 
-// The codes as [num_pages][page_size rows][576 bytes]; a box is 128 codes of 64 rows.
+// The codes as [num_pages][page_size rows][576 bytes]; a box is 128 codes of 64 rows (the fifth
+// box's second half lies past column 576: zero-filled).
 inline bool encode_code_map(const DecodeParams& p, CUtensorMap* map) {
-  if (mla_sm90::tensor_map_encoder() == nullptr) return false;
-  const cuuint64_t dims[3] = {static_cast<cuuint64_t>(kMlaHeadDimQK),
-                              static_cast<cuuint64_t>(p.page_size),
-                              static_cast<cuuint64_t>(p.num_pages)};
-  const cuuint64_t strides[2] = {static_cast<cuuint64_t>(p.k_stride_row),
-                                 static_cast<cuuint64_t>(p.k_stride_page)};
-  const cuuint32_t box[3] = {static_cast<cuuint32_t>(kBoxCodes), static_cast<cuuint32_t>(kBlockN),
-                             1};
-  const cuuint32_t element_strides[3] = {1, 1, 1};
-  return mla_sm90::tensor_map_encoder()(
-             map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 3, const_cast<void*>(p.k), dims, strides, box,
-             element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+  return mla_sm90::encode_paged_cache_map(p, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, kBoxCodes, map);
 }
 
 }  // namespace mla_e4m3_sm90
