@@ -1,6 +1,6 @@
 // MLA decode over FP8 caches on the GPU (docs/fp8-kv-cache.md), both formats: against the float64
 // reference over the dequantized cache (the error must be a bf16 cache's, the output dtype's
-// rounding), at pages of 1, 7, 16 and 64 tokens, s_q 1-4, causal, many splits, empty sequences,
+// rounding), at pages of 1, 7, 8, 16, 64 and 256 tokens, s_q 1-4, causal, many splits, empty sequences,
 // fp16 and float8_e4m3fn queries over fp8_e4m3, data with outliers (one value in each 128 of a row 100x the rest);
 // every output element written (poisoned first). The error quantization
 // adds against the original bf16 cache is printed. fp16 queries over fp8_ds_mla (bf16 rotary
@@ -31,6 +31,7 @@ const CASES: Case[] = [
   { seqlens: [0, 130, 0, 1, 64, 2], sQ: 4, hQ: 16, pageSize: 16, causal: true },
   { b: 1, sK: 5000, sQ: 1, hQ: 16, pageSize: 64, causal: false },
   { b: 3, sK: 700, varlen: true, sQ: 1, hQ: 128, pageSize: 256, causal: false, numSms: 5 },
+  { b: 3, sK: 500, varlen: true, sQ: 2, hQ: 64, pageSize: 8, causal: true, numSms: 6 },
 ];
 const FORMATS: Fp8CacheFormat[] = ['fp8_ds_mla', 'fp8_e4m3'];
 
@@ -66,8 +67,9 @@ FORMATS.forEach((fp8, f) => {
 });
 
 // float8_e4m3fn queries over fp8_e4m3 (descaleQ): up to 32 rows a KV head the scores on the FP8
-// tensor cores (keys x rows kernel); more rows on pages of 64+ tokens both products on the codes
-// (64-row e4m3 kernel: cases 4 and 7), on other pages converted to bf16 as they load (case 3).
+// tensor cores (keys x rows kernel); more rows on pages of a power of two of 8+ tokens both
+// products on the codes (64-row e4m3 kernel: cases 4, 7 and 8), on other pages converted to bf16
+// as they load (case 3).
 CASES.forEach((c, i) => {
   test(
     `MLA decode over fp8_e4m3 with e4m3 queries, case ${i}: ${JSON.stringify(c)}`,

@@ -666,11 +666,14 @@ static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bo
 }
 
 // 64 query rows on TMA pages with e4m3 queries: both products on the codes (mla_decode_e4m3_sm90).
+// Pages of 64 (a box a tile) and of 16 and 8 tokens (a box a page).
 static void small_e4m3_case() {
-  Spec f;
-  f.h_q = 32, f.s_q = 2, f.causal = true, f.page_size = 64, f.lens = {0, 5, 300, 130};
-  f.name = "small mla fp8_e4m3 e4m3 q ps=64 64 rows (e4m3 kernel)";
-  fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 11, false, 1.f / 16);
+  for (int ps : {64, 16, 8}) {
+    Spec f;
+    f.h_q = 32, f.s_q = 2, f.causal = true, f.page_size = ps, f.lens = {0, 5, 300, 130};
+    f.name = "small mla fp8_e4m3 e4m3 q ps=" + std::to_string(ps) + " 64 rows (e4m3 kernel)";
+    fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 11 + ps, false, 1.f / 16);
+  }
 }
 
 static void suite_mla_fp8(bool quick) {
@@ -685,9 +688,11 @@ static void suite_mla_fp8(bool quick) {
   const Variant variants[] = {{FMLA_KV_FORMAT_FP8_DS_MLA, false}, {FMLA_KV_FORMAT_FP8_E4M3, false},
                               {FMLA_KV_FORMAT_FP8_E4M3, true}};
   for (const Variant& v : variants)
-    for (int ps : {1, 16, 64, 7})
+    for (int ps : {1, 16, 64, 7, 8, 32})
       for (const Shape& sh : shapes) {
         if (quick && ((sh.h_q == 32 && sh.s_q == 4) || ps == 7)) continue;
+        // Pages of 8 and 32: the 64-row e4m3 kernel's one-box-a-page loads (e4m3 queries).
+        if ((ps == 8 || ps == 32) && (!v.e4m3_q || quick)) continue;
         Spec s;
         s.page_size = ps, s.s_q = sh.s_q, s.h_q = sh.h_q, s.causal = sh.causal;
         s.lens = {0, 1, 3, 70, 301, 1500};
@@ -719,14 +724,16 @@ static void suite_mla_fp8(bool quick) {
     fp8_case(s, format, 0.0123f, ++seed, same_bits_as_16bit(s, format));
   }
   // e4m3 queries over many sequences and splits, scales that are not powers of two; 64+ rows on
-  // pages of several tiles (the 64-row e4m3 kernel), s_q 2 causal among them.
-  for (int h_q : {16, 32, 128, 64}) {
+  // pages of several tiles and of a part of one (the 64-row e4m3 kernel), s_q 2 causal among them.
+  struct Varlen { int h_q, s_q, page_size; };
+  for (const Varlen& c : {Varlen{16, 1, 64}, Varlen{32, 1, 64}, Varlen{128, 1, 64},
+                          Varlen{64, 2, 256}, Varlen{128, 1, 16}}) {
     Spec s;
-    s.h_q = h_q, s.s_q = 1, s.page_size = 64, s.sample_rows = 512;
-    if (h_q == 64) s.s_q = 2, s.causal = true, s.page_size = 256;
+    s.h_q = c.h_q, s.s_q = c.s_q, s.causal = c.s_q > 1, s.page_size = c.page_size;
+    s.sample_rows = 512;
     s.lens = varlen(128, 2048, s.s_q, 14);
-    s.name = "mla fp8_e4m3 e4m3 q b=128 varlen 2048 h_q=" + std::to_string(h_q) +
-             (h_q == 64 ? " s_q=2 causal ps=256" : "");
+    s.name = "mla fp8_e4m3 e4m3 q b=128 varlen 2048 h_q=" + std::to_string(c.h_q) +
+             (s.causal ? " s_q=2 causal" : "") + " ps=" + std::to_string(c.page_size);
     fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 0.0123f, ++seed, false, 0.0177f);
   }
   // Wrong combinations: typed errors before any launch.
@@ -1523,12 +1530,13 @@ int main(int argc, char** argv) {
   }
   if (mode == "experiment") experiment();
   if (mode == "fp8") suite_mla_fp8(false);
-  if (mode == "profile-fp8") {  // b 128, s_k 8192, page 64, h_q 16 and 32 (or PROFILE_HQ), each format (and e4m3 q)
+  if (mode == "profile-fp8") {  // b 128, s_k 8192, page 64 (or PROFILE_PAGE), h_q 16 and 32 (or PROFILE_HQ), each format (and e4m3 q)
     std::vector<int> heads = {16, 32};
     if (const char* h = getenv("PROFILE_HQ")) heads = {atoi(h)};
     for (int h_q : heads) {
       Spec s;
       s.h_q = h_q, s.page_size = 64, s.lens.assign(128, 8192);
+      if (const char* page = getenv("PROFILE_PAGE")) s.page_size = atoi(page);
       Problem P = build(s, 3);
       run_metadata(P);
       FMLA_CHECK(run_decode(P));

@@ -31,6 +31,9 @@ namespace mla_e4m3_sm90 {
 // The 16-bit TMA kernel's grid order: the row groups that read the same tiles launch side by side.
 using Place = mla_sm90::BlockPlace<mla_sm90::KvLoad::kTmaPages>;
 
+// SMALL_PAGES: pages of 8 to 32 tokens, a tile's copies spread over a warpgroup's four warps (else
+// pages of 64 tokens or more, one warp's copies: a separate kernel, so that those stay as lean).
+template <bool SMALL_PAGES>
 __global__ void __launch_bounds__(kThreads, 1)
     mla_decode_e4m3_sm90_kernel(const DecodeParams p, const __grid_constant__ CUtensorMap k_map) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -84,29 +87,49 @@ __global__ void __launch_bounds__(kThreads, 1)
     int mask_from = end;
     if (p.causal) mask_from = min(end, w.seqlen - p.s_q + 1);
     const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
-    // The page of tile t of this sequence (0 past its last tile).
-    auto page_of = [&](int t) {
-      return t < n_tiles
-                 ? block_table[static_cast<int64_t>((start + t * kBlockN) >> page_log2) * p.bt_stride_page]
-                 : 0;
+    // A tile is one page (or part of one), or 1 << tile_pages_log2 whole pages.
+    const int tile_pages_log2 = SMALL_PAGES ? 6 - page_log2 : 0;
+    // The warps that copy: all four of a warpgroup on small pages, else its first.
+    const bool copies = SMALL_PAGES || warp == 0;
+    // A warp's pages of tiles t .. t + count - 1, lane l the page of tile t + (l >> tile_pages_log2)
+    // at its (l % tile pages)-th page; 0 past the sequence's tiles, and past the piece's end the
+    // last page again (those rows are masked and zeroed). The lanes read them side by side.
+    auto lane_page = [&](int t, int count) {
+      const int tt = t + (lane >> tile_pages_log2);
+      if ((lane >> tile_pages_log2) >= count || tt >= n_tiles) return 0;
+      const int r = (lane & ((1 << tile_pages_log2) - 1)) << page_log2;
+      const int key = min(start + tt * kBlockN + r, end - 1);
+      return block_table[static_cast<int64_t>(key >> page_log2) * p.bt_stride_page];
     };
-    // Tile t of this sequence from `page` into its stage (part tile n = n_before + t), 5 boxes on 5
-    // barriers.
-    auto issue_tile = [&](int t, int page) {
-      const uint32_t n = n_before + t;
-      const int st = n % kStages, key = start + t * kBlockN;
-      const int row0 = key & ((1 << page_log2) - 1);
+    // Tiles t .. t + count - 1 of this sequence into their stages (part tile n = n_before + t), 5
+    // boxes on 5 barriers, by the copying warps with `page` from lane_page. On small pages, a box a
+    // page and 128 codes: TMA takes one lane's copy at a time, so warp w lands boxes w and w + 4 of
+    // every page (bench/NOTES.md, v23); else warp 0 all five. Lane i first sets the bytes, for tile
+    // t + i, of the boxes its warp lands.
+    auto issue_tiles = [&](int t, int count, int page) {
+      constexpr int kBoxStep = SMALL_PAGES ? 4 : 1;
+      const int box0 = SMALL_PAGES ? warp : 0;
+      if (lane < count && t + lane < n_tiles) {
+        const int st = (n_before + t + lane) % kStages;
 #pragma unroll
-      for (int box = 0; box < kTileBoxes; ++box) {
-        ptx::mbarrier_arrive_expect_tx(full(st, box), kBoxBytes);
-        ptx::tma_load_3d(stage(st) + box * kBoxBytes, &k_map, full(st, box), box * kBoxCodes, row0,
-                         page, l2_policy);
+        for (int i = 0; i < kTileBoxes; i += kBoxStep)
+          if (box0 + i < kTileBoxes) ptx::mbarrier_arrive_expect_tx(full(st, box0 + i), kBoxBytes);
       }
+      __syncwarp();
+      const int tt = t + (lane >> tile_pages_log2);
+      if ((lane >> tile_pages_log2) >= count || tt >= n_tiles) return;
+      const int st = (n_before + tt) % kStages;
+      const int r = (lane & ((1 << tile_pages_log2) - 1)) << page_log2;
+      const int row0 = (start + tt * kBlockN + r) & ((1 << page_log2) - 1);
+#pragma unroll
+      for (int i = 0; i < kTileBoxes; i += kBoxStep)
+        if (box0 + i < kTileBoxes)
+          ptx::tma_load_3d(stage(st) + (box0 + i) * kBoxBytes + r * kBoxCodes, &k_map,
+                           full(st, box0 + i), (box0 + i) * kBoxCodes, row0, page, l2_policy);
     };
 
     ptx::named_barrier_sync(kBarAll, kThreads);  // the last sequence is done with Q and the ring
-    if (tid == 0)
-      for (int t = 0; t < min(kStages, n_tiles); ++t) issue_tile(t, page_of(t));
+    if (wg == 0 && copies) issue_tiles(0, kStages, lane_page(0, kStages));  // kStages x 8 pages at most
     // Q's codes: 64 rows x 36 chunks of 16 bytes; rows past rows_per_kv zero.
     for (int item = tid; item < kBlockM * 36; item += kThreads) {
       const int r = item / 36, ch = item % 36, m = m_base + r;
@@ -298,7 +321,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       wgmma::wait<0>();
     }
     const int n_pairs = (n_tiles + 1) / 2;
-    int next_pages[2];  // warpgroup 1's thread 0: the pages of the next pair's refills
+    int next_page = 0;  // warpgroup 1: its lane's page of the next pair's refills
     for (int jp = 0; jp < n_pairs; ++jp) {
       const int t0 = 2 * jp, t1 = t0 + 1;
       const bool has1 = t1 < n_tiles;
@@ -339,10 +362,9 @@ __global__ void __launch_bounds__(kThreads, 1)
           ptx::named_barrier_sync(kBarMax0, kThreads);
           // Both warpgroups are past the last pair: its tiles' stages take tiles t0 + 2, t1 + 2,
           // whose pages were read a pair ago (the read's latency off the path to max1).
-          if (ctid == 0) {
-            if (jp > 0 && t0 + 2 < n_tiles) issue_tile(t0 + 2, next_pages[0]);
-            if (jp > 0 && t1 + 2 < n_tiles) issue_tile(t1 + 2, next_pages[1]);
-            next_pages[0] = page_of(t0 + 4), next_pages[1] = page_of(t1 + 4);
+          if (copies) {
+            if (jp > 0) issue_tiles(t0 + 2, 2, next_page);
+            next_page = lane_page(t0 + 4, 2);
           }
           adopt(s_m0, s_a0, a, false);
           fold_tile_max_lazy(mx, row_max, bs, a1);

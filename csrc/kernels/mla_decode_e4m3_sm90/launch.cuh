@@ -6,17 +6,26 @@
 #include <stdint.h>
 
 #include "../common/sm90a_ready.h"
-#include "../mla_decode_sm90/launch.cuh"  // encode_paged_cache_map, tma_layout_ok
+#include "../mla_decode_sm90/launch.cuh"  // encode_paged_cache_map
 #include "kernel.cuh"
 #include "launch.h"
 
 namespace fmla {
 namespace mla_e4m3_sm90 {
 
-// The codes as [num_pages][page_size rows][576 bytes]; a box is 128 codes of 64 rows (the fifth
-// box's second half lies past column 576: zero-filled).
+// The codes as [num_pages][page_size rows][576 bytes]; a box is 128 codes of 64 rows, or of a
+// page's rows where pages are smaller (the fifth box's second half lies past column 576:
+// zero-filled).
 inline bool encode_code_map(const DecodeParams& p, CUtensorMap* map) {
-  return mla_sm90::encode_paged_cache_map(p, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, kBoxCodes, map);
+  return mla_sm90::encode_paged_cache_map(p, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, kBoxCodes,
+                                          p.page_size < kBlockN ? p.page_size : kBlockN, map);
+}
+
+// Pages TMA can tile here: a power of two of at least kMinPageRows rows, rows and pages laid out
+// as the cache's strides say.
+inline bool pages_fit(const DecodeParams& p) {
+  return p.page_size >= kMinPageRows && (p.page_size & (p.page_size - 1)) == 0 &&
+         p.k_stride_row >= kMlaHeadDimQK && p.k_stride_page >= p.k_stride_row * p.page_size;
 }
 
 }  // namespace mla_e4m3_sm90
@@ -25,18 +34,22 @@ inline bool launch_mla_decode_e4m3_sm90_impl(const DecodeParams& p, cudaStream_t
                                              cudaError_t* err) {
   using namespace mla_e4m3_sm90;
   // Query rows are read 16 codes at a time.
-  if (p.h_kv != 1 || p.descale_q == nullptr || !mla_sm90::tma_layout_ok(p) ||
+  if (p.h_kv != 1 || p.descale_q == nullptr || !pages_fit(p) ||
       reinterpret_cast<uintptr_t>(p.k) % 16 != 0 || p.k_stride_row % 16 != 0 ||
       p.k_stride_page % 16 != 0 || reinterpret_cast<uintptr_t>(p.q) % 16 != 0 ||
       p.q_stride_b % 16 != 0 || p.q_stride_s % 16 != 0 || p.q_stride_h % 16 != 0)
     return false;
   int device = 0;
   CUtensorMap map{};
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      !sm90a_kernel_ready<mla_decode_e4m3_sm90_kernel>(device, SmemLayout::kBytes) ||
-      !encode_code_map(p, &map))
+  if (cudaGetDevice(&device) != cudaSuccess || !encode_code_map(p, &map)) return false;
+  constexpr auto kSmallPages = mla_decode_e4m3_sm90_kernel<true>;
+  constexpr auto kLargePages = mla_decode_e4m3_sm90_kernel<false>;
+  const bool small_pages = p.page_size < kBlockN;
+  if (!(small_pages ? sm90a_kernel_ready<kSmallPages>(device, SmemLayout::kBytes)
+                    : sm90a_kernel_ready<kLargePages>(device, SmemLayout::kBytes)))
     return false;
-  mla_decode_e4m3_sm90_kernel<<<Place::grid(p), kThreads, SmemLayout::kBytes, stream>>>(p, map);
+  (small_pages ? kSmallPages : kLargePages)<<<Place::grid(p), kThreads, SmemLayout::kBytes, stream>>>(
+      p, map);
   *err = cudaGetLastError();
   return true;
 }

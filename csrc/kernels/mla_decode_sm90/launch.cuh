@@ -36,14 +36,15 @@ bool kernel_ready(int device) {
 // A paged MLA cache as [num_pages][page_size rows][576 elements of `type`, element_bytes each],
 // strides in elements; a box is box_cols elements of 64 rows, in the 128-byte swizzle.
 inline bool encode_paged_cache_map(const DecodeParams& p, CUtensorMapDataType type,
-                                   int element_bytes, int box_cols, CUtensorMap* map) {
+                                   int element_bytes, int box_cols, int box_rows,
+                                   CUtensorMap* map) {
   if (tensor_map_encoder() == nullptr) return false;
   const cuuint64_t dims[3] = {static_cast<cuuint64_t>(kMlaHeadDimQK),
                               static_cast<cuuint64_t>(p.page_size),
                               static_cast<cuuint64_t>(p.num_pages)};
   const cuuint64_t strides[2] = {static_cast<cuuint64_t>(p.k_stride_row) * element_bytes,
                                  static_cast<cuuint64_t>(p.k_stride_page) * element_bytes};
-  const cuuint32_t box[3] = {static_cast<cuuint32_t>(box_cols), static_cast<cuuint32_t>(kBlockN),
+  const cuuint32_t box[3] = {static_cast<cuuint32_t>(box_cols), static_cast<cuuint32_t>(box_rows),
                              1};
   const cuuint32_t element_strides[3] = {1, 1, 1};
   return tensor_map_encoder()(map, type, 3, const_cast<void*>(p.k), dims, strides, box,
@@ -58,7 +59,7 @@ bool encode_cache_map(const DecodeParams& p, CUtensorMap* map) {
   const CUtensorMapDataType type = std::is_same<Elem, __half>::value
                                        ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                        : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-  return encode_paged_cache_map(p, type, sizeof(Elem), kBoxCols, map);
+  return encode_paged_cache_map(p, type, sizeof(Elem), kBoxCols, kBlockN, map);
 }
 
 inline bool tma_layout_ok(const DecodeParams& p) {
