@@ -32,6 +32,7 @@ const CASES: Case[] = [
   { b: 1, sK: 5000, sQ: 1, hQ: 16, pageSize: 64, causal: false },
   { b: 3, sK: 700, varlen: true, sQ: 1, hQ: 128, pageSize: 256, causal: false, numSms: 5 },
   { b: 3, sK: 500, varlen: true, sQ: 2, hQ: 64, pageSize: 8, causal: true, numSms: 6 },
+  { b: 2, sK: 300, varlen: true, sQ: 1, hQ: 128, pageSize: 1, causal: false, numSms: 4 },
 ];
 const FORMATS: Fp8CacheFormat[] = ['fp8_ds_mla', 'fp8_e4m3'];
 
@@ -67,9 +68,9 @@ FORMATS.forEach((fp8, f) => {
 });
 
 // float8_e4m3fn queries over fp8_e4m3 (descaleQ): up to 32 rows a KV head the scores on the FP8
-// tensor cores (keys x rows kernel); more rows on pages of a power of two of 8+ tokens both
-// products on the codes (64-row e4m3 kernel: cases 4, 7 and 8), on other pages converted to bf16
-// as they load (case 3).
+// tensor cores (keys x rows kernel); more rows on pages of a power of two of tokens both products
+// on the codes (64-row e4m3 kernel: cases 4, 7, 8 and 9), on other pages converted to bf16 as
+// they load (case 3).
 CASES.forEach((c, i) => {
   test(
     `MLA decode over fp8_e4m3 with e4m3 queries, case ${i}: ${JSON.stringify(c)}`,

@@ -666,9 +666,9 @@ static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bo
 }
 
 // 64 query rows on TMA pages with e4m3 queries: both products on the codes (mla_decode_e4m3_sm90).
-// Pages of 64 (a box a tile) and of 16 and 8 tokens (a box a page).
+// Pages of 64 (a box a tile), of 16 and 8 tokens (a box a page) and of 1 (gathered rows).
 static void small_e4m3_case() {
-  for (int ps : {64, 16, 8}) {
+  for (int ps : {64, 16, 8, 1}) {
     Spec f;
     f.h_q = 32, f.s_q = 2, f.causal = true, f.page_size = ps, f.lens = {0, 5, 300, 130};
     f.name = "small mla fp8_e4m3 e4m3 q ps=" + std::to_string(ps) + " 64 rows (e4m3 kernel)";
@@ -688,11 +688,12 @@ static void suite_mla_fp8(bool quick) {
   const Variant variants[] = {{FMLA_KV_FORMAT_FP8_DS_MLA, false}, {FMLA_KV_FORMAT_FP8_E4M3, false},
                               {FMLA_KV_FORMAT_FP8_E4M3, true}};
   for (const Variant& v : variants)
-    for (int ps : {1, 16, 64, 7, 8, 32})
+    for (int ps : {1, 16, 64, 7, 8, 32, 2})
       for (const Shape& sh : shapes) {
         if (quick && ((sh.h_q == 32 && sh.s_q == 4) || ps == 7)) continue;
-        // Pages of 8 and 32: the 64-row e4m3 kernel's one-box-a-page loads (e4m3 queries).
-        if ((ps == 8 || ps == 32) && (!v.e4m3_q || quick)) continue;
+        // Pages of 8 and 32 (one TMA box a page) and of 2 (gathered rows): the 64-row e4m3
+        // kernel's loads (e4m3 queries).
+        if ((ps == 8 || ps == 32 || ps == 2) && (!v.e4m3_q || quick)) continue;
         Spec s;
         s.page_size = ps, s.s_q = sh.s_q, s.h_q = sh.h_q, s.causal = sh.causal;
         s.lens = {0, 1, 3, 70, 301, 1500};

@@ -22,16 +22,22 @@ constexpr int kTileBytes = kTileBoxes * kBoxBytes;
 // Codes 0..511 (the values, boxes 0-3) and the rotary codes' box: its k32 steps that hold codes.
 constexpr int kRotaryK32Steps = (kMlaHeadDimQK - (kTileBoxes - 1) * kBoxCodes) / 32;
 
-// Pages of 8 to 32 tokens (powers of two) land as one TMA box a page for each 128 codes: a page's
-// rows then fill whole 1024-byte atoms of the 128-byte swizzle (8 rows of 128 bytes), so the
-// boxes of a tile's pages tile its box exactly as one 64-row box would.
-constexpr int kMinPageRows = 8;
+// How a tile's codes land. Pages of 64+ tokens: TMA, 5 boxes of 64 rows, issued by one warp.
+// Pages of 8 to 32 tokens: one TMA box a page for each 128 codes (a page's rows fill whole
+// 1024-byte atoms of the 128-byte swizzle, 8 rows of 128 bytes, so the boxes of a tile's pages
+// tile its box exactly as one 64-row box would), issued by four warps. Pages of 1 to 4 tokens: a
+// thread a row, 16-byte cp.async copies into the swizzled layout. Powers of two only.
+enum class CodeLoad { kTmaTiles, kTmaPages, kGatherRows };
+constexpr int kMinPageRows = 8;  // TMA boxes
 
 // Four stages: the pair of tiles being multiplied and the next pair, whose copies then go out
 // about a pair before their scores are needed (Q 40 KB + 4 x 40 KB + P 16 KB fits 227 KB).
 constexpr int kStages = 4;
-// The first kStages tiles' pages are read by one warp, a lane a page.
+// The first kStages tiles' pages are read by one warp, a lane a page; gathered rows' by a
+// warpgroup, a thread a row of two tiles.
 static_assert(kStages * (kBlockN / kMinPageRows) <= 32, "a page a lane");
+constexpr int kGatherThreads = 2 * kBlockN;
+static_assert(kGatherThreads == 128, "a warpgroup gathers");
 
 // Named barriers (0 is __syncthreads): as the 16-bit kernel's seesaw, and kBarP0Free, warpgroup 1
 // done with P0 and the first tile's statistics of a pair, so warpgroup 0 may write the next pair's.

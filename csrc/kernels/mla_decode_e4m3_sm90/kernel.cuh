@@ -1,6 +1,7 @@
 // MLA decode on sm_90a over fp8_e4m3 caches with float8_e4m3fn queries, 64 query rows a block (for
-// more than 32 rows a KV head: h_q 64 or 128, or h_q 32 from s_q 2), pages TMA can tile: the
-// 16-bit TMA kernel's seesaw (mla_decode_sm90/kernel.cuh) with the codes used as they are.
+// more than 32 rows a KV head: h_q 64 or 128, or h_q 32 from s_q 2), pages of a power of two of
+// tokens: the 16-bit TMA kernel's seesaw (mla_decode_sm90/kernel.cuh) with the codes used as they
+// are. Tiles land by TMA (pages of 8+ tokens) or by cp.async (smaller pages; config.h).
 //   S = Q K^T        on the FP8 tensor cores, m64n64k32, Q's and the tile's codes in shared memory
 //   O^T += V^T P     f16, m64n64k16: A = V^T converted from the tile's codes in registers
 //                    (cvt.rn.f16x2.e4m3x2, exact), B = P (f16) in shared memory
@@ -31,9 +32,8 @@ namespace mla_e4m3_sm90 {
 // The 16-bit TMA kernel's grid order: the row groups that read the same tiles launch side by side.
 using Place = mla_sm90::BlockPlace<mla_sm90::KvLoad::kTmaPages>;
 
-// SMALL_PAGES: pages of 8 to 32 tokens, a tile's copies spread over a warpgroup's four warps (else
-// pages of 64 tokens or more, one warp's copies: a separate kernel, so that those stay as lean).
-template <bool SMALL_PAGES>
+// LOAD: how tiles land (config.h); a kernel each, so that the page-64 one stays as lean.
+template <CodeLoad LOAD>
 __global__ void __launch_bounds__(kThreads, 1)
     mla_decode_e4m3_sm90_kernel(const DecodeParams p, const __grid_constant__ CUtensorMap k_map) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -46,8 +46,10 @@ __global__ void __launch_bounds__(kThreads, 1)
   auto full = [&](int st, int box) { return base + L::kOffBars + (st * kTileBoxes + box) * 8; };
   auto stage = [&](int st) { return base + L::kOffStages + st * kTileBytes; };
   auto p_box = [&](int b) { return base + L::kOffP + b * kBoxBytes; };
-  if (tid == 0) {
-    for (int i = 0; i < kStages * kTileBoxes; ++i) ptx::mbarrier_init(base + L::kOffBars + i * 8, 1);
+  constexpr bool kGather = LOAD == CodeLoad::kGatherRows;
+  if (tid == 0) {  // a TMA fill: one arrival with its bytes; a gathered one: a warpgroup's
+    for (int i = 0; i < kStages * kTileBoxes; ++i)
+      ptx::mbarrier_init(base + L::kOffBars + i * 8, kGather ? kGatherThreads : 1);
     ptx::fence_mbarrier_init();
   }
   __syncthreads();
@@ -87,19 +89,57 @@ __global__ void __launch_bounds__(kThreads, 1)
     int mask_from = end;
     if (p.causal) mask_from = min(end, w.seqlen - p.s_q + 1);
     const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
-    // A tile is one page (or part of one), or 1 << tile_pages_log2 whole pages.
-    const int tile_pages_log2 = SMALL_PAGES ? 6 - page_log2 : 0;
-    // The warps that copy: all four of a warpgroup on small pages, else its first.
-    const bool copies = SMALL_PAGES || warp == 0;
-    // A warp's pages of tiles t .. t + count - 1, lane l the page of tile t + (l >> tile_pages_log2)
-    // at its (l % tile pages)-th page; 0 past the sequence's tiles, and past the piece's end the
-    // last page again (those rows are masked and zeroed). The lanes read them side by side.
+    // TMA pages: a tile is one page (or part of one), or 1 << tile_pages_log2 whole pages.
+    const int tile_pages_log2 = LOAD == CodeLoad::kTmaPages ? 6 - page_log2 : 0;
+    // The warps that copy: all four of a warpgroup but on pages of 64+ tokens, its first.
+    const bool copies = LOAD != CodeLoad::kTmaTiles || warp == 0;
+    // TMA: a warp's pages of tiles t .. t + count - 1, lane l the page of tile
+    // t + (l >> tile_pages_log2) at its (l % tile pages)-th page. Gathered rows: a warpgroup's
+    // pages of tiles t, t + 1, thread i the page of row i % 64 of tile t + i / 64. 0 past the
+    // sequence's tiles, and past the piece's end the last key's page (those rows are masked and
+    // zeroed). The threads read them side by side.
     auto lane_page = [&](int t, int count) {
-      const int tt = t + (lane >> tile_pages_log2);
-      if ((lane >> tile_pages_log2) >= count || tt >= n_tiles) return 0;
-      const int r = (lane & ((1 << tile_pages_log2) - 1)) << page_log2;
+      const int unit = kGather ? ctid / kBlockN : lane >> tile_pages_log2;
+      const int tt = t + unit;
+      if (unit >= count || tt >= n_tiles) return 0;
+      const int r = kGather ? ctid % kBlockN : (lane & ((1 << tile_pages_log2) - 1)) << page_log2;
       const int key = min(start + tt * kBlockN + r, end - 1);
       return block_table[static_cast<int64_t>(key >> page_log2) * p.bt_stride_page];
+    };
+    // Gathered rows, by a warpgroup: tiles t, t + 1 into their stages, thread i having read the
+    // page of row i % 64 of tile t + i / 64 into `page`; the pages go through shared memory
+    // (`slot` 0 or 1, synced on `bar`) so that 8 threads copy each 128-byte row segment (16-byte
+    // cp.async into the swizzled layout, zero past the piece's end). Each thread then arrives on
+    // each of the two tiles' 5 barriers once its copies have landed.
+    int* s_row_pages = reinterpret_cast<int*>(smem + L::kOffRowPages);
+    auto gather_rows = [&](int t, int page, int slot, int bar) {
+      s_row_pages[slot * kGatherThreads + ctid] = page;
+      ptx::named_barrier_sync(bar, kGatherThreads);
+      const int chunk = ctid % 8;
+#pragma unroll 1
+      for (int j = 0; j < 8; ++j) {  // rows ctid / 8 + 16 j of the pair (tile t for j < 4)
+        const int pair_row = ctid / 8 + 16 * j, tt = t + j / 4, r = pair_row % kBlockN;
+        if (tt >= n_tiles) break;
+        const int key = start + tt * kBlockN + r;
+        const int bytes = key < end ? 16 : 0;
+        const uint8_t* src = static_cast<const uint8_t*>(p.k) +
+                             static_cast<int64_t>(s_row_pages[slot * kGatherThreads + pair_row]) * p.k_stride_page +
+                             static_cast<int64_t>(min(key, end - 1) & (p.page_size - 1)) * p.k_stride_row +
+                             chunk * 16;
+        const uint32_t dst = stage((n_before + tt) % kStages) + box_offset(r, chunk);
+#pragma unroll
+        for (int box = 0; box < kTileBoxes - 1; ++box)
+          ptx::cp_async_16(dst + box * kBoxBytes, src + box * kBoxCodes, bytes);
+        if (chunk < (kMlaHeadDimQK - (kTileBoxes - 1) * kBoxCodes) / 16)  // the rotary codes
+          ptx::cp_async_16(dst + (kTileBoxes - 1) * kBoxBytes, src + (kTileBoxes - 1) * kBoxCodes,
+                           bytes);
+      }
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+        if (t + i < n_tiles)
+#pragma unroll
+          for (int box = 0; box < kTileBoxes; ++box)
+            ptx::cp_async_mbarrier_arrive_noinc(full((n_before + t + i) % kStages, box));
     };
     // Tiles t .. t + count - 1 of this sequence into their stages (part tile n = n_before + t), 5
     // boxes on 5 barriers, by the copying warps with `page` from lane_page. On small pages, a box a
@@ -107,8 +147,12 @@ __global__ void __launch_bounds__(kThreads, 1)
     // every page (bench/NOTES.md, v23); else warp 0 all five. Lane i first sets the bytes, for tile
     // t + i, of the boxes its warp lands.
     auto issue_tiles = [&](int t, int count, int page) {
-      constexpr int kBoxStep = SMALL_PAGES ? 4 : 1;
-      const int box0 = SMALL_PAGES ? warp : 0;
+      if constexpr (kGather) {  // count 2, warpgroup 1
+        gather_rows(t, page, 0, kBarWg1);
+        return;
+      }
+      constexpr int kBoxStep = LOAD == CodeLoad::kTmaPages ? 4 : 1;
+      const int box0 = LOAD == CodeLoad::kTmaPages ? warp : 0;
       if (lane < count && t + lane < n_tiles) {
         const int st = (n_before + t + lane) % kStages;
 #pragma unroll
@@ -129,7 +173,14 @@ __global__ void __launch_bounds__(kThreads, 1)
     };
 
     ptx::named_barrier_sync(kBarAll, kThreads);  // the last sequence is done with Q and the ring
-    if (wg == 0 && copies) issue_tiles(0, kStages, lane_page(0, kStages));  // kStages x 8 pages at most
+    if (wg == 0 && copies) {
+      if constexpr (kGather) {
+        gather_rows(0, lane_page(0, 2), 0, kBarWg0);
+        gather_rows(2, lane_page(2, 2), 1, kBarWg0);
+      } else {
+        issue_tiles(0, kStages, lane_page(0, kStages));  // kStages x 8 pages at most
+      }
+    }
     // Q's codes: 64 rows x 36 chunks of 16 bytes; rows past rows_per_kv zero.
     for (int item = tid; item < kBlockM * 36; item += kThreads) {
       const int r = item / 36, ch = item % 36, m = m_base + r;
@@ -163,6 +214,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
       for (int box = 0; box < kTileBoxes; ++box) {
         ptx::mbarrier_wait(full(st, box), parity);
+        if constexpr (kGather) wgmma::fence_proxy_async();  // cp.async wrote it (generic proxy)
 #pragma unroll
         for (int k = 0; k < (box < kTileBoxes - 1 ? kBoxCodes / 32 : kRotaryK32Steps); ++k) {
           const uint32_t kb = (box * kBoxBytes + k * 32) >> 4;

@@ -21,11 +21,23 @@ inline bool encode_code_map(const DecodeParams& p, CUtensorMap* map) {
                                           p.page_size < kBlockN ? p.page_size : kBlockN, map);
 }
 
-// Pages TMA can tile here: a power of two of at least kMinPageRows rows, rows and pages laid out
-// as the cache's strides say.
+// Pages of a power of two of tokens, rows and pages laid out as the cache's strides say.
 inline bool pages_fit(const DecodeParams& p) {
-  return p.page_size >= kMinPageRows && (p.page_size & (p.page_size - 1)) == 0 &&
+  return p.page_size >= 1 && (p.page_size & (p.page_size - 1)) == 0 &&
          p.k_stride_row >= kMlaHeadDimQK && p.k_stride_page >= p.k_stride_row * p.page_size;
+}
+
+inline CodeLoad code_load(int page_size) {
+  if (page_size >= kBlockN) return CodeLoad::kTmaTiles;
+  return page_size >= kMinPageRows ? CodeLoad::kTmaPages : CodeLoad::kGatherRows;
+}
+
+template <CodeLoad LOAD>
+bool launch_with(const DecodeParams& p, const CUtensorMap& map, int device, cudaStream_t stream) {
+  if (!sm90a_kernel_ready<mla_decode_e4m3_sm90_kernel<LOAD>>(device, SmemLayout::kBytes))
+    return false;
+  mla_decode_e4m3_sm90_kernel<LOAD><<<Place::grid(p), kThreads, SmemLayout::kBytes, stream>>>(p, map);
+  return true;
 }
 
 }  // namespace mla_e4m3_sm90
@@ -40,16 +52,23 @@ inline bool launch_mla_decode_e4m3_sm90_impl(const DecodeParams& p, cudaStream_t
       p.q_stride_b % 16 != 0 || p.q_stride_s % 16 != 0 || p.q_stride_h % 16 != 0)
     return false;
   int device = 0;
-  CUtensorMap map{};
-  if (cudaGetDevice(&device) != cudaSuccess || !encode_code_map(p, &map)) return false;
-  constexpr auto kSmallPages = mla_decode_e4m3_sm90_kernel<true>;
-  constexpr auto kLargePages = mla_decode_e4m3_sm90_kernel<false>;
-  const bool small_pages = p.page_size < kBlockN;
-  if (!(small_pages ? sm90a_kernel_ready<kSmallPages>(device, SmemLayout::kBytes)
-                    : sm90a_kernel_ready<kLargePages>(device, SmemLayout::kBytes)))
-    return false;
-  (small_pages ? kSmallPages : kLargePages)<<<Place::grid(p), kThreads, SmemLayout::kBytes, stream>>>(
-      p, map);
+  if (cudaGetDevice(&device) != cudaSuccess) return false;
+  CUtensorMap map{};  // the gather kernel never reads it
+  const CodeLoad load = code_load(p.page_size);
+  if (load != CodeLoad::kGatherRows && !encode_code_map(p, &map)) return false;
+  bool launched = false;
+  switch (load) {
+    case CodeLoad::kTmaTiles:
+      launched = launch_with<CodeLoad::kTmaTiles>(p, map, device, stream);
+      break;
+    case CodeLoad::kTmaPages:
+      launched = launch_with<CodeLoad::kTmaPages>(p, map, device, stream);
+      break;
+    case CodeLoad::kGatherRows:
+      launched = launch_with<CodeLoad::kGatherRows>(p, map, device, stream);
+      break;
+  }
+  if (!launched) return false;
   *err = cudaGetLastError();
   return true;
 }

@@ -10,7 +10,7 @@ namespace fmla {
 
 // Launches the kernel and returns true (*err: the launch status) when it runs this problem: one
 // latent KV head, float8_e4m3fn queries (p.descale_q set) over an fp8_e4m3 cache (p.k and its
-// strides in bytes), pages TMA can tile (a power of two of at least 8 tokens), 16-byte aligned
+// strides in bytes), pages of a power of two of tokens, 16-byte aligned
 // cache and query rows, an sm_90 device and this library's sm_90a code for it. Otherwise returns false, having done
 // nothing. Output bf16.
 bool launch_mla_decode_e4m3_sm90(const DecodeParams& p, cudaStream_t stream, cudaError_t* err);

@@ -17,7 +17,9 @@ struct SmemLayout {
   // Whether a warp's rows moved their max (a factor other than 1): a byte for each warp of each
   // warpgroup, read as one word per warpgroup, so a rescale can be skipped on one load.
   static constexpr int kOffMoved = kOffStats + kStatArrays * kBlockM * 4;
-  static constexpr int kOffBars = kOffMoved + 8;
+  // Gathered rows: the pages of the rows being copied, two slots of two tiles (a row an int).
+  static constexpr int kOffRowPages = kOffMoved + 8;
+  static constexpr int kOffBars = kOffRowPages + 2 * kGatherThreads * 4;
   static constexpr int kBytes = kOffBars + kStages * kTileBoxes * 8;  // full[stage][box]
 };
 static_assert(SmemLayout::kOffStages % 1024 == 0 && SmemLayout::kOffP % 1024 == 0,
