@@ -26,15 +26,16 @@ constexpr int kRotaryK32Steps = (kMlaHeadDimQK - (kTileBoxes - 1) * kBoxCodes) /
 // Pages of 8 to 32 tokens: one TMA box a page for each 128 codes (a page's rows fill whole
 // 1024-byte atoms of the 128-byte swizzle, 8 rows of 128 bytes, so the boxes of a tile's pages
 // tile its box exactly as one 64-row box would), issued by four warps. Pages of 1 to 4 tokens: a
-// thread a row, 16-byte cp.async copies into the swizzled layout. Powers of two only.
+// warpgroup gathers the rows with 16-byte cp.async into the swizzled layout, 8 threads a 128-byte
+// row segment. Powers of two only.
 enum class CodeLoad { kTmaTiles, kTmaPages, kGatherRows };
 constexpr int kMinPageRows = 8;  // TMA boxes
 
 // Four stages: the pair of tiles being multiplied and the next pair, whose copies then go out
 // about a pair before their scores are needed (Q 40 KB + 4 x 40 KB + P 16 KB fits 227 KB).
 constexpr int kStages = 4;
-// The first kStages tiles' pages are read by one warp, a lane a page; gathered rows' by a
-// warpgroup, a thread a row of two tiles.
+// The first kStages tiles' pages are read by one warp, a lane a page; the pages of gathered rows
+// by a warpgroup, a thread a row of a pair of tiles.
 static_assert(kStages * (kBlockN / kMinPageRows) <= 32, "a page a lane");
 constexpr int kGatherThreads = 2 * kBlockN;
 static_assert(kGatherThreads == 128, "a warpgroup gathers");

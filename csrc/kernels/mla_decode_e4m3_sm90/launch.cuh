@@ -27,16 +27,19 @@ inline bool pages_fit(const DecodeParams& p) {
          p.k_stride_row >= kMlaHeadDimQK && p.k_stride_page >= p.k_stride_row * p.page_size;
 }
 
+// How tiles land for this page size (config.h).
 inline CodeLoad code_load(int page_size) {
   if (page_size >= kBlockN) return CodeLoad::kTmaTiles;
   return page_size >= kMinPageRows ? CodeLoad::kTmaPages : CodeLoad::kGatherRows;
 }
 
+// The kernel for LOAD, if this device runs this library's sm_90a code.
 template <CodeLoad LOAD>
 bool launch_with(const DecodeParams& p, const CUtensorMap& map, int device, cudaStream_t stream) {
   if (!sm90a_kernel_ready<mla_decode_e4m3_sm90_kernel<LOAD>>(device, SmemLayout::kBytes))
     return false;
-  mla_decode_e4m3_sm90_kernel<LOAD><<<Place::grid(p), kThreads, SmemLayout::kBytes, stream>>>(p, map);
+  mla_decode_e4m3_sm90_kernel<LOAD>
+      <<<Place::grid(p), kThreads, SmemLayout::kBytes, stream>>>(p, map);
   return true;
 }
 

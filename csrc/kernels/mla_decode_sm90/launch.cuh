@@ -34,7 +34,7 @@ bool kernel_ready(int device) {
 }
 
 // A paged MLA cache as [num_pages][page_size rows][576 elements of `type`, element_bytes each],
-// strides in elements; a box is box_cols elements of 64 rows, in the 128-byte swizzle.
+// strides in elements; a box is box_cols elements of box_rows rows, in the 128-byte swizzle.
 inline bool encode_paged_cache_map(const DecodeParams& p, CUtensorMapDataType type,
                                    int element_bytes, int box_cols, int box_rows,
                                    CUtensorMap* map) {
