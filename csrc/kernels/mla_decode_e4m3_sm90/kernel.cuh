@@ -47,9 +47,14 @@ __global__ void __launch_bounds__(kThreads, 1)
   auto stage = [&](int st) { return base + L::kOffStages + st * kTileBytes; };
   auto p_box = [&](int b) { return base + L::kOffP + b * kBoxBytes; };
   constexpr bool kGather = LOAD == CodeLoad::kGatherRows;
-  if (tid == 0) {  // a TMA fill: one arrival with its bytes; a gathered one: a warpgroup's
-    for (int i = 0; i < kStages * kTileBoxes; ++i)
-      ptx::mbarrier_init(base + L::kOffBars + i * 8, kGather ? kGatherThreads : 1);
+  // A TMA fill: one arrival with its bytes (on small pages, the rotary box's: one a warp); a
+  // gathered one: a warpgroup's.
+  if (tid == 0) {
+    for (int i = 0; i < kStages * kTileBoxes; ++i) {
+      const bool rotary = i % kTileBoxes == kTileBoxes - 1;
+      ptx::mbarrier_init(base + L::kOffBars + i * 8,
+                         kGather ? kGatherThreads : (LOAD == CodeLoad::kTmaPages && rotary ? 4 : 1));
+    }
     ptx::fence_mbarrier_init();
   }
   __syncthreads();
@@ -142,34 +147,56 @@ __global__ void __launch_bounds__(kThreads, 1)
             ptx::cp_async_mbarrier_arrive_noinc(full((n_before + t + i) % kStages, box));
     };
     // Tiles t .. t + count - 1 of this sequence into their stages (part tile n = n_before + t), 5
-    // boxes on 5 barriers, by the copying warps with `page` from lane_page. On small pages, a box a
-    // page and 128 codes: TMA takes one lane's copy at a time, so warp w lands boxes w and w + 4 of
-    // every page (bench/NOTES.md, v23); else warp 0 all five. Lane i first sets the bytes, for tile
-    // t + i, of the boxes its warp lands.
+    // boxes on 5 barriers, by the copying warps with `page` from lane_page; lane i first sets the
+    // bytes, for tile t + i, of the boxes its warp lands. On small pages, a box a page and 128
+    // codes: TMA takes one lane's copy at a time, so the copies are spread over four warps
+    // (bench/NOTES.md, v23); else warp 0 lands all five boxes.
     auto issue_tiles = [&](int t, int count, int page) {
       if constexpr (kGather) {  // count 2, warpgroup 1
         gather_rows(t, page, 0, kBarWg1);
         return;
       }
-      constexpr int kBoxStep = LOAD == CodeLoad::kTmaPages ? 4 : 1;
-      const int box0 = LOAD == CodeLoad::kTmaPages ? warp : 0;
+      if constexpr (LOAD == CodeLoad::kTmaTiles) {  // warp 0: every box, lane i tile t + i
+        if (lane < count && t + lane < n_tiles) {
+          const int st = (n_before + t + lane) % kStages;
+#pragma unroll
+          for (int box = 0; box < kTileBoxes; ++box)
+            ptx::mbarrier_arrive_expect_tx(full(st, box), kBoxBytes);
+        }
+        __syncwarp();
+        const int tt = t + lane;
+        if (lane >= count || tt >= n_tiles) return;
+        const int st = (n_before + tt) % kStages;
+        const int row0 = (start + tt * kBlockN) & ((1 << page_log2) - 1);
+#pragma unroll
+        for (int box = 0; box < kTileBoxes; ++box)
+          ptx::tma_load_3d(stage(st) + box * kBoxBytes, &k_map, full(st, box), box * kBoxCodes,
+                           row0, page, l2_policy);
+        return;
+      }
+      // Small pages: warp w lands value box w of every page, and the rotary box (half a box of
+      // codes) of the tile's pages i with i % 4 == w; the rotary box's barrier takes an arrival
+      // from each warp with the bytes of its pages.
+      constexpr int kRotaryBox = kTileBoxes - 1;
+      static_assert(kRotaryBox == 4, "four warps, four value boxes");
+      const int tile_pages = 1 << tile_pages_log2;
       if (lane < count && t + lane < n_tiles) {
         const int st = (n_before + t + lane) % kStages;
-#pragma unroll
-        for (int i = 0; i < kTileBoxes; i += kBoxStep)
-          if (box0 + i < kTileBoxes) ptx::mbarrier_arrive_expect_tx(full(st, box0 + i), kBoxBytes);
+        const int my_pages = (tile_pages - warp + 3) / 4;
+        ptx::mbarrier_arrive_expect_tx(full(st, warp), kBoxBytes);
+        ptx::mbarrier_arrive_expect_tx(full(st, kRotaryBox),
+                                       my_pages * (kBoxBytes >> tile_pages_log2));
       }
       __syncwarp();
       const int tt = t + (lane >> tile_pages_log2);
       if ((lane >> tile_pages_log2) >= count || tt >= n_tiles) return;
       const int st = (n_before + tt) % kStages;
-      const int r = (lane & ((1 << tile_pages_log2) - 1)) << page_log2;
-      const int row0 = (start + tt * kBlockN + r) & ((1 << page_log2) - 1);
-#pragma unroll
-      for (int i = 0; i < kTileBoxes; i += kBoxStep)
-        if (box0 + i < kTileBoxes)
-          ptx::tma_load_3d(stage(st) + (box0 + i) * kBoxBytes + r * kBoxCodes, &k_map,
-                           full(st, box0 + i), (box0 + i) * kBoxCodes, row0, page, l2_policy);
+      const int page_in_tile = lane & (tile_pages - 1), r = page_in_tile << page_log2;
+      ptx::tma_load_3d(stage(st) + warp * kBoxBytes + r * kBoxCodes, &k_map, full(st, warp),
+                       warp * kBoxCodes, 0, page, l2_policy);
+      if (page_in_tile % 4 == warp)
+        ptx::tma_load_3d(stage(st) + kRotaryBox * kBoxBytes + r * kBoxCodes, &k_map,
+                         full(st, kRotaryBox), kRotaryBox * kBoxCodes, 0, page, l2_policy);
     };
 
     ptx::named_barrier_sync(kBarAll, kThreads);  // the last sequence is done with Q and the ring
