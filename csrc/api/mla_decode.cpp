@@ -60,9 +60,8 @@ extern "C" fmla_status fmla_mla_decode(const fmla_tensor* q, const fmla_tensor* 
 // converts codes in registers and pads nothing (e4m3 queries: the scores on the FP8 tensor cores).
 // More rows: e4m3 queries over fp8_e4m3 on pages of a power of two of tokens take the 64-row
 // kernel that keeps both products on the codes (kernels/mla_decode_e4m3_sm90/); the rest the
-// 64-row sm_90a kernel
-// with the dequantizing producer (e4m3 queries converted to bf16 as they load). Then the combine;
-// no other kernel reads FP8 MLA caches.
+// 64-row sm_90a kernel with the dequantizing producer (e4m3 queries converted to bf16 as they
+// load). Then the combine; no other kernel reads FP8 MLA caches.
 template <typename Query, MlaCache CACHE>
 static fmla_status dispatch_fp8(const DecodeParams& p, void* stream) {
   using Elem = mla_fp8_sm90::ComputeElem<Query>;

@@ -63,13 +63,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int32_t* meta = p.sched + part * kMetadataInts;
   const float scale_log2 = p.scale_log2 * *p.descale_k * *p.descale_q;
   const float value_scale = *p.descale_k;
-  float* stats = reinterpret_cast<float*>(smem + L::kOffStats);
-  float* s_m0 = stats;
-  float* s_a0 = stats + kBlockM;
-  float* s_m1 = stats + 2 * kBlockM;
-  float* s_a1 = stats + 3 * kBlockM;
-  float* s_sum = stats + 4 * kBlockM;  // [wg][row]
-  float* s_mfin = stats + 6 * kBlockM;
+  const mla_sm90::PairStats stats(smem + L::kOffStats);
+  float* s_mfin = reinterpret_cast<float*>(smem + L::kOffMaxima);
   int my_row[2];                       // rows of the S accumulator (both warpgroups alike)
   my_row[0] = warp * 16 + g;
   my_row[1] = my_row[0] + 8;
@@ -341,6 +336,19 @@ __global__ void __launch_bounds__(kThreads, 1)
         store_p_of(s, scale_log2, bs, b, psum);
       }
     };
+    // This warpgroup's tile b (= wg) of the pair, with its row maxima mx: the running maxima
+    // folded (factors into a), published for the other warpgroup (kBarMax0 + b), then P into box
+    // b and its row sums, released once all four warps have stored theirs (kBarP0 + b).
+    auto share_tile = [&](int b, const float (&s)[32], bool masked, int tile_start,
+                          const float (&mx)[2], float (&a)[2], float (&psum)[2]) {
+      float bs[2];
+      fold_tile_max_lazy(mx, row_max, bs, a);
+      publish(a, b == 0 ? stats.m0 : stats.m1, b == 0 ? stats.a0 : stats.a1);
+      ptx::named_barrier_arrive(b == 0 ? kBarMax0 : kBarMax1, kThreads);
+      store_p(s, masked, tile_start, bs, b, psum);
+      ptx::named_barrier_sync(b == 0 ? kBarWg0 : kBarWg1, 128);  // P and a of all four warps
+      ptx::named_barrier_arrive(b == 0 ? kBarP0 : kBarP1, kThreads);
+    };
     // O^T rows (query rows 8 jn + 2 c + {0, 1}) times the factors f[row] that warpgroup `from`
     // published; skipped where none of its rows moved (the maxima settled: most tiles).
     auto rescale_cols = [&](const float* f, int from) {
@@ -407,26 +415,21 @@ __global__ void __launch_bounds__(kThreads, 1)
       const int start0 = start + t0 * kBlockN, start1 = start0 + kBlockN;
       const uint32_t n0 = n_before + t0, n1 = n0 + 1;
       if (wg == 0) {
-        float mx[2], bs[2], a0[2], psum[2];
+        float mx[2], a0[2], psum[2];
         const bool masked = masked_tile(n0, start0);
         tile_max(s, masked, start0, mx);
         if (jp > 0) ptx::named_barrier_sync(kBarP0Free, kThreads);
-        fold_tile_max_lazy(mx, row_max, bs, a0);
-        publish(a0, s_m0, s_a0);
-        ptx::named_barrier_arrive(kBarMax0, kThreads);
-        store_p(s, masked, start0, bs, 0, psum);
-        ptx::named_barrier_sync(kBarWg0, 128);  // P0 and a0 of all four warps
-        ptx::named_barrier_arrive(kBarP0, kThreads);
+        share_tile(0, s, masked, start0, mx, a0, psum);
         row_sum[0] = row_sum[0] * a0[0] + psum[0];
         row_sum[1] = row_sum[1] * a0[1] + psum[1];
-        rescale_cols(s_a0, 0);
+        rescale_cols(stats.a0, 0);
         products(n0, 0);
         wgmma::wait<0>();
         if (has1) {
           ptx::named_barrier_sync(kBarMax1, kThreads);
           float a1[2];
-          adopt(s_m1, s_a1, a1, true);
-          rescale_cols(s_a1, 1);
+          adopt(stats.m1, stats.a1, a1, true);
+          rescale_cols(stats.a1, 1);
           ptx::named_barrier_sync(kBarP1, kThreads);
           products(n1, 1);
           if (t0 + 2 < n_tiles) issue_scores(s, n0 + 2);
@@ -435,7 +438,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       } else {
         float a[2];
         if (has1) {
-          float mx[2], bs[2], a1[2], psum[2];
+          float mx[2], a1[2], psum[2];
           const bool masked = masked_tile(n1, start1);
           tile_max(s, masked, start1, mx);
           ptx::named_barrier_sync(kBarMax0, kThreads);
@@ -445,28 +448,23 @@ __global__ void __launch_bounds__(kThreads, 1)
             if (jp > 0) issue_tiles(t0 + 2, 2, next_page);
             next_page = lane_page(t0 + 4, 2);
           }
-          adopt(s_m0, s_a0, a, false);
-          fold_tile_max_lazy(mx, row_max, bs, a1);
-          publish(a1, s_m1, s_a1);
-          ptx::named_barrier_arrive(kBarMax1, kThreads);
-          store_p(s, masked, start1, bs, 1, psum);
-          ptx::named_barrier_sync(kBarWg1, 128);  // P1 and a1 of all four warps
-          ptx::named_barrier_arrive(kBarP1, kThreads);
+          adopt(stats.m0, stats.a0, a, false);
+          share_tile(1, s, masked, start1, mx, a1, psum);
           row_sum[0] = row_sum[0] * a[0] * a1[0] + psum[0];
           row_sum[1] = row_sum[1] * a[1] * a1[1] + psum[1];
-          rescale_cols(s_a0, 0);
+          rescale_cols(stats.a0, 0);
           ptx::named_barrier_sync(kBarP0, kThreads);
           products(n0, 0);
           wgmma::wait<0>();
           if (jp + 1 < n_pairs) ptx::named_barrier_arrive(kBarP0Free, kThreads);
-          rescale_cols(s_a1, 1);
+          rescale_cols(stats.a1, 1);
           products(n1, 1);
           if (t1 + 2 < n_tiles) issue_scores(s, n1 + 2);
           wgmma::wait<0>();
         } else {  // the piece's last tile is a tile 0
           ptx::named_barrier_sync(kBarMax0, kThreads);
-          adopt(s_m0, s_a0, a, true);
-          rescale_cols(s_a0, 0);
+          adopt(stats.m0, stats.a0, a, true);
+          rescale_cols(stats.a0, 0);
           ptx::named_barrier_sync(kBarP0, kThreads);
           products(n0, 0);
           wgmma::wait<0>();  // the piece's last pair: nothing to free
@@ -480,7 +478,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     for (int x = 0; x < 2; ++x) {
       row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 1);
       row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 2);
-      if (c == 0) s_sum[wg * kBlockM + my_row[x]] = row_sum[x];
+      if (c == 0) stats.sum[wg * kBlockM + my_row[x]] = row_sum[x];
     }
     if (wg == 0 && c == 0) {  // the running maxima for the lse (wg 0's final row_max is the pair's)
 #pragma unroll
@@ -494,7 +492,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       for (int e2 = 0; e2 < 2; ++e2) {
         const int n = 8 * jn + 2 * c + e2, m = m_base + n;
         if (m >= p.rows_per_kv) continue;
-        const float sum = s_sum[n] + s_sum[kBlockM + n];
+        const float sum = stats.sum[n] + stats.sum[kBlockM + n];
         const bool empty = !(sum > 0.f);
         const float inv = empty ? 0.f : value_scale / sum;
         float v[8];

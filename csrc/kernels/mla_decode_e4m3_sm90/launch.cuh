@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "../common/sm90a_ready.h"
-#include "../mla_decode_sm90/launch.cuh"  // encode_paged_cache_map
+#include "../mla_decode_sm90/launch.cuh"  // encode_paged_cache_map, paged_strides_fit
 #include "kernel.cuh"
 #include "launch.h"
 
@@ -21,10 +21,10 @@ inline bool encode_code_map(const DecodeParams& p, CUtensorMap* map) {
                                           p.page_size < kBlockN ? p.page_size : kBlockN, map);
 }
 
-// Pages of a power of two of tokens, rows and pages laid out as the cache's strides say.
+// Pages of a power of two of tokens, laid out as the cache's strides say.
 inline bool pages_fit(const DecodeParams& p) {
   return p.page_size >= 1 && (p.page_size & (p.page_size - 1)) == 0 &&
-         p.k_stride_row >= kMlaHeadDimQK && p.k_stride_page >= p.k_stride_row * p.page_size;
+         mla_sm90::paged_strides_fit(p);
 }
 
 // How tiles land for this page size (config.h).

@@ -175,12 +175,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
   using L = SmemLayout;
   const int lane = tid % 32, warp = (tid / 32) % 4, ctid = tid % 128;
   const int part = BlockPlace<LOAD>::part(), g = blockIdx.y, m_base = BlockPlace<LOAD>::m_base();
-  float* stats = reinterpret_cast<float*>(smem + L::kOffStats);
-  float* s_m0 = stats;
-  float* s_a0 = stats + kBlockM;
-  float* s_m1 = stats + 2 * kBlockM;
-  float* s_a1 = stats + 3 * kBlockM;
-  float* s_sum = stats + 4 * kBlockM;  // [wg][row]
+  const PairStats stats(smem + L::kOffStats);
   // fp8_e4m3: the cache's one scale folded out of the products (docs/fp8-kv-cache.md), into the
   // scores' and, for the values (the same latent rows), into the output.
   // e4m3 queries (p.descale_q): their scale too.
@@ -430,7 +425,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         float mx[2], base[2], a0[2], psum[2];
         const bool logits = finish_scores(s, 0, start0);
         tile_max(s, logits, mx);
-        update_max(mx, base, a0, s_m0, s_a0);
+        update_max(mx, base, a0, stats.m0, stats.a0);
         ptx::named_barrier_arrive(kBarMax0, kConsumerThreads);
         exp_scores(s, logits ? 1.f : scale_log2, base, psum);
         const float one[2] = {1.f, 1.f};
@@ -447,8 +442,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           ptx::named_barrier_sync(kBarMax1, kConsumerThreads);
 #pragma unroll
           for (int x = 0; x < 2; ++x) {
-            a1[x] = s_a1[my_row[x]];
-            row_max[x] = s_m1[my_row[x]];
+            a1[x] = stats.a1[my_row[x]];
+            row_max[x] = stats.m1[my_row[x]];
           }
           if (__any_sync(0xffffffffu, a1[0] != 1.f || a1[1] != 1.f)) pack_p(s, a1, pa);
         }
@@ -483,10 +478,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           ptx::named_barrier_sync(kBarMax0, kConsumerThreads);
 #pragma unroll
           for (int x = 0; x < 2; ++x) {
-            a[x] = s_a0[my_row[x]];
-            row_max[x] = s_m0[my_row[x]];
+            a[x] = stats.a0[my_row[x]];
+            row_max[x] = stats.m0[my_row[x]];
           }
-          update_max(mx, base, a1, s_m1, s_a1);
+          update_max(mx, base, a1, stats.m1, stats.a1);
           ptx::named_barrier_arrive(kBarMax1, kConsumerThreads);
           exp_scores(s, logits ? 1.f : scale_log2, base, psum);
           const float one[2] = {1.f, 1.f};
@@ -516,8 +511,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           ptx::named_barrier_sync(kBarMax0, kConsumerThreads);
 #pragma unroll
           for (int x = 0; x < 2; ++x) {
-            a[x] = s_a0[my_row[x]];
-            row_max[x] = s_m0[my_row[x]];
+            a[x] = stats.a0[my_row[x]];
+            row_max[x] = stats.m0[my_row[x]];
           }
           rescale(a);
           ptx::named_barrier_sync(kBarP0, kConsumerThreads);
@@ -534,7 +529,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     for (int x = 0; x < 2; ++x) {
       row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 1);
       row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 2);
-      if (lane % 4 == 0) s_sum[wg * kBlockM + my_row[x]] = row_sum[x];
+      if (lane % 4 == 0) stats.sum[wg * kBlockM + my_row[x]] = row_sum[x];
     }
     // Each warpgroup publishes its sums and waits for the other's (the P exchange's pattern).
     ptx::named_barrier_arrive(wg == 0 ? kBarSum0 : kBarSum1, kConsumerThreads);
@@ -544,7 +539,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     for (int x = 0; x < 2; ++x) {
       const int m = m_base + my_row[x];
       if (m >= p.rows_per_kv) continue;
-      const float sum = row_sum[x] + s_sum[(1 - wg) * kBlockM + my_row[x]];
+      const float sum = row_sum[x] + stats.sum[(1 - wg) * kBlockM + my_row[x]];
       const bool empty = !(sum > 0.f);
       const float inv = empty ? 0.f : value_scale / sum;
       const float lse2 = empty ? 0.f : row_max[x] + log2f(sum);

@@ -62,9 +62,13 @@ bool encode_cache_map(const DecodeParams& p, CUtensorMap* map) {
   return encode_paged_cache_map(p, type, sizeof(Elem), kBoxCols, kBlockN, map);
 }
 
+// Rows and pages laid out as the cache's strides say: a row's 576 columns, then a page's rows.
+inline bool paged_strides_fit(const DecodeParams& p) {
+  return p.k_stride_row >= kMlaHeadDimQK && p.k_stride_page >= p.k_stride_row * p.page_size;
+}
+
 inline bool tma_layout_ok(const DecodeParams& p) {
-  return mla_pages_fit_tma(p.page_size) && p.k_stride_row >= kMlaHeadDimQK &&
-         p.k_stride_page >= p.k_stride_row * p.page_size;
+  return mla_pages_fit_tma(p.page_size) && paged_strides_fit(p);
 }
 
 // The producer forms a row's address from byte strides of 32 bits (kernel.cuh, produce_rows).
@@ -92,13 +96,15 @@ bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t 
         !encode_cache_map<Elem>(p, &map))
       return false;
     mla_decode_sm90_kernel<Elem, KvLoad::kTmaPages, MlaCache::k16Bit>
-        <<<BlockPlace<KvLoad::kTmaPages>::grid(p), threads_for(KvLoad::kTmaPages), SmemLayout::kBytes, stream>>>(p, map);
+        <<<BlockPlace<KvLoad::kTmaPages>::grid(p), threads_for(KvLoad::kTmaPages), SmemLayout::kBytes,
+           stream>>>(p, map);
   } else {
     if (!gather_strides_fit<Elem>(p) ||
         !kernel_ready<Elem, KvLoad::kGatherRows, MlaCache::k16Bit>(device))
       return false;
     mla_decode_sm90_kernel<Elem, KvLoad::kGatherRows, MlaCache::k16Bit>  // never reads the map
-        <<<BlockPlace<KvLoad::kGatherRows>::grid(p), threads_for(KvLoad::kGatherRows), SmemLayout::kBytes, stream>>>(p, map);
+        <<<BlockPlace<KvLoad::kGatherRows>::grid(p), threads_for(KvLoad::kGatherRows), SmemLayout::kBytes,
+           stream>>>(p, map);
   }
   *err = cudaGetLastError();
   return true;
@@ -116,7 +122,8 @@ bool launch_mla_decode_sm90_fp8(const DecodeParams& p, cudaStream_t stream, cuda
     return false;
   const CUtensorMap map{};  // never read
   mla_decode_sm90_kernel<Elem, KvLoad::kGatherRows, CACHE>
-      <<<BlockPlace<KvLoad::kGatherRows>::grid(p), threads_for(KvLoad::kGatherRows), SmemLayout::kBytes, stream>>>(p, map);
+      <<<BlockPlace<KvLoad::kGatherRows>::grid(p), threads_for(KvLoad::kGatherRows), SmemLayout::kBytes,
+         stream>>>(p, map);
   *err = cudaGetLastError();
   return true;
 }

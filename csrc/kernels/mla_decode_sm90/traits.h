@@ -36,13 +36,31 @@ struct BlockPlace {
 #endif
 };
 
+// The seesaw's row statistics in shared memory, kBlockM floats each: m0, a0 (warpgroup 0's new
+// maxima and factors, for warpgroup 1), m1, a1 (warpgroup 1's), and the row sums of both
+// ([wg][row]). The 16-bit and the e4m3 kernels exchange them alike.
+struct PairStats {
+  static constexpr int kFloats = 6 * kBlockM;
+  float* m0;
+  float* a0;
+  float* m1;
+  float* a1;
+  float* sum;
+#ifdef __CUDACC__
+  __device__ explicit PairStats(uint8_t* at)
+      : m0(reinterpret_cast<float*>(at)),
+        a0(m0 + kBlockM),
+        m1(m0 + 2 * kBlockM),
+        a1(m0 + 3 * kBlockM),
+        sum(m0 + 4 * kBlockM) {}
+#endif
+};
+
 struct SmemLayout {
   static constexpr int kOffQ = 0;
   static constexpr int kOffK = kTileBytes;  // two tile buffers
-  static constexpr int kOffStats = kOffK + 2 * kTileBytes;
-  // Row statistics, 64 floats each: m0, a0 (from wg 0), m1, a1 (from wg 1), row sums of wg 0, wg 1.
-  static constexpr int kStatFloats = 6 * kBlockM;
-  static constexpr int kOffBars = kOffStats + kStatFloats * 4;
+  static constexpr int kOffStats = kOffK + 2 * kTileBytes;  // PairStats
+  static constexpr int kOffBars = kOffStats + PairStats::kFloats * 4;
   // full[2][9] (a box landed), free_own[2], free_rest[2] (a buffer's boxes read: the producer of
   // the gather path waits on them; on the TMA path the releasing warpgroup refills directly),
   // q_full, q_free; FP8 caches: codes_landed[2], rope_landed[2] (produce_fp8.cuh).
