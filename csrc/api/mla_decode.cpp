@@ -58,18 +58,17 @@ extern "C" fmla_status fmla_mla_decode(const fmla_tensor* q, const fmla_tensor* 
 
 // Up to 32 query rows a KV head: the keys x rows kernel (kernels/mla_decode_fp8_sm90/), which
 // converts codes in registers and pads nothing (e4m3 queries: the scores on the FP8 tensor cores).
-// More rows: e4m3 queries over fp8_e4m3 on pages of a power of two of tokens take the 64-row
-// kernel that keeps both products on the codes (kernels/mla_decode_e4m3_sm90/); the rest the
-// 64-row sm_90a kernel with the dequantizing producer (e4m3 queries converted to bf16 as they
-// load). Then the combine; no other kernel reads FP8 MLA caches.
+// More rows over fp8_e4m3 on pages of a power of two of tokens (16-bit queries: of 8 or more) take
+// the 64-row kernel that reads the codes as the cache stores them (kernels/mla_decode_e4m3_sm90/);
+// the rest the 64-row sm_90a kernel with the dequantizing producer (e4m3 queries converted to bf16
+// as they load). Then the combine; no other kernel reads FP8 MLA caches.
 template <typename Query, MlaCache CACHE>
 static fmla_status dispatch_fp8(const DecodeParams& p, void* stream) {
   using Elem = mla_fp8_sm90::ComputeElem<Query>;
-  constexpr bool kCodesOnly = mla_fp8_sm90::kE4m3Queries<Query> && CACHE == MlaCache::kFp8E4m3;
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   cudaError_t err = cudaSuccess;
   if (!launch_mla_decode_fp8_sm90<Query, CACHE>(p, s, &err) &&
-      !(kCodesOnly && launch_mla_decode_e4m3_sm90(p, s, &err)) &&
+      !(CACHE == MlaCache::kFp8E4m3 && launch_mla_decode_e4m3_sm90<Query>(p, s, &err)) &&
       !launch_mla_decode_sm90_fp8<Elem, CACHE>(p, s, &err))
     return fail(FMLA_ERROR_UNSUPPORTED,
                 "kv_cache: MLA decode over an FP8 cache needs an sm_90 device and this library's "

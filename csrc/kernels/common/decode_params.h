@@ -37,10 +37,10 @@ struct DecodeParams {
   int causal;
   float scale_log2;  // softmax_scale * log2(e): scores are kept in base 2
   // float8_e4m3fn caches: the one-element float32 scales of K and V (device memory); else NULL.
-  const float* descale_k;
-  const float* descale_v;
+  const float* descale_k = nullptr;
+  const float* descale_v = nullptr;
   // float8_e4m3fn queries (over float8_e4m3fn caches; out is bf16): their scale; else NULL.
-  const float* descale_q;
+  const float* descale_q = nullptr;
 };
 
 // Launchers, one per instantiation (csrc/kernels/*/instantiations/*.cu).

@@ -96,4 +96,17 @@ template <typename Elem>
 __host__ __device__ constexpr float e4m3_bits_unscale() {
   return std::is_same<Elem, __half>::value ? 256.f : 0x1p120f;
 }
+
+// 2^k as a float, for k within float's normal exponents.
+__device__ __forceinline__ float pow2(int k) {
+  return __uint_as_float(static_cast<uint32_t>(127 + k) << 23);
+}
+
+// 16-bit query rows made fp16 to meet codes converted by cvt (docs/fp8-kv-cache.md): the k of the
+// power of two 2^k a row that puts its largest magnitude mx in [2^14, 2^15) (mx < 2^(E - 126) for
+// its biased exponent E: k = 15 - (E - 126)), within float's normal powers of two both ways (a row
+// under 2^-85, zero and subnormal ones too, takes 2^100; inf and NaN values stay so).
+__device__ __forceinline__ int fp16_row_exponent(float mx) {
+  return max(-113, min(100, 141 - static_cast<int>((__float_as_uint(mx) >> 23) & 0xff)));
+}
 }  // namespace fmla

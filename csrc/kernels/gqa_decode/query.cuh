@@ -38,11 +38,6 @@ constexpr bool kScalesQueryRows =
 template <typename T>
 constexpr bool kConvertsQuery = kScalesQueryRows<T> || T::kE4m3Queries;
 
-// 2^k as a float, for k within float's normal exponents.
-__device__ __forceinline__ float pow2(int k) {
-  return __uint_as_float(static_cast<uint32_t>(127 + k) << 23);
-}
-
 template <typename T>
 __device__ __forceinline__ void convert_query(uint32_t s_q, float* s_qscale, int warp, int lane) {
   constexpr int kValues = T::D / 32;  // of a row, a lane's: columns lane * kValues..
@@ -68,10 +63,7 @@ __device__ __forceinline__ void convert_query(uint32_t s_q, float* s_qscale, int
       }
 #pragma unroll
       for (int d = 1; d < 32; d *= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, d));
-      // mx < 2^(E - 126) for its biased exponent E: k = 15 - (E - 126), within float's normal
-      // powers of two both ways (a row under 2^-85, zero and subnormal ones too, takes 2^100; inf
-      // and NaN values stay so).
-      const int k = max(-113, min(100, 141 - static_cast<int>((__float_as_uint(mx) >> 23) & 0xff)));
+      const int k = fp16_row_exponent(mx);
       const float scale = pow2(k);
 #pragma unroll
       for (int i = 0; i < kValues / 2; ++i) h[i] = pack2<__half>(f[2 * i] * scale, f[2 * i + 1] * scale);

@@ -1,6 +1,10 @@
-// MLA decode on sm_90a over fp8_e4m3 caches with float8_e4m3fn queries, 64 query rows a block: the
-// constants of the kernel family, each with its reason.
+// MLA decode on sm_90a over fp8_e4m3 caches, 64 query rows a block: the constants of the kernel
+// family, each with its reason.
 #pragma once
+
+#include <cuda_fp8.h>
+
+#include <type_traits>
 
 #include "../config.h"
 
@@ -31,12 +35,22 @@ constexpr int kRotaryK32Steps = (kMlaHeadDimQK - (kTileBoxes - 1) * kBoxCodes) /
 enum class CodeLoad { kTmaTiles, kTmaPages, kGatherRows };
 constexpr int kMinPageRows = 8;  // TMA boxes
 
-// Four stages: the pair of tiles being multiplied and the next pair, whose copies then go out
-// about a pair before their scores are needed (Q 40 KB + 4 x 40 KB + P 16 KB fits 227 KB).
-constexpr int kStages = 4;
-// The first kStages tiles' pages are read by one warp, a lane a page; the pages of gathered rows
-// by a warpgroup, a thread a row of a pair of tiles.
-static_assert(kStages * (kBlockN / kMinPageRows) <= 32, "a page a lane");
+// The queries: float8_e4m3fn ones meet the codes on the FP8 tensor cores (S = Q K^T, both from
+// shared memory); 16-bit ones are made fp16 (times a power of two a row where bf16) and the scores
+// computed as S^T = K Q^T on the fp16 tensor cores, K's codes converted in registers as the A
+// operand (cvt, exact), Q's rows the B operand (72 KB).
+template <typename Query>
+constexpr bool kCodeQueries = std::is_same<Query, __nv_fp8_e4m3>::value;
+
+// Stages of the tile ring. Code queries: four, the pair of tiles being multiplied and the next
+// pair, whose copies then go out about a pair before their scores are needed (Q 40 KB + 4 x 40 KB
+// + P 16 KB fits 227 KB). 16-bit queries: three beside the 72 KB Q; a tile's stage is refilled
+// as soon as both warpgroups' products have read it.
+template <bool CODE_QUERIES>
+constexpr int kStagesOf = CODE_QUERIES ? 4 : 3;
+// The first stages' pages are read by one warp, a lane a page; the pages of gathered rows by a
+// warpgroup, a thread a row of a pair of tiles.
+static_assert(kStagesOf<true> * (kBlockN / kMinPageRows) <= 32, "a page a lane");
 constexpr int kGatherThreads = 2 * kBlockN;
 static_assert(kGatherThreads == 128, "a warpgroup gathers");
 
@@ -44,6 +58,8 @@ static_assert(kGatherThreads == 128, "a warpgroup gathers");
 // done with P0 and the first tile's statistics of a pair, so warpgroup 0 may write the next pair's.
 constexpr int kBarMax0 = 1, kBarMax1 = 2, kBarP0 = 3, kBarP1 = 4, kBarAll = 5;
 constexpr int kBarWg0 = 6, kBarWg1 = 7, kBarP0Free = 8;
+// 16-bit queries: warpgroup 0 done with the pair's first tile, whose stage warpgroup 1 refills.
+constexpr int kBarTile0Read = 9;
 
 }  // namespace mla_e4m3_sm90
 }  // namespace fmla

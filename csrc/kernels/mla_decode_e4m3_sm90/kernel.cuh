@@ -1,8 +1,13 @@
-// MLA decode on sm_90a over fp8_e4m3 caches with float8_e4m3fn queries, 64 query rows a block (for
-// more than 32 rows a KV head: h_q 64 or 128, or h_q 32 from s_q 2), pages of a power of two of
-// tokens: the 16-bit TMA kernel's seesaw (mla_decode_sm90/kernel.cuh) with the codes used as they
-// are. Tiles land by TMA (pages of 8+ tokens) or by cp.async (smaller pages; config.h).
-//   S = Q K^T        on the FP8 tensor cores, m64n64k32, Q's and the tile's codes in shared memory
+// MLA decode on sm_90a over fp8_e4m3 caches, 64 query rows a block (for more than 32 rows a KV
+// head: h_q 64 or 128, or h_q 32 from s_q 2), pages of a power of two of tokens: the 16-bit TMA
+// kernel's seesaw (mla_decode_sm90/kernel.cuh) with the codes used as they are. Tiles land by TMA
+// (pages of 8+ tokens) or by cp.async (smaller pages, e4m3 queries; config.h).
+//   S = Q K^T        float8_e4m3fn queries: on the FP8 tensor cores, m64n64k32, Q's and the tile's
+//                    codes in shared memory
+//   S^T = K Q^T      16-bit queries: f16, m64n64k16, A = K converted from the tile's codes in
+//                    registers, B = Q's rows made fp16 (transposed_scores.cuh); the softmax's row
+//                    statistics then reduce over lanes and warps, and one warp a warpgroup keeps
+//                    them (two rows a lane)
 //   O^T += V^T P     f16, m64n64k16: A = V^T converted from the tile's codes in registers
 //                    (cvt.rn.f16x2.e4m3x2, exact), B = P (f16) in shared memory
 // Each warpgroup owns 256 value columns as the M dimension of O^T (4 m-tiles, 128 registers), with
@@ -25,6 +30,7 @@
 #include "../common/wgmma.cuh"
 #include "../mla_decode_sm90/traits.h"  // BlockPlace
 #include "traits.h"
+#include "transposed_scores.cuh"
 
 namespace fmla {
 namespace mla_e4m3_sm90 {
@@ -32,12 +38,16 @@ namespace mla_e4m3_sm90 {
 // The 16-bit TMA kernel's grid order: the row groups that read the same tiles launch side by side.
 using Place = mla_sm90::BlockPlace<mla_sm90::KvLoad::kTmaPages>;
 
+// Query: float8_e4m3fn, __nv_bfloat16 or __half (the output: bf16, or fp16 for fp16 queries).
 // LOAD: how tiles land (config.h); a kernel each, so that the page-64 one stays as lean.
-template <CodeLoad LOAD>
+template <typename Query, CodeLoad LOAD>
 __global__ void __launch_bounds__(kThreads, 1)
     mla_decode_e4m3_sm90_kernel(const DecodeParams p, const __grid_constant__ CUtensorMap k_map) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using L = SmemLayout;
+  constexpr bool kCodesQ = kCodeQueries<Query>;
+  using L = SmemLayout<kCodesQ>;
+  using Out = std::conditional_t<std::is_same<Query, __half>::value, __half, __nv_bfloat16>;
+  constexpr int kStages = L::kStages;
   extern __shared__ __align__(1024) uint8_t smem[];
   const int tid = threadIdx.x;
   const int wg = __shfl_sync(0xffffffffu, tid / 128, 0);  // warp-uniform for ptxas
@@ -47,6 +57,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   auto stage = [&](int st) { return base + L::kOffStages + st * kTileBytes; };
   auto p_box = [&](int b) { return base + L::kOffP + b * kBoxBytes; };
   constexpr bool kGather = LOAD == CodeLoad::kGatherRows;
+  static_assert(kCodesQ || !kGather, "16-bit queries: tiles of TMA boxes");
   // A TMA fill: one arrival with its bytes (on small pages, the rotary box's: one a warp); a
   // gathered one: a warpgroup's.
   if (tid == 0) {
@@ -56,18 +67,25 @@ __global__ void __launch_bounds__(kThreads, 1)
                          kGather ? kGatherThreads : (LOAD == CodeLoad::kTmaPages && rotary ? 4 : 1));
     }
     ptx::fence_mbarrier_init();
+    // 16-bit queries: one warp a warpgroup publishes the rows' moves; the other warps' bytes stay 0.
+    if constexpr (!kCodesQ) *reinterpret_cast<uint64_t*>(smem + L::kOffMoved) = 0ull;
   }
   __syncthreads();
 
   const int part = Place::part(), kv = blockIdx.y, m_base = Place::m_base();
   const int32_t* meta = p.sched + part * kMetadataInts;
-  const float scale_log2 = p.scale_log2 * *p.descale_k * *p.descale_q;
+  const float scale_log2 = p.scale_log2 * *p.descale_k * (kCodesQ ? *p.descale_q : 1.f);
   const float value_scale = *p.descale_k;
   const mla_sm90::PairStats stats(smem + L::kOffStats);
   float* s_mfin = reinterpret_cast<float*>(smem + L::kOffMaxima);
-  int my_row[2];                       // rows of the S accumulator (both warpgroups alike)
-  my_row[0] = warp * 16 + g;
-  my_row[1] = my_row[0] + 8;
+  // The rows whose statistics this thread keeps: code queries, its rows of the S accumulator
+  // (both warpgroups alike); 16-bit queries, rows 2 lane, 2 lane + 1 in each warpgroup's warp 0.
+  const bool owner = kCodesQ || warp == 0;
+  int my_row[2];
+  my_row[0] = kCodesQ ? warp * 16 + g : 2 * lane;
+  my_row[1] = kCodesQ ? my_row[0] + 8 : my_row[0] + 1;
+  float* s_row_mul = reinterpret_cast<float*>(smem + L::kOffRowMul);
+  int* s_row_limit = reinterpret_cast<int*>(smem + L::kOffRowLimit);
   const int page_log2 = __ffs(p.page_size) - 1;
   const uint64_t l2_policy = ptx::l2_policy<0>();
   const uint64_t q_desc = wgmma::desc_sw128(base + L::kOffQ, 16, 1024);
@@ -203,18 +221,41 @@ __global__ void __launch_bounds__(kThreads, 1)
         issue_tiles(0, kStages, lane_page(0, kStages));  // kStages x 8 pages at most
       }
     }
-    // Q's codes: 64 rows x 36 chunks of 16 bytes; rows past rows_per_kv zero.
-    for (int item = tid; item < kBlockM * 36; item += kThreads) {
-      const int r = item / 36, ch = item % 36, m = m_base + r;
-      uint4 v = make_uint4(0u, 0u, 0u, 0u);
-      if (m < p.rows_per_kv) {
-        const uint8_t* row = static_cast<const uint8_t*>(p.q) + bi * p.q_stride_b +
-                             (m / p.heads_per_kv) * p.q_stride_s +
-                             (kv * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
-        v = *reinterpret_cast<const uint4*>(row + ch * 16);
+    if constexpr (kCodesQ) {
+      // Q's codes: 64 rows x 36 chunks of 16 bytes; rows past rows_per_kv zero.
+      for (int item = tid; item < kBlockM * 36; item += kThreads) {
+        const int r = item / 36, ch = item % 36, m = m_base + r;
+        uint4 v = make_uint4(0u, 0u, 0u, 0u);
+        if (m < p.rows_per_kv) {
+          const uint8_t* row = static_cast<const uint8_t*>(p.q) + bi * p.q_stride_b +
+                               (m / p.heads_per_kv) * p.q_stride_s +
+                               (kv * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
+          v = *reinterpret_cast<const uint4*>(row + ch * 16);
+        }
+        ptx::st_shared_v4(base + L::kOffQ + (ch / 8) * kBoxBytes + box_offset(r, ch % 8),
+                          {v.x, v.y, v.z, v.w});
       }
-      ptx::st_shared_v4(base + L::kOffQ + (ch / 8) * kBoxBytes + box_offset(r, ch % 8),
-                        {v.x, v.y, v.z, v.w});
+    } else {
+      // Q's rows made fp16, 8 threads a row (dims 64 i + 8 (tid % 8) .. + 7), 32 rows a pass;
+      // rows past rows_per_kv zero; negated where the scale is negative, so that the multipliers
+      // are positive and a row's largest logit its largest score. Each row's multiplier and key
+      // limit into s_row_mul, s_row_limit.
+#pragma unroll 1
+      for (int pass = 0; pass < kBlockM / (kThreads / 8); ++pass) {
+        const int r = pass * (kThreads / 8) + tid / 8, m = m_base + r;
+        const uint16_t* row = nullptr;
+        if (m < p.rows_per_kv)
+          row = static_cast<const uint16_t*>(p.q) + bi * p.q_stride_b +
+                (m / p.heads_per_kv) * p.q_stride_s +
+                (kv * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
+        const float mul =
+            store_q_row_f16<Query, 8>(base + L::kOffQ, r, row, 8 * (tid % 8), scale_log2 < 0.f);
+        if (tid % 8 == 0) {
+          const int j = m < p.rows_per_kv ? m / p.heads_per_kv : 0;
+          s_row_mul[r] = fabsf(scale_log2) * mul;
+          s_row_limit[r] = p.causal ? min(end, w.seqlen - p.s_q + j + 1) : end;
+        }
+      }
     }
     wgmma::fence_proxy_async();  // Q is read by wgmma
     ptx::named_barrier_sync(kBarAll, kThreads);
@@ -224,29 +265,73 @@ __global__ void __launch_bounds__(kThreads, 1)
     for (int mt = 0; mt < 4; ++mt)
 #pragma unroll
       for (int i = 0; i < 32; ++i) o[mt][i] = 0.f;
-    float row_max[2] = {-INFINITY, -INFINITY};
+    float row_max[2] = {-INFINITY, -INFINITY};  // owners' (above)
     float row_sum[2] = {0.f, 0.f};
+    float my_mul[2];  // 16-bit queries: the owned rows' logit multipliers
+#pragma unroll
+    for (int x = 0; x < 2; ++x) my_mul[x] = kCodesQ ? scale_log2 : s_row_mul[my_row[x]];
 
-    // S = Q K^T of part tile n (issued and committed, not waited for); each box as it lands.
+    // The scores of part tile n (issued and committed; the code queries' not waited for).
+    // Code queries: S = Q K^T, each box as it lands. 16-bit queries: S^T = K Q^T in 9 groups of 4
+    // k-steps, a group's codes (a 16-byte load for each of the thread's two keys) loaded while the
+    // group before runs, converted once it is done (one register set of A fragments: two spilled
+    // more and ran slower).
     auto issue_scores = [&](float (&s)[32], uint32_t n) {
       const int st = n % kStages;
       const uint32_t parity = (n / kStages) & 1u;
-      const uint64_t k_desc = wgmma::desc_sw128(stage(st), 16, 1024);
-      wgmma::fence();
+      if constexpr (kCodesQ) {
+        const uint64_t k_desc = wgmma::desc_sw128(stage(st), 16, 1024);
+        wgmma::fence();
 #pragma unroll
-      for (int box = 0; box < kTileBoxes; ++box) {
-        ptx::mbarrier_wait(full(st, box), parity);
-        if constexpr (kGather) wgmma::fence_proxy_async();  // cp.async wrote it (generic proxy)
+        for (int box = 0; box < kTileBoxes; ++box) {
+          ptx::mbarrier_wait(full(st, box), parity);
+          if constexpr (kGather) wgmma::fence_proxy_async();  // cp.async wrote it (generic proxy)
 #pragma unroll
-        for (int k = 0; k < (box < kTileBoxes - 1 ? kBoxCodes / 32 : kRotaryK32Steps); ++k) {
-          const uint32_t kb = (box * kBoxBytes + k * 32) >> 4;
-          if (box == 0 && k == 0)
-            wgmma::Mma<__nv_fp8_e4m3, 64, 0>::overwrite(s, q_desc + kb, k_desc + kb);
-          else
-            wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(s, q_desc + kb, k_desc + kb, 1);
+          for (int k = 0; k < (box < kTileBoxes - 1 ? kBoxCodes / 32 : kRotaryK32Steps); ++k) {
+            const uint32_t kb = (box * kBoxBytes + k * 32) >> 4;
+            if (box == 0 && k == 0)
+              wgmma::Mma<__nv_fp8_e4m3, 64, 0>::overwrite(s, q_desc + kb, k_desc + kb);
+            else
+              wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(s, q_desc + kb, k_desc + kb, 1);
+          }
+        }
+        wgmma::commit();
+      } else {
+        constexpr int kGroups = kMlaHeadDimQK / 64;
+        const uint32_t key_row = stage(st) + (16 * warp + g) * kBoxCodes;  // and + 8 rows
+        uint32_t x0[4], x1[4];
+        auto load = [&](int grp) {
+          const uint32_t a = key_row + (grp / 2) * kBoxBytes + ((((grp % 2) * 4 + c) ^ g) << 4);
+          ptx::ld_shared_v4(x0, a);
+          ptx::ld_shared_v4(x1, a + 8 * kBoxCodes);
+        };
+        ptx::mbarrier_wait(full(st, 0), parity);
+        load(0);
+        uint32_t af[4][4];
+#pragma unroll
+        for (int grp = 0; grp < kGroups; ++grp) {
+          if (grp > 0) wgmma::wait<0>();  // the group before is done with af
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            const uint2 k0 = e4m3x4_to_f16x4(x0[j]), k1 = e4m3x4_to_f16x4(x1[j]);
+            af[j][0] = k0.x, af[j][1] = k1.x, af[j][2] = k0.y, af[j][3] = k1.y;
+          }
+          if (grp + 1 < kGroups) {
+            if ((grp + 1) % 2 == 0) ptx::mbarrier_wait(full(st, (grp + 1) / 2), parity);
+            load(grp + 1);
+          }
+          wgmma::fence();
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            const uint64_t qd = q_desc + ((grp * L::kQBoxBytes + j * 32) >> 4);
+            if (grp == 0 && j == 0)
+              wgmma::MmaRegA<__half, 64, 0>::overwrite(s, af[0], qd);
+            else
+              wgmma::MmaRegA<__half, 64, 0>::run(s, af[j], qd, 1);
+          }
+          wgmma::commit();
         }
       }
-      wgmma::commit();
     };
     // The scores as base-2 logits, -inf where masked or past the piece's end.
     // Whether the tile at tile_start holds keys masked for some row of this block (causal rows end
@@ -275,18 +360,59 @@ __global__ void __launch_bounds__(kThreads, 1)
     };
     // Row maxima of the base-2 logits: of raw scores for unmasked tiles; of the attended logits,
     // formed here, for masked ones (the scores stay as the wgmma left them).
+    // 16-bit queries: the key limits of this thread's rows 8 jn + 2 c, + 1, and its first key
+    // of a tile (the other: + 8).
+    auto row_limits = [&](int jn) { return reinterpret_cast<const int2*>(s_row_limit)[4 * jn + c]; };
+    const int my_key = 16 * warp + g;
+    // 16-bit queries: this warpgroup's reductions of its tile over each warp's keys, [warp][row].
+    float* s_col_max = reinterpret_cast<float*>(smem + L::kOffColMax) + wg * 4 * kBlockM;
+    float* s_col_sum = reinterpret_cast<float*>(smem + L::kOffColSum) + wg * 4 * kBlockM;
+    float4* s_mul_base = reinterpret_cast<float4*>(smem + L::kOffMulBase) + wg * (kBlockM / 2);
     auto tile_max = [&](const float (&s)[32], bool masked, int tile_start, float (&mx)[2]) {
-      if (!masked) return tile_row_max(s, false, scale_log2, mx);
-      float lg[32];
+      if constexpr (kCodesQ) {
+        if (!masked) return tile_row_max(s, false, scale_log2, mx);
+        float lg[32];
 #pragma unroll
-      for (int i = 0; i < 32; ++i) lg[i] = attended(i, tile_start) ? s[i] * scale_log2 : -INFINITY;
-      tile_row_max(lg, true, 1.f, mx);
+        for (int i = 0; i < 32; ++i) lg[i] = attended(i, tile_start) ? s[i] * scale_log2 : -INFINITY;
+        tile_row_max(lg, true, 1.f, mx);
+      } else {
+        // Maxima of the raw scores over the thread's keys, the warp's, then the four warps'
+        // (owners), times the multiplier.
+        float v[16];
+        if (masked) {
+          const int key = tile_start + my_key;
+#pragma unroll
+          for (int jn = 0; jn < 8; ++jn) {
+            const int2 lim = row_limits(jn);
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              const int li = e ? lim.y : lim.x, i = 4 * jn + e;  // keys g, g + 8: i, i + 2
+              v[2 * jn + e] = fmaxf(key < li ? s[i] : -INFINITY, key + 8 < li ? s[i + 2] : -INFINITY);
+            }
+          }
+        } else {
+#pragma unroll
+          for (int k = 0; k < 16; ++k) v[k] = fmaxf(s[4 * (k / 2) + k % 2], s[4 * (k / 2) + k % 2 + 2]);
+        }
+        const float2 r = reduce_over_keys(v, lane, [](float x, float y) { return fmaxf(x, y); });
+        *reinterpret_cast<float2*>(s_col_max + warp * kBlockM + 2 * lane) = r;
+        ptx::named_barrier_sync(wg == 0 ? kBarWg0 : kBarWg1, 128);
+        if (owner) {
+#pragma unroll
+          for (int x = 0; x < 2; ++x) {
+            float t = s_col_max[my_row[x]];
+#pragma unroll
+            for (int w2 = 1; w2 < 4; ++w2) t = fmaxf(t, s_col_max[w2 * kBlockM + my_row[x]]);
+            mx[x] = t * my_mul[x];
+          }
+        }
+      }
     };
     // This warpgroup's new maxima and factors for the other one (and its own rescale), with a
     // byte a warp saying whether any of its 16 rows moved.
     uint8_t* s_moved = smem + L::kOffMoved;
     auto publish = [&](const float (&a)[2], float* s_m, float* s_a) {
-      if (c == 0) {
+      if (!kCodesQ || c == 0) {
 #pragma unroll
         for (int x = 0; x < 2; ++x) s_m[my_row[x]] = row_max[x], s_a[my_row[x]] = a[x];
       }
@@ -296,6 +422,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     // The other warpgroup's published maxima become this one's running maxima; its factors for
     // this thread's rows into a, and into the row sums where `rescale_sums`.
     auto adopt = [&](const float* s_m, const float* s_a, float (&a)[2], bool rescale_sums) {
+      a[0] = a[1] = 1.f;
+      if (!owner) return;
 #pragma unroll
       for (int x = 0; x < 2; ++x) {
         a[x] = s_a[my_row[x]];
@@ -339,15 +467,74 @@ __global__ void __launch_bounds__(kThreads, 1)
     // This warpgroup's tile b (= wg) of the pair, with its row maxima mx: the running maxima
     // folded (factors into a), published for the other warpgroup (kBarMax0 + b), then P into box
     // b and its row sums, released once all four warps have stored theirs (kBarP0 + b).
+    // 16-bit queries: P^T of the tile's S^T into P box b (stmatrix.trans: query rows, keys
+    // contiguous), each row's multiplier and base from its owner; the P sums over the warp's
+    // keys into s_col_sum.
+    auto store_p_t = [&](const float (&s)[32], bool masked, int tile_start, int b) {
+      float cs[16];
+#pragma unroll
+      for (int k = 0; k < 16; ++k) cs[k] = 0.f;
+      const int key = tile_start + my_key;
+#pragma unroll
+      for (int h = 0; h < 4; ++h) {
+        // rows 8 jn + 2 c, + 1 of jn = 2 h, 2 h + 1: (mul, mul, base, base)
+        const float4 mb[2] = {s_mul_base[8 * h + c], s_mul_base[8 * h + 4 + c]};
+        uint32_t r[4];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const int i = 8 * h + 2 * q, jn = i / 4;
+          const float4 m = mb[q / 2];
+          float p0 = ptx::ex2(fmaf(s[i], m.x, -m.z));
+          float p1 = ptx::ex2(fmaf(s[i + 1], m.y, -m.w));
+          if (masked) {  // element i: key + 8 ((i / 2) % 2), rows of jn
+            const int2 lim = row_limits(jn);
+            const int k = key + 8 * (q % 2);
+            if (k >= lim.x) p0 = 0.f;
+            if (k >= lim.y) p1 = 0.f;
+          }
+          cs[2 * jn] += p0, cs[2 * jn + 1] += p1;
+          r[q] = pack2<__half>(p0, p1);
+        }
+        const int mi = lane / 8;
+        ptx::stmatrix_x4_trans(p_box(b) + box_offset(16 * h + 8 * (mi / 2) + lane % 8, 2 * warp + mi % 2),
+                               r);
+      }
+      const float2 r = reduce_over_keys(cs, lane, [](float x, float y) { return x + y; });
+      *reinterpret_cast<float2*>(s_col_sum + warp * kBlockM + 2 * lane) = r;
+      wgmma::fence_proxy_async();  // P is read by both warpgroups' wgmma
+    };
     auto share_tile = [&](int b, const float (&s)[32], bool masked, int tile_start,
                           const float (&mx)[2], float (&a)[2], float (&psum)[2]) {
-      float bs[2];
-      fold_tile_max_lazy(mx, row_max, bs, a);
-      publish(a, b == 0 ? stats.m0 : stats.m1, b == 0 ? stats.a0 : stats.a1);
-      ptx::named_barrier_arrive(b == 0 ? kBarMax0 : kBarMax1, kThreads);
-      store_p(s, masked, tile_start, bs, b, psum);
-      ptx::named_barrier_sync(b == 0 ? kBarWg0 : kBarWg1, 128);  // P and a of all four warps
-      ptx::named_barrier_arrive(b == 0 ? kBarP0 : kBarP1, kThreads);
+      if constexpr (kCodesQ) {
+        float bs[2];
+        fold_tile_max_lazy(mx, row_max, bs, a);
+        publish(a, b == 0 ? stats.m0 : stats.m1, b == 0 ? stats.a0 : stats.a1);
+        ptx::named_barrier_arrive(b == 0 ? kBarMax0 : kBarMax1, kThreads);
+        store_p(s, masked, tile_start, bs, b, psum);
+        ptx::named_barrier_sync(b == 0 ? kBarWg0 : kBarWg1, 128);  // P and a of all four warps
+        ptx::named_barrier_arrive(b == 0 ? kBarP0 : kBarP1, kThreads);
+      } else {
+        // The owners fold, publish and hand the bases to the other warps; all store P^T and the
+        // sums, which the owners then gather.
+        a[0] = a[1] = 1.f, psum[0] = psum[1] = 0.f;
+        if (owner) {
+          float bs[2];
+          fold_tile_max_lazy(mx, row_max, bs, a);
+          publish(a, b == 0 ? stats.m0 : stats.m1, b == 0 ? stats.a0 : stats.a1);
+          s_mul_base[lane] = make_float4(my_mul[0], my_mul[1], bs[0], bs[1]);
+        }
+        ptx::named_barrier_sync(b == 0 ? kBarWg0 : kBarWg1, 128);  // the bases and factors
+        ptx::named_barrier_arrive(b == 0 ? kBarMax0 : kBarMax1, kThreads);
+        store_p_t(s, masked, tile_start, b);
+        ptx::named_barrier_sync(b == 0 ? kBarWg0 : kBarWg1, 128);  // P and the sums of all four warps
+        if (owner) {
+#pragma unroll
+          for (int x = 0; x < 2; ++x)
+#pragma unroll
+            for (int w2 = 0; w2 < 4; ++w2) psum[x] += s_col_sum[w2 * kBlockM + my_row[x]];
+        }
+        ptx::named_barrier_arrive(b == 0 ? kBarP0 : kBarP1, kThreads);
+      }
     };
     // O^T rows (query rows 8 jn + 2 c + {0, 1}) times the factors f[row] that warpgroup `from`
     // published; skipped where none of its rows moved (the maxima settled: most tiles).
@@ -409,6 +596,11 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     const int n_pairs = (n_tiles + 1) / 2;
     int next_page = 0;  // warpgroup 1: its lane's page of the next pair's refills
+    // 16-bit queries (three stages): a pair's tiles t0 + 2 and t0 + 3 go out one at a time, the
+    // first where the code queries' pair goes, the second once both warpgroups have read tile t0;
+    // its lane's page, read a pair ahead.
+    int next_page3 = 0;
+    if (!kCodesQ && wg == 1 && copies) next_page3 = lane_page(3, 1);
     for (int jp = 0; jp < n_pairs; ++jp) {
       const int t0 = 2 * jp, t1 = t0 + 1;
       const bool has1 = t1 < n_tiles;
@@ -426,6 +618,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         products(n0, 0);
         wgmma::wait<0>();
         if (has1) {
+          if constexpr (!kCodesQ) ptx::named_barrier_arrive(kBarTile0Read, kThreads);
           ptx::named_barrier_sync(kBarMax1, kThreads);
           float a1[2];
           adopt(stats.m1, stats.a1, a1, true);
@@ -445,8 +638,9 @@ __global__ void __launch_bounds__(kThreads, 1)
           // Both warpgroups are past the last pair: its tiles' stages take tiles t0 + 2, t1 + 2,
           // whose pages were read a pair ago (the read's latency off the path to max1).
           if (copies) {
-            if (jp > 0) issue_tiles(t0 + 2, 2, next_page);
-            next_page = lane_page(t0 + 4, 2);
+            constexpr int kCount = kCodesQ ? 2 : 1;
+            if (jp > 0) issue_tiles(t0 + 2, kCount, next_page);
+            next_page = lane_page(t0 + 4, kCount);
           }
           adopt(stats.m0, stats.a0, a, false);
           share_tile(1, s, masked, start1, mx, a1, psum);
@@ -456,6 +650,13 @@ __global__ void __launch_bounds__(kThreads, 1)
           ptx::named_barrier_sync(kBarP0, kThreads);
           products(n0, 0);
           wgmma::wait<0>();
+          if constexpr (!kCodesQ) {  // tile t0's stage takes tile t0 + 3
+            ptx::named_barrier_sync(kBarTile0Read, kThreads);
+            if (copies) {
+              issue_tiles(t0 + 3, 1, next_page3);
+              next_page3 = lane_page(t0 + 5, 1);
+            }
+          }
           if (jp + 1 < n_pairs) ptx::named_barrier_arrive(kBarP0Free, kThreads);
           rescale_cols(stats.a1, 1);
           products(n1, 1);
@@ -474,13 +675,18 @@ __global__ void __launch_bounds__(kThreads, 1)
     n_before += n_tiles;
 
     // ---- epilogue: row sums over the quad and both warpgroups; O^T written row by row ----
+    if constexpr (kCodesQ) {
 #pragma unroll
-    for (int x = 0; x < 2; ++x) {
-      row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 1);
-      row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 2);
-      if (c == 0) stats.sum[wg * kBlockM + my_row[x]] = row_sum[x];
+      for (int x = 0; x < 2; ++x) {
+        row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 1);
+        row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 2);
+        if (c == 0) stats.sum[wg * kBlockM + my_row[x]] = row_sum[x];
+      }
+    } else if (owner) {
+#pragma unroll
+      for (int x = 0; x < 2; ++x) stats.sum[wg * kBlockM + my_row[x]] = row_sum[x];
     }
-    if (wg == 0 && c == 0) {  // the running maxima for the lse (wg 0's final row_max is the pair's)
+    if (wg == 0 && (kCodesQ ? c == 0 : owner)) {  // the running maxima for the lse (wg 0's final row_max is the pair's)
 #pragma unroll
       for (int x = 0; x < 2; ++x) s_mfin[my_row[x]] = row_max[x];
     }
@@ -502,11 +708,11 @@ __global__ void __launch_bounds__(kThreads, 1)
           for (int r = 0; r < 2; ++r) v[2 * mt + r] = o[mt][4 * jn + 2 * r + e2] * inv;
         const int j = m / p.heads_per_kv, h = kv * p.heads_per_kv + m % p.heads_per_kv;
         if (w.single_split) {
-          __nv_bfloat16* out = static_cast<__nv_bfloat16*>(p.out) + bi * p.o_stride_b +
+          Out* out = static_cast<Out*>(p.out) + bi * p.o_stride_b +
                                j * p.o_stride_s + h * p.o_stride_h + d0;
           *reinterpret_cast<uint4*>(out) =
-              make_uint4(pack2<__nv_bfloat16>(v[0], v[1]), pack2<__nv_bfloat16>(v[2], v[3]),
-                         pack2<__nv_bfloat16>(v[4], v[5]), pack2<__nv_bfloat16>(v[6], v[7]));
+              make_uint4(pack2<Out>(v[0], v[1]), pack2<Out>(v[2], v[3]), pack2<Out>(v[4], v[5]),
+                         pack2<Out>(v[6], v[7]));
           if (wg == 0 && warp == 0 && g == 0) {
             const float lse2 = empty ? 0.f : s_mfin[n] + log2f(sum);
             p.lse[bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] =

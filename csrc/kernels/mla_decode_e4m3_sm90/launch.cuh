@@ -1,4 +1,4 @@
-// MLA decode on sm_90a over fp8_e4m3 caches with e4m3 queries: host side (device checks, the
+// MLA decode on sm_90a over fp8_e4m3 caches, 64 query rows a block: host side (device checks, the
 // cache's tensor map, the launch).
 #pragma once
 
@@ -33,26 +33,29 @@ inline CodeLoad code_load(int page_size) {
   return page_size >= kMinPageRows ? CodeLoad::kTmaPages : CodeLoad::kGatherRows;
 }
 
-// The kernel for LOAD, if this device runs this library's sm_90a code.
-template <CodeLoad LOAD>
+// The kernel for Query and LOAD, if this device runs this library's sm_90a code.
+template <typename Query, CodeLoad LOAD>
 bool launch_with(const DecodeParams& p, const CUtensorMap& map, int device, cudaStream_t stream) {
-  if (!sm90a_kernel_ready<mla_decode_e4m3_sm90_kernel<LOAD>>(device, SmemLayout::kBytes))
-    return false;
-  mla_decode_e4m3_sm90_kernel<LOAD>
-      <<<Place::grid(p), kThreads, SmemLayout::kBytes, stream>>>(p, map);
+  constexpr int kBytes = SmemLayout<kCodeQueries<Query>>::kBytes;
+  if (!sm90a_kernel_ready<mla_decode_e4m3_sm90_kernel<Query, LOAD>>(device, kBytes)) return false;
+  mla_decode_e4m3_sm90_kernel<Query, LOAD><<<Place::grid(p), kThreads, kBytes, stream>>>(p, map);
   return true;
 }
 
 }  // namespace mla_e4m3_sm90
 
-inline bool launch_mla_decode_e4m3_sm90_impl(const DecodeParams& p, cudaStream_t stream,
-                                             cudaError_t* err) {
+template <typename Query>
+bool launch_mla_decode_e4m3_sm90_impl(const DecodeParams& p, cudaStream_t stream,
+                                      cudaError_t* err) {
   using namespace mla_e4m3_sm90;
-  // Query rows are read 16 codes at a time.
-  if (p.h_kv != 1 || p.descale_q == nullptr || !pages_fit(p) ||
+  constexpr bool kCodesQ = kCodeQueries<Query>;
+  constexpr int64_t kQAlign = 16 / sizeof(Query);  // elements
+  // Query rows are read 16 bytes at a time; 16-bit queries take tiles of TMA boxes (pages of 8+).
+  if (p.h_kv != 1 || (p.descale_q != nullptr) != kCodesQ || !pages_fit(p) ||
+      (!kCodesQ && code_load(p.page_size) == CodeLoad::kGatherRows) ||
       reinterpret_cast<uintptr_t>(p.k) % 16 != 0 || p.k_stride_row % 16 != 0 ||
       p.k_stride_page % 16 != 0 || reinterpret_cast<uintptr_t>(p.q) % 16 != 0 ||
-      p.q_stride_b % 16 != 0 || p.q_stride_s % 16 != 0 || p.q_stride_h % 16 != 0)
+      p.q_stride_b % kQAlign != 0 || p.q_stride_s % kQAlign != 0 || p.q_stride_h % kQAlign != 0)
     return false;
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess) return false;
@@ -62,13 +65,13 @@ inline bool launch_mla_decode_e4m3_sm90_impl(const DecodeParams& p, cudaStream_t
   bool launched = false;
   switch (load) {
     case CodeLoad::kTmaTiles:
-      launched = launch_with<CodeLoad::kTmaTiles>(p, map, device, stream);
+      launched = launch_with<Query, CodeLoad::kTmaTiles>(p, map, device, stream);
       break;
     case CodeLoad::kTmaPages:
-      launched = launch_with<CodeLoad::kTmaPages>(p, map, device, stream);
+      launched = launch_with<Query, CodeLoad::kTmaPages>(p, map, device, stream);
       break;
     case CodeLoad::kGatherRows:
-      launched = launch_with<CodeLoad::kGatherRows>(p, map, device, stream);
+      if constexpr (kCodesQ) launched = launch_with<Query, CodeLoad::kGatherRows>(p, map, device, stream);
       break;
   }
   if (!launched) return false;
