@@ -665,16 +665,15 @@ static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bo
          P.nsp, same_bits ? (bits_ok ? " bits=16-bit decode's" : " bits DIFFER from the 16-bit decode") : "");
 }
 
-// 64 query rows over fp8_e4m3 (mla_decode_e4m3_sm90), e4m3 queries (both products on the codes) on
-// pages of 64 (a box a tile), of 16 and 8 tokens (a box a page) and of 1 (gathered rows); bf16
-// queries (S^T) on the TMA pages.
+// 64 query rows over fp8_e4m3 (mla_decode_e4m3_sm90), e4m3 queries (both products on the codes)
+// and bf16 queries (S^T), on pages of 64 (a box a tile), of 16 and 8 tokens (a box a page) and of
+// 1 (gathered rows).
 static void small_e4m3_case() {
   for (int ps : {64, 16, 8, 1}) {
     Spec f;
     f.h_q = 32, f.s_q = 2, f.causal = true, f.page_size = ps, f.lens = {0, 5, 300, 130};
     f.name = "small mla fp8_e4m3 e4m3 q ps=" + std::to_string(ps) + " 64 rows (e4m3 kernel)";
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 11 + ps, false, 1.f / 16);
-    if (ps < 8) continue;  // bf16 queries: TMA boxes only
     f.name = "small mla fp8_e4m3 ps=" + std::to_string(ps) + " 64 rows (e4m3 kernel, S^T)";
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 21 + ps, false);
   }
@@ -696,9 +695,8 @@ static void suite_mla_fp8(bool quick) {
       for (const Shape& sh : shapes) {
         if (quick && ((sh.h_q == 32 && sh.s_q == 4) || ps == 7)) continue;
         // Pages of 8 and 32 (one TMA box a page) and of 2 (gathered rows): the 64-row e4m3
-        // kernel's loads (fp8_e4m3; bf16 queries on TMA boxes only).
-        if ((ps == 8 || ps == 32 || ps == 2) &&
-            (quick || v.format != FMLA_KV_FORMAT_FP8_E4M3 || (ps == 2 && !v.e4m3_q)))
+        // kernel's loads (fp8_e4m3).
+        if ((ps == 8 || ps == 32 || ps == 2) && (quick || v.format != FMLA_KV_FORMAT_FP8_E4M3))
           continue;
         Spec s;
         s.page_size = ps, s.s_q = sh.s_q, s.h_q = sh.h_q, s.causal = sh.causal;
@@ -732,12 +730,13 @@ static void suite_mla_fp8(bool quick) {
   }
   // Many sequences and splits, scales that are not powers of two. e4m3 queries: 64+ rows on pages
   // of several tiles and of a part of one (the 64-row e4m3 kernel), s_q 2 causal among them; bf16
-  // queries with 64+ rows (the same kernel, S^T on the fp16 tensor cores) on pages of a tile and
-  // of a part of one.
+  // queries with 64+ rows (the same kernel, S^T on the fp16 tensor cores) on pages of a tile, of a
+  // part of one and of one token.
   struct Varlen { int h_q, s_q, page_size; bool e4m3_q; };
   for (const Varlen& c : {Varlen{16, 1, 64, true}, Varlen{32, 1, 64, true}, Varlen{128, 1, 64, true},
                           Varlen{64, 2, 256, true}, Varlen{128, 1, 16, true}, Varlen{128, 1, 64, false},
-                          Varlen{128, 2, 16, false}, Varlen{64, 1, 8, false}}) {
+                          Varlen{128, 2, 16, false}, Varlen{64, 1, 8, false},
+                          Varlen{128, 1, 1, false}}) {
     Spec s;
     s.h_q = c.h_q, s.s_q = c.s_q, s.causal = c.s_q > 1, s.page_size = c.page_size;
     s.sample_rows = 512;

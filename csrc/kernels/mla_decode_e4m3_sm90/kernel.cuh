@@ -57,7 +57,6 @@ __global__ void __launch_bounds__(kThreads, 1)
   auto stage = [&](int st) { return base + L::kOffStages + st * kTileBytes; };
   auto p_box = [&](int b) { return base + L::kOffP + b * kBoxBytes; };
   constexpr bool kGather = LOAD == CodeLoad::kGatherRows;
-  static_assert(kCodesQ || !kGather, "16-bit queries: tiles of TMA boxes");
   // A TMA fill: one arrival with its bytes (on small pages, the rotary box's: one a warp); a
   // gathered one: a warpgroup's.
   if (tid == 0) {
@@ -67,7 +66,8 @@ __global__ void __launch_bounds__(kThreads, 1)
                          kGather ? kGatherThreads : (LOAD == CodeLoad::kTmaPages && rotary ? 4 : 1));
     }
     ptx::fence_mbarrier_init();
-    // 16-bit queries: one warp a warpgroup publishes the rows' moves; the other warps' bytes stay 0.
+    // 16-bit queries: one warp a warpgroup publishes the rows' moves; the other warps' bytes
+    // stay 0.
     if constexpr (!kCodesQ) *reinterpret_cast<uint64_t*>(smem + L::kOffMoved) = 0ull;
   }
   __syncthreads();
@@ -124,20 +124,20 @@ __global__ void __launch_bounds__(kThreads, 1)
       const int key = min(start + tt * kBlockN + r, end - 1);
       return block_table[static_cast<int64_t>(key >> page_log2) * p.bt_stride_page];
     };
-    // Gathered rows, by a warpgroup: tiles t, t + 1 into their stages, thread i having read the
-    // page of row i % 64 of tile t + i / 64 into `page`; the pages go through shared memory
-    // (`slot` 0 or 1, synced on `bar`) so that 8 threads copy each 128-byte row segment (16-byte
-    // cp.async into the swizzled layout, zero past the piece's end). Each thread then arrives on
-    // each of the two tiles' 5 barriers once its copies have landed.
+    // Gathered rows, by a warpgroup: tiles t .. t + count - 1 (count 1 or 2) into their stages,
+    // thread i having read the page of row i % 64 of tile t + i / 64 into `page`; the pages go
+    // through shared memory (`slot` 0 or 1, synced on `bar`) so that 8 threads copy each 128-byte
+    // row segment (16-byte cp.async into the swizzled layout, zero past the piece's end). Each
+    // thread then arrives on each of the tiles' 5 barriers once its copies have landed.
     int* s_row_pages = reinterpret_cast<int*>(smem + L::kOffRowPages);
-    auto gather_rows = [&](int t, int page, int slot, int bar) {
+    auto gather_rows = [&](int t, int page, int slot, int bar, int count) {
       s_row_pages[slot * kGatherThreads + ctid] = page;
       ptx::named_barrier_sync(bar, kGatherThreads);
       const int chunk = ctid % 8;
 #pragma unroll 1
       for (int j = 0; j < 8; ++j) {  // rows ctid / 8 + 16 j of the pair (tile t for j < 4)
         const int pair_row = ctid / 8 + 16 * j, tt = t + j / 4, r = pair_row % kBlockN;
-        if (tt >= n_tiles) break;
+        if (tt >= n_tiles || j / 4 >= count) break;
         const int key = start + tt * kBlockN + r;
         const int bytes = key < end ? 16 : 0;
         const uint8_t* src = static_cast<const uint8_t*>(p.k) +
@@ -154,7 +154,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
 #pragma unroll
       for (int i = 0; i < 2; ++i)
-        if (t + i < n_tiles)
+        if (i < count && t + i < n_tiles)
 #pragma unroll
           for (int box = 0; box < kTileBoxes; ++box)
             ptx::cp_async_mbarrier_arrive_noinc(full((n_before + t + i) % kStages, box));
@@ -165,8 +165,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     // codes: TMA takes one lane's copy at a time, so the copies are spread over four warps
     // (bench/NOTES.md, v23); else warp 0 lands all five boxes.
     auto issue_tiles = [&](int t, int count, int page) {
-      if constexpr (kGather) {  // count 2, warpgroup 1
-        gather_rows(t, page, 0, kBarWg1);
+      if constexpr (kGather) {  // warpgroup 1; one tile at a time (16-bit queries) alternates slots
+        gather_rows(t, page, count == 2 ? 0 : t % 2, kBarWg1, count);
         return;
       }
       if constexpr (LOAD == CodeLoad::kTmaTiles) {  // warp 0: every box, lane i tile t + i
@@ -215,8 +215,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     ptx::named_barrier_sync(kBarAll, kThreads);  // the last sequence is done with Q and the ring
     if (wg == 0 && copies) {
       if constexpr (kGather) {
-        gather_rows(0, lane_page(0, 2), 0, kBarWg0);
-        gather_rows(2, lane_page(2, 2), 1, kBarWg0);
+        gather_rows(0, lane_page(0, 2), 0, kBarWg0, 2);
+        gather_rows(2, lane_page(2, kStages - 2), 1, kBarWg0, kStages - 2);
       } else {
         issue_tiles(0, kStages, lane_page(0, kStages));  // kStages x 8 pages at most
       }
@@ -362,18 +362,20 @@ __global__ void __launch_bounds__(kThreads, 1)
     // formed here, for masked ones (the scores stay as the wgmma left them).
     // 16-bit queries: the key limits of this thread's rows 8 jn + 2 c, + 1, and its first key
     // of a tile (the other: + 8).
-    auto row_limits = [&](int jn) { return reinterpret_cast<const int2*>(s_row_limit)[4 * jn + c]; };
+    auto row_limits = [&](int jn) {
+      return reinterpret_cast<const int2*>(s_row_limit)[4 * jn + c];
+    };
     const int my_key = 16 * warp + g;
-    // 16-bit queries: this warpgroup's reductions of its tile over each warp's keys, [warp][row].
+    // 16-bit queries: this warpgroup's maxima of its tile over each warp's keys, [warp][row].
     float* s_col_max = reinterpret_cast<float*>(smem + L::kOffColMax) + wg * 4 * kBlockM;
-    float* s_col_sum = reinterpret_cast<float*>(smem + L::kOffColSum) + wg * 4 * kBlockM;
     float4* s_mul_base = reinterpret_cast<float4*>(smem + L::kOffMulBase) + wg * (kBlockM / 2);
     auto tile_max = [&](const float (&s)[32], bool masked, int tile_start, float (&mx)[2]) {
       if constexpr (kCodesQ) {
         if (!masked) return tile_row_max(s, false, scale_log2, mx);
         float lg[32];
 #pragma unroll
-        for (int i = 0; i < 32; ++i) lg[i] = attended(i, tile_start) ? s[i] * scale_log2 : -INFINITY;
+        for (int i = 0; i < 32; ++i)
+          lg[i] = attended(i, tile_start) ? s[i] * scale_log2 : -INFINITY;
         tile_row_max(lg, true, 1.f, mx);
       } else {
         // Maxima of the raw scores over the thread's keys, the warp's, then the four warps'
@@ -387,12 +389,16 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
               const int li = e ? lim.y : lim.x, i = 4 * jn + e;  // keys g, g + 8: i, i + 2
-              v[2 * jn + e] = fmaxf(key < li ? s[i] : -INFINITY, key + 8 < li ? s[i + 2] : -INFINITY);
+              v[2 * jn + e] =
+                  fmaxf(key < li ? s[i] : -INFINITY, key + 8 < li ? s[i + 2] : -INFINITY);
             }
           }
         } else {
 #pragma unroll
-          for (int k = 0; k < 16; ++k) v[k] = fmaxf(s[4 * (k / 2) + k % 2], s[4 * (k / 2) + k % 2 + 2]);
+          for (int k = 0; k < 16; ++k) {
+            const int i = 4 * (k / 2) + k % 2;
+            v[k] = fmaxf(s[i], s[i + 2]);
+          }
         }
         const float2 r = reduce_over_keys(v, lane, [](float x, float y) { return fmaxf(x, y); });
         *reinterpret_cast<float2*>(s_col_max + warp * kBlockM + 2 * lane) = r;
@@ -422,8 +428,6 @@ __global__ void __launch_bounds__(kThreads, 1)
     // The other warpgroup's published maxima become this one's running maxima; its factors for
     // this thread's rows into a, and into the row sums where `rescale_sums`.
     auto adopt = [&](const float* s_m, const float* s_a, float (&a)[2], bool rescale_sums) {
-      a[0] = a[1] = 1.f;
-      if (!owner) return;
 #pragma unroll
       for (int x = 0; x < 2; ++x) {
         a[x] = s_a[my_row[x]];
@@ -468,8 +472,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     // folded (factors into a), published for the other warpgroup (kBarMax0 + b), then P into box
     // b and its row sums, released once all four warps have stored theirs (kBarP0 + b).
     // 16-bit queries: P^T of the tile's S^T into P box b (stmatrix.trans: query rows, keys
-    // contiguous), each row's multiplier and base from its owner; the P sums over the warp's
-    // keys into s_col_sum.
+    // contiguous), each row's multiplier and base from its owner. Returns the P sums over the
+    // warp's keys of rows 2 lane, 2 lane + 1.
     auto store_p_t = [&](const float (&s)[32], bool masked, int tile_start, int b) {
       float cs[16];
 #pragma unroll
@@ -496,12 +500,11 @@ __global__ void __launch_bounds__(kThreads, 1)
           r[q] = pack2<__half>(p0, p1);
         }
         const int mi = lane / 8;
-        ptx::stmatrix_x4_trans(p_box(b) + box_offset(16 * h + 8 * (mi / 2) + lane % 8, 2 * warp + mi % 2),
-                               r);
+        ptx::stmatrix_x4_trans(
+            p_box(b) + box_offset(16 * h + 8 * (mi / 2) + lane % 8, 2 * warp + mi % 2), r);
       }
-      const float2 r = reduce_over_keys(cs, lane, [](float x, float y) { return x + y; });
-      *reinterpret_cast<float2*>(s_col_sum + warp * kBlockM + 2 * lane) = r;
       wgmma::fence_proxy_async();  // P is read by both warpgroups' wgmma
+      return reduce_over_keys(cs, lane, [](float x, float y) { return x + y; });
     };
     auto share_tile = [&](int b, const float (&s)[32], bool masked, int tile_start,
                           const float (&mx)[2], float (&a)[2], float (&psum)[2]) {
@@ -514,25 +517,21 @@ __global__ void __launch_bounds__(kThreads, 1)
         ptx::named_barrier_sync(b == 0 ? kBarWg0 : kBarWg1, 128);  // P and a of all four warps
         ptx::named_barrier_arrive(b == 0 ? kBarP0 : kBarP1, kThreads);
       } else {
-        // The owners fold, publish and hand the bases to the other warps; all store P^T and the
-        // sums, which the owners then gather.
-        a[0] = a[1] = 1.f, psum[0] = psum[1] = 0.f;
+        // The owners fold, publish and hand each row's (multiplier, base) to the other warps; all
+        // store P^T and keep their warp's sums of rows 2 lane, 2 lane + 1 (a[] the factors the
+        // owners published), which the epilogue adds up.
+        float* s_a = b == 0 ? stats.a0 : stats.a1;
         if (owner) {
           float bs[2];
           fold_tile_max_lazy(mx, row_max, bs, a);
-          publish(a, b == 0 ? stats.m0 : stats.m1, b == 0 ? stats.a0 : stats.a1);
+          publish(a, b == 0 ? stats.m0 : stats.m1, s_a);
           s_mul_base[lane] = make_float4(my_mul[0], my_mul[1], bs[0], bs[1]);
         }
         ptx::named_barrier_sync(b == 0 ? kBarWg0 : kBarWg1, 128);  // the bases and factors
         ptx::named_barrier_arrive(b == 0 ? kBarMax0 : kBarMax1, kThreads);
-        store_p_t(s, masked, tile_start, b);
-        ptx::named_barrier_sync(b == 0 ? kBarWg0 : kBarWg1, 128);  // P and the sums of all four warps
-        if (owner) {
-#pragma unroll
-          for (int x = 0; x < 2; ++x)
-#pragma unroll
-            for (int w2 = 0; w2 < 4; ++w2) psum[x] += s_col_sum[w2 * kBlockM + my_row[x]];
-        }
+        if (!owner) a[0] = s_a[my_row[0]], a[1] = s_a[my_row[1]];
+        const float2 ps = store_p_t(s, masked, tile_start, b);
+        psum[0] = ps.x, psum[1] = ps.y;
         ptx::named_barrier_arrive(b == 0 ? kBarP0 : kBarP1, kThreads);
       }
     };
@@ -682,11 +681,21 @@ __global__ void __launch_bounds__(kThreads, 1)
         row_sum[x] += __shfl_xor_sync(0xffffffffu, row_sum[x], 2);
         if (c == 0) stats.sum[wg * kBlockM + my_row[x]] = row_sum[x];
       }
-    } else if (owner) {
+    } else {  // each warp's sums of rows 2 lane, + 1; a row's eight added up
+      float* s_sums = reinterpret_cast<float*>(smem + L::kOffColSum);  // [wg][warp][row]
+      *reinterpret_cast<float2*>(s_sums + (wg * 4 + warp) * kBlockM + 2 * lane) =
+          make_float2(row_sum[0], row_sum[1]);
+      ptx::named_barrier_sync(kBarAll, kThreads);
+      if (tid < 2 * kBlockM) {
+        float t = 0.f;
+        if (tid < kBlockM)
 #pragma unroll
-      for (int x = 0; x < 2; ++x) stats.sum[wg * kBlockM + my_row[x]] = row_sum[x];
+          for (int k = 0; k < 8; ++k) t += s_sums[k * kBlockM + tid];
+        stats.sum[tid] = t;  // the second warpgroup's slots 0
+      }
     }
-    if (wg == 0 && (kCodesQ ? c == 0 : owner)) {  // the running maxima for the lse (wg 0's final row_max is the pair's)
+    // The running maxima for the lse (warpgroup 0's final row_max is the pair's).
+    if (wg == 0 && (kCodesQ ? c == 0 : owner)) {
 #pragma unroll
       for (int x = 0; x < 2; ++x) s_mfin[my_row[x]] = row_max[x];
     }

@@ -50,9 +50,8 @@ bool launch_mla_decode_e4m3_sm90_impl(const DecodeParams& p, cudaStream_t stream
   using namespace mla_e4m3_sm90;
   constexpr bool kCodesQ = kCodeQueries<Query>;
   constexpr int64_t kQAlign = 16 / sizeof(Query);  // elements
-  // Query rows are read 16 bytes at a time; 16-bit queries take tiles of TMA boxes (pages of 8+).
+  // Query rows are read 16 bytes at a time.
   if (p.h_kv != 1 || (p.descale_q != nullptr) != kCodesQ || !pages_fit(p) ||
-      (!kCodesQ && code_load(p.page_size) == CodeLoad::kGatherRows) ||
       reinterpret_cast<uintptr_t>(p.k) % 16 != 0 || p.k_stride_row % 16 != 0 ||
       p.k_stride_page % 16 != 0 || reinterpret_cast<uintptr_t>(p.q) % 16 != 0 ||
       p.q_stride_b % kQAlign != 0 || p.q_stride_s % kQAlign != 0 || p.q_stride_h % kQAlign != 0)
@@ -71,7 +70,7 @@ bool launch_mla_decode_e4m3_sm90_impl(const DecodeParams& p, cudaStream_t stream
       launched = launch_with<Query, CodeLoad::kTmaPages>(p, map, device, stream);
       break;
     case CodeLoad::kGatherRows:
-      if constexpr (kCodesQ) launched = launch_with<Query, CodeLoad::kGatherRows>(p, map, device, stream);
+      launched = launch_with<Query, CodeLoad::kGatherRows>(p, map, device, stream);
       break;
   }
   if (!launched) return false;

@@ -25,9 +25,9 @@ struct SmemLayout {
   // Gathered rows: the pages of the rows being copied, two slots of two tiles (a row an int).
   static constexpr int kOffRowPages = kOffMoved + 8;
   // 16-bit queries: each row's logit multiplier (|scale| over its power of two) and key limit
-  // (causal rows end early); each warpgroup's score maxima and sums of its tile over each warp's
-  // 16 keys ([wg][warp][row]); and for each warpgroup's tile the rows' (multiplier, base) pairs, a
-  // float4 a row pair.
+  // (causal rows end early); each warpgroup's score maxima of its tile over each warp's 16 keys
+  // ([wg][warp][row]); each warp's row sums at a sequence's end (the same shape); and for each
+  // warpgroup's tile the rows' (multiplier, base) pairs, a float4 a row pair.
   static constexpr int kOffRowMul = kOffRowPages + 2 * kGatherThreads * 4;
   static constexpr int kOffRowLimit = kOffRowMul + (CODE_QUERIES ? 0 : kBlockM * 4);
   static constexpr int kOffColMax =
