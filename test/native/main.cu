@@ -746,6 +746,21 @@ static void suite_mla_fp8(bool quick) {
              std::to_string(c.page_size);
     fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 0.0123f, ++seed, false, c.e4m3_q ? 0.0177f : 0.f);
   }
+  // Softmax scales the TypeScript API refuses but the C ABI takes (negative: the largest logit is
+  // the smallest score; zero: equal weights) through the 64-row e4m3 kernel, TMA tiles and
+  // gathered rows, bf16 and e4m3 queries.
+  for (float scale : {-0.04f, 0.f})
+    for (int ps : {64, 1})
+      for (bool e4m3_q : {false, true}) {
+        Spec s;
+        s.h_q = 128, s.s_q = 2, s.causal = true, s.page_size = ps, s.softmax_scale = scale;
+        s.lens = {0, 1, 70, 1500};
+        char name[96];
+        snprintf(name, sizeof name, "mla fp8_e4m3%s ps=%d s_q=2 h_q=128 causal scale=%g",
+                 e4m3_q ? " e4m3 q" : "", ps, scale);
+        s.name = name;
+        fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 64, ++seed, false, e4m3_q ? 1.f / 32 : 0.f);
+      }
   // Wrong combinations: typed errors before any launch.
   Spec s;
   s.h_q = 16, s.lens = {70, 3};

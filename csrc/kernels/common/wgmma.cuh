@@ -29,6 +29,13 @@ __device__ __forceinline__ uint64_t desc_sw128(uint32_t smem_addr, uint32_t lbo,
          (static_cast<uint64_t>((sbo >> 4) & 0x3FFF) << 32) | (1ull << 62);
 }
 
+// desc advanced by `off` 16-byte units along its start address, in the low word only: a shared
+// address never carries out of the 14-bit field, so the high word needs no add (one uniform add a
+// wgmma instead of two).
+__device__ __forceinline__ uint64_t desc_advance(uint64_t desc, uint32_t off) {
+  return (desc & 0xFFFFFFFF00000000ull) | static_cast<uint32_t>(static_cast<uint32_t>(desc) + off);
+}
+
 __device__ __forceinline__ void fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 template <int N>

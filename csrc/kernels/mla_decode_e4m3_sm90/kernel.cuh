@@ -323,7 +323,7 @@ __global__ void __launch_bounds__(kThreads, 1)
           wgmma::fence();
 #pragma unroll
           for (int j = 0; j < 4; ++j) {
-            const uint64_t qd = q_desc + ((grp * L::kQBoxBytes + j * 32) >> 4);
+            const uint64_t qd = wgmma::desc_advance(q_desc, (grp * L::kQBoxBytes + j * 32) >> 4);
             if (grp == 0 && j == 0)
               wgmma::MmaRegA<__half, 64, 0>::overwrite(s, af[0], qd);
             else
