@@ -97,13 +97,21 @@ __global__ void __launch_bounds__(kThreads, 1)
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
     const int start = w.start, end = w.end, n_tiles = w.n_tiles;
-    int limit[2];
-#pragma unroll
-    for (int x = 0; x < 2; ++x) {
-      const int m = m_base + my_row[x];
+    // Row m of the KV head's rows: its offset in q (elements; query j = m / heads_per_kv, head
+    // kv * heads_per_kv + m % heads_per_kv). Block row r (m = m_base + r): the key it attends up
+    // to (causal rows end early; rows past rows_per_kv are never written).
+    auto q_row_offset = [&](int m) {
+      return bi * p.q_stride_b + (m / p.heads_per_kv) * p.q_stride_s +
+             (kv * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
+    };
+    auto key_limit = [&](int r) {
+      const int m = m_base + r;
       const int j = m < p.rows_per_kv ? m / p.heads_per_kv : 0;
-      limit[x] = p.causal ? min(end, w.seqlen - p.s_q + j + 1) : end;
-    }
+      return p.causal ? min(end, w.seqlen - p.s_q + j + 1) : end;
+    };
+    int limit[2];  // code queries: this thread's rows'
+#pragma unroll
+    for (int x = 0; x < 2; ++x) limit[x] = key_limit(my_row[x]);
     int mask_from = end;
     if (p.causal) mask_from = min(end, w.seqlen - p.s_q + 1);
     const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
@@ -226,12 +234,9 @@ __global__ void __launch_bounds__(kThreads, 1)
       for (int item = tid; item < kBlockM * 36; item += kThreads) {
         const int r = item / 36, ch = item % 36, m = m_base + r;
         uint4 v = make_uint4(0u, 0u, 0u, 0u);
-        if (m < p.rows_per_kv) {
-          const uint8_t* row = static_cast<const uint8_t*>(p.q) + bi * p.q_stride_b +
-                               (m / p.heads_per_kv) * p.q_stride_s +
-                               (kv * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
-          v = *reinterpret_cast<const uint4*>(row + ch * 16);
-        }
+        if (m < p.rows_per_kv)
+          v = *reinterpret_cast<const uint4*>(static_cast<const uint8_t*>(p.q) + q_row_offset(m) +
+                                              ch * 16);
         ptx::st_shared_v4(base + L::kOffQ + (ch / 8) * kBoxBytes + box_offset(r, ch % 8),
                           {v.x, v.y, v.z, v.w});
       }
@@ -244,16 +249,12 @@ __global__ void __launch_bounds__(kThreads, 1)
       for (int pass = 0; pass < kBlockM / (kThreads / 8); ++pass) {
         const int r = pass * (kThreads / 8) + tid / 8, m = m_base + r;
         const uint16_t* row = nullptr;
-        if (m < p.rows_per_kv)
-          row = static_cast<const uint16_t*>(p.q) + bi * p.q_stride_b +
-                (m / p.heads_per_kv) * p.q_stride_s +
-                (kv * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
+        if (m < p.rows_per_kv) row = static_cast<const uint16_t*>(p.q) + q_row_offset(m);
         const float mul =
             store_q_row_f16<Query, 8>(base + L::kOffQ, r, row, 8 * (tid % 8), scale_log2 < 0.f);
         if (tid % 8 == 0) {
-          const int j = m < p.rows_per_kv ? m / p.heads_per_kv : 0;
           s_row_mul[r] = fabsf(scale_log2) * mul;
-          s_row_limit[r] = p.causal ? min(end, w.seqlen - p.s_q + j + 1) : end;
+          s_row_limit[r] = key_limit(r);
         }
       }
     }
