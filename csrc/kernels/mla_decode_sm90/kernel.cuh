@@ -258,7 +258,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
           const uint32_t kb = (box * kBoxBytes + k * 32) >> 4;
-          wgmma::Mma<Elem, 64, 0>::run(s, q_desc + kb, tile_desc[b] + kb, i > 0 || k > 0);
+          wgmma::Mma<Elem, 64, 0>::run(s, wgmma::desc_advance(q_desc, kb),
+                                       wgmma::desc_advance(tile_desc[b], kb), i > 0 || k > 0);
         }
       }
       wgmma::commit();
@@ -344,24 +345,24 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     auto rescale = [&](const float (&a)[2]) { rescale_rows<32>(a, row_sum, o); };
     // O_half += P_b V_b,half with this warpgroup's own P from registers (issued, not waited for).
     auto pv_local = [&](const uint32_t (&pa)[16], int b) {
-      const uint32_t s_v = sm.tile(b) + wg * 4 * kBoxBytes;
+      const uint64_t v_desc = wgmma::desc_sw128(sm.tile(b) + wg * 4 * kBoxBytes, kBoxBytes, 1024);
       wgmma::fence();
 #pragma unroll
       for (int kk = 0; kk < kBlockN / 16; ++kk) {
         const uint32_t a[4] = {pa[4 * kk], pa[4 * kk + 1], pa[4 * kk + 2], pa[4 * kk + 3]};
-        wgmma::MmaRegA<Elem, 256, 1>::run(
-            o, a, wgmma::desc_sw128(s_v + kk * 16 * 128, kBoxBytes, 1024), 1);
+        wgmma::MmaRegA<Elem, 256, 1>::run(o, a, wgmma::desc_advance(v_desc, kk * 16 * 128 / 16), 1);
       }
       wgmma::commit();
     };
     // O_half += P_b V_b,half with the other warpgroup's P from the rotary box of buffer b.
     auto pv_remote = [&](int b) {
-      const uint32_t s_v = sm.tile(b) + wg * 4 * kBoxBytes, s_p = sm.tile(b) + kPBox * kBoxBytes;
+      const uint64_t v_desc = wgmma::desc_sw128(sm.tile(b) + wg * 4 * kBoxBytes, kBoxBytes, 1024);
+      const uint64_t p_desc = wgmma::desc_sw128(sm.tile(b) + kPBox * kBoxBytes, 16, 1024);
       wgmma::fence();
 #pragma unroll
       for (int kk = 0; kk < kBlockN / 16; ++kk)
-        wgmma::Mma<Elem, 256, 1>::run(o, wgmma::desc_sw128(s_p + kk * 32, 16, 1024),
-                                      wgmma::desc_sw128(s_v + kk * 16 * 128, kBoxBytes, 1024), 1);
+        wgmma::Mma<Elem, 256, 1>::run(o, wgmma::desc_advance(p_desc, kk * 32 / 16),
+                                      wgmma::desc_advance(v_desc, kk * 16 * 128 / 16), 1);
       wgmma::commit();
     };
     // Buffer b's own half (the 4 value boxes only this warpgroup reads) is done with: refill it
