@@ -58,8 +58,8 @@ extern "C" fmla_status fmla_mla_decode(const fmla_tensor* q, const fmla_tensor* 
 
 // Up to 32 query rows a KV head: the keys x rows kernel (kernels/mla_decode_fp8_sm90/), which
 // converts codes in registers and pads nothing (e4m3 queries: the scores on the FP8 tensor cores).
-// More rows over fp8_e4m3 on pages of a power of two of tokens (16-bit queries: of 8 or more) take
-// the 64-row kernel that reads the codes as the cache stores them (kernels/mla_decode_e4m3_sm90/);
+// More rows over fp8_e4m3 on pages of a power of two of tokens take the 64-row kernel that reads
+// the codes as the cache stores them (kernels/mla_decode_e4m3_sm90/);
 // the rest the 64-row sm_90a kernel with the dequantizing producer (e4m3 queries converted to bf16
 // as they load). Then the combine; no other kernel reads FP8 MLA caches.
 template <typename Query, MlaCache CACHE>

@@ -44,6 +44,7 @@ struct Spec {
   std::vector<int32_t> lens;
   int sample_rows = 0;  // 0: check every row
   float softmax_scale = NAN;  // NaN: 1 / sqrt(d_qk)
+  bool wide_queries = false;  // FP8 cases: query rows over a wide range of magnitudes
 };
 
 static float scale_of(const Spec& s) {
@@ -589,6 +590,20 @@ struct Fp8Queries {
   fmla_tensor t{}, tdescale{};
 };
 
+// Query rows whose magnitudes span 2^-20 .. 2^6 of the random ones: a value in 32 times 64, one in
+// 8 times 2^-12, one in 16 times 2^-20, so that each row holds values far under 2^-10 of its
+// largest (what a bf16 row split into two e4m3 terms holds only to 2^-17 of its largest).
+static void widen_queries(Problem& P, uint64_t seed) {
+  std::vector<uint16_t> bits = download<uint16_t>(P.q.ptr, P.q.bytes / 2);
+  std::mt19937_64 rng(seed);
+  for (uint16_t& b : bits) {
+    const int r = static_cast<int>(rng() % 32);
+    const float f = r == 0 ? 64.f : r < 5 ? 0x1p-12f : r < 7 ? 0x1p-20f : 1.f;
+    b = float_to_bits(bits_to_float(b, P.s.dtype) * f, P.s.dtype);
+  }
+  CUDA_CHECK(cudaMemcpy(P.q.ptr, bits.data(), P.q.bytes, cudaMemcpyHostToDevice));
+}
+
 static Fp8Queries quantize_queries(Problem& P, float descale_q) {
   std::vector<uint16_t> bits = download<uint16_t>(P.q.ptr, P.q.bytes / 2);
   std::vector<uint8_t> codes(bits.size());
@@ -636,6 +651,7 @@ static bool same_bits_as_16bit(const Spec& s, int format) {
 static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bool same_bits,
                      float descale_q = 0.f) {
   Problem P = build(s, seed);
+  if (s.wide_queries) widen_queries(P, seed + 7);
   Fp8Cache c = quantize_cache(P, format, descale);
   Fp8Queries q8;
   if (descale_q > 0.f) q8 = quantize_queries(P, descale_q);
@@ -665,17 +681,20 @@ static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bo
          P.nsp, same_bits ? (bits_ok ? " bits=16-bit decode's" : " bits DIFFER from the 16-bit decode") : "");
 }
 
-// 64 query rows over fp8_e4m3 (mla_decode_e4m3_sm90), e4m3 queries (both products on the codes)
-// and bf16 queries (S^T), on pages of 64 (a box a tile), of 16 and 8 tokens (a box a page) and of
-// 1 (gathered rows).
+// 64 query rows over fp8_e4m3 (mla_decode_e4m3_sm90), e4m3 queries (both products on the codes),
+// bf16 queries (split into two e4m3 terms) and fp16 queries (S^T), on pages of 64 (a box a tile),
+// of 16 and 8 tokens (a box a page) and of 1 (gathered rows).
 static void small_e4m3_case() {
   for (int ps : {64, 16, 8, 1}) {
     Spec f;
     f.h_q = 32, f.s_q = 2, f.causal = true, f.page_size = ps, f.lens = {0, 5, 300, 130};
     f.name = "small mla fp8_e4m3 e4m3 q ps=" + std::to_string(ps) + " 64 rows (e4m3 kernel)";
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 11 + ps, false, 1.f / 16);
-    f.name = "small mla fp8_e4m3 ps=" + std::to_string(ps) + " 64 rows (e4m3 kernel, S^T)";
+    f.name = "small mla fp8_e4m3 ps=" + std::to_string(ps) + " 64 rows (e4m3 kernel, split q)";
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 21 + ps, false);
+    f.dtype = FMLA_DTYPE_FLOAT16;
+    f.name = "small mla fp8_e4m3 fp16 ps=" + std::to_string(ps) + " 64 rows (e4m3 kernel, S^T)";
+    fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 31 + ps, false);
   }
 }
 
@@ -730,8 +749,8 @@ static void suite_mla_fp8(bool quick) {
   }
   // Many sequences and splits, scales that are not powers of two. e4m3 queries: 64+ rows on pages
   // of several tiles and of a part of one (the 64-row e4m3 kernel), s_q 2 causal among them; bf16
-  // queries with 64+ rows (the same kernel, S^T on the fp16 tensor cores) on pages of a tile, of a
-  // part of one and of one token.
+  // queries with 64+ rows (the same kernel, each row split into two e4m3 terms) on pages of a tile,
+  // of a part of one and of one token.
   struct Varlen { int h_q, s_q, page_size; bool e4m3_q; };
   for (const Varlen& c : {Varlen{16, 1, 64, true}, Varlen{32, 1, 64, true}, Varlen{128, 1, 64, true},
                           Varlen{64, 2, 256, true}, Varlen{128, 1, 16, true}, Varlen{128, 1, 64, false},
@@ -748,19 +767,32 @@ static void suite_mla_fp8(bool quick) {
   }
   // Softmax scales the TypeScript API refuses but the C ABI takes (negative: the largest logit is
   // the smallest score; zero: equal weights) through the 64-row e4m3 kernel, TMA tiles and
-  // gathered rows, bf16 and e4m3 queries.
+  // gathered rows, bf16 (split), fp16 (S^T) and e4m3 queries.
   for (float scale : {-0.04f, 0.f})
     for (int ps : {64, 1})
-      for (bool e4m3_q : {false, true}) {
+      for (int q_kind : {0, 1, 2}) {  // bf16, fp16, e4m3
         Spec s;
         s.h_q = 128, s.s_q = 2, s.causal = true, s.page_size = ps, s.softmax_scale = scale;
+        if (q_kind == 1) s.dtype = FMLA_DTYPE_FLOAT16;
         s.lens = {0, 1, 70, 1500};
         char name[96];
         snprintf(name, sizeof name, "mla fp8_e4m3%s ps=%d s_q=2 h_q=128 causal scale=%g",
-                 e4m3_q ? " e4m3 q" : "", ps, scale);
+                 q_kind == 1 ? " fp16" : q_kind == 2 ? " e4m3 q" : "", ps, scale);
         s.name = name;
-        fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 64, ++seed, false, e4m3_q ? 1.f / 32 : 0.f);
+        fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 64, ++seed, false, q_kind == 2 ? 1.f / 32 : 0.f);
       }
+  // bf16 query rows over a wide range of magnitudes: the 64-row e4m3 kernel (the rows split into
+  // two e4m3 terms) on TMA tiles and gathered rows, and the keys x rows kernel.
+  for (int h_q : {128, 16})
+    for (int ps : {64, 1}) {
+      if (h_q == 16 && ps == 1) continue;
+      Spec s;
+      s.h_q = h_q, s.s_q = 2, s.causal = true, s.page_size = ps, s.wide_queries = true;
+      s.lens = {0, 1, 70, 1500};
+      s.name = "mla fp8_e4m3 wide q ps=" + std::to_string(ps) + " s_q=2 h_q=" +
+               std::to_string(h_q) + " causal";
+      fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 64, ++seed, false);
+    }
   // Wrong combinations: typed errors before any launch.
   Spec s;
   s.h_q = 16, s.lens = {70, 3};

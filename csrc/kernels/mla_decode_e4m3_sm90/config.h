@@ -2,6 +2,7 @@
 // family, each with its reason.
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_fp8.h>
 
 #include <type_traits>
@@ -35,22 +36,28 @@ constexpr int kRotaryK32Steps = (kMlaHeadDimQK - (kTileBoxes - 1) * kBoxCodes) /
 enum class CodeLoad { kTmaTiles, kTmaPages, kGatherRows };
 constexpr int kMinPageRows = 8;  // TMA boxes
 
-// The queries: float8_e4m3fn ones meet the codes on the FP8 tensor cores (S = Q K^T, both from
-// shared memory); 16-bit ones are made fp16 (times a power of two a row where bf16) and the scores
-// computed as S^T = K Q^T on the fp16 tensor cores, K's codes converted in registers as the A
-// operand (cvt, exact), Q's rows the B operand (72 KB).
+// The queries' form in the kernel. float8_e4m3fn ones meet the codes on the FP8 tensor cores (S =
+// Q K^T, both from shared memory). bf16 ones are split into two e4m3 terms a row, q 2^k = q1 + q2
+// (split_queries.cuh), and meet them the same way, one product a term. fp16 ones are kept fp16 and
+// the scores computed as S^T = K Q^T on the fp16 tensor cores, K's codes converted in registers
+// as the A operand (cvt, exact), Q's rows the B operand (72 KB; transposed_scores.cuh).
+enum class QueryForm { kCodes, kSplitCodes, kF16Rows };
 template <typename Query>
-constexpr bool kCodeQueries = std::is_same<Query, __nv_fp8_e4m3>::value;
+constexpr QueryForm kQueryForm =
+    std::is_same<Query, __nv_fp8_e4m3>::value   ? QueryForm::kCodes
+    : std::is_same<Query, __nv_bfloat16>::value ? QueryForm::kSplitCodes
+                                                : QueryForm::kF16Rows;
+// The e4m3 terms of a query row in shared memory (a tile's box layout each).
+template <QueryForm F>
+constexpr int kQueryTerms = F == QueryForm::kSplitCodes ? 2 : 1;
 
-// Stages of the tile ring. Code queries: four, the pair of tiles being multiplied and the next
+// Stages of the tile ring. e4m3 queries: four, the pair of tiles being multiplied and the next
 // pair, whose copies then go out about a pair before their scores are needed (Q 40 KB + 4 x 40 KB
-// + P 16 KB fits 227 KB). 16-bit queries: three beside the 72 KB Q; a tile's stage is refilled
-// as soon as both warpgroups' products have read it.
-template <bool CODE_QUERIES>
-constexpr int kStagesOf = CODE_QUERIES ? 4 : 3;
-// The first stages' pages are read by one warp, a lane a page; the pages of gathered rows by a
-// warpgroup, a thread a row of a pair of tiles.
-static_assert(kStagesOf<true> * (kBlockN / kMinPageRows) <= 32, "a page a lane");
+// + P 16 KB fits 227 KB). Split and fp16 queries: three beside the 80 / 72 KB Q; a tile's stage is
+// refilled as soon as both warpgroups' products have read it.
+template <QueryForm F>
+constexpr int kStagesOf = F == QueryForm::kCodes ? 4 : 3;
+static_assert(kStagesOf<QueryForm::kCodes> * (kBlockN / kMinPageRows) <= 32, "a page a lane");
 constexpr int kGatherThreads = 2 * kBlockN;
 static_assert(kGatherThreads == 128, "a warpgroup gathers");
 
@@ -58,7 +65,7 @@ static_assert(kGatherThreads == 128, "a warpgroup gathers");
 // done with P0 and the first tile's statistics of a pair, so warpgroup 0 may write the next pair's.
 constexpr int kBarMax0 = 1, kBarMax1 = 2, kBarP0 = 3, kBarP1 = 4, kBarAll = 5;
 constexpr int kBarWg0 = 6, kBarWg1 = 7, kBarP0Free = 8;
-// 16-bit queries: warpgroup 0 done with the pair's first tile, whose stage warpgroup 1 refills.
+// Three stages: warpgroup 0 done with the pair's first tile, whose stage warpgroup 1 refills.
 constexpr int kBarTile0Read = 9;
 
 }  // namespace mla_e4m3_sm90

@@ -1,11 +1,12 @@
 // MLA decode on sm_90a over fp8_e4m3 caches, 64 query rows a block (for more than 32 rows a KV
 // head: h_q 64 or 128, or h_q 32 from s_q 2), pages of a power of two of tokens: the 16-bit TMA
 // kernel's seesaw (mla_decode_sm90/kernel.cuh) with the codes used as they are. Tiles land by TMA
-// (pages of 8+ tokens) or by cp.async (smaller pages, e4m3 queries; config.h).
+// (pages of 8+ tokens) or by cp.async (smaller pages; config.h).
 //   S = Q K^T        float8_e4m3fn queries: on the FP8 tensor cores, m64n64k32, Q's and the tile's
-//                    codes in shared memory
-//   S^T = K Q^T      16-bit queries: f16, m64n64k16, A = K converted from the tile's codes in
-//                    registers, B = Q's rows made fp16 (transposed_scores.cuh); the softmax's row
+//                    codes in shared memory; bf16 queries the same, a product for each of the two
+//                    e4m3 terms each row is split into (split_queries.cuh)
+//   S^T = K Q^T      fp16 queries: f16, m64n64k16, A = K converted from the tile's codes in
+//                    registers, B = Q's rows (transposed_scores.cuh); the softmax's row
 //                    statistics then reduce over lanes and warps, and one warp a warpgroup keeps
 //                    them (two rows a lane)
 //   O^T += V^T P     f16, m64n64k16: A = V^T converted from the tile's codes in registers
@@ -16,7 +17,8 @@
 // Pair order, as the 16-bit kernel's (warpgroup 0 the even tile's scores, 1 the odd one's):
 //   wg 0: max0 | P0 | O_L = O_L a0 + V0_L P0 | wait a1 | O_L *= a1 | wait P1 | O_L += V1_L P1 | S0'
 //   wg 1: wait max0 | max1, P1 | O_R *= a0 | wait P0 | O_R += V0_R P0 | O_R *= a1 | + V1_R P1 | S1'
-// The cache's and the queries' scales go into the scores' exponent, the cache's into the output.
+// The cache's and the queries' scales (and split rows' powers of two) go into the scores'
+// exponent, the cache's into the output.
 #pragma once
 
 #include <cuda.h>
@@ -30,6 +32,7 @@
 #include "../common/wgmma.cuh"
 #include "../mla_decode_sm90/traits.h"  // BlockPlace
 #include "traits.h"
+#include "split_queries.cuh"
 #include "transposed_scores.cuh"
 
 namespace fmla {
@@ -44,8 +47,12 @@ template <typename Query, CodeLoad LOAD>
 __global__ void __launch_bounds__(kThreads, 1)
     mla_decode_e4m3_sm90_kernel(const DecodeParams p, const __grid_constant__ CUtensorMap k_map) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  constexpr bool kCodesQ = kCodeQueries<Query>;
-  using L = SmemLayout<kCodesQ>;
+  constexpr QueryForm kForm = kQueryForm<Query>;
+  // The scores as S = Q K^T on the codes (e4m3 queries, and bf16 ones split in two terms), or as
+  // S^T = K Q^T (fp16 queries).
+  constexpr bool kCodesQ = kForm != QueryForm::kF16Rows;
+  constexpr bool kSplitQ = kForm == QueryForm::kSplitCodes;
+  using L = SmemLayout<kForm>;
   using Out = std::conditional_t<std::is_same<Query, __half>::value, __half, __nv_bfloat16>;
   constexpr int kStages = L::kStages;
   extern __shared__ __align__(1024) uint8_t smem[];
@@ -66,7 +73,7 @@ __global__ void __launch_bounds__(kThreads, 1)
                          kGather ? kGatherThreads : (LOAD == CodeLoad::kTmaPages && rotary ? 4 : 1));
     }
     ptx::fence_mbarrier_init();
-    // 16-bit queries: one warp a warpgroup publishes the rows' moves; the other warps' bytes
+    // fp16 queries: one warp a warpgroup publishes the rows' moves; the other warps' bytes
     // stay 0.
     if constexpr (!kCodesQ) *reinterpret_cast<uint64_t*>(smem + L::kOffMoved) = 0ull;
   }
@@ -74,12 +81,13 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   const int part = Place::part(), kv = blockIdx.y, m_base = Place::m_base();
   const int32_t* meta = p.sched + part * kMetadataInts;
-  const float scale_log2 = p.scale_log2 * *p.descale_k * (kCodesQ ? *p.descale_q : 1.f);
+  const float scale_log2 =
+      p.scale_log2 * *p.descale_k * (kForm == QueryForm::kCodes ? *p.descale_q : 1.f);
   const float value_scale = *p.descale_k;
   const mla_sm90::PairStats stats(smem + L::kOffStats);
   float* s_mfin = reinterpret_cast<float*>(smem + L::kOffMaxima);
   // The rows whose statistics this thread keeps: code queries, its rows of the S accumulator
-  // (both warpgroups alike); 16-bit queries, rows 2 lane, 2 lane + 1 in each warpgroup's warp 0.
+  // (both warpgroups alike); fp16 queries, rows 2 lane, 2 lane + 1 in each warpgroup's warp 0.
   const bool owner = kCodesQ || warp == 0;
   int my_row[2];
   my_row[0] = kCodesQ ? warp * 16 + g : 2 * lane;
@@ -173,7 +181,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     // codes: TMA takes one lane's copy at a time, so the copies are spread over four warps
     // (bench/NOTES.md, v23); else warp 0 lands all five boxes.
     auto issue_tiles = [&](int t, int count, int page) {
-      if constexpr (kGather) {  // warpgroup 1; one tile at a time (16-bit queries) alternates slots
+      if constexpr (kGather) {  // warpgroup 1; one tile at a time (three stages) alternates slots
         gather_rows(t, page, count == 2 ? 0 : t % 2, kBarWg1, count);
         return;
       }
@@ -229,7 +237,20 @@ __global__ void __launch_bounds__(kThreads, 1)
         issue_tiles(0, kStages, lane_page(0, kStages));  // kStages x 8 pages at most
       }
     }
-    if constexpr (kCodesQ) {
+    if constexpr (kSplitQ) {
+      // Q's rows as two terms of codes, 8 threads a row (dims 64 i + 8 (tid % 8) .. + 7), 32 rows
+      // a pass; rows past rows_per_kv zero; negated where the scale is negative, so that the
+      // multipliers are positive. Each row's multiplier into s_row_mul.
+#pragma unroll 1
+      for (int pass = 0; pass < kBlockM / (kThreads / 8); ++pass) {
+        const int r = pass * (kThreads / 8) + tid / 8, m = m_base + r;
+        const uint16_t* row = nullptr;
+        if (m < p.rows_per_kv) row = static_cast<const uint16_t*>(p.q) + q_row_offset(m);
+        const float mul = store_q_row_split<8>(base + L::kOffQ, base + L::kOffQ + kTileBytes, r,
+                                               row, 8 * (tid % 8), scale_log2 < 0.f);
+        if (tid % 8 == 0) s_row_mul[r] = fabsf(scale_log2) * mul;
+      }
+    } else if constexpr (kCodesQ) {
       // Q's codes: 64 rows x 36 chunks of 16 bytes; rows past rows_per_kv zero.
       for (int item = tid; item < kBlockM * 36; item += kThreads) {
         const int r = item / 36, ch = item % 36, m = m_base + r;
@@ -241,19 +262,18 @@ __global__ void __launch_bounds__(kThreads, 1)
                           {v.x, v.y, v.z, v.w});
       }
     } else {
-      // Q's rows made fp16, 8 threads a row (dims 64 i + 8 (tid % 8) .. + 7), 32 rows a pass;
-      // rows past rows_per_kv zero; negated where the scale is negative, so that the multipliers
-      // are positive and a row's largest logit its largest score. Each row's multiplier and key
-      // limit into s_row_mul, s_row_limit.
+      // Q's fp16 rows, 8 threads a row (dims 64 i + 8 (tid % 8) .. + 7), 32 rows a pass; rows
+      // past rows_per_kv zero; negated where the scale is negative, so that the multipliers are
+      // positive and a row's largest logit its largest score. Each row's multiplier and key limit
+      // into s_row_mul, s_row_limit.
 #pragma unroll 1
       for (int pass = 0; pass < kBlockM / (kThreads / 8); ++pass) {
         const int r = pass * (kThreads / 8) + tid / 8, m = m_base + r;
         const uint16_t* row = nullptr;
         if (m < p.rows_per_kv) row = static_cast<const uint16_t*>(p.q) + q_row_offset(m);
-        const float mul =
-            store_q_row_f16<Query, 8>(base + L::kOffQ, r, row, 8 * (tid % 8), scale_log2 < 0.f);
+        store_q_row_f16(base + L::kOffQ, r, row, 8 * (tid % 8), scale_log2 < 0.f);
         if (tid % 8 == 0) {
-          s_row_mul[r] = fabsf(scale_log2) * mul;
+          s_row_mul[r] = fabsf(scale_log2);
           s_row_limit[r] = key_limit(r);
         }
       }
@@ -268,12 +288,13 @@ __global__ void __launch_bounds__(kThreads, 1)
       for (int i = 0; i < 32; ++i) o[mt][i] = 0.f;
     float row_max[2] = {-INFINITY, -INFINITY};  // owners' (above)
     float row_sum[2] = {0.f, 0.f};
-    float my_mul[2];  // 16-bit queries: the owned rows' logit multipliers
+    float my_mul[2];  // the owned rows' logit multipliers (split and fp16 queries: positive)
 #pragma unroll
-    for (int x = 0; x < 2; ++x) my_mul[x] = kCodesQ ? scale_log2 : s_row_mul[my_row[x]];
+    for (int x = 0; x < 2; ++x)
+      my_mul[x] = kForm == QueryForm::kCodes ? scale_log2 : s_row_mul[my_row[x]];
 
     // The scores of part tile n (issued and committed; the code queries' not waited for).
-    // Code queries: S = Q K^T, each box as it lands. 16-bit queries: S^T = K Q^T in 9 groups of 4
+    // Code queries: S = Q K^T, each box as it lands. fp16 queries: S^T = K Q^T in 9 groups of 4
     // k-steps, a group's codes (a 16-byte load for each of the thread's two keys) loaded while the
     // group before runs, converted once it is done (one register set of A fragments: two spilled
     // more and ran slower).
@@ -290,10 +311,14 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
           for (int k = 0; k < (box < kTileBoxes - 1 ? kBoxCodes / 32 : kRotaryK32Steps); ++k) {
             const uint32_t kb = (box * kBoxBytes + k * 32) >> 4;
+            const uint64_t kd = wgmma::desc_advance(k_desc, kb);
             if (box == 0 && k == 0)
-              wgmma::Mma<__nv_fp8_e4m3, 64, 0>::overwrite(s, q_desc + kb, k_desc + kb);
+              wgmma::Mma<__nv_fp8_e4m3, 64, 0>::overwrite(s, wgmma::desc_advance(q_desc, kb), kd);
             else
-              wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(s, q_desc + kb, k_desc + kb, 1);
+              wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(s, wgmma::desc_advance(q_desc, kb), kd, 1);
+            if constexpr (kSplitQ)  // the second term, from the next tile's worth of Q
+              wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(
+                  s, wgmma::desc_advance(q_desc, kb + (kTileBytes >> 4)), kd, 1);
           }
         }
         wgmma::commit();
@@ -361,17 +386,27 @@ __global__ void __launch_bounds__(kThreads, 1)
     };
     // Row maxima of the base-2 logits: of raw scores for unmasked tiles; of the attended logits,
     // formed here, for masked ones (the scores stay as the wgmma left them).
-    // 16-bit queries: the key limits of this thread's rows 8 jn + 2 c, + 1, and its first key
+    // fp16 queries: the key limits of this thread's rows 8 jn + 2 c, + 1, and its first key
     // of a tile (the other: + 8).
     auto row_limits = [&](int jn) {
       return reinterpret_cast<const int2*>(s_row_limit)[4 * jn + c];
     };
     const int my_key = 16 * warp + g;
-    // 16-bit queries: this warpgroup's maxima of its tile over each warp's keys, [warp][row].
+    // fp16 queries: this warpgroup's maxima of its tile over each warp's keys, [warp][row].
     float* s_col_max = reinterpret_cast<float*>(smem + L::kOffColMax) + wg * 4 * kBlockM;
     float4* s_mul_base = reinterpret_cast<float4*>(smem + L::kOffMulBase) + wg * (kBlockM / 2);
     auto tile_max = [&](const float (&s)[32], bool masked, int tile_start, float (&mx)[2]) {
-      if constexpr (kCodesQ) {
+      if constexpr (kSplitQ) {  // positive multipliers a row
+        if (!masked) {
+          tile_row_max(s, true, 1.f, mx);
+        } else {
+          float lg[32];
+#pragma unroll
+          for (int i = 0; i < 32; ++i) lg[i] = attended(i, tile_start) ? s[i] : -INFINITY;
+          tile_row_max(lg, true, 1.f, mx);
+        }
+        mx[0] *= my_mul[0], mx[1] *= my_mul[1];
+      } else if constexpr (kCodesQ) {
         if (!masked) return tile_row_max(s, false, scale_log2, mx);
         float lg[32];
 #pragma unroll
@@ -438,7 +473,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     };
     // P = 2^(x mul - base) of scores x into P box b as f16 (keys contiguous: the B operand of
     // O^T); its row sums.
-    auto store_p_of = [&](const float (&x)[32], float mul, const float (&bs)[2], int b,
+    auto store_p_of = [&](const float (&x)[32], const float (&mul)[2], const float (&bs)[2], int b,
                           float (&psum)[2]) {
       psum[0] = psum[1] = 0.f;
       uint8_t* s_p = smem + L::kOffP + b * kBoxBytes;
@@ -447,8 +482,8 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
           const int i = 4 * nt + 2 * r;
-          const float p0 = ptx::ex2(fmaf(x[i], mul, -bs[r]));
-          const float p1 = ptx::ex2(fmaf(x[i + 1], mul, -bs[r]));
+          const float p0 = ptx::ex2(fmaf(x[i], mul[r], -bs[r]));
+          const float p1 = ptx::ex2(fmaf(x[i + 1], mul[r], -bs[r]));
           psum[r] += p0 + p1;
           const int key = nt * 8 + 2 * c;
           *reinterpret_cast<uint32_t*>(s_p + box_offset(my_row[r], key / 8) + (key % 8) * 2) =
@@ -463,16 +498,18 @@ __global__ void __launch_bounds__(kThreads, 1)
       if (masked) {
         float lg[32];
 #pragma unroll
-        for (int i = 0; i < 32; ++i) lg[i] = attended(i, tile_start) ? s[i] * scale_log2 : -INFINITY;
-        store_p_of(lg, 1.f, bs, b, psum);
+        for (int i = 0; i < 32; ++i)
+          lg[i] = attended(i, tile_start) ? s[i] * my_mul[(i / 2) % 2] : -INFINITY;
+        const float one[2] = {1.f, 1.f};
+        store_p_of(lg, one, bs, b, psum);
       } else {
-        store_p_of(s, scale_log2, bs, b, psum);
+        store_p_of(s, my_mul, bs, b, psum);
       }
     };
     // This warpgroup's tile b (= wg) of the pair, with its row maxima mx: the running maxima
     // folded (factors into a), published for the other warpgroup (kBarMax0 + b), then P into box
     // b and its row sums, released once all four warps have stored theirs (kBarP0 + b).
-    // 16-bit queries: P^T of the tile's S^T into P box b (stmatrix.trans: query rows, keys
+    // fp16 queries: P^T of the tile's S^T into P box b (stmatrix.trans: query rows, keys
     // contiguous), each row's multiplier and base from its owner. Returns the P sums over the
     // warp's keys of rows 2 lane, 2 lane + 1.
     auto store_p_t = [&](const float (&s)[32], bool masked, int tile_start, int b) {
@@ -596,11 +633,11 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     const int n_pairs = (n_tiles + 1) / 2;
     int next_page = 0;  // warpgroup 1: its lane's page of the next pair's refills
-    // 16-bit queries (three stages): a pair's tiles t0 + 2 and t0 + 3 go out one at a time, the
-    // first where the code queries' pair goes, the second once both warpgroups have read tile t0;
-    // its lane's page, read a pair ahead.
+    // Three stages (bf16 and fp16 queries): a pair's tiles t0 + 2 and t0 + 3 go out one at a
+    // time, the first where the four stages' pair goes, the second once both warpgroups have read
+    // tile t0; its lane's page, read a pair ahead.
     int next_page3 = 0;
-    if (!kCodesQ && wg == 1 && copies) next_page3 = lane_page(3, 1);
+    if (kStages == 3 && wg == 1 && copies) next_page3 = lane_page(3, 1);
     for (int jp = 0; jp < n_pairs; ++jp) {
       const int t0 = 2 * jp, t1 = t0 + 1;
       const bool has1 = t1 < n_tiles;
@@ -618,7 +655,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         products(n0, 0);
         wgmma::wait<0>();
         if (has1) {
-          if constexpr (!kCodesQ) ptx::named_barrier_arrive(kBarTile0Read, kThreads);
+          if constexpr (kStages == 3) ptx::named_barrier_arrive(kBarTile0Read, kThreads);
           ptx::named_barrier_sync(kBarMax1, kThreads);
           float a1[2];
           adopt(stats.m1, stats.a1, a1, true);
@@ -638,7 +675,7 @@ __global__ void __launch_bounds__(kThreads, 1)
           // Both warpgroups are past the last pair: its tiles' stages take tiles t0 + 2, t1 + 2,
           // whose pages were read a pair ago (the read's latency off the path to max1).
           if (copies) {
-            constexpr int kCount = kCodesQ ? 2 : 1;
+            constexpr int kCount = kStages == 4 ? 2 : 1;
             if (jp > 0) issue_tiles(t0 + 2, kCount, next_page);
             next_page = lane_page(t0 + 4, kCount);
           }
@@ -650,7 +687,7 @@ __global__ void __launch_bounds__(kThreads, 1)
           ptx::named_barrier_sync(kBarP0, kThreads);
           products(n0, 0);
           wgmma::wait<0>();
-          if constexpr (!kCodesQ) {  // tile t0's stage takes tile t0 + 3
+          if constexpr (kStages == 3) {  // tile t0's stage takes tile t0 + 3
             ptx::named_barrier_sync(kBarTile0Read, kThreads);
             if (copies) {
               issue_tiles(t0 + 3, 1, next_page3);

@@ -36,7 +36,7 @@ inline CodeLoad code_load(int page_size) {
 // The kernel for Query and LOAD, if this device runs this library's sm_90a code.
 template <typename Query, CodeLoad LOAD>
 bool launch_with(const DecodeParams& p, const CUtensorMap& map, int device, cudaStream_t stream) {
-  constexpr int kBytes = SmemLayout<kCodeQueries<Query>>::kBytes;
+  constexpr int kBytes = SmemLayout<kQueryForm<Query>>::kBytes;
   if (!sm90a_kernel_ready<mla_decode_e4m3_sm90_kernel<Query, LOAD>>(device, kBytes)) return false;
   mla_decode_e4m3_sm90_kernel<Query, LOAD><<<Place::grid(p), kThreads, kBytes, stream>>>(p, map);
   return true;
@@ -48,7 +48,7 @@ template <typename Query>
 bool launch_mla_decode_e4m3_sm90_impl(const DecodeParams& p, cudaStream_t stream,
                                       cudaError_t* err) {
   using namespace mla_e4m3_sm90;
-  constexpr bool kCodesQ = kCodeQueries<Query>;
+  constexpr bool kCodesQ = kQueryForm<Query> == QueryForm::kCodes;  // descale_q with them only
   constexpr int64_t kQAlign = 16 / sizeof(Query);  // elements
   // Query rows are read 16 bytes at a time.
   if (p.h_kv != 1 || (p.descale_q != nullptr) != kCodesQ || !pages_fit(p) ||

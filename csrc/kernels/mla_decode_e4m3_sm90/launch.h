@@ -11,8 +11,8 @@ namespace fmla {
 // Launches the kernel and returns true (*err: the launch status) when it runs this problem: one
 // latent KV head, Query queries (float8_e4m3fn with p.descale_q set, or __nv_bfloat16 / __half
 // without) over an fp8_e4m3 cache (p.k and its strides in bytes), pages of a power of two of
-// tokens (16-bit queries: of 8 or more), 16-byte aligned cache and query rows, an sm_90 device and
-// this library's sm_90a code for it. Otherwise returns false, having done nothing. Output bf16,
+// tokens, 16-byte aligned cache and query rows, an sm_90 device and this library's sm_90a code for
+// it. Otherwise returns false, having done nothing. Output bf16,
 // fp16 for fp16 queries.
 template <typename Query>
 bool launch_mla_decode_e4m3_sm90(const DecodeParams& p, cudaStream_t stream, cudaError_t* err);

@@ -7,13 +7,15 @@
 namespace fmla {
 namespace mla_e4m3_sm90 {
 
-template <bool CODE_QUERIES>
+template <QueryForm F>
 struct SmemLayout {
-  static constexpr int kStages = kStagesOf<CODE_QUERIES>;
-  // Q: its codes in the tiles' box layout, or its fp16 rows in 9 boxes of 64 rows x 64 values
-  // (the 128-byte swizzle), columns permuted (transposed_scores.cuh); rows past h_q zero.
+  static constexpr bool kScoresOnCodes = F != QueryForm::kF16Rows;  // S = Q K^T on the codes
+  static constexpr int kStages = kStagesOf<F>;
+  // Q: its codes (each term's) in the tiles' box layout, or its fp16 rows in 9 boxes of 64 rows x
+  // 64 values (the 128-byte swizzle), columns permuted (transposed_scores.cuh); rows past h_q zero.
   static constexpr int kQBoxBytes = kBlockM * 128;
-  static constexpr int kQBytes = CODE_QUERIES ? kTileBytes : (kMlaHeadDimQK / 64) * kQBoxBytes;
+  static constexpr int kQBytes =
+      kScoresOnCodes ? kQueryTerms<F> * kTileBytes : (kMlaHeadDimQK / 64) * kQBoxBytes;
   static constexpr int kOffQ = 0;
   static constexpr int kOffStages = kOffQ + kQBytes;
   static constexpr int kOffP = kOffStages + kStages * kTileBytes;  // P0, P1: f16, 64 x 64 each
@@ -24,21 +26,22 @@ struct SmemLayout {
   static constexpr int kOffMoved = kOffMaxima + kBlockM * 4;
   // Gathered rows: the pages of the rows being copied, two slots of two tiles (a row an int).
   static constexpr int kOffRowPages = kOffMoved + 8;
-  // 16-bit queries: each row's logit multiplier (|scale| over its power of two) and key limit
-  // (causal rows end early); each warpgroup's score maxima of its tile over each warp's 16 keys
-  // ([wg][warp][row]); each warp's row sums at a sequence's end (the same shape); and for each
-  // warpgroup's tile the rows' (multiplier, base) pairs, a float4 a row pair.
+  // Split and fp16 queries: each row's logit multiplier (|scale|, over its power of two where
+  // split). fp16 queries also: each row's key limit (causal rows end early); each warpgroup's score
+  // maxima of its tile over each warp's 16 keys ([wg][warp][row]); each warp's row sums at a
+  // sequence's end (the same shape); and for each warpgroup's tile the rows' (multiplier, base)
+  // pairs, a float4 a row pair.
   static constexpr int kOffRowMul = kOffRowPages + 2 * kGatherThreads * 4;
-  static constexpr int kOffRowLimit = kOffRowMul + (CODE_QUERIES ? 0 : kBlockM * 4);
+  static constexpr int kOffRowLimit = kOffRowMul + (F == QueryForm::kCodes ? 0 : kBlockM * 4);
   static constexpr int kOffColMax =
-      CODE_QUERIES ? kOffRowLimit : (kOffRowLimit + kBlockM * 4 + 15) / 16 * 16;
-  static constexpr int kOffColSum = kOffColMax + (CODE_QUERIES ? 0 : 2 * 4 * kBlockM * 4);
-  static constexpr int kOffMulBase = kOffColSum + (CODE_QUERIES ? 0 : 2 * 4 * kBlockM * 4);
-  static constexpr int kOffBars = kOffMulBase + (CODE_QUERIES ? 0 : 2 * kBlockM * 8);
+      kScoresOnCodes ? kOffRowLimit : (kOffRowLimit + kBlockM * 4 + 15) / 16 * 16;
+  static constexpr int kOffColSum = kOffColMax + (kScoresOnCodes ? 0 : 2 * 4 * kBlockM * 4);
+  static constexpr int kOffMulBase = kOffColSum + (kScoresOnCodes ? 0 : 2 * 4 * kBlockM * 4);
+  static constexpr int kOffBars = kOffMulBase + (kScoresOnCodes ? 0 : 2 * kBlockM * 8);
   static constexpr int kBytes = kOffBars + kStages * kTileBoxes * 8;  // full[stage][box]
   static_assert(kOffStages % 1024 == 0 && kOffP % 1024 == 0,
                 "the 128-byte swizzle's boxes start at 1024-byte boundaries");
-  static_assert(CODE_QUERIES || kOffMulBase % 16 == 0, "float4 pairs");
+  static_assert(kScoresOnCodes || kOffMulBase % 16 == 0, "float4 pairs");
   static_assert(kBytes <= 227 * 1024, "Q, the stages, P and the barriers fit");
 };
 

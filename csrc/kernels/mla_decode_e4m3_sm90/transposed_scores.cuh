@@ -1,4 +1,4 @@
-// The 64-row kernel over fp8_e4m3 caches with 16-bit queries: the scores as S^T = K Q^T (keys the M
+// The 64-row kernel over fp8_e4m3 caches with fp16 queries: the scores as S^T = K Q^T (keys the M
 // dimension, query rows the N), so that K's codes become the A operand in registers (cvt, exact)
 // and Q's fp16 rows the B operand in shared memory. What that layout needs: Q's columns permuted to
 // meet the codes as a thread loads them, and the softmax's reductions over the keys (the columns of
@@ -30,51 +30,21 @@ __device__ __forceinline__ uint32_t q_pair_offset(int row, int dim) {
   return box * (kBlockM * 128) + box_offset(row, 2 * j + h) + 4 * c;
 }
 
-// A query row's 16-bit values made fp16 into Q's boxes at q, `row` read from global memory at
-// src (nullptr: a row past h_q, zero), negated where `negate`: the thread's share is dims 64 i +
-// d0 .. + 7. bf16 rows are scaled by the power of two of fp16_row_exponent (the maximum reduced
-// over the kGroup lanes that share the row; each load read twice, so that only one is live at a
-// time), fp16 rows taken as they are. Returns the row's 2^-k.
-template <typename Query, int kGroup>
-__device__ __forceinline__ float store_q_row_f16(uint32_t q, int row, const uint16_t* src, int d0,
-                                                 bool negate) {
-  constexpr int kLoads = kMlaHeadDimQK / 64;
-  auto load = [&](int i) {
-    return src ? *reinterpret_cast<const uint4*>(src + 64 * i + d0) : make_uint4(0u, 0u, 0u, 0u);
-  };
-  float rscale = 1.f, mul = 1.f;
-  if constexpr (std::is_same<Query, __nv_bfloat16>::value) {
-    float mx = 0.f;
-#pragma unroll
-    for (int i = 0; i < kLoads; ++i) {
-      const uint4 v = load(i);
-      const uint32_t w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-      for (int e = 0; e < 4; ++e)
-        mx = fmaxf(mx, fmaxf(fabsf(__uint_as_float(w[e] << 16)),
-                             fabsf(__uint_as_float(w[e] & 0xffff0000u))));
-    }
-#pragma unroll
-    for (int d = 1; d < kGroup; d *= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, d));
-    const int k = fp16_row_exponent(mx);
-    rscale = pow2(k);
-    mul = pow2(-k);
-  }
+// An fp16 query row into Q's boxes at q (columns permuted as above), `row` read from global memory
+// at src (nullptr: a row past h_q, zero), negated where `negate`: the thread's share is dims 64 i
+// + d0 .. + 7.
+__device__ __forceinline__ void store_q_row_f16(uint32_t q, int row, const uint16_t* src, int d0,
+                                                bool negate) {
 #pragma unroll 1
-  for (int i = 0; i < kLoads; ++i) {
-    const uint4 v = load(i);
+  for (int i = 0; i < kMlaHeadDimQK / 64; ++i) {
+    const uint4 v =
+        src ? *reinterpret_cast<const uint4*>(src + 64 * i + d0) : make_uint4(0u, 0u, 0u, 0u);
     const uint32_t w[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      uint32_t h = w[e];
-      if constexpr (std::is_same<Query, __nv_bfloat16>::value)
-        h = pack2<__half>(__uint_as_float(w[e] << 16) * rscale,
-                          __uint_as_float(w[e] & 0xffff0000u) * rscale);
-      if (negate) h ^= 0x80008000u;  // exact, both halves
-      ptx::st_shared_u32(q + q_pair_offset(row, 64 * i + d0 + 2 * e), h);
-    }
+    for (int e = 0; e < 4; ++e)  // negated exactly, both halves
+      ptx::st_shared_u32(q + q_pair_offset(row, 64 * i + d0 + 2 * e),
+                         negate ? w[e] ^ 0x80008000u : w[e]);
   }
-  return mul;
 }
 
 // The warp's reduction (op) over its 16 keys of a thread's 16 per-row values v[2 jn + e] (rows
