@@ -4,6 +4,8 @@
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
+#include <type_traits>
+
 #include "../kernels/config.h"
 #include "../kernels/mla_decode_e4m3_sm90/launch.h"
 #include "../kernels/mla_decode_fp8_sm90/launch.h"
@@ -58,8 +60,9 @@ extern "C" fmla_status fmla_mla_decode(const fmla_tensor* q, const fmla_tensor* 
 
 // Up to 32 query rows a KV head: the keys x rows kernel (kernels/mla_decode_fp8_sm90/), which
 // converts codes in registers and pads nothing (e4m3 queries: the scores on the FP8 tensor cores).
-// More rows over fp8_e4m3 on pages of a power of two of tokens take the 64-row kernel that reads
-// the codes as the cache stores them (kernels/mla_decode_e4m3_sm90/);
+// More rows over fp8_e4m3 (and with bf16 queries over fp8_ds_mla) on pages of a power of two of
+// tokens take the 64-row kernel that reads the codes as the cache stores them
+// (kernels/mla_decode_e4m3_sm90/);
 // the rest the 64-row sm_90a kernel with the dequantizing producer (e4m3 queries converted to bf16
 // as they load). Then the combine; no other kernel reads FP8 MLA caches.
 template <typename Query, MlaCache CACHE>
@@ -69,6 +72,8 @@ static fmla_status dispatch_fp8(const DecodeParams& p, void* stream) {
   cudaError_t err = cudaSuccess;
   if (!launch_mla_decode_fp8_sm90<Query, CACHE>(p, s, &err) &&
       !(CACHE == MlaCache::kFp8E4m3 && launch_mla_decode_e4m3_sm90<Query>(p, s, &err)) &&
+      !(CACHE == MlaCache::kFp8DsMla && std::is_same<Query, __nv_bfloat16>::value &&
+        launch_mla_decode_e4m3_sm90_ds_mla(p, s, &err)) &&
       !launch_mla_decode_sm90_fp8<Elem, CACHE>(p, s, &err))
     return fail(FMLA_ERROR_UNSUPPORTED,
                 "kv_cache: MLA decode over an FP8 cache needs an sm_90 device and this library's "

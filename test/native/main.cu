@@ -45,6 +45,7 @@ struct Spec {
   int sample_rows = 0;  // 0: check every row
   float softmax_scale = NAN;  // NaN: 1 / sqrt(d_qk)
   bool wide_queries = false;  // FP8 cases: query rows over a wide range of magnitudes
+  bool zero_scales = false;   // fp8_ds_mla: one row in 5 with a group's scale 0 (codes kept)
 };
 
 static float scale_of(const Spec& s) {
@@ -558,7 +559,12 @@ static Fp8Cache quantize_cache(Problem& P, int format, float descale, bool repla
   }
   FMLA_CHECK(fmla_write_kv_fp8(&c.t, &rows, &ts, format, ds ? nullptr : &c.tdescale, nullptr));
   if (!replace) return c;
-  const auto codes = download<uint8_t>(c.bytes.ptr, c.bytes.bytes);
+  auto codes = download<uint8_t>(c.bytes.ptr, c.bytes.bytes);
+  if (ds && s.zero_scales) {  // a cache written elsewhere: those values read as 0
+    for (int64_t i = 0; i < slots; i += 5)
+      memset(&codes[static_cast<size_t>(i) * row + 512 + 4 * ((i / 5) % 4)], 0, 4);
+    CUDA_CHECK(cudaMemcpy(c.bytes.ptr, codes.data(), codes.size(), cudaMemcpyHostToDevice));
+  }
   std::vector<uint16_t> deq(static_cast<size_t>(slots) * 576);
   for (int64_t i = 0; i < slots; ++i) {
     const uint8_t* r = &codes[static_cast<size_t>(i) * row];
@@ -639,10 +645,12 @@ static const char* format_name(int format) {
 }
 
 // Whether an FP8 decode must give the 16-bit decode's bits over the dequantized cache: fp8_ds_mla
-// (exact values, nothing folded) through the 64-row kernel (more than 32 query rows a KV head),
-// whose products are the 16-bit kernel's; the keys x rows kernel sums in another order.
+// (exact values, nothing folded) through the 64-row kernel with the dequantizing producer (more
+// than 32 query rows a KV head, pages that are not a power of two), whose products are the 16-bit
+// kernel's; the keys x rows kernel and the 64-row e4m3 kernel sum in another order.
 static bool same_bits_as_16bit(const Spec& s, int format) {
-  return format == FMLA_KV_FORMAT_FP8_DS_MLA && s.s_q * s.h_q > 32;
+  return format == FMLA_KV_FORMAT_FP8_DS_MLA && s.s_q * s.h_q > 32 &&
+         (s.page_size & (s.page_size - 1)) != 0;
 }
 
 // One FP8 decode against the reference over the dequantized cache (every output written, the
@@ -683,7 +691,8 @@ static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bo
 
 // 64 query rows over fp8_e4m3 (mla_decode_e4m3_sm90), e4m3 queries (both products on the codes),
 // bf16 queries (split into two e4m3 terms) and fp16 queries (S^T), on pages of 64 (a box a tile),
-// of 16 and 8 tokens (a box a page) and of 1 (gathered rows).
+// of 16 and 8 tokens (a box a page) and of 1 (gathered rows); and over fp8_ds_mla, bf16 queries
+// (TMA tiles on pages of 64, gathered rows on the others).
 static void small_e4m3_case() {
   for (int ps : {64, 16, 8, 1}) {
     Spec f;
@@ -695,6 +704,9 @@ static void small_e4m3_case() {
     f.dtype = FMLA_DTYPE_FLOAT16;
     f.name = "small mla fp8_e4m3 fp16 ps=" + std::to_string(ps) + " 64 rows (e4m3 kernel, S^T)";
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 31 + ps, false);
+    f.dtype = FMLA_DTYPE_BFLOAT16;
+    f.name = "small mla fp8_ds_mla ps=" + std::to_string(ps) + " 64 rows (e4m3 kernel, split q)";
+    fp8_case(f, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, 41 + ps, false);
   }
 }
 
@@ -747,6 +759,13 @@ static void suite_mla_fp8(bool quick) {
     s.name = std::string("mla ") + format_name(format) + " b=128 varlen 2048 h_q=16";
     fp8_case(s, format, 0.0123f, ++seed, same_bits_as_16bit(s, format));
   }
+  for (int ps : {64, 1}) {  // fp8_ds_mla, 64+ rows: the 64-row e4m3 kernel, many splits
+    Spec s;
+    s.h_q = 128, s.s_q = 1, s.page_size = ps, s.sample_rows = 512;
+    s.lens = varlen(128, 2048, 1, 16);
+    s.name = "mla fp8_ds_mla b=128 varlen 2048 h_q=128 ps=" + std::to_string(ps);
+    fp8_case(s, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, ++seed, false);
+  }
   // Many sequences and splits, scales that are not powers of two. e4m3 queries: 64+ rows on pages
   // of several tiles and of a part of one (the 64-row e4m3 kernel), s_q 2 causal among them; bf16
   // queries with 64+ rows (the same kernel, each row split into two e4m3 terms) on pages of a tile,
@@ -781,6 +800,19 @@ static void suite_mla_fp8(bool quick) {
         s.name = name;
         fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 64, ++seed, false, q_kind == 2 ? 1.f / 32 : 0.f);
       }
+  // fp8_ds_mla through the 64-row e4m3 kernel: groups whose scale is 0 (their codes kept), query
+  // rows over a wide range of magnitudes, a softmax scale that is negative; TMA tiles and
+  // gathered rows.
+  for (int ps : {64, 16, 1}) {
+    Spec s;
+    s.h_q = 128, s.s_q = 2, s.causal = true, s.page_size = ps, s.zero_scales = true;
+    s.wide_queries = ps != 16;
+    s.softmax_scale = ps == 1 ? -0.04f : NAN;
+    s.lens = {0, 1, 70, 1500};
+    s.name = "mla fp8_ds_mla zero scales" + std::string(s.wide_queries ? " wide q" : "") +
+             " ps=" + std::to_string(ps) + " s_q=2 h_q=128 causal" + (ps == 1 ? " scale<0" : "");
+    fp8_case(s, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, ++seed, false);
+  }
   // bf16 query rows over a wide range of magnitudes: the 64-row e4m3 kernel (the rows split into
   // two e4m3 terms) on TMA tiles and gathered rows, and the keys x rows kernel.
   for (int h_q : {128, 16})

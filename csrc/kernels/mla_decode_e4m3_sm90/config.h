@@ -51,6 +51,16 @@ constexpr QueryForm kQueryForm =
 template <QueryForm F>
 constexpr int kQueryTerms = F == QueryForm::kSplitCodes ? 2 : 1;
 
+// fp8_ds_mla tiles (bf16 queries): boxes 0-3 the value codes as fp8_e4m3's; box 4 the token's 64
+// bf16 rotary values (bytes 528..655, one 128-byte row); then each token's four float32 scales (16
+// bytes a row, unswizzled), and what the warpgroup that owns the tile's scores makes of them: the
+// factors between the groups' partial scores ([4][64] float) and the values' scales ([4][64] bf16).
+constexpr int kDsScaleRowBytes = 16;
+constexpr int kDsOffScales = kTileBytes;
+constexpr int kDsOffFactors = kDsOffScales + kBlockN * kDsScaleRowBytes;
+constexpr int kDsOffValueScales = kDsOffFactors + 4 * kBlockN * 4;
+constexpr int kDsStageBytes = (kDsOffValueScales + 4 * kBlockN * 2 + 1023) / 1024 * 1024;
+
 // Stages of the tile ring. e4m3 queries: four, the pair of tiles being multiplied and the next
 // pair, whose copies then go out about a pair before their scores are needed (Q 40 KB + 4 x 40 KB
 // + P 16 KB fits 227 KB). Split and fp16 queries: three beside the 80 / 72 KB Q; a tile's stage is

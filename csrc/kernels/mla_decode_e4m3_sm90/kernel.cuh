@@ -42,18 +42,24 @@ namespace mla_e4m3_sm90 {
 using Place = mla_sm90::BlockPlace<mla_sm90::KvLoad::kTmaPages>;
 
 // Query: float8_e4m3fn, __nv_bfloat16 or __half (the output: bf16, or fp16 for fp16 queries).
-// LOAD: how tiles land (config.h); a kernel each, so that the page-64 one stays as lean.
-template <typename Query, CodeLoad LOAD>
+// DS_MLA: an fp8_ds_mla cache (bf16 queries; TMA tiles or gathered rows), its scales' boxes
+// through scale_map. LOAD: how tiles land (config.h); a kernel each, so that the page-64 one
+// stays as lean.
+template <typename Query, bool DS_MLA, CodeLoad LOAD>
 __global__ void __launch_bounds__(kThreads, 1)
-    mla_decode_e4m3_sm90_kernel(const DecodeParams p, const __grid_constant__ CUtensorMap k_map) {
+    mla_decode_e4m3_sm90_kernel(const DecodeParams p, const __grid_constant__ CUtensorMap k_map,
+                                const __grid_constant__ CUtensorMap scale_map) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   constexpr QueryForm kForm = kQueryForm<Query>;
   // The scores as S = Q K^T on the codes (e4m3 queries, and bf16 ones split in two terms), or as
   // S^T = K Q^T (fp16 queries).
   constexpr bool kCodesQ = kForm != QueryForm::kF16Rows;
   constexpr bool kSplitQ = kForm == QueryForm::kSplitCodes;
-  using L = SmemLayout<kForm>;
+  using L = SmemLayout<kForm, DS_MLA>;
+  static_assert(!DS_MLA || LOAD != CodeLoad::kTmaPages, "fp8_ds_mla: TMA tiles or gathered rows");
   using Out = std::conditional_t<std::is_same<Query, __half>::value, __half, __nv_bfloat16>;
+  // P and V^T's element: fp16 (the codes exactly), bf16 over fp8_ds_mla (codes times scales).
+  using PElem = std::conditional_t<DS_MLA, __nv_bfloat16, __half>;
   constexpr int kStages = L::kStages;
   extern __shared__ __align__(1024) uint8_t smem[];
   const int tid = threadIdx.x;
@@ -61,7 +67,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int ctid = tid % 128, warp = ctid / 32, lane = tid % 32, g = lane / 4, c = lane % 4;
   const uint32_t base = ptx::smem_addr(smem);
   auto full = [&](int st, int box) { return base + L::kOffBars + (st * kTileBoxes + box) * 8; };
-  auto stage = [&](int st) { return base + L::kOffStages + st * kTileBytes; };
+  auto stage = [&](int st) { return base + L::kOffStages + st * L::kStageBytes; };
   auto p_box = [&](int b) { return base + L::kOffP + b * kBoxBytes; };
   constexpr bool kGather = LOAD == CodeLoad::kGatherRows;
   // A TMA fill: one arrival with its bytes (on small pages, the rotary box's: one a warp); a
@@ -81,9 +87,9 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   const int part = Place::part(), kv = blockIdx.y, m_base = Place::m_base();
   const int32_t* meta = p.sched + part * kMetadataInts;
+  const float value_scale = DS_MLA ? 1.f : *p.descale_k;  // fp8_ds_mla: scales in the tiles
   const float scale_log2 =
-      p.scale_log2 * *p.descale_k * (kForm == QueryForm::kCodes ? *p.descale_q : 1.f);
-  const float value_scale = *p.descale_k;
+      p.scale_log2 * value_scale * (kForm == QueryForm::kCodes ? *p.descale_q : 1.f);
   const mla_sm90::PairStats stats(smem + L::kOffStats);
   float* s_mfin = reinterpret_cast<float*>(smem + L::kOffMaxima);
   // The rows whose statistics this thread keeps: code queries, its rows of the S accumulator
@@ -164,9 +170,15 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
         for (int box = 0; box < kTileBoxes - 1; ++box)
           ptx::cp_async_16(dst + box * kBoxBytes, src + box * kBoxCodes, bytes);
-        if (chunk < (kMlaHeadDimQK - (kTileBoxes - 1) * kBoxCodes) / 16)  // the rotary codes
+        if constexpr (DS_MLA) {  // the bf16 rotary values (a whole row), the scales
+          ptx::cp_async_16(dst + (kTileBoxes - 1) * kBoxBytes, src + kDsMlaRopeOffset, bytes);
+          if (chunk == 0)
+            ptx::cp_async_16(stage((n_before + tt) % kStages) + kDsOffScales + r * kDsScaleRowBytes,
+                             src + kDsMlaScaleOffset, bytes);
+        } else if (chunk < (kMlaHeadDimQK - (kTileBoxes - 1) * kBoxCodes) / 16) {  // rotary codes
           ptx::cp_async_16(dst + (kTileBoxes - 1) * kBoxBytes, src + (kTileBoxes - 1) * kBoxCodes,
                            bytes);
+        }
       }
 #pragma unroll
       for (int i = 0; i < 2; ++i)
@@ -186,11 +198,13 @@ __global__ void __launch_bounds__(kThreads, 1)
         return;
       }
       if constexpr (LOAD == CodeLoad::kTmaTiles) {  // warp 0: every box, lane i tile t + i
+        // fp8_ds_mla: the rotary box from byte 528, and the scales' box with box 0.
+        constexpr int kScaleBytes = DS_MLA ? kBlockN * kDsScaleRowBytes : 0;
         if (lane < count && t + lane < n_tiles) {
           const int st = (n_before + t + lane) % kStages;
 #pragma unroll
           for (int box = 0; box < kTileBoxes; ++box)
-            ptx::mbarrier_arrive_expect_tx(full(st, box), kBoxBytes);
+            ptx::mbarrier_arrive_expect_tx(full(st, box), kBoxBytes + (box == 0 ? kScaleBytes : 0));
         }
         __syncwarp();
         const int tt = t + lane;
@@ -198,8 +212,13 @@ __global__ void __launch_bounds__(kThreads, 1)
         const int st = (n_before + tt) % kStages;
         const int row0 = (start + tt * kBlockN) & ((1 << page_log2) - 1);
 #pragma unroll
-        for (int box = 0; box < kTileBoxes; ++box)
-          ptx::tma_load_3d(stage(st) + box * kBoxBytes, &k_map, full(st, box), box * kBoxCodes,
+        for (int box = 0; box < kTileBoxes; ++box) {
+          const int col = DS_MLA && box == kTileBoxes - 1 ? kDsMlaRopeOffset : box * kBoxCodes;
+          ptx::tma_load_3d(stage(st) + box * kBoxBytes, &k_map, full(st, box), col, row0, page,
+                           l2_policy);
+        }
+        if constexpr (DS_MLA)
+          ptx::tma_load_3d(stage(st) + kDsOffScales, &scale_map, full(st, 0), kDsMlaScaleOffset,
                            row0, page, l2_policy);
         return;
       }
@@ -246,8 +265,9 @@ __global__ void __launch_bounds__(kThreads, 1)
         const int r = pass * (kThreads / 8) + tid / 8, m = m_base + r;
         const uint16_t* row = nullptr;
         if (m < p.rows_per_kv) row = static_cast<const uint16_t*>(p.q) + q_row_offset(m);
-        const float mul = store_q_row_split<8>(base + L::kOffQ, base + L::kOffQ + kTileBytes, r,
-                                               row, 8 * (tid % 8), scale_log2 < 0.f);
+        const float mul = store_q_row_split<8, DS_MLA>(
+            base + L::kOffQ, base + L::kOffQ + L::kQTermBytes, base + L::kOffQRotary, r, row,
+            8 * (tid % 8), scale_log2 < 0.f);
         if (tid % 8 == 0) s_row_mul[r] = fabsf(scale_log2) * mul;
       }
     } else if constexpr (kCodesQ) {
@@ -293,6 +313,50 @@ __global__ void __launch_bounds__(kThreads, 1)
     for (int x = 0; x < 2; ++x)
       my_mul[x] = kForm == QueryForm::kCodes ? scale_log2 : s_row_mul[my_row[x]];
 
+    // fp8_ds_mla: the scales of stage st's tile (keys from tile_start on; landed with box 0),
+    // rounded to bf16, made into the factors of its scores' groups ([j][key]: s_j / s_(j+1) for j
+    // < 3, s_3) and the values' scales ([g][key]: s_g 2^120, bf16), by the warpgroup that owns
+    // its scores, before their first product. A key past the piece's end takes a scale of 0 (its
+    // scores are masked, its codes zeroed later); a key's group whose scale is 0 reads as 1 in the
+    // factors, so that each factor is finite, and has its codes zeroed once they have landed.
+    auto ds_tables = [&](int st, uint32_t parity, int tile_start) {
+      uint8_t* t = smem + L::kOffStages + st * L::kStageBytes;
+      const int key = ctid % kBlockN, h = ctid / kBlockN;  // groups 2 h, 2 h + 1
+      const float* sc = reinterpret_cast<const float*>(t + kDsOffScales + key * kDsScaleRowBytes);
+      const bool valid = tile_start + key < end;
+      auto scale = [&](int grp) {
+        return valid ? __bfloat162float(__float2bfloat16_rn(sc[grp])) : 0.f;
+      };
+      auto factor_scale = [&](int grp) {
+        const float v = scale(grp);
+        return v == 0.f ? 1.f : v;
+      };
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        const int grp = 2 * h + j;
+        const float v = scale(grp);
+        reinterpret_cast<__nv_bfloat16*>(t + kDsOffValueScales)[grp * kBlockN + key] =
+            __float2bfloat16_rn(v * 0x1p120f);
+        if (v == 0.f && valid) {
+          ptx::mbarrier_wait(full(st, grp), parity);
+#pragma unroll
+          for (int ch = 0; ch < 8; ++ch)
+            *reinterpret_cast<uint4*>(t + grp * kBoxBytes + box_offset(key, ch)) =
+                make_uint4(0u, 0u, 0u, 0u);
+        }
+      }
+      float* f = reinterpret_cast<float*>(t + kDsOffFactors);
+      if (h == 0) {
+        f[key] = factor_scale(0) / factor_scale(1);
+      } else {
+        const float s1 = factor_scale(1), s2 = factor_scale(2), s3 = factor_scale(3);
+        f[kBlockN + key] = s1 / s2;
+        f[2 * kBlockN + key] = s2 / s3;
+        f[3 * kBlockN + key] = s3;
+      }
+      wgmma::fence_proxy_async();  // zeroed codes, for the products
+      ptx::named_barrier_sync(wg == 0 ? kBarWg0 : kBarWg1, 128);
+    };
     // The scores of part tile n (issued and committed; the code queries' not waited for).
     // Code queries: S = Q K^T, each box as it lands. fp16 queries: S^T = K Q^T in 9 groups of 4
     // k-steps, a group's codes (a 16-byte load for each of the thread's two keys) loaded while the
@@ -301,7 +365,59 @@ __global__ void __launch_bounds__(kThreads, 1)
     auto issue_scores = [&](float (&s)[32], uint32_t n) {
       const int st = n % kStages;
       const uint32_t parity = (n / kStages) & 1u;
-      if constexpr (kCodesQ) {
+      if constexpr (DS_MLA) {
+        // S = sum_g s_g Q_g K_g^T + Q_r K_r^T over the four groups of 128 value codes (scale s_g a
+        // key: the accumulator's columns) and the bf16 rotary box: each group's two products into
+        // the one accumulator, times s_g / s_(g+1) a key once they are done, the last times s_3,
+        // then the rotary product.
+        const uint64_t k_desc = wgmma::desc_sw128(stage(st), 16, 1024);
+        const uint64_t qr_desc = wgmma::desc_sw128(base + L::kOffQRotary, 16, 1024);
+        ptx::mbarrier_wait(full(st, 0), parity);  // box 0 and the scales
+        if constexpr (kGather) wgmma::fence_proxy_async();
+        ds_tables(st, parity, start + static_cast<int>(n - n_before) * kBlockN);
+        const float* f = reinterpret_cast<const float*>(smem + L::kOffStages +
+                                                        st * L::kStageBytes + kDsOffFactors);
+        auto rescale_keys = [&](int j) {  // each score times factor j of its key
+#pragma unroll
+          for (int nt = 0; nt < 8; ++nt) {
+            const float2 ff = *reinterpret_cast<const float2*>(f + j * kBlockN + 8 * nt + 2 * c);
+            s[4 * nt] *= ff.x, s[4 * nt + 1] *= ff.y, s[4 * nt + 2] *= ff.x, s[4 * nt + 3] *= ff.y;
+          }
+        };
+#pragma unroll
+        for (int grp = 0; grp < 4; ++grp) {
+          if (grp > 0) {
+            ptx::mbarrier_wait(full(st, grp), parity);
+            if constexpr (kGather) wgmma::fence_proxy_async();
+            wgmma::wait<0>();
+            rescale_keys(grp - 1);
+          }
+          wgmma::fence();
+#pragma unroll
+          for (int k = 0; k < kBoxCodes / 32; ++k) {
+            const uint32_t kb = (grp * kBoxBytes + k * 32) >> 4;
+            const uint64_t kd = wgmma::desc_advance(k_desc, kb);
+            if (grp == 0 && k == 0)
+              wgmma::Mma<__nv_fp8_e4m3, 64, 0>::overwrite(s, wgmma::desc_advance(q_desc, kb), kd);
+            else
+              wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(s, wgmma::desc_advance(q_desc, kb), kd, 1);
+            wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(
+                s, wgmma::desc_advance(q_desc, kb + (L::kQTermBytes >> 4)), kd, 1);
+          }
+          wgmma::commit();
+        }
+        ptx::mbarrier_wait(full(st, kTileBoxes - 1), parity);  // the rotary box
+        if constexpr (kGather) wgmma::fence_proxy_async();
+        wgmma::wait<0>();
+        rescale_keys(3);
+        wgmma::fence();
+#pragma unroll
+        for (int k = 0; k < 4; ++k)
+          wgmma::Mma<__nv_bfloat16, 64, 0>::run(
+              s, wgmma::desc_advance(qr_desc, k * 2),
+              wgmma::desc_advance(k_desc, ((kTileBoxes - 1) * kBoxBytes + k * 32) >> 4), 1);
+        wgmma::commit();
+      } else if constexpr (kCodesQ) {
         const uint64_t k_desc = wgmma::desc_sw128(stage(st), 16, 1024);
         wgmma::fence();
 #pragma unroll
@@ -318,7 +434,7 @@ __global__ void __launch_bounds__(kThreads, 1)
               wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(s, wgmma::desc_advance(q_desc, kb), kd, 1);
             if constexpr (kSplitQ)  // the second term, from the next tile's worth of Q
               wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(
-                  s, wgmma::desc_advance(q_desc, kb + (kTileBytes >> 4)), kd, 1);
+                  s, wgmma::desc_advance(q_desc, kb + (L::kQTermBytes >> 4)), kd, 1);
           }
         }
         wgmma::commit();
@@ -369,12 +485,13 @@ __global__ void __launch_bounds__(kThreads, 1)
       if (tile_start + kBlockN <= mask_from) return false;
       const int valid = end - tile_start;
       if (valid < kBlockN) {  // rows valid..63 of the value boxes: 32 16-byte stores a row
-        uint8_t* codes = smem + L::kOffStages + (n % kStages) * kTileBytes;
+        uint8_t* codes = smem + L::kOffStages + (n % kStages) * L::kStageBytes;
         for (int i = ctid; i < (kBlockN - valid) * 32; i += 128) {
           const int r = valid + i / 32, ch = i % 32;
           *reinterpret_cast<uint4*>(codes + (ch / 8) * kBoxBytes + box_offset(r, ch % 8)) =
               make_uint4(0u, 0u, 0u, 0u);
         }
+
         wgmma::fence_proxy_async();  // before the stage's next TMA fill
       }
       return true;
@@ -487,7 +604,7 @@ __global__ void __launch_bounds__(kThreads, 1)
           psum[r] += p0 + p1;
           const int key = nt * 8 + 2 * c;
           *reinterpret_cast<uint32_t*>(s_p + box_offset(my_row[r], key / 8) + (key % 8) * 2) =
-              pack2<__half>(p0, p1);
+              pack2<PElem>(p0, p1);
         }
       wgmma::fence_proxy_async();  // P is read by both warpgroups' wgmma
     };
@@ -592,7 +709,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     // of A fragments: two spill at 255 registers).
     auto products = [&](uint32_t n, int b) {
       const uint8_t* codes =
-          smem + L::kOffStages + (n % kStages) * kTileBytes + d_box * kBoxBytes + d_half;
+          smem + L::kOffStages + (n % kStages) * L::kStageBytes + d_box * kBoxBytes + d_half;
       const uint64_t pd = wgmma::desc_sw128(p_box(b), 16, 1024);
       uint32_t af[4][4];
 #pragma unroll
@@ -604,15 +721,32 @@ __global__ void __launch_bounds__(kThreads, 1)
         for (int e = 0; e < 4; ++e)
           v[e] = *reinterpret_cast<const uint2*>(codes + keys[e] * 128 +
                                                   ((d_chunk ^ (keys[e] & 7)) << 4));
+        uint32_t sv[2];  // fp8_ds_mla: the values' scales of keys (k0, k0 + 1), (k0 + 8, k0 + 9)
+        if constexpr (DS_MLA) {
+          const uint32_t* vs = reinterpret_cast<const uint32_t*>(
+              smem + L::kOffStages + (n % kStages) * L::kStageBytes + kDsOffValueScales +
+              d_box * kBlockN * 2);
+          sv[0] = vs[k0 / 2], sv[1] = vs[k0 / 2 + 4];
+        }
         if (kk >= 1) wgmma::wait<0>();  // the k-step before is done with af
+        // Four codes as the A operand's two registers: fp16 (exact), or for fp8_ds_mla bf16 times
+        // the two keys' scales (the codes' fields moved, then a product by s 2^120).
+        auto convert = [&](uint32_t w, int h) {
+          if constexpr (DS_MLA) {
+            const uint2 b = e4m3x4_to_bf16_bits_2p_minus120(w);
+            return make_uint2(mul2<__nv_bfloat16>(b.x, sv[h]), mul2<__nv_bfloat16>(b.y, sv[h]));
+          } else {
+            return e4m3x4_to_f16x4(w);
+          }
+        };
 #pragma unroll
         for (int h = 0; h < 2; ++h) {  // keys (k0, k0 + 1) then (k0 + 8, k0 + 9)
           const uint2 x = v[2 * h], y = v[2 * h + 1];
           // byte j of a key's 8 is m-tile j / 2, row j % 2: pair the two keys' bytes.
-          const uint2 m01 = e4m3x4_to_f16x4(__byte_perm(x.x, y.x, 0x5140));
-          const uint2 m23 = e4m3x4_to_f16x4(__byte_perm(x.x, y.x, 0x7362));
-          const uint2 m45 = e4m3x4_to_f16x4(__byte_perm(x.y, y.y, 0x5140));
-          const uint2 m67 = e4m3x4_to_f16x4(__byte_perm(x.y, y.y, 0x7362));
+          const uint2 m01 = convert(__byte_perm(x.x, y.x, 0x5140), h);
+          const uint2 m23 = convert(__byte_perm(x.x, y.x, 0x7362), h);
+          const uint2 m45 = convert(__byte_perm(x.y, y.y, 0x5140), h);
+          const uint2 m67 = convert(__byte_perm(x.y, y.y, 0x7362), h);
           af[0][2 * h] = m01.x, af[0][2 * h + 1] = m01.y;
           af[1][2 * h] = m23.x, af[1][2 * h + 1] = m23.y;
           af[2][2 * h] = m45.x, af[2][2 * h + 1] = m45.y;
@@ -621,7 +755,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         wgmma::fence();
 #pragma unroll
         for (int mt = 0; mt < 4; ++mt)
-          wgmma::MmaRegA<__half, 64, 0>::run(o[mt], af[mt], pd + ((kk * 32) >> 4), 1);
+          wgmma::MmaRegA<PElem, 64, 0>::run(o[mt], af[mt], pd + ((kk * 32) >> 4), 1);
         wgmma::commit();
       }
     };

@@ -1,5 +1,5 @@
-// MLA decode on sm_90a over fp8_e4m3 caches, 64 query rows a block: what csrc/api/ needs to
-// launch it.
+// MLA decode on sm_90a over fp8_e4m3 (and, with bf16 queries, fp8_ds_mla) caches, 64 query rows a
+// block: what csrc/api/ needs to launch it.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -16,5 +16,10 @@ namespace fmla {
 // fp16 for fp16 queries.
 template <typename Query>
 bool launch_mla_decode_e4m3_sm90(const DecodeParams& p, cudaStream_t stream, cudaError_t* err);
+
+// The same over an fp8_ds_mla cache (656-byte rows, 16-byte aligned) with bf16 queries, pages of a
+// power of two of tokens.
+bool launch_mla_decode_e4m3_sm90_ds_mla(const DecodeParams& p, cudaStream_t stream,
+                                        cudaError_t* err);
 
 }  // namespace fmla

@@ -39,9 +39,12 @@ __device__ __forceinline__ uint32_t e4m3x2_of(float x, float y) {
 // read from global memory at src (nullptr: a row past h_q, zero), negated where `negate`: the
 // thread's share is dims 64 i + d0 .. + 7, the row's maximum reduced over the kGroup lanes that
 // share it (each load read twice, so that only one is live at a time). Returns the row's 2^-k.
-template <int kGroup>
-__device__ __forceinline__ float store_q_row_split(uint32_t q1, uint32_t q2, int row,
-                                                   const uint16_t* src, int d0, bool negate) {
+// ROTARY_BF16 (fp8_ds_mla, whose rotary keys are bf16): dims 512.. are not split but stored as
+// bf16 times 2^k (exact but past bf16's range) into the 128-byte-swizzled box at q_rotary.
+template <int kGroup, bool ROTARY_BF16 = false>
+__device__ __forceinline__ float store_q_row_split(uint32_t q1, uint32_t q2, uint32_t q_rotary,
+                                                   int row, const uint16_t* src, int d0,
+                                                   bool negate) {
   constexpr int kLoads = kMlaHeadDimQK / 64;
   auto load = [&](int i) {
     return src ? *reinterpret_cast<const uint4*>(src + 64 * i + d0) : make_uint4(0u, 0u, 0u, 0u);
@@ -64,6 +67,15 @@ __device__ __forceinline__ float store_q_row_split(uint32_t q1, uint32_t q2, int
   for (int i = 0; i < kLoads; ++i) {
     const uint4 v = load(i);
     const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+    if (ROTARY_BF16 && 64 * i >= kMlaHeadDimV) {
+      uint32_t b[4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        b[e] = pack2<__nv_bfloat16>(__uint_as_float(w[e] << 16) * rscale,
+                                    __uint_as_float(w[e] & 0xffff0000u) * rscale);
+      ptx::st_shared_v4(q_rotary + box_offset(row, (64 * i + d0 - kMlaHeadDimV) / 8), b);
+      continue;
+    }
     uint32_t t1[2] = {0u, 0u}, t2[2] = {0u, 0u};
 #pragma unroll
     for (int e = 0; e < 4; ++e) {

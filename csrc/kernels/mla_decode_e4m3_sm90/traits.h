@@ -7,18 +7,24 @@
 namespace fmla {
 namespace mla_e4m3_sm90 {
 
-template <QueryForm F>
+template <QueryForm F, bool DS_MLA = false>
 struct SmemLayout {
   static constexpr bool kScoresOnCodes = F != QueryForm::kF16Rows;  // S = Q K^T on the codes
+  static_assert(!DS_MLA || F == QueryForm::kSplitCodes, "fp8_ds_mla: bf16 queries, split");
   static constexpr int kStages = kStagesOf<F>;
+  static constexpr int kStageBytes = DS_MLA ? kDsStageBytes : kTileBytes;
   // Q: its codes (each term's) in the tiles' box layout, or its fp16 rows in 9 boxes of 64 rows x
   // 64 values (the 128-byte swizzle), columns permuted (transposed_scores.cuh); rows past h_q zero.
+  // fp8_ds_mla: each term's 512 value codes in 4 boxes, then the rotary values' bf16 box.
   static constexpr int kQBoxBytes = kBlockM * 128;
-  static constexpr int kQBytes =
-      kScoresOnCodes ? kQueryTerms<F> * kTileBytes : (kMlaHeadDimQK / 64) * kQBoxBytes;
+  static constexpr int kQTermBytes = (DS_MLA ? 4 : kTileBoxes) * kBoxBytes;
+  static constexpr int kOffQRotary = 2 * kQTermBytes;  // fp8_ds_mla
+  static constexpr int kQBytes = DS_MLA ? kOffQRotary + kQBoxBytes
+                                 : kScoresOnCodes ? kQueryTerms<F> * kTileBytes
+                                                  : (kMlaHeadDimQK / 64) * kQBoxBytes;
   static constexpr int kOffQ = 0;
   static constexpr int kOffStages = kOffQ + kQBytes;
-  static constexpr int kOffP = kOffStages + kStages * kTileBytes;  // P0, P1: f16, 64 x 64 each
+  static constexpr int kOffP = kOffStages + kStages * kStageBytes;  // P0, P1: 64 x 64 each
   static constexpr int kOffStats = kOffP + 2 * kBoxBytes;  // mla_sm90::PairStats
   static constexpr int kOffMaxima = kOffStats + mla_sm90::PairStats::kFloats * 4;  // final, 64 floats
   // Whether a warp's rows moved their max (a factor other than 1): a byte for each warp of each

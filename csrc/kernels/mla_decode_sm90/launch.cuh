@@ -33,13 +33,15 @@ bool kernel_ready(int device) {
   return sm90a_kernel_ready<mla_decode_sm90_kernel<Elem, LOAD, CACHE>>(device, SmemLayout::kBytes);
 }
 
-// A paged MLA cache as [num_pages][page_size rows][576 elements of `type`, element_bytes each],
-// strides in elements; a box is box_cols elements of box_rows rows, in the 128-byte swizzle.
+// A paged MLA cache as [num_pages][page_size rows][row_elems (576) elements of `type`,
+// element_bytes each], strides in elements; a box is box_cols elements of box_rows rows, in the
+// 128-byte swizzle (or `swizzle`).
 inline bool encode_paged_cache_map(const DecodeParams& p, CUtensorMapDataType type,
                                    int element_bytes, int box_cols, int box_rows,
-                                   CUtensorMap* map) {
+                                   CUtensorMap* map, int row_elems = kMlaHeadDimQK,
+                                   CUtensorMapSwizzle swizzle = CU_TENSOR_MAP_SWIZZLE_128B) {
   if (tensor_map_encoder() == nullptr) return false;
-  const cuuint64_t dims[3] = {static_cast<cuuint64_t>(kMlaHeadDimQK),
+  const cuuint64_t dims[3] = {static_cast<cuuint64_t>(row_elems),
                               static_cast<cuuint64_t>(p.page_size),
                               static_cast<cuuint64_t>(p.num_pages)};
   const cuuint64_t strides[2] = {static_cast<cuuint64_t>(p.k_stride_row) * element_bytes,
@@ -48,8 +50,8 @@ inline bool encode_paged_cache_map(const DecodeParams& p, CUtensorMapDataType ty
                              1};
   const cuuint32_t element_strides[3] = {1, 1, 1};
   return tensor_map_encoder()(map, type, 3, const_cast<void*>(p.k), dims, strides, box,
-                              element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-                              CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                              element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
+                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
