@@ -1553,13 +1553,16 @@ int main(int argc, char** argv) {
     g.lens = {100, 0, 70};
     g.name = "small gqa";
     decode_case(g, 2);
-    Spec f;  // the FP8 producer: codes converted in place, both formats
-    f.h_q = 32, f.s_q = 2, f.causal = true, f.page_size = 16, f.lens = {0, 5, 300, 130};
-    f.name = "small mla fp8_ds_mla ps=16";
+    // The FP8 producer (64 rows, pages that are not a power of two): codes converted in place,
+    // both formats.
+    Spec f;
+    f.h_q = 32, f.s_q = 2, f.causal = true, f.page_size = 7, f.lens = {0, 5, 300, 130};
+    f.name = "small mla fp8_ds_mla ps=7";
     fp8_case(f, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, 5, true);
-    f.page_size = 1, f.name = "small mla fp8_e4m3 ps=1";
+    f.name = "small mla fp8_e4m3 ps=7";
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 6, false);
-    f.h_q = 16, f.name = "small mla fp8_ds_mla ps=1 32 rows (keys x rows)";  // the few-rows kernel
+    f.h_q = 16, f.page_size = 1;  // the few-rows kernel
+    f.name = "small mla fp8_ds_mla ps=1 32 rows (keys x rows)";
     fp8_case(f, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, 7, false);
     f.s_q = 1, f.page_size = 64, f.name = "small mla fp8_e4m3 ps=64 16 rows (keys x rows)";
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 8, false);

@@ -64,6 +64,15 @@ __device__ __forceinline__ uint2 e4m3x4_to_bf16_bits_2p_minus120(uint32_t w) {
                     ((hi >> 4) & 0x07F007F0u) | (hi & 0x80008000u));
 }
 
+// Code byte j of a and of b (j < 4) as bf16 bits of their values times 2^-120, a's in the low
+// half: one PRMT puts each code in the high byte of its half (the low bytes, whatever they hold,
+// fall outside the masks), then the same field moves as above.
+__device__ __forceinline__ uint32_t e4m3_pair_to_bf16_bits_2p_minus120(uint32_t a, uint32_t b,
+                                                                      int j) {
+  const uint32_t w = __byte_perm(a, b, static_cast<uint32_t>(j * 0x11 + (j + 4) * 0x1100));
+  return ((w >> 4) & 0x07F007F0u) | (w & 0x80008000u);
+}
+
 // Four e4m3 codes (one word) as two registers of two Elem values each, times 2^-120 (bf16) or 2^-8
 // (fp16): .x holds bytes 1 and 3 (byte 1 in the low half), .y bytes 0 and 2. The same field moves
 // as above without the PRMT, and the left shifts are integer multiplies, which run on the FMA pipe

@@ -729,24 +729,26 @@ __global__ void __launch_bounds__(kThreads, 1)
           sv[0] = vs[k0 / 2], sv[1] = vs[k0 / 2 + 4];
         }
         if (kk >= 1) wgmma::wait<0>();  // the k-step before is done with af
-        // Four codes as the A operand's two registers: fp16 (exact), or for fp8_ds_mla bf16 times
-        // the two keys' scales (the codes' fields moved, then a product by s 2^120).
-        auto convert = [&](uint32_t w, int h) {
+        // Codes j, j + 1 of two keys' words a, b as the A operand's two registers (the keys
+        // paired): fp16 (exact), or for fp8_ds_mla bf16 times the keys' scales (the codes' fields
+        // moved, then a product by s 2^120).
+        auto convert = [&](uint32_t a, uint32_t b, int j, int h) {
           if constexpr (DS_MLA) {
-            const uint2 b = e4m3x4_to_bf16_bits_2p_minus120(w);
-            return make_uint2(mul2<__nv_bfloat16>(b.x, sv[h]), mul2<__nv_bfloat16>(b.y, sv[h]));
+            return make_uint2(
+                mul2<__nv_bfloat16>(e4m3_pair_to_bf16_bits_2p_minus120(a, b, j), sv[h]),
+                mul2<__nv_bfloat16>(e4m3_pair_to_bf16_bits_2p_minus120(a, b, j + 1), sv[h]));
           } else {
-            return e4m3x4_to_f16x4(w);
+            return e4m3x4_to_f16x4(__byte_perm(a, b, j == 0 ? 0x5140 : 0x7362));
           }
         };
 #pragma unroll
         for (int h = 0; h < 2; ++h) {  // keys (k0, k0 + 1) then (k0 + 8, k0 + 9)
           const uint2 x = v[2 * h], y = v[2 * h + 1];
           // byte j of a key's 8 is m-tile j / 2, row j % 2: pair the two keys' bytes.
-          const uint2 m01 = convert(__byte_perm(x.x, y.x, 0x5140), h);
-          const uint2 m23 = convert(__byte_perm(x.x, y.x, 0x7362), h);
-          const uint2 m45 = convert(__byte_perm(x.y, y.y, 0x5140), h);
-          const uint2 m67 = convert(__byte_perm(x.y, y.y, 0x7362), h);
+          const uint2 m01 = convert(x.x, y.x, 0, h);
+          const uint2 m23 = convert(x.x, y.x, 2, h);
+          const uint2 m45 = convert(x.y, y.y, 0, h);
+          const uint2 m67 = convert(x.y, y.y, 2, h);
           af[0][2 * h] = m01.x, af[0][2 * h + 1] = m01.y;
           af[1][2 * h] = m23.x, af[1][2 * h + 1] = m23.y;
           af[2][2 * h] = m45.x, af[2][2 * h + 1] = m45.y;
