@@ -1,7 +1,8 @@
-// MLA decode on sm_90a over fp8_e4m3 caches, 64 query rows a block (for more than 32 rows a KV
-// head: h_q 64 or 128, or h_q 32 from s_q 2), pages of a power of two of tokens: the 16-bit TMA
-// kernel's seesaw (mla_decode_sm90/kernel.cuh) with the codes used as they are. Tiles land by TMA
-// (pages of 8+ tokens) or by cp.async (smaller pages; config.h).
+// MLA decode on sm_90a over fp8_e4m3 caches (and fp8_ds_mla ones with bf16 queries), 64 query rows
+// a block (for more than 32 rows a KV head: h_q 64 or 128, or h_q 32 from s_q 2), pages of a power
+// of two of tokens: the 16-bit TMA kernel's seesaw (mla_decode_sm90/kernel.cuh) with the codes used
+// as they are. Tiles land by TMA (pages of 8+ tokens; fp8_ds_mla 64+) or by cp.async (smaller
+// pages; config.h).
 //   S = Q K^T        float8_e4m3fn queries: on the FP8 tensor cores, m64n64k32, Q's and the tile's
 //                    codes in shared memory; bf16 queries the same, a product for each of the two
 //                    e4m3 terms each row is split into (split_queries.cuh)
@@ -10,7 +11,10 @@
 //                    statistics then reduce over lanes and warps, and one warp a warpgroup keeps
 //                    them (two rows a lane)
 //   O^T += V^T P     f16, m64n64k16: A = V^T converted from the tile's codes in registers
-//                    (cvt.rn.f16x2.e4m3x2, exact), B = P (f16) in shared memory
+//                    (cvt.rn.f16x2.e4m3x2, exact), B = P (f16) in shared memory; over fp8_ds_mla
+//                    in bf16, the codes times their keys' scales
+// fp8_ds_mla's scores: group by group (128 value codes, a scale a key), the partial sums times the
+// ratio of a key's scales between groups, then the bf16 rotary values' product.
 // Each warpgroup owns 256 value columns as the M dimension of O^T (4 m-tiles, 128 registers), with
 // the value dimension permuted so that a thread's 8 values of a key are one 8-byte load:
 // m-tile mt's rows 16 w + g (+ 8) are values wg * 256 + 8 (8 w + g) + 2 mt (+ 1).
@@ -491,7 +495,6 @@ __global__ void __launch_bounds__(kThreads, 1)
           *reinterpret_cast<uint4*>(codes + (ch / 8) * kBoxBytes + box_offset(r, ch % 8)) =
               make_uint4(0u, 0u, 0u, 0u);
         }
-
         wgmma::fence_proxy_async();  // before the stage's next TMA fill
       }
       return true;
@@ -588,8 +591,8 @@ __global__ void __launch_bounds__(kThreads, 1)
         if (rescale_sums) row_sum[x] *= a[x];
       }
     };
-    // P = 2^(x mul - base) of scores x into P box b as f16 (keys contiguous: the B operand of
-    // O^T); its row sums.
+    // P = 2^(x mul[row] - base) of scores x into P box b as PElem (keys contiguous: the B operand
+    // of O^T); its row sums.
     auto store_p_of = [&](const float (&x)[32], const float (&mul)[2], const float (&bs)[2], int b,
                           float (&psum)[2]) {
       psum[0] = psum[1] = 0.f;
