@@ -1,10 +1,11 @@
-// The 64-row kernel over fp8_e4m3 caches with bf16 queries: each query row split into two e4m3
-// terms, so that the scores run on the FP8 tensor cores straight from the cached codes, one product
-// a term (docs/fp8-kv-cache.md). A row times 2^k, its largest magnitude put in [2^7, 2^8), is
-// q1 + q2 with q1 its e4m3 rounding and q2 the rounding of the rest: a bf16 value has 8 significant
-// bits and q1 takes the top 4, so the rest is a 4-bit multiple of the value's last place, which
-// e4m3 holds exactly down to 2^-9. Every value of at least 2^-2 (2^-10 of the row's largest, or
-// less) is exact; a smaller one errs by at most 2^-10, 2^-17 of the row's largest.
+// The 64-row kernel over fp8_e4m3 (and fp8_ds_mla) caches with bf16 queries: each query row split
+// into two e4m3 terms, so that the scores run on the FP8 tensor cores straight from the cached
+// codes, one product a term (docs/fp8-kv-cache.md). A row times 2^k, its largest magnitude put in
+// [2^7, 2^8), is q1 + q2 with q1 its e4m3 rounding and q2 the rounding of the rest: a bf16 value
+// has 8 significant bits and q1 takes the top 4, so the rest is a 4-bit multiple of the value's
+// last place, which e4m3 holds exactly down to 2^-9. Every value of at least 2^-2 (2^-10 of the
+// row's largest, or less) is exact; a smaller one errs by at most 2^-10, 2^-17 of the row's
+// largest.
 #pragma once
 
 #include <cuda_bf16.h>
