@@ -328,20 +328,19 @@ __global__ void __launch_bounds__(kThreads, 1)
       const int key = ctid % kBlockN, h = ctid / kBlockN;  // groups 2 h, 2 h + 1
       const float* sc = reinterpret_cast<const float*>(t + kDsOffScales + key * kDsScaleRowBytes);
       const bool valid = tile_start + key < end;
-      auto scale = [&](int grp) {
-        return valid ? __bfloat162float(__float2bfloat16_rn(sc[grp])) : 0.f;
-      };
-      auto factor_scale = [&](int grp) {
-        const float v = scale(grp);
-        return v == 0.f ? 1.f : v;
-      };
+      float v[4], fs[4];  // the key's scales; as the factors read them
+#pragma unroll
+      for (int grp = 0; grp < 4; ++grp) {
+        v[grp] = valid ? __bfloat162float(__float2bfloat16_rn(sc[grp])) : 0.f;
+        fs[grp] = v[grp] == 0.f ? 1.f : v[grp];
+      }
+      const float own[2] = {h ? v[2] : v[0], h ? v[3] : v[1]};  // groups 2 h, 2 h + 1
 #pragma unroll
       for (int j = 0; j < 2; ++j) {
         const int grp = 2 * h + j;
-        const float v = scale(grp);
         reinterpret_cast<__nv_bfloat16*>(t + kDsOffValueScales)[grp * kBlockN + key] =
-            __float2bfloat16_rn(v * 0x1p120f);
-        if (v == 0.f && valid) {
+            __float2bfloat16_rn(own[j] * 0x1p120f);
+        if (own[j] == 0.f && valid) {
           ptx::mbarrier_wait(full(st, grp), parity);
 #pragma unroll
           for (int ch = 0; ch < 8; ++ch)
@@ -351,12 +350,11 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
       float* f = reinterpret_cast<float*>(t + kDsOffFactors);
       if (h == 0) {
-        f[key] = factor_scale(0) / factor_scale(1);
+        f[key] = fs[0] / fs[1];
       } else {
-        const float s1 = factor_scale(1), s2 = factor_scale(2), s3 = factor_scale(3);
-        f[kBlockN + key] = s1 / s2;
-        f[2 * kBlockN + key] = s2 / s3;
-        f[3 * kBlockN + key] = s3;
+        f[kBlockN + key] = fs[1] / fs[2];
+        f[2 * kBlockN + key] = fs[2] / fs[3];
+        f[3 * kBlockN + key] = fs[3];
       }
       wgmma::fence_proxy_async();  // zeroed codes, for the products
       ptx::named_barrier_sync(wg == 0 ? kBarWg0 : kBarWg1, 128);
@@ -366,6 +364,18 @@ __global__ void __launch_bounds__(kThreads, 1)
     // k-steps, a group's codes (a 16-byte load for each of the thread's two keys) loaded while the
     // group before runs, converted once it is done (one register set of A fragments: two spilled
     // more and ran slower).
+    // One k32 step of S = Q K^T on the codes, at 16-byte unit kb of Q and of the tile (k_desc): a
+    // product a query term (the second term's codes a term's bytes further); `first` overwrites s.
+    auto code_step = [&](float (&s)[32], uint64_t k_desc, uint32_t kb, bool first) {
+      const uint64_t kd = wgmma::desc_advance(k_desc, kb);
+      if (first)
+        wgmma::Mma<__nv_fp8_e4m3, 64, 0>::overwrite(s, wgmma::desc_advance(q_desc, kb), kd);
+      else
+        wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(s, wgmma::desc_advance(q_desc, kb), kd, 1);
+      if constexpr (kSplitQ)
+        wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(
+            s, wgmma::desc_advance(q_desc, kb + (L::kQTermBytes >> 4)), kd, 1);
+    };
     auto issue_scores = [&](float (&s)[32], uint32_t n) {
       const int st = n % kStages;
       const uint32_t parity = (n / kStages) & 1u;
@@ -399,14 +409,7 @@ __global__ void __launch_bounds__(kThreads, 1)
           wgmma::fence();
 #pragma unroll
           for (int k = 0; k < kBoxCodes / 32; ++k) {
-            const uint32_t kb = (grp * kBoxBytes + k * 32) >> 4;
-            const uint64_t kd = wgmma::desc_advance(k_desc, kb);
-            if (grp == 0 && k == 0)
-              wgmma::Mma<__nv_fp8_e4m3, 64, 0>::overwrite(s, wgmma::desc_advance(q_desc, kb), kd);
-            else
-              wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(s, wgmma::desc_advance(q_desc, kb), kd, 1);
-            wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(
-                s, wgmma::desc_advance(q_desc, kb + (L::kQTermBytes >> 4)), kd, 1);
+            code_step(s, k_desc, (grp * kBoxBytes + k * 32) >> 4, grp == 0 && k == 0);
           }
           wgmma::commit();
         }
@@ -430,15 +433,7 @@ __global__ void __launch_bounds__(kThreads, 1)
           if constexpr (kGather) wgmma::fence_proxy_async();  // cp.async wrote it (generic proxy)
 #pragma unroll
           for (int k = 0; k < (box < kTileBoxes - 1 ? kBoxCodes / 32 : kRotaryK32Steps); ++k) {
-            const uint32_t kb = (box * kBoxBytes + k * 32) >> 4;
-            const uint64_t kd = wgmma::desc_advance(k_desc, kb);
-            if (box == 0 && k == 0)
-              wgmma::Mma<__nv_fp8_e4m3, 64, 0>::overwrite(s, wgmma::desc_advance(q_desc, kb), kd);
-            else
-              wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(s, wgmma::desc_advance(q_desc, kb), kd, 1);
-            if constexpr (kSplitQ)  // the second term, from the next tile's worth of Q
-              wgmma::Mma<__nv_fp8_e4m3, 64, 0>::run(
-                  s, wgmma::desc_advance(q_desc, kb + (L::kQTermBytes >> 4)), kd, 1);
+            code_step(s, k_desc, (box * kBoxBytes + k * 32) >> 4, box == 0 && k == 0);
           }
         }
         wgmma::commit();
