@@ -424,13 +424,13 @@ static void suite_reference() {
 
 static void suite_mla(bool quick) {
   uint64_t seed = 1000;
-  const int page_sizes[] = {1, 16, 64};
+  const int page_sizes[] = {1, 8, 16, 32, 64};  // a loader each: gathered rows, TMA page boxes, TMA
   const int heads[] = {16, 32, 64, 128};
   for (int ps : page_sizes)
     for (int s_q = 1; s_q <= 4; ++s_q)
       for (int h_q : heads)
         for (int causal = 0; causal < 2; ++causal) {
-          if (quick && (s_q % 2 == 0 || h_q == 32)) continue;
+          if (quick && (s_q % 2 == 0 || h_q == 32 || ps == 8 || ps == 32)) continue;
           Spec s;
           s.page_size = ps;
           s.s_q = s_q;
@@ -1144,7 +1144,8 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
     const double flops = static_cast<double>(P.b) * r.h_q * r.s_q * (2.0 * 576 + 2.0 * 512) * P.mean_len;
     const double bytes = static_cast<double>(P.b) * (r.s_q * r.h_q * 576 * 2 + P.mean_len * 576 * 2 + r.s_q * r.h_q * 512 * 2);
     if (loaders) {  // the decode kernel alone with each loader that can run this page size
-      for (const auto load : {fmla::MlaKvLoad::kTmaPages, fmla::MlaKvLoad::kGatherRows}) {
+      for (const auto load : {fmla::MlaKvLoad::kTmaPages, fmla::MlaKvLoad::kTmaSmallPages,
+                              fmla::MlaKvLoad::kGatherRows}) {
         cudaError_t err = cudaSuccess;
         if (!fmla::launch_mla_decode_sm90<__nv_bfloat16>(kernel_params(P, 0), load, nullptr, &err))
           continue;  // this loader cannot take this page size
@@ -1156,7 +1157,10 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
                          : cudaErrorNotSupported);
         });
         printf("decode kernel alone, %s: %.1f us\n",
-               load == fmla::MlaKvLoad::kTmaPages ? "TMA boxes" : "cp.async producer", kernel_ms * 1e3);
+               load == fmla::MlaKvLoad::kTmaPages        ? "TMA boxes"
+               : load == fmla::MlaKvLoad::kTmaSmallPages ? "TMA page boxes"
+                                                         : "cp.async producer",
+               kernel_ms * 1e3);
       }
     }
     if (spun) {
@@ -1544,6 +1548,10 @@ int main(int argc, char** argv) {
     t.h_q = 64, t.s_q = 1, t.page_size = 64, t.lens = {0, 5, 300, 130};
     t.name = "small mla ps=64 h_q=64";
     decode_case(t, 3);
+    Spec v;  // 8-token pages: the sm_90a kernel, TMA boxes of whole pages (8 a tile)
+    v.h_q = 64, v.s_q = 2, v.causal = true, v.page_size = 8, v.lens = {0, 5, 300, 130};
+    v.name = "small mla ps=8 h_q=64";
+    decode_case(v, 8);
     Spec u;  // one-token pages: the sm_90a kernel's cp.async producer warpgroup
     u.h_q = 32, u.s_q = 2, u.causal = true, u.page_size = 1, u.lens = {0, 5, 300, 130};
     u.name = "small mla ps=1 h_q=32";

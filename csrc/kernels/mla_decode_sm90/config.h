@@ -32,10 +32,13 @@ constexpr int kBoxBytes = kBlockN * kBoxCols * 2;
 constexpr int kTileBytes = kBoxes * kBoxBytes;
 
 // TMA loads pages of a power of two of at least 64 rows, where a tile lies in one page: one box a
-// 64-column slice. Any page can be gathered row by row with cp.async, which for 16-row pages
-// measured faster than four TMA boxes a slice (bench/NOTES.md, v12) and since v20 runs within 1-9%
-// of TMA at page 64. api/ picks (launch.h).
+// 64-column slice. Pages of 8 to 32 rows: one box a page and slice; a page of 8+ rows fills whole
+// 1024-byte atoms of the 128-byte swizzle (8 rows of 128 bytes), and the swizzle follows the
+// shared-memory address, so its box lands where the tile's 64-row box puts those rows. Any page can
+// be gathered row by row with cp.async (since v20 within 1-9% of TMA at page 64; bench/NOTES.md).
+// api/ picks (launch.h).
 constexpr int kMinTmaPageRows = kBlockN;
+constexpr int kMinTmaBoxRows = 8;
 
 // Named barriers (0 is __syncthreads), each between the two consumer warpgroups (one arrives, the
 // other waits) unless said: wg 0's row maxima ready, wg 1's, P0 stored, P1 stored; the two consumer

@@ -21,7 +21,8 @@
 //
 // Loading (KvLoad): pages of 64+ tokens come by TMA, one box a page and 64 columns, issued by one
 // consumer thread as each buffer part frees up (256 threads, all registers to the consumers);
-// smaller pages by a third, producer warpgroup that gathers rows through the block table with
+// pages of 8 to 32 tokens by TMA too, one box a page and 64 columns, issued by the four warps of
+// the releasing warpgroup; smaller or odd pages by a third, producer warpgroup that gathers rows through the block table with
 // cp.async (block-table entries a tile ahead; each half tile lands on one mbarrier through
 // cp.async.mbarrier.arrive) and loads the next sequence's Q while the consumers finish the current
 // one, so the page size only changes addressing. Over FP8 caches (MlaCache) a producer warpgroup
@@ -64,6 +65,35 @@ __device__ __forceinline__ void issue_tma_boxes(const CUtensorMap* k_map, const 
     ptx::mbarrier_arrive_expect_tx(sm.full(b, box), kBoxBytes);
     ptx::tma_load_3d(sm.tile(b) + box * kBoxBytes, k_map, sm.full(b, box), box * kBoxCols, row0,
                      page, l2_policy);
+  }
+}
+
+// Pages of 8 to 32 rows: a tile is 64 >> page_log2 whole pages, one box a page and 64 columns
+// (config.h). TMA takes one lane's copy at a time, so a refill is shared by the four warps of the
+// refilling warpgroup (bench/NOTES.md, v23, in the e4m3 kernel): warp `warp` lands, for every page
+// of tile `tile` (lane i holds the page of its rows 2^page_log2 i.., `page`), the box of load
+// order `warp` (the own half, `rest` false) or 4 + `warp` (the rest), and in the rest the rotary
+// box of the pages i with i % 4 == warp. The rotary box's barrier takes one arrival a warp, with
+// the bytes of its pages.
+__device__ __forceinline__ void issue_page_boxes(const CUtensorMap* k_map, const Smem& sm, int page,
+                                                 int page_log2, int b, bool rest, int warp,
+                                                 int lane, uint64_t l2_policy) {
+  const int tile_pages = kBlockN >> page_log2;
+  const int box = box_in_load_order(b, (rest ? 4 : 0) + warp);
+  if (lane == 0) {
+    ptx::mbarrier_arrive_expect_tx(sm.full(b, box), kBoxBytes);
+    if (rest)
+      ptx::mbarrier_arrive_expect_tx(sm.full(b, kPBox),
+                                     ((tile_pages - warp + 3) / 4) * (kBoxBytes / tile_pages));
+  }
+  __syncwarp();
+  if (lane < tile_pages) {
+    const uint32_t row_bytes = (lane << page_log2) * (kBoxCols * 2);
+    ptx::tma_load_3d(sm.tile(b) + box * kBoxBytes + row_bytes, k_map, sm.full(b, box),
+                     box * kBoxCols, 0, page, l2_policy);
+    if (rest && lane % 4 == warp)
+      ptx::tma_load_3d(sm.tile(b) + kPBox * kBoxBytes + row_bytes, k_map, sm.full(b, kPBox),
+                       kPBox * kBoxCols, 0, page, l2_policy);
   }
 }
 
@@ -166,12 +196,14 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const Smem& sm, i
 // ---------------------------------------------------------------- consumers
 
 // LOAD == kTmaPages: the consumers issue the TMA boxes themselves (one thread, at the points where a
-// buffer part frees up), which leaves them all 255 registers; kGatherRows: a producer warpgroup
-// loads everything and the consumers only release buffers.
+// buffer part frees up), which leaves them all 255 registers; kTmaSmallPages: the same, a refill
+// shared by the releasing warpgroup's warps; kGatherRows: a producer warpgroup loads everything and
+// the consumers only release buffers.
 template <typename Elem, KvLoad LOAD, MlaCache CACHE>
 __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap* k_map,
                                         const Smem& sm, uint8_t* smem, int tid, int wg) {
-  constexpr bool kSelfLoad = LOAD == KvLoad::kTmaPages;
+  constexpr bool kSelfLoad = LOAD != KvLoad::kGatherRows;
+  constexpr bool kSmallPages = LOAD == KvLoad::kTmaSmallPages;
   using L = SmemLayout;
   const int lane = tid % 32, warp = (tid / 32) % 4, ctid = tid % 128;
   const int part = BlockPlace<LOAD>::part(), g = blockIdx.y, m_base = BlockPlace<LOAD>::m_base();
@@ -209,16 +241,31 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     auto refill = [&](int t, int page, int b, int i_from, int i_to) {
       issue_tma_boxes(k_map, sm, page, page_log2, b, start + t * kBlockN, i_from, i_to, l2_policy);
     };
-    // The page of tile t (pages of a power of two of at least 64 rows: a shift, not a division).
+    // The page of tile t (pages of a power of two of at least 64 rows: a shift, not a division);
+    // on small pages, of the tile's lane-th page, past the piece's end its last key's (those rows
+    // are masked and zeroed), 0 for lanes past the tile's pages.
     auto page_of = [&](int t) {
+      if constexpr (kSmallPages) {
+        if (lane >= (kBlockN >> page_log2)) return 0;
+        const int key = min(start + t * kBlockN + (lane << page_log2), end - 1);
+        return block_table[static_cast<int64_t>(key >> page_log2) * p.bt_stride_page];
+      }
       return block_table[static_cast<int64_t>((start + t * kBlockN) >> page_log2) * p.bt_stride_page];
     };
     ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);  // the last sequence is done
-    if constexpr (kSelfLoad) {
+    if constexpr (kSmallPages) {  // warpgroup b's warps fill buffer b
+      if (wg < n_tiles) {
+        const int page = page_of(wg);
+        issue_page_boxes(k_map, sm, page, page_log2, wg, false, warp, lane, l2_policy);
+        issue_page_boxes(k_map, sm, page, page_log2, wg, true, warp, lane, l2_policy);
+      }
+    } else if constexpr (kSelfLoad) {
       if (tid == 0) {
         if (n_tiles > 0) refill(0, page_of(0), 0, 0, kBoxes);
         if (n_tiles > 1) refill(1, page_of(1), 1, 0, kBoxes);
       }
+    }
+    if constexpr (kSelfLoad) {
       __syncwarp();
       load_q_rows<Elem, kConsumerThreads>(p, bi, g, m_base, sm.q(), tid);
       ptx::cp_async_commit();
@@ -375,7 +422,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       if constexpr (kSelfLoad) {
         if (next < n_tiles) {
           ptx::named_barrier_sync(wg == 0 ? kBarWg0 : kBarWg1, 128);  // all its warps are done
-          if (ctid == 0) refill(next, next_page[b], b, 0, 4);
+          if constexpr (kSmallPages)
+            issue_page_boxes(k_map, sm, next_page[b], page_log2, b, false, warp, lane, l2_policy);
+          else if (ctid == 0)
+            refill(next, next_page[b], b, 0, 4);
           __syncwarp();
         }
       } else {
@@ -389,7 +439,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       if constexpr (kSelfLoad) {
         if (next < n_tiles) {
           ptx::named_barrier_sync(wg == 0 ? kBarWg0 : kBarWg1, 128);
-          if (ctid == 0) refill(next, next_page[b], b, 4, kBoxes);
+          if constexpr (kSmallPages)
+            issue_page_boxes(k_map, sm, next_page[b], page_log2, b, true, warp, lane, l2_policy);
+          else if (ctid == 0)
+            refill(next, next_page[b], b, 4, kBoxes);
           __syncwarp();
         }
       } else {
@@ -416,7 +469,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       if (has1) fills[1]++;
       const int start0 = start + t0 * kBlockN, start1 = start0 + kBlockN;
       if constexpr (kSelfLoad) {
-        if (ctid == 0) {
+        if (kSmallPages || ctid == 0) {  // small pages: every warp's lanes, a page each
           if (t0 + 2 < n_tiles) next_page[0] = page_of(t0 + 2);
           if (t1 + 2 < n_tiles) next_page[1] = page_of(t1 + 2);
         }
@@ -583,9 +636,13 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
   const int wg = __shfl_sync(0xffffffffu, tid / 128, 0);
   const Smem sm{ptx::smem_addr(smem)};
   if (tid == 0) {
-    const int box_arrivals = LOAD == KvLoad::kTmaPages ? 1 : 128;
+    // A TMA box: one arrival with its bytes (on small pages, the rotary box: one a warp); a
+    // gathered group: the producer warpgroup's.
     for (int b = 0; b < 2; ++b) {
-      for (int box = 0; box < kBoxes; ++box) ptx::mbarrier_init(sm.full(b, box), box_arrivals);
+      for (int box = 0; box < kBoxes; ++box)
+        ptx::mbarrier_init(sm.full(b, box), LOAD == KvLoad::kGatherRows                  ? 128
+                                            : LOAD == KvLoad::kTmaSmallPages && box == kPBox ? 4
+                                                                                        : 1);
       ptx::mbarrier_init(sm.free_own(b), 128);
       ptx::mbarrier_init(sm.free_rest(b), kConsumerThreads);
     }
@@ -600,7 +657,7 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
   __syncthreads();
   static_assert(CACHE == MlaCache::k16Bit || LOAD == KvLoad::kGatherRows,
                 "FP8 caches come through the dequantizing producer");
-  if constexpr (LOAD == KvLoad::kTmaPages) {
+  if constexpr (LOAD != KvLoad::kGatherRows) {
     consume<Elem, LOAD, CACHE>(p, &k_map, sm, smem, tid, wg);
   } else if constexpr (CACHE == MlaCache::k16Bit) {
     if (wg == kProducerWarpgroup) {

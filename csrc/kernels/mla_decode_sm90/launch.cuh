@@ -55,13 +55,13 @@ inline bool encode_paged_cache_map(const DecodeParams& p, CUtensorMapDataType ty
                               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-// The 16-bit cache: a box is 64 columns of 64 rows.
+// The 16-bit cache: a box is 64 columns of 64 rows, or of a whole page where pages are smaller.
 template <typename Elem>
 bool encode_cache_map(const DecodeParams& p, CUtensorMap* map) {
   const CUtensorMapDataType type = std::is_same<Elem, __half>::value
                                        ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                        : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-  return encode_paged_cache_map(p, type, sizeof(Elem), kBoxCols, kBlockN, map);
+  return encode_paged_cache_map(p, type, sizeof(Elem), kBoxCols, p.page_size < kBlockN ? p.page_size : kBlockN, map);
 }
 
 // Rows and pages laid out as the cache's strides say: a row's 576 columns, then a page's rows.
@@ -69,8 +69,10 @@ inline bool paged_strides_fit(const DecodeParams& p) {
   return p.k_stride_row >= kMlaHeadDimQK && p.k_stride_page >= p.k_stride_row * p.page_size;
 }
 
-inline bool tma_layout_ok(const DecodeParams& p) {
-  return mla_pages_fit_tma(p.page_size) && paged_strides_fit(p);
+inline bool tma_layout_ok(const DecodeParams& p, KvLoad load) {
+  return (load == KvLoad::kTmaPages ? mla_pages_fit_tma(p.page_size)
+                                    : mla_pages_fit_tma_boxes(p.page_size)) &&
+         paged_strides_fit(p);
 }
 
 // The producer forms a row's address from byte strides of 32 bits (kernel.cuh, produce_rows).
@@ -93,13 +95,19 @@ bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t 
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess) return false;
   CUtensorMap map{};
-  if (load == MlaKvLoad::kTmaPages) {
-    if (!tma_layout_ok(p) || !kernel_ready<Elem, KvLoad::kTmaPages, MlaCache::k16Bit>(device) ||
+  auto launch_tma = [&](auto load_constant) {
+    constexpr KvLoad kLoad = decltype(load_constant)::value;
+    if (!tma_layout_ok(p, kLoad) || !kernel_ready<Elem, kLoad, MlaCache::k16Bit>(device) ||
         !encode_cache_map<Elem>(p, &map))
       return false;
-    mla_decode_sm90_kernel<Elem, KvLoad::kTmaPages, MlaCache::k16Bit>
-        <<<BlockPlace<KvLoad::kTmaPages>::grid(p), threads_for(KvLoad::kTmaPages), SmemLayout::kBytes,
-           stream>>>(p, map);
+    mla_decode_sm90_kernel<Elem, kLoad, MlaCache::k16Bit>
+        <<<BlockPlace<kLoad>::grid(p), threads_for(kLoad), SmemLayout::kBytes, stream>>>(p, map);
+    return true;
+  };
+  if (load == MlaKvLoad::kTmaPages) {
+    if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaPages>{})) return false;
+  } else if (load == MlaKvLoad::kTmaSmallPages) {
+    if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaSmallPages>{})) return false;
   } else {
     if (!gather_strides_fit<Elem>(p) ||
         !kernel_ready<Elem, KvLoad::kGatherRows, MlaCache::k16Bit>(device))

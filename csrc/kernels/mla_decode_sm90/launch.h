@@ -9,20 +9,30 @@
 namespace fmla {
 
 // How the kernel brings cache tiles into shared memory: TMA boxes, one per 64 columns of a tile's
-// page (pages of a power of two of at least 64 rows), or a producer warpgroup gathering rows with
-// cp.async through the block table (any page size).
-enum class MlaKvLoad { kTmaPages, kGatherRows };
+// page (pages of a power of two of at least 64 rows); TMA boxes of whole pages, one per page and 64
+// columns (pages of 8, 16 or 32 rows); or a producer warpgroup gathering rows with cp.async through
+// the block table (any page size).
+enum class MlaKvLoad { kTmaPages, kTmaSmallPages, kGatherRows };
 
-// Pages TMA takes: a power of two (the issuing thread shifts instead of dividing) of at least
-// mla_sm90::kMinTmaPageRows rows, so that a tile lies in one page.
+// Pages TMA takes a tile from: a power of two (the issuing thread shifts instead of dividing) of at
+// least mla_sm90::kMinTmaPageRows rows, so that a tile lies in one page.
 inline bool mla_pages_fit_tma(int page_size) {
   return page_size >= mla_sm90::kMinTmaPageRows && (page_size & (page_size - 1)) == 0;
 }
 
-// The loader for a page size: TMA where the pages fit it, the producer for smaller or odd pages
-// (measured faster than TMA boxes of 16-token pages: bench/NOTES.md, v12).
+// Pages TMA takes whole, a box each: a power of two of mla_sm90::kMinTmaBoxRows to
+// kMinTmaPageRows / 2 rows, so that a tile is whole pages and each page's box fills whole atoms of
+// the 128-byte swizzle.
+inline bool mla_pages_fit_tma_boxes(int page_size) {
+  return page_size >= mla_sm90::kMinTmaBoxRows && page_size < mla_sm90::kMinTmaPageRows &&
+         (page_size & (page_size - 1)) == 0;
+}
+
+// The loader for a page size: TMA where the pages fit it, the producer for smaller or odd pages.
 inline MlaKvLoad mla_decode_sm90_load_for(int page_size) {
-  return mla_pages_fit_tma(page_size) ? MlaKvLoad::kTmaPages : MlaKvLoad::kGatherRows;
+  return mla_pages_fit_tma(page_size)         ? MlaKvLoad::kTmaPages
+         : mla_pages_fit_tma_boxes(page_size) ? MlaKvLoad::kTmaSmallPages
+                                              : MlaKvLoad::kGatherRows;
 }
 
 // What the cache holds: rows of Q's 16-bit dtype, or float8_e4m3fn codes the producer dequantizes
@@ -33,7 +43,7 @@ enum class MlaCache { k16Bit, kFp8E4m3, kFp8DsMla };
 
 // Launches the sm_90a kernel with that loader and returns true (*err: the launch status) when it
 // runs this problem on the current device: one latent KV head, 16-byte aligned cache rows (and
-// pages TMA can tile, for kTmaPages), an sm_90 device, and this library built with sm_90a code for
+// pages TMA can tile, for the TMA loaders), an sm_90 device, and this library built with sm_90a code for
 // it (a build that carries only older PTX has an empty body here and must take the generic
 // kernel). Otherwise returns false, having done nothing. One call checks, encodes the cache's
 // tensor map and launches, so a decode pays for each once.

@@ -10,21 +10,21 @@
 namespace fmla {
 namespace mla_sm90 {
 
-using KvLoad = MlaKvLoad;  // launch.h: TMA boxes a page, or rows gathered by a producer
+using KvLoad = MlaKvLoad;  // launch.h: TMA boxes, or rows gathered by a producer
 
-// TMA pages: the two consumer warpgroups alone; gather: a producer warpgroup beside them.
+// TMA: the two consumer warpgroups alone; gather: a producer warpgroup beside them.
 constexpr int threads_for(KvLoad load) {
-  return load == KvLoad::kTmaPages ? kConsumerThreads : kConsumerThreads + 128;
+  return load != KvLoad::kGatherRows ? kConsumerThreads : kConsumerThreads + 128;
 }
 
-// A block's place in the grid: its schedule part, KV head and group of 64 query rows. The TMA kernel
-// puts the row groups of a part side by side in x, so that the blocks that read the same tiles are
+// A block's place in the grid: its schedule part, KV head and group of 64 query rows. The TMA kernels
+// put the row groups of a part side by side in x, so that the blocks that read the same tiles are
 // launched together and the second one's loads find the first one's in L2 (bench/NOTES.md, v21:
 // h_q 128 -7%); the gather kernels keep the parts in x (one-token pages measured 2% slower the
 // other way).
 template <KvLoad LOAD>
 struct BlockPlace {
-  static constexpr bool kRowGroupsInX = LOAD == KvLoad::kTmaPages;
+  static constexpr bool kRowGroupsInX = LOAD != KvLoad::kGatherRows;
   static dim3 grid(const DecodeParams& p) {
     const int row_groups = (p.rows_per_kv + kBlockM - 1) / kBlockM;
     return kRowGroupsInX ? dim3(row_groups, p.h_kv, p.num_sm_parts)
