@@ -32,11 +32,11 @@ constexpr int kBoxBytes = kBlockN * kBoxCols * 2;
 constexpr int kTileBytes = kBoxes * kBoxBytes;
 
 // TMA loads pages of a power of two of at least 64 rows, where a tile lies in one page: one box a
-// 64-column slice. Pages of 8 to 32 rows: one box a page and slice; a page of 8+ rows fills whole
-// 1024-byte atoms of the 128-byte swizzle (8 rows of 128 bytes), and the swizzle follows the
-// shared-memory address, so its box lands where the tile's 64-row box puts those rows. Any page can
-// be gathered row by row with cp.async (since v20 within 1-9% of TMA at page 64; bench/NOTES.md).
-// api/ picks (launch.h).
+// 64-column slice. Pages of 8 to 32 rows: one box a page and slice; the swizzle follows the
+// shared-memory address, so a page's box lands where the tile's 64-row box puts those rows (boxes
+// of fewer rows would too, but cost more to issue than a gather: bench/NOTES.md, v28c). Any page
+// can be gathered row by row with cp.async (since v20 within 1-9% of TMA at page 64). api/ picks
+// (launch.h).
 constexpr int kMinTmaPageRows = kBlockN;
 constexpr int kMinTmaBoxRows = 8;
 

@@ -97,8 +97,8 @@ __device__ __forceinline__ void issue_page_boxes(const CUtensorMap* k_map, const
   }
 }
 
-// The producer warpgroup of the gather kernel (page sizes TMA boxes cannot tile), for pages of a
-// power of two (shifts) or not (32-bit divisions). A row's address is two wide multiply-adds from
+// The producer warpgroup of the gather kernel (pages under 8 tokens, or not a power of two), for
+// pages of a power of two (shifts) or not (32-bit divisions). A row's address is two wide multiply-adds from
 // its page and its row in the page, with byte strides that fit 32 bits (launch.cuh checks); rows
 // past the piece take the page and row of its last key and copy nothing, so no branch a row. The
 // tile loop runs two tiles a turn, so that each buffer's offsets and fill count are constants

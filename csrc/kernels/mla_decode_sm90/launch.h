@@ -21,8 +21,9 @@ inline bool mla_pages_fit_tma(int page_size) {
 }
 
 // Pages TMA takes whole, a box each: a power of two of mla_sm90::kMinTmaBoxRows to
-// kMinTmaPageRows / 2 rows, so that a tile is whole pages and each page's box fills whole atoms of
-// the 128-byte swizzle.
+// kMinTmaPageRows / 2 rows, so that a tile is whole pages. Smaller pages would land as well (the
+// swizzle follows the shared-memory address), but a warp issues a box in about 50 cycles, too
+// many for a tile of one-row boxes (bench/NOTES.md, v28c).
 inline bool mla_pages_fit_tma_boxes(int page_size) {
   return page_size >= mla_sm90::kMinTmaBoxRows && page_size < mla_sm90::kMinTmaPageRows &&
          (page_size & (page_size - 1)) == 0;
