@@ -78,17 +78,17 @@ __device__ __forceinline__ void issue_tma_boxes(const CUtensorMap* k_map, const 
 __device__ __forceinline__ void issue_page_boxes(const CUtensorMap* k_map, const Smem& sm, int page,
                                                  int page_log2, int b, bool rest, int warp,
                                                  int lane, uint64_t l2_policy) {
+  static_assert(kBlockN == 64 && kBoxCols * 2 == 128, "shifts below");
   const int tile_pages = kBlockN >> page_log2;
   const int box = box_in_load_order(b, (rest ? 4 : 0) + warp);
   if (lane == 0) {
     ptx::mbarrier_arrive_expect_tx(sm.full(b, box), kBoxBytes);
-    if (rest)
-      ptx::mbarrier_arrive_expect_tx(sm.full(b, kPBox),
-                                     ((tile_pages - warp + 3) / 4) * (kBoxBytes / tile_pages));
+    if (rest)  // this warp's pages' rotary boxes, 128 bytes a row
+      ptx::mbarrier_arrive_expect_tx(sm.full(b, kPBox), ((tile_pages - warp + 3) >> 2) << (page_log2 + 7));
   }
   __syncwarp();
   if (lane < tile_pages) {
-    const uint32_t row_bytes = (lane << page_log2) * (kBoxCols * 2);
+    const uint32_t row_bytes = lane << (page_log2 + 7);
     ptx::tma_load_3d(sm.tile(b) + box * kBoxBytes + row_bytes, k_map, sm.full(b, box),
                      box * kBoxCols, 0, page, l2_policy);
     if (rest && lane % 4 == warp)
@@ -244,11 +244,14 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     // The page of tile t (pages of a power of two of at least 64 rows: a shift, not a division);
     // on small pages, of the tile's lane-th page, past the piece's end its last key's (those rows
     // are masked and zeroed), 0 for lanes past the tile's pages.
+    // Small pages: tiles start on pages (start is a multiple of 64), so the lane-th page of tile t
+    // is page (start >> page_log2) + t * tile_pages + lane, clamped to the last key's.
+    const int first_page = start >> page_log2, last_page = max(end - 1, 0) >> page_log2;
     auto page_of = [&](int t) {
       if constexpr (kSmallPages) {
         if (lane >= (kBlockN >> page_log2)) return 0;
-        const int key = min(start + t * kBlockN + (lane << page_log2), end - 1);
-        return block_table[static_cast<int64_t>(key >> page_log2) * p.bt_stride_page];
+        const int page = min(first_page + ((t << 6) >> page_log2) + lane, last_page);
+        return block_table[page * p.bt_stride_page];
       }
       return block_table[static_cast<int64_t>((start + t * kBlockN) >> page_log2) * p.bt_stride_page];
     };
