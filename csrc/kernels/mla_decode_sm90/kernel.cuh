@@ -22,11 +22,12 @@
 // Loading (KvLoad): pages of 64+ tokens come by TMA, one box a page and 64 columns, issued by one
 // consumer thread as each buffer part frees up (256 threads, all registers to the consumers);
 // pages of 8 to 32 tokens by TMA too, one box a page and 64 columns, issued by the four warps of
-// the releasing warpgroup; smaller or odd pages by a third, producer warpgroup that gathers rows through the block table with
-// cp.async (block-table entries a tile ahead; each half tile lands on one mbarrier through
-// cp.async.mbarrier.arrive) and loads the next sequence's Q while the consumers finish the current
-// one, so the page size only changes addressing. Over FP8 caches (MlaCache) a producer warpgroup
-// always loads, converting each tile's codes to 16-bit values in shared memory (produce_fp8.cuh).
+// the releasing warpgroup; smaller or odd pages by a third, producer warpgroup that gathers rows
+// through the block table with cp.async (block-table entries a tile ahead; each half tile lands on
+// one mbarrier through cp.async.mbarrier.arrive) and loads the next sequence's Q while the
+// consumers finish the current one, so the page size only changes addressing. Over FP8 caches
+// (MlaCache) a producer warpgroup always loads, converting each tile's codes to 16-bit values in
+// shared memory (produce_fp8.cuh).
 #pragma once
 
 #include <cuda.h>
@@ -69,12 +70,12 @@ __device__ __forceinline__ void issue_tma_boxes(const CUtensorMap* k_map, const 
 }
 
 // Pages of 8 to 32 rows: a tile is 64 >> page_log2 whole pages, one box a page and 64 columns
-// (config.h). TMA takes one lane's copy at a time, so a refill is shared by the four warps of the
-// refilling warpgroup (bench/NOTES.md, v23, in the e4m3 kernel): warp `warp` lands, for every page
-// of tile `tile` (lane i holds the page of its rows 2^page_log2 i.., `page`), the box of load
-// order `warp` (the own half, `rest` false) or 4 + `warp` (the rest), and in the rest the rotary
-// box of the pages i with i % 4 == warp. The rotary box's barrier takes one arrival a warp, with
-// the bytes of its pages.
+// (config.h). TMA takes one lane's copy at a time, so a refill of buffer b is shared by the four
+// warps of the refilling warpgroup (bench/NOTES.md, v23, in the e4m3 kernel): warp `warp` lands,
+// for every page of the tile (lane i holds `page`, the tile's i-th), the box of load order `warp`
+// (the own half, `rest` false) or 4 + `warp` (the rest), and in the rest the rotary box of the
+// pages i with i % 4 == warp. The rotary box's barrier takes one arrival a warp, with the bytes of
+// its pages.
 __device__ __forceinline__ void issue_page_boxes(const CUtensorMap* k_map, const Smem& sm, int page,
                                                  int page_log2, int b, bool rest, int warp,
                                                  int lane, uint64_t l2_policy) {
@@ -84,7 +85,8 @@ __device__ __forceinline__ void issue_page_boxes(const CUtensorMap* k_map, const
   if (lane == 0) {
     ptx::mbarrier_arrive_expect_tx(sm.full(b, box), kBoxBytes);
     if (rest)  // this warp's pages' rotary boxes, 128 bytes a row
-      ptx::mbarrier_arrive_expect_tx(sm.full(b, kPBox), ((tile_pages - warp + 3) >> 2) << (page_log2 + 7));
+      ptx::mbarrier_arrive_expect_tx(sm.full(b, kPBox),
+                                     ((tile_pages - warp + 3) >> 2) << (page_log2 + 7));
   }
   __syncwarp();
   if (lane < tile_pages) {
@@ -98,10 +100,11 @@ __device__ __forceinline__ void issue_page_boxes(const CUtensorMap* k_map, const
 }
 
 // The producer warpgroup of the gather kernel (pages under 8 tokens, or not a power of two), for
-// pages of a power of two (shifts) or not (32-bit divisions). A row's address is two wide multiply-adds from
-// its page and its row in the page, with byte strides that fit 32 bits (launch.cuh checks); rows
-// past the piece take the page and row of its last key and copy nothing, so no branch a row. The
-// tile loop runs two tiles a turn, so that each buffer's offsets and fill count are constants
+// pages of a power of two (shifts) or not (32-bit divisions). A row's address is two wide
+// multiply-adds from its page and its row in the page, with byte strides that fit 32 bits
+// (launch.cuh checks); rows past the piece take the page and row of its last key and copy nothing,
+// so no branch a row. The tile loop runs two tiles a turn, so that each buffer's offsets and fill
+// count are constants
 // (bench/NOTES.md, v20: the producer's address arithmetic had been 42% of the kernel's
 // instructions, issue slots taken from the consumers).
 template <typename Elem, bool POW2_PAGES>
@@ -241,11 +244,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     auto refill = [&](int t, int page, int b, int i_from, int i_to) {
       issue_tma_boxes(k_map, sm, page, page_log2, b, start + t * kBlockN, i_from, i_to, l2_policy);
     };
-    // The page of tile t (pages of a power of two of at least 64 rows: a shift, not a division);
-    // on small pages, of the tile's lane-th page, past the piece's end its last key's (those rows
-    // are masked and zeroed), 0 for lanes past the tile's pages.
-    // Small pages: tiles start on pages (start is a multiple of 64), so the lane-th page of tile t
-    // is page (start >> page_log2) + t * tile_pages + lane, clamped to the last key's.
+    // The page of tile t (pages of a power of two of at least 64 rows: a shift, not a division).
+    // Small pages: of the tile's lane-th page (0 for lanes past the tile's pages); tiles start on
+    // pages (start is a multiple of 64), so that is page index (start >> page_log2) + t *
+    // tile_pages + lane, past the piece's end its last key's (those rows are masked and zeroed).
     const int first_page = start >> page_log2, last_page = max(end - 1, 0) >> page_log2;
     auto page_of = [&](int t) {
       if constexpr (kSmallPages) {
@@ -642,10 +644,11 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
     // A TMA box: one arrival with its bytes (on small pages, the rotary box: one a warp); a
     // gathered group: the producer warpgroup's.
     for (int b = 0; b < 2; ++b) {
-      for (int box = 0; box < kBoxes; ++box)
-        ptx::mbarrier_init(sm.full(b, box), LOAD == KvLoad::kGatherRows                  ? 128
-                                            : LOAD == KvLoad::kTmaSmallPages && box == kPBox ? 4
-                                                                                        : 1);
+      for (int box = 0; box < kBoxes; ++box) {
+        const bool warps_arrive = LOAD == KvLoad::kTmaSmallPages && box == kPBox;
+        ptx::mbarrier_init(sm.full(b, box),
+                           LOAD == KvLoad::kGatherRows ? 128 : warps_arrive ? 4 : 1);
+      }
       ptx::mbarrier_init(sm.free_own(b), 128);
       ptx::mbarrier_init(sm.free_rest(b), kConsumerThreads);
     }

@@ -61,7 +61,8 @@ bool encode_cache_map(const DecodeParams& p, CUtensorMap* map) {
   const CUtensorMapDataType type = std::is_same<Elem, __half>::value
                                        ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                        : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-  return encode_paged_cache_map(p, type, sizeof(Elem), kBoxCols, p.page_size < kBlockN ? p.page_size : kBlockN, map);
+  const int box_rows = p.page_size < kBlockN ? p.page_size : kBlockN;
+  return encode_paged_cache_map(p, type, sizeof(Elem), kBoxCols, box_rows, map);
 }
 
 // Rows and pages laid out as the cache's strides say: a row's 576 columns, then a page's rows.

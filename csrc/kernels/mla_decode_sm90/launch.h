@@ -44,10 +44,10 @@ enum class MlaCache { k16Bit, kFp8E4m3, kFp8DsMla };
 
 // Launches the sm_90a kernel with that loader and returns true (*err: the launch status) when it
 // runs this problem on the current device: one latent KV head, 16-byte aligned cache rows (and
-// pages TMA can tile, for the TMA loaders), an sm_90 device, and this library built with sm_90a code for
-// it (a build that carries only older PTX has an empty body here and must take the generic
-// kernel). Otherwise returns false, having done nothing. One call checks, encodes the cache's
-// tensor map and launches, so a decode pays for each once.
+// pages TMA can tile, for the TMA loaders), an sm_90 device, and this library built with sm_90a
+// code for it (a build that carries only older PTX has an empty body here and must take the
+// generic kernel). Otherwise returns false, having done nothing. One call checks, encodes the
+// cache's tensor map and launches, so a decode pays for each once.
 template <typename Elem>
 bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t stream,
                             cudaError_t* err);

@@ -17,11 +17,11 @@ constexpr int threads_for(KvLoad load) {
   return load != KvLoad::kGatherRows ? kConsumerThreads : kConsumerThreads + 128;
 }
 
-// A block's place in the grid: its schedule part, KV head and group of 64 query rows. The TMA kernels
-// put the row groups of a part side by side in x, so that the blocks that read the same tiles are
-// launched together and the second one's loads find the first one's in L2 (bench/NOTES.md, v21:
-// h_q 128 -7%); the gather kernels keep the parts in x (one-token pages measured 2% slower the
-// other way).
+// A block's place in the grid: its schedule part, KV head and group of 64 query rows. The TMA
+// kernels put the row groups of a part side by side in x, so that the blocks that read the same
+// tiles are launched together and the second one's loads find the first one's in L2
+// (bench/NOTES.md, v21: h_q 128 -7%); the gather kernels keep the parts in x (one-token pages
+// measured 2% slower the other way).
 template <KvLoad LOAD>
 struct BlockPlace {
   static constexpr bool kRowGroupsInX = LOAD != KvLoad::kGatherRows;
