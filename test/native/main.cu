@@ -9,7 +9,7 @@
 //                                  the copy ceiling measured in the same run
 //   build/fmla_native_test bench-fp8 [page...]   the mla-anchor rows over each FP8 cache format
 //   build/fmla_native_test bench-rows   the suite rows in ROWS (comma-separated) at page PAGE
-//   build/fmla_native_test bench-pages   rows 1 and 9 of the suite at pages of 64, 16 and 1 tokens
+//   build/fmla_native_test bench-pages   rows 1 and 9 of the suite at pages of 64, 32, 16, 8 and 1 tokens
 //   build/fmla_native_test bench-gqa     the GQA rows at pages of 16, 1 and 64 tokens, kernels alone
 //   build/fmla_native_test bench-small   the small-batch rows timed as the suite tool does (spin
 //                                  before the start event), the schedule kernel, write_kv floors
@@ -1687,9 +1687,9 @@ int main(int argc, char** argv) {
     const char* page = getenv("PAGE");
     bench_mla(rows, false, page ? atoi(page) : 64, true);
   }
-  if (mode == "bench-pages") {  // the memory- and compute-bound rows at pages of 64, 16 and 1 tokens
+  if (mode == "bench-pages") {  // the memory- and compute-bound rows at every loader's page sizes
     g_copy_gbs = copy_ceiling_gbs();
-    for (int page : {64, 16, 1}) bench_mla({1, 9}, false, page, true);
+    for (int page : {64, 32, 16, 8, 1}) bench_mla({1, 9}, false, page, true);
   }
   if (mode == "bench" || mode == "all") {
     g_copy_gbs = copy_ceiling_gbs();

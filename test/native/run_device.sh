@@ -35,8 +35,8 @@ sm__inst_executed_pipe_fma.sum,sm__inst_executed_pipe_fp16.sum,sm__inst_executed
       echo "== profile-fp8 rc=$? ($(( $(date +%s) - t0 )) s)"
       grep -E "mla_decode_(fp8_)?sm90_kernel|duration|inst_executed|pipe|stalled_(barrier|long|short|wait|math|mio|lg|membar|no_inst|dispatch)" "$OUT/ncu-fp8.log" | sed -E 's/void fmla::mla_sm90::mla_decode_sm90_kernel<([^>]*)>.*/kernel<\1>/' | cut -c1-150 ;;
     pages)
-      timeout 150 build/fmla_native_test bench-pages > "$OUT/pages.log" 2>&1
-      echo "== pages rc=$? ($(( $(date +%s) - t0 )) s)"; grep -vE '^PASS' "$OUT/pages.log" | tail -24 ;;
+      timeout 250 build/fmla_native_test bench-pages > "$OUT/pages.log" 2>&1
+      echo "== pages rc=$? ($(( $(date +%s) - t0 )) s)"; grep -vE '^PASS' "$OUT/pages.log" | tail -40 ;;
     gqa)
       timeout 200 build/fmla_native_test bench-gqa > "$OUT/gqa.log" 2>&1
       echo "== gqa rc=$? ($(( $(date +%s) - t0 )) s)"; grep -vE '^PASS' "$OUT/gqa.log" | tail -70 ;;
