@@ -1144,7 +1144,7 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
     const double flops = static_cast<double>(P.b) * r.h_q * r.s_q * (2.0 * 576 + 2.0 * 512) * P.mean_len;
     const double bytes = static_cast<double>(P.b) * (r.s_q * r.h_q * 576 * 2 + P.mean_len * 576 * 2 + r.s_q * r.h_q * 512 * 2);
     if (loaders) {  // the decode kernel alone with each loader that can run this page size
-      for (const auto load : {fmla::MlaKvLoad::kTmaPages, fmla::MlaKvLoad::kTmaSmallPages,
+      for (const auto load : {fmla::MlaKvLoad::kTmaTiles, fmla::MlaKvLoad::kTmaPages,
                               fmla::MlaKvLoad::kGatherRows}) {
         cudaError_t err = cudaSuccess;
         if (!fmla::launch_mla_decode_sm90<__nv_bfloat16>(kernel_params(P, 0), load, nullptr, &err))
@@ -1157,9 +1157,9 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
                          : cudaErrorNotSupported);
         });
         printf("decode kernel alone, %s: %.1f us\n",
-               load == fmla::MlaKvLoad::kTmaPages        ? "TMA boxes"
-               : load == fmla::MlaKvLoad::kTmaSmallPages ? "TMA page boxes"
-                                                         : "cp.async producer",
+               load == fmla::MlaKvLoad::kTmaTiles   ? "TMA boxes"
+               : load == fmla::MlaKvLoad::kTmaPages ? "TMA page boxes"
+                                                    : "cp.async producer",
                kernel_ms * 1e3);
       }
     }

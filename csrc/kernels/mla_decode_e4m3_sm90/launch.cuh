@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "../common/sm90a_ready.h"
-#include "../mla_decode_sm90/launch.cuh"  // encode_paged_cache_map, paged_strides_fit
+#include "../mla_decode_sm90/launch.cuh"  // encode_paged_cache_map, box_rows, paged_strides_fit
 #include "kernel.cuh"
 #include "launch.h"
 
@@ -18,7 +18,7 @@ namespace mla_e4m3_sm90 {
 // 576: zero-filled; fp8_ds_mla's fifth box is the bf16 rotary values, bytes 528..655).
 inline bool encode_code_map(const DecodeParams& p, bool ds_mla, CUtensorMap* map) {
   return mla_sm90::encode_paged_cache_map(p, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, kBoxCodes,
-                                          p.page_size < kBlockN ? p.page_size : kBlockN, map,
+                                          mla_sm90::box_rows(p), map,
                                           ds_mla ? kDsMlaTokenBytes : kMlaHeadDimQK);
 }
 // fp8_ds_mla's scales: 16 bytes of 64 rows a box, unswizzled.
@@ -96,6 +96,11 @@ bool launch_mla_decode_e4m3_sm90_impl(const DecodeParams& p, cudaStream_t stream
   if (!launched) return false;
   *err = cudaGetLastError();
   return true;
+}
+
+template <typename Query>
+bool launch_mla_decode_e4m3_sm90(const DecodeParams& p, cudaStream_t stream, cudaError_t* err) {
+  return launch_mla_decode_e4m3_sm90_impl<Query>(p, stream, err);
 }
 
 }  // namespace fmla

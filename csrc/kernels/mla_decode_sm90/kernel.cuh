@@ -198,15 +198,15 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const Smem& sm, i
 
 // ---------------------------------------------------------------- consumers
 
-// LOAD == kTmaPages: the consumers issue the TMA boxes themselves (one thread, at the points where a
-// buffer part frees up), which leaves them all 255 registers; kTmaSmallPages: the same, a refill
-// shared by the releasing warpgroup's warps; kGatherRows: a producer warpgroup loads everything and
-// the consumers only release buffers.
+// LOAD == kTmaTiles: the consumers issue the TMA boxes themselves (one thread, at the points where
+// a buffer part frees up), which leaves them all 255 registers; kTmaPages: the same, a refill
+// shared by the releasing warpgroup's warps; kGatherRows: a producer warpgroup loads everything
+// and the consumers only release buffers.
 template <typename Elem, KvLoad LOAD, MlaCache CACHE>
 __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap* k_map,
                                         const Smem& sm, uint8_t* smem, int tid, int wg) {
   constexpr bool kSelfLoad = LOAD != KvLoad::kGatherRows;
-  constexpr bool kSmallPages = LOAD == KvLoad::kTmaSmallPages;
+  constexpr bool kSmallPages = LOAD == KvLoad::kTmaPages;  // pages of 8-32 tokens, a box each
   using L = SmemLayout;
   const int lane = tid % 32, warp = (tid / 32) % 4, ctid = tid % 128;
   const int part = BlockPlace<LOAD>::part(), g = blockIdx.y, m_base = BlockPlace<LOAD>::m_base();
@@ -645,7 +645,7 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
     // gathered group: the producer warpgroup's.
     for (int b = 0; b < 2; ++b) {
       for (int box = 0; box < kBoxes; ++box) {
-        const bool warps_arrive = LOAD == KvLoad::kTmaSmallPages && box == kPBox;
+        const bool warps_arrive = LOAD == KvLoad::kTmaPages && box == kPBox;
         ptx::mbarrier_init(sm.full(b, box),
                            LOAD == KvLoad::kGatherRows ? 128 : warps_arrive ? 4 : 1);
       }

@@ -55,14 +55,16 @@ inline bool encode_paged_cache_map(const DecodeParams& p, CUtensorMapDataType ty
                               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-// The 16-bit cache: a box is 64 columns of 64 rows, or of a whole page where pages are smaller.
+// A box's rows: a tile's 64, or a whole page where pages are smaller (the page-box loaders).
+inline int box_rows(const DecodeParams& p) { return p.page_size < kBlockN ? p.page_size : kBlockN; }
+
+// The 16-bit cache: a box is 64 columns of box_rows rows.
 template <typename Elem>
 bool encode_cache_map(const DecodeParams& p, CUtensorMap* map) {
   const CUtensorMapDataType type = std::is_same<Elem, __half>::value
                                        ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                        : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-  const int box_rows = p.page_size < kBlockN ? p.page_size : kBlockN;
-  return encode_paged_cache_map(p, type, sizeof(Elem), kBoxCols, box_rows, map);
+  return encode_paged_cache_map(p, type, sizeof(Elem), kBoxCols, box_rows(p), map);
 }
 
 // Rows and pages laid out as the cache's strides say: a row's 576 columns, then a page's rows.
@@ -71,7 +73,7 @@ inline bool paged_strides_fit(const DecodeParams& p) {
 }
 
 inline bool tma_layout_ok(const DecodeParams& p, KvLoad load) {
-  return (load == KvLoad::kTmaPages ? mla_pages_fit_tma(p.page_size)
+  return (load == KvLoad::kTmaTiles ? mla_pages_fit_tma(p.page_size)
                                     : mla_pages_fit_tma_boxes(p.page_size)) &&
          paged_strides_fit(p);
 }
@@ -105,10 +107,10 @@ bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t 
         <<<BlockPlace<kLoad>::grid(p), threads_for(kLoad), SmemLayout::kBytes, stream>>>(p, map);
     return true;
   };
-  if (load == MlaKvLoad::kTmaPages) {
+  if (load == MlaKvLoad::kTmaTiles) {
+    if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaTiles>{})) return false;
+  } else if (load == MlaKvLoad::kTmaPages) {
     if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaPages>{})) return false;
-  } else if (load == MlaKvLoad::kTmaSmallPages) {
-    if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaSmallPages>{})) return false;
   } else {
     if (!gather_strides_fit<Elem>(p) ||
         !kernel_ready<Elem, KvLoad::kGatherRows, MlaCache::k16Bit>(device))

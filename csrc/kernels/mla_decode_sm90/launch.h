@@ -11,8 +11,8 @@ namespace fmla {
 // How the kernel brings cache tiles into shared memory: TMA boxes, one per 64 columns of a tile's
 // page (pages of a power of two of at least 64 rows); TMA boxes of whole pages, one per page and 64
 // columns (pages of 8, 16 or 32 rows); or a producer warpgroup gathering rows with cp.async through
-// the block table (any page size).
-enum class MlaKvLoad { kTmaPages, kTmaSmallPages, kGatherRows };
+// the block table (any page size). The e4m3 kernel's CodeLoad names its loaders alike.
+enum class MlaKvLoad { kTmaTiles, kTmaPages, kGatherRows };
 
 // Pages TMA takes a tile from: a power of two (the issuing thread shifts instead of dividing) of at
 // least mla_sm90::kMinTmaPageRows rows, so that a tile lies in one page.
@@ -31,8 +31,8 @@ inline bool mla_pages_fit_tma_boxes(int page_size) {
 
 // The loader for a page size: TMA where the pages fit it, the producer for smaller or odd pages.
 inline MlaKvLoad mla_decode_sm90_load_for(int page_size) {
-  return mla_pages_fit_tma(page_size)         ? MlaKvLoad::kTmaPages
-         : mla_pages_fit_tma_boxes(page_size) ? MlaKvLoad::kTmaSmallPages
+  return mla_pages_fit_tma(page_size)         ? MlaKvLoad::kTmaTiles
+         : mla_pages_fit_tma_boxes(page_size) ? MlaKvLoad::kTmaPages
                                               : MlaKvLoad::kGatherRows;
 }
 

@@ -2,9 +2,6 @@
 #include "../launch.cuh"
 
 namespace fmla {
-template <>
-bool launch_mla_decode_e4m3_sm90<__nv_fp8_e4m3>(const DecodeParams& p, cudaStream_t stream,
-                                               cudaError_t* err) {
-  return launch_mla_decode_e4m3_sm90_impl<__nv_fp8_e4m3>(p, stream, err);
-}
+template bool launch_mla_decode_e4m3_sm90<__nv_fp8_e4m3>(const DecodeParams&, cudaStream_t,
+                                                         cudaError_t*);
 }  // namespace fmla

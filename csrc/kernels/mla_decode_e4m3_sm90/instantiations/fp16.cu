@@ -2,9 +2,6 @@
 #include "../launch.cuh"
 
 namespace fmla {
-template <>
-bool launch_mla_decode_e4m3_sm90<__half>(const DecodeParams& p, cudaStream_t stream,
-                                         cudaError_t* err) {
-  return launch_mla_decode_e4m3_sm90_impl<__half>(p, stream, err);
-}
+template bool launch_mla_decode_e4m3_sm90<__half>(const DecodeParams&, cudaStream_t,
+                                                  cudaError_t*);
 }  // namespace fmla
