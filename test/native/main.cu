@@ -11,6 +11,8 @@
 //   build/fmla_native_test bench-rows   the suite rows in ROWS (comma-separated) at page PAGE
 //   build/fmla_native_test bench-pages   rows 1 and 9 of the suite at pages of 64, 32, 16, 8 and 1 tokens
 //   build/fmla_native_test bench-gqa     the GQA rows at pages of 16, 1 and 64 tokens, kernels alone
+//   build/fmla_native_test gqa-where     GQA calls beside their decode and combine kernels alone
+//                                  (CUDA graphs), at the schedule's parts and at GQA_PARTS
 //   build/fmla_native_test bench-small   the small-batch rows timed as the suite tool does (spin
 //                                  before the start event), the schedule kernel, write_kv floors
 //
@@ -22,6 +24,7 @@
 #include <random>
 #include <string>
 
+#include "../../csrc/kernels/combine/combine.cuh"
 #include "../../csrc/kernels/gqa_decode/kernel.cuh"
 #include "../../csrc/kernels/splitkv/kernel.cuh"
 #include "../../csrc/kernels/mla_decode_sm90/launch.cuh"
@@ -1282,6 +1285,99 @@ static cudaError_t launch_head_major(fmla::DecodeParams q) {
   return fmla::launch_gqa_decode<__nv_bfloat16, D>(q, nullptr);
 }
 
+// The comma-separated integers of environment variable `name` (`fallback` when it is unset).
+static std::vector<int> int_list_env(const char* name, const char* fallback) {
+  std::vector<int> values;
+  const char* list = getenv(name);
+  for (const char* c = list ? list : fallback; *c;) {
+    values.push_back(atoi(c));
+    while (*c && *c != ',') ++c;
+    if (*c == ',') ++c;
+  }
+  return values;
+}
+
+// Re-plans P's schedule over `parts` parts (metadata and workspace sized for them).
+static void set_parts(Problem& P, int parts) {
+  P.nsp = parts;
+  P.meta = DevBuf(static_cast<size_t>(parts) * 8 * 4);
+  P.tmeta = make_tensor(P.meta.ptr, FMLA_DTYPE_INT32, {parts, 8});
+  P.ws_bytes = fmla_decode_workspace_bytes(P.b, P.s.s_q, P.s.h_q, P.s.d_v, parts);
+  P.ws = DevBuf(P.ws_bytes);
+  run_metadata(P);
+}
+
+// Where a GQA call's time goes: the whole call, the decode kernel alone and the combine alone, at
+// the schedule's parts and at others (GQA_PARTS, comma-separated; 0: the default).
+static void gqa_where() {
+  struct Row { int d, h_q, h_kv, b, s_k; };
+  const Row rows[] = {{128, 32, 8, 64, 1024}, {128, 32, 8, 128, 4096}, {128, 16, 1, 128, 4096},
+                      {128, 64, 4, 128, 4096}, {128, 32, 8, 1, 32768}, {128, 32, 8, 16, 8192},
+                      {64, 32, 8, 128, 4096}};
+  const std::vector<int> parts_list = int_list_env("GQA_PARTS", "0");
+  printf("\ngqa: where the call's time goes (bf16, page 16), us\n");
+  printf("| d | h_q/h_kv | b | s_k | parts | split seqs | call | %% copy | decode alone | combine alone | rel_l2 |\n");
+  for (const Row& r : rows) {
+    Spec s;
+    s.gqa = true, s.d_qk = s.d_v = r.d, s.h_q = r.h_q, s.h_kv = r.h_kv, s.page_size = 16, s.sample_rows = 64;
+    s.lens.assign(r.b, r.s_k);
+    const double bytes = static_cast<double>(r.b) * 2.0 * r.s_k * r.h_kv * r.d * 2;
+    for (int parts : parts_list) {
+      DecodeCheck c;
+      Problem P = build(s, 900 + r.b);
+      if (parts > 0) set_parts(P, parts); else run_metadata(P);
+      poison_outputs(P);
+      FMLA_CHECK(run_decode(P));
+      c = check_decode(P, 900 + r.b);
+      ++g_checks;
+      if (!c.pass) ++g_failures;
+      ensure_rotation(P, static_cast<size_t>(bytes));
+      const int copies = static_cast<int>(P.k_copies.size());
+      const auto splits = download<int32_t>(P.splits.ptr, static_cast<size_t>(P.b + 1));
+      int split_seqs = 0;
+      for (int i = 0; i < P.b; ++i) split_seqs += splits[i + 1] - splits[i] > 1;
+      // Each timed as a CUDA graph of one call per cache copy, replayed (as the suite times calls).
+      cudaStream_t st;
+      CUDA_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+      auto graph_ms = [&](auto launch) {
+        std::vector<cudaGraphExec_t> execs(copies);
+        for (int i = 0; i < copies; ++i) {
+          cudaGraph_t g;
+          CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+          launch(i, st);
+          CUDA_CHECK(cudaStreamEndCapture(st, &g));
+          CUDA_CHECK(cudaGraphInstantiate(&execs[i], g, 0));
+          CUDA_CHECK(cudaGraphDestroy(g));
+        }
+        const float ms = median_ms([&](int i) { CUDA_CHECK(cudaGraphLaunch(execs[i % copies], st)); }, 5, 30, st);
+        for (auto e : execs) CUDA_CHECK(cudaGraphExecDestroy(e));
+        return ms;
+      };
+      const float call = graph_ms([&](int i, cudaStream_t t) { FMLA_CHECK(run_decode(P, i, t)); });
+      float alone = 0, comb = 0;
+      if (r.d == 128) {
+        alone = graph_ms([&](int i, cudaStream_t t) {
+          CUDA_CHECK((fmla::launch_gqa_decode<__nv_bfloat16, 128>(kernel_params(P, i), t)));
+        });
+        comb = graph_ms([&](int i, cudaStream_t t) {
+          CUDA_CHECK((fmla::launch_combine<__nv_bfloat16, 128>(kernel_params(P, i), t)));
+        });
+      }
+      CUDA_CHECK(cudaStreamDestroy(st));
+      char alone_us[32] = "-", comb_us[32] = "-";  // timed alone at head dim 128 only
+      if (r.d == 128) {
+        snprintf(alone_us, sizeof alone_us, "%.1f", alone * 1e3);
+        snprintf(comb_us, sizeof comb_us, "%.1f", comb * 1e3);
+      }
+      printf("| %d | %d/%d | %d | %d | %d | %d | %.1f | %.0f%% | %s | %s | %.1e%s |\n", r.d, r.h_q,
+             r.h_kv, r.b, r.s_k, P.nsp, split_seqs, call * 1e3,
+             100 * bytes / (call * 1e-3) / 1e9 / g_copy_gbs, alone_us, comb_us, c.rel_l2,
+             c.pass ? "" : " FAIL");
+      fflush(stdout);
+    }
+  }
+}
+
 // Shapes of the few-rows GQA kernel side by side (b 128, s_k 4096), each alone.
 static void gqa_variants(int page_size) {
   printf("\ngqa kernel shapes (bf16, h_q 32, h_kv 8, b 128, s_k 4096, page %d), kernel alone, %% copy\n",
@@ -1671,19 +1767,17 @@ int main(int argc, char** argv) {
     g_copy_gbs = copy_ceiling_gbs();
     for (int page : {16, 1, 64}) bench_gqa(page, true);
   }
+  if (mode == "gqa-where") {
+    g_copy_gbs = copy_ceiling_gbs();
+    gqa_where();
+  }
   if (mode == "gqa-variants") {
     g_copy_gbs = copy_ceiling_gbs();
     for (int page : {16, 1}) gqa_variants(page);
   }
   if (mode == "bench-rows") {  // the suite rows listed in ROWS (e.g. "1,3,16"), page PAGE (64 unless given)
     g_copy_gbs = copy_ceiling_gbs();
-    std::vector<int> rows;
-    const char* list = getenv("ROWS");
-    for (const char* c = list ? list : "1"; *c;) {
-      rows.push_back(atoi(c));
-      while (*c && *c != ',') ++c;
-      if (*c == ',') ++c;
-    }
+    const std::vector<int> rows = int_list_env("ROWS", "1");
     const char* page = getenv("PAGE");
     bench_mla(rows, false, page ? atoi(page) : 64, true);
   }
