@@ -12,7 +12,8 @@
 //   build/fmla_native_test bench-pages   rows 1 and 9 of the suite at pages of 64, 32, 16, 8 and 1 tokens
 //   build/fmla_native_test bench-gqa     the GQA rows at pages of 16, 1 and 64 tokens, kernels alone
 //   build/fmla_native_test gqa-where     GQA calls beside their decode and combine kernels alone
-//                                  (CUDA graphs), at the schedule's parts and at GQA_PARTS
+//                                  (CUDA graphs), at the schedule's parts and at GQA_PARTS;
+//                                  mla-where: short MLA calls the same way, at MLA_PARTS
 //   build/fmla_native_test bench-small   the small-batch rows timed as the suite tool does (spin
 //                                  before the start event), the schedule kernel, write_kv floors
 //
@@ -1307,6 +1308,74 @@ static void set_parts(Problem& P, int parts) {
   run_metadata(P);
 }
 
+// Median time of `launch(copy, stream)` captured as one CUDA graph per cache copy and replayed, the
+// copies in turn (as the suite tools time calls; their L2 flush with GRAPH_FLUSH=1). Each replay is
+// queued behind 200 us of device spin, so that the host's graph launch is not timed.
+template <typename F>
+static float graph_ms(int copies, F launch) {
+  cudaStream_t st;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+  std::vector<cudaGraphExec_t> execs(copies);
+  for (int i = 0; i < copies; ++i) {
+    cudaGraph_t g;
+    CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+    launch(i, st);
+    CUDA_CHECK(cudaStreamEndCapture(st, &g));
+    CUDA_CHECK(cudaGraphInstantiate(&execs[i], g, 0));
+    CUDA_CHECK(cudaGraphDestroy(g));
+  }
+  // GRAPH_FLUSH=1: a 256 MiB memset before each replay as well, the suite tools' L2 flush.
+  const bool flush = getenv("GRAPH_FLUSH") && atoi(getenv("GRAPH_FLUSH")) != 0;
+  DevBuf flush_buf(flush ? size_t(256) << 20 : 0);
+  const float ms = median_ms_after(
+      [&](int i) { CUDA_CHECK(cudaGraphLaunch(execs[i % copies], st)); },
+      [&] {
+        if (flush) CUDA_CHECK(cudaMemsetAsync(flush_buf.ptr, 0, flush_buf.bytes, st));
+        FMLA_CHECK(fmla_testing_spin(200000, st));
+      },
+      5, 30, st);
+  for (auto e : execs) CUDA_CHECK(cudaGraphExecDestroy(e));
+  CUDA_CHECK(cudaStreamDestroy(st));
+  return ms;
+}
+
+// The same for the MLA rows whose calls are short (b 1 / 4 / 16 at s_k 32768, the imbalanced s_q 4
+// row, b 128 h_q 16), at the schedule's parts and at MLA_PARTS.
+static void mla_where() {
+  struct Row { int b, s_q, h_q; std::vector<int32_t> lens; };
+  const std::vector<Row> rows = {{1, 1, 128, {32768}}, {1, 1, 16, {32768}},
+                                 {4, 1, 128, std::vector<int32_t>(4, 32768)},
+                                 {4, 1, 16, std::vector<int32_t>(4, 32768)},
+                                 {4, 4, 16, {4641, 45118, 1730, 1696}},
+                                 {16, 1, 16, std::vector<int32_t>(16, 32768)},
+                                 {128, 1, 16, std::vector<int32_t>(128, 4096)}};
+  const std::vector<int> parts_list = int_list_env("MLA_PARTS", "0");
+  printf("\nmla: whole calls as CUDA graphs (bf16, page 64), us\n");
+  printf("| b | s_q | h_q | parts | blocks | call | rel_l2 |\n");
+  for (const Row& r : rows) {
+    Spec s;
+    s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.s_q > 1, s.lens = r.lens, s.sample_rows = 64;
+    double cache_bytes = 0;
+    for (int32_t n : r.lens) cache_bytes += 576.0 * 2 * n;
+    for (int parts : parts_list) {
+      Problem P = build(s, 950 + r.b);
+      if (parts > 0) set_parts(P, parts); else run_metadata(P);
+      poison_outputs(P);
+      FMLA_CHECK(run_decode(P));
+      const DecodeCheck c = check_decode(P, 950 + r.b);
+      ++g_checks;
+      if (!c.pass) ++g_failures;
+      ensure_rotation(P, static_cast<size_t>(cache_bytes));
+      const int copies = static_cast<int>(P.k_copies.size());
+      const float call = graph_ms(copies, [&](int i, cudaStream_t t) { FMLA_CHECK(run_decode(P, i, t)); });
+      const int row_groups = (r.s_q * r.h_q + 63) / 64;
+      printf("| %d | %d | %d | %d | %d | %.1f | %.1e%s |\n", r.b, r.s_q, r.h_q, P.nsp, P.nsp * row_groups,
+             call * 1e3, c.rel_l2, c.pass ? "" : " FAIL");
+      fflush(stdout);
+    }
+  }
+}
+
 // Where a GQA call's time goes: the whole call, the decode kernel alone and the combine alone, at
 // the schedule's parts and at others (GQA_PARTS, comma-separated; 0: the default).
 static void gqa_where() {
@@ -1336,34 +1405,16 @@ static void gqa_where() {
       const auto splits = download<int32_t>(P.splits.ptr, static_cast<size_t>(P.b + 1));
       int split_seqs = 0;
       for (int i = 0; i < P.b; ++i) split_seqs += splits[i + 1] - splits[i] > 1;
-      // Each timed as a CUDA graph of one call per cache copy, replayed (as the suite times calls).
-      cudaStream_t st;
-      CUDA_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
-      auto graph_ms = [&](auto launch) {
-        std::vector<cudaGraphExec_t> execs(copies);
-        for (int i = 0; i < copies; ++i) {
-          cudaGraph_t g;
-          CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-          launch(i, st);
-          CUDA_CHECK(cudaStreamEndCapture(st, &g));
-          CUDA_CHECK(cudaGraphInstantiate(&execs[i], g, 0));
-          CUDA_CHECK(cudaGraphDestroy(g));
-        }
-        const float ms = median_ms([&](int i) { CUDA_CHECK(cudaGraphLaunch(execs[i % copies], st)); }, 5, 30, st);
-        for (auto e : execs) CUDA_CHECK(cudaGraphExecDestroy(e));
-        return ms;
-      };
-      const float call = graph_ms([&](int i, cudaStream_t t) { FMLA_CHECK(run_decode(P, i, t)); });
+      const float call = graph_ms(copies, [&](int i, cudaStream_t t) { FMLA_CHECK(run_decode(P, i, t)); });
       float alone = 0, comb = 0;
       if (r.d == 128) {
-        alone = graph_ms([&](int i, cudaStream_t t) {
+        alone = graph_ms(copies, [&](int i, cudaStream_t t) {
           CUDA_CHECK((fmla::launch_gqa_decode<__nv_bfloat16, 128>(kernel_params(P, i), t)));
         });
-        comb = graph_ms([&](int i, cudaStream_t t) {
+        comb = graph_ms(copies, [&](int i, cudaStream_t t) {
           CUDA_CHECK((fmla::launch_combine<__nv_bfloat16, 128>(kernel_params(P, i), t)));
         });
       }
-      CUDA_CHECK(cudaStreamDestroy(st));
       char alone_us[32] = "-", comb_us[32] = "-";  // timed alone at head dim 128 only
       if (r.d == 128) {
         snprintf(alone_us, sizeof alone_us, "%.1f", alone * 1e3);
@@ -1771,6 +1822,7 @@ int main(int argc, char** argv) {
     g_copy_gbs = copy_ceiling_gbs();
     gqa_where();
   }
+  if (mode == "mla-where") mla_where();
   if (mode == "gqa-variants") {
     g_copy_gbs = copy_ceiling_gbs();
     for (int page : {16, 1}) gqa_variants(page);
