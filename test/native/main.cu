@@ -1339,8 +1339,61 @@ static float graph_ms(int copies, F launch) {
   return ms;
 }
 
-// The same for the MLA rows whose calls are short (b 1 / 4 / 16 at s_k 32768, the imbalanced s_q 4
-// row, b 128 h_q 16), at the schedule's parts and at MLA_PARTS.
+// Where a GQA call's time goes: the whole call, the decode kernel alone and the combine alone (each
+// timed by graph_ms), at the schedule's parts and at others (GQA_PARTS, comma-separated; 0: the
+// schedule's).
+static void gqa_where() {
+  struct Row { int d, h_q, h_kv, b, s_k; };
+  const Row rows[] = {{128, 32, 8, 64, 1024}, {128, 32, 8, 128, 4096}, {128, 16, 1, 128, 4096},
+                      {128, 64, 4, 128, 4096}, {128, 32, 8, 1, 32768}, {128, 32, 8, 16, 8192},
+                      {64, 32, 8, 128, 4096}};
+  const std::vector<int> parts_list = int_list_env("GQA_PARTS", "0");
+  printf("\ngqa: where the call's time goes (bf16, page 16), us\n");
+  printf("| d | h_q/h_kv | b | s_k | parts | split seqs | call | %% copy | decode alone | combine alone | rel_l2 |\n");
+  for (const Row& r : rows) {
+    Spec s;
+    s.gqa = true, s.d_qk = s.d_v = r.d, s.h_q = r.h_q, s.h_kv = r.h_kv, s.page_size = 16, s.sample_rows = 64;
+    s.lens.assign(r.b, r.s_k);
+    const double bytes = static_cast<double>(r.b) * 2.0 * r.s_k * r.h_kv * r.d * 2;
+    for (int parts : parts_list) {
+      Problem P = build(s, 900 + r.b);
+      if (parts > 0) set_parts(P, parts); else run_metadata(P);
+      poison_outputs(P);
+      FMLA_CHECK(run_decode(P));
+      const DecodeCheck c = check_decode(P, 900 + r.b);
+      ++g_checks;
+      if (!c.pass) ++g_failures;
+      ensure_rotation(P, static_cast<size_t>(bytes));
+      const int copies = static_cast<int>(P.k_copies.size());
+      const auto splits = download<int32_t>(P.splits.ptr, static_cast<size_t>(P.b + 1));
+      int split_seqs = 0;
+      for (int i = 0; i < P.b; ++i) split_seqs += splits[i + 1] - splits[i] > 1;
+      const float call = graph_ms(copies, [&](int i, cudaStream_t t) { FMLA_CHECK(run_decode(P, i, t)); });
+      float alone = 0, comb = 0;
+      if (r.d == 128) {
+        alone = graph_ms(copies, [&](int i, cudaStream_t t) {
+          CUDA_CHECK((fmla::launch_gqa_decode<__nv_bfloat16, 128>(kernel_params(P, i), t)));
+        });
+        comb = graph_ms(copies, [&](int i, cudaStream_t t) {
+          CUDA_CHECK((fmla::launch_combine<__nv_bfloat16, 128>(kernel_params(P, i), t)));
+        });
+      }
+      char alone_us[32] = "-", comb_us[32] = "-";  // timed alone at head dim 128 only
+      if (r.d == 128) {
+        snprintf(alone_us, sizeof alone_us, "%.1f", alone * 1e3);
+        snprintf(comb_us, sizeof comb_us, "%.1f", comb * 1e3);
+      }
+      printf("| %d | %d/%d | %d | %d | %d | %d | %.1f | %.0f%% | %s | %s | %.1e%s |\n", r.d, r.h_q,
+             r.h_kv, r.b, r.s_k, P.nsp, split_seqs, call * 1e3,
+             100 * bytes / (call * 1e-3) / 1e9 / g_copy_gbs, alone_us, comb_us, c.rel_l2,
+             c.pass ? "" : " FAIL");
+      fflush(stdout);
+    }
+  }
+}
+
+// Whole MLA calls timed as gqa_where times GQA ones, for the rows whose calls are short (b 1 / 4 /
+// 16 at s_k 32768, the imbalanced s_q 4 row, b 128 h_q 16), at the schedule's parts and at MLA_PARTS.
 static void mla_where() {
   struct Row { int b, s_q, h_q; std::vector<int32_t> lens; };
   const std::vector<Row> rows = {{1, 1, 128, {32768}}, {1, 1, 16, {32768}},
@@ -1371,59 +1424,6 @@ static void mla_where() {
       const int row_groups = (r.s_q * r.h_q + 63) / 64;
       printf("| %d | %d | %d | %d | %d | %.1f | %.1e%s |\n", r.b, r.s_q, r.h_q, P.nsp, P.nsp * row_groups,
              call * 1e3, c.rel_l2, c.pass ? "" : " FAIL");
-      fflush(stdout);
-    }
-  }
-}
-
-// Where a GQA call's time goes: the whole call, the decode kernel alone and the combine alone, at
-// the schedule's parts and at others (GQA_PARTS, comma-separated; 0: the default).
-static void gqa_where() {
-  struct Row { int d, h_q, h_kv, b, s_k; };
-  const Row rows[] = {{128, 32, 8, 64, 1024}, {128, 32, 8, 128, 4096}, {128, 16, 1, 128, 4096},
-                      {128, 64, 4, 128, 4096}, {128, 32, 8, 1, 32768}, {128, 32, 8, 16, 8192},
-                      {64, 32, 8, 128, 4096}};
-  const std::vector<int> parts_list = int_list_env("GQA_PARTS", "0");
-  printf("\ngqa: where the call's time goes (bf16, page 16), us\n");
-  printf("| d | h_q/h_kv | b | s_k | parts | split seqs | call | %% copy | decode alone | combine alone | rel_l2 |\n");
-  for (const Row& r : rows) {
-    Spec s;
-    s.gqa = true, s.d_qk = s.d_v = r.d, s.h_q = r.h_q, s.h_kv = r.h_kv, s.page_size = 16, s.sample_rows = 64;
-    s.lens.assign(r.b, r.s_k);
-    const double bytes = static_cast<double>(r.b) * 2.0 * r.s_k * r.h_kv * r.d * 2;
-    for (int parts : parts_list) {
-      DecodeCheck c;
-      Problem P = build(s, 900 + r.b);
-      if (parts > 0) set_parts(P, parts); else run_metadata(P);
-      poison_outputs(P);
-      FMLA_CHECK(run_decode(P));
-      c = check_decode(P, 900 + r.b);
-      ++g_checks;
-      if (!c.pass) ++g_failures;
-      ensure_rotation(P, static_cast<size_t>(bytes));
-      const int copies = static_cast<int>(P.k_copies.size());
-      const auto splits = download<int32_t>(P.splits.ptr, static_cast<size_t>(P.b + 1));
-      int split_seqs = 0;
-      for (int i = 0; i < P.b; ++i) split_seqs += splits[i + 1] - splits[i] > 1;
-      const float call = graph_ms(copies, [&](int i, cudaStream_t t) { FMLA_CHECK(run_decode(P, i, t)); });
-      float alone = 0, comb = 0;
-      if (r.d == 128) {
-        alone = graph_ms(copies, [&](int i, cudaStream_t t) {
-          CUDA_CHECK((fmla::launch_gqa_decode<__nv_bfloat16, 128>(kernel_params(P, i), t)));
-        });
-        comb = graph_ms(copies, [&](int i, cudaStream_t t) {
-          CUDA_CHECK((fmla::launch_combine<__nv_bfloat16, 128>(kernel_params(P, i), t)));
-        });
-      }
-      char alone_us[32] = "-", comb_us[32] = "-";  // timed alone at head dim 128 only
-      if (r.d == 128) {
-        snprintf(alone_us, sizeof alone_us, "%.1f", alone * 1e3);
-        snprintf(comb_us, sizeof comb_us, "%.1f", comb * 1e3);
-      }
-      printf("| %d | %d/%d | %d | %d | %d | %d | %.1f | %.0f%% | %s | %s | %.1e%s |\n", r.d, r.h_q,
-             r.h_kv, r.b, r.s_k, P.nsp, split_seqs, call * 1e3,
-             100 * bytes / (call * 1e-3) / 1e9 / g_copy_gbs, alone_us, comb_us, c.rel_l2,
-             c.pass ? "" : " FAIL");
       fflush(stdout);
     }
   }
