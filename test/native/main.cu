@@ -1074,11 +1074,24 @@ static void ensure_rotation(Problem& P, size_t cache_bytes) {
   }
 }
 
-// Benchmarks check a row before timing it: build, schedule, decode into poisoned outputs, compare,
-// and count the check.
-static Problem build_and_check(const Spec& s, uint64_t seed, DecodeCheck* check) {
-  Problem P = build(s, seed);
+// Re-plans P's schedule over `parts` parts (metadata and workspace sized for them).
+static void set_parts(Problem& P, int parts) {
+  P.nsp = parts;
+  P.meta = DevBuf(static_cast<size_t>(parts) * 8 * 4);
+  P.tmeta = make_tensor(P.meta.ptr, FMLA_DTYPE_INT32, {parts, 8});
+  P.ws_bytes = fmla_decode_workspace_bytes(P.b, P.s.s_q, P.s.h_q, P.s.d_v, parts);
+  P.ws = DevBuf(P.ws_bytes);
   run_metadata(P);
+}
+
+// Benchmarks check a row before timing it: build, schedule (over `parts` parts, the schedule's own
+// when 0), decode into poisoned outputs, compare, and count the check.
+static Problem build_and_check(const Spec& s, uint64_t seed, DecodeCheck* check, int parts = 0) {
+  Problem P = build(s, seed);
+  if (parts > 0)
+    set_parts(P, parts);
+  else
+    run_metadata(P);
   poison_outputs(P);
   FMLA_CHECK(run_decode(P));
   *check = check_decode(P, seed);
@@ -1298,16 +1311,6 @@ static std::vector<int> int_list_env(const char* name, const char* fallback) {
   return values;
 }
 
-// Re-plans P's schedule over `parts` parts (metadata and workspace sized for them).
-static void set_parts(Problem& P, int parts) {
-  P.nsp = parts;
-  P.meta = DevBuf(static_cast<size_t>(parts) * 8 * 4);
-  P.tmeta = make_tensor(P.meta.ptr, FMLA_DTYPE_INT32, {parts, 8});
-  P.ws_bytes = fmla_decode_workspace_bytes(P.b, P.s.s_q, P.s.h_q, P.s.d_v, parts);
-  P.ws = DevBuf(P.ws_bytes);
-  run_metadata(P);
-}
-
 // Median time of `launch(copy, stream)` captured as one CUDA graph per cache copy and replayed, the
 // copies in turn (as the suite tools time calls; their L2 flush with GRAPH_FLUSH=1). Each replay is
 // queued behind 200 us of device spin, so that the host's graph launch is not timed.
@@ -1356,13 +1359,8 @@ static void gqa_where() {
     s.lens.assign(r.b, r.s_k);
     const double bytes = static_cast<double>(r.b) * 2.0 * r.s_k * r.h_kv * r.d * 2;
     for (int parts : parts_list) {
-      Problem P = build(s, 900 + r.b);
-      if (parts > 0) set_parts(P, parts); else run_metadata(P);
-      poison_outputs(P);
-      FMLA_CHECK(run_decode(P));
-      const DecodeCheck c = check_decode(P, 900 + r.b);
-      ++g_checks;
-      if (!c.pass) ++g_failures;
+      DecodeCheck c;
+      Problem P = build_and_check(s, 900 + r.b, &c, parts);
       ensure_rotation(P, static_cast<size_t>(bytes));
       const int copies = static_cast<int>(P.k_copies.size());
       const auto splits = download<int32_t>(P.splits.ptr, static_cast<size_t>(P.b + 1));
@@ -1411,13 +1409,8 @@ static void mla_where() {
     double cache_bytes = 0;
     for (int32_t n : r.lens) cache_bytes += 576.0 * 2 * n;
     for (int parts : parts_list) {
-      Problem P = build(s, 950 + r.b);
-      if (parts > 0) set_parts(P, parts); else run_metadata(P);
-      poison_outputs(P);
-      FMLA_CHECK(run_decode(P));
-      const DecodeCheck c = check_decode(P, 950 + r.b);
-      ++g_checks;
-      if (!c.pass) ++g_failures;
+      DecodeCheck c;
+      Problem P = build_and_check(s, 950 + r.b, &c, parts);
       ensure_rotation(P, static_cast<size_t>(cache_bytes));
       const int copies = static_cast<int>(P.k_copies.size());
       const float call = graph_ms(copies, [&](int i, cudaStream_t t) { FMLA_CHECK(run_decode(P, i, t)); });
