@@ -804,6 +804,19 @@ static void suite_mla_fp8(bool quick) {
         s.name = name;
         fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 64, ++seed, false, q_kind == 2 ? 1.f / 32 : 0.f);
       }
+  // The same scales through the keys x rows kernel, bf16 queries (split into two e4m3 terms).
+  for (float scale : {-0.04f, 0.f})
+    for (int ps : {64, 1}) {
+      Spec s;
+      s.h_q = 16, s.s_q = 2, s.causal = true, s.page_size = ps, s.softmax_scale = scale;
+      s.wide_queries = ps == 1;
+      s.lens = {0, 1, 70, 1500};
+      char name[96];
+      snprintf(name, sizeof name, "mla fp8_e4m3%s ps=%d s_q=2 h_q=16 causal scale=%g",
+               s.wide_queries ? " wide q" : "", ps, scale);
+      s.name = name;
+      fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 64, ++seed, false);
+    }
   // fp8_ds_mla through the 64-row e4m3 kernel: groups whose scale is 0 (their codes kept), query
   // rows over a wide range of magnitudes, a softmax scale that is negative; TMA tiles and
   // gathered rows.

@@ -111,6 +111,30 @@ __device__ __forceinline__ float pow2(int k) {
   return __uint_as_float(static_cast<uint32_t>(127 + k) << 23);
 }
 
+// Query rows split into two e4m3 terms (docs/fp8-kv-cache.md): the k of 2^k that puts a row's
+// largest magnitude mx in [2^7, 2^8) (its biased exponent E: k = 134 - E); at most 2^100 (a row of
+// zeros, or under 2^-93).
+__device__ __forceinline__ int split_row_exponent(float mx) {
+  return min(100, 134 - static_cast<int>((__float_as_uint(mx) >> 23) & 0xff));
+}
+
+// Two floats as two e4m3 codes (x in the low byte); values past +-448 (inf) become NaN, not
+// saturated.
+__device__ __forceinline__ uint32_t e4m3x2_of(float x, float y) {
+  const float nan = __uint_as_float(0x7fc00000u);
+  return __nv_cvt_float2_to_fp8x2(make_float2(fabsf(x) <= 448.f ? x : nan,
+                                              fabsf(y) <= 448.f ? y : nan),
+                                  __NV_SATFINITE, __NV_E4M3);
+}
+
+// x and y (a row's values times its 2^k) as two terms of two codes each: c1 their e4m3 rounding,
+// c2 the rounding of the rest (the differences are exact).
+__device__ __forceinline__ void e4m3x2_split(float x, float y, uint32_t& c1, uint32_t& c2) {
+  c1 = e4m3x2_of(x, y);
+  const float2 back = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(c1, __NV_E4M3)));
+  c2 = e4m3x2_of(x - back.x, y - back.y);
+}
+
 // 16-bit query rows made fp16 to meet codes converted by cvt (docs/fp8-kv-cache.md): the k of the
 // power of two 2^k a row that puts its largest magnitude mx in [2^14, 2^15) (mx < 2^(E - 126) for
 // its biased exponent E: k = 15 - (E - 126)), within float's normal powers of two both ways (a row

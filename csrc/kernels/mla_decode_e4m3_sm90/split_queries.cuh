@@ -21,21 +21,6 @@
 namespace fmla {
 namespace mla_e4m3_sm90 {
 
-// The k of 2^k that puts a row's largest magnitude mx in [2^7, 2^8) (its biased exponent E: k =
-// 134 - E); at most 2^100 (a row of zeros, or under 2^-93).
-__device__ __forceinline__ int split_row_exponent(float mx) {
-  return min(100, 134 - static_cast<int>((__float_as_uint(mx) >> 23) & 0xff));
-}
-
-// Two floats as two e4m3 codes (x in the low byte); values past +-448 (inf) become NaN, not
-// saturated.
-__device__ __forceinline__ uint32_t e4m3x2_of(float x, float y) {
-  const float nan = __uint_as_float(0x7fc00000u);
-  return __nv_cvt_float2_to_fp8x2(make_float2(fabsf(x) <= 448.f ? x : nan,
-                                              fabsf(y) <= 448.f ? y : nan),
-                                  __NV_SATFINITE, __NV_E4M3);
-}
-
 // A bf16 query row's two terms into Q's code boxes at q1 and q2 (a tile's layout each), `row`
 // read from global memory at src (nullptr: a row past h_q, zero), negated where `negate`: the
 // thread's share is dims 64 i + d0 .. + 7, the row's maximum reduced over the kGroup lanes that
@@ -82,9 +67,8 @@ __device__ __forceinline__ float store_q_row_split(uint32_t q1, uint32_t q2, uin
     for (int e = 0; e < 4; ++e) {
       const float x = __uint_as_float(w[e] << 16) * rscale;
       const float y = __uint_as_float(w[e] & 0xffff0000u) * rscale;
-      const uint32_t c1 = e4m3x2_of(x, y);
-      const float2 back = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(c1, __NV_E4M3)));
-      const uint32_t c2 = e4m3x2_of(x - back.x, y - back.y);  // exact differences
+      uint32_t c1, c2;
+      e4m3x2_split(x, y, c1, c2);
       t1[e / 2] |= c1 << (16 * (e % 2));
       t2[e / 2] |= c2 << (16 * (e % 2));
     }

@@ -29,7 +29,10 @@
 //
 // float8_e4m3fn queries (fp8_e4m3 caches): S^T runs on the FP8 tensor cores (m64nNk32, e4m3 x
 // e4m3), K's codes the A fragments exactly as a thread loads them and Q's columns permuted to
-// match (q8_position); only V's codes are converted. bench/NOTES.md, v17.
+// match (q8_position); only V's codes are converted. bench/NOTES.md, v17. bf16 queries over
+// fp8_e4m3 meet the codes the same way: each row split into two e4m3 terms once a sequence
+// (load_q_split; docs/fp8-kv-cache.md), one FP8 product a term into the same accumulator, the
+// row's 2^-k folded into its column's logit scale. bench/NOTES.md, v30.
 #pragma once
 
 #include <math.h>
@@ -57,6 +60,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
   using L = SmemLayout<CACHE, COLS>;
   using Elem = ComputeElem<Query>;
   constexpr bool kQ8 = kE4m3Queries<Query>;
+  // bf16 rows as two e4m3 terms; S^T on the codes with e4m3 or split rows.
+  constexpr bool kSplitQ = std::is_same<Query, __nv_bfloat16>::value;
+  constexpr bool kCodesQ = kQ8 || kSplitQ;
+  constexpr int kQTerms = kSplitQ ? 2 : 1;
   constexpr bool kDs = CACHE == MlaCache::kFp8DsMla;
   constexpr int kTok = L::kTokenBytes;
   constexpr int NT = COLS / 8;    // 8-column tiles of an accumulator
@@ -77,6 +84,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
   const uint32_t unit = pack2<Elem>(kUnscale, kUnscale);
   float* tile_max_buf = reinterpret_cast<float*>(smem + L::kOffMax);  // [wg][parity][warp][col]
   float* seq_stats = reinterpret_cast<float*>(smem + L::kOffSeqStats);  // [wg][max, 4 sums][col]
+  uint32_t* row_max = reinterpret_cast<uint32_t*>(smem + L::kOffRowMax);
+  const float* row_mul = reinterpret_cast<const float*>(smem + L::kOffRowMul);
   const uint64_t q_desc = wgmma::desc_sw128(sm.q(), 16, 1024);
   const uint64_t p_desc = wgmma::desc_sw128(sm.p(wg), 16, 1024);
   auto col_of = [&](int k) { return 8 * (k / 2) + 2 * c + k % 2; };
@@ -86,14 +95,22 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
   uint32_t my_tiles = 0;  // tiles this warpgroup has done (parity of the maxima buffer)
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
-    // Q, once the last sequence's merge is done with its place.
+    // Q, once the last sequence's merge is done with its place (and with row_mul).
+    if (kSplitQ && tid < COLS) row_max[tid] = 0u;
     ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
     if constexpr (kQ8)
       load_q_e4m3<COLS>(p, bi, sm.q(), tid);
+    else if constexpr (kSplitQ)
+      load_q_split<CACHE, COLS>(p, bi, sm.q(), row_max, reinterpret_cast<float*>(smem + L::kOffRowMul),
+                         tid);
     else
       load_q<Elem, COLS>(p, bi, sm.q(), tid);
     wgmma::fence_proxy_async();
     ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
+    // Each column's logit scale: split rows fold in their 2^-k.
+    float col_scale[NC];
+#pragma unroll
+    for (int k = 0; k < NC; ++k) col_scale[k] = kSplitQ ? scale_log2 * row_mul[col_of(k)] : scale_log2;
 
     // Keys below limit_of(k) are attended by column k (computed where a tile needs masks).
     auto limit_of = [&](int k) {
@@ -133,19 +150,21 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
       const uint8_t* row0 = tile_rows + r0 * kTok;
       const uint8_t* row1 = row0 + 8 * kTok;
       auto ld16 = [](const uint8_t* at) { return *reinterpret_cast<const uint4*>(at); };
-      if constexpr (kQ8) {
-        // e4m3 queries: S^T on the FP8 tensor cores, a thread's code words of a box its A
-        // fragments as loaded (q8_position); the next box's words load while this one's run.
-        uint4 n0a = ld16(row0 + 32 * c), n0b = ld16(row0 + 32 * c + 16);
-        uint4 n1a = ld16(row1 + 32 * c), n1b = ld16(row1 + 32 * c + 16);
+      if constexpr (kCodesQ && !kDs) {
+        // Query codes: S^T on the FP8 tensor cores, a thread's code words of a box its A
+        // fragments as loaded (q8_position), one product a term; the next box's words load
+        // while this one's run.
+        const int p0 = q8_piece<CACHE>(c, 0), p1 = q8_piece<CACHE>(c, 1);
+        uint4 n0a = ld16(row0 + p0), n0b = ld16(row0 + p1);
+        uint4 n1a = ld16(row1 + p0), n1b = ld16(row1 + p1);
 #pragma unroll
         for (int q = 0; q < kQ8Boxes; ++q) {
           const uint32_t x0[8] = {n0a.x, n0a.y, n0a.z, n0a.w, n0b.x, n0b.y, n0b.z, n0b.w};
           const uint32_t x1[8] = {n1a.x, n1a.y, n1a.z, n1a.w, n1b.x, n1b.y, n1b.z, n1b.w};
           if (q + 2 < kQ8Boxes) {
-            const int at = 128 * (q + 1) + 32 * c;
-            n0a = ld16(row0 + at), n0b = ld16(row0 + at + 16);
-            n1a = ld16(row1 + at), n1b = ld16(row1 + at + 16);
+            const int at = 128 * (q + 1);
+            n0a = ld16(row0 + at + p0), n0b = ld16(row0 + at + p1);
+            n1a = ld16(row1 + at + p0), n1b = ld16(row1 + at + p1);
           } else if (q + 2 == kQ8Boxes) {  // the half box: 16 bytes a row
             n0a = ld16(row0 + 512 + 16 * c), n1a = ld16(row1 + 512 + 16 * c);
           }
@@ -156,62 +175,109 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
           for (int u = 0; u < kSteps; ++u) {
             if (u >= steps) break;
             const uint32_t a[4] = {x0[2 * u], x1[2 * u], x0[2 * u + 1], x1[2 * u + 1]};
-            wgmma::MmaRegA<Query, COLS, 0>::run(acc, a,
-                                                q_desc + ((q * L::kQBoxBytes + u * 32) >> 4),
-                                                q > 0 || u > 0);
+#pragma unroll
+            for (int term = 0; term < kQTerms; ++term)
+              wgmma::MmaRegA<__nv_fp8_e4m3, COLS, 0>::run(
+                  acc, a, q_desc + (((term * kQ8Boxes + q) * L::kQBoxBytes + u * 32) >> 4),
+                  q > 0 || u > 0 || term > 0);
           }
           wgmma::commit();
           wgmma::wait<kGroupsInFlight - 1>();
         }
-      } else {
-        // fp8_ds_mla: the group scales of keys r0, r0 + 8 (group q / 2 of box q), loaded with the
-        // codes of a group's first box.
-        auto scale_at = [&](const uint8_t* row, int group) {
-          return kDs ? *reinterpret_cast<const float*>(row + kDsMlaScaleOffset + 4 * group) : 1.f;
+      } else if constexpr (kDs) {
+        // fp8_ds_mla (split bf16 rows): group g (box g, 128 codes a key, the key's scale s_g)
+        // as the FP8 products of both terms into part[g % kParts], summed into acc times each
+        // key's s_g once done (the scale is the accumulator row's); the next box's words load
+        // while this one's run; then the bf16 rotary product into part[0], summed as it is.
+        // With 32 columns one part (each group waited for) keeps O^T in registers.
+        constexpr int kParts = COLS == 16 ? 2 : 1;
+        float part[kParts][kAcc];
+        auto fold = [&](int g) {  // acc (+)= s_g part[g % 2]
+          const float s_g[2] = {
+              *reinterpret_cast<const float*>(row0 + kDsMlaScaleOffset + 4 * g),
+              *reinterpret_cast<const float*>(row1 + kDsMlaScaleOffset + 4 * g)};
+#pragma unroll
+          for (int i = 0; i < kAcc; ++i)
+            acc[i] = g == 0 ? s_g[(i / 2) % 2] * part[0][i]
+                            : fmaf(s_g[(i / 2) % 2], part[g % kParts][i], acc[i]);
         };
-        float next_sc0 = scale_at(row0, 0), next_sc1 = scale_at(row1, 0);
-        uint32_t mul0 = unit, mul1 = unit;
-        constexpr int kCodeBoxes = kDs ? kBoxes - 1 : kBoxes;  // fp8_ds_mla's box 8 is bf16
+        const int p0 = q8_piece<CACHE>(c, 0), p1 = q8_piece<CACHE>(c, 1);
+        uint4 n0a = ld16(row0 + p0), n0b = ld16(row0 + p1);
+        uint4 n1a = ld16(row1 + p0), n1b = ld16(row1 + p1);
+        constexpr int kGroups = kMlaHeadDimV / 128;
+#pragma unroll
+        for (int g = 0; g < kGroups; ++g) {
+          const uint32_t x0[8] = {n0a.x, n0a.y, n0a.z, n0a.w, n0b.x, n0b.y, n0b.z, n0b.w};
+          const uint32_t x1[8] = {n1a.x, n1a.y, n1a.z, n1a.w, n1b.x, n1b.y, n1b.z, n1b.w};
+          // Then the bf16 rotary values, 32 bytes a lane as load_q pairs Q's (the same pieces).
+          const int at = g + 1 < kGroups ? 128 * (g + 1) : kDsMlaRopeOffset;
+          n0a = ld16(row0 + at + p0), n0b = ld16(row0 + at + p1);
+          n1a = ld16(row1 + at + p0), n1b = ld16(row1 + at + p1);
+          wgmma::fence();
+#pragma unroll
+          for (int u = 0; u < 4; ++u) {
+            const uint32_t a[4] = {x0[2 * u], x1[2 * u], x0[2 * u + 1], x1[2 * u + 1]};
+#pragma unroll
+            for (int term = 0; term < 2; ++term)
+              wgmma::MmaRegA<__nv_fp8_e4m3, COLS, 0>::run(
+                  part[g % kParts], a,
+                  q_desc + (((term * kQTermBoxes<CACHE> + g) * L::kQBoxBytes + u * 32) >> 4),
+                  u > 0 || term > 0);
+          }
+          wgmma::commit();
+          if (kParts == 1) {
+            wgmma::wait<0>();
+            fold(g);
+          } else if (g > 0) {
+            wgmma::wait<1>();
+            fold(g - 1);
+          }
+        }
+        {  // bf16 rotary values: a thread's 16 of a row, paired as Q's
+          const uint32_t x0[8] = {n0a.x, n0a.y, n0a.z, n0a.w, n0b.x, n0b.y, n0b.z, n0b.w};
+          const uint32_t x1[8] = {n1a.x, n1a.y, n1a.z, n1a.w, n1b.x, n1b.y, n1b.z, n1b.w};
+          uint32_t a[4][4];
+#pragma unroll
+          for (int u = 0; u < 4; ++u) {
+            a[u][0] = __byte_perm(x0[2 * u], x0[2 * u + 1], 0x7632);
+            a[u][1] = __byte_perm(x1[2 * u], x1[2 * u + 1], 0x7632);
+            a[u][2] = __byte_perm(x0[2 * u], x0[2 * u + 1], 0x5410);
+            a[u][3] = __byte_perm(x1[2 * u], x1[2 * u + 1], 0x5410);
+          }
+          wgmma::fence();
+#pragma unroll
+          for (int u = 0; u < 4; ++u)
+            wgmma::MmaRegA<Elem, COLS, 0>::run(
+                part[0], a[u], q_desc + (((kBoxes - 1) * L::kQBoxBytes + u * 32) >> 4), u > 0);
+          wgmma::commit();
+          if (kParts > 1) {
+            wgmma::wait<1>();
+            fold(kGroups - 1);
+          }
+          wgmma::wait<0>();
+#pragma unroll
+          for (int i = 0; i < kAcc; ++i) acc[i] += part[0][i];
+        }
+      } else {
+        // fp16 queries over fp8_e4m3: K's codes made fp16 A fragments (the fields moved, then a
+        // product by 2^8; exact), a box (4 k-steps) a group, kGroupsInFlight in flight; each
+        // group's code bytes are loaded while the one before is converted.
         uint4 next0 = ld16(row0 + 16 * c), next1 = ld16(row1 + 16 * c);
 #pragma unroll
         for (int q = 0; q < kBoxes; ++q) {
+          const uint4 c0 = next0, c1 = next1;
+          if (q + 1 < kBoxes) {
+            next0 = ld16(row0 + 64 * (q + 1) + 16 * c);
+            next1 = ld16(row1 + 64 * (q + 1) + 16 * c);
+          }
+          const uint32_t x0[4] = {c0.x, c0.y, c0.z, c0.w}, x1[4] = {c1.x, c1.y, c1.z, c1.w};
           uint32_t a[4][4];
-          if (q >= kCodeBoxes) {  // bf16 rotary values: a thread's 16 of a row, paired as Q's
-            const uint4 lo0 = next0, lo1 = next1;
-            const uint4 hi0 = ld16(row0 + kDsMlaRopeOffset + 32 * c + 16);
-            const uint4 hi1 = ld16(row1 + kDsMlaRopeOffset + 32 * c + 16);
-            const uint32_t x0[8] = {lo0.x, lo0.y, lo0.z, lo0.w, hi0.x, hi0.y, hi0.z, hi0.w};
-            const uint32_t x1[8] = {lo1.x, lo1.y, lo1.z, lo1.w, hi1.x, hi1.y, hi1.z, hi1.w};
 #pragma unroll
-            for (int u = 0; u < 4; ++u) {
-              a[u][0] = __byte_perm(x0[2 * u], x0[2 * u + 1], 0x7632);
-              a[u][1] = __byte_perm(x1[2 * u], x1[2 * u + 1], 0x7632);
-              a[u][2] = __byte_perm(x0[2 * u], x0[2 * u + 1], 0x5410);
-              a[u][3] = __byte_perm(x1[2 * u], x1[2 * u + 1], 0x5410);
-            }
-          } else {
-            const uint4 c0 = next0, c1 = next1;
-            if (kDs && q % 2 == 0) {
-              mul0 = pack2<Elem>(next_sc0 * kUnscale, next_sc0 * kUnscale);
-              mul1 = pack2<Elem>(next_sc1 * kUnscale, next_sc1 * kUnscale);
-            }
-            if (q + 1 < kCodeBoxes) {
-              next0 = ld16(row0 + 64 * (q + 1) + 16 * c);
-              next1 = ld16(row1 + 64 * (q + 1) + 16 * c);
-              if (kDs && (q + 1) % 2 == 0)
-                next_sc0 = scale_at(row0, (q + 1) / 2), next_sc1 = scale_at(row1, (q + 1) / 2);
-            } else if (q + 1 < kBoxes) {  // fp8_ds_mla: the first half of the rotary values
-              next0 = ld16(row0 + kDsMlaRopeOffset + 32 * c);
-              next1 = ld16(row1 + kDsMlaRopeOffset + 32 * c);
-            }
-            const uint32_t x0[4] = {c0.x, c0.y, c0.z, c0.w}, x1[4] = {c1.x, c1.y, c1.z, c1.w};
-#pragma unroll
-            for (int u = 0; u < 4; ++u) {
-              const uint2 v0 = e4m3x4_to_bits_interleaved<Elem>(x0[u]);
-              const uint2 v1 = e4m3x4_to_bits_interleaved<Elem>(x1[u]);
-              a[u][0] = mul2<Elem>(v0.x, mul0), a[u][2] = mul2<Elem>(v0.y, mul0);
-              a[u][1] = mul2<Elem>(v1.x, mul1), a[u][3] = mul2<Elem>(v1.y, mul1);
-            }
+          for (int u = 0; u < 4; ++u) {
+            const uint2 v0 = e4m3x4_to_bits_interleaved<Elem>(x0[u]);
+            const uint2 v1 = e4m3x4_to_bits_interleaved<Elem>(x1[u]);
+            a[u][0] = mul2<Elem>(v0.x, unit), a[u][2] = mul2<Elem>(v0.y, unit);
+            a[u][1] = mul2<Elem>(v1.x, unit), a[u][3] = mul2<Elem>(v1.y, unit);
           }
           wgmma::fence();
 #pragma unroll
@@ -231,7 +297,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
 #pragma unroll
       for (int k = 0; k < NC; ++k) tmax[k] = -INFINITY;
 #pragma unroll
-      for (int i = 0; i < kAcc; ++i) acc[i] *= scale_log2;
+      for (int i = 0; i < kAcc; ++i) acc[i] *= col_scale[2 * (i / 4) + i % 2];
       if (masked) {
 #pragma unroll
         for (int i = 0; i < kAcc; ++i)

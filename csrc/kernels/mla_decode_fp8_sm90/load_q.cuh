@@ -4,6 +4,7 @@
 
 #include "../common/decode_params.h"
 #include "../common/ptx.cuh"
+#include "../common/e4m3.cuh"
 #include "traits.h"
 
 namespace fmla {
@@ -71,9 +72,70 @@ __device__ __forceinline__ void load_q_e4m3(const DecodeParams& p, int bi, uint3
                                                           const uint32_t (&words)[4]) {
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
-      const int d = chunk * 16 + 4 * k, pos = q8_position(d);
+      const int d = chunk * 16 + 4 * k, pos = q8_position<MlaCache::kFp8E4m3>(d);
       ptx::st_shared_u32(s_q + (d / 128) * (COLS * 128) + box_offset(m, pos / 16) + pos % 16,
                          words[k]);
+    }
+  });
+}
+
+// bf16 Q rows of sequence bi as two e4m3 terms (docs/fp8-kv-cache.md: q 2^k = q1 + q2, 2^k putting
+// the row's largest magnitude in [2^7, 2^8)), each laid out as load_q_e4m3's boxes: q1 from s_q,
+// q2 kQTermBoxes<CACHE> boxes further. fp8_ds_mla's rotary dims (its rotary keys are bf16) stay
+// bf16, times 2^k (exact), in load_q's permuted box 8. Row m's 2^-k goes into row_mul[m].
+// row_max (COLS words, zero on entry) is where the row maxima meet; the caller's barrier after
+// this makes row_mul and Q visible.
+template <MlaCache CACHE, int COLS>
+__device__ __forceinline__ void load_q_split(const DecodeParams& p, int bi, uint32_t s_q,
+                                             uint32_t* row_max, float* row_mul, int tid) {
+  constexpr int kCodeDims = CACHE == MlaCache::kFp8DsMla ? kMlaHeadDimV : kMlaHeadDimQK;
+  constexpr uint32_t kTermBytes = kQTermBoxes<CACHE> * COLS * 128;
+  const QChunks<__nv_bfloat16, COLS> q(p, bi, tid);
+  auto lo = [](uint32_t w) { return __uint_as_float(w << 16); };
+  auto hi = [](uint32_t w) { return __uint_as_float(w & 0xffff0000u); };
+  q.each(tid, [&](int m, int, const uint32_t (&words)[4]) {
+    float mx = 0.f;
+#pragma unroll
+    for (int e = 0; e < 4; ++e) mx = fmaxf(mx, fmaxf(fabsf(lo(words[e])), fabsf(hi(words[e]))));
+    atomicMax(row_max + m, __float_as_uint(mx));  // magnitudes order as their bits
+  });
+  ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
+  q.each(tid, [&](int m, int chunk, const uint32_t (&words)[4]) {
+    const int k = split_row_exponent(__uint_as_float(row_max[m]));
+    const float rscale = pow2(k);
+    if (chunk == 0) row_mul[m] = pow2(-k);
+    if (chunk * 8 >= kCodeDims) {  // fp8_ds_mla's rotary dims: bf16, placed as load_q places them
+      uint32_t w[4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        w[e] = pack2<__nv_bfloat16>(lo(words[e]) * rscale, hi(words[e]) * rscale);
+      const uint32_t box = s_q + (chunk / 8) * (COLS * 128);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int d = chunk * 8 + 4 * h;
+        const int pos_odd = q_position(d + 1), pos_even = q_position(d);
+        ptx::st_shared_u32(box + box_offset(m, pos_odd / 8) + (pos_odd % 8) * 2,
+                           __byte_perm(w[2 * h], w[2 * h + 1], 0x7632));
+        ptx::st_shared_u32(box + box_offset(m, pos_even / 8) + (pos_even % 8) * 2,
+                           __byte_perm(w[2 * h], w[2 * h + 1], 0x5410));
+      }
+      return;
+    }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {  // columns d .. d + 3 of the chunk's 8: one word a term
+      uint32_t t1 = 0u, t2 = 0u;
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const uint32_t w = words[2 * h + e];
+        uint32_t c1, c2;
+        e4m3x2_split(lo(w) * rscale, hi(w) * rscale, c1, c2);
+        t1 |= c1 << (16 * e);
+        t2 |= c2 << (16 * e);
+      }
+      const int d = chunk * 8 + 4 * h, pos = q8_position<CACHE>(d);
+      const uint32_t at = s_q + (d / 128) * (COLS * 128) + box_offset(m, pos / 16) + pos % 16;
+      ptx::st_shared_u32(at, t1);
+      ptx::st_shared_u32(at + kTermBytes, t2);
     }
   });
 }

@@ -15,15 +15,25 @@ __host__ __device__ constexpr int token_bytes(MlaCache cache) {
   return cache == MlaCache::kFp8DsMla ? kDsMlaTokenBytes : kMlaHeadDimQK;
 }
 
+// e4m3 query codes (e4m3 queries, and bf16 ones split into two e4m3 terms over fp8_e4m3): 4 boxes
+// of 128 columns and a half box a term (q8_position).
+constexpr int kQ8Boxes = 5;
+// Split bf16 rows: a term's boxes (fp8_ds_mla: the 512 value dims' 4; its rotary dims stay bf16,
+// in box 8 as load_q places them).
+template <MlaCache CACHE>
+constexpr int kQTermBoxes = CACHE == MlaCache::kFp8DsMla ? 4 : kQ8Boxes;
+
 // COLS: the query rows padded to 16 or 32.
 template <MlaCache CACHE, int COLS>
 struct SmemLayout {
   static constexpr int kTokenBytes = token_bytes(CACHE);
-  // Q, its 576 columns permuted within each box (q_position), as 9 boxes of COLS rows; once a
-  // sequence's scores are done, the place where the warpgroups exchange halves of O^T.
+  // Q, its 576 columns permuted within each box (q_position), as 9 boxes of COLS rows (over
+  // fp8_e4m3, room for the two terms of split bf16 rows); once a sequence's scores are done, the
+  // place where the warpgroups exchange halves of O^T.
   static constexpr int kQBoxBytes = COLS * 128;
   static constexpr int kOffQ = 0;
-  static constexpr int kQBytes = kBoxes * kQBoxBytes;
+  static constexpr int kQBytes =
+      (CACHE == MlaCache::kFp8E4m3 ? 2 * kQ8Boxes : kBoxes) * kQBoxBytes;
   // Each consumer warpgroup's P^T of its current tile: COLS rows of 64 keys.
   static constexpr int kOffP = kOffQ + kQBytes;
   static constexpr int kOffRing = kOffP + kConsumerWarpgroups * kQBoxBytes;
@@ -32,13 +42,18 @@ struct SmemLayout {
   // maxima and sums (warpgroup, warp, column).
   static constexpr int kOffMax = kOffRing + kStages * kStageBytes;
   static constexpr int kOffSeqStats = kOffMax + kConsumerWarpgroups * 2 * 4 * COLS * 4;
-  static constexpr int kOffBars = kOffSeqStats + kConsumerWarpgroups * 5 * COLS * 4;
+  // Split bf16 rows: the rows' largest magnitudes as they meet, then each row's 2^-k.
+  static constexpr int kOffRowMax = kOffSeqStats + kConsumerWarpgroups * 5 * COLS * 4;
+  static constexpr int kOffRowMul = kOffRowMax + COLS * 4;
+  static constexpr int kOffBars = kOffRowMul + COLS * 4;
   // full[kStages] (a tile landed), empty[kStages] (its consumer's warps are done with it).
   static constexpr int kBytes = kOffBars + 2 * kStages * 8;
   static_assert(kOffP % 1024 == 0 && kQBoxBytes % 1024 == 0, "swizzle atoms stay aligned");
   static_assert(COLS * 1024 <= kQBytes, "a warpgroup's half of O^T fits where Q was");
 };
-static_assert(SmemLayout<MlaCache::kFp8DsMla, 32>::kBytes <= 227 * 1024, "the largest layout fits");
+static_assert(SmemLayout<MlaCache::kFp8DsMla, 32>::kBytes <= 227 * 1024 &&
+                  SmemLayout<MlaCache::kFp8E4m3, 32>::kBytes <= 227 * 1024,
+              "the largest layouts fit");
 
 // Shared-memory addresses of one block's buffers and barriers.
 template <MlaCache CACHE, int COLS>
@@ -60,17 +75,26 @@ __host__ __device__ constexpr int q_position(int d) {
   return 16 * ((d % 16) / 4) + 2 * ((d % 64) / 16) + (d % 2 == 1 ? 0 : 8) + (d % 4) / 2;
 }
 
-// e4m3 queries: Q is 4 boxes of 128 columns (128 codes a row) and a half box of the last 64, and
-// where its column d goes within its box mirrors how a thread takes K's codes: lane quad c loads
-// bytes 32 c .. 32 c + 31 of a cached row's box (16 c .. 16 c + 15 of the half box), whose words
-// i = 0, 1, ... are the A fragment's k columns 4 c .. 4 c + 3 (i even) and 16 + 4 c .. (i odd) of
-// k-step i / 2. So a thread's code words are its fragments as they load.
+// e4m3 query codes: Q is 4 boxes of 128 columns (128 codes a row) and a half box of the last 64,
+// and where its column d goes within its box mirrors how a thread takes K's codes: lane quad c
+// loads two 16-byte pieces of a cached row's box, whose words i = 0, 1, ... are the A fragment's
+// k columns 4 c .. 4 c + 3 (i even) and 16 + 4 c .. (i odd) of k-step i / 2. So a thread's code
+// words are its fragments as they load. The pieces are chosen so that each quarter warp's 8 loads
+// (keys g, g + 1 of 4 lanes c) fall in 8 different 16-byte bank groups: over fp8_e4m3 (rows 576
+// bytes apart, 64 mod 128) bytes 16 c and 64 + 16 c (the half box: 16 c); over fp8_ds_mla (656
+// bytes, 16 mod 128) bytes 32 c and 32 c + 16.
+template <MlaCache CACHE>
 __host__ __device__ constexpr int q8_position(int d) {
-  const int per_lane = d < 512 ? 32 : 16, dd = d % 128;
-  const int c = dd / per_lane, i = (dd % per_lane) / 4;
+  const int dd = d % 128;
+  const int c = CACHE == MlaCache::kFp8DsMla ? dd / 32 : (dd % 64) / 16;
+  const int i = CACHE == MlaCache::kFp8DsMla ? (dd % 32) / 4 : 4 * (dd / 64) + (dd % 16) / 4;
   return 32 * (i / 2) + 16 * (i % 2) + 4 * c + dd % 4;
 }
-constexpr int kQ8Boxes = 5;  // 4 boxes of 128 columns and a half box
+// Where lane quad c's piece j (0, 1) of a box starts in a cached row.
+template <MlaCache CACHE>
+__host__ __device__ constexpr int q8_piece(int c, int j) {
+  return CACHE == MlaCache::kFp8DsMla ? 32 * c + 16 * j : 16 * c + 64 * j;
+}
 
 }  // namespace mla_fp8_sm90
 }  // namespace fmla
