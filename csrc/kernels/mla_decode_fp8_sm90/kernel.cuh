@@ -89,7 +89,12 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
   const uint64_t q_desc = wgmma::desc_sw128(sm.q(), 16, 1024);
   const uint64_t p_desc = wgmma::desc_sw128(sm.p(wg), 16, 1024);
   auto col_of = [&](int k) { return 8 * (k / 2) + 2 * c + k % 2; };
-  const int r0 = 16 * warp + g;  // this thread's keys of a tile in S^T: r0, r0 + 8
+  // Accumulator row (and P^T's k index) r of a tile holds key key_of(r). Over fp8_e4m3 (rows 576
+  // bytes apart, so that a key's bank group depends on its parity alone) keys 2 i and 2 i + 1
+  // swap places for odd i: then the 4 lanes of a quad's V^T load hold keys of both parities, and
+  // a quarter warp's 8 loads meet 2 to a bank group instead of 4.
+  auto key_of = [](int r) { return CACHE == MlaCache::kFp8E4m3 ? r ^ ((r >> 1) & 1) : r; };
+  const int r0 = key_of(16 * warp + g);  // this thread's keys of a tile in S^T: r0, r0 + 8
 
   uint32_t n_before = 0;  // tiles of the part's earlier sequences (ring position)
   uint32_t my_tiles = 0;  // tiles this warpgroup has done (parity of the maxima buffer)
@@ -110,7 +115,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
     // Each column's logit scale: split rows fold in their 2^-k.
     float col_scale[NC];
 #pragma unroll
-    for (int k = 0; k < NC; ++k) col_scale[k] = kSplitQ ? scale_log2 * row_mul[col_of(k)] : scale_log2;
+    for (int k = 0; k < NC; ++k)
+      col_scale[k] = kSplitQ ? scale_log2 * row_mul[col_of(k)] : scale_log2;
 
     // Keys below limit_of(k) are attended by column k (computed where a tile needs masks).
     auto limit_of = [&](int k) {
@@ -363,7 +369,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
       const int value_chunk = 16 * (8 * warp + g);
       auto load_step = [&](int kk, uint4 (&x)[4], uint32_t& mul01, uint32_t& mul23) {
         const int k0 = 16 * kk + 2 * c;  // keys k0, k0 + 1, k0 + 8, k0 + 9
-        const int keys[4] = {k0, k0 + 1, k0 + 8, k0 + 9};
+        const int keys[4] = {key_of(k0), key_of(k0 + 1), key_of(k0 + 8), key_of(k0 + 9)};
 #pragma unroll
         for (int e = 0; e < 4; ++e) x[e] = ld16(tile_rows + keys[e] * kTok + value_chunk);
         mul01 = mul23 = unit;
