@@ -106,8 +106,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
     if constexpr (kQ8)
       load_q_e4m3<COLS>(p, bi, sm.q(), tid);
     else if constexpr (kSplitQ)
-      load_q_split<CACHE, COLS>(p, bi, sm.q(), row_max, reinterpret_cast<float*>(smem + L::kOffRowMul),
-                         tid);
+      load_q_split<CACHE, COLS>(p, bi, sm.q(), row_max,
+                                reinterpret_cast<float*>(smem + L::kOffRowMul), tid);
     else
       load_q<Elem, COLS>(p, bi, sm.q(), tid);
     wgmma::fence_proxy_async();
