@@ -198,10 +198,13 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
         // With 32 columns one part (each group waited for) keeps O^T in registers.
         constexpr int kParts = COLS == 16 ? 2 : 1;
         float part[kParts][kAcc];
-        auto fold = [&](int g) {  // acc (+)= s_g part[g % 2]
-          const float s_g[2] = {
-              *reinterpret_cast<const float*>(row0 + kDsMlaScaleOffset + 4 * g),
-              *reinterpret_cast<const float*>(row1 + kDsMlaScaleOffset + 4 * g)};
+        // The keys' scales rounded to bf16, as the values' are (docs/fp8-kv-cache.md).
+        auto scale_of = [&](const uint8_t* row, int g) {
+          return __bfloat162float(__float2bfloat16(
+              *reinterpret_cast<const float*>(row + kDsMlaScaleOffset + 4 * g)));
+        };
+        auto fold = [&](int g) {  // acc (+)= s_g part[g % kParts]
+          const float s_g[2] = {scale_of(row0, g), scale_of(row1, g)};
 #pragma unroll
           for (int i = 0; i < kAcc; ++i)
             acc[i] = g == 0 ? s_g[(i / 2) % 2] * part[0][i]
