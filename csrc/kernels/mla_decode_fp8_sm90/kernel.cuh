@@ -69,8 +69,11 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
   constexpr int NT = COLS / 8;    // 8-column tiles of an accumulator
   constexpr int NC = 2 * NT;      // columns a thread holds: 8 (k / 2) + 2 (lane % 4) + k % 2
   constexpr int kAcc = COLS / 2;  // a thread's floats of a 64 x COLS accumulator
-  // wgmma groups (of 4) in flight while the next group's A fragments are converted.
-  constexpr int kGroupsInFlight = 2;
+  // wgmma groups (of 4) in flight while the next group's A fragments are converted. Over fp8_e4m3
+  // with 32 columns one: fewer registers held for the products in flight halves the spills
+  // (192 -> 92 bytes) and the calls run 3% faster; fp8_ds_mla ran 3% slower so (bench/NOTES.md,
+  // v30).
+  constexpr int kGroupsInFlight = COLS == 32 && !kDs ? 1 : 2;
   static_assert(!kDs || std::is_same<Query, __nv_bfloat16>::value, "fp8_ds_mla: bf16 queries");
   const int tid = wg * 128 + ctid;
   const int warp = ctid / 32, lane = ctid % 32, g = lane / 4, c = lane % 4;
