@@ -9,12 +9,13 @@
 //   O^T (512 x N)    += V^T P^T    A = V^T from registers, B = P^T (shared memory)
 //
 // so nothing is padded beyond N, and the codes become A fragments in registers: a thread loads
-// the code bytes its fragments hold from the ring stage (16 at a time), moves the fields of a
-// word's four codes into two bf16 registers (e4m3x4_to_bits_interleaved; for V^T one PRMT first
-// gathers a key pair's bytes) and multiplies by 2^120 times the scale, which is exact (fp8_ds_mla:
-// the group scale of that key; fp8_e4m3: its scale is folded into the scores and the output).
-// Nothing converted is ever stored. Q's columns are permuted within each 64-column box (q_position,
-// load_q.cuh) so that a thread's 4 columns of a k-step are the 4 code bytes of one word; for V^T
+// the code bytes its fragments hold from the ring stage (16 at a time); for V^T (and K, with fp16
+// queries) it moves the fields of a word's four codes into two 16-bit registers
+// (e4m3x4_to_bits_interleaved; for V^T one PRMT first gathers a key pair's bytes) and multiplies
+// by 2^120 times the scale, which is exact (fp8_ds_mla: the group scale of that key; fp8_e4m3:
+// its scale is folded into the scores and the output). Nothing converted is ever stored. With
+// fp16 queries Q's columns are permuted within each 64-column box (q_position, load_q.cuh) so
+// that a thread's 4 columns of a k-step are the 4 code bytes of one word; for V^T
 // the value dimension is permuted instead: m-tile t's rows 16 w + g and 16 w + g + 8 (warp w,
 // lane quad g) are values 16 (8 w + g) + 2 t and + 1, so a thread's 16 values of all 8 m-tiles are
 // one 16-byte load per key, all in fp8_ds_mla group w.
@@ -29,10 +30,11 @@
 //
 // float8_e4m3fn queries (fp8_e4m3 caches): S^T runs on the FP8 tensor cores (m64nNk32, e4m3 x
 // e4m3), K's codes the A fragments exactly as a thread loads them and Q's columns permuted to
-// match (q8_position); only V's codes are converted. bench/NOTES.md, v17. bf16 queries over
-// fp8_e4m3 meet the codes the same way: each row split into two e4m3 terms once a sequence
-// (load_q_split; docs/fp8-kv-cache.md), one FP8 product a term into the same accumulator, the
-// row's 2^-k folded into its column's logit scale. bench/NOTES.md, v30.
+// match (q8_position); only V's codes are converted. bench/NOTES.md, v17. bf16 queries meet the
+// codes the same way: each row split into two e4m3 terms once a sequence (load_q_split;
+// docs/fp8-kv-cache.md), one FP8 product a term, the row's 2^-k folded into its column's logit
+// scale; over fp8_ds_mla each group of 128 values has its own partial scores, added in times the
+// key's scale, and the bf16 rotary parts' product is added last. bench/NOTES.md, v30.
 #pragma once
 
 #include <math.h>
