@@ -81,10 +81,10 @@ __device__ __forceinline__ void load_q_e4m3(const DecodeParams& p, int bi, uint3
 
 // bf16 Q rows of sequence bi as two e4m3 terms (docs/fp8-kv-cache.md: q 2^k = q1 + q2, 2^k putting
 // the row's largest magnitude in [2^7, 2^8)), each in boxes of 128 columns permuted as the keys'
-// code loads need (q8_position<CACHE>): q1 from s_q, q2 kQTermBoxes<CACHE> boxes further. fp8_ds_mla's rotary dims (its rotary keys are bf16) stay
-// bf16, times 2^k (exact), in load_q's permuted box 8. Row m's 2^-k goes into row_mul[m].
-// row_max (COLS words, zero on entry) is where the row maxima meet; the caller's barrier after
-// this makes row_mul and Q visible.
+// code loads need (q8_position<CACHE>): q1 from s_q, q2 kQTermBoxes<CACHE> boxes further.
+// fp8_ds_mla's rotary dims (its rotary keys are bf16) stay bf16, times 2^k (exact), in load_q's
+// permuted box 8. Row m's 2^-k goes into row_mul[m]. row_max (COLS words, zero on entry) is where
+// the row maxima meet; the caller's barrier after this makes row_mul and Q visible.
 template <MlaCache CACHE, int COLS>
 __device__ __forceinline__ void load_q_split(const DecodeParams& p, int bi, uint32_t s_q,
                                              uint32_t* row_max, float* row_mul, int tid) {
