@@ -46,21 +46,37 @@ struct QChunks {
   }
 };
 
+// Chunk `chunk` of row m (8 16-bit values, words[e] holding columns 2 e and 2 e + 1) into its
+// permuted box (q_position).
+template <int COLS>
+__device__ __forceinline__ void store_q_chunk(uint32_t s_q, int m, int chunk,
+                                              const uint32_t (&words)[4]) {
+  const uint32_t box = s_q + (chunk / 8) * (COLS * 128);
+#pragma unroll
+  for (int k = 0; k < 2; ++k) {  // columns d .. d + 3: (d + 1, d + 3) and (d, d + 2) stay paired
+    const int d = chunk * 8 + 4 * k;
+    const int pos_odd = q_position(d + 1), pos_even = q_position(d);
+    ptx::st_shared_u32(box + box_offset(m, pos_odd / 8) + (pos_odd % 8) * 2,
+                       __byte_perm(words[2 * k], words[2 * k + 1], 0x7632));
+    ptx::st_shared_u32(box + box_offset(m, pos_even / 8) + (pos_even % 8) * 2,
+                       __byte_perm(words[2 * k], words[2 * k + 1], 0x5410));
+  }
+}
+
+// Where the word of codes whose first column is d (a multiple of 4) of row m goes among a term's
+// boxes of 128 columns (q8_position).
+template <MlaCache CACHE, int COLS>
+__device__ __forceinline__ uint32_t q8_word_at(uint32_t s_q, int m, int d) {
+  const int pos = q8_position<CACHE>(d);
+  return s_q + (d / 128) * (COLS * 128) + box_offset(m, pos / 16) + pos % 16;
+}
+
 // Q rows of sequence bi into the permuted boxes (rows past rows_per_kv zero), by all consumer
 // threads.
 template <typename Elem, int COLS>
 __device__ __forceinline__ void load_q(const DecodeParams& p, int bi, uint32_t s_q, int tid) {
   QChunks<Elem, COLS>(p, bi, tid).each(tid, [&](int m, int chunk, const uint32_t (&words)[4]) {
-    const uint32_t box = s_q + (chunk / 8) * (COLS * 128);
-#pragma unroll
-    for (int k = 0; k < 2; ++k) {  // columns d .. d + 3: (d + 1, d + 3) and (d, d + 2) stay paired
-      const int d = chunk * 8 + 4 * k;
-      const int pos_odd = q_position(d + 1), pos_even = q_position(d);
-      ptx::st_shared_u32(box + box_offset(m, pos_odd / 8) + (pos_odd % 8) * 2,
-                         __byte_perm(words[2 * k], words[2 * k + 1], 0x7632));
-      ptx::st_shared_u32(box + box_offset(m, pos_even / 8) + (pos_even % 8) * 2,
-                         __byte_perm(words[2 * k], words[2 * k + 1], 0x5410));
-    }
+    store_q_chunk<COLS>(s_q, m, chunk, words);
   });
 }
 
@@ -71,11 +87,9 @@ __device__ __forceinline__ void load_q_e4m3(const DecodeParams& p, int bi, uint3
   QChunks<__nv_fp8_e4m3, COLS>(p, bi, tid).each(tid, [&](int m, int chunk,
                                                           const uint32_t (&words)[4]) {
 #pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      const int d = chunk * 16 + 4 * k, pos = q8_position<MlaCache::kFp8E4m3>(d);
-      ptx::st_shared_u32(s_q + (d / 128) * (COLS * 128) + box_offset(m, pos / 16) + pos % 16,
+    for (int k = 0; k < 4; ++k)
+      ptx::st_shared_u32(q8_word_at<MlaCache::kFp8E4m3, COLS>(s_q, m, chunk * 16 + 4 * k),
                          words[k]);
-    }
   });
 }
 
@@ -109,16 +123,7 @@ __device__ __forceinline__ void load_q_split(const DecodeParams& p, int bi, uint
 #pragma unroll
       for (int e = 0; e < 4; ++e)
         w[e] = pack2<__nv_bfloat16>(lo(words[e]) * rscale, hi(words[e]) * rscale);
-      const uint32_t box = s_q + (chunk / 8) * (COLS * 128);
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int d = chunk * 8 + 4 * h;
-        const int pos_odd = q_position(d + 1), pos_even = q_position(d);
-        ptx::st_shared_u32(box + box_offset(m, pos_odd / 8) + (pos_odd % 8) * 2,
-                           __byte_perm(w[2 * h], w[2 * h + 1], 0x7632));
-        ptx::st_shared_u32(box + box_offset(m, pos_even / 8) + (pos_even % 8) * 2,
-                           __byte_perm(w[2 * h], w[2 * h + 1], 0x5410));
-      }
+      store_q_chunk<COLS>(s_q, m, chunk, w);
       return;
     }
 #pragma unroll
@@ -132,8 +137,7 @@ __device__ __forceinline__ void load_q_split(const DecodeParams& p, int bi, uint
         t1 |= c1 << (16 * e);
         t2 |= c2 << (16 * e);
       }
-      const int d = chunk * 8 + 4 * h, pos = q8_position<CACHE>(d);
-      const uint32_t at = s_q + (d / 128) * (COLS * 128) + box_offset(m, pos / 16) + pos % 16;
+      const uint32_t at = q8_word_at<CACHE, COLS>(s_q, m, chunk * 8 + 4 * h);
       ptx::st_shared_u32(at, t1);
       ptx::st_shared_u32(at + kTermBytes, t2);
     }
