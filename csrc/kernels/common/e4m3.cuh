@@ -135,6 +135,25 @@ __device__ __forceinline__ void e4m3x2_split(float x, float y, uint32_t& c1, uin
   c2 = e4m3x2_of(x - back.x, y - back.y);
 }
 
+// x and y within +-448 (no check) as two terms of two codes each, as e4m3x2_split makes them.
+__device__ __forceinline__ void e4m3x2_split_in_range(float x, float y, uint32_t& c1,
+                                                      uint32_t& c2) {
+  c1 = __nv_cvt_float2_to_fp8x2(make_float2(x, y), __NV_SATFINITE, __NV_E4M3);
+  const float2 back = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(c1, __NV_E4M3)));
+  c2 = __nv_cvt_float2_to_fp8x2(make_float2(x - back.x, y - back.y), __NV_SATFINITE, __NV_E4M3);
+}
+
+// The bytes of four words transposed: byte j of out[i] is byte i of word j (eight PRMTs). Four
+// keys' codes of four values become the four values' codes of the keys, as an FP8 A fragment
+// holds them.
+__device__ __forceinline__ void bytes4x4_transpose(uint32_t w0, uint32_t w1, uint32_t w2,
+                                                   uint32_t w3, uint32_t (&out)[4]) {
+  const uint32_t lo01 = __byte_perm(w0, w1, 0x5140), lo23 = __byte_perm(w2, w3, 0x5140);
+  const uint32_t hi01 = __byte_perm(w0, w1, 0x7362), hi23 = __byte_perm(w2, w3, 0x7362);
+  out[0] = __byte_perm(lo01, lo23, 0x5410), out[1] = __byte_perm(lo01, lo23, 0x7632);
+  out[2] = __byte_perm(hi01, hi23, 0x5410), out[3] = __byte_perm(hi01, hi23, 0x7632);
+}
+
 // 16-bit query rows made fp16 to meet codes converted by cvt (docs/fp8-kv-cache.md): the k of the
 // power of two 2^k a row that puts its largest magnitude mx in [2^14, 2^15) (mx < 2^(E - 126) for
 // its biased exponent E: k = 15 - (E - 126)), within float's normal powers of two both ways (a row

@@ -9,16 +9,19 @@
 //   O^T (512 x N)    += V^T P^T    A = V^T from registers, B = P^T (shared memory)
 //
 // so nothing is padded beyond N, and the codes become A fragments in registers: a thread loads
-// the code bytes its fragments hold from the ring stage (16 at a time); for V^T (and K, with fp16
-// queries) it moves the fields of a word's four codes into two 16-bit registers
-// (e4m3x4_to_bits_interleaved; for V^T one PRMT first gathers a key pair's bytes) and multiplies
-// by 2^120 times the scale, which is exact (fp8_ds_mla: the group scale of that key; fp8_e4m3:
-// its scale is folded into the scores and the output). Nothing converted is ever stored. With
-// fp16 queries Q's columns are permuted within each 64-column box (q_position, load_q.cuh) so
-// that a thread's 4 columns of a k-step are the 4 code bytes of one word; for V^T
-// the value dimension is permuted instead: m-tile t's rows 16 w + g and 16 w + g + 8 (warp w,
-// lane quad g) are values 16 (8 w + g) + 2 t and + 1, so a thread's 16 values of all 8 m-tiles are
-// one 16-byte load per key, all in fp8_ds_mla group w.
+// the code bytes its fragments hold from the ring stage. Over fp8_e4m3 both products run on the
+// FP8 tensor cores: S^T with the queries' codes (below), O^T with P^T as two e4m3 terms
+// (P 2^8 = P1 + P2, one product a term, as bf16 query rows are split) and V^T's codes moved into
+// place by one 4 x 4 byte transpose a register (bytes4x4_transpose: 4 keys of one value); the
+// value dimension is permuted so that m-tile t's rows 16 w + g and 16 w + g + 8 (warp w, lane
+// quad g) are values 16 (8 w + g) + 2 t and + 1, and a thread's values of all 8 m-tiles are 16
+// consecutive bytes of each key (bench/NOTES.md, v31). Over fp8_ds_mla each value group has its
+// own per-key scale, which the warpgroup-wide B operand cannot carry per warp, so V^T is made
+// bf16 in registers: the fields of a word's four codes moved into two 16-bit registers
+// (e4m3x4_to_bits_interleaved, after one PRMT gathers a key pair's bytes) and multiplied by
+// 2^120 times the key's group scale, which is exact. With fp16 queries K is converted the same
+// way, Q's columns permuted within each 64-column box (q_position, load_q.cuh) so that a
+// thread's 4 columns of a k-step are the 4 code bytes of one word. Nothing converted is stored.
 //
 // Two consumer warpgroups take the part's tiles in turn (tile n to warpgroup n % 2, so that each
 // ring stage has one consumer), each with its own online softmax over the columns (a tile's column
@@ -30,7 +33,7 @@
 //
 // float8_e4m3fn queries (fp8_e4m3 caches): S^T runs on the FP8 tensor cores (m64nNk32, e4m3 x
 // e4m3), K's codes the A fragments exactly as a thread loads them and Q's columns permuted to
-// match (q8_position); only V's codes are converted. bench/NOTES.md, v17. bf16 queries meet the
+// match (q8_position). bench/NOTES.md, v17. bf16 queries meet the
 // codes the same way: each row split into two e4m3 terms once a sequence (load_q_split;
 // docs/fp8-kv-cache.md), one FP8 product a term, the row's 2^-k folded into its column's logit
 // scale; over fp8_ds_mla each group of 128 values has its own partial scores, added in times the
@@ -84,7 +87,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
   // (e4m3 queries: theirs into the scores too).
   const float scale_log2 =
       kDs ? p.scale_log2 : p.scale_log2 * *p.descale_k * (kQ8 ? *p.descale_q : 1.f);
-  const float value_scale = kDs ? 1.f : *p.descale_k;
+  // fp8_e4m3: the cache's scale and the 2^-8 of P^T's terms (P 2^8) into the output.
+  const float value_scale = kDs ? 1.f : *p.descale_k * 0x1p-8f;
   constexpr float kUnscale = e4m3_bits_unscale<Elem>();
   const uint32_t unit = pack2<Elem>(kUnscale, kUnscale);
   float* tile_max_buf = reinterpret_cast<float*>(smem + L::kOffMax);  // [wg][parity][warp][col]
@@ -94,10 +98,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
   const uint64_t q_desc = wgmma::desc_sw128(sm.q(), 16, 1024);
   const uint64_t p_desc = wgmma::desc_sw128(sm.p(wg), 16, 1024);
   auto col_of = [&](int k) { return 8 * (k / 2) + 2 * c + k % 2; };
-  // Accumulator row (and P^T's k index) r of a tile holds key key_of(r). Over fp8_e4m3 (rows 576
-  // bytes apart, so that a key's bank group depends on its parity alone) keys 2 i and 2 i + 1
-  // swap places for odd i: then the 4 lanes of a quad's V^T load hold keys of both parities, and
-  // a quarter warp's 8 loads meet 2 to a bank group instead of 4.
+  // S^T's accumulator row r of a tile holds key key_of(r). Over fp8_e4m3 (rows 576 bytes apart,
+  // so that a key's bank group depends on its parity alone) keys 2 i and 2 i + 1 swap places for
+  // odd i: then the 4 lanes of a quad's V^T loads hold keys of both parities, and a quarter
+  // warp's 8 loads meet 2 to a bank group instead of 4.
   auto key_of = [](int r) { return CACHE == MlaCache::kFp8E4m3 ? r ^ ((r >> 1) & 1) : r; };
   const int r0 = key_of(16 * warp + g);  // this thread's keys of a tile in S^T: r0, r0 + 8
 
@@ -358,78 +362,157 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
 #pragma unroll
           for (int i = 0; i < kAcc; ++i) o[t][i] *= alpha[2 * (i / 4) + i % 2];
       }
-      // P^T into this warpgroup's box: each warp's 16 keys x COLS columns, stored transposed.
+      if constexpr (kDs) {
+        // P^T into this warpgroup's box: each warp's 16 keys x COLS columns, stored transposed.
 #pragma unroll
-      for (int h = 0; h < NT / 2; ++h) {
-        const uint32_t r[4] = {pack2<Elem>(acc[8 * h], acc[8 * h + 1]),
-                               pack2<Elem>(acc[8 * h + 2], acc[8 * h + 3]),
-                               pack2<Elem>(acc[8 * h + 4], acc[8 * h + 5]),
-                               pack2<Elem>(acc[8 * h + 6], acc[8 * h + 7])};
-        const int i = lane / 8, j = lane % 8;
-        ptx::stmatrix_x4_trans(sm.p(wg) + box_offset(16 * h + 8 * (i / 2) + j, 2 * warp + i % 2),
-                               r);
+        for (int h = 0; h < NT / 2; ++h) {
+          const uint32_t r[4] = {pack2<Elem>(acc[8 * h], acc[8 * h + 1]),
+                                 pack2<Elem>(acc[8 * h + 2], acc[8 * h + 3]),
+                                 pack2<Elem>(acc[8 * h + 4], acc[8 * h + 5]),
+                                 pack2<Elem>(acc[8 * h + 6], acc[8 * h + 7])};
+          const int i = lane / 8, j = lane % 8;
+          ptx::stmatrix_x4_trans(
+              sm.p(wg) + box_offset(16 * h + 8 * (i / 2) + j, 2 * warp + i % 2), r);
+        }
+      } else {
+        // P^T as two e4m3 terms, P 2^8 = P1 + P2 (e4m3x2_split), in bytes 0-63 and 64-127 of
+        // each column's row of the box. S^T row 16 w + g + 8 x goes to k index 16 w + 2 g + x,
+        // so that a thread's two rows of a column are adjacent bytes: a 16-bit store a term.
+        // Column 8 n + 2 c + z's term 1 at box_offset(2 c + z, warp) + 1024 n + 2 g, term 2 at
+        // that ^ 64 (chunk warp + 4 swizzled the same way).
+        const uint32_t p_at[2] = {sm.p(wg) + box_offset(2 * c, warp) + 2 * g,
+                                  sm.p(wg) + box_offset(2 * c + 1, warp) + 2 * g};
+#pragma unroll
+        for (int k = 0; k < NC; ++k) {
+          const int i = 4 * (k / 2) + k % 2;  // acc[i], acc[i + 2]: rows r0, r0 + 8 of col_of(k)
+          uint32_t p1, p2;
+          e4m3x2_split_in_range(acc[i] * 256.f, acc[i + 2] * 256.f, p1, p2);
+          const uint32_t at = p_at[k % 2] + 1024 * (k / 2);
+          ptx::st_shared_u16(at, p1);
+          ptx::st_shared_u16(at ^ 64u, p2);
+        }
       }
       wgmma::fence_proxy_async();  // P^T is read by wgmma
       ptx::named_barrier_sync(kBarWg0 + wg, 128);
 
-      // ---- O^T += V^T P^T, 16 keys a k-step, 4 m-tiles a group, kGroupsInFlight in flight; a
-      // k-step's code bytes (and fp8_ds_mla scales) are loaded while the one before is converted.
-      const int value_chunk = 16 * (8 * warp + g);
-      auto load_step = [&](int kk, uint4 (&x)[4], uint32_t& mul01, uint32_t& mul23) {
-        const int k0 = 16 * kk + 2 * c;  // keys k0, k0 + 1, k0 + 8, k0 + 9
-        const int keys[4] = {key_of(k0), key_of(k0 + 1), key_of(k0 + 8), key_of(k0 + 9)};
+      if constexpr (kDs) {
+        // ---- O^T += V^T P^T, 16 keys a k-step, 4 m-tiles a group, kGroupsInFlight in flight; a
+        // k-step's code bytes and scales are loaded while the one before is converted.
+        const int value_chunk = 16 * (8 * warp + g);
+        auto load_step = [&](int kk, uint4 (&x)[4], uint32_t& mul01, uint32_t& mul23) {
+          const int k0 = 16 * kk + 2 * c;  // keys k0, k0 + 1, k0 + 8, k0 + 9
+          const int keys[4] = {k0, k0 + 1, k0 + 8, k0 + 9};
+          float sc[4];  // group `warp` of each key; 0 past the end (its scale is garbage)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) x[e] = ld16(tile_rows + keys[e] * kTok + value_chunk);
-        mul01 = mul23 = unit;
-        if constexpr (kDs) {  // group `warp` of each key; 0 past the end (its scale is garbage)
-          float sc[4];
-#pragma unroll
-          for (int e = 0; e < 4; ++e)
+          for (int e = 0; e < 4; ++e) {
+            x[e] = ld16(tile_rows + keys[e] * kTok + value_chunk);
             sc[e] = keys[e] < valid ? *reinterpret_cast<const float*>(
                                           tile_rows + keys[e] * kTok + kDsMlaScaleOffset + 4 * warp) *
                                           kUnscale
                                     : 0.f;
+          }
           mul01 = pack2<Elem>(sc[0], sc[1]);
           mul23 = pack2<Elem>(sc[2], sc[3]);
-        }
-      };
-      uint4 nx[4];
-      uint32_t nmul01, nmul23;
-      load_step(0, nx, nmul01, nmul23);
+        };
+        uint4 nx[4];
+        uint32_t nmul01, nmul23;
+        load_step(0, nx, nmul01, nmul23);
 #pragma unroll
-      for (int kk = 0; kk < kBlockN / 16; ++kk) {
-        const uint32_t x[4][4] = {{nx[0].x, nx[0].y, nx[0].z, nx[0].w},
-                                  {nx[1].x, nx[1].y, nx[1].z, nx[1].w},
-                                  {nx[2].x, nx[2].y, nx[2].z, nx[2].w},
-                                  {nx[3].x, nx[3].y, nx[3].z, nx[3].w}};
-        const uint32_t mul01 = nmul01, mul23 = nmul23;
-        if (kk + 1 < kBlockN / 16) {
-          load_step(kk + 1, nx, nmul01, nmul23);
-        } else {  // every read of the stage is issued: release it
-          __syncwarp();
-          if (lane == 0) ptx::mbarrier_arrive(sm.empty(s));
-        }
+        for (int kk = 0; kk < kBlockN / 16; ++kk) {
+          const uint32_t x[4][4] = {{nx[0].x, nx[0].y, nx[0].z, nx[0].w},
+                                    {nx[1].x, nx[1].y, nx[1].z, nx[1].w},
+                                    {nx[2].x, nx[2].y, nx[2].z, nx[2].w},
+                                    {nx[3].x, nx[3].y, nx[3].z, nx[3].w}};
+          const uint32_t mul01 = nmul01, mul23 = nmul23;
+          if (kk + 1 < kBlockN / 16) {
+            load_step(kk + 1, nx, nmul01, nmul23);
+          } else {  // every read of the stage is issued: release it
+            __syncwarp();
+            if (lane == 0) ptx::mbarrier_arrive(sm.empty(s));
+          }
 #pragma unroll
-        for (int half = 0; half < 2; ++half) {
+          for (int half = 0; half < 2; ++half) {
+            uint32_t a[4][4];
+#pragma unroll
+            for (int tt = 0; tt < 4; ++tt) {
+              // Bytes b, b + 1 of word wi: values 2 t8, 2 t8 + 1 (rows g, g + 8 of m-tile t8),
+              // as bytes 1, 3 and 0, 2 of one gathered word for each key pair.
+              const int t8 = 4 * half + tt, wi = t8 / 2, b = 2 * (t8 % 2);
+              const uint32_t sel = (b + 1) | (b << 4) | ((5 + b) << 8) | ((4 + b) << 12);
+              const uint2 v01 =
+                  e4m3x4_to_bits_interleaved<Elem>(__byte_perm(x[0][wi], x[1][wi], sel));
+              const uint2 v23 =
+                  e4m3x4_to_bits_interleaved<Elem>(__byte_perm(x[2][wi], x[3][wi], sel));
+              a[tt][0] = mul2<Elem>(v01.x, mul01), a[tt][1] = mul2<Elem>(v01.y, mul01);
+              a[tt][2] = mul2<Elem>(v23.x, mul23), a[tt][3] = mul2<Elem>(v23.y, mul23);
+            }
+            wgmma::fence();
+#pragma unroll
+            for (int tt = 0; tt < 4; ++tt)
+              wgmma::MmaRegA<Elem, COLS, 0>::run(o[4 * half + tt], a[tt],
+                                                 p_desc + ((kk * 32) >> 4), 1);
+            wgmma::commit();
+            wgmma::wait<kGroupsInFlight - 1>();
+          }
+        }
+      } else {
+        // ---- O^T += V^T P^T on the FP8 tensor cores: 32 keys a k-step, a half of the m-tiles
+        // (4, both terms of P^T: 8 products) a group, kGroupsInFlight in flight; a group's code
+        // bytes are loaded while the one before is transposed. k index 32 ks + 16 h + 4 c + e
+        // (e < 4) is S^T row 16 (2 ks + h) + 2 c + e / 2 + 8 (e % 2): for each of those 8 keys a
+        // thread loads 8 of its 16 values (half hf), and one byte transpose a word makes them its
+        // A fragments (4 keys of a value a register). Keys past the end read as zero codes (a
+        // NaN code times P = 0 would be NaN).
+        // S^T row 16 m + 8 x + 2 c + y holds key 16 m + 8 x + 2 c + (y ^ (c % 2)) (key_of): two
+        // rows a thread, the rest constant offsets.
+        const int key_y[2] = {2 * c + c % 2, 2 * c + 1 - c % 2};
+        const uint8_t* vrow[2] = {tile_rows + key_y[0] * kTok + 16 * (8 * warp + g),
+                                  tile_rows + key_y[1] * kTok + 16 * (8 * warp + g)};
+        auto load_codes = [&](int step, uint2 (&x)[8]) {  // step = 2 ks + hf
+#pragma unroll
+          for (int e = 0; e < 8; ++e) {
+            const int m = step / 2 * 2 + e / 4, xx = e % 2, y = (e % 4) / 2;
+            x[e] = *reinterpret_cast<const uint2*>(vrow[y] + (16 * m + 8 * xx) * kTok +
+                                                   8 * (step % 2));
+            if (valid < kBlockN && 16 * m + 8 * xx + key_y[y] >= valid) x[e] = make_uint2(0u, 0u);
+          }
+        };
+        constexpr int kSteps = kBlockN / 32 * 2;
+        uint2 nx[8];
+        load_codes(0, nx);
+#pragma unroll
+        for (int step = 0; step < kSteps; ++step) {
+          const int ks = step / 2, hf = step % 2;
+          uint32_t x[8][2];
+#pragma unroll
+          for (int e = 0; e < 8; ++e) x[e][0] = nx[e].x, x[e][1] = nx[e].y;
+          if (step + 1 < kSteps) {
+            load_codes(step + 1, nx);
+          } else {  // every read of the stage is issued: release it
+            __syncwarp();
+            if (lane == 0) ptx::mbarrier_arrive(sm.empty(s));
+          }
+          // m-tile t = 4 hf + 2 j + b: values 2 t, 2 t + 1 (rows g, g + 8) are bytes 2 b, 2 b + 1
+          // of word j of the half.
           uint32_t a[4][4];
 #pragma unroll
-          for (int tt = 0; tt < 4; ++tt) {
-            // Bytes b, b + 1 of word wi: values 2 t8, 2 t8 + 1 (rows g, g + 8 of m-tile t8), as
-            // bytes 1, 3 and 0, 2 of one gathered word for each key pair.
-            const int t8 = 4 * half + tt, wi = t8 / 2, b = 2 * (t8 % 2);
-            const uint32_t sel = (b + 1) | (b << 4) | ((5 + b) << 8) | ((4 + b) << 12);
-            const uint2 v01 =
-                e4m3x4_to_bits_interleaved<Elem>(__byte_perm(x[0][wi], x[1][wi], sel));
-            const uint2 v23 =
-                e4m3x4_to_bits_interleaved<Elem>(__byte_perm(x[2][wi], x[3][wi], sel));
-            a[tt][0] = mul2<Elem>(v01.x, mul01), a[tt][1] = mul2<Elem>(v01.y, mul01);
-            a[tt][2] = mul2<Elem>(v23.x, mul23), a[tt][3] = mul2<Elem>(v23.y, mul23);
+          for (int j = 0; j < 2; ++j) {
+            uint32_t lo[4], hi[4];  // keys e < 4 (k 4 c + e), e >= 4 (k 16 + 4 c + e - 4)
+            bytes4x4_transpose(x[0][j], x[1][j], x[2][j], x[3][j], lo);
+            bytes4x4_transpose(x[4][j], x[5][j], x[6][j], x[7][j], hi);
+#pragma unroll
+            for (int b = 0; b < 2; ++b) {
+              a[2 * j + b][0] = lo[2 * b], a[2 * j + b][1] = lo[2 * b + 1];
+              a[2 * j + b][2] = hi[2 * b], a[2 * j + b][3] = hi[2 * b + 1];
+            }
           }
           wgmma::fence();
 #pragma unroll
           for (int tt = 0; tt < 4; ++tt)
-            wgmma::MmaRegA<Elem, COLS, 0>::run(o[4 * half + tt], a[tt],
-                                               p_desc + ((kk * 32) >> 4), 1);
+#pragma unroll
+            for (int term = 0; term < 2; ++term)
+              wgmma::MmaRegA<__nv_fp8_e4m3, COLS, 0>::run(
+                  o[4 * hf + tt], a[tt], p_desc + ((term * 64 + ks * 32) >> 4), 1);
           wgmma::commit();
           wgmma::wait<kGroupsInFlight - 1>();
         }
