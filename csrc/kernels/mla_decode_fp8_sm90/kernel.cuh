@@ -375,6 +375,14 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
               sm.p(wg) + box_offset(16 * h + 8 * (i / 2) + j, 2 * warp + i % 2), r);
         }
       } else {
+        // Rows past the end as zero codes before V's loads (a NaN code times P = 0 would be NaN;
+        // the warpgroup's S^T reads are done): 32 16-byte stores a row, on a sequence's last tile.
+        if (valid < kBlockN) {
+          uint8_t* rows = smem + L::kOffRing + s * L::kStageBytes;
+          for (int i = ctid; i < (kBlockN - valid) * 32; i += 128)
+            *reinterpret_cast<uint4*>(rows + (valid + i / 32) * kTok + 16 * (i % 32)) =
+                make_uint4(0u, 0u, 0u, 0u);
+        }
         // P^T as two e4m3 terms, P 2^8 = P1 + P2 (e4m3x2_split), in bytes 0-63 and 64-127 of
         // each column's row of the box. S^T row 16 w + g + 8 x goes to k index 16 w + 2 g + x,
         // so that a thread's two rows of a column are adjacent bytes: a 16-bit store a term.
@@ -461,8 +469,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
         // bytes are loaded while the one before is transposed. k index 32 ks + 16 h + 4 c + e
         // (e < 4) is S^T row 16 (2 ks + h) + 2 c + e / 2 + 8 (e % 2): for each of those 8 keys a
         // thread loads 8 of its 16 values (half hf), and one byte transpose a word makes them its
-        // A fragments (4 keys of a value a register). Keys past the end read as zero codes (a
-        // NaN code times P = 0 would be NaN).
+        // A fragments (4 keys of a value a register).
         // S^T row 16 m + 8 x + 2 c + y holds key 16 m + 8 x + 2 c + (y ^ (c % 2)) (key_of): two
         // rows a thread, the rest constant offsets.
         const int key_y[2] = {2 * c + c % 2, 2 * c + 1 - c % 2};
@@ -474,7 +481,6 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
             const int m = step / 2 * 2 + e / 4, xx = e % 2, y = (e % 4) / 2;
             x[e] = *reinterpret_cast<const uint2*>(vrow[y] + (16 * m + 8 * xx) * kTok +
                                                    8 * (step % 2));
-            if (valid < kBlockN && 16 * m + 8 * xx + key_y[y] >= valid) x[e] = make_uint2(0u, 0u);
           }
         };
         constexpr int kSteps = kBlockN / 32 * 2;
