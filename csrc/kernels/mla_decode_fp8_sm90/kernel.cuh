@@ -362,6 +362,18 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
 #pragma unroll
           for (int i = 0; i < kAcc; ++i) o[t][i] *= alpha[2 * (i / 4) + i % 2];
       }
+      // Rows past the end, on a sequence's last tile, made to add nothing to O^T before V's loads
+      // (the warpgroup's S^T reads are done): over fp8_e4m3 their codes zeroed (a NaN code times
+      // P = 0 would be NaN), 32 16-byte stores a row; over fp8_ds_mla their scales (V's codes
+      // convert to finite values, a garbage scale need not be).
+      if (valid < kBlockN) {
+        uint8_t* rows = smem + L::kOffRing + s * L::kStageBytes;
+        constexpr int kChunks = kDs ? 1 : kMlaHeadDimV / 16;
+        constexpr int kFrom = kDs ? kDsMlaScaleOffset : 0;
+        for (int i = ctid; i < (kBlockN - valid) * kChunks; i += 128)
+          *reinterpret_cast<uint4*>(rows + (valid + i / kChunks) * kTok + kFrom +
+                                    16 * (i % kChunks)) = make_uint4(0u, 0u, 0u, 0u);
+      }
       if constexpr (kDs) {
         // P^T into this warpgroup's box: each warp's 16 keys x COLS columns, stored transposed.
 #pragma unroll
@@ -375,14 +387,6 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
               sm.p(wg) + box_offset(16 * h + 8 * (i / 2) + j, 2 * warp + i % 2), r);
         }
       } else {
-        // Rows past the end as zero codes before V's loads (a NaN code times P = 0 would be NaN;
-        // the warpgroup's S^T reads are done): 32 16-byte stores a row, on a sequence's last tile.
-        if (valid < kBlockN) {
-          uint8_t* rows = smem + L::kOffRing + s * L::kStageBytes;
-          for (int i = ctid; i < (kBlockN - valid) * 32; i += 128)
-            *reinterpret_cast<uint4*>(rows + (valid + i / 32) * kTok + 16 * (i % 32)) =
-                make_uint4(0u, 0u, 0u, 0u);
-        }
         // P^T as two e4m3 terms, P 2^8 = P1 + P2 (e4m3x2_split), in bytes 0-63 and 64-127 of
         // each column's row of the box. S^T row 16 w + g + 8 x goes to k index 16 w + 2 g + x,
         // so that a thread's two rows of a column are adjacent bytes: a 16-bit store a term.
@@ -410,14 +414,13 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
         auto load_step = [&](int kk, uint4 (&x)[4], uint32_t& mul01, uint32_t& mul23) {
           const int k0 = 16 * kk + 2 * c;  // keys k0, k0 + 1, k0 + 8, k0 + 9
           const int keys[4] = {k0, k0 + 1, k0 + 8, k0 + 9};
-          float sc[4];  // group `warp` of each key; 0 past the end (its scale is garbage)
+          float sc[4];  // group `warp` of each key (0 past the end: zeroed above)
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             x[e] = ld16(tile_rows + keys[e] * kTok + value_chunk);
-            sc[e] = keys[e] < valid ? *reinterpret_cast<const float*>(
-                                          tile_rows + keys[e] * kTok + kDsMlaScaleOffset + 4 * warp) *
-                                          kUnscale
-                                    : 0.f;
+            sc[e] = *reinterpret_cast<const float*>(tile_rows + keys[e] * kTok +
+                                                    kDsMlaScaleOffset + 4 * warp) *
+                    kUnscale;
           }
           mul01 = pack2<Elem>(sc[0], sc[1]);
           mul23 = pack2<Elem>(sc[2], sc[3]);
