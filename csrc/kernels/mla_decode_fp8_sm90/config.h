@@ -15,7 +15,7 @@ constexpr int kMaxRows = 32;
 // sequence's end; a third warpgroup's 4 warps stream tiles into a ring with bulk copies.
 // setmaxnreg splits what 384 threads get at launch (2 x 128 x C + 128 x P <= 64512): 216 / 72
 // with 16 columns (no spills), 224 / 56 with 32 (O^T's 128 accumulators do not all fit: ptxas
-// spills 76-312 bytes a thread; bench/NOTES.md, v30).
+// spills 80-316 bytes a thread; bench/NOTES.md, v30, v31).
 constexpr int kConsumerWarpgroups = 2;
 constexpr int kConsumerThreads = kConsumerWarpgroups * 128;
 constexpr int kThreads = kConsumerThreads + 128;
