@@ -119,28 +119,24 @@ __device__ __forceinline__ int split_row_exponent(float mx) {
 }
 
 // Two floats as two e4m3 codes (x in the low byte); values past +-448 (inf) become NaN, not
-// saturated.
+// saturated. kInRange: x and y are known within +-448, and that check is left out.
+template <bool kInRange = false>
 __device__ __forceinline__ uint32_t e4m3x2_of(float x, float y) {
+  if constexpr (kInRange)
+    return __nv_cvt_float2_to_fp8x2(make_float2(x, y), __NV_SATFINITE, __NV_E4M3);
   const float nan = __uint_as_float(0x7fc00000u);
   return __nv_cvt_float2_to_fp8x2(make_float2(fabsf(x) <= 448.f ? x : nan,
                                               fabsf(y) <= 448.f ? y : nan),
                                   __NV_SATFINITE, __NV_E4M3);
 }
 
-// x and y (a row's values times its 2^k) as two terms of two codes each: c1 their e4m3 rounding,
-// c2 the rounding of the rest (the differences are exact).
+// x and y (a row's values times its 2^k, or probabilities times 2^8) as two terms of two codes
+// each: c1 their e4m3 rounding, c2 the rounding of the rest (the differences are exact).
+template <bool kInRange = false>
 __device__ __forceinline__ void e4m3x2_split(float x, float y, uint32_t& c1, uint32_t& c2) {
-  c1 = e4m3x2_of(x, y);
+  c1 = e4m3x2_of<kInRange>(x, y);
   const float2 back = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(c1, __NV_E4M3)));
-  c2 = e4m3x2_of(x - back.x, y - back.y);
-}
-
-// x and y within +-448 (no check) as two terms of two codes each, as e4m3x2_split makes them.
-__device__ __forceinline__ void e4m3x2_split_in_range(float x, float y, uint32_t& c1,
-                                                      uint32_t& c2) {
-  c1 = __nv_cvt_float2_to_fp8x2(make_float2(x, y), __NV_SATFINITE, __NV_E4M3);
-  const float2 back = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(c1, __NV_E4M3)));
-  c2 = __nv_cvt_float2_to_fp8x2(make_float2(x - back.x, y - back.y), __NV_SATFINITE, __NV_E4M3);
+  c2 = e4m3x2_of<kInRange>(x - back.x, y - back.y);
 }
 
 // The bytes of four words transposed: byte j of out[i] is byte i of word j (eight PRMTs). Four

@@ -200,35 +200,35 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
           wgmma::wait<kGroupsInFlight - 1>();
         }
       } else if constexpr (kDs) {
-        // fp8_ds_mla (split bf16 rows): group g (box g, 128 codes a key, the key's scale s_g)
-        // as the FP8 products of both terms into part[g % kParts], summed into acc times each
-        // key's s_g once done (the scale is the accumulator row's); the next box's words load
+        // fp8_ds_mla (split bf16 rows): group gr (box gr, 128 codes a key, the key's scale s_gr)
+        // as the FP8 products of both terms into part[gr % kParts], summed into acc times each
+        // key's s_gr once done (the scale is the accumulator row's); the next box's words load
         // while this one's run; then the bf16 rotary product into part[0], summed as it is.
         // With 32 columns one part (each group waited for) keeps O^T in registers.
         constexpr int kParts = COLS == 16 ? 2 : 1;
         float part[kParts][kAcc];
         // The keys' scales rounded to bf16, as the values' are (docs/fp8-kv-cache.md).
-        auto scale_of = [&](const uint8_t* row, int g) {
+        auto scale_of = [&](const uint8_t* row, int gr) {
           return __bfloat162float(__float2bfloat16(
-              *reinterpret_cast<const float*>(row + kDsMlaScaleOffset + 4 * g)));
+              *reinterpret_cast<const float*>(row + kDsMlaScaleOffset + 4 * gr)));
         };
-        auto fold = [&](int g) {  // acc (+)= s_g part[g % kParts]
-          const float s_g[2] = {scale_of(row0, g), scale_of(row1, g)};
+        auto fold = [&](int gr) {  // acc (+)= s_gr part[gr % kParts]
+          const float s_gr[2] = {scale_of(row0, gr), scale_of(row1, gr)};
 #pragma unroll
           for (int i = 0; i < kAcc; ++i)
-            acc[i] = g == 0 ? s_g[(i / 2) % 2] * part[0][i]
-                            : fmaf(s_g[(i / 2) % 2], part[g % kParts][i], acc[i]);
+            acc[i] = gr == 0 ? s_gr[(i / 2) % 2] * part[0][i]
+                            : fmaf(s_gr[(i / 2) % 2], part[gr % kParts][i], acc[i]);
         };
         const int p0 = q8_piece<CACHE>(c, 0), p1 = q8_piece<CACHE>(c, 1);
         uint4 n0a = ld16(row0 + p0), n0b = ld16(row0 + p1);
         uint4 n1a = ld16(row1 + p0), n1b = ld16(row1 + p1);
         constexpr int kGroups = kMlaHeadDimV / 128;
 #pragma unroll
-        for (int g = 0; g < kGroups; ++g) {
+        for (int gr = 0; gr < kGroups; ++gr) {
           const uint32_t x0[8] = {n0a.x, n0a.y, n0a.z, n0a.w, n0b.x, n0b.y, n0b.z, n0b.w};
           const uint32_t x1[8] = {n1a.x, n1a.y, n1a.z, n1a.w, n1b.x, n1b.y, n1b.z, n1b.w};
           // Then the bf16 rotary values, 32 bytes a lane as load_q pairs Q's (the same pieces).
-          const int at = g + 1 < kGroups ? 128 * (g + 1) : kDsMlaRopeOffset;
+          const int at = gr + 1 < kGroups ? 128 * (gr + 1) : kDsMlaRopeOffset;
           n0a = ld16(row0 + at + p0), n0b = ld16(row0 + at + p1);
           n1a = ld16(row1 + at + p0), n1b = ld16(row1 + at + p1);
           wgmma::fence();
@@ -238,17 +238,17 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
 #pragma unroll
             for (int term = 0; term < 2; ++term)
               wgmma::MmaRegA<__nv_fp8_e4m3, COLS, 0>::run(
-                  part[g % kParts], a,
-                  q_desc + (((term * kQTermBoxes<CACHE> + g) * L::kQBoxBytes + u * 32) >> 4),
+                  part[gr % kParts], a,
+                  q_desc + (((term * kQTermBoxes<CACHE> + gr) * L::kQBoxBytes + u * 32) >> 4),
                   u > 0 || term > 0);
           }
           wgmma::commit();
           if (kParts == 1) {
             wgmma::wait<0>();
-            fold(g);
-          } else if (g > 0) {
+            fold(gr);
+          } else if (gr > 0) {
             wgmma::wait<1>();
-            fold(g - 1);
+            fold(gr - 1);
           }
         }
         {  // bf16 rotary values: a thread's 16 of a row, paired as Q's
@@ -398,7 +398,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
         for (int k = 0; k < NC; ++k) {
           const int i = 4 * (k / 2) + k % 2;  // acc[i], acc[i + 2]: rows r0, r0 + 8 of col_of(k)
           uint32_t p1, p2;
-          e4m3x2_split_in_range(acc[i] * 256.f, acc[i + 2] * 256.f, p1, p2);
+          e4m3x2_split</*kInRange=*/true>(acc[i] * 256.f, acc[i + 2] * 256.f, p1, p2);
           const uint32_t at = p_at[k % 2] + 1024 * (k / 2);
           ptx::st_shared_u16(at, p1);
           ptx::st_shared_u16(at ^ 64u, p2);
@@ -473,11 +473,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
         // (e < 4) is S^T row 16 (2 ks + h) + 2 c + e / 2 + 8 (e % 2): for each of those 8 keys a
         // thread loads 8 of its 16 values (half hf), and one byte transpose a word makes them its
         // A fragments (4 keys of a value a register).
-        // S^T row 16 m + 8 x + 2 c + y holds key 16 m + 8 x + 2 c + (y ^ (c % 2)) (key_of): two
-        // rows a thread, the rest constant offsets.
-        const int key_y[2] = {2 * c + c % 2, 2 * c + 1 - c % 2};
-        const uint8_t* vrow[2] = {tile_rows + key_y[0] * kTok + 16 * (8 * warp + g),
-                                  tile_rows + key_y[1] * kTok + 16 * (8 * warp + g)};
+        // S^T row 16 m + 8 x + 2 c + y holds key 16 m + 8 x + key_of(2 c + y) (key_of touches
+        // only bit 0, from bit 1): two rows a thread, the rest constant offsets.
+        const uint8_t* vrow[2] = {tile_rows + key_of(2 * c) * kTok + 16 * (8 * warp + g),
+                                  tile_rows + key_of(2 * c + 1) * kTok + 16 * (8 * warp + g)};
         auto load_codes = [&](int step, uint2 (&x)[8]) {  // step = 2 ks + hf
 #pragma unroll
           for (int e = 0; e < 8; ++e) {
