@@ -50,6 +50,7 @@ struct Spec {
   float softmax_scale = NAN;  // NaN: 1 / sqrt(d_qk)
   bool wide_queries = false;  // FP8 cases: query rows over a wide range of magnitudes
   bool zero_scales = false;   // fp8_ds_mla: one row in 5 with a group's scale 0 (codes kept)
+  bool spread_keys = false;   // FP8 cases: each key's groups of 128 values times 2^-12 .. 1
 };
 
 static float scale_of(const Spec& s) {
@@ -547,6 +548,20 @@ static Fp8Cache quantize_cache(Problem& P, int format, float descale, bool repla
   const bool ds = format == FMLA_KV_FORMAT_FP8_DS_MLA;
   const int row = ds ? 656 : 576;
   const int64_t slots = static_cast<int64_t>(P.num_pages) * s.page_size;
+  if (s.spread_keys) {  // group scales up to 2^12 apart from key to key
+    std::vector<uint16_t> bits = download<uint16_t>(P.k.ptr, P.k.bytes / 2);
+    std::mt19937_64 rng(slots);
+    for (int64_t i = 0; i < slots; ++i)
+      for (int gr = 0; gr < 4; ++gr) {
+        const int r = static_cast<int>(rng() % 32);  // a group in 4 as it was
+        const float f = r < 8 ? 1.f : ldexpf(1.f, -(r % 13));
+        for (int v = 128 * gr; v < 128 * (gr + 1); ++v) {
+          uint16_t& b = bits[static_cast<size_t>(i) * 576 + v];
+          b = float_to_bits(bits_to_float(b, s.dtype) * f, s.dtype);
+        }
+      }
+    CUDA_CHECK(cudaMemcpy(P.k.ptr, bits.data(), P.k.bytes, cudaMemcpyHostToDevice));
+  }
   Fp8Cache c;
   c.format = format;
   c.descale = descale;
@@ -830,6 +845,23 @@ static void suite_mla_fp8(bool quick) {
              " ps=" + std::to_string(ps) + " s_q=2 h_q=128 causal" + (ps == 1 ? " scale<0" : "");
     fp8_case(s, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, ++seed, false);
   }
+  // fp8_ds_mla through the keys x rows kernel (16 columns: the values' product on the FP8 tensor
+  // cores, P^T a version a group): groups whose scale is 0, group scales from key to key 2^12
+  // apart, wide query rows, a negative softmax scale; whole-page runs and one-token pages.
+  for (int ps : {64, 1})
+    for (int s_q : {1, 2}) {
+      Spec s;
+      s.h_q = 16, s.s_q = s_q, s.causal = s_q > 1, s.page_size = ps;
+      s.zero_scales = s_q == 1, s.spread_keys = true, s.wide_queries = ps == 1;
+      s.softmax_scale = ps == 1 && s_q == 2 ? -0.04f : NAN;
+      s.lens = {0, 1, 70, 1500, 5000};
+      char name[112];
+      snprintf(name, sizeof name, "mla fp8_ds_mla%s spread keys%s ps=%d s_q=%d h_q=16%s",
+               s.zero_scales ? " zero scales" : "", s.wide_queries ? " wide q" : "", ps, s_q,
+               s.softmax_scale < 0 ? " causal scale<0" : s.causal ? " causal" : "");
+      s.name = name;
+      fp8_case(s, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, ++seed, false);
+    }
   // bf16 query rows over a wide range of magnitudes: the 64-row e4m3 kernel (the rows split into
   // two e4m3 terms) on TMA tiles and gathered rows, and the keys x rows kernel.
   for (int h_q : {128, 16})
@@ -1728,6 +1760,13 @@ int main(int argc, char** argv) {
     fp8_case(f, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, 7, false);
     f.s_q = 1, f.page_size = 64, f.name = "small mla fp8_e4m3 ps=64 16 rows (keys x rows)";
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 8, false);
+    // one-token pages, 16 rows: V's codes loaded right after the scores (fp8_ds_mla's P^T a
+    // version a group)
+    f.page_size = 1, f.name = "small mla fp8_e4m3 ps=1 16 rows (keys x rows, V early)";
+    fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 11, false);
+    f.spread_keys = true, f.name = "small mla fp8_ds_mla ps=1 16 rows (keys x rows, V early)";
+    fp8_case(f, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, 12, false);
+    f.spread_keys = false;
     // e4m3 queries: the scores on the FP8 tensor cores (32 rows), converted as they load (64 rows)
     f.s_q = 2, f.page_size = 7, f.name = "small mla fp8_e4m3 e4m3 q ps=7 32 rows (keys x rows)";
     fp8_case(f, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 32, 9, false, 1.f / 16);

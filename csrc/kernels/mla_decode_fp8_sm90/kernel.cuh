@@ -15,11 +15,14 @@
 // place by one 4 x 4 byte transpose a register (bytes4x4_transpose: 4 keys of one value); the
 // value dimension is permuted so that m-tile t's rows 16 w + g and 16 w + g + 8 (warp w, lane
 // quad g) are values 16 (8 w + g) + 2 t and + 1, and a thread's values of all 8 m-tiles are 16
-// consecutive bytes of each key (bench/NOTES.md, v31). Over fp8_ds_mla each value group has its
-// own per-key scale, which the warpgroup-wide B operand cannot carry per warp, so V^T is made
-// bf16 in registers: the fields of a word's four codes moved into two 16-bit registers
-// (e4m3x4_to_bits_interleaved, after one PRMT gathers a key pair's bytes) and multiplied by
-// 2^120 times the key's group scale, which is exact. With fp16 queries K is converted the same
+// consecutive bytes of each key (bench/NOTES.md, v31). Over fp8_ds_mla each group of 128 values
+// has its own scale a key, which the B operand (one for the warpgroup) must carry: where V's codes
+// are loaded early (EARLY_V, traits.h) the value dimension is permuted by group instead, so that
+// an m-tile lies in one group, and P^T holds a version a group, P times the key's group scale in
+// units of a power of two that follows the group's largest scale (bench/NOTES.md, v32).
+// Otherwise V^T is made bf16 in registers: the fields of a word's four codes
+// moved into two 16-bit registers (e4m3x4_to_bits_interleaved, after one PRMT gathers a key
+// pair's bytes) and multiplied by 2^120 times the key's group scale, which is exact. With fp16 queries K is converted the same
 // way, Q's columns permuted within each 64-column box (q_position, load_q.cuh) so that a
 // thread's 4 columns of a k-step are the 4 code bytes of one word. Nothing converted is stored.
 //
@@ -59,10 +62,11 @@ namespace mla_fp8_sm90 {
 
 // ---------------------------------------------------------------- consumers
 
-template <typename Query, MlaCache CACHE, int COLS>
-__device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE, COLS>& sm,
-                                        uint8_t* smem, int wg, int ctid) {
-  using L = SmemLayout<CACHE, COLS>;
+template <typename Query, MlaCache CACHE, int COLS, bool EARLY_V>
+__device__ __forceinline__ void consume(const DecodeParams& p,
+                                        const Smem<CACHE, COLS, EARLY_V>& sm, uint8_t* smem,
+                                        int wg, int ctid) {
+  using L = SmemLayout<CACHE, COLS, EARLY_V>;
   using Elem = ComputeElem<Query>;
   constexpr bool kQ8 = kE4m3Queries<Query>;
   // bf16 rows as two e4m3 terms; S^T on the codes with e4m3 or split rows.
@@ -70,6 +74,11 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
   constexpr bool kCodesQ = kQ8 || kSplitQ;
   constexpr int kQTerms = kSplitQ ? 2 : 1;
   constexpr bool kDs = CACHE == MlaCache::kFp8DsMla;
+  // O^T on the FP8 tensor cores with V's codes as they are (traits.h); over fp8_ds_mla P^T then
+  // carries each key's group scale, a box a group.
+  constexpr bool kCodeV = kCodeValues<CACHE, EARLY_V>;
+  constexpr bool kDsCodeV = kDs && kCodeV;
+  constexpr int kVSteps = kBlockN / 32 * 2;  // half k-steps of O^T's FP8 products
   constexpr int kTok = L::kTokenBytes;
   constexpr int NT = COLS / 8;    // 8-column tiles of an accumulator
   constexpr int NC = 2 * NT;      // columns a thread holds: 8 (k / 2) + 2 (lane % 4) + k % 2
@@ -93,6 +102,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
   const uint32_t unit = pack2<Elem>(kUnscale, kUnscale);
   float* tile_max_buf = reinterpret_cast<float*>(smem + L::kOffMax);  // [wg][parity][warp][col]
   float* seq_stats = reinterpret_cast<float*>(smem + L::kOffSeqStats);  // [wg][max, 4 sums][col]
+  // [wg][parity][warp][group]
+  uint32_t* scale_max_buf = reinterpret_cast<uint32_t*>(smem + L::kOffScaleMax);
   uint32_t* row_max = reinterpret_cast<uint32_t*>(smem + L::kOffRowMax);
   const float* row_mul = reinterpret_cast<const float*>(smem + L::kOffRowMul);
   const uint64_t q_desc = wgmma::desc_sw128(sm.q(), 16, 1024);
@@ -143,6 +154,11 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
     float m_run[NC], l_part[NC];
 #pragma unroll
     for (int k = 0; k < NC; ++k) m_run[k] = -INFINITY, l_part[k] = 0.f;
+    // fp8_ds_mla's codes as values: each group's P^T holds P s 2^(134 - eb) (s the key's group
+    // scale, eb the largest biased exponent of the group's scales so far, at least 8), so that
+    // its terms stay under 256; O^T's rows of the group are then in units of 2^(eb - 134), and
+    // rescaled when eb grows.
+    int eb_run[4] = {8, 8, 8, 8};
 
     // Tile n of the part (the sequence's t = n - n_before) goes to warpgroup n % 2, so that each
     // ring stage always has the same consumer: one that waits for a stage's next fill has itself
@@ -165,6 +181,32 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
       const uint8_t* row0 = tile_rows + r0 * kTok;
       const uint8_t* row1 = row0 + 8 * kTok;
       auto ld16 = [](const uint8_t* at) { return *reinterpret_cast<const uint4*>(at); };
+      // fp8_ds_mla: the keys' scales rounded to bf16, as the values' are (docs/fp8-kv-cache.md).
+      auto scale_of = [&](const uint8_t* row, int gr) {
+        return __bfloat162float(__float2bfloat16(
+            *reinterpret_cast<const float*>(row + kDsMlaScaleOffset + 4 * gr)));
+      };
+      // V's codes as the FP8 products take them (below, O^T): S^T row 16 m + 8 x + 2 c + y holds
+      // key 16 m + 8 x + key_of(2 c + y) (key_of touches only bit 0, from bit 1), so a thread
+      // reads two rows and constant offsets from them; k-step `step` = 2 ks + hf.
+      const int value_at = kDs ? 32 * warp + 4 * g : 16 * (8 * warp + g);
+      const uint8_t* vrow[2] = {tile_rows + key_of(2 * c) * kTok + value_at,
+                                tile_rows + key_of(2 * c + 1) * kTok + value_at};
+      auto vkey = [&](int step, int e) {  // the tile's key of load e of a step
+        return 16 * (step / 2 * 2 + e / 4) + 8 * (e % 2) + key_of(2 * c + (e % 4) / 2);
+      };
+      auto load_codes = [&](int step, uint2 (&x)[8]) {
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+          const int m = step / 2 * 2 + e / 4, xx = e % 2, y = (e % 4) / 2;
+          const uint8_t* at = vrow[y] + (16 * m + 8 * xx) * kTok;
+          if constexpr (kDs)
+            x[e] = make_uint2(*reinterpret_cast<const uint32_t*>(at + 256 * (step % 2)),
+                              *reinterpret_cast<const uint32_t*>(at + 256 * (step % 2) + 128));
+          else
+            x[e] = *reinterpret_cast<const uint2*>(at + 8 * (step % 2));
+        }
+      };
       if constexpr (kCodesQ && !kDs) {
         // Query codes: S^T on the FP8 tensor cores, a thread's code words of a box its A
         // fragments as loaded (q8_position), one product a term; the next box's words load
@@ -207,11 +249,6 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
         // With 32 columns one part (each group waited for) keeps O^T in registers.
         constexpr int kParts = COLS == 16 ? 2 : 1;
         float part[kParts][kAcc];
-        // The keys' scales rounded to bf16, as the values' are (docs/fp8-kv-cache.md).
-        auto scale_of = [&](const uint8_t* row, int gr) {
-          return __bfloat162float(__float2bfloat16(
-              *reinterpret_cast<const float*>(row + kDsMlaScaleOffset + 4 * gr)));
-        };
         auto fold = [&](int gr) {  // acc (+)= s_gr part[gr % kParts]
           const float s_gr[2] = {scale_of(row0, gr), scale_of(row1, gr)};
 #pragma unroll
@@ -309,6 +346,39 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
       }
       wgmma::wait<0>();
 
+      // fp8_ds_mla's codes as values: this thread's two keys' group scales (0 past the end), and
+      // each group's largest magnitude over the warp's keys, met across the warpgroup beside the
+      // tile maxima.
+      float key_scale[2][4];
+      uint32_t* smax = scale_max_buf + (wg * 2 + (my_tiles & 1u)) * 16;
+      if constexpr (kDsCodeV) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          key_scale[0][j] = r0 < valid ? scale_of(row0, j) : 0.f;
+          key_scale[1][j] = r0 + 8 < valid ? scale_of(row1, j) : 0.f;
+          const uint32_t mx = __reduce_max_sync(
+              0xffffffffu, max(__float_as_uint(fabsf(key_scale[0][j])),
+                               __float_as_uint(fabsf(key_scale[1][j]))));
+          if (lane == 0) smax[4 * warp + j] = mx;
+        }
+      }
+      // With 16 columns V's codes are all loaded here, and the stage released before the softmax,
+      // so that the next fill is not held back by it (rows past the end zeroed in registers).
+      uint2 early[EARLY_V ? kVSteps : 1][8];
+      if constexpr (EARLY_V) {
+#pragma unroll
+        for (int step = 0; step < kVSteps; ++step) load_codes(step, early[step]);
+        __syncwarp();
+        if (lane == 0) ptx::mbarrier_arrive(sm.empty(s));
+        if (valid < kBlockN) {
+#pragma unroll
+          for (int step = 0; step < kVSteps; ++step)
+#pragma unroll
+            for (int e = 0; e < 8; ++e)
+              if (vkey(step, e) >= valid) early[step][e] = make_uint2(0u, 0u);
+        }
+      }
+
       // ---- online softmax over the columns (base-2 logits)
       const bool masked = tile_start + kBlockN > mask_from;
       float tmax[NC];
@@ -356,6 +426,32 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
         acc[i] = ptx::ex2(acc[i] - base[k]);
         l_part[k] += acc[i];
       }
+      // fp8_ds_mla's codes as values: each group's exponent (the same in the whole warpgroup, so
+      // the branch is uniform), and each key's factor for P^T.
+      float key_factor[2][4];
+      if constexpr (kDsCodeV) {
+        const uint4 w0 = *reinterpret_cast<const uint4*>(smax),
+                    w1 = *reinterpret_cast<const uint4*>(smax + 4),
+                    w2 = *reinterpret_cast<const uint4*>(smax + 8),
+                    w3 = *reinterpret_cast<const uint4*>(smax + 12);
+        const uint32_t mx[4] = {max(max(w0.x, w1.x), max(w2.x, w3.x)),
+                                max(max(w0.y, w1.y), max(w2.y, w3.y)),
+                                max(max(w0.z, w1.z), max(w2.z, w3.z)),
+                                max(max(w0.w, w1.w), max(w2.w, w3.w))};
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const int eb = max(8, static_cast<int>(mx[j] >> 23));
+          if (eb > eb_run[j]) {
+            const float f = pow2(eb_run[j] - eb);
+#pragma unroll
+            for (int i = 0; i < kAcc; ++i) o[2 * j][i] *= f, o[2 * j + 1][i] *= f;
+            eb_run[j] = eb;
+          }
+          const float unit_j = pow2(134 - eb_run[j]);
+          key_factor[0][j] = key_scale[0][j] * unit_j;
+          key_factor[1][j] = key_scale[1][j] * unit_j;
+        }
+      }
       if (__any_sync(0xffffffffu, rescale)) {
 #pragma unroll
         for (int t = 0; t < 8; ++t)
@@ -363,18 +459,19 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
           for (int i = 0; i < kAcc; ++i) o[t][i] *= alpha[2 * (i / 4) + i % 2];
       }
       // Rows past the end, on a sequence's last tile, made to add nothing to O^T before V's loads
-      // (the warpgroup's S^T reads are done): over fp8_e4m3 their codes zeroed (a NaN code times
-      // P = 0 would be NaN), 32 16-byte stores a row; over fp8_ds_mla their scales (V's codes
-      // convert to finite values, a garbage scale need not be).
-      if (valid < kBlockN) {
+      // (the warpgroup's S^T reads are done): where the tensor cores take V's codes, the codes
+      // zeroed (a NaN code times P = 0 would be NaN), 32 16-byte stores a row, and fp8_ds_mla's
+      // scales after them; where V's codes are converted, the scales only (the codes convert to
+      // finite values, a garbage scale need not be).
+      if (!EARLY_V && valid < kBlockN) {
         uint8_t* rows = smem + L::kOffRing + s * L::kStageBytes;
-        constexpr int kChunks = kDs ? 1 : kMlaHeadDimV / 16;
-        constexpr int kFrom = kDs ? kDsMlaScaleOffset : 0;
+        constexpr int kChunks = !kCodeV ? 1 : (kDs ? kDsMlaScaleOffset + 16 : kMlaHeadDimV) / 16;
+        constexpr int kFrom = !kCodeV ? kDsMlaScaleOffset : 0;
         for (int i = ctid; i < (kBlockN - valid) * kChunks; i += 128)
           *reinterpret_cast<uint4*>(rows + (valid + i / kChunks) * kTok + kFrom +
                                     16 * (i % kChunks)) = make_uint4(0u, 0u, 0u, 0u);
       }
-      if constexpr (kDs) {
+      if constexpr (!kCodeV) {
         // P^T into this warpgroup's box: each warp's 16 keys x COLS columns, stored transposed.
 #pragma unroll
         for (int h = 0; h < NT / 2; ++h) {
@@ -388,26 +485,32 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
         }
       } else {
         // P^T as two e4m3 terms, P 2^8 = P1 + P2 (e4m3x2_split), in bytes 0-63 and 64-127 of
-        // each column's row of the box. S^T row 16 w + g + 8 x goes to k index 16 w + 2 g + x,
-        // so that a thread's two rows of a column are adjacent bytes: a 16-bit store a term.
+        // each column's row of the box (over fp8_ds_mla a box a group, P s 2^(134 - eb) for its
+        // scales instead of P 2^8). S^T row 16 w + g + 8 x goes to k index 16 w + 2 g + x, so
+        // that a thread's two rows of a column are adjacent bytes: a 16-bit store a term.
         // Column 8 n + 2 c + z's term 1 at box_offset(2 c + z, warp) + 1024 n + 2 g, term 2 at
         // that ^ 64 (chunk warp + 4 swizzled the same way).
         const uint32_t p_at[2] = {sm.p(wg) + box_offset(2 * c, warp) + 2 * g,
                                   sm.p(wg) + box_offset(2 * c + 1, warp) + 2 * g};
 #pragma unroll
-        for (int k = 0; k < NC; ++k) {
-          const int i = 4 * (k / 2) + k % 2;  // acc[i], acc[i + 2]: rows r0, r0 + 8 of col_of(k)
-          uint32_t p1, p2;
-          e4m3x2_split</*kInRange=*/true>(acc[i] * 256.f, acc[i + 2] * 256.f, p1, p2);
-          const uint32_t at = p_at[k % 2] + 1024 * (k / 2);
-          ptx::st_shared_u16(at, p1);
-          ptx::st_shared_u16(at ^ 64u, p2);
+        for (int gb = 0; gb < kPBoxes<CACHE, EARLY_V>; ++gb) {
+#pragma unroll
+          for (int k = 0; k < NC; ++k) {
+            const int i = 4 * (k / 2) + k % 2;  // acc[i], acc[i + 2]: rows r0, r0 + 8 of col_of(k)
+            float x0 = acc[i] * 256.f, x1 = acc[i + 2] * 256.f;
+            if constexpr (kDs) x0 = acc[i] * key_factor[0][gb], x1 = acc[i + 2] * key_factor[1][gb];
+            uint32_t p1, p2;
+            e4m3x2_split</*kInRange=*/true>(x0, x1, p1, p2);
+            const uint32_t at = p_at[k % 2] + gb * L::kQBoxBytes + 1024 * (k / 2);
+            ptx::st_shared_u16(at, p1);
+            ptx::st_shared_u16(at ^ 64u, p2);
+          }
         }
       }
       wgmma::fence_proxy_async();  // P^T is read by wgmma
       ptx::named_barrier_sync(kBarWg0 + wg, 128);
 
-      if constexpr (kDs) {
+      if constexpr (!kCodeV) {
         // ---- O^T += V^T P^T, 16 keys a k-step, 4 m-tiles a group, kGroupsInFlight in flight; a
         // k-step's code bytes and scales are loaded while the one before is converted.
         const int value_chunk = 16 * (8 * warp + g);
@@ -469,36 +572,33 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
       } else {
         // ---- O^T += V^T P^T on the FP8 tensor cores: 32 keys a k-step, a half of the m-tiles
         // (4, both terms of P^T: 8 products) a group, kGroupsInFlight in flight; a group's code
-        // bytes are loaded while the one before is transposed. k index 32 ks + 16 h + 4 c + e
+        // bytes are loaded while the one before is transposed (with 16 columns all of them were
+        // loaded after S^T). k index 32 ks + 16 h + 4 c + e
         // (e < 4) is S^T row 16 (2 ks + h) + 2 c + e / 2 + 8 (e % 2): for each of those 8 keys a
         // thread loads 8 of its 16 values (half hf), and one byte transpose a word makes them its
-        // A fragments (4 keys of a value a register).
-        // S^T row 16 m + 8 x + 2 c + y holds key 16 m + 8 x + key_of(2 c + y) (key_of touches
-        // only bit 0, from bit 1): two rows a thread, the rest constant offsets.
-        const uint8_t* vrow[2] = {tile_rows + key_of(2 * c) * kTok + 16 * (8 * warp + g),
-                                  tile_rows + key_of(2 * c + 1) * kTok + 16 * (8 * warp + g)};
-        auto load_codes = [&](int step, uint2 (&x)[8]) {  // step = 2 ks + hf
-#pragma unroll
-          for (int e = 0; e < 8; ++e) {
-            const int m = step / 2 * 2 + e / 4, xx = e % 2, y = (e % 4) / 2;
-            x[e] = *reinterpret_cast<const uint2*>(vrow[y] + (16 * m + 8 * xx) * kTok +
-                                                   8 * (step % 2));
-          }
-        };
-        constexpr int kSteps = kBlockN / 32 * 2;
+        // A fragments (4 keys of a value a register). Over fp8_ds_mla the value dimension is
+        // permuted by group instead, so that an m-tile lies in one group (whose P^T box it reads):
+        // m-tile t's rows 16 w + g, + 8 are values 128 (t / 2) + 32 w + 4 g + 2 (t % 2), + 1, a
+        // thread's 4 values of a group one 4-byte word of a key, and half hf's two words those of
+        // groups 2 hf, 2 hf + 1.
         uint2 nx[8];
-        load_codes(0, nx);
+        if constexpr (!EARLY_V) load_codes(0, nx);
 #pragma unroll
-        for (int step = 0; step < kSteps; ++step) {
+        for (int step = 0; step < kVSteps; ++step) {
           const int ks = step / 2, hf = step % 2;
           uint32_t x[8][2];
 #pragma unroll
-          for (int e = 0; e < 8; ++e) x[e][0] = nx[e].x, x[e][1] = nx[e].y;
-          if (step + 1 < kSteps) {
-            load_codes(step + 1, nx);
-          } else {  // every read of the stage is issued: release it
-            __syncwarp();
-            if (lane == 0) ptx::mbarrier_arrive(sm.empty(s));
+          for (int e = 0; e < 8; ++e) {
+            const uint2 w = EARLY_V ? early[step][e] : nx[e];
+            x[e][0] = w.x, x[e][1] = w.y;
+          }
+          if constexpr (!EARLY_V) {
+            if (step + 1 < kVSteps) {
+              load_codes(step + 1, nx);
+            } else {  // every read of the stage is issued: release it
+              __syncwarp();
+              if (lane == 0) ptx::mbarrier_arrive(sm.empty(s));
+            }
           }
           // m-tile t = 4 hf + 2 j + b: values 2 t, 2 t + 1 (rows g, g + 8) are bytes 2 b, 2 b + 1
           // of word j of the half.
@@ -520,7 +620,9 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
 #pragma unroll
             for (int term = 0; term < 2; ++term)
               wgmma::MmaRegA<__nv_fp8_e4m3, COLS, 0>::run(
-                  o[4 * hf + tt], a[tt], p_desc + ((term * 64 + ks * 32) >> 4), 1);
+                  o[4 * hf + tt], a[tt],
+                  p_desc + (((kDs ? (2 * hf + tt / 2) * L::kQBoxBytes : 0) + term * 64 + ks * 32) >> 4),
+                  1);
           wgmma::commit();
           wgmma::wait<kGroupsInFlight - 1>();
         }
@@ -564,21 +666,25 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
     // Warpgroup wg finishes m-tiles 4 wg..4 wg + 3; the other's share of them comes through Q's
     // place, scaled by its factor, one warpgroup's half at a time. Constant m-tile indices on each
     // side (a runtime index would put o in local memory).
+    // fp8_ds_mla's codes as values: each warpgroup's group units (2^(eb - 134)) go in here.
     float* xo = reinterpret_cast<float*>(smem + L::kOffQ);
+    auto own = [&](int t, int i) {
+      float v = o[t][i] * f_own[2 * (i / 4) + i % 2];
+      if constexpr (kDsCodeV) v *= pow2(eb_run[t / 2] - 134);
+      return v;
+    };
     auto give = [&](int first) {
 #pragma unroll
       for (int tt = 0; tt < 4; ++tt)
 #pragma unroll
-        for (int i = 0; i < kAcc; ++i)
-          xo[(tt * kAcc + i) * 128 + ctid] = o[first + tt][i] * f_own[2 * (i / 4) + i % 2];
+        for (int i = 0; i < kAcc; ++i) xo[(tt * kAcc + i) * 128 + ctid] = own(first + tt, i);
     };
     auto take = [&](int first) {
 #pragma unroll
       for (int tt = 0; tt < 4; ++tt)
 #pragma unroll
         for (int i = 0; i < kAcc; ++i)
-          o[first + tt][i] = o[first + tt][i] * f_own[2 * (i / 4) + i % 2] +
-                             xo[(tt * kAcc + i) * 128 + ctid];
+          o[first + tt][i] = own(first + tt, i) + xo[(tt * kAcc + i) * 128 + ctid];
     };
     if (wg == 1) give(0);
     ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
@@ -594,9 +700,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
         for (int i = 0; i < kAcc; ++i) o[tt][i] = o[4 + tt][i];
     }
 
-    // ---- outputs: a thread's 8 consecutive values of each of its columns
+    // ---- outputs: a thread's 8 consecutive values of each of its columns (fp8_ds_mla's codes
+    // as values: 4 of group 2 wg and 4 of group 2 wg + 1)
     const int total_rows = p.s_q * p.h_q;
-    const int v0 = 16 * (8 * warp + g) + 8 * wg;
+    const int v0 = kDsCodeV ? 256 * wg + 32 * warp + 4 * g : 16 * (8 * warp + g) + 8 * wg;
 #pragma unroll
     for (int k = 0; k < NC; ++k) {
       const int col = col_of(k);
@@ -615,9 +722,16 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
       if (w.single_split) {
         Elem* out = static_cast<Elem*>(p.out) + bi * p.o_stride_b + j * p.o_stride_s +
                     h * p.o_stride_h;
-        *reinterpret_cast<uint4*>(out + v0) =
-            make_uint4(pack2<Elem>(v[0], v[1]), pack2<Elem>(v[2], v[3]), pack2<Elem>(v[4], v[5]),
-                       pack2<Elem>(v[6], v[7]));
+        if constexpr (kDsCodeV) {
+          *reinterpret_cast<uint2*>(out + v0) =
+              make_uint2(pack2<Elem>(v[0], v[1]), pack2<Elem>(v[2], v[3]));
+          *reinterpret_cast<uint2*>(out + v0 + 128) =
+              make_uint2(pack2<Elem>(v[4], v[5]), pack2<Elem>(v[6], v[7]));
+        } else {
+          *reinterpret_cast<uint4*>(out + v0) =
+              make_uint4(pack2<Elem>(v[0], v[1]), pack2<Elem>(v[2], v[3]),
+                         pack2<Elem>(v[4], v[5]), pack2<Elem>(v[6], v[7]));
+        }
         if (lse_writer)
           p.lse[bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] =
               empty ? INFINITY : lse2 * kLn2;
@@ -626,7 +740,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
             static_cast<int64_t>(w.split) * total_rows + blockIdx.y * p.rows_per_kv + col;
         float* acc_out = p.o_accum + row * kMlaHeadDimV + v0;
         *reinterpret_cast<float4*>(acc_out) = make_float4(v[0], v[1], v[2], v[3]);
-        *reinterpret_cast<float4*>(acc_out + 4) = make_float4(v[4], v[5], v[6], v[7]);
+        *reinterpret_cast<float4*>(acc_out + (kDsCodeV ? 128 : 4)) =
+            make_float4(v[4], v[5], v[6], v[7]);
         if (lse_writer) p.lse_accum[row] = empty ? -INFINITY : lse2 * kLn2;
       }
     }
@@ -635,13 +750,13 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const Smem<CACHE,
 
 // ---------------------------------------------------------------- the kernel
 
-template <typename Query, MlaCache CACHE, int COLS>
+template <typename Query, MlaCache CACHE, int COLS, bool EARLY_V>
 __global__ void __launch_bounds__(kThreads, 1) mla_decode_fp8_sm90_kernel(const DecodeParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ __align__(1024) uint8_t smem[];
   const int tid = threadIdx.x;
   const int wg = __shfl_sync(0xffffffffu, tid / 128, 0);  // warp-uniform for ptxas
-  const Smem<CACHE, COLS> sm{ptx::smem_addr(smem)};
+  const Smem<CACHE, COLS, EARLY_V> sm{ptx::smem_addr(smem)};
   if (tid == 0) {
     for (int s = 0; s < kStages; ++s) {
       ptx::mbarrier_init(sm.full(s), 1);
@@ -652,10 +767,10 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_fp8_sm90_kernel(const 
   __syncthreads();
   if (wg == kProducerWarpgroup) {
     ptx::setmaxnreg_dec<producer_regs(COLS)>();
-    produce<CACHE, COLS>(p, sm, (tid / 32) % 4, tid % 32);
+    produce<CACHE>(p, sm, (tid / 32) % 4, tid % 32);
   } else {
     ptx::setmaxnreg_inc<consumer_regs(COLS)>();
-    consume<Query, CACHE, COLS>(p, sm, smem, wg, tid % 128);
+    consume<Query, CACHE, COLS, EARLY_V>(p, sm, smem, wg, tid % 128);
   }
 #endif
 }

@@ -10,10 +10,10 @@
 namespace fmla {
 namespace mla_fp8_sm90 {
 
-template <typename Query, MlaCache CACHE, int COLS>
+template <typename Query, MlaCache CACHE, int COLS, bool EARLY_V>
 bool launch_cols(const DecodeParams& p, cudaStream_t stream, cudaError_t* err) {
-  constexpr auto kernel = mla_decode_fp8_sm90_kernel<Query, CACHE, COLS>;
-  constexpr int bytes = SmemLayout<CACHE, COLS>::kBytes;
+  constexpr auto kernel = mla_decode_fp8_sm90_kernel<Query, CACHE, COLS, EARLY_V>;
+  constexpr int bytes = SmemLayout<CACHE, COLS, EARLY_V>::kBytes;
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess || !sm90a_kernel_ready<kernel>(device, bytes))
     return false;
@@ -34,8 +34,11 @@ bool launch_mla_decode_fp8_sm90(const DecodeParams& p, cudaStream_t stream, cuda
       reinterpret_cast<uintptr_t>(p.q) % 16 != 0 || p.q_stride_b % q_align != 0 ||
       p.q_stride_s % q_align != 0 || p.q_stride_h % q_align != 0)
     return false;
-  return p.rows_per_kv <= 16 ? launch_cols<Query, CACHE, 16>(p, stream, err)
-                             : launch_cols<Query, CACHE, 32>(p, stream, err);
+  // 16 columns over tiles copied a row at a time: V's codes loaded early (traits.h).
+  if (p.rows_per_kv > 16) return launch_cols<Query, CACHE, 32, false>(p, stream, err);
+  return copy_run<CACHE>(p.page_size, p.k_stride_row) == 1
+             ? launch_cols<Query, CACHE, 16, true>(p, stream, err)
+             : launch_cols<Query, CACHE, 16, false>(p, stream, err);
 }
 
 }  // namespace fmla

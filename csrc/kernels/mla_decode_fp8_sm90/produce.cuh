@@ -13,20 +13,14 @@ namespace mla_fp8_sm90 {
 // The producer warpgroup: warp k streams the part's tiles n = k, k + 4, ... into ring stage k (one
 // stage a warp, kStages = 4), as runs of tokens contiguous in both the cache and the tile (a lane
 // a run), so that four block-table reads and copy streams are in flight at once.
-template <MlaCache CACHE, int COLS>
-__device__ __forceinline__ void produce(const DecodeParams& p, const Smem<CACHE, COLS>& sm,
-                                        int warp, int lane) {
+template <MlaCache CACHE, class SMEM>
+__device__ __forceinline__ void produce(const DecodeParams& p, const SMEM& sm, int warp,
+                                        int lane) {
   static_assert(kStages == 4, "a producer warp a stage");
-  constexpr int kTok = SmemLayout<CACHE, COLS>::kTokenBytes;
+  constexpr int kTok = token_bytes(CACHE);
   const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
   const uint8_t* cache = static_cast<const uint8_t*>(p.k);
-  // A tile (64 keys from a multiple of 64) lies in one page when pages hold a multiple of 64
-  // tokens, in whole pages when they hold a divisor of 64; rows with gaps go one by one.
-  const bool packed = p.k_stride_row == kTok;
-  const int run = !packed                        ? 1
-                  : p.page_size % kBlockN == 0  ? kBlockN
-                  : kBlockN % p.page_size == 0  ? p.page_size
-                                                : 1;
+  const int run = copy_run<CACHE>(p.page_size, p.k_stride_row);
   const uint64_t policy = ptx::l2_policy<0>();  // read once
   const uint32_t s = warp;
   uint32_t n = 0, laps = 0;  // tiles of the part so far; this warp's tiles so far

@@ -23,9 +23,34 @@ constexpr int kQ8Boxes = 5;
 template <MlaCache CACHE>
 constexpr int kQTermBoxes = CACHE == MlaCache::kFp8DsMla ? 4 : kQ8Boxes;
 
+// The producer's copies: runs of tokens contiguous in both the cache and the tile. A tile (64
+// keys from a multiple of 64) lies in one page when pages hold a multiple of 64 tokens, in whole
+// pages when they hold a divisor of 64; rows with gaps go one by one.
+template <MlaCache CACHE>
+__host__ __device__ constexpr int copy_run(int page_size, int64_t k_stride_row) {
+  return k_stride_row != token_bytes(CACHE) ? 1
+         : page_size % kBlockN == 0         ? kBlockN
+         : kBlockN % page_size == 0         ? page_size
+                                            : 1;
+}
+
+// EARLY_V (16 columns, tiles copied a row at a time): a consumer loads all its V codes of a tile
+// right after the scores and releases the stage before the softmax, so that the 64 copies of the
+// next fill start half a tile sooner: 8-11% faster there, 2-8% slower with runs of 4+ tokens
+// (bench/NOTES.md, v32). O^T = V^T P^T runs on the FP8 tensor cores with V's codes as they are
+// over fp8_e4m3 always, over fp8_ds_mla with EARLY_V (P^T then a version a group of 128 values,
+// P times each key's group scale); over fp8_ds_mla the bf16 conversion is 3% faster with whole
+// tiles, and the four versions do not fit beside 32 columns' Q and ring.
+template <MlaCache CACHE, bool EARLY_V>
+constexpr bool kCodeValues = CACHE == MlaCache::kFp8E4m3 || EARLY_V;
+// P^T boxes a consumer warpgroup: fp8_ds_mla's value groups each their own.
+template <MlaCache CACHE, bool EARLY_V>
+constexpr int kPBoxes = CACHE == MlaCache::kFp8DsMla && kCodeValues<CACHE, EARLY_V> ? 4 : 1;
+
 // COLS: the query rows padded to 16 or 32.
-template <MlaCache CACHE, int COLS>
+template <MlaCache CACHE, int COLS, bool EARLY_V>
 struct SmemLayout {
+  static_assert(!EARLY_V || COLS == 16, "a tile's V codes fit in registers beside 16 columns");
   static constexpr int kTokenBytes = token_bytes(CACHE);
   // Q, its 576 columns permuted within each box (q_position), as 9 boxes of COLS rows (over
   // fp8_e4m3, room for the two terms of split bf16 rows); once a sequence's scores are done, the
@@ -34,14 +59,19 @@ struct SmemLayout {
   static constexpr int kOffQ = 0;
   static constexpr int kQBytes =
       (CACHE == MlaCache::kFp8E4m3 ? 2 * kQ8Boxes : kBoxes) * kQBoxBytes;
-  // Each consumer warpgroup's P^T of its current tile: COLS rows of 64 keys.
+  // Each consumer warpgroup's P^T of its current tile: COLS rows of 64 keys (a box a value group
+  // over fp8_ds_mla's codes).
   static constexpr int kOffP = kOffQ + kQBytes;
-  static constexpr int kOffRing = kOffP + kConsumerWarpgroups * kQBoxBytes;
+  static constexpr int kPBytes = kPBoxes<CACHE, EARLY_V> * kQBoxBytes;
+  static constexpr int kOffRing = kOffP + kConsumerWarpgroups * kPBytes;
   static constexpr int kStageBytes = kBlockN * kTokenBytes;
   // Column maxima of a tile (warpgroup, tile parity, warp, column), then a sequence's column
   // maxima and sums (warpgroup, warp, column).
   static constexpr int kOffMax = kOffRing + kStages * kStageBytes;
-  static constexpr int kOffSeqStats = kOffMax + kConsumerWarpgroups * 2 * 4 * COLS * 4;
+  // fp8_ds_mla's codes as values: a tile's largest group scales (warpgroup, tile parity, warp,
+  // group), as float bits.
+  static constexpr int kOffScaleMax = kOffMax + kConsumerWarpgroups * 2 * 4 * COLS * 4;
+  static constexpr int kOffSeqStats = kOffScaleMax + kConsumerWarpgroups * 2 * 4 * 4 * 4;
   // Split bf16 rows: the rows' largest magnitudes as they meet, then each row's 2^-k.
   static constexpr int kOffRowMax = kOffSeqStats + kConsumerWarpgroups * 5 * COLS * 4;
   static constexpr int kOffRowMul = kOffRowMax + COLS * 4;
@@ -51,17 +81,18 @@ struct SmemLayout {
   static_assert(kOffP % 1024 == 0 && kQBoxBytes % 1024 == 0, "swizzle atoms stay aligned");
   static_assert(COLS * 1024 <= kQBytes, "a warpgroup's half of O^T fits where Q was");
 };
-static_assert(SmemLayout<MlaCache::kFp8DsMla, 32>::kBytes <= 227 * 1024 &&
-                  SmemLayout<MlaCache::kFp8E4m3, 32>::kBytes <= 227 * 1024,
+static_assert(SmemLayout<MlaCache::kFp8DsMla, 32, false>::kBytes <= 227 * 1024 &&
+                  SmemLayout<MlaCache::kFp8E4m3, 32, false>::kBytes <= 227 * 1024 &&
+                  SmemLayout<MlaCache::kFp8DsMla, 16, true>::kBytes <= 227 * 1024,
               "the largest layouts fit");
 
 // Shared-memory addresses of one block's buffers and barriers.
-template <MlaCache CACHE, int COLS>
+template <MlaCache CACHE, int COLS, bool EARLY_V>
 struct Smem {
-  using L = SmemLayout<CACHE, COLS>;
+  using L = SmemLayout<CACHE, COLS, EARLY_V>;
   uint32_t base;
   __device__ uint32_t q() const { return base + L::kOffQ; }
-  __device__ uint32_t p(int wg) const { return base + L::kOffP + wg * L::kQBoxBytes; }
+  __device__ uint32_t p(int wg) const { return base + L::kOffP + wg * L::kPBytes; }
   __device__ uint32_t stage(int s) const { return base + L::kOffRing + s * L::kStageBytes; }
   __device__ uint32_t full(int s) const { return base + L::kOffBars + s * 8; }
   __device__ uint32_t empty(int s) const { return base + L::kOffBars + (kStages + s) * 8; }
