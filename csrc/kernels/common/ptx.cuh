@@ -131,6 +131,15 @@ __device__ __forceinline__ float ex2(float x) {
   return y;
 }
 
+// stmatrix.sync.aligned.m8n8.x4.shared.b16: four 8x8 b16 matrices; r[i] is the accumulator-layout
+// fragment of matrix i (lane l: row l / 4, elements 2 (l % 4) + {0, 1}), and lane 8 i + j gives the
+// address of row j of matrix i.
+__device__ __forceinline__ void stmatrix_x4(uint32_t addr, const uint32_t (&r)[4]) {
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr),
+               "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
+               : "memory");
+}
+
 // stmatrix.sync.aligned.m8n8.x4.trans.shared.b16: four 8x8 b16 matrices stored transposed; r[i]
 // is the accumulator-layout fragment of matrix i (lane l: row l / 4, elements 2 (l % 4) + {0, 1}),
 // and lane 8 i + j gives the address of memory row j of matrix i (= column j of the fragment).

@@ -591,7 +591,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     auto store_p_of = [&](const float (&x)[32], const float (&mul)[2], const float (&bs)[2], int b,
                           float (&psum)[2]) {
       psum[0] = psum[1] = 0.f;
-      uint8_t* s_p = smem + L::kOffP + b * kBoxBytes;
+      uint32_t pw[16];  // pw[2 nt + r]: row my_row[r], keys 8 nt + 2 c, + 1
 #pragma unroll
       for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
@@ -600,10 +600,15 @@ __global__ void __launch_bounds__(kThreads, 1)
           const float p0 = ptx::ex2(fmaf(x[i], mul[r], -bs[r]));
           const float p1 = ptx::ex2(fmaf(x[i + 1], mul[r], -bs[r]));
           psum[r] += p0 + p1;
-          const int key = nt * 8 + 2 * c;
-          *reinterpret_cast<uint32_t*>(s_p + box_offset(my_row[r], key / 8) + (key % 8) * 2) =
-              pack2<PElem>(p0, p1);
+          pw[2 * nt + r] = pack2<PElem>(p0, p1);
         }
+      // stmatrix: matrix i of step k is rows 8 (i % 2).. of the warp's 16, keys 8 (2 k + i / 2)..
+      const int row = warp * 16 + 8 * ((lane / 8) % 2) + lane % 8;
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const uint32_t r[4] = {pw[4 * k], pw[4 * k + 1], pw[4 * k + 2], pw[4 * k + 3]};
+        ptx::stmatrix_x4(p_box(b) + box_offset(row, 2 * k + lane / 16), r);
+      }
       wgmma::fence_proxy_async();  // P is read by both warpgroups' wgmma
     };
     // P of the tile at tile_start from its raw scores s, 0 where masked: tiles that hold masked

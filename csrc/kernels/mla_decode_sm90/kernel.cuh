@@ -294,7 +294,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     const uint64_t tile_desc[2] = {wgmma::desc_sw128(sm.tile(0), 16, 1024),
                                    wgmma::desc_sw128(sm.tile(1), 16, 1024)};
     // S = Q K_b^T over the boxes [i_from, i_to) (load order) of buffer b, box by box as they land
-    // (issued and committed, not waited for); the first box overwrites s. Called with constant b
+    // (issued, not waited for), a commit group a box, so that a wait counts boxes (ptxas splits
+    // the groups at each landing wait anyway); the first box overwrites s. Called with constant b
     // and box ranges, so that every descriptor is a constant offset.
     auto issue_scores = [&](float (&s)[32], int b, uint32_t parity, int i_from, int i_to) {
       wgmma::fence();
@@ -313,8 +314,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           wgmma::Mma<Elem, 64, 0>::run(s, wgmma::desc_advance(q_desc, kb),
                                        wgmma::desc_advance(tile_desc[b], kb), i > 0 || k > 0);
         }
+        wgmma::commit();
       }
-      wgmma::commit();
     };
     // Keys at or past mask_from are masked for some row of this block (causal rows end early), or
     // lie past the sequence's end.
@@ -384,15 +385,14 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     };
     // P into the rotary box of buffer b (dead once the tile's scores exist), for the other warpgroup.
     auto store_p = [&](const uint32_t (&pa)[16], int b) {
-      uint8_t* s_p = smem + L::kOffK + b * kTileBytes + kPBox * kBoxBytes;
+      // stmatrix: matrix i of step k is rows 8 (i % 2).. of the warp's 16, keys 8 (2 k + i / 2)..
+      const uint32_t s_p = sm.tile(b) + kPBox * kBoxBytes;
+      const int row = warp * 16 + 8 * ((lane / 8) % 2) + lane % 8;
 #pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-        for (int x = 0; x < 2; ++x) {
-          const int key = nt * 8 + 2 * (lane % 4);
-          *reinterpret_cast<uint32_t*>(s_p + box_offset(my_row[x], key / 8) + (key % 8) * 2) =
-              pa[2 * nt + x];
-        }
+      for (int k = 0; k < 4; ++k) {
+        const uint32_t r[4] = {pa[4 * k], pa[4 * k + 1], pa[4 * k + 2], pa[4 * k + 3]};
+        ptx::stmatrix_x4(s_p + box_offset(row, 2 * k + lane / 16), r);
+      }
     };
     auto rescale = [&](const float (&a)[2]) { rescale_rows<32>(a, row_sum, o); };
     // O_half += P_b V_b,half with this warpgroup's own P from registers (issued, not waited for).
@@ -517,7 +517,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           pv_remote(1);
           if (t0 + 2 < n_tiles) {
             issue_scores(s, 0, fills[0] & 1u, 0, 4);
-            wgmma::wait<1>();  // P1 V1_L done
+            wgmma::wait<4>();  // P1 V1_L done; S0's four boxes may still run
             release_rest(1, t1 + 2);
             issue_scores(s, 0, fills[0] & 1u, 4, kBoxes);
             wgmma::wait<0>();  // nothing in flight across iterations (ptxas would serialise)
@@ -551,8 +551,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           row_sum[0] += psum[0];
           row_sum[1] += psum[1];
           store_p(pa, 1);
+          pv_local(pa, 1);  // from registers: queued before the fence waits for the stores
           wgmma::fence_proxy_async();  // P1, for wg 0
-          pv_local(pa, 1);
           ptx::named_barrier_sync(kBarP0, kConsumerThreads);
           pv_remote(0);
           // P1 is published once both products are queued, so that the tensor cores run P0 V0_R
