@@ -9,12 +9,13 @@
 //   their rows are, so the copies never wait on them.
 // - Each warp owns a slice of the keys of every tile (16 to 64) and keeps its own online softmax
 //   and accumulator in registers (mma.sync m16n8k16; P goes from the score fragment straight into
-//   the A operand), so a tile costs one barrier. For d 256 two warps share a slice, each with half
-//   of the value columns. The slices' partial results are merged once per sequence, through shared
-//   memory.
+//   the A operand). For d 256 two warps share a slice, each with half of the value columns. The
+//   warps of a slice copy its rows of every tile themselves, so a tile needs no barrier of the
+//   block: each slice is its own pipeline, and the block's warps meet only at a piece's start (its
+//   query rows) and end, where the slices' partial results are merged through shared memory.
 // - Only the loader reads the schedule and the sequence lengths (the next sequence's a sequence
-//   ahead); it passes each piece's description to the warps through shared memory with its first
-//   tile.
+//   ahead); each slice's loader passes each piece's description to its warps through shared
+//   memory with its first tile.
 //
 // A sequence with one split writes out / lse directly; the others write float32 partials that the
 // combine kernel merges. Scores are kept in base 2 (scaled by softmax_scale * log2 e).
@@ -64,10 +65,24 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
 
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int slice = warp % T::kKeySlices, half = warp / T::kKeySlices;
+  // The load group (traits.h): the block, or this warp's slice.
+  const int group = T::kSliceLoads ? slice : 0;
+  const int gtid = T::kSliceLoads ? half * 32 + lane : tid;  // of the group's kGroupThreads
   const int g = blockIdx.y;
   const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
   const uint32_t s_base = ptx::smem_addr(smem);
-  PieceDesc* ring = reinterpret_cast<PieceDesc*>(smem + T::kOffPieces);
+  // The group's ring of piece descriptions (its loader's, a tile ahead of its warps).
+  PieceDesc* ring = reinterpret_cast<PieceDesc*>(smem + T::kOffPieces) + group * T::kPieceSlots;
+  // A group's warps meet at every tile (their copies of its rows are then visible to each other,
+  // and all are done with the stage refilled next).
+  auto group_sync = [&]() {
+    if constexpr (!T::kSliceLoads)
+      __syncthreads();
+    else if constexpr (T::kColSplit == 1)
+      __syncwarp();
+    else
+      ptx::named_barrier_sync(1 + slice, T::kGroupThreads);
+  };
   float* s_max = reinterpret_cast<float*>(smem + T::kOffMax);  // [slice][row]
   float* s_sum = reinterpret_cast<float*>(smem + T::kOffSum);  // [slice][row]
   float* s_qscale = reinterpret_cast<float*>(smem + T::kOffQScale);  // [row]
@@ -83,13 +98,13 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   load.ordinal = 0;
   const int first_bi = meta[kMetaBeginBatch];
   if (first_bi <= meta[kMetaEndBatch]) {
-    seek_piece<T>(load, p, meta, first_bi, fetch_info(p, first_bi), ring, g, tid);
+    seek_piece<T>(load, p, meta, first_bi, fetch_info(p, first_bi), ring, g, group, gtid);
   } else {  // a part without work
     load.piece.n_tiles = 0;
-    if (tid == 0) ring[0] = load.piece;
+    if (gtid == 0) ring[0] = load.piece;
   }
-  look_up_pages<T>(load, p, page_shift, tid);
-  const CacheRows rows = cache_rows_of<T>(p, g, tid);
+  look_up_pages<T>(load, p, page_shift, group, gtid);
+  const CacheRows rows = cache_rows_of<T>(p, g, gtid);
   const RowGroup rg(p);
   int issued = 0;  // tiles issued: the stage of tile n is n % STAGES
   // A step's copies go out in two parts, passes [0, kCopiesBefore) before its products and the
@@ -102,7 +117,7 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
       issue_tile<T, decltype(first_pass)::value, decltype(end_pass)::value>(
           load, p, rows, page_shift, g, s_base + stage * T::kStageBytes,
           s_base + stage * T::kStageBytes + T::kTileBytes,
-          s_base + T::kOffQ + (load.ordinal % STAGES) * T::kQBytes, tid);
+          s_base + T::kOffQ + (load.ordinal % STAGES) * T::kQBytes, group, gtid);
     }
   };
   using NoPass = std::integral_constant<int, 0>;
@@ -114,9 +129,9 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
       ++issued;
       if (++load.tile == load.piece.n_tiles) {
         ++load.ordinal;
-        seek_piece<T>(load, p, meta, load.piece.bi + 1, load.next, ring, g, tid);
+        seek_piece<T>(load, p, meta, load.piece.bi + 1, load.next, ring, g, group, gtid);
       }
-      look_up_pages<T>(load, p, page_shift, tid);
+      look_up_pages<T>(load, p, page_shift, group, gtid);
     }
     ptx::cp_async_commit();  // one group a step, even empty, so that wait_group counts stay uniform
   };
@@ -147,13 +162,18 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   int tile = 0, ordinal = 0;
   for (int n = 0;; ++n) {
     ptx::cp_async_wait<STAGES - 2>();
-    __syncthreads();  // tile n visible to all; every warp is done with the stage refilled next
-    if (tile == 0) piece = ring[ordinal % T::kPieceSlots];  // came with the piece's first tile
+    group_sync();  // the group's rows of tile n visible to its warps
+    if (tile == 0) {
+      piece = ring[ordinal % T::kPieceSlots];  // came with the piece's first tile
+      if (piece.n_tiles == 0) break;           // (every group at once)
+      // Slice loads: every warp is past the last piece (so the Q slot of the one issued below is
+      // free), and this piece's Q, copied by the first slice, is visible to all.
+      if constexpr (T::kSliceLoads) __syncthreads();
+    }
     issue_passes(NoPass{}, Before{});
 
     const uint32_t s_q = s_base + T::kOffQ + (ordinal % STAGES) * T::kQBytes;
     if (tile == 0) {  // a new piece: fresh state
-      if (piece.n_tiles == 0) break;
       if constexpr (kConvertsQuery<T>) {
         convert_query<T>(s_q, s_qscale, warp, lane);
         __syncthreads();

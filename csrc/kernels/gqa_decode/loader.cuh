@@ -1,5 +1,7 @@
-// The GQA decode kernel's loader: every thread's share of the cp.async copies of each cache tile
-// (a tile ahead of them, its rows' pages from the block table), and of a piece's query rows.
+// The GQA decode kernel's loader: every thread's share of the cp.async copies of its load group's
+// rows of each cache tile (the whole tile, or its slice's keys: traits.h), the pages of those rows
+// looked up a tile ahead of them, and the first group's share of a piece's query rows. A thread is
+// lane `gtid` of the kGroupThreads of load group `group`.
 #pragma once
 
 #include <stdint.h>
@@ -24,9 +26,9 @@ struct CacheRows {
 };
 
 template <typename T>
-__device__ __forceinline__ CacheRows cache_rows_of(const DecodeParams& p, int g, int tid) {
+__device__ __forceinline__ CacheRows cache_rows_of(const DecodeParams& p, int g, int gtid) {
   constexpr int64_t kBytes = sizeof(typename T::Cache);
-  const uint64_t chunk = (tid % T::kThreadsPerRow) * 16;
+  const uint64_t chunk = (gtid % T::kThreadsPerRow) * 16;
   return CacheRows{reinterpret_cast<uint64_t>(p.k) + g * p.k_stride_head * kBytes + chunk,
                    reinterpret_cast<uint64_t>(p.v) + g * p.v_stride_head * kBytes + chunk,
                    static_cast<uint32_t>(p.k_stride_page * kBytes),
@@ -48,11 +50,12 @@ struct Loader {
 };
 
 // Moves the loader to the first piece with keys at or after sequence `bi` (whose info is given),
-// writing the pieces without keys on the way, and publishes the piece (or the end) in its ring slot.
+// writing the pieces without keys on the way (the first group does), and publishes the piece (or
+// the end) in its group's ring slot.
 template <typename T>
 __device__ __forceinline__ void seek_piece(Loader<T>& c, const DecodeParams& p, const int32_t* meta,
                                            int bi, SequenceInfo info, PieceDesc* ring, int g,
-                                           int tid) {
+                                           int group, int gtid) {
   const int last = meta[kMetaEndBatch];
   c.tile = 0;
   c.piece.n_tiles = 0;
@@ -63,19 +66,20 @@ __device__ __forceinline__ void seek_piece(Loader<T>& c, const DecodeParams& p, 
       if (bi < last) c.next = fetch_info(p, bi + 1);
       break;
     }
-    write_empty_piece<T>(p, d, g, tid);
+    if (group == 0) write_empty_piece<T>(p, d, g, gtid);
     if (bi < last) info = fetch_info(p, bi + 1);
   }
-  if (tid == 0) ring[c.ordinal % T::kPieceSlots] = c.piece;
+  if (gtid == 0) ring[c.ordinal % T::kPieceSlots] = c.piece;
 }
 
 // Rows past the piece take the page of its last key (so that every address formed is the cache's;
 // their copies read nothing): no branch a row.
 template <typename T, bool POW2_PAGES>
 __device__ __forceinline__ void look_up_pages_of(Loader<T>& c, const DecodeParams& p, int page_shift,
-                                                 int tid) {
+                                                 int group, int gtid) {
   const int32_t* table = p.block_table + static_cast<int64_t>(c.piece.bi) * p.bt_stride_b;
-  const int first = c.piece.start + c.tile * T::kKeys + tid / T::kThreadsPerRow;
+  const int first =
+      c.piece.start + c.tile * T::kKeys + group * T::kGroupKeys + gtid / T::kThreadsPerRow;
   const int last = c.piece.end - 1;
 #pragma unroll
   for (int pass = 0; pass < T::kPasses; ++pass) {
@@ -87,32 +91,25 @@ __device__ __forceinline__ void look_up_pages_of(Loader<T>& c, const DecodeParam
 
 template <typename T>
 __device__ __forceinline__ void look_up_pages(Loader<T>& c, const DecodeParams& p, int page_shift,
-                                              int tid) {
+                                              int group, int gtid) {
   if (c.done()) return;
   if (page_shift >= 0) {
-    look_up_pages_of<T, true>(c, p, page_shift, tid);
+    look_up_pages_of<T, true>(c, p, page_shift, group, gtid);
   } else {
-    look_up_pages_of<T, false>(c, p, page_shift, tid);
+    look_up_pages_of<T, false>(c, p, page_shift, group, gtid);
   }
 }
-
-// Byte offset in a loaded tile between a thread's rows of consecutive passes: kRowsPerPass rows of
-// the 16-bit layout (128 bytes a row in each 64-column block) or of the two-rows-a-line one; a
-// multiple of 16 rows keeps the swizzle phase, so that the offset is the same for every row.
-template <typename T>
-constexpr uint32_t kPassPitch = T::kRowsPerPass * (T::kCacheChunks >= 8 ? 128 : 64);
 
 // Issues copy passes [FIRST_PASS, END_PASS) of the loader's tile into stage buffers s_k / s_v.
 // Keys past the piece are zero-filled without being read.
 template <typename T, int FIRST_PASS, int END_PASS, bool POW2_PAGES>
 __device__ __forceinline__ void issue_rows(const Loader<T>& c, const DecodeParams& p,
                                            const CacheRows& rows, uint32_t s_k, uint32_t s_v,
-                                           int tid) {
-  const int lane_row = tid / T::kThreadsPerRow, lane_chunk = tid % T::kThreadsPerRow;
-  const int t0 = c.piece.start + c.tile * T::kKeys + lane_row;
-  const uint32_t dst = staged<T>(lane_row, lane_chunk);
+                                           int group, int gtid) {
+  const int row0 = group * T::kGroupKeys + gtid / T::kThreadsPerRow;  // of the tile
+  const int lane_chunk = gtid % T::kThreadsPerRow;
+  const int t0 = c.piece.start + c.tile * T::kKeys + row0;
   const uint32_t page_mask = static_cast<uint32_t>(p.page_size) - 1;
-  static_assert(T::kRowsPerPass % 16 == 0, "passes keep the swizzle phase");
 #pragma unroll
   for (int pass = FIRST_PASS; pass < END_PASS; ++pass) {
     const int t = t0 + pass * T::kRowsPerPass;
@@ -124,7 +121,7 @@ __device__ __forceinline__ void issue_rows(const Loader<T>& c, const DecodeParam
     const uint64_t v_src = static_cast<uint64_t>(c.page[pass]) * rows.v_page +
                            (static_cast<uint64_t>(in_page) * rows.v_row + rows.v);
     const int bytes = t < c.piece.end ? 16 : 0;
-    const uint32_t at = dst + pass * kPassPitch<T>;
+    const uint32_t at = staged<T>(row0 + pass * T::kRowsPerPass, lane_chunk);
 #pragma unroll
     for (int i = 0; i < T::kCacheChunks / T::kThreadsPerRow; ++i) {
       // chunk lane_chunk + 8 i: the next 64-column block of the 16-bit layout
@@ -137,14 +134,16 @@ __device__ __forceinline__ void issue_rows(const Loader<T>& c, const DecodeParam
 }
 
 // The piece's query rows into s_q, as they are (16-bit values, or e4m3 codes; the warps convert
-// them where the scores need it). Query rows past rows_per_kv are zero-filled without being read.
+// them where the scores need it), by the first load group's threads; a barrier of the block at the
+// piece's start makes them visible to the others. Query rows past rows_per_kv are zero-filled without
+// being read.
 template <typename T>
 __device__ __forceinline__ void issue_query(const Loader<T>& c, const DecodeParams& p, int g,
-                                            uint32_t s_q, int tid) {
+                                            uint32_t s_q, int gtid) {
   using Query = std::conditional_t<T::kE4m3Queries, uint8_t, typename T::Elem>;
   constexpr int kRowChunks = T::D * static_cast<int>(sizeof(Query)) / 16;
   const RowGroup rg(p);
-  for (int i = tid; i < kMaxRows * kRowChunks; i += T::kThreads) {
+  for (int i = gtid; i < kMaxRows * kRowChunks; i += T::kGroupThreads) {
     const int m = i / kRowChunks, chunk = i % kRowChunks;
     const bool valid = m < rg.n;
     const Query* q_row = static_cast<const Query*>(p.q);
@@ -156,18 +155,20 @@ __device__ __forceinline__ void issue_query(const Loader<T>& c, const DecodePara
   }
 }
 
-// Issues copy passes [FIRST_PASS, END_PASS) of the loader's tile, and with the last passes of a
-// piece's first tile its query rows.
+// Issues copy passes [FIRST_PASS, END_PASS) of the group's rows of the loader's tile, and with the
+// last passes of a piece's first tile (the first group) its query rows.
 template <typename T, int FIRST_PASS, int END_PASS>
 __device__ __forceinline__ void issue_tile(const Loader<T>& c, const DecodeParams& p,
                                            const CacheRows& rows, int page_shift, int g,
-                                           uint32_t s_k, uint32_t s_v, uint32_t s_q, int tid) {
+                                           uint32_t s_k, uint32_t s_v, uint32_t s_q, int group,
+                                           int gtid) {
   if (page_shift >= 0) {
-    issue_rows<T, FIRST_PASS, END_PASS, true>(c, p, rows, s_k, s_v, tid);
+    issue_rows<T, FIRST_PASS, END_PASS, true>(c, p, rows, s_k, s_v, group, gtid);
   } else {
-    issue_rows<T, FIRST_PASS, END_PASS, false>(c, p, rows, s_k, s_v, tid);
+    issue_rows<T, FIRST_PASS, END_PASS, false>(c, p, rows, s_k, s_v, group, gtid);
   }
-  if (FIRST_PASS < END_PASS && END_PASS == T::kPasses && c.tile == 0) issue_query<T>(c, p, g, s_q, tid);
+  if (FIRST_PASS < END_PASS && END_PASS == T::kPasses && c.tile == 0 && group == 0)
+    issue_query<T>(c, p, g, s_q, gtid);
 }
 
 }  // namespace gqa

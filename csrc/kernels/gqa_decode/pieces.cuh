@@ -64,12 +64,13 @@ struct RowGroup {
   }
 };
 
-// The output of a piece no key reaches (an empty sequence): zeros, and the log-sum-exp of nothing.
+// The output of a piece no key reaches (an empty sequence): zeros, and the log-sum-exp of nothing;
+// written by the first load group's threads (gtid: one of its kGroupThreads).
 template <typename T>
-__device__ void write_empty_piece(const DecodeParams& p, const PieceDesc& d, int g, int tid) {
+__device__ void write_empty_piece(const DecodeParams& p, const PieceDesc& d, int g, int gtid) {
   using Elem = typename T::Elem;
   const RowGroup rg(p);
-  for (int i = tid; i < rg.n * T::D; i += T::kThreads) {
+  for (int i = gtid; i < rg.n * T::D; i += T::kGroupThreads) {
     const int m = i / T::D, col = i % T::D;
     const int j = rg.token(p, m), h = rg.head(p, g, m);
     if (d.single_split) {

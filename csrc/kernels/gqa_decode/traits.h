@@ -27,7 +27,7 @@ constexpr GqaShape default_gqa_shape(int d) {
 template <typename Elem_, int D_, int WARPS = default_gqa_shape(D_).warps,
           int SLICE_KEYS = default_gqa_shape(D_).slice_keys,
           int COL_SPLIT = default_gqa_shape(D_).col_split, int COPIES_BEFORE = -1,
-          typename Cache_ = Elem_, bool E4M3_QUERIES = false>
+          typename Cache_ = Elem_, bool E4M3_QUERIES = false, bool SLICE_LOADS = false>
 struct GqaTraits {
   using Elem = Elem_;
   using Cache = Cache_;
@@ -51,13 +51,23 @@ struct GqaTraits {
   static constexpr int kOTiles = kCols / 8;              // its 8-column accumulator tiles
   static constexpr int kChunks = D / 8;                  // 16-byte chunks a row of 16-bit values
 
-  // Loads: 16-byte chunks of cached rows (8 values, or 16 e4m3 codes), up to 8 threads a row (one
-  // 128-byte swizzle group each pass of chunks), kRowsPerPass rows a pass.
+  // Loads, by load groups: the whole block copies every tile and meets at a barrier each tile;
+  // or (SLICE_LOADS) the warps of a slice (kColSplit of them) copy its keys' rows and nothing
+  // else, so that a tile needs no barrier of the block: each slice runs its own copy pipeline and
+  // the warps meet at a piece's start and end (e4m3 caches at head dims 128 and 256: 4-8% faster;
+  // bench/NOTES.md, v34). 16-byte chunks of cached rows (8 values, or 16 e4m3 codes), up to 8
+  // threads a row (one 128-byte swizzle group each pass of chunks), kRowsPerPass rows a pass.
+  static constexpr bool kSliceLoads = SLICE_LOADS;
+  static constexpr int kLoadGroups = kSliceLoads ? kKeySlices : 1;
+  static constexpr int kGroupThreads = kSliceLoads ? 32 * kColSplit : kThreads;
+  static constexpr int kGroupKeys = kSliceLoads ? kSliceKeys : kKeySlices * kSliceKeys;
   static constexpr int kCacheChunks = D * static_cast<int>(sizeof(Cache)) / 16;
   static constexpr int kThreadsPerRow = kCacheChunks < 8 ? kCacheChunks : 8;
-  static constexpr int kRowsPerPass = kThreads / kThreadsPerRow;
-  static constexpr int kPasses = kKeys / kRowsPerPass;
-  static_assert(kKeys % kRowsPerPass == 0, "whole passes");
+  static constexpr int kRowsPerPass = kGroupThreads / kThreadsPerRow;
+  static constexpr int kPasses = kGroupKeys / kRowsPerPass;
+  static_assert(kGroupKeys % kRowsPerPass == 0, "whole passes");
+  static_assert(!kSliceLoads || kColSplit == 1 || kKeySlices <= 15,
+                "a named barrier a slice of several warps");
   // Copy passes a step issues before its products (all of them by default); the loader's own
   // bookkeeping (the next piece, the block-table loads) goes after the products, so that none of
   // its global loads sits ahead of the compute (bench/NOTES.md v13d, v18).
@@ -82,8 +92,10 @@ struct GqaTraits {
   // at most STAGES - 1 tiles (so pieces) ahead of the warps reading it, a description STAGES ahead
   // (written when the loader moves past the tile it issues), hence one more slot.
   static constexpr int kQScaleBytes = kMaxRows * 4;  // each query row's 2^-k (kernel.cuh)
+  // Each load group keeps its own ring of descriptions.
   static constexpr int kFitStages =
-      (kSmemBudget - kStatBytes - kPieceBytes - kQScaleBytes) / (kStageBytes + kQBytes + kPieceBytes);
+      (kSmemBudget - kStatBytes - kLoadGroups * kPieceBytes - kQScaleBytes) /
+      (kStageBytes + kQBytes + kLoadGroups * kPieceBytes);
   static constexpr int STAGES = kFitStages > kMaxStages ? kMaxStages : kFitStages;
   static_assert(STAGES >= 3, "two tiles in flight beside the one computed");
   static constexpr int kPieceSlots = STAGES + 1;
@@ -91,7 +103,7 @@ struct GqaTraits {
   // Stage s: its K tile at s * kStageBytes, its V tile right after.
   static constexpr int kOffQ = STAGES * kStageBytes;
   static constexpr int kOffPieces = kOffQ + STAGES * kQBytes;
-  static constexpr int kOffMax = kOffPieces + kPieceSlots * kPieceBytes;
+  static constexpr int kOffMax = kOffPieces + kLoadGroups * kPieceSlots * kPieceBytes;
   static constexpr int kOffSum = kOffMax + kStatBytes / 2;
   static constexpr int kOffQScale = kOffSum + kStatBytes / 2;
   static constexpr int kSmemBytes = kOffQScale + kQScaleBytes;
@@ -124,7 +136,8 @@ constexpr GqaShape e4m3_gqa_shape(int d) {
 // The traits of the e4m3-cache kernel (E4M3_QUERIES: and e4m3 queries, Elem bf16).
 template <typename Elem, int D, bool E4M3_QUERIES = false>
 using GqaE4m3Traits = GqaTraits<Elem, D, e4m3_gqa_shape(D).warps, e4m3_gqa_shape(D).slice_keys,
-                                e4m3_gqa_shape(D).col_split, -1, uint8_t, E4M3_QUERIES>;
+                                e4m3_gqa_shape(D).col_split, -1, uint8_t, E4M3_QUERIES,
+                                /*SLICE_LOADS=*/D >= 128>;
 
 // Byte offset of 16-byte chunk `chunk` of cached row `row` in a loaded tile: the 16-bit layout
 // (swizzled) where a row holds 8 or more chunks; rows of 4 chunks (64 e4m3 codes) go two to a
