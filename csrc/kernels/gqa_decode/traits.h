@@ -133,7 +133,8 @@ constexpr GqaShape e4m3_gqa_shape(int d) {
   return d == 64 ? GqaShape{8, 64, 1} : d == 128 ? GqaShape{8, 32, 1} : GqaShape{8, 32, 2};
 }
 
-// The traits of the e4m3-cache kernel (E4M3_QUERIES: and e4m3 queries, Elem bf16).
+// The traits of the e4m3-cache kernel (E4M3_QUERIES: and e4m3 queries, Elem bf16): slice loads at
+// head dims 128 and 256; at 64 they measured 7% slower on one-token pages (bench/NOTES.md, v34).
 template <typename Elem, int D, bool E4M3_QUERIES = false>
 using GqaE4m3Traits = GqaTraits<Elem, D, e4m3_gqa_shape(D).warps, e4m3_gqa_shape(D).slice_keys,
                                 e4m3_gqa_shape(D).col_split, -1, uint8_t, E4M3_QUERIES,
