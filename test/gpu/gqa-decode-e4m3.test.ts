@@ -14,13 +14,26 @@ import { SMALL_GQA_CASES, type GqaCase } from './gqa-cases.js';
 import { skipWithoutGpu } from './gpu.js';
 
 // The shared cases (the MQA one has 48 query rows per KV head: a block for each 16), and more rows
-// per KV head: 32 (two groups) and 40 (the last group partly filled), causal.
+// per KV head: 32 (two groups) and 40 (the last group partly filled), causal. The last two have
+// more sequences than a KV head has parts, so that a block walks several short pieces (one or two
+// tiles each, empty ones among them): each slice's own ring of pieces and the query rows copied two
+// tiles ahead at head dims 128 and 256.
 const CASES: GqaCase[] = [
   ...SMALL_GQA_CASES,
   { b: 1, sK: 6000, sQ: 1, hQ: 32, hKv: 8, d: 128, pageSize: 16, causal: false },
   { b: 2, sK: 700, sQ: 1, hQ: 16, hKv: 16, d: 256, pageSize: 16, causal: false, dtype: 'float16' },
   { b: 3, sK: 400, varlen: true, sQ: 2, hQ: 16, hKv: 1, d: 128, pageSize: 16, causal: true },
   { b: 2, sK: 300, varlen: true, sQ: 4, hQ: 20, hKv: 2, d: 64, pageSize: 1, causal: true },
+  { b: 48, sK: 150, varlen: true, sQ: 1, hQ: 32, hKv: 8, d: 128, pageSize: 16, causal: false },
+  {
+    seqlens: [0, 90, 300, 0, 17, 260, 1, 0, 140, 33, 0, 210, 5, 280, 0, 64, 120, 0, 250, 9],
+    sQ: 2,
+    hQ: 16,
+    hKv: 8,
+    d: 256,
+    pageSize: 1,
+    causal: true,
+  },
 ];
 
 CASES.forEach((c, i) => {
