@@ -10,12 +10,28 @@
 #include <cuda_fp8.h>
 #include <stdint.h>
 
+#include "ptx.cuh"
+
 namespace fmla {
 
 // Byte offset of 16-byte chunk `chunk` (of 8 a row) of row `row` in a box of 128-byte rows laid
 // out in the 128-byte swizzle that desc_sw128 describes (and TMA's SWIZZLE_128B writes).
 __device__ __forceinline__ uint32_t box_offset(int row, int chunk) {
   return static_cast<uint32_t>(row * 128 + ((chunk ^ (row & 7)) << 4));
+}
+
+// A warp's 16 rows x 64 columns of 16-bit values as an m64nN accumulator holds them (w[2 nt + x]:
+// row 8 x + lane / 4 of the warp's 16, columns 8 nt + 2 (lane % 4), + 1) into rows 16 warp.. of
+// the box at `box`: four stmatrix, matrix i of step k being rows 8 (i % 2).. and columns
+// 8 (2 k + i / 2)..
+__device__ __forceinline__ void store_warp_rows(uint32_t box, const uint32_t (&w)[16], int warp,
+                                                int lane) {
+  const int row = warp * 16 + 8 * ((lane / 8) % 2) + lane % 8;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const uint32_t r[4] = {w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3]};
+    ptx::stmatrix_x4(box + box_offset(row, 2 * k + lane / 16), r);
+  }
 }
 
 namespace wgmma {

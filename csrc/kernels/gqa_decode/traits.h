@@ -60,7 +60,7 @@ struct GqaTraits {
   static constexpr bool kSliceLoads = SLICE_LOADS;
   static constexpr int kLoadGroups = kSliceLoads ? kKeySlices : 1;
   static constexpr int kGroupThreads = kSliceLoads ? 32 * kColSplit : kThreads;
-  static constexpr int kGroupKeys = kSliceLoads ? kSliceKeys : kKeySlices * kSliceKeys;
+  static constexpr int kGroupKeys = kSliceLoads ? kSliceKeys : kKeys;
   static constexpr int kCacheChunks = D * static_cast<int>(sizeof(Cache)) / 16;
   static constexpr int kThreadsPerRow = kCacheChunks < 8 ? kCacheChunks : 8;
   static constexpr int kRowsPerPass = kGroupThreads / kThreadsPerRow;

@@ -602,13 +602,7 @@ __global__ void __launch_bounds__(kThreads, 1)
           psum[r] += p0 + p1;
           pw[2 * nt + r] = pack2<PElem>(p0, p1);
         }
-      // stmatrix: matrix i of step k is rows 8 (i % 2).. of the warp's 16, keys 8 (2 k + i / 2)..
-      const int row = warp * 16 + 8 * ((lane / 8) % 2) + lane % 8;
-#pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        const uint32_t r[4] = {pw[4 * k], pw[4 * k + 1], pw[4 * k + 2], pw[4 * k + 3]};
-        ptx::stmatrix_x4(p_box(b) + box_offset(row, 2 * k + lane / 16), r);
-      }
+      store_warp_rows(p_box(b), pw, warp, lane);
       wgmma::fence_proxy_async();  // P is read by both warpgroups' wgmma
     };
     // P of the tile at tile_start from its raw scores s, 0 where masked: tiles that hold masked

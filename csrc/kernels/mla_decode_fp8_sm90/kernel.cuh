@@ -497,10 +497,9 @@ __device__ __forceinline__ void consume(const DecodeParams& p,
 #pragma unroll
           for (int k = 0; k < NC; ++k) {
             const int i = 4 * (k / 2) + k % 2;  // acc[i], acc[i + 2]: rows r0, r0 + 8 of col_of(k)
-            float x0 = acc[i] * 256.f, x1 = acc[i + 2] * 256.f;
-            if constexpr (kDs) x0 = acc[i] * key_factor[0][gb], x1 = acc[i + 2] * key_factor[1][gb];
+            const float f0 = kDs ? key_factor[0][gb] : 256.f, f1 = kDs ? key_factor[1][gb] : 256.f;
             uint32_t p1, p2;
-            e4m3x2_split</*kInRange=*/true>(x0, x1, p1, p2);
+            e4m3x2_split</*kInRange=*/true>(acc[i] * f0, acc[i + 2] * f1, p1, p2);
             const uint32_t at = p_at[k % 2] + gb * L::kQBoxBytes + 1024 * (k / 2);
             ptx::st_shared_u16(at, p1);
             ptx::st_shared_u16(at ^ 64u, p2);

@@ -385,14 +385,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     };
     // P into the rotary box of buffer b (dead once the tile's scores exist), for the other warpgroup.
     auto store_p = [&](const uint32_t (&pa)[16], int b) {
-      // stmatrix: matrix i of step k is rows 8 (i % 2).. of the warp's 16, keys 8 (2 k + i / 2)..
-      const uint32_t s_p = sm.tile(b) + kPBox * kBoxBytes;
-      const int row = warp * 16 + 8 * ((lane / 8) % 2) + lane % 8;
-#pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        const uint32_t r[4] = {pa[4 * k], pa[4 * k + 1], pa[4 * k + 2], pa[4 * k + 3]};
-        ptx::stmatrix_x4(s_p + box_offset(row, 2 * k + lane / 16), r);
-      }
+      store_warp_rows(sm.tile(b) + kPBox * kBoxBytes, pa, warp, lane);
     };
     auto rescale = [&](const float (&a)[2]) { rescale_rows<32>(a, row_sum, o); };
     // O_half += P_b V_b,half with this warpgroup's own P from registers (issued, not waited for).
