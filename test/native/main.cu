@@ -93,7 +93,10 @@ static Problem build(const Spec& s, uint64_t seed) {
   P.max_pages = maxp + 2;                        // garbage past every sequence's pages
   std::vector<int32_t> perm(P.num_pages);
   for (int i = 0; i < P.num_pages; ++i) perm[i] = i;
-  std::shuffle(perm.begin(), perm.end(), rng);
+  // PAGES_IN_ORDER=1 lays each sequence's pages out one after another (timing experiments: what
+  // the pages' placement in DRAM costs).
+  static const bool in_order = getenv("PAGES_IN_ORDER") && atoi(getenv("PAGES_IN_ORDER")) != 0;
+  if (!in_order) std::shuffle(perm.begin(), perm.end(), rng);
   P.block_table.assign(static_cast<size_t>(P.b) * P.max_pages, 0);
   std::vector<int32_t> valid_rows(P.num_pages, 0);
   int next = 0;

@@ -109,7 +109,7 @@ __device__ __forceinline__ void issue_page_boxes(const CUtensorMap* k_map, const
 // instructions, issue slots taken from the consumers).
 template <typename Elem, bool POW2_PAGES>
 __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& sm, int ptid) {
-  using Place = BlockPlace<KvLoad::kGatherRows>;
+  using Place = BlockPlace;
   const int part = Place::part(), g = blockIdx.y, m_base = Place::m_base();
   const int32_t* meta = p.sched + part * kMetadataInts;
   uint32_t q_loads = 0, fills0 = 0, fills1 = 0;  // tiles issued into buffer 0 / 1
@@ -209,7 +209,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
   constexpr bool kSmallPages = LOAD == KvLoad::kTmaPages;  // pages of 8-32 tokens, a box each
   using L = SmemLayout;
   const int lane = tid % 32, warp = (tid / 32) % 4, ctid = tid % 128;
-  const int part = BlockPlace<LOAD>::part(), g = blockIdx.y, m_base = BlockPlace<LOAD>::m_base();
+  const int part = BlockPlace::part(), g = blockIdx.y, m_base = BlockPlace::m_base();
   const PairStats stats(smem + L::kOffStats);
   // fp8_e4m3: the cache's one scale folded out of the products (docs/fp8-kv-cache.md), into the
   // scores' and, for the values (the same latent rows), into the output.

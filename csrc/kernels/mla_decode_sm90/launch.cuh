@@ -104,7 +104,7 @@ bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t 
         !encode_cache_map<Elem>(p, &map))
       return false;
     mla_decode_sm90_kernel<Elem, kLoad, MlaCache::k16Bit>
-        <<<BlockPlace<kLoad>::grid(p), threads_for(kLoad), SmemLayout::kBytes, stream>>>(p, map);
+        <<<BlockPlace::grid(p), threads_for(kLoad), SmemLayout::kBytes, stream>>>(p, map);
     return true;
   };
   if (load == MlaKvLoad::kTmaTiles) {
@@ -116,7 +116,7 @@ bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t 
         !kernel_ready<Elem, KvLoad::kGatherRows, MlaCache::k16Bit>(device))
       return false;
     mla_decode_sm90_kernel<Elem, KvLoad::kGatherRows, MlaCache::k16Bit>  // never reads the map
-        <<<BlockPlace<KvLoad::kGatherRows>::grid(p), threads_for(KvLoad::kGatherRows), SmemLayout::kBytes,
+        <<<BlockPlace::grid(p), threads_for(KvLoad::kGatherRows), SmemLayout::kBytes,
            stream>>>(p, map);
   }
   *err = cudaGetLastError();
@@ -135,7 +135,7 @@ bool launch_mla_decode_sm90_fp8(const DecodeParams& p, cudaStream_t stream, cuda
     return false;
   const CUtensorMap map{};  // never read
   mla_decode_sm90_kernel<Elem, KvLoad::kGatherRows, CACHE>
-      <<<BlockPlace<KvLoad::kGatherRows>::grid(p), threads_for(KvLoad::kGatherRows), SmemLayout::kBytes,
+      <<<BlockPlace::grid(p), threads_for(KvLoad::kGatherRows), SmemLayout::kBytes,
          stream>>>(p, map);
   *err = cudaGetLastError();
   return true;

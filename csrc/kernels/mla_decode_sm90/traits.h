@@ -17,22 +17,18 @@ constexpr int threads_for(KvLoad load) {
   return load != KvLoad::kGatherRows ? kConsumerThreads : kConsumerThreads + 128;
 }
 
-// A block's place in the grid: its schedule part, KV head and group of 64 query rows. The TMA
-// kernels put the row groups of a part side by side in x, so that the blocks that read the same
-// tiles are launched together and the second one's loads find the first one's in L2
-// (bench/NOTES.md, v21: h_q 128 -7%); the gather kernels keep the parts in x (one-token pages
-// measured 2% slower the other way).
-template <KvLoad LOAD>
+// A block's place in the grid: its group of 64 query rows, KV head and schedule part. The row
+// groups of a part sit side by side in x, so that the blocks that read the same tiles are launched
+// together and the second one's loads find the first one's in L2 (bench/NOTES.md: v21, h_q 128
+// -7% with TMA; v35, one-token pages -1 to -3%).
 struct BlockPlace {
-  static constexpr bool kRowGroupsInX = LOAD != KvLoad::kGatherRows;
   static dim3 grid(const DecodeParams& p) {
     const int row_groups = (p.rows_per_kv + kBlockM - 1) / kBlockM;
-    return kRowGroupsInX ? dim3(row_groups, p.h_kv, p.num_sm_parts)
-                         : dim3(p.num_sm_parts, p.h_kv, row_groups);
+    return dim3(row_groups, p.h_kv, p.num_sm_parts);
   }
 #ifdef __CUDACC__
-  __device__ static int part() { return kRowGroupsInX ? blockIdx.z : blockIdx.x; }
-  __device__ static int m_base() { return (kRowGroupsInX ? blockIdx.x : blockIdx.z) * kBlockM; }
+  __device__ static int part() { return blockIdx.z; }
+  __device__ static int m_base() { return blockIdx.x * kBlockM; }
 #endif
 };
 
