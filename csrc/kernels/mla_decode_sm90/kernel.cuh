@@ -104,9 +104,11 @@ __device__ __forceinline__ void issue_page_boxes(const CUtensorMap* k_map, const
 // multiply-adds from its page and its row in the page, with byte strides that fit 32 bits
 // (launch.cuh checks); rows past the piece take the page and row of its last key and copy nothing,
 // so no branch a row. The tile loop runs two tiles a turn, so that each buffer's offsets and fill
-// count are constants
-// (bench/NOTES.md, v20: the producer's address arithmetic had been 42% of the kernel's
-// instructions, issue slots taken from the consumers).
+// count are constants (bench/NOTES.md, v20: the producer's address arithmetic had been 42% of the
+// kernel's instructions, issue slots taken from the consumers), and issues the halves of the two
+// tiles in the order the consumers free them: own 0, own 1, rest 0, rest 1 (v35c: one-token pages
+// at h_q 128 -2.5%; tile by tile, buffer 1's own half waited behind buffer 0's rest, which frees
+// last).
 template <typename Elem, bool POW2_PAGES>
 __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& sm, int ptid) {
   using Place = BlockPlace;
@@ -140,48 +142,67 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& 
     };
     if (w.n_tiles > 0) look_up(w.start);
 
-    // Tile t into buffer B: its own value half (boxes 4B..4B+3) once consumer B has released it,
-    // then the rest once both have; each group of boxes lands on the "full" barrier of its first
-    // box (an arrival when this thread's copies so far have landed), so the producer never waits
-    // for its own copies and keeps both buffers loading.
-    auto issue_tile = [&](auto buffer, int t) {
-      constexpr int B = decltype(buffer)::value;
-      const uint32_t parity = ((B == 0 ? fills0++ : fills1++) & 1u) ^ 1u;  // first fill: free
-      const int tile_start = w.start + t * kBlockN;
+    // A tile's rows for this thread: their addresses and which lie in the piece (bit j: row j);
+    // looks up the next tile's pages.
+    struct Rows {
       uint64_t src[kRowsPerThread];
-      int bytes[kRowsPerThread];
+      uint32_t valid;
+    };
+    auto prepare = [&](int t) {
+      Rows r;
+      r.valid = 0;
+      const int tile_start = w.start + t * kBlockN;
 #pragma unroll
       for (int j = 0; j < kRowsPerThread; ++j) {
         const uint32_t key = static_cast<uint32_t>(tile_start + lane_row + 16 * j);
         const uint32_t k = min(key, last);
         const uint32_t in_page = POW2_PAGES ? k & (page_size - 1) : k % page_size;
-        src[j] = static_cast<uint64_t>(page[j]) * page_bytes +
-                 (static_cast<uint64_t>(in_page) * row_bytes + cache);
-        bytes[j] = key <= last ? 16 : 0;
+        r.src[j] = static_cast<uint64_t>(page[j]) * page_bytes +
+                   (static_cast<uint64_t>(in_page) * row_bytes + cache);
+        r.valid |= (key <= last ? 1u : 0u) << j;
       }
       if (t + 1 < w.n_tiles) look_up(tile_start + kBlockN);
+      return r;
+    };
+    // Half H of a tile (0: its own value half, boxes 4B..4B+3, once consumer B has released it;
+    // 1: the rest, once both have) into buffer B. Each group of boxes lands on the "full" barrier
+    // of its first box (an arrival when this thread's copies so far have landed), so the producer
+    // never waits for its own copies and keeps both buffers loading.
+    auto issue_half = [&](auto buffer, auto half, const Rows& r, uint32_t parity) {
+      constexpr int B = decltype(buffer)::value;
+      constexpr int H = decltype(half)::value;
+      constexpr int I0 = H == 0 ? 0 : 4, I1 = H == 0 ? 4 : kBoxes;
+      ptx::mbarrier_wait(H == 0 ? sm.free_own(B) : sm.free_rest(B), parity);
       const uint32_t dst = sm.tile(B) + dst_row;
-      auto issue = [&](int box) {
+      int group = I0;
+#pragma unroll
+      for (int i = I0; i < I1; ++i) {
+        if (gathered_group_starts<MlaCache::k16Bit>(i)) group = i;
+        const int box = box_in_load_order(B, i);
 #pragma unroll
         for (int j = 0; j < kRowsPerThread; ++j)
           ptx::cp_async_16(dst + box * kBoxBytes + j * 2048,
-                           reinterpret_cast<const void*>(src[j] + box * kBoxCols * sizeof(Elem)),
-                           bytes[j]);
-      };
-      ptx::mbarrier_wait(sm.free_own(B), parity);
-      int group = 0;  // the current group's first box (load order)
-#pragma unroll
-      for (int i = 0; i < kBoxes; ++i) {
-        if (i == 4) ptx::mbarrier_wait(sm.free_rest(B), parity);
-        if (gathered_group_starts<MlaCache::k16Bit>(i)) group = i;
-        issue(box_in_load_order(B, i));
-        if (i + 1 == kBoxes || gathered_group_starts<MlaCache::k16Bit>(i + 1))
+                           reinterpret_cast<const void*>(r.src[j] + box * kBoxCols * sizeof(Elem)),
+                           (r.valid >> j) & 1u ? 16 : 0);
+        if (i + 1 == I1 || gathered_group_starts<MlaCache::k16Bit>(i + 1))
           ptx::cp_async_mbarrier_arrive_noinc(sm.full(B, box_in_load_order(B, group)));
       }
     };
+    using C0 = std::integral_constant<int, 0>;
+    using C1 = std::integral_constant<int, 1>;
     for (int t = 0; t < w.n_tiles; t += 2) {  // tile t in buffer t % 2, as the consumers take them
-      issue_tile(std::integral_constant<int, 0>{}, t);
-      if (t + 1 < w.n_tiles) issue_tile(std::integral_constant<int, 1>{}, t + 1);
+      const uint32_t parity0 = (fills0++ & 1u) ^ 1u;  // first fill: free
+      const Rows r0 = prepare(t);
+      issue_half(C0{}, C0{}, r0, parity0);
+      if (t + 1 < w.n_tiles) {
+        const uint32_t parity1 = (fills1++ & 1u) ^ 1u;
+        const Rows r1 = prepare(t + 1);
+        issue_half(C1{}, C0{}, r1, parity1);
+        issue_half(C0{}, C1{}, r0, parity0);
+        issue_half(C1{}, C1{}, r1, parity1);
+      } else {
+        issue_half(C0{}, C1{}, r0, parity0);
+      }
     }
   }
   ptx::cp_async_wait<0>();  // nothing of this thread's in flight when it exits
