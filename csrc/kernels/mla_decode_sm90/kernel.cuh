@@ -23,9 +23,10 @@
 // consumer thread as each buffer part frees up (256 threads, all registers to the consumers);
 // pages of 8 to 32 tokens by TMA too, one box a page and 64 columns, issued by the four warps of
 // the releasing warpgroup; smaller or odd pages by a third, producer warpgroup that gathers rows
-// through the block table with cp.async (block-table entries a tile ahead; each half tile lands on
-// one mbarrier through cp.async.mbarrier.arrive) and loads the next sequence's Q while the
-// consumers finish the current one, so the page size only changes addressing. Over FP8 caches
+// through the block table with cp.async (block-table entries a tile ahead; each pair of boxes lands
+// on one mbarrier through cp.async.mbarrier.arrive; a tile pair's halves in the order they free)
+// and loads the next sequence's Q while the consumers finish the current one, so the page size
+// only changes addressing. Over FP8 caches
 // (MlaCache) a producer warpgroup always loads, converting each tile's codes to 16-bit values in
 // shared memory (produce_fp8.cuh).
 #pragma once
