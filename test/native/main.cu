@@ -93,10 +93,20 @@ static Problem build(const Spec& s, uint64_t seed) {
   P.max_pages = maxp + 2;                        // garbage past every sequence's pages
   std::vector<int32_t> perm(P.num_pages);
   for (int i = 0; i < P.num_pages; ++i) perm[i] = i;
-  // PAGES_IN_ORDER=1 lays each sequence's pages out one after another (timing experiments: what
-  // the pages' placement in DRAM costs).
-  static const bool in_order = getenv("PAGES_IN_ORDER") && atoi(getenv("PAGES_IN_ORDER")) != 0;
-  if (!in_order) std::shuffle(perm.begin(), perm.end(), rng);
+  // PAGES_IN_ORDER=1 lays each sequence's pages out one after another (what the pages' placement
+  // in DRAM costs; tiles of consecutive rows); 2: runs of 100 pages in order, the runs shuffled
+  // (tiles of consecutive rows beside tiles that straddle two runs).
+  static const int in_order = getenv("PAGES_IN_ORDER") ? atoi(getenv("PAGES_IN_ORDER")) : 0;
+  if (in_order == 0) {
+    std::shuffle(perm.begin(), perm.end(), rng);
+  } else if (in_order == 2) {
+    std::vector<int> runs((P.num_pages + 99) / 100);
+    for (size_t r = 0; r < runs.size(); ++r) runs[r] = static_cast<int>(r);
+    std::shuffle(runs.begin(), runs.end(), rng);
+    int at = 0;
+    for (const int r : runs)
+      for (int i = r * 100; i < std::min(P.num_pages, r * 100 + 100); ++i) perm[at++] = i;
+  }
   P.block_table.assign(static_cast<size_t>(P.b) * P.max_pages, 0);
   std::vector<int32_t> valid_rows(P.num_pages, 0);
   int next = 0;
