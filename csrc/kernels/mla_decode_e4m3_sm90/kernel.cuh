@@ -42,7 +42,7 @@
 namespace fmla {
 namespace mla_e4m3_sm90 {
 
-// The 16-bit TMA kernel's grid order: the row groups that read the same tiles launch side by side.
+// The 64-row kernels' grid order: the row groups that read the same tiles launch side by side.
 using Place = mla_sm90::BlockPlace;
 
 // Query: float8_e4m3fn, __nv_bfloat16 or __half (the output: bf16, or fp16 for fp16 queries).

@@ -112,8 +112,7 @@ __device__ __forceinline__ void issue_page_boxes(const CUtensorMap* k_map, const
 // last).
 template <typename Elem, bool POW2_PAGES>
 __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& sm, int ptid) {
-  using Place = BlockPlace;
-  const int part = Place::part(), g = blockIdx.y, m_base = Place::m_base();
+  const int part = BlockPlace::part(), g = blockIdx.y, m_base = BlockPlace::m_base();
   const int32_t* meta = p.sched + part * kMetadataInts;
   uint32_t q_loads = 0, fills0 = 0, fills1 = 0;  // tiles issued into buffer 0 / 1
   const int lane_row = ptid / 8;

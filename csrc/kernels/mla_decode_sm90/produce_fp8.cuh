@@ -37,8 +37,7 @@ __device__ __forceinline__ void produce_fp8(const DecodeParams& p, const Smem& s
   constexpr bool kDs = CACHE == MlaCache::kFp8DsMla;
   static_assert(CACHE != MlaCache::k16Bit, "16-bit caches are gathered by produce()");
   static_assert(!kDs || std::is_same<Elem, __nv_bfloat16>::value, "fp8_ds_mla: bf16 queries");
-  using Place = BlockPlace;
-  const int part = Place::part(), g = blockIdx.y, m_base = Place::m_base();
+  const int part = BlockPlace::part(), g = blockIdx.y, m_base = BlockPlace::m_base();
   const int32_t* meta = p.sched + part * kMetadataInts;
   const int warp = ptid / 32, lane = ptid % 32;
   const uint8_t* cache = static_cast<const uint8_t*>(p.k);
