@@ -313,9 +313,21 @@ static void decode_case(const Spec& s, uint64_t seed) {
     return;
   }
   const DecodeCheck c = check_decode(P, seed + 99);
-  report(sched_ok && c.pass, "%-44s sched=%s written=%s rel_l2=%.2e max_abs=%.2e lse_err=%.2e rows=%d parts=%d",
-         s.name.c_str(), sched_ok ? "ok" : "MISMATCH", c.all_written ? "yes" : "NO", c.rel_l2, c.max_abs,
-         c.lse_err, c.rows, P.nsp);
+  // A decode reads the schedule and leaves it as computed, and a second call on it gives the same
+  // bits (every output written again: the outputs and the workspace are poisoned before it).
+  const bool sched_kept = check_schedule(P);
+  const auto out1 = download<uint8_t>(P.out.ptr, P.out.bytes);
+  const auto lse1 = download<uint8_t>(P.lse.ptr, P.lse.bytes);
+  poison_outputs(P);
+  FMLA_CHECK(run_decode(P));
+  CUDA_CHECK(cudaDeviceSynchronize());
+  const bool again = out1 == download<uint8_t>(P.out.ptr, P.out.bytes) &&
+                     lse1 == download<uint8_t>(P.lse.ptr, P.lse.bytes) && check_schedule(P);
+  report(sched_ok && c.pass && sched_kept && again,
+         "%-44s sched=%s written=%s rel_l2=%.2e max_abs=%.2e lse_err=%.2e rows=%d parts=%d%s",
+         s.name.c_str(), sched_ok ? (sched_kept ? "ok" : "CHANGED by the decode") : "MISMATCH",
+         c.all_written ? "yes" : "NO", c.rel_l2, c.max_abs, c.lse_err, c.rows, P.nsp,
+         again ? "" : " second call DIFFERS");
 }
 
 static std::vector<int32_t> varlen(int b, int s_k, int s_q, uint64_t seed) {
