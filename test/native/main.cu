@@ -1418,9 +1418,21 @@ static float graph_ms(int copies, F launch) {
 // schedule's).
 static void gqa_where() {
   struct Row { int d, h_q, h_kv, b, s_k; };
-  const Row rows[] = {{128, 32, 8, 64, 1024}, {128, 32, 8, 128, 4096}, {128, 16, 1, 128, 4096},
-                      {128, 64, 4, 128, 4096}, {128, 32, 8, 1, 32768}, {128, 32, 8, 16, 8192},
-                      {64, 32, 8, 128, 4096}};
+  std::vector<Row> rows = {{128, 32, 8, 64, 1024}, {128, 32, 8, 128, 4096}, {128, 16, 1, 128, 4096},
+                           {128, 64, 4, 128, 4096}, {128, 32, 8, 1, 32768}, {128, 32, 8, 16, 8192},
+                           {64, 32, 8, 128, 4096}};
+  // GQA_ROWS="d:h_q:h_kv:b:s_k,...": these rows instead.
+  if (const char* list = getenv("GQA_ROWS")) {
+    rows.clear();
+    for (const char* at = list; *at;) {
+      Row r{};
+      if (sscanf(at, "%d:%d:%d:%d:%d", &r.d, &r.h_q, &r.h_kv, &r.b, &r.s_k) != 5) break;
+      rows.push_back(r);
+      const char* comma = strchr(at, ',');
+      if (!comma) break;
+      at = comma + 1;
+    }
+  }
   const std::vector<int> parts_list = int_list_env("GQA_PARTS", "0");
   printf("\ngqa: where the call's time goes (bf16, page 16), us\n");
   printf("| d | h_q/h_kv | b | s_k | parts | split seqs | call | %% copy | decode alone | combine alone | rel_l2 |\n");
