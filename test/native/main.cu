@@ -12,7 +12,8 @@
 //   build/fmla_native_test bench-pages   rows 1 and 9 of the suite at pages of 64, 32, 16, 8 and 1 tokens
 //   build/fmla_native_test bench-gqa     the GQA rows at pages of 16, 1 and 64 tokens, kernels alone
 //   build/fmla_native_test gqa-where     GQA calls beside their decode and combine kernels alone
-//                                  (CUDA graphs), at the schedule's parts and at GQA_PARTS;
+//                                  (CUDA graphs), at the schedule's parts and at GQA_PARTS, its
+//                                  rows or those of GQA_ROWS ("d:h_q:h_kv:b:s_k,...");
 //                                  mla-where: short MLA calls the same way, at MLA_PARTS
 //   build/fmla_native_test bench-small   the small-batch rows timed as the suite tool does (spin
 //                                  before the start event), the schedule kernel, write_kv floors
@@ -21,6 +22,7 @@
 // against a float64 CPU reference on small shapes.
 #include <math.h>
 #include <stdarg.h>
+#include <string.h>
 
 #include <random>
 #include <string>
