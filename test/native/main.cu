@@ -22,7 +22,6 @@
 // against a float64 CPU reference on small shapes.
 #include <math.h>
 #include <stdarg.h>
-#include <string.h>
 
 #include <random>
 #include <string>
@@ -303,6 +302,19 @@ static DecodeCheck check_decode(Problem& P, uint64_t seed) {
   return r;
 }
 
+// Whether run_decode, called again on P (outputs and workspace poisoned first), writes the bits
+// that P's outputs hold now.
+static bool redecode_gives_same_bits(Problem& P) {
+  CUDA_CHECK(cudaDeviceSynchronize());
+  const auto out = download<uint8_t>(P.out.ptr, P.out.bytes);
+  const auto lse = download<uint8_t>(P.lse.ptr, P.lse.bytes);
+  poison_outputs(P);
+  FMLA_CHECK(run_decode(P));
+  CUDA_CHECK(cudaDeviceSynchronize());
+  return out == download<uint8_t>(P.out.ptr, P.out.bytes) &&
+         lse == download<uint8_t>(P.lse.ptr, P.lse.bytes);
+}
+
 // Builds, schedules, decodes and checks one case.
 static void decode_case(const Spec& s, uint64_t seed) {
   Problem P = build(s, seed);
@@ -316,15 +328,9 @@ static void decode_case(const Spec& s, uint64_t seed) {
   }
   const DecodeCheck c = check_decode(P, seed + 99);
   // A decode reads the schedule and leaves it as computed, and a second call on it gives the same
-  // bits (every output written again: the outputs and the workspace are poisoned before it).
+  // bits.
   const bool sched_kept = check_schedule(P);
-  const auto out1 = download<uint8_t>(P.out.ptr, P.out.bytes);
-  const auto lse1 = download<uint8_t>(P.lse.ptr, P.lse.bytes);
-  poison_outputs(P);
-  FMLA_CHECK(run_decode(P));
-  CUDA_CHECK(cudaDeviceSynchronize());
-  const bool again = out1 == download<uint8_t>(P.out.ptr, P.out.bytes) &&
-                     lse1 == download<uint8_t>(P.lse.ptr, P.lse.bytes) && check_schedule(P);
+  const bool again = redecode_gives_same_bits(P) && check_schedule(P);
   report(sched_ok && c.pass && sched_kept && again,
          "%-44s sched=%s written=%s rel_l2=%.2e max_abs=%.2e lse_err=%.2e rows=%d parts=%d%s",
          s.name.c_str(), sched_ok ? (sched_kept ? "ok" : "CHANGED by the decode") : "MISMATCH",
@@ -718,17 +724,7 @@ static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bo
     return;
   }
   const DecodeCheck r = check_decode(P, seed + 99);
-  bool bits_ok = true;
-  if (same_bits) {
-    CUDA_CHECK(cudaDeviceSynchronize());
-    const auto out8 = download<uint8_t>(P.out.ptr, P.out.bytes);
-    const auto lse8 = download<uint8_t>(P.lse.ptr, P.lse.bytes);
-    poison_outputs(P);
-    FMLA_CHECK(run_decode(P));
-    CUDA_CHECK(cudaDeviceSynchronize());
-    bits_ok = out8 == download<uint8_t>(P.out.ptr, P.out.bytes) &&
-              lse8 == download<uint8_t>(P.lse.ptr, P.lse.bytes);
-  }
+  const bool bits_ok = !same_bits || redecode_gives_same_bits(P);  // the 16-bit decode's bits
   report(r.pass && bits_ok,
          "%-52s written=%s rel_l2=%.2e max_abs=%.2e lse_err=%.2e rows=%d parts=%d%s",
          s.name.c_str(), r.all_written ? "yes" : "NO", r.rel_l2, r.max_abs, r.lse_err, r.rows,
@@ -1371,14 +1367,15 @@ static cudaError_t launch_head_major(fmla::DecodeParams q) {
   return fmla::launch_gqa_decode<__nv_bfloat16, D>(q, nullptr);
 }
 
-// The comma-separated integers of environment variable `name` (`fallback` when it is unset).
+// The integers of environment variable `name` (`fallback` when it is unset), separated by ',' or
+// ':'.
 static std::vector<int> int_list_env(const char* name, const char* fallback) {
   std::vector<int> values;
   const char* list = getenv(name);
   for (const char* c = list ? list : fallback; *c;) {
     values.push_back(atoi(c));
-    while (*c && *c != ',') ++c;
-    if (*c == ',') ++c;
+    while (*c && *c != ',' && *c != ':') ++c;
+    if (*c) ++c;
   }
   return values;
 }
@@ -1424,16 +1421,11 @@ static void gqa_where() {
                            {128, 64, 4, 128, 4096}, {128, 32, 8, 1, 32768}, {128, 32, 8, 16, 8192},
                            {64, 32, 8, 128, 4096}};
   // GQA_ROWS="d:h_q:h_kv:b:s_k,...": these rows instead.
-  if (const char* list = getenv("GQA_ROWS")) {
+  if (getenv("GQA_ROWS")) {
+    const std::vector<int> v = int_list_env("GQA_ROWS", "");
     rows.clear();
-    for (const char* at = list; *at;) {
-      Row r{};
-      if (sscanf(at, "%d:%d:%d:%d:%d", &r.d, &r.h_q, &r.h_kv, &r.b, &r.s_k) != 5) break;
-      rows.push_back(r);
-      const char* comma = strchr(at, ',');
-      if (!comma) break;
-      at = comma + 1;
-    }
+    for (size_t i = 0; i + 5 <= v.size(); i += 5)
+      rows.push_back({v[i], v[i + 1], v[i + 2], v[i + 3], v[i + 4]});
   }
   const std::vector<int> parts_list = int_list_env("GQA_PARTS", "0");
   printf("\ngqa: where the call's time goes (bf16, page 16), us\n");
