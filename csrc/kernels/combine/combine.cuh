@@ -59,6 +59,11 @@ __device__ __forceinline__ float2 warp_lse_stats(const float* lse_k, int stride,
 struct CombineItem {
   int bi, first, n;  // the sequence, its first split, its split count (n < 2: nothing to merge)
 };
+//
+// Read before wait_for_previous_kernel(): the schedule and num_splits are inputs of the decode
+// kernel, which is an ordinary launch (it starts only once all earlier work in the stream is
+// complete and visible) and never writes them, so they are final by the time this kernel, its
+// dependent, starts. One trip to memory fewer after the decode grid ends.
 __device__ __forceinline__ CombineItem combine_item(const DecodeParams& p, int x) {
   CombineItem it{x, 0, 0};
   if (p.b >= p.num_sm_parts) {
@@ -99,9 +104,10 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodePa
   __shared__ float weight[kCombineThreads];  // exp(lse_k - lse) of the current chunk of splits
   __shared__ float4 group_acc[kCombineThreads];
 
-  wait_for_previous_kernel();  // the decode kernel's partials and the schedule
+  // The schedule before the wait (see combine_item), the decode kernel's partials after it.
   const CombineItem it = combine_item(p, blockIdx.x);
   if (it.n < 2) return;  // nothing to merge, or written directly by the decode kernel
+  wait_for_previous_kernel();
   const int bi = it.bi, first = it.first, n = it.n;
   const int total_rows = p.s_q * p.h_q;
   const int row = blockIdx.y;
@@ -198,9 +204,10 @@ __global__ void __launch_bounds__(kCombineThreads) combine_rows_kernel(const Dec
   constexpr int kVec = D_V >= 128 ? 4 : 2;  // floats a lane loads at once
   constexpr int kChunks = D_V / (32 * kVec);
   static_assert(D_V % (32 * kVec) == 0, "a row is whole vectors of every lane");
-  wait_for_previous_kernel();  // the decode kernel's partials and the schedule
+  // The schedule before the wait (see combine_item), the decode kernel's partials after it.
   const CombineItem it = combine_item(p, blockIdx.x);
   if (it.n < 2) return;  // nothing to merge, or written directly by the decode kernel
+  wait_for_previous_kernel();
   const int bi = it.bi, first = it.first, n = it.n;
   const int total_rows = p.s_q * p.h_q;
   const int row = blockIdx.y * (kCombineThreads / 32) + threadIdx.x / 32;

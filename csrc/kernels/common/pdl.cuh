@@ -1,7 +1,10 @@
 // Programmatic dependent launch (sm_90+): a kernel launched with launch_dependent() may be set up
 // and scheduled while the previous kernel in the stream finishes, which hides most of its launch
 // latency; it must call wait_for_previous_kernel() before touching memory that the previous kernel
-// (or anything before it in the stream) writes or reads. Elsewhere, an ordinary launch.
+// (or anything before it in the stream) writes or reads. The one exception: where the previous
+// kernel is an ordinary launch, it began after all earlier work had finished, so what only that
+// earlier work wrote may be read before the wait (the combine kernel reads the schedule so).
+// Elsewhere, an ordinary launch.
 #pragma once
 
 #include <cuda_runtime.h>
