@@ -1769,6 +1769,16 @@ int main(int argc, char** argv) {
     v.h_q = 64, v.s_q = 2, v.causal = true, v.page_size = 8, v.lens = {0, 5, 300, 130};
     v.name = "small mla ps=8 h_q=64";
     decode_case(v, 8);
+    // Many short sequences, several pieces a part: the next piece's first tiles and query rows
+    // go out before this piece's output is stored (both TMA loaders).
+    for (const int page : {64, 8}) {
+      Spec w = t;
+      w.page_size = page;
+      w.lens.clear();
+      for (int i = 0; i < 300; ++i) w.lens.push_back((i * 37) % 200);
+      w.name = "small mla ps=" + std::to_string(page) + " h_q=64 b=300";
+      decode_case(w, 9 + page);
+    }
     Spec u;  // one-token pages: the sm_90a kernel's cp.async producer warpgroup
     u.h_q = 32, u.s_q = 2, u.causal = true, u.page_size = 1, u.lens = {0, 5, 300, 130};
     u.name = "small mla ps=1 h_q=32";

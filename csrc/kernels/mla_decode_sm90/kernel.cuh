@@ -247,6 +247,51 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
   uint32_t q_uses = 0, fills[2] = {0u, 0u};  // every consumer thread counts alike
   const int page_log2 = __ffs(p.page_size) - 1;  // TMA pages are powers of two
   const int32_t* meta = p.sched + part * kMetadataInts;
+  const uint64_t l2_policy = ptx::l2_policy<0>();  // a tile is read by its part's blocks only
+
+  // The page of tile t of piece w of sequence bi (pages of a power of two of at least 64 rows: a
+  // shift, not a division). Small pages: of the tile's lane-th page (0 for lanes past the tile's
+  // pages); tiles start on pages (start is a multiple of 64), so that is page index (start >>
+  // page_log2) + t * tile_pages + lane, past the piece's end its last key's (those rows are masked
+  // and zeroed).
+  auto page_in = [&](int bi, const SequenceWork& w, int t) {
+    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
+    if constexpr (kSmallPages) {
+      if (lane >= (kBlockN >> page_log2)) return 0;
+      const int first_page = w.start >> page_log2, last_page = max(w.end - 1, 0) >> page_log2;
+      const int page = min(first_page + ((t << 6) >> page_log2) + lane, last_page);
+      return block_table[page * p.bt_stride_page];
+    }
+    return block_table[static_cast<int64_t>((w.start + t * kBlockN) >> page_log2) * p.bt_stride_page];
+  };
+  // A piece's first two tiles (buffers 0 and 1) and its query rows, one commit group of cp.async.
+  // Issued for the next piece before this one's output is stored (both warpgroups' products are
+  // done, so the buffers and Q are free), so that they land while the stores go out; `q_for` is
+  // the sequence whose rows are in flight, `tiles_for` the one whose tiles are.
+  int q_for = -1, tiles_for = -1;
+  auto issue_query = [&](int bi) {
+    __syncwarp();
+    load_q_rows<Elem, kConsumerThreads>(p, bi, g, m_base, sm.q(), tid);
+    ptx::cp_async_commit();
+    q_for = bi;
+  };
+  auto issue_first_tiles = [&](int bi, const SequenceWork& w) {
+    if constexpr (kSmallPages) {  // warpgroup b's warps fill buffer b
+      if (wg < w.n_tiles) {
+        const int page = page_in(bi, w, wg);
+        issue_page_boxes(k_map, sm, page, page_log2, wg, false, warp, lane, l2_policy);
+        issue_page_boxes(k_map, sm, page, page_log2, wg, true, warp, lane, l2_policy);
+      }
+    } else {
+      if (tid == 0) {
+        for (int b = 0; b < 2; ++b)
+          if (b < w.n_tiles)
+            issue_tma_boxes(k_map, sm, page_in(bi, w, b), page_log2, b, w.start + b * kBlockN, 0,
+                            kBoxes, l2_policy);
+      }
+    }
+    tiles_for = bi;
+  };
 
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
@@ -259,46 +304,22 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       limit[x] = p.causal ? min(end, w.seqlen - p.s_q + j + 1) : end;
     }
 
-    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
-    const uint64_t l2_policy = ptx::l2_policy<0>();  // a tile is read by its part's blocks only
     // Boxes [i_from, i_to) in load order of tile t (in `page`) into buffer b.
     auto refill = [&](int t, int page, int b, int i_from, int i_to) {
       issue_tma_boxes(k_map, sm, page, page_log2, b, start + t * kBlockN, i_from, i_to, l2_policy);
     };
-    // The page of tile t (pages of a power of two of at least 64 rows: a shift, not a division).
-    // Small pages: of the tile's lane-th page (0 for lanes past the tile's pages); tiles start on
-    // pages (start is a multiple of 64), so that is page index (start >> page_log2) + t *
-    // tile_pages + lane, past the piece's end its last key's (those rows are masked and zeroed).
-    const int first_page = start >> page_log2, last_page = max(end - 1, 0) >> page_log2;
-    auto page_of = [&](int t) {
-      if constexpr (kSmallPages) {
-        if (lane >= (kBlockN >> page_log2)) return 0;
-        const int page = min(first_page + ((t << 6) >> page_log2) + lane, last_page);
-        return block_table[page * p.bt_stride_page];
-      }
-      return block_table[static_cast<int64_t>((start + t * kBlockN) >> page_log2) * p.bt_stride_page];
-    };
-    ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);  // the last sequence is done
-    if constexpr (kSmallPages) {  // warpgroup b's warps fill buffer b
-      if (wg < n_tiles) {
-        const int page = page_of(wg);
-        issue_page_boxes(k_map, sm, page, page_log2, wg, false, warp, lane, l2_policy);
-        issue_page_boxes(k_map, sm, page, page_log2, wg, true, warp, lane, l2_policy);
-      }
-    } else if constexpr (kSelfLoad) {
-      if (tid == 0) {
-        if (n_tiles > 0) refill(0, page_of(0), 0, 0, kBoxes);
-        if (n_tiles > 1) refill(1, page_of(1), 1, 0, kBoxes);
-      }
-    }
+    auto page_of = [&](int t) { return page_in(bi, w, t); };
     if constexpr (kSelfLoad) {
-      __syncwarp();
-      load_q_rows<Elem, kConsumerThreads>(p, bi, g, m_base, sm.q(), tid);
-      ptx::cp_async_commit();
+      if (tiles_for != bi) {  // the block's first piece
+        ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);  // the last sequence is done
+        issue_first_tiles(bi, w);
+      }
+      if (q_for != bi) issue_query(bi);
       ptx::cp_async_wait<0>();
       wgmma::fence_proxy_async();
       ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
     } else {
+      ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);  // the last sequence is done
       ptx::mbarrier_wait(sm.q_full(), q_uses++ & 1u);
       wgmma::fence_proxy_async();  // Q came through cp.async
     }
@@ -607,6 +628,17 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     // Each warpgroup publishes its sums and waits for the other's (the P exchange's pattern).
     ptx::named_barrier_arrive(wg == 0 ? kBarSum0 : kBarSum1, kConsumerThreads);
     ptx::named_barrier_sync(wg == 0 ? kBarSum1 : kBarSum0, kConsumerThreads);
+    // Past that exchange both warpgroups' products are done (each waited for its own before
+    // publishing its sums): the next piece's query rows go out now, its tiles after the stores
+    // (their pages need its length, loaded meanwhile).
+    const bool next_piece = kSelfLoad && bi < meta[kMetaEndBatch];
+    int next_len = 0, next_splits_lo = 0, next_splits_hi = 0;
+    if (next_piece) {
+      issue_query(bi + 1);
+      next_len = p.cache_seqlens[(bi + 1) * p.seqlens_stride];
+      next_splits_lo = p.num_splits[bi + 1];
+      next_splits_hi = p.num_splits[bi + 2];
+    }
     const int total_rows = p.s_q * p.h_q;
 #pragma unroll
     for (int x = 0; x < 2; ++x) {
@@ -639,6 +671,9 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         if (wg == 0 && lane % 4 == 0) p.lse_accum[row] = empty ? -INFINITY : lse2 * kLn2;
       }
     }
+    if (next_piece)
+      issue_first_tiles(bi + 1,
+                        sequence_work_of(meta, bi + 1, next_len, next_splits_lo, next_splits_hi));
   }
 }
 
