@@ -8,6 +8,11 @@ constexpr int kBlockM = 64;              // query rows a decode block handles at
 constexpr int kBlockN = 64;              // keys per tile; the unit in which work is counted and cut
 constexpr int kFixedOverheadBlocks = 5;  // cost of starting a split, in key blocks
 constexpr int kMetadataInts = 8;         // ints per part in tile_scheduler_metadata
+// GQA decode: byte counters a part's row holds past the schedule's fields (schedule_fields.h), so
+// the (KV head, row group) pairs whose split sequences it merges itself, and the most splits (and
+// so parts) a byte counts.
+constexpr int kArrivalCounters = 12;
+constexpr int kArrivalMaxSplits = 255;
 
 // MLA head dims (DeepSeek-V2/V3): 512 latent dims (shared K/V) + 64 rotary dims.
 constexpr int kMlaHeadDimQK = 576;

@@ -52,6 +52,10 @@ struct Spec {
   bool wide_queries = false;  // FP8 cases: query rows over a wide range of magnitudes
   bool zero_scales = false;   // fp8_ds_mla: one row in 5 with a group's scale 0 (codes kept)
   bool spread_keys = false;   // FP8 cases: each key's groups of 128 values times 2^-12 .. 1
+  // Non-empty: the schedule is computed from these lengths (as long as lens or longer), the decode
+  // runs on lens (a schedule built before the sequences shrank: later pieces of a cut sequence
+  // find no keys).
+  std::vector<int32_t> schedule_lens;
 };
 
 static float scale_of(const Spec& s) {
@@ -184,7 +188,15 @@ static void poison_outputs(Problem& P) {
 
 static void run_metadata(Problem& P, cudaStream_t stream = nullptr) {
   const int rows_per_kv = P.s.s_q * P.s.h_q / P.s.h_kv;
-  FMLA_CHECK(fmla_get_mla_metadata(&P.tlens, rows_per_kv, P.s.h_kv, &P.tmeta, &P.tsplits, stream));
+  if (P.s.schedule_lens.empty()) {
+    FMLA_CHECK(fmla_get_mla_metadata(&P.tlens, rows_per_kv, P.s.h_kv, &P.tmeta, &P.tsplits, stream));
+    return;
+  }
+  DevBuf lens = upload(P.s.schedule_lens);
+  fmla_tensor t = P.tlens;
+  t.data = lens.ptr;
+  FMLA_CHECK(fmla_get_mla_metadata(&t, rows_per_kv, P.s.h_kv, &P.tmeta, &P.tsplits, stream));
+  CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 static fmla_status run_decode(Problem& P, int copy = -1, cudaStream_t stream = nullptr) {
@@ -218,7 +230,7 @@ static bool check_schedule(Problem& P) {
   CUDA_CHECK(cudaDeviceSynchronize());
   const auto meta = download<int32_t>(P.meta.ptr, static_cast<size_t>(P.nsp) * 8);
   const auto splits = download<int32_t>(P.splits.ptr, P.b + 1);
-  const ScheduleRef ref = schedule_ref(P.s.lens, P.nsp);
+  const ScheduleRef ref = schedule_ref(P.s.schedule_lens.empty() ? P.s.lens : P.s.schedule_lens, P.nsp);
   return meta == ref.metadata && splits == ref.num_splits;
 }
 
@@ -970,6 +982,32 @@ static void suite_gqa(bool quick) {
     s.lens = {3000, 0, 17, 9000};
     s.name = "gqa fp16 d=128 ps=16 h_q=32 h_kv=8 s_q=2 causal";
     decode_case(s, ++seed);
+  }
+  // Cut sequences merged by their last piece (merge.cuh): a long sequence in 90+ splits among short
+  // ones (a batch large enough for that merge), and schedules built for longer sequences than the
+  // decode reads, so that later pieces of a cut sequence are empty (they count themselves done from
+  // the loader, and may be the last).
+  {
+    Spec s;
+    s.gqa = true, s.d_qk = s.d_v = 128, s.page_size = 16, s.h_q = 16, s.h_kv = 1;
+    s.lens.assign(40, 100);
+    s.lens.insert(s.lens.begin() + 7, 20000);
+    s.name = "gqa bf16 d=128 ps=16 h_q=16 h_kv=1 b=41, one of 20000";
+    decode_case(s, ++seed);
+    for (const int h_kv : {8, 1}) {
+      Spec t;
+      t.gqa = true, t.d_qk = t.d_v = h_kv == 8 ? 64 : 256, t.page_size = 16;
+      t.h_q = 16, t.h_kv = h_kv, t.causal = true, t.s_q = 2;
+      t.lens = {0, 2, 65, 300, 700, 3000};
+      t.schedule_lens = {0, 2, 65, 300, 1200, 9000};
+      t.lens.resize(36, 50);  // 36 sequences: enough for 132 parts' merge by the last piece
+      t.schedule_lens.resize(36, 50);
+      char name[96];
+      snprintf(name, sizeof name, "gqa bf16 d=%d ps=16 h_q=16 h_kv=%d s_q=2 causal, schedule longer",
+               t.d_qk, h_kv);
+      t.name = name;
+      decode_case(t, ++seed);
+    }
   }
   if (quick) return;
   {

@@ -15,6 +15,11 @@ constexpr int kMetaEndBatch = 2;    // last sequence of the part (inclusive)
 constexpr int kMetaEndToken = 3;    // one past its last key
 constexpr int kMetaBeginSplit = 4;  // split index of the first sequence's piece
 static_assert(kMetaBeginSplit < kMetadataInts, "the fields fit a part's row");
+// The rest of the row, zero as the schedule leaves it, is the GQA decode's scratch during a call:
+// a byte a (KV head, row group) counting the pieces done of the sequence whose first split this
+// part holds, returned to zero by the piece that completes the count (gqa_decode/merge.cuh).
+constexpr int kMetaArrivals = kMetaBeginSplit + 1;
+static_assert(kArrivalCounters == (kMetadataInts - kMetaArrivals) * 4, "a byte a counter");
 
 // Keys [start, end) of sequence bi, the part's piece of it, and where its result goes.
 struct SequenceWork {

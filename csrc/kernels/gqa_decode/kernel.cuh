@@ -17,8 +17,9 @@
 //   ahead); each slice's loader passes each piece's description to its warps through shared
 //   memory with its first tile.
 //
-// A sequence with one split writes out / lse directly; the others write float32 partials that the
-// combine kernel merges. Scores are kept in base 2 (scaled by softmax_scale * log2 e).
+// A sequence with one split writes out / lse directly; the others write float32 partials, which the
+// last of its pieces to finish merges (merge.cuh; or the combine kernel, where the launcher leaves
+// p.arrivals null). Scores are kept in base 2 (scaled by softmax_scale * log2 e).
 //
 // With float8_e4m3fn caches (GqaE4m3Traits) the tiles are loaded as codes, half the bytes, and the
 // warps convert their fragments in registers (see the e4m3 branches): both products run on the
@@ -28,7 +29,8 @@
 //
 // A KV head with more than 16 query rows has a block for each 16 (RowGroup).
 //
-// pieces.cuh holds the units of work, loader.cuh the copies, query.cuh the e4m3 caches' query rows.
+// pieces.cuh holds the units of work, loader.cuh the copies, merge.cuh where results go, query.cuh
+// the e4m3 caches' query rows.
 #pragma once
 
 #include <cuda_fp8.h>
@@ -45,6 +47,7 @@
 #include "../common/smem_opt_in.h"
 #include "launch.h"
 #include "loader.cuh"
+#include "merge.cuh"
 #include "pieces.cuh"
 #include "query.cuh"
 #include "traits.h"
@@ -386,7 +389,7 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
         }
         const int col = pass * T::kRedCols + c4;
         const int j = rg.token(p, m), h = rg.head(p, g, m);
-        if (piece.single_split) {
+        if (piece.n_splits == 1) {
           Elem* out = static_cast<Elem*>(p.out) + piece.bi * p.o_stride_b + j * p.o_stride_s +
                       h * p.o_stride_h + col;
           *reinterpret_cast<uint2*>(out) = make_uint2(pack2<Elem>(acc.x, acc.y), pack2<Elem>(acc.z, acc.w));
@@ -406,13 +409,22 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
         const bool empty = !(total_sum[x] > 0.f);
         const float lse2 = total_max[x] + log2f(total_sum[x]);
         const int j = rg.token(p, m), h = rg.head(p, g, m);
-        if (piece.single_split) {
+        if (piece.n_splits == 1) {
           p.lse[piece.bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] =
               empty ? INFINITY : lse2 * kLn2;
         } else {
           const int64_t row = rg.accum_row(p, piece.split, g, m);
           p.lse_accum[row] = empty ? -INFINITY : lse2 * kLn2;
         }
+      }
+    }
+    // A split sequence's last piece merges its partials (merge.cuh): every thread's stores fenced,
+    // then one arrival for the block.
+    if (piece.n_splits > 1 && p.arrivals) {
+      __threadfence();
+      if (__syncthreads_or(tid == 0 && arrive(p, piece, g))) {
+        __threadfence();
+        merge_splits<T>(p, piece, g, tid, T::kThreads);
       }
     }
   }

@@ -26,6 +26,19 @@ inline bool gqa_decode_fits(const DecodeParams& p) {
   return gqa_strides_fit(p) && p.rows_per_kv <= gqa::kMaxRows;
 }
 
+// The kernel merges the sequences it cuts itself (merge.cuh) where a byte counter for each (KV
+// head, row group) fits the spare ints of a schedule row and a byte counts every split, and where
+// the batch is large enough that sequences have a few splits each (as for the combine's rows
+// kernel): the last piece's merge is then a short read, where a small batch's tens of splits a
+// sequence are read faster by the combine kernel's many blocks (bench/NOTES.md, v38). The launcher
+// then sets p.arrivals to the schedule and launches no combine kernel.
+inline bool gqa_merges_splits(const DecodeParams& p) {
+  const int64_t row_groups = (p.rows_per_kv + gqa::kMaxRows - 1) / gqa::kMaxRows;
+  return static_cast<int64_t>(p.h_kv) * row_groups <= kArrivalCounters &&
+         p.num_sm_parts <= kArrivalMaxSplits &&
+         static_cast<int64_t>(p.b) * kCombineRowsMaxSplits >= p.num_sm_parts;
+}
+
 // One instantiation per element type and head dim (instantiations/*.cu): the decode kernel alone;
 // the combine kernel merges split sequences after it.
 template <typename Elem, int D>

@@ -11,6 +11,7 @@
 #include "../common/decode_params.h"
 #include "../common/ptx.cuh"
 #include "../common/schedule_fields.h"
+#include "merge.cuh"
 #include "pieces.cuh"
 #include "traits.h"
 

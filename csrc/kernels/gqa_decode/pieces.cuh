@@ -30,9 +30,9 @@ struct PieceDesc {
   int start, end;    // keys of the piece
   int n_tiles;       // 0: the part has no further piece
   int split;         // index of the piece's partial result
-  int single_split;  // the piece is the whole sequence: write out / lse directly
+  int n_splits;      // of the sequence; 1: the piece is the whole sequence, written out directly
   int seqlen;
-  int padding;  // to the 32 bytes of a ring slot
+  int first_split;   // the sequence's first split index
 };
 
 template <typename T>
@@ -43,8 +43,8 @@ __device__ __forceinline__ int tiles_of(int start, int end) {
 template <typename T>
 __device__ __forceinline__ PieceDesc piece_of(const int32_t* meta, int bi, const SequenceInfo& info) {
   const SequenceWork w = sequence_work_of(meta, bi, info.seqlen, info.split_lo, info.split_hi);
-  return PieceDesc{bi, w.start, w.end, tiles_of<T>(w.start, w.end), w.split, w.single_split,
-                   w.seqlen, 0};
+  return PieceDesc{bi, w.start, w.end, tiles_of<T>(w.start, w.end), w.split,
+                   info.split_hi - info.split_lo, w.seqlen, info.split_lo};
 }
 
 // The query rows of this block: kMaxRows of its KV head's from m0 = blockIdx.z * kMaxRows (a
@@ -63,27 +63,6 @@ struct RowGroup {
     return static_cast<int64_t>(split) * (p.s_q * p.h_q) + g * p.rows_per_kv + m0 + m;
   }
 };
-
-// The output of a piece no key reaches (an empty sequence): zeros, and the log-sum-exp of nothing;
-// written by the first load group's threads (gtid: one of its kGroupThreads).
-template <typename T>
-__device__ void write_empty_piece(const DecodeParams& p, const PieceDesc& d, int g, int gtid) {
-  using Elem = typename T::Elem;
-  const RowGroup rg(p);
-  for (int i = gtid; i < rg.n * T::D; i += T::kGroupThreads) {
-    const int m = i / T::D, col = i % T::D;
-    const int j = rg.token(p, m), h = rg.head(p, g, m);
-    if (d.single_split) {
-      static_cast<Elem*>(p.out)[d.bi * p.o_stride_b + j * p.o_stride_s + h * p.o_stride_h + col] =
-          from_float<Elem>(0.f);
-      if (col == 0) p.lse[d.bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] = INFINITY;
-    } else {
-      const int64_t row = rg.accum_row(p, d.split, g, m);
-      p.o_accum[row * T::D + col] = 0.f;
-      if (col == 0) p.lse_accum[row] = -INFINITY;
-    }
-  }
-}
 
 }  // namespace gqa
 }  // namespace fmla
