@@ -40,7 +40,7 @@ inline bool gqa_merges_splits(const DecodeParams& p) {
 }
 
 // One instantiation per element type and head dim (instantiations/*.cu): the decode kernel alone;
-// the combine kernel merges split sequences after it.
+// split sequences are merged by the kernel itself (p.arrivals) or by the combine kernel after it.
 template <typename Elem, int D>
 cudaError_t launch_gqa_decode(const DecodeParams& p, cudaStream_t stream);
 
