@@ -1450,8 +1450,9 @@ static float graph_ms(int copies, F launch) {
   return ms;
 }
 
-// Where a GQA call's time goes: the whole call, the decode kernel alone and the combine alone (each
-// timed by graph_ms), at the schedule's parts and at others (GQA_PARTS, comma-separated; 0: the
+// Where a GQA call's time goes: the whole call, the decode kernel alone (leaving cut sequences'
+// partials for the combine, as when the call launches one) and the combine alone (each timed by
+// graph_ms), at the schedule's parts and at others (GQA_PARTS, comma-separated; 0: the
 // schedule's).
 static void gqa_where() {
   struct Row { int d, h_q, h_kv, b, s_k; };
