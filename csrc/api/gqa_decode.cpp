@@ -10,12 +10,11 @@ using namespace fmla;
 
 // The few-rows kernel's parameters: where it can, it merges the sequences it cuts itself, counting
 // their pieces in the spare ints of the schedule's rows (the caller's tile_scheduler_metadata, which
-// the schedule leaves zero there and the kernel returns to zero; flash_mla.h); else the combine
-// kernel merges them.
-static DecodeParams few_rows_params(const DecodeParams& p, bool* merges) {
+// the schedule leaves zero there and the kernel returns to zero; flash_mla.h); else (arrivals null)
+// the combine kernel merges them.
+static DecodeParams few_rows_params(const DecodeParams& p) {
   DecodeParams q = p;
-  *merges = gqa_merges_splits(p);
-  if (*merges) q.arrivals = const_cast<int32_t*>(p.sched);
+  if (gqa_merges_splits(p)) q.arrivals = const_cast<int32_t*>(p.sched);
   return q;
 }
 
@@ -25,10 +24,9 @@ template <typename Elem, int D>
 static fmla_status run_gqa(const DecodeParams& p, void* stream) {
   if (!gqa_decode_fits(p)) return run_decode<Elem, D, D, true>(p, stream);
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  bool merges = false;
-  const DecodeParams q = few_rows_params(p, &merges);
+  const DecodeParams q = few_rows_params(p);
   FMLA_TRY(from_cuda(launch_gqa_decode<Elem, D>(q, s), "decode kernel launch"));
-  return merges ? FMLA_OK : from_cuda(launch_combine<Elem, D>(q, s), "combine kernel launch");
+  return q.arrivals ? FMLA_OK : from_cuda(launch_combine<Elem, D>(q, s), "combine kernel launch");
 }
 
 // float8_e4m3fn caches: the few-rows kernel only, a block for each 16 rows of a KV head.
@@ -36,12 +34,11 @@ static fmla_status run_gqa(const DecodeParams& p, void* stream) {
 template <typename Elem, int D>
 static fmla_status run_gqa_e4m3(const DecodeParams& p, void* stream) {
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  bool merges = false;
-  const DecodeParams q = few_rows_params(p, &merges);
+  const DecodeParams q = few_rows_params(p);
   FMLA_TRY(from_cuda(q.descale_q ? launch_gqa_decode_e4m3_queries<D>(q, s)
                                  : launch_gqa_decode_e4m3<Elem, D>(q, s),
                      "decode kernel launch"));
-  return merges ? FMLA_OK : from_cuda(launch_combine<Elem, D>(q, s), "combine kernel launch");
+  return q.arrivals ? FMLA_OK : from_cuda(launch_combine<Elem, D>(q, s), "combine kernel launch");
 }
 
 template <typename Elem, bool E4M3>

@@ -186,17 +186,21 @@ static void poison_outputs(Problem& P) {
   CUDA_CHECK(cudaMemset(P.ws.ptr, 0xFF, P.ws.bytes));
 }
 
+// The lengths the schedule is computed from.
+static const std::vector<int32_t>& schedule_lens_of(const Spec& s) {
+  return s.schedule_lens.empty() ? s.lens : s.schedule_lens;
+}
+
 static void run_metadata(Problem& P, cudaStream_t stream = nullptr) {
   const int rows_per_kv = P.s.s_q * P.s.h_q / P.s.h_kv;
-  if (P.s.schedule_lens.empty()) {
-    FMLA_CHECK(fmla_get_mla_metadata(&P.tlens, rows_per_kv, P.s.h_kv, &P.tmeta, &P.tsplits, stream));
-    return;
+  DevBuf longer;  // schedule_lens on the device, while the schedule kernel reads them
+  fmla_tensor lens = P.tlens;
+  if (!P.s.schedule_lens.empty()) {
+    longer = upload(P.s.schedule_lens);
+    lens.data = longer.ptr;
   }
-  DevBuf lens = upload(P.s.schedule_lens);
-  fmla_tensor t = P.tlens;
-  t.data = lens.ptr;
-  FMLA_CHECK(fmla_get_mla_metadata(&t, rows_per_kv, P.s.h_kv, &P.tmeta, &P.tsplits, stream));
-  CUDA_CHECK(cudaStreamSynchronize(stream));
+  FMLA_CHECK(fmla_get_mla_metadata(&lens, rows_per_kv, P.s.h_kv, &P.tmeta, &P.tsplits, stream));
+  if (longer.ptr) CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 static fmla_status run_decode(Problem& P, int copy = -1, cudaStream_t stream = nullptr) {
@@ -230,7 +234,7 @@ static bool check_schedule(Problem& P) {
   CUDA_CHECK(cudaDeviceSynchronize());
   const auto meta = download<int32_t>(P.meta.ptr, static_cast<size_t>(P.nsp) * 8);
   const auto splits = download<int32_t>(P.splits.ptr, P.b + 1);
-  const ScheduleRef ref = schedule_ref(P.s.schedule_lens.empty() ? P.s.lens : P.s.schedule_lens, P.nsp);
+  const ScheduleRef ref = schedule_ref(schedule_lens_of(P.s), P.nsp);
   return meta == ref.metadata && splits == ref.num_splits;
 }
 

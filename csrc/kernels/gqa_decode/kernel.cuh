@@ -418,15 +418,9 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
         }
       }
     }
-    // A split sequence's last piece merges its partials (merge.cuh): every thread's stores fenced,
-    // then one arrival for the block.
-    if (piece.n_splits > 1 && p.arrivals) {
-      __threadfence();
-      if (__syncthreads_or(tid == 0 && arrive(p, piece, g))) {
-        __threadfence();
-        merge_splits<T>(p, piece, g, tid, T::kThreads);
-      }
-    }
+    // A split sequence's last piece merges its partials (merge.cuh), one arrival for the block.
+    count_and_merge<T>(p, piece, g, tid, T::kThreads,
+                       [](bool pred) { return __syncthreads_or(pred) != 0; });
   }
   ptx::cp_async_wait<0>();  // nothing is left in flight at exit
 }

@@ -74,6 +74,21 @@ __device__ void merge_splits(const DecodeParams& p, const PieceDesc& d, int g, i
   }
 }
 
+// The end of piece d of a split sequence, by threads t = 0 .. threads - 1 after their stores of its
+// partial: every one fences, thread 0 counts the piece done, and if it completed the count all of
+// them merge the sequence. any_of(pred) is a barrier of those threads that returns whether any
+// passed true.
+template <typename T, typename AnyOf>
+__device__ __forceinline__ void count_and_merge(const DecodeParams& p, const PieceDesc& d, int g,
+                                                int t, int threads, AnyOf any_of) {
+  if (d.n_splits == 1 || !p.arrivals) return;
+  __threadfence();
+  if (any_of(t == 0 && arrive(p, d, g))) {
+    __threadfence();
+    merge_splits<T>(p, d, g, t, threads);
+  }
+}
+
 // Whether any thread of the first load group (traits.h) passed true, as a barrier of that group.
 template <typename T>
 __device__ __forceinline__ bool first_group_any(bool pred) {
@@ -105,13 +120,8 @@ __device__ void write_empty_piece(const DecodeParams& p, const PieceDesc& d, int
       if (col == 0) p.lse_accum[row] = -INFINITY;
     }
   }
-  if (d.n_splits > 1 && p.arrivals) {
-    __threadfence();
-    if (first_group_any<T>(gtid == 0 && arrive(p, d, g))) {
-      __threadfence();
-      merge_splits<T>(p, d, g, gtid, T::kGroupThreads);
-    }
-  }
+  count_and_merge<T>(p, d, g, gtid, T::kGroupThreads,
+                     [](bool pred) { return first_group_any<T>(pred); });
 }
 
 }  // namespace gqa
