@@ -17,9 +17,10 @@
 //   ahead); each slice's loader passes each piece's description to its warps through shared
 //   memory with its first tile.
 //
-// A sequence with one split writes out / lse directly; the others write float32 partials, which the
-// last of its pieces to finish merges (merge.cuh; or the combine kernel, where the launcher leaves
-// p.arrivals null). Scores are kept in base 2 (scaled by softmax_scale * log2 e).
+// A sequence with one split writes out / lse directly; the others write float32 partials, which a
+// block merges after its last piece where it completed the sequence's count (merge.cuh; or the
+// combine kernel, where the launcher leaves p.arrivals null). Scores are kept in base 2 (scaled by
+// softmax_scale * log2 e).
 //
 // With float8_e4m3fn caches (GqaE4m3Traits) the tiles are loaded as codes, half the bytes, and the
 // warps convert their fragments in registers (see the e4m3 branches): both products run on the
@@ -89,6 +90,9 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   float* s_max = reinterpret_cast<float*>(smem + T::kOffMax);  // [slice][row]
   float* s_sum = reinterpret_cast<float*>(smem + T::kOffSum);  // [slice][row]
   float* s_qscale = reinterpret_cast<float*>(smem + T::kOffQScale);  // [row]
+  static_assert(sizeof(SplitPieces) == T::kSplitsBytes, "the split pieces' notes fill their bytes");
+  SplitPieces* splits = reinterpret_cast<SplitPieces*>(smem + T::kOffSplits);
+  if (tid == 0) splits->count = 0;  // (only thread 0 writes it before the loop ends)
   const int page_shift = (p.page_size & (p.page_size - 1)) == 0 ? __ffs(p.page_size) - 1 : -1;
   // e4m3 caches: the scales folded out of the products (docs/fp8-kv-cache.md), K's into the scores'
   // scale, V's into the output's; e4m3 queries' too.
@@ -101,7 +105,7 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   load.ordinal = 0;
   const int first_bi = meta[kMetaBeginBatch];
   if (first_bi <= meta[kMetaEndBatch]) {
-    seek_piece<T>(load, p, meta, first_bi, fetch_info(p, first_bi), ring, g, group, gtid);
+    seek_piece<T>(load, p, meta, first_bi, fetch_info(p, first_bi), ring, g, group, gtid, splits);
   } else {  // a part without work
     load.piece.n_tiles = 0;
     if (gtid == 0) ring[0] = load.piece;
@@ -132,7 +136,7 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
       ++issued;
       if (++load.tile == load.piece.n_tiles) {
         ++load.ordinal;
-        seek_piece<T>(load, p, meta, load.piece.bi + 1, load.next, ring, g, group, gtid);
+        seek_piece<T>(load, p, meta, load.piece.bi + 1, load.next, ring, g, group, gtid, splits);
       }
       look_up_pages<T>(load, p, page_shift, group, gtid);
     }
@@ -418,11 +422,11 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
         }
       }
     }
-    // A split sequence's last piece merges its partials (merge.cuh), one arrival for the block.
-    count_and_merge<T>(p, piece, g, tid, T::kThreads,
-                       [](bool pred) { return __syncthreads_or(pred) != 0; });
   }
   ptx::cp_async_wait<0>();  // nothing is left in flight at exit
+  // The pieces of split sequences the loader noted, counted done; the sequences they complete
+  // merged (merge.cuh).
+  finish_split_pieces<T>(p, splits, g, tid);
 }
 
 }  // namespace gqa

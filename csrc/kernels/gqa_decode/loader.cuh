@@ -51,17 +51,18 @@ struct Loader {
 };
 
 // Moves the loader to the first piece with keys at or after sequence `bi` (whose info is given),
-// writing the pieces without keys on the way (the first group does), and publishes the piece (or
-// the end) in its group's ring slot.
+// writing the pieces without keys on the way and noting the pieces of split sequences (the first
+// group does), and publishes the piece (or the end) in its group's ring slot.
 template <typename T>
 __device__ __forceinline__ void seek_piece(Loader<T>& c, const DecodeParams& p, const int32_t* meta,
                                            int bi, SequenceInfo info, PieceDesc* ring, int g,
-                                           int group, int gtid) {
+                                           int group, int gtid, SplitPieces* splits) {
   const int last = meta[kMetaEndBatch];
   c.tile = 0;
   c.piece.n_tiles = 0;
   for (; bi <= last; ++bi) {
     const PieceDesc d = piece_of<T>(meta, bi, info);
+    if (group == 0) note_split_piece(p, d, gtid, splits);  // counted after the last piece
     if (d.n_tiles > 0) {
       c.piece = d;
       if (bi < last) c.next = fetch_info(p, bi + 1);

@@ -1,11 +1,13 @@
 // Where a GQA piece's result goes. A piece that is a whole sequence writes out and lse; a piece of a
 // sequence cut into splits writes its partial (o_accum, lse_accum), and then, when the launcher
-// sets p.arrivals, counts itself done on a byte of the schedule row of the part that holds the
-// sequence's first split (schedule_fields.h, kMetaArrivals): the piece that completes the count
-// merges every partial of the sequence, in split order (so the bits do not depend on which piece
-// ends last), writes out and lse, and returns the byte to zero. The call then needs no combine
-// kernel: the merge reads a few KB of partials from L2 where the combine read them after a second
-// launch and a wait for the whole grid (bench/NOTES.md, v38).
+// sets p.arrivals, is counted done on a byte of the schedule row of the part that holds the
+// sequence's first split (schedule_fields.h, kMetaArrivals). The block whose piece completes the
+// count merges every partial of the sequence, in split order (so the bits do not depend on which
+// piece ends last), writes out and lse, and returns the byte to zero. The call then needs no
+// combine kernel: the merge reads a few KB of partials from L2 where the combine read them after a
+// second launch and a wait for the whole grid (bench/NOTES.md, v38). A block counts its pieces and
+// merges after its last piece, so that none of that code sits in the loop over tiles, whose
+// instruction issue bounds the e4m3 kernel (v39).
 #pragma once
 
 #include <math.h>
@@ -74,35 +76,45 @@ __device__ void merge_splits(const DecodeParams& p, const PieceDesc& d, int g, i
   }
 }
 
-// The end of piece d of a split sequence, by threads t = 0 .. threads - 1 after their stores of its
-// partial: every one fences, thread 0 counts the piece done, and if it completed the count all of
-// them merge the sequence. any_of(pred) is a barrier of those threads that returns whether any
-// passed true.
-template <typename T, typename AnyOf>
-__device__ __forceinline__ void count_and_merge(const DecodeParams& p, const PieceDesc& d, int g,
-                                                int t, int threads, AnyOf any_of) {
-  if (d.n_splits == 1 || !p.arrivals) return;
-  __threadfence();
-  if (any_of(t == 0 && arrive(p, d, g))) {
-    __threadfence();
-    merge_splits<T>(p, d, g, t, threads);
-  }
+// The pieces of split sequences a block has computed: a part cuts at most its first and its last
+// sequence. Thread 0 notes them as the block goes; once it has no piece left, it counts them done
+// and the block merges the sequences whose count it completed (`complete`, a bit a piece).
+struct SplitPieces {
+  int count, complete;
+  PieceDesc piece[2];
+};
+
+// Notes piece d if the kernel merges its sequence (thread t of the block; the loader notes each
+// piece as it reaches it, the warps' partials are fenced before the count).
+__device__ __forceinline__ void note_split_piece(const DecodeParams& p, const PieceDesc& d, int t,
+                                                 SplitPieces* s) {
+  if (t == 0 && d.n_splits > 1 && p.arrivals) s->piece[s->count++] = d;
 }
 
-// Whether any thread of the first load group (traits.h) passed true, as a barrier of that group.
+// After the block's last piece: its partials fenced, the noted pieces counted done, and the
+// sequences they complete merged.
 template <typename T>
-__device__ __forceinline__ bool first_group_any(bool pred) {
-  if constexpr (!T::kSliceLoads)
-    return __syncthreads_or(pred);
-  else if constexpr (T::kColSplit == 1)
-    return __any_sync(0xffffffffu, pred);
-  else
-    return ptx::named_barrier_or(1, T::kGroupThreads, pred);  // group 0's barrier (kernel.cuh)
+__device__ __forceinline__ void finish_split_pieces(const DecodeParams& p, SplitPieces* s, int g,
+                                                    int tid) {
+  __syncthreads();  // thread 0's notes visible
+  if (s->count == 0) return;
+  __threadfence();  // every thread's partials visible before they are counted
+  __syncthreads();
+  if (tid == 0) {
+    int complete = 0;
+    for (int i = 0; i < s->count; ++i) complete |= arrive(p, s->piece[i], g) << i;
+    s->complete = complete;
+  }
+  __syncthreads();
+  const int complete = s->complete;
+  if (complete == 0) return;
+  __threadfence();  // the other pieces' partials, fenced before their counts, read after ours
+  for (int i = 0; i < s->count; ++i)
+    if (complete >> i & 1) merge_splits<T>(p, s->piece[i], g, tid, T::kThreads);
 }
 
 // The output of a piece no key reaches (an empty sequence): zeros, and the log-sum-exp of nothing;
-// written by the first load group's threads (gtid: one of its kGroupThreads), which also count it
-// done (and merge, if it is the last) when it is a split of a longer schedule's sequence.
+// written by the first load group's threads (gtid: one of its kGroupThreads).
 template <typename T>
 __device__ void write_empty_piece(const DecodeParams& p, const PieceDesc& d, int g, int gtid) {
   using Elem = typename T::Elem;
@@ -120,8 +132,6 @@ __device__ void write_empty_piece(const DecodeParams& p, const PieceDesc& d, int
       if (col == 0) p.lse_accum[row] = -INFINITY;
     }
   }
-  count_and_merge<T>(p, d, g, gtid, T::kGroupThreads,
-                     [](bool pred) { return first_group_any<T>(pred); });
 }
 
 }  // namespace gqa

@@ -92,9 +92,10 @@ struct GqaTraits {
   // at most STAGES - 1 tiles (so pieces) ahead of the warps reading it, a description STAGES ahead
   // (written when the loader moves past the tile it issues), hence one more slot.
   static constexpr int kQScaleBytes = kMaxRows * 4;  // each query row's 2^-k (kernel.cuh)
+  static constexpr int kSplitsBytes = 8 + 2 * kPieceBytes;  // a SplitPieces (merge.cuh)
   // Each load group keeps its own ring of descriptions.
   static constexpr int kFitStages =
-      (kSmemBudget - kStatBytes - kLoadGroups * kPieceBytes - kQScaleBytes) /
+      (kSmemBudget - kStatBytes - kLoadGroups * kPieceBytes - kQScaleBytes - kSplitsBytes) /
       (kStageBytes + kQBytes + kLoadGroups * kPieceBytes);
   static constexpr int STAGES = kFitStages > kMaxStages ? kMaxStages : kFitStages;
   static_assert(STAGES >= 3, "two tiles in flight beside the one computed");
@@ -106,7 +107,8 @@ struct GqaTraits {
   static constexpr int kOffMax = kOffPieces + kLoadGroups * kPieceSlots * kPieceBytes;
   static constexpr int kOffSum = kOffMax + kStatBytes / 2;
   static constexpr int kOffQScale = kOffSum + kStatBytes / 2;
-  static constexpr int kSmemBytes = kOffQScale + kQScaleBytes;
+  static constexpr int kOffSplits = kOffQScale + kQScaleBytes;
+  static constexpr int kSmemBytes = kOffSplits + kSplitsBytes;
 };
 
 // Float index of column `col` of merge row `row` (warp * 16 + query row): the columns of each row
