@@ -987,10 +987,11 @@ static void suite_gqa(bool quick) {
     s.name = "gqa fp16 d=128 ps=16 h_q=32 h_kv=8 s_q=2 causal";
     decode_case(s, ++seed);
   }
-  // Cut sequences merged by their last piece (merge.cuh): a long sequence in 90+ splits among short
-  // ones (a batch large enough for that merge), and schedules built for longer sequences than the
-  // decode reads, so that later pieces of a cut sequence are empty (they count themselves done from
-  // the loader, and may be the last).
+  // Cut sequences merged by the kernel (merge.cuh): a long sequence in 90+ splits among short ones
+  // (a batch large enough for that merge); equal sequences of about two parts each, so that parts
+  // cut both their first and their last sequence; and schedules built for longer sequences than
+  // the decode reads, so that later pieces of a cut sequence are empty (the loader notes them, and
+  // their block may complete the count).
   {
     Spec s;
     s.gqa = true, s.d_qk = s.d_v = 128, s.page_size = 16, s.h_q = 16, s.h_kv = 1;
@@ -998,6 +999,11 @@ static void suite_gqa(bool quick) {
     s.lens.insert(s.lens.begin() + 7, 20000);
     s.name = "gqa bf16 d=128 ps=16 h_q=16 h_kv=1 b=41, one of 20000";
     decode_case(s, ++seed);
+    Spec e;
+    e.gqa = true, e.d_qk = e.d_v = 128, e.page_size = 16, e.h_q = 16, e.h_kv = 1;
+    e.lens.assign(64, 2048);
+    e.name = "gqa bf16 d=128 ps=16 h_q=16 h_kv=1 b=64, 2048 each";
+    decode_case(e, ++seed);
     for (const int h_kv : {8, 1}) {
       Spec t;
       t.gqa = true, t.d_qk = t.d_v = h_kv == 8 ? 64 : 256, t.page_size = 16;
@@ -1831,6 +1837,11 @@ int main(int argc, char** argv) {
     g.lens = {100, 0, 70};
     g.name = "small gqa";
     decode_case(g, 2);
+    Spec m = g;  // enough sequences that the kernel merges the ones it cuts (merge.cuh)
+    m.page_size = 16, m.h_kv = 1, m.lens.clear();
+    for (int i = 0; i < 40; ++i) m.lens.push_back((i * 53) % 600);
+    m.name = "small gqa b=40, cut sequences merged by the kernel";
+    decode_case(m, 12);
     // The FP8 producer (64 rows, pages that are not a power of two): codes converted in place,
     // both formats.
     Spec f;

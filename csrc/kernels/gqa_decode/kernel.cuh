@@ -426,7 +426,7 @@ __global__ void __launch_bounds__(T::kThreads, 1) gqa_decode_kernel(const Decode
   ptx::cp_async_wait<0>();  // nothing is left in flight at exit
   // The pieces of split sequences the loader noted, counted done; the sequences they complete
   // merged (merge.cuh).
-  finish_split_pieces<T>(p, splits, g, tid);
+  if constexpr (T::kMergesSplits) finish_split_pieces<T>(p, splits, g, tid);
 }
 
 }  // namespace gqa

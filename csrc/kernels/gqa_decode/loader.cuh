@@ -62,7 +62,8 @@ __device__ __forceinline__ void seek_piece(Loader<T>& c, const DecodeParams& p, 
   c.piece.n_tiles = 0;
   for (; bi <= last; ++bi) {
     const PieceDesc d = piece_of<T>(meta, bi, info);
-    if (group == 0) note_split_piece(p, d, gtid, splits);  // counted after the last piece
+    if constexpr (T::kMergesSplits)
+      if (group == 0) note_split_piece(p, d, gtid, splits);  // counted after the last piece
     if (d.n_tiles > 0) {
       c.piece = d;
       if (bi < last) c.next = fetch_info(p, bi + 1);
