@@ -248,12 +248,13 @@ FMLA_API fmla_status fmla_mla_decode(const fmla_tensor* q, const fmla_tensor* kv
  *   out      [b, s_q, h_q, d]; lse float32 [b, h_q, s_q]
  * The schedule is the MLA one with num_q_tokens_per_head_k = s_q * h_q / h_kv; workspace as for
  * fmla_mla_decode with d_v = d. Same alignment rules as fmla_mla_decode (k_cache and v_cache too).
- * With up to 16 query rows per KV head (and over e4m3 caches), h_kv * ceil(s_q * h_q / h_kv / 16)
- * <= 12, num_sm_parts <= 255 and 4 * b >= num_sm_parts, one kernel does it all: the pieces of each
- * sequence the schedule cut count themselves done in ints 5-7 of tile_scheduler_metadata's rows
- * (which the schedule leaves zero and the call returns to zero) and the last one merges them. So
- * two GQA decodes on one tile_scheduler_metadata must not run at the same time (calls in one
- * stream are fine); elsewhere a combine kernel follows the decode kernel. */
+ * With up to 16 query rows per KV head (and over e4m3 caches, but not with e4m3 queries),
+ * h_kv * ceil(s_q * h_q / h_kv / 16) <= 12, num_sm_parts <= 255 and 4 * b >= num_sm_parts, one
+ * kernel does it all: the pieces of each sequence the schedule cut count themselves done in ints
+ * 5-7 of tile_scheduler_metadata's rows (which the schedule leaves zero and the call returns to
+ * zero) and the last one merges them. So two GQA decodes on one tile_scheduler_metadata must not
+ * run at the same time (calls in one stream are fine); elsewhere a combine kernel follows the
+ * decode kernel. */
 FMLA_API fmla_status fmla_gqa_decode(const fmla_tensor* q, const fmla_tensor* k_cache,
                                      const fmla_tensor* v_cache, const fmla_tensor* block_table,
                                      const fmla_tensor* cache_seqlens,
