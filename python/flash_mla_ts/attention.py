@@ -482,9 +482,9 @@ def gqa_decode_with_kvcache(q, k_cache, v_cache, block_table, cache_seqlens,
     e4m3(q) * descale_q; out bf16).
     Returns (out [b, s_q, h_q, d] in q's dtype (bf16 for float8_e4m3fn q), lse float32
     [b, h_q, s_q]).
-    The call counts the pieces of the sequences the schedule cut in the schedule's spare words,
-    which it returns to zero (docs/schedule.md): one schedule must not serve two of these calls
-    running at the same time on different streams.
+    The call may count the pieces of the sequences the schedule cut in the schedule's spare words,
+    which it returns to zero (docs/schedule.md says when): one schedule must not serve two of
+    these calls running at the same time on different streams.
     """
     if v_cache is None:  # (None stands for "no V cache", i.e. MLA, further down)
         raise ArgumentError("v_cache", "a torch.Tensor", "None")

@@ -16,9 +16,9 @@ import { decodeBackend } from './decode-backend.js';
  * in q's dtype (bfloat16 for float8_e4m3fn q) and lse [b, h_q, s_q] float32. The schedule comes
  * from getMlaMetadata(cacheSeqlens, s_q * h_q / h_kv, h_kv). fp8_e4m3 caches
  * (docs/fp8-kv-cache.md): `descaleK` and `descaleV`, and `descaleQ` for float8_e4m3fn q.
- * On the GPU the call counts the pieces of the sequences the schedule cut in the schedule's spare
- * words, which it returns to zero (docs/schedule.md): one schedule must not serve two of these
- * calls running at the same time on different streams.
+ * On the GPU the call may count the pieces of the sequences the schedule cut in the schedule's
+ * spare words, which it returns to zero (docs/schedule.md says when): one schedule must not serve
+ * two of these calls running at the same time on different streams.
  */
 export function gqaDecodeWithKvcache<T extends TensorLike>(
   q: T,
