@@ -1010,7 +1010,7 @@ static void suite_gqa(bool quick) {
       t.h_q = 16, t.h_kv = h_kv, t.causal = true, t.s_q = 2;
       t.lens = {0, 2, 65, 300, 700, 3000};
       t.schedule_lens = {0, 2, 65, 300, 1200, 9000};
-      t.lens.resize(36, 50);  // 36 sequences: enough for 132 parts' merge by the last piece
+      t.lens.resize(36, 50);  // 36 sequences: 4 b >= 132 parts, so the kernel merges
       t.schedule_lens.resize(36, 50);
       char name[96];
       snprintf(name, sizeof name, "gqa bf16 d=%d ps=16 h_q=16 h_kv=%d s_q=2 causal, schedule longer",

@@ -59,11 +59,12 @@ __device__ __forceinline__ float2 warp_lse_stats(const float* lse_k, int stride,
 struct CombineItem {
   int bi, first, n;  // the sequence, its first split, its split count (n < 2: nothing to merge)
 };
-//
+
 // Read before wait_for_previous_kernel(): the schedule and num_splits are inputs of the decode
 // kernel, which is an ordinary launch (it starts only once all earlier work in the stream is
-// complete and visible) and never writes them, so they are final by the time this kernel, its
-// dependent, starts. One trip to memory fewer after the decode grid ends.
+// complete and visible) and never writes their fields (the GQA decode's counters in the rows'
+// spare ints are used only where no combine follows), so they are final by the time this kernel,
+// its dependent, starts. One trip to memory fewer after the decode grid ends.
 __device__ __forceinline__ CombineItem combine_item(const DecodeParams& p, int x) {
   CombineItem it{x, 0, 0};
   if (p.b >= p.num_sm_parts) {

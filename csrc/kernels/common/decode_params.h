@@ -19,8 +19,8 @@ struct DecodeParams {
   float* lse;               // [b, h_q, s_q]
   float* o_accum;           // [b + num_sm_parts, s_q * h_q, d_v] partial outputs of split sequences
   float* lse_accum;         // [b + num_sm_parts, s_q * h_q]
-  // GQA decode: the schedule's rows as writable arrival counters (kMetaArrivals), when the last
-  // piece of each split sequence merges its partials itself; nullptr: the combine kernel merges.
+  // GQA decode: the schedule's rows as writable arrival counters (kMetaArrivals), when the decode
+  // kernel merges the sequences it cuts itself (gqa_decode/merge.cuh); nullptr: the combine does.
   int32_t* arrivals;
 
   int64_t q_stride_b, q_stride_s, q_stride_h;
