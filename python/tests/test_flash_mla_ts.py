@@ -97,18 +97,20 @@ class LibraryTest(unittest.TestCase):
 class SchedulePortTest(unittest.TestCase):
     """The Python port of docs/schedule.md that the device schedule is checked against."""
 
-    def test_the_documented_example(self):
-        metadata, num_splits = schedule_port.schedule([100, 0, 300], 4)
-        self.assertEqual(
-            metadata,
-            [
-                [0, 0, 0, 100, 0, 0, 0, 0],
-                [1, 0, 2, 64, 1, 0, 0, 0],
-                [2, 64, 2, 300, 3, 0, 0, 0],
-                [3, 0, 2, 300, 4, 0, 0, 0],
-            ],
-        )
-        self.assertEqual(num_splits, [0, 1, 2, 4])
+    def test_the_documented_examples(self):
+        examples = [
+            # A cut: sequence 2 fits in no part.
+            ([100, 0, 1000], 4,
+             [[0, 0, 1, 0, 0, 0, 0, 0], [2, 0, 2, 576, 2, 0, 0, 0],
+              [2, 576, 2, 1000, 3, 0, 0, 0], [3, 0, 2, 1000, 4, 0, 0, 0]],
+             [0, 1, 2, 4]),
+            # Whole sequences: as many as parts, each within one overhead of its share.
+            ([100, 500, 100], 3,
+             [[0, 0, 0, 100, 0, 0, 0, 0], [1, 0, 1, 500, 1, 0, 0, 0], [2, 0, 2, 100, 2, 0, 0, 0]],
+             [0, 1, 2, 3]),
+        ]
+        for lens, parts, want_metadata, want_splits in examples:
+            self.assertEqual(schedule_port.schedule(lens, parts), (want_metadata, want_splits))
 
     def test_every_key_is_covered_once_in_order(self):
         rng = random.Random(7)

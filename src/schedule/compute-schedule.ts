@@ -23,12 +23,30 @@ export interface Schedule {
 /** Cuts the keys of every sequence into numSmParts parts of nearly equal cost. */
 export function computeSchedule(cacheSeqlens: Int32Array, numSmParts: number): Schedule {
   const b = cacheSeqlens.length;
-  const metadata = new Int32Array(numSmParts * METADATA_ROW_WIDTH);
-  const numSplits = new Int32Array(b + 1);
-
   let total = 0;
   for (let i = 0; i < b; i++) total += blocksOf(cacheSeqlens[i]) + FIXED_OVERHEAD_BLOCKS;
   const payload = Math.ceil(total / numSmParts) + FIXED_OVERHEAD_BLOCKS;
+  // At least a sequence a part: whole sequences when a part then takes at most one overhead more
+  // than its share, since a cut costs the call a merge of partial outputs, more than that imbalance.
+  const whole =
+    b >= numSmParts ? walk(cacheSeqlens, numSmParts, payload + FIXED_OVERHEAD_BLOCKS, false) : null;
+  return whole ?? (walk(cacheSeqlens, numSmParts, payload, true) as Schedule);
+}
+
+/**
+ * The greedy walk of docs/schedule.md: each part takes the work in batch order until `payload` is
+ * spent, cutting the sequence that does not fit when `cut`, else ending before it. Null when the
+ * parts end before the batch does (only without cuts).
+ */
+function walk(
+  cacheSeqlens: Int32Array,
+  numSmParts: number,
+  payload: number,
+  cut: boolean,
+): Schedule | null {
+  const b = cacheSeqlens.length;
+  const metadata = new Int32Array(numSmParts * METADATA_ROW_WIDTH);
+  const numSplits = new Int32Array(b + 1);
 
   let batch = 0;
   let block = 0;
@@ -53,18 +71,21 @@ export function computeSchedule(cacheSeqlens: Int32Array, numSmParts: number): S
         numSplits[batch + 1] = split;
         batch += 1;
         block = 0;
-      } else {
+      } else if (cut) {
         // Cut it: at least one block stays on each side; the continuation goes to the next part.
         block += remaining - FIXED_OVERHEAD_BLOCKS;
         endBatch = batch;
         endToken = block * BLOCK_N;
         split += 1;
         remaining = 0;
+      } else {
+        break; // it starts the next part
       }
     }
     metadata[row + END_BATCH] = endBatch;
     metadata[row + END_TOKEN] = endToken;
   }
+  if (batch < b) return null;
   return { numSmParts, tileSchedulerMetadata: metadata, numSplits };
 }
 

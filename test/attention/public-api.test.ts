@@ -13,7 +13,7 @@ import { Random } from '../../src/testing/random.js';
 import { Tensor } from '../../src/tensor.js';
 
 test('getMlaMetadata defaults to 132 SMs and honours numSms', () => {
-  const seqlens = Tensor.from([100, 0, 300], [3], 'int32');
+  const seqlens = Tensor.from([100, 0, 1000], [3], 'int32');
   const byDefault = getMlaMetadata(seqlens, 64, 1);
   assert.deepEqual(byDefault.tileSchedulerMetadata.shape, [numSmPartsFor(132, 64, 1), 8]);
   const four = getMlaMetadata(seqlens, 64, 1, { numSms: 4 });

@@ -368,17 +368,40 @@ static std::vector<int32_t> varlen(int b, int s_k, int s_q, uint64_t seed) {
 // ================================================================================================
 
 static void suite_schedule() {
-  // The worked example of docs/schedule.md.
+  // The worked examples of docs/schedule.md: a cut, then whole sequences.
   {
-    const ScheduleRef r = schedule_ref({100, 0, 300}, 4);
-    const std::vector<int32_t> want_meta = {0, 0, 0, 100, 0, 0, 0, 0, 1, 0, 2, 64, 1, 0, 0, 0,
-                                            2, 64, 2, 300, 3, 0, 0, 0, 3, 0, 2, 300, 4, 0, 0, 0};
+    const ScheduleRef r = schedule_ref({100, 0, 1000}, 4);
+    const std::vector<int32_t> want_meta = {0, 0, 1, 0, 0, 0, 0, 0, 2, 0, 2, 576, 2, 0, 0, 0,
+                                            2, 576, 2, 1000, 3, 0, 0, 0, 3, 0, 2, 1000, 4, 0, 0, 0};
     const std::vector<int32_t> want_splits = {0, 1, 2, 4};
-    report(r.metadata == want_meta && r.num_splits == want_splits, "schedule port: docs example");
+    const ScheduleRef w = schedule_ref({100, 500, 100}, 3);
+    const std::vector<int32_t> want_whole = {0, 0, 0, 100, 0, 0, 0, 0, 1, 0, 1, 500, 1, 0, 0, 0,
+                                             2, 0, 2, 100, 2, 0, 0, 0};
+    const std::vector<int32_t> want_whole_splits = {0, 1, 2, 3};
+    report(r.metadata == want_meta && r.num_splits == want_splits && w.metadata == want_whole &&
+               w.num_splits == want_whole_splits,
+           "schedule port: docs examples");
   }
-  // Device kernel against the port over random batches and part counts.
+  // The device kernel's schedule of `lens` on `nsp` parts against the port's (*ref); the total
+  // split count must stay within b + nsp.
+  auto kernel_matches_port = [](const std::vector<int32_t>& lens, int nsp, ScheduleRef* ref) {
+    const int b = static_cast<int>(lens.size());
+    DevBuf d_lens = upload(lens), meta(static_cast<size_t>(nsp) * 32), splits(static_cast<size_t>(b + 1) * 4);
+    fmla_tensor tl = make_tensor(d_lens.ptr, FMLA_DTYPE_INT32, {b});
+    fmla_tensor tm = make_tensor(meta.ptr, FMLA_DTYPE_INT32, {nsp, 8});
+    fmla_tensor ts = make_tensor(splits.ptr, FMLA_DTYPE_INT32, {b + 1});
+    CUDA_CHECK(cudaMemset(meta.ptr, 0xAB, meta.bytes));
+    FMLA_CHECK(fmla_get_mla_metadata(&tl, 64, 1, &tm, &ts, nullptr));
+    CUDA_CHECK(cudaDeviceSynchronize());
+    *ref = schedule_ref(lens, nsp);
+    const auto m = download<int32_t>(meta.ptr, static_cast<size_t>(nsp) * 8);
+    const auto s = download<int32_t>(splits.ptr, b + 1);
+    return m == ref->metadata && s == ref->num_splits && s[b] <= b + nsp;
+  };
+  // Random batches and part counts.
   std::mt19937_64 rng(7);
   int mismatches = 0, cases = 0;
+  ScheduleRef ref;
   // Trials from 200 on reach both kernel paths (more than 4096 sequences or 1024 parts fall back
   // to the one-thread walk) and include negative lengths (counted as empty).
   for (int trial = 0; trial < 320; ++trial) {
@@ -391,22 +414,29 @@ static void suite_schedule() {
           : kind == 4 ? -static_cast<int32_t>(rng() % 100) : static_cast<int32_t>(rng() % 70000);
     }
     const int nsp = 1 + static_cast<int>(rng() % (wide ? 1100 : 140));
-    DevBuf d_lens = upload(lens), meta(static_cast<size_t>(nsp) * 32), splits(static_cast<size_t>(b + 1) * 4);
-    fmla_tensor tl = make_tensor(d_lens.ptr, FMLA_DTYPE_INT32, {b});
-    fmla_tensor tm = make_tensor(meta.ptr, FMLA_DTYPE_INT32, {nsp, 8});
-    fmla_tensor ts = make_tensor(splits.ptr, FMLA_DTYPE_INT32, {b + 1});
-    CUDA_CHECK(cudaMemset(meta.ptr, 0xAB, meta.bytes));
-    FMLA_CHECK(fmla_get_mla_metadata(&tl, 64, 1, &tm, &ts, nullptr));
-    CUDA_CHECK(cudaDeviceSynchronize());
-    const ScheduleRef r = schedule_ref(lens, nsp);
-    const auto m = download<int32_t>(meta.ptr, static_cast<size_t>(nsp) * 8);
-    const auto s = download<int32_t>(splits.ptr, b + 1);
-    // Invariants: every split number is below b + nsp, and the last part ends the batch.
-    const bool ok = m == r.metadata && s == r.num_splits && s[b] <= b + nsp;
-    mismatches += !ok;
+    mismatches += !kernel_matches_port(lens, nsp, &ref);
     ++cases;
   }
   report(mismatches == 0, "schedule kernel vs port: %d random batches, %d mismatches", cases, mismatches);
+  // Batches of nearly equal lengths, at least a sequence a part, where parts of whole sequences may
+  // hold one overhead more than their share; both kernel paths (more than 4096 sequences: the
+  // one-thread walk).
+  mismatches = cases = 0;
+  int whole = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    const int nsp = trial % 3 == 0 ? 33 : trial % 3 == 1 ? 66 : 132;
+    const int b = trial >= 50 ? 4100 + static_cast<int>(rng() % 300)
+                              : nsp * (1 + static_cast<int>(rng() % 4)) - static_cast<int>(rng() % 6);
+    const int base = 64 * (1 + static_cast<int>(rng() % 128)), jitter = trial % 2 ? 0 : 64;
+    std::vector<int32_t> lens(b);
+    for (auto& l : lens) l = base + (jitter ? static_cast<int32_t>(rng() % jitter) : 0);
+    mismatches += !kernel_matches_port(lens, nsp, &ref);
+    whole += b > nsp && ref.num_splits[b] == b;
+    ++cases;
+  }
+  report(mismatches == 0 && whole > 0 && whole < cases,
+         "schedule kernel vs port: %d nearly equal batches (%d of whole sequences), %d mismatches", cases,
+         whole, mismatches);
   report(fmla_mla_num_sm_parts(132, 128, 1) == 66 && fmla_mla_num_sm_parts(132, 16, 1) == 132 &&
              fmla_mla_num_sm_parts(132, 256, 1) == 33 && fmla_mla_num_sm_parts(132, 4, 8) == 16 &&
              fmla_mla_num_sm_parts(4, 512, 2) == 1,
@@ -1520,12 +1550,19 @@ static void gqa_where() {
 // 16 at s_k 32768, the imbalanced s_q 4 row, b 128 h_q 16), at the schedule's parts and at MLA_PARTS.
 static void mla_where() {
   struct Row { int b, s_q, h_q; std::vector<int32_t> lens; };
-  const std::vector<Row> rows = {{1, 1, 128, {32768}}, {1, 1, 16, {32768}},
-                                 {4, 1, 128, std::vector<int32_t>(4, 32768)},
-                                 {4, 1, 16, std::vector<int32_t>(4, 32768)},
-                                 {4, 4, 16, {4641, 45118, 1730, 1696}},
-                                 {16, 1, 16, std::vector<int32_t>(16, 32768)},
-                                 {128, 1, 16, std::vector<int32_t>(128, 4096)}};
+  std::vector<Row> rows = {{1, 1, 128, {32768}}, {1, 1, 16, {32768}},
+                           {4, 1, 128, std::vector<int32_t>(4, 32768)},
+                           {4, 1, 16, std::vector<int32_t>(4, 32768)},
+                           {4, 4, 16, {4641, 45118, 1730, 1696}},
+                           {16, 1, 16, std::vector<int32_t>(16, 32768)},
+                           {128, 1, 16, std::vector<int32_t>(128, 4096)}};
+  // MLA_ROWS="b:s_q:h_q:s_k,...": these rows instead, every sequence s_k keys long.
+  if (getenv("MLA_ROWS")) {
+    const std::vector<int> v = int_list_env("MLA_ROWS", "");
+    rows.clear();
+    for (size_t i = 0; i + 4 <= v.size(); i += 4)
+      rows.push_back({v[i], v[i + 1], v[i + 2], std::vector<int32_t>(v[i], v[i + 3])});
+  }
   const std::vector<int> parts_list = int_list_env("MLA_PARTS", "0");
   printf("\nmla: whole calls as CUDA graphs (bf16, page 64), us\n");
   printf("| b | s_q | h_q | parts | blocks | call | rel_l2 |\n");

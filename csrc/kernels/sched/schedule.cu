@@ -10,9 +10,12 @@ __device__ __forceinline__ int64_t key_blocks(int32_t seqlen) {
 }
 
 // Walks the batch greedily (docs/schedule.md), one step per sequence or cut, in global memory: the
-// path for batches or part counts too large to stage in shared memory.
-__device__ void walk_global(const ScheduleParams& p, int64_t total) {
-  const int64_t payload = (total + p.num_sm_parts - 1) / p.num_sm_parts + kFixedOverheadBlocks;
+// path for batches or part counts too large to stage in shared memory. Without `cut`, each part
+// takes whole sequences (up to one overhead more than its share) and the walk reports whether the
+// parts covered the batch.
+__device__ bool walk_global(const ScheduleParams& p, int64_t total, bool cut) {
+  const int64_t payload = (total + p.num_sm_parts - 1) / p.num_sm_parts + kFixedOverheadBlocks +
+                          (cut ? 0 : kFixedOverheadBlocks);
   int batch = 0, split = 0;
   int64_t block = 0;
   int32_t previous_length = 0;  // length of sequence batch - 1
@@ -35,12 +38,14 @@ __device__ void walk_global(const ScheduleParams& p, int64_t total) {
         p.num_splits[batch + 1] = ++split;
         ++batch;
         block = 0;
-      } else {  // cut it; the rest goes to the next part
+      } else if (cut) {  // cut it; the rest goes to the next part
         block += remaining - kFixedOverheadBlocks;
         end_batch = batch;
         end_token = block * kBlockN;
         ++split;
         remaining = 0;
+      } else {
+        break;  // it starts the next part
       }
     }
     int32_t* m = p.metadata + static_cast<int64_t>(part) * kMetadataInts;
@@ -49,6 +54,7 @@ __device__ void walk_global(const ScheduleParams& p, int64_t total) {
     m[kMetaEndBatch] = end_batch, m[kMetaEndToken] = static_cast<int32_t>(end_token);
     m[kMetaBeginSplit] = begin_split;
   }
+  return batch == p.b;
 }
 
 // Inclusive prefix sum over the block (every thread passes one value); `warp_sums` holds
@@ -80,11 +86,13 @@ __device__ __forceinline__ int last_at_most(const int64_t* sorted, int n, int64_
 }
 
 // t_0 .. t_parts (docs/schedule.md, "Computing it in parallel") by one thread; I is int32_t when
-// the total cost fits, which shortens the dependent chain per part.
-template <typename I>
-__device__ __forceinline__ void step_parts(const int64_t* cum, int b, int parts, int64_t* start) {
+// the total cost fits, which shortens the dependent chain per part. Without CUT the parts end at
+// sequence boundaries, with one overhead more each, and the result says whether they reach the end.
+template <typename I, bool CUT>
+__device__ __forceinline__ bool step_parts(const int64_t* cum, int b, int parts, int64_t* start) {
   const I total = static_cast<I>(cum[b]);
-  const I payload = static_cast<I>((cum[b] + parts - 1) / parts + kFixedOverheadBlocks);
+  const I payload = static_cast<I>((cum[b] + parts - 1) / parts + kFixedOverheadBlocks +
+                                   (CUT ? 0 : kFixedOverheadBlocks));
   const I step = payload - kFixedOverheadBlocks;  // >= 1
   int j = min(1, b);
   I boundary = static_cast<I>(cum[j]);
@@ -102,6 +110,10 @@ __device__ __forceinline__ void step_parts(const int64_t* cum, int b, int parts,
       t = total;  // every sequence left ends inside this part
     } else if (boundary <= e) {
       t = boundary;  // the part ends with the sequence before this boundary
+    } else if (!CUT) {
+      const I before = static_cast<I>(cum[j - 1]);  // the part ends before the sequence that does not fit
+      if (before == t) return false;  // it fits in no part
+      t = before;
     } else {
       // Cuts until a part's window [E - overhead, E] reaches the boundary.
       const I last = boundary - payload;
@@ -113,6 +125,7 @@ __device__ __forceinline__ void step_parts(const int64_t* cum, int b, int parts,
     }
     start[++q] = t;
   }
+  return t >= total;
 }
 
 // The schedule as positions on a tape (docs/schedule.md, "Computing it in parallel"): sequence i
@@ -136,7 +149,9 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(const Schedu
     if (tid == 0) {
       int64_t total = 0;
       for (int w = 0; w < kScheduleThreads / 32; ++w) total += warp_sums[w];
-      walk_global(p, total);
+      // Whole sequences first when there are as many as parts (docs/schedule.md); the walk with
+      // cuts rewrites every field.
+      if (p.b < p.num_sm_parts || !walk_global(p, total, false)) walk_global(p, total, true);
     }
     return;
   }
@@ -159,9 +174,15 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(const Schedu
   // the parts cut at a steady payload - overhead apart: that run is a tight add-and-store loop.
   const int64_t total = cum[b];
   if (tid == 0) {
-    // int32 when t + payload cannot overflow it.
-    if (total < (int64_t{1} << 29)) step_parts<int32_t>(cum, b, parts, start);
-    else step_parts<int64_t>(cum, b, parts, start);
+    // Whole sequences if there are as many as parts and they fit, else cuts; int32 when t +
+    // payload cannot overflow it.
+    const bool whole_first = b >= parts;
+    if (total < (int64_t{1} << 29)) {
+      if (!whole_first || !step_parts<int32_t, false>(cum, b, parts, start))
+        step_parts<int32_t, true>(cum, b, parts, start);
+    } else if (!whole_first || !step_parts<int64_t, false>(cum, b, parts, start)) {
+      step_parts<int64_t, true>(cum, b, parts, start);
+    }
   }
   __syncthreads();
 

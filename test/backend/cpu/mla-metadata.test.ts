@@ -4,7 +4,7 @@ import { getMlaMetadata } from '../../../src/backend/cpu/mla-metadata.js';
 import { Tensor } from '../../../src/tensor.js';
 
 test('getMlaMetadata returns int32 tensors of shapes [numSmParts, 8] and [b + 1]', () => {
-  const seqlens = Tensor.from([100, 0, 300], [3], 'int32');
+  const seqlens = Tensor.from([100, 0, 1000], [3], 'int32');
   const { tileSchedulerMetadata, numSplits } = getMlaMetadata(seqlens, 128, 1, 8);
   assert.equal(tileSchedulerMetadata.dtype, 'int32');
   assert.deepEqual(tileSchedulerMetadata.shape, [4, 8]);
