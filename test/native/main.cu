@@ -1565,7 +1565,7 @@ static void mla_where() {
   }
   const std::vector<int> parts_list = int_list_env("MLA_PARTS", "0");
   printf("\nmla: whole calls as CUDA graphs (bf16, page 64), us\n");
-  printf("| b | s_q | h_q | parts | blocks | call | rel_l2 |\n");
+  printf("| b | s_q | h_q | parts | blocks | call | decode alone | combine alone | rel_l2 |\n");
   for (const Row& r : rows) {
     Spec s;
     s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.s_q > 1, s.lens = r.lens, s.sample_rows = 64;
@@ -1577,9 +1577,19 @@ static void mla_where() {
       ensure_rotation(P, static_cast<size_t>(cache_bytes));
       const int copies = static_cast<int>(P.k_copies.size());
       const float call = graph_ms(copies, [&](int i, cudaStream_t t) { FMLA_CHECK(run_decode(P, i, t)); });
+      // The 16-bit kernel alone (cut sequences' partials left for the combine) and the combine alone.
+      const fmla::MlaKvLoad load = fmla::mla_decode_sm90_load_for(s.page_size);
+      const float alone = graph_ms(copies, [&](int i, cudaStream_t t) {
+        cudaError_t err = cudaSuccess;
+        if (!fmla::launch_mla_decode_sm90<__nv_bfloat16>(kernel_params(P, i), load, t, &err)) err = cudaErrorNotSupported;
+        CUDA_CHECK(err);
+      });
+      const float comb = graph_ms(copies, [&](int i, cudaStream_t t) {
+        CUDA_CHECK((fmla::launch_combine<__nv_bfloat16, 512>(kernel_params(P, i), t)));
+      });
       const int row_groups = (r.s_q * r.h_q + 63) / 64;
-      printf("| %d | %d | %d | %d | %d | %.1f | %.1e%s |\n", r.b, r.s_q, r.h_q, P.nsp, P.nsp * row_groups,
-             call * 1e3, c.rel_l2, c.pass ? "" : " FAIL");
+      printf("| %d | %d | %d | %d | %d | %.1f | %.1f | %.1f | %.1e%s |\n", r.b, r.s_q, r.h_q, P.nsp,
+             P.nsp * row_groups, call * 1e3, alone * 1e3, comb * 1e3, c.rel_l2, c.pass ? "" : " FAIL");
       fflush(stdout);
     }
   }

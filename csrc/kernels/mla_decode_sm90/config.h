@@ -46,6 +46,10 @@ constexpr int kMinTmaBoxRows = 8;
 // the boxes it refills); the row sums of wg 0 / wg 1 ready for the other.
 constexpr int kBarMax0 = 1, kBarMax1 = 2, kBarP0 = 3, kBarP1 = 4, kBarConsumers = 5;
 constexpr int kBarWg0 = 6, kBarWg1 = 7, kBarSum0 = 8, kBarSum1 = 9;
+// The epilogue's rows of one warpgroup's half of O (bf16) in its tile buffer: 256 values and 16
+// bytes of padding, so that the accumulator layout's stores (8 rows a warp) meet no bank twice.
+constexpr int kEpilogueRowBytes = 256 * 2 + 16;
+static_assert(64 * kEpilogueRowBytes <= kTileBytes, "a warpgroup's half of O fits its buffer");
 // FP8 caches: the producer warpgroup alone (a box's codes all read before its values overwrite them).
 constexpr int kBarProducer = 10;
 

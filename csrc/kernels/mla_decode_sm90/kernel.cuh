@@ -640,35 +640,77 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       next_splits_hi = p.num_splits[bi + 2];
     }
     const int total_rows = p.s_q * p.h_q;
+    if (kSelfLoad && w.single_split) {
+      // A whole sequence's rows through shared memory: each warpgroup puts its half of O (bf16)
+      // row by row into its tile buffer, free until the next piece's first tiles are issued below,
+      // then writes whole rows with 16-byte stores. Written straight from the accumulators, a
+      // warp's store touches 8 rows 16 bytes each, which took 5-10 us a piece where every block
+      // stores at once (equal lengths; bench/NOTES.md, v40). Cut sequences' float32 partials keep
+      // the direct stores (whole 32-byte sectors, and staging them measured slower).
+      uint8_t* stage = smem + L::kOffK + wg * kTileBytes;
 #pragma unroll
-    for (int x = 0; x < 2; ++x) {
-      const int m = m_base + my_row[x];
-      if (m >= p.rows_per_kv) continue;
-      const float sum = row_sum[x] + stats.sum[(1 - wg) * kBlockM + my_row[x]];
-      const bool empty = !(sum > 0.f);
-      const float inv = empty ? 0.f : value_scale / sum;
-      const float lse2 = empty ? 0.f : row_max[x] + log2f(sum);
-      const int j = m / p.heads_per_kv;
-      const int h = g * p.heads_per_kv + m % p.heads_per_kv;
-      const int col0 = wg * (kMlaHeadDimV / 2) + 2 * (lane % 4);
-      if (w.single_split) {
-        Elem* out =
-            static_cast<Elem*>(p.out) + bi * p.o_stride_b + j * p.o_stride_s + h * p.o_stride_h;
+      for (int x = 0; x < 2; ++x) {
+        const int m = m_base + my_row[x];
+        const float sum = row_sum[x] + stats.sum[(1 - wg) * kBlockM + my_row[x]];
+        const bool empty = !(sum > 0.f);
+        const float inv = empty ? 0.f : value_scale / sum;
+        uint8_t* row = stage + my_row[x] * kEpilogueRowBytes;
 #pragma unroll
         for (int i = 0; i < 32; ++i)
-          *reinterpret_cast<uint32_t*>(out + col0 + i * 8) =
+          *reinterpret_cast<uint32_t*>(row + (8 * i + 2 * (lane % 4)) * 2) =
               pack2<Elem>(o[4 * i + 2 * x] * inv, o[4 * i + 2 * x + 1] * inv);
-        if (wg == 0 && lane % 4 == 0)
+        if (wg == 0 && lane % 4 == 0 && m < p.rows_per_kv) {
+          const int j = m / p.heads_per_kv;
+          const int h = g * p.heads_per_kv + m % p.heads_per_kv;
           p.lse[bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] =
-              empty ? INFINITY : lse2 * kLn2;
-      } else {
-        const int64_t row = static_cast<int64_t>(w.split) * total_rows + g * p.rows_per_kv + m;
-        float* acc = p.o_accum + row * kMlaHeadDimV;
+              empty ? INFINITY : (row_max[x] + log2f(sum)) * kLn2;
+        }
+      }
+      ptx::named_barrier_sync(wg == 0 ? kBarWg0 : kBarWg1, 128);
+      // Warp `warp` writes rows warp, warp + 4, ...: a row's half is 512 bytes, 16 a lane.
+      const int rows = min(kBlockM, p.rows_per_kv - m_base);
+      for (int r = warp; r < rows; r += 4) {
+        const int m = m_base + r;
+        const int j = m / p.heads_per_kv;
+        const int h = g * p.heads_per_kv + m % p.heads_per_kv;
+        Elem* out = static_cast<Elem*>(p.out) + bi * p.o_stride_b + j * p.o_stride_s +
+                    h * p.o_stride_h + wg * (kMlaHeadDimV / 2);
+        reinterpret_cast<uint4*>(out)[lane] =
+            *reinterpret_cast<const uint4*>(stage + r * kEpilogueRowBytes + lane * 16);
+      }
+      // The stage is read before the next piece's boxes overwrite it (issued by thread 0 below).
+      if (next_piece) ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
+    } else {
 #pragma unroll
-        for (int i = 0; i < 32; ++i)
-          *reinterpret_cast<float2*>(acc + col0 + i * 8) =
-              make_float2(o[4 * i + 2 * x] * inv, o[4 * i + 2 * x + 1] * inv);
-        if (wg == 0 && lane % 4 == 0) p.lse_accum[row] = empty ? -INFINITY : lse2 * kLn2;
+      for (int x = 0; x < 2; ++x) {
+        const int m = m_base + my_row[x];
+        if (m >= p.rows_per_kv) continue;
+        const float sum = row_sum[x] + stats.sum[(1 - wg) * kBlockM + my_row[x]];
+        const bool empty = !(sum > 0.f);
+        const float inv = empty ? 0.f : value_scale / sum;
+        const float lse2 = empty ? 0.f : row_max[x] + log2f(sum);
+        const int j = m / p.heads_per_kv;
+        const int h = g * p.heads_per_kv + m % p.heads_per_kv;
+        const int col0 = wg * (kMlaHeadDimV / 2) + 2 * (lane % 4);
+        if (w.single_split) {
+          Elem* out =
+              static_cast<Elem*>(p.out) + bi * p.o_stride_b + j * p.o_stride_s + h * p.o_stride_h;
+#pragma unroll
+          for (int i = 0; i < 32; ++i)
+            *reinterpret_cast<uint32_t*>(out + col0 + i * 8) =
+                pack2<Elem>(o[4 * i + 2 * x] * inv, o[4 * i + 2 * x + 1] * inv);
+          if (wg == 0 && lane % 4 == 0)
+            p.lse[bi * p.lse_stride_b + h * p.lse_stride_h + j * p.lse_stride_s] =
+                empty ? INFINITY : lse2 * kLn2;
+        } else {
+          const int64_t row = static_cast<int64_t>(w.split) * total_rows + g * p.rows_per_kv + m;
+          float* acc = p.o_accum + row * kMlaHeadDimV;
+#pragma unroll
+          for (int i = 0; i < 32; ++i)
+            *reinterpret_cast<float2*>(acc + col0 + i * 8) =
+                make_float2(o[4 * i + 2 * x] * inv, o[4 * i + 2 * x + 1] * inv);
+          if (wg == 0 && lane % 4 == 0) p.lse_accum[row] = empty ? -INFINITY : lse2 * kLn2;
+        }
       }
     }
     if (next_piece)
