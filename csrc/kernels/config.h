@@ -37,6 +37,11 @@ constexpr int kCombineMinBlocks = 264;
 // each), one warp merges a whole row instead (combine_rows_kernel): the block-wide reductions cost
 // more than a few loads.
 constexpr int kCombineRowsMaxSplits = 4;
+// The warp-a-row kernel also takes up to kCombineRowsManySplits splits a sequence where its grid
+// has kCombineRowsMinWarps rows to merge (16 warps an SM): b 16 at h_q 128, about 5 splits a
+// sequence, merged 12 us faster than by the block-a-row kernel (bench/NOTES.md, v40).
+constexpr int kCombineRowsManySplits = 16;
+constexpr int kCombineRowsMinWarps = 2048;
 
 // Schedule kernel: batches up to kScheduleSmemSeqs sequences and kScheduleSmemParts parts are
 // computed in shared memory by all threads (prefix sums and binary searches around a one-compare-

@@ -197,8 +197,9 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodePa
   if (tid == 0 && blockIdx.z == 0) *lse_out = lse;
 }
 
-// Few splits a sequence (batches about as large as the part count): one warp a row, whose lanes
-// own interleaved columns (coalesced loads) and walk the splits with the weights in registers; no
+// Few splits a sequence (batches about as large as the part count, or up to 16 splits where the
+// rows alone give the SMs enough warps; launch_combine): one warp a row, whose lanes own
+// interleaved columns (coalesced loads) and walk the splits with the weights in registers; no
 // block-wide reductions. Grid: (items, ceil(s_q * h_q / rows a block)).
 template <typename Elem, int D_V>
 __global__ void __launch_bounds__(kCombineThreads) combine_rows_kernel(const DecodeParams p) {
@@ -270,7 +271,10 @@ cudaError_t launch_combine(const DecodeParams& p, cudaStream_t stream) {
   if (p.num_sm_parts < 2) return cudaSuccess;  // a single part never cuts a sequence
   const int items = p.b < p.num_sm_parts ? p.b : p.num_sm_parts - 1;
   const int64_t rows = static_cast<int64_t>(p.s_q) * p.h_q;
-  if (static_cast<int64_t>(p.b) * kCombineRowsMaxSplits >= p.num_sm_parts) {
+  const bool few_splits = static_cast<int64_t>(p.b) * kCombineRowsMaxSplits >= p.num_sm_parts;
+  const bool rows_fill = static_cast<int64_t>(p.b) * kCombineRowsManySplits >= p.num_sm_parts &&
+                         items * rows >= kCombineRowsMinWarps;
+  if (few_splits || rows_fill) {
     constexpr int kRowsPerBlock = kCombineThreads / 32;
     const dim3 grid(items, static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock));
     return launch_dependent(combine_rows_kernel<Elem, D_V>, grid, dim3(kCombineThreads), 0, stream,
