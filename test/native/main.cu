@@ -587,6 +587,16 @@ static void suite_mla(bool quick) {
     s.name = "mla bf16 imbalanced s_q=4 h_q=16 causal";
     decode_case(s, ++seed);
   }
+  // Equal lengths: whole sequences, two a part, every block storing its rows at once; and 16
+  // sequences of about 5 splits each, which the combine's warp-a-row kernel merges.
+  for (int b : {128, 16}) {
+    Spec s;
+    s.h_q = 128, s.s_q = 1, s.page_size = 64, s.sample_rows = 512;
+    s.lens.assign(b, b == 128 ? 1024 : 4096);
+    s.name = b == 128 ? "mla bf16 b=128 equal 1024 h_q=128 (whole sequences)"
+                      : "mla bf16 b=16 equal 4096 h_q=128 (about 5 splits each)";
+    decode_case(s, ++seed);
+  }
 }
 
 // ================================================================================================
