@@ -1267,10 +1267,11 @@ static fmla::DecodeParams kernel_params(Problem& P, int copy);
 
 // The MLA decode kernel the API would launch with this loader (no combine); the generic kernel
 // where the sm_90a one cannot run.
-static cudaError_t decode_kernel_alone(const fmla::DecodeParams& d, fmla::MlaKvLoad load) {
+static cudaError_t decode_kernel_alone(const fmla::DecodeParams& d, fmla::MlaKvLoad load,
+                                       cudaStream_t stream = nullptr) {
   cudaError_t err = cudaSuccess;
-  if (fmla::launch_mla_decode_sm90<__nv_bfloat16>(d, load, nullptr, &err)) return err;
-  return fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false>(d, nullptr);
+  if (fmla::launch_mla_decode_sm90<__nv_bfloat16>(d, load, stream, &err)) return err;
+  return fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false>(d, stream);
 }
 
 // spun: time as the suite tool does, and also the decode kernel alone (launched directly), so that
@@ -1588,11 +1589,8 @@ static void mla_where() {
       const int copies = static_cast<int>(P.k_copies.size());
       const float call = graph_ms(copies, [&](int i, cudaStream_t t) { FMLA_CHECK(run_decode(P, i, t)); });
       // The 16-bit kernel alone (cut sequences' partials left for the combine) and the combine alone.
-      const fmla::MlaKvLoad load = fmla::mla_decode_sm90_load_for(s.page_size);
       const float alone = graph_ms(copies, [&](int i, cudaStream_t t) {
-        cudaError_t err = cudaSuccess;
-        if (!fmla::launch_mla_decode_sm90<__nv_bfloat16>(kernel_params(P, i), load, t, &err)) err = cudaErrorNotSupported;
-        CUDA_CHECK(err);
+        CUDA_CHECK(decode_kernel_alone(kernel_params(P, i), fmla::mla_decode_sm90_load_for(s.page_size), t));
       });
       const float comb = graph_ms(copies, [&](int i, cudaStream_t t) {
         CUDA_CHECK((fmla::launch_combine<__nv_bfloat16, 512>(kernel_params(P, i), t)));

@@ -34,7 +34,7 @@ inline bool gqa_decode_fits(const DecodeParams& p) {
 // then sets p.arrivals to the schedule and launches no combine kernel.
 inline bool gqa_merges_splits(const DecodeParams& p) {
   const int64_t row_groups = (p.rows_per_kv + gqa::kMaxRows - 1) / gqa::kMaxRows;
-  return !p.descale_q &&  // (the e4m3 queries' kernel does not: traits.h, kMergesSplits)
+  return gqa::kernel_merges_splits(p.descale_q != nullptr) &&
          static_cast<int64_t>(p.h_kv) * row_groups <= kArrivalCounters &&
          p.num_sm_parts <= kArrivalMaxSplits &&
          static_cast<int64_t>(p.b) * kCombineRowsMaxSplits >= p.num_sm_parts;

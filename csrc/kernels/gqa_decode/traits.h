@@ -35,10 +35,7 @@ struct GqaTraits {
   static constexpr bool kFp8 = sizeof(Cache) == 1;
   static constexpr bool kE4m3Queries = E4M3_QUERIES;
   static_assert(!kE4m3Queries || kFp8, "e4m3 queries with e4m3 caches");
-  // Whether the kernel can merge the sequences it cuts (merge.cuh): not with e4m3 queries, whose
-  // kernel ptxas gives 235-239 registers instead of 255 beside the merge's code, 3% slower on
-  // every row (bench/NOTES.md, v39); the combine kernel merges theirs (launch.h).
-  static constexpr bool kMergesSplits = !kE4m3Queries;
+  static constexpr bool kMergesSplits = kernel_merges_splits(kE4m3Queries);  // config.h
   static_assert(sizeof(Elem) == 2, "16-bit elements");
   static_assert(sizeof(Cache) == 2 || kFp8, "16-bit or e4m3 cache elements");
   static_assert(D % 64 == 0, "rows of whole 8-chunk swizzle groups");
