@@ -25,14 +25,16 @@ static fmla_status check_mla_dims(int d_qk, int32_t head_dim_v) {
 }
 
 // The kernel choice. On an sm_90 device with this library's sm_90a code: the kernel of
-// kernels/mla_decode_sm90/ with the loader mla_decode_sm90_load_for picks from the page size;
+// kernels/mla_decode_sm90/ with the loader mla_decode_sm90_load_for picks from the page size and
+// a KV head's query rows;
 // elsewhere the generic split-KV kernel (kernels/splitkv/, mma.sync on sm_80+). Both are
 // followed by the same combine.
 template <typename Elem>
 static fmla_status dispatch(const DecodeParams& p, void* stream) {
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   cudaError_t err = cudaSuccess;
-  if (launch_mla_decode_sm90<Elem>(p, mla_decode_sm90_load_for(p.page_size), s, &err)) {
+  const MlaKvLoad load = mla_decode_sm90_load_for(p.page_size, p.rows_per_kv);
+  if (launch_mla_decode_sm90<Elem>(p, load, s, &err)) {
     FMLA_TRY(from_cuda(err, "decode kernel launch"));
     return from_cuda(launch_combine<Elem, kMlaHeadDimV>(p, s), "combine kernel launch");
   }

@@ -787,6 +787,20 @@ static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bo
          P.nsp, same_bits ? (bits_ok ? " bits=16-bit decode's" : " bits DIFFER from the 16-bit decode") : "");
 }
 
+// Four row groups a KV head (h_q 128, s_q 2) on 64-token pages: the sm_90a kernel with each tile's
+// boxes shared by the clusters' pairs of blocks (kTmaPairs), few sequences and many short ones
+// (several pieces a part, the producer running ahead into the next piece).
+static void small_pairs_cases() {
+  Spec s;
+  s.h_q = 128, s.s_q = 2, s.causal = true, s.page_size = 64, s.lens = {0, 5, 300, 130};
+  s.name = "small mla ps=64 h_q=128 s_q=2 (tiles shared by pairs)";
+  decode_case(s, 13);
+  s.lens.clear();
+  for (int i = 0; i < 100; ++i) s.lens.push_back((i * 37) % 200);
+  s.name = "small mla ps=64 h_q=128 s_q=2 b=100 (tiles shared by pairs)";
+  decode_case(s, 14);
+}
+
 // 64 query rows over fp8_e4m3 (mla_decode_e4m3_sm90), e4m3 queries (both products on the codes),
 // bf16 queries (split into two e4m3 terms) and fp16 queries (S^T), on pages of 64 (a box a tile),
 // of 16 and 8 tokens (a box a page) and of 1 (gathered rows); and over fp8_ds_mla, bf16 queries
@@ -1318,8 +1332,8 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
     const double flops = static_cast<double>(P.b) * r.h_q * r.s_q * (2.0 * 576 + 2.0 * 512) * P.mean_len;
     const double bytes = static_cast<double>(P.b) * (r.s_q * r.h_q * 576 * 2 + P.mean_len * 576 * 2 + r.s_q * r.h_q * 512 * 2);
     if (loaders) {  // the decode kernel alone with each loader that can run this page size
-      for (const auto load : {fmla::MlaKvLoad::kTmaTiles, fmla::MlaKvLoad::kTmaPages,
-                              fmla::MlaKvLoad::kGatherRows}) {
+      for (const auto load : {fmla::MlaKvLoad::kTmaTiles, fmla::MlaKvLoad::kTmaPairs,
+                              fmla::MlaKvLoad::kTmaPages, fmla::MlaKvLoad::kGatherRows}) {
         cudaError_t err = cudaSuccess;
         if (!fmla::launch_mla_decode_sm90<__nv_bfloat16>(kernel_params(P, 0), load, nullptr, &err))
           continue;  // this loader cannot take this page size
@@ -1332,6 +1346,7 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
         });
         printf("decode kernel alone, %s: %.1f us\n",
                load == fmla::MlaKvLoad::kTmaTiles   ? "TMA boxes"
+               : load == fmla::MlaKvLoad::kTmaPairs ? "TMA boxes shared by row-group pairs"
                : load == fmla::MlaKvLoad::kTmaPages ? "TMA page boxes"
                                                     : "cp.async producer",
                kernel_ms * 1e3);
@@ -1340,7 +1355,7 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
     if (spun) {
       const float kernel_ms = median_spun_ms([&](int i) {
         const fmla::DecodeParams d = kernel_params(P, i % copies);
-        CUDA_CHECK(decode_kernel_alone(d, fmla::mla_decode_sm90_load_for(d.page_size)));
+        CUDA_CHECK(decode_kernel_alone(d, fmla::mla_decode_sm90_load_for(d.page_size, d.rows_per_kv)));
       });
       printf("decode kernel alone: %.1f us, the rest of the call %.1f us\n", kernel_ms * 1e3, (ms - kernel_ms) * 1e3);
     }
@@ -1567,16 +1582,25 @@ static void mla_where() {
                            {4, 4, 16, {4641, 45118, 1730, 1696}},
                            {16, 1, 16, std::vector<int32_t>(16, 32768)},
                            {128, 1, 16, std::vector<int32_t>(128, 4096)}};
-  // MLA_ROWS="b:s_q:h_q:s_k,...": these rows instead, every sequence s_k keys long.
+  // MLA_ROWS="b:s_q:h_q:s_k,...": these rows instead, every sequence s_k keys long; a negative
+  // s_k: lengths drawn as the suite draws them, normal around |s_k| with deviation |s_k| / 2, at
+  // least s_q.
   if (getenv("MLA_ROWS")) {
     const std::vector<int> v = int_list_env("MLA_ROWS", "");
     rows.clear();
-    for (size_t i = 0; i + 4 <= v.size(); i += 4)
-      rows.push_back({v[i], v[i + 1], v[i + 2], std::vector<int32_t>(v[i], v[i + 3])});
+    std::mt19937 rng(12345);
+    for (size_t i = 0; i + 4 <= v.size(); i += 4) {
+      std::vector<int32_t> lens(v[i], v[i + 3]);
+      if (v[i + 3] < 0) {
+        std::normal_distribution<double> around(-v[i + 3], -v[i + 3] / 2.0);
+        for (int32_t& n : lens) n = std::max(static_cast<int32_t>(around(rng)), v[i + 1]);
+      }
+      rows.push_back({v[i], v[i + 1], v[i + 2], lens});
+    }
   }
   const std::vector<int> parts_list = int_list_env("MLA_PARTS", "0");
   printf("\nmla: whole calls as CUDA graphs (bf16, page 64), us\n");
-  printf("| b | s_q | h_q | parts | blocks | call | decode alone | combine alone | rel_l2 |\n");
+  printf("| b | s_q | h_q | parts | blocks | call | decode alone | alone, unpaired | combine alone | rel_l2 |\n");
   for (const Row& r : rows) {
     Spec s;
     s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.s_q > 1, s.lens = r.lens, s.sample_rows = 64;
@@ -1589,15 +1613,25 @@ static void mla_where() {
       const int copies = static_cast<int>(P.k_copies.size());
       const float call = graph_ms(copies, [&](int i, cudaStream_t t) { FMLA_CHECK(run_decode(P, i, t)); });
       // The 16-bit kernel alone (cut sequences' partials left for the combine) and the combine alone.
+      const fmla::MlaKvLoad load = fmla::mla_decode_sm90_load_for(s.page_size, kernel_params(P, 0).rows_per_kv);
       const float alone = graph_ms(copies, [&](int i, cudaStream_t t) {
-        CUDA_CHECK(decode_kernel_alone(kernel_params(P, i), fmla::mla_decode_sm90_load_for(s.page_size), t));
+        CUDA_CHECK(decode_kernel_alone(kernel_params(P, i), load, t));
       });
+      // Where the row groups pair up: the kernel alone with each block loading its own boxes.
+      float unpaired = 0;
+      if (load == fmla::MlaKvLoad::kTmaPairs)
+        unpaired = graph_ms(copies, [&](int i, cudaStream_t t) {
+          CUDA_CHECK(decode_kernel_alone(kernel_params(P, i), fmla::MlaKvLoad::kTmaTiles, t));
+        });
       const float comb = graph_ms(copies, [&](int i, cudaStream_t t) {
         CUDA_CHECK((fmla::launch_combine<__nv_bfloat16, 512>(kernel_params(P, i), t)));
       });
       const int row_groups = (r.s_q * r.h_q + 63) / 64;
-      printf("| %d | %d | %d | %d | %d | %.1f | %.1f | %.1f | %.1e%s |\n", r.b, r.s_q, r.h_q, P.nsp,
-             P.nsp * row_groups, call * 1e3, alone * 1e3, comb * 1e3, c.rel_l2, c.pass ? "" : " FAIL");
+      char unpaired_us[32] = "-";
+      if (unpaired > 0) snprintf(unpaired_us, sizeof unpaired_us, "%.1f", unpaired * 1e3);
+      printf("| %d | %d | %d | %d | %d | %.1f | %.1f | %s | %.1f | %.1e%s |\n", r.b, r.s_q, r.h_q,
+             P.nsp, P.nsp * row_groups, call * 1e3, alone * 1e3, unpaired_us, comb * 1e3, c.rel_l2,
+             c.pass ? "" : " FAIL");
       fflush(stdout);
     }
   }
@@ -1830,7 +1864,7 @@ static void experiment() {
       return 1e3f * median_ms([&](int i) { CUDA_CHECK(launch(kernel_params(P, i % copies))); });
     };
     const float t0 = timed([](const fmla::DecodeParams& d) {
-      return decode_kernel_alone(d, fmla::mla_decode_sm90_load_for(d.page_size)); });
+      return decode_kernel_alone(d, fmla::mla_decode_sm90_load_for(d.page_size, d.rows_per_kv)); });
     const float t1 = timed([](const fmla::DecodeParams& d) {
       return fmla::launch_splitkv_decode<__nv_bfloat16, 576, 512, false>(d, nullptr); });
     const float full = 1e3f * median_ms([&](int i) { FMLA_CHECK(run_decode(P, i % copies)); });
@@ -1883,6 +1917,7 @@ int main(int argc, char** argv) {
       w.name = "small mla ps=" + std::to_string(page) + " h_q=64 b=300";
       decode_case(w, 9 + page);
     }
+    small_pairs_cases();
     Spec u;  // one-token pages: the sm_90a kernel's cp.async producer warpgroup
     u.h_q = 32, u.s_q = 2, u.causal = true, u.page_size = 1, u.lens = {0, 5, 300, 130};
     u.name = "small mla ps=1 h_q=32";
@@ -1925,6 +1960,7 @@ int main(int argc, char** argv) {
     small_e4m3_case();
   }
   if (mode == "small-e4m3") small_e4m3_case();  // that kernel's case alone (for racecheck)
+  if (mode == "small-pairs") small_pairs_cases();  // the same for the paired loader
   if (mode == "profile-gqa") {  // one GQA row (b 128, s_k 4096, page 16 unless GQA_* say), two calls, for a profiler
     Spec s;
     const char* head_dim = getenv("GQA_D");  // 128 unless given

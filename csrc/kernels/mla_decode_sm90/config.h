@@ -9,7 +9,8 @@ namespace mla_sm90 {
 // Two consumer warpgroups share one 64 x 512 float output (each owns 256 value columns: 128
 // registers a thread), which is about all the register file holds. Where TMA can load the pages,
 // they issue the loads themselves (256 threads, 255 registers each); otherwise a third warpgroup
-// gathers rows with cp.async, and setmaxnreg moves registers to the consumers:
+// gathers rows with cp.async (or, for the pairs of blocks that share tiles, issues the TMA
+// boxes), and setmaxnreg moves registers to the consumers:
 // 2 x 128 x 232 + 128 x 40 = 64512, what 384 threads get at launch (168 each). Measured: 240 / 24
 // spills in the producer and is slower (bench/NOTES.md, v12).
 constexpr int kConsumerWarpgroups = 2;

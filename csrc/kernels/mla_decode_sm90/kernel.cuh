@@ -21,6 +21,9 @@
 //
 // Loading (KvLoad): pages of 64+ tokens come by TMA, one box a page and 64 columns, issued by one
 // consumer thread as each buffer part frees up (256 threads, all registers to the consumers);
+// where four or more row groups read each tile (h_q 128 at s_q >= 2), the row groups run as
+// clusters of two blocks whose producer warps each issue half of every tile's boxes into both
+// (multicast), so that a pair reads a tile from L2 once;
 // pages of 8 to 32 tokens by TMA too, one box a page and 64 columns, issued by the four warps of
 // the releasing warpgroup; smaller or odd pages by a third, producer warpgroup that gathers rows
 // through the block table with cp.async (block-table entries a tile ahead; each pair of boxes lands
@@ -217,6 +220,77 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const Smem& sm, i
   }
 }
 
+// The producer warpgroup of kTmaPairs. The cluster's two blocks hold two row groups of one part
+// and so read the same tiles: each block's thread 0 issues half of every tile's boxes (load order i
+// with i % 2 its rank), multicast into both blocks, once both have released that part of the
+// buffer (each consumer warp arrives on both blocks' free barriers), and arms its own block's
+// full barriers for all of them; the data of the other block's boxes may land before the arming
+// (the transaction count goes below zero until then). So each tile is read from L2 once for the
+// pair, where two blocks loading alone read it twice, and apart (bench/NOTES.md, v41). Warps 2
+// and 3 load the query rows; the waits sleep, so that no producer warp takes issue slots from the
+// consumers sharing its scheduler.
+template <typename Elem>
+__device__ __forceinline__ void produce_tma_pairs(const DecodeParams& p, const CUtensorMap* k_map,
+                                                  const Smem& sm, int ptid) {
+  const int part = BlockPlace::part(), g = blockIdx.y, m_base = BlockPlace::m_base();
+  const int32_t* meta = p.sched + part * kMetadataInts;
+  const uint32_t rank = ptx::cluster_ctarank();
+  const int page_log2 = __ffs(p.page_size) - 1;
+  const uint64_t l2_policy = ptx::l2_policy<0>();
+  if (ptid >= 64) {
+    uint32_t q_loads = 0;
+    for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
+      ptx::mbarrier_wait_sleeping(sm.q_free(), (q_loads++ & 1u) ^ 1u);
+      load_q_rows<Elem, 64>(p, bi, g, m_base, sm.q(), ptid - 64);
+      ptx::cp_async_mbarrier_arrive_noinc(sm.q_full());
+    }
+    ptx::cp_async_wait<0>();
+    return;
+  }
+  if (ptid != 0) return;
+  uint32_t fills0 = 0, fills1 = 0;  // tiles issued into buffer 0 / 1
+  for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
+    const SequenceWork w = sequence_work(p, meta, bi);
+    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
+    auto page_of = [&](int t) {
+      return block_table[static_cast<int64_t>((w.start + t * kBlockN) >> page_log2) *
+                         p.bt_stride_page];
+    };
+    // Half H of tile t (0: buffer B's own value half, 1: the rest) once both blocks freed it.
+    auto issue_half = [&](auto buffer, auto half, int t, int page, uint32_t parity) {
+      constexpr int B = decltype(buffer)::value;
+      constexpr int H = decltype(half)::value;
+      constexpr int I0 = H == 0 ? 0 : 4, I1 = H == 0 ? 4 : kBoxes;
+      ptx::mbarrier_wait_sleeping(H == 0 ? sm.free_own(B) : sm.free_rest(B), parity);
+      const int row0 = (w.start + t * kBlockN) & ((1 << page_log2) - 1);
+#pragma unroll
+      for (int i = I0; i < I1; ++i) {
+        const int box = box_in_load_order(B, i);
+        ptx::mbarrier_arrive_expect_tx(sm.full(B, box), kBoxBytes);
+        if (static_cast<uint32_t>(i % 2) == rank)
+          ptx::tma_load_3d_multicast(sm.tile(B) + box * kBoxBytes, k_map, sm.full(B, box),
+                                     box * kBoxCols, row0, page, 0x3, l2_policy);
+      }
+    };
+    using C0 = std::integral_constant<int, 0>;
+    using C1 = std::integral_constant<int, 1>;
+    for (int t = 0; t < w.n_tiles; t += 2) {  // the halves in the order the consumers free them
+      const uint32_t parity0 = (fills0++ & 1u) ^ 1u;  // first fill: free
+      const int page0 = page_of(t);
+      issue_half(C0{}, C0{}, t, page0, parity0);
+      if (t + 1 < w.n_tiles) {
+        const uint32_t parity1 = (fills1++ & 1u) ^ 1u;
+        const int page1 = page_of(t + 1);
+        issue_half(C1{}, C0{}, t + 1, page1, parity1);
+        issue_half(C0{}, C1{}, t, page0, parity0);
+        issue_half(C1{}, C1{}, t + 1, page1, parity1);
+      } else {
+        issue_half(C0{}, C1{}, t, page0, parity0);
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- consumers
 
 // LOAD == kTmaTiles: the consumers issue the TMA boxes themselves (one thread, at the points where
@@ -226,7 +300,8 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const Smem& sm, i
 template <typename Elem, KvLoad LOAD, MlaCache CACHE>
 __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap* k_map,
                                         const Smem& sm, uint8_t* smem, int tid, int wg) {
-  constexpr bool kSelfLoad = LOAD != KvLoad::kGatherRows;
+  constexpr bool kSelfLoad = consumers_load(LOAD);
+  constexpr bool kPairs = LOAD == KvLoad::kTmaPairs;  // boxes shared with the cluster's other block
   constexpr bool kSmallPages = LOAD == KvLoad::kTmaPages;  // pages of 8-32 tokens, a box each
   using L = SmemLayout;
   const int lane = tid % 32, warp = (tid / 32) % 4, ctid = tid % 128;
@@ -294,6 +369,12 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
   };
 
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
+    // The block's first piece: its query rows need only the sequence's index, so they go out
+    // before its length and pages are read, and land first.
+    if (kSelfLoad && tiles_for != bi) {
+      ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);  // the last sequence is done
+      if (q_for != bi) issue_query(bi);
+    }
     const SequenceWork w = sequence_work(p, meta, bi);
     const int start = w.start, end = w.end, n_tiles = w.n_tiles;
     int limit[2];  // keys t < limit[x] are attended by row x
@@ -310,11 +391,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     };
     auto page_of = [&](int t) { return page_in(bi, w, t); };
     if constexpr (kSelfLoad) {
-      if (tiles_for != bi) {  // the block's first piece
-        ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);  // the last sequence is done
-        issue_first_tiles(bi, w);
-      }
-      if (q_for != bi) issue_query(bi);
+      if (tiles_for != bi) issue_first_tiles(bi, w);  // the block's first piece
       ptx::cp_async_wait<0>();
       wgmma::fence_proxy_async();
       ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
@@ -344,7 +421,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
 #pragma unroll
       for (int i = i_from; i < i_to; ++i) {
         const int box = box_in_load_order(b, i);
-        if constexpr (kSelfLoad) {
+        if constexpr (LOAD != KvLoad::kGatherRows) {  // TMA: a barrier a box
           ptx::mbarrier_wait(sm.full(b, box), parity);
         } else if (gathered_group_starts<CACHE>(i)) {  // a gathered group lands on its first box
           ptx::mbarrier_wait(sm.full(b, box), parity);
@@ -458,6 +535,20 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     // next_page[b]: the page of the tile that refills buffer b, read at the start of the pair so
     // that the refilling thread does not wait for the block table (bench/NOTES.md, v21).
     int next_page[2] = {0, 0};
+    // kTmaPairs: both blocks' producers wait for both blocks' warps (one arrival a warp on each
+    // block's barrier), since each writes half of every box into both.
+    auto release_to_pair = [&](int b, bool own) {
+      __syncwarp();
+      if (lane == 0) {
+        const uint32_t other = ptx::cluster_ctarank() ^ 1u;
+        if (own) {
+          ptx::mbarrier_arrive(sm.free_own(b));
+          ptx::mbarrier_arrive_cluster(ptx::map_to_cta(sm.free_own(b), other));
+        }
+        ptx::mbarrier_arrive(sm.free_rest(b));
+        ptx::mbarrier_arrive_cluster(ptx::map_to_cta(sm.free_rest(b), other));
+      }
+    };
     auto release_own = [&](int b, int next) {
       if constexpr (kSelfLoad) {
         if (next < n_tiles) {
@@ -468,6 +559,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
             refill(next, next_page[b], b, 0, 4);
           __syncwarp();
         }
+      } else if constexpr (kPairs) {
+        release_to_pair(b, true);
       } else {
         ptx::mbarrier_arrive(sm.free_own(b));
         ptx::mbarrier_arrive(sm.free_rest(b));
@@ -485,6 +578,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
             refill(next, next_page[b], b, 4, kBoxes);
           __syncwarp();
         }
+      } else if constexpr (kPairs) {
+        release_to_pair(b, false);
       } else {
         ptx::mbarrier_arrive(sm.free_rest(b));
       }
@@ -740,10 +835,12 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
         ptx::mbarrier_init(sm.full(b, box),
                            LOAD == KvLoad::kGatherRows ? 128 : warps_arrive ? 4 : 1);
       }
-      ptx::mbarrier_init(sm.free_own(b), 128);
-      ptx::mbarrier_init(sm.free_rest(b), kConsumerThreads);
+      // kTmaPairs: an arrival a consumer warp of either block; else a consumer thread's.
+      constexpr bool kPairs = LOAD == KvLoad::kTmaPairs;
+      ptx::mbarrier_init(sm.free_own(b), kPairs ? 2 * 4 : 128);
+      ptx::mbarrier_init(sm.free_rest(b), kPairs ? 2 * 8 : kConsumerThreads);
     }
-    ptx::mbarrier_init(sm.q_full(), 128);
+    ptx::mbarrier_init(sm.q_full(), LOAD == KvLoad::kTmaPairs ? 64 : 128);  // the loading threads
     for (int b = 0; b < 2; ++b) {  // FP8 caches: the producer's copies of a tile (produce_fp8.cuh)
       ptx::mbarrier_init(sm.codes_landed(b), 128);
       ptx::mbarrier_init(sm.rope_landed(b), 128);
@@ -751,11 +848,25 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
     ptx::mbarrier_init(sm.q_free(), kConsumerThreads);
     ptx::fence_mbarrier_init();
   }
-  __syncthreads();
+  if constexpr (LOAD == KvLoad::kTmaPairs) {
+    ptx::cluster_sync();  // the other block's barriers are set up before it arrives or lands here
+  } else {
+    __syncthreads();
+  }
   static_assert(CACHE == MlaCache::k16Bit || LOAD == KvLoad::kGatherRows,
                 "FP8 caches come through the dequantizing producer");
-  if constexpr (LOAD != KvLoad::kGatherRows) {
+  if constexpr (consumers_load(LOAD)) {
     consume<Elem, LOAD, CACHE>(p, &k_map, sm, smem, tid, wg);
+  } else if constexpr (LOAD == KvLoad::kTmaPairs) {
+    if (wg == kProducerWarpgroup) {
+      ptx::setmaxnreg_dec<kProducerRegs>();
+      produce_tma_pairs<Elem>(p, &k_map, sm, tid - kConsumerThreads);
+    } else {
+      ptx::setmaxnreg_inc<kConsumerRegs>();
+      consume<Elem, LOAD, CACHE>(p, &k_map, sm, smem, tid, wg);
+    }
+    __syncwarp();
+    ptx::cluster_sync();  // the other block's arrivals on this one's barriers are done
   } else if constexpr (CACHE == MlaCache::k16Bit) {
     if (wg == kProducerWarpgroup) {
       ptx::setmaxnreg_dec<kProducerRegs>();

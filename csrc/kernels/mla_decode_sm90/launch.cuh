@@ -73,7 +73,7 @@ inline bool paged_strides_fit(const DecodeParams& p) {
 }
 
 inline bool tma_layout_ok(const DecodeParams& p, KvLoad load) {
-  return (load == KvLoad::kTmaTiles ? mla_pages_fit_tma(p.page_size)
+  return (load != KvLoad::kTmaPages ? mla_pages_fit_tma(p.page_size)
                                     : mla_pages_fit_tma_boxes(p.page_size)) &&
          paged_strides_fit(p);
 }
@@ -103,12 +103,28 @@ bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t 
     if (!tma_layout_ok(p, kLoad) || !kernel_ready<Elem, kLoad, MlaCache::k16Bit>(device) ||
         !encode_cache_map<Elem>(p, &map))
       return false;
-    mla_decode_sm90_kernel<Elem, kLoad, MlaCache::k16Bit>
-        <<<BlockPlace::grid(p), threads_for(kLoad), SmemLayout::kBytes, stream>>>(p, map);
+    const dim3 grid = BlockPlace::grid(p);
+    constexpr int kCluster = cluster_blocks(kLoad);
+    if constexpr (kCluster > 1) {  // clusters of row groups (the errors reach cudaGetLastError)
+      if (grid.x % kCluster != 0) return false;
+      cudaLaunchAttribute cluster{};
+      cluster.id = cudaLaunchAttributeClusterDimension;
+      cluster.val.clusterDim.x = kCluster, cluster.val.clusterDim.y = 1, cluster.val.clusterDim.z = 1;
+      cudaLaunchConfig_t config{};
+      config.gridDim = grid, config.blockDim = dim3(threads_for(kLoad));
+      config.dynamicSmemBytes = SmemLayout::kBytes, config.stream = stream;
+      config.attrs = &cluster, config.numAttrs = 1;
+      cudaLaunchKernelEx(&config, mla_decode_sm90_kernel<Elem, kLoad, MlaCache::k16Bit>, p, map);
+    } else {
+      mla_decode_sm90_kernel<Elem, kLoad, MlaCache::k16Bit>
+          <<<grid, threads_for(kLoad), SmemLayout::kBytes, stream>>>(p, map);
+    }
     return true;
   };
   if (load == MlaKvLoad::kTmaTiles) {
     if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaTiles>{})) return false;
+  } else if (load == MlaKvLoad::kTmaPairs) {
+    if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaPairs>{})) return false;
   } else if (load == MlaKvLoad::kTmaPages) {
     if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaPages>{})) return false;
   } else {
