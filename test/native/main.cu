@@ -4,7 +4,8 @@
 //   build/fmla_native_test check   correctness: schedule, MLA and GQA decode, write_kv, API errors,
 //                                  graph capture (random data, poisoned outputs, NaN in unused cache)
 //   build/fmla_native_test small   a few small cases (for compute-sanitizer memcheck / racecheck);
-//                                  small-e4m3: those of the 64-row e4m3 kernel alone
+//                                  small-e4m3: those of the 64-row e4m3 kernel alone;
+//                                  small-pairs: those of the tiles shared by pairs of blocks
 //   build/fmla_native_test bench   the mla-anchor suite (TARGETS.md), GQA and write_kv timings with
 //                                  the copy ceiling measured in the same run
 //   build/fmla_native_test bench-fp8 [page...]   the mla-anchor rows over each FP8 cache format
@@ -14,7 +15,8 @@
 //   build/fmla_native_test gqa-where     GQA calls beside their decode and combine kernels alone
 //                                  (CUDA graphs), at the schedule's parts and at GQA_PARTS, its
 //                                  rows or those of GQA_ROWS ("d:h_q:h_kv:b:s_k,...");
-//                                  mla-where: short MLA calls the same way, at MLA_PARTS
+//                                  mla-where: short MLA calls the same way, at MLA_PARTS, or
+//                                  the rows of MLA_ROWS ("b:s_q:h_q:s_k,...", s_k < 0: varlen)
 //   build/fmla_native_test bench-small   the small-batch rows timed as the suite tool does (spin
 //                                  before the start event), the schedule kernel, write_kv floors
 //
