@@ -31,4 +31,29 @@ bool sm90a_kernel_ready(int device, int smem_bytes) {
   return s == 1;
 }
 
+// Whether clusters of `cluster` blocks of KERNEL (threads and dynamic shared memory as given, after
+// sm90a_kernel_ready) can be placed on the current device at all: a partitioned GPU may not hold
+// one. Checked once a device, as above.
+template <auto KERNEL>
+bool sm90a_clusters_fit(int device, int threads, int smem_bytes, int cluster) {
+  static int state[64] = {};
+  if (device < 0 || device >= 64) return false;
+  int s = __atomic_load_n(&state[device], __ATOMIC_ACQUIRE);
+  if (s == 0) {
+    cudaLaunchAttribute attr{};
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = cluster, attr.val.clusterDim.y = 1, attr.val.clusterDim.z = 1;
+    cudaLaunchConfig_t config{};
+    config.gridDim = dim3(cluster), config.blockDim = dim3(threads);
+    config.dynamicSmemBytes = smem_bytes, config.attrs = &attr, config.numAttrs = 1;
+    int clusters = 0;
+    s = cudaOccupancyMaxActiveClusters(&clusters, KERNEL, &config) == cudaSuccess && clusters > 0
+            ? 1
+            : 2;
+    cudaGetLastError();
+    __atomic_store_n(&state[device], s, __ATOMIC_RELEASE);
+  }
+  return s == 1;
+}
+
 }  // namespace fmla

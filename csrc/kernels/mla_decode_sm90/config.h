@@ -51,6 +51,7 @@ constexpr int kBarWg0 = 6, kBarWg1 = 7, kBarSum0 = 8, kBarSum1 = 9;
 // bytes of padding, so that the accumulator layout's stores (8 rows a warp) meet no bank twice.
 constexpr int kEpilogueRowBytes = 256 * 2 + 16;
 static_assert(64 * kEpilogueRowBytes <= kTileBytes, "a warpgroup's half of O fits its buffer");
+static_assert(2 * 64 * kEpilogueRowBytes <= kTileBytes, "both halves fit Q's buffer (pairs)");
 // FP8 caches: the producer warpgroup alone (a box's codes all read before its values overwrite them).
 constexpr int kBarProducer = 10;
 

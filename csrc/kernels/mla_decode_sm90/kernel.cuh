@@ -711,7 +711,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         }
       }
     }
-    if constexpr (!kSelfLoad) ptx::mbarrier_arrive(sm.q_free());  // every S of it is done
+    // Every S of it is done; pairs stage the output in Q's buffer first (below).
+    if constexpr (!kSelfLoad && !kPairs) ptx::mbarrier_arrive(sm.q_free());
 
     // ---- epilogue: row sums over the quad and both warpgroups; each wg writes its half of O ----
 #pragma unroll
@@ -735,14 +736,17 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       next_splits_hi = p.num_splits[bi + 2];
     }
     const int total_rows = p.s_q * p.h_q;
-    if (kSelfLoad && w.single_split) {
+    if ((kSelfLoad || kPairs) && w.single_split) {
       // A whole sequence's rows through shared memory: each warpgroup puts its half of O (bf16)
-      // row by row into its tile buffer, free until the next piece's first tiles are issued below,
-      // then writes whole rows with 16-byte stores. Written straight from the accumulators, a
+      // row by row into its tile buffer, free until the next piece's first tiles are issued below
+      // (pairs: into Q's buffer, since their producer refills the tiles meanwhile; the next query
+      // rows wait until the stage is read: equal lengths at s_q 2 -2 to -8%, varlen unchanged,
+      // v41), then writes whole rows with 16-byte stores. Written straight from the accumulators, a
       // warp's store touches 8 rows 16 bytes each, which took 5-10 us a piece where every block
       // stores at once (equal lengths; bench/NOTES.md, v40). Cut sequences' float32 partials keep
       // the direct stores (whole 32-byte sectors, and staging them measured slower).
-      uint8_t* stage = smem + L::kOffK + wg * kTileBytes;
+      uint8_t* stage = kPairs ? smem + L::kOffQ + wg * kBlockM * kEpilogueRowBytes
+                              : smem + L::kOffK + wg * kTileBytes;
 #pragma unroll
       for (int x = 0; x < 2; ++x) {
         const int m = m_base + my_row[x];
@@ -808,6 +812,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         }
       }
     }
+    if constexpr (kPairs) ptx::mbarrier_arrive(sm.q_free());  // the stage is read
     if (next_piece)
       issue_first_tiles(bi + 1,
                         sequence_work_of(meta, bi + 1, next_len, next_splits_lo, next_splits_hi));

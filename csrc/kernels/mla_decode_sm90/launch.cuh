@@ -106,7 +106,10 @@ bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t 
     const dim3 grid = BlockPlace::grid(p);
     constexpr int kCluster = cluster_blocks(kLoad);
     if constexpr (kCluster > 1) {  // clusters of row groups (the errors reach cudaGetLastError)
-      if (grid.x % kCluster != 0) return false;
+      if (grid.x % kCluster != 0 ||
+          !sm90a_clusters_fit<mla_decode_sm90_kernel<Elem, kLoad, MlaCache::k16Bit>>(
+              device, threads_for(kLoad), SmemLayout::kBytes, kCluster))
+        return false;
       cudaLaunchAttribute cluster{};
       cluster.id = cudaLaunchAttributeClusterDimension;
       cluster.val.clusterDim.x = kCluster, cluster.val.clusterDim.y = 1, cluster.val.clusterDim.z = 1;
@@ -123,8 +126,10 @@ bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t 
   };
   if (load == MlaKvLoad::kTmaTiles) {
     if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaTiles>{})) return false;
-  } else if (load == MlaKvLoad::kTmaPairs) {
-    if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaPairs>{})) return false;
+  } else if (load == MlaKvLoad::kTmaPairs) {  // where no pair of blocks fits: each alone
+    if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaPairs>{}) &&
+        !launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaTiles>{}))
+      return false;
   } else if (load == MlaKvLoad::kTmaPages) {
     if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaPages>{})) return false;
   } else {
