@@ -227,8 +227,8 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const Smem& sm, i
 // full barriers for all of them; the data of the other block's boxes may land before the arming
 // (the transaction count goes below zero until then). So each tile is read from L2 once for the
 // pair, where two blocks loading alone read it twice, and apart (bench/NOTES.md, v41). Warps 2
-// and 3 load the query rows; the waits sleep, so that no producer warp takes issue slots from the
-// consumers sharing its scheduler.
+// and 3 load the query rows. The waits sleep: these threads wait most of the time (spinning
+// measured the same).
 template <typename Elem>
 __device__ __forceinline__ void produce_tma_pairs(const DecodeParams& p, const CUtensorMap* k_map,
                                                   const Smem& sm, int ptid) {
@@ -295,8 +295,8 @@ __device__ __forceinline__ void produce_tma_pairs(const DecodeParams& p, const C
 
 // LOAD == kTmaTiles: the consumers issue the TMA boxes themselves (one thread, at the points where
 // a buffer part frees up), which leaves them all 255 registers; kTmaPages: the same, a refill
-// shared by the releasing warpgroup's warps; kGatherRows: a producer warpgroup loads everything
-// and the consumers only release buffers.
+// shared by the releasing warpgroup's warps; kGatherRows and kTmaPairs: a producer warpgroup
+// loads everything and the consumers only release buffers (for pairs, in both blocks).
 template <typename Elem, KvLoad LOAD, MlaCache CACHE>
 __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap* k_map,
                                         const Smem& sm, uint8_t* smem, int tid, int wg) {
