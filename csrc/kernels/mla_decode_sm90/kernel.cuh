@@ -23,7 +23,7 @@
 // consumer thread as each buffer part frees up (256 threads, all registers to the consumers);
 // where four or more row groups read each tile (h_q 128 at s_q >= 2), the row groups run as
 // clusters of two blocks whose producer warps each issue half of every tile's boxes into both
-// (multicast), so that a pair reads a tile from L2 once;
+// (multicast), so that a pair asks for each tile once;
 // pages of 8 to 32 tokens by TMA too, one box a page and 64 columns, issued by the four warps of
 // the releasing warpgroup; smaller or odd pages by a third, producer warpgroup that gathers rows
 // through the block table with cp.async (block-table entries a tile ahead; each pair of boxes lands
@@ -225,8 +225,10 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const Smem& sm, i
 // with i % 2 its rank), multicast into both blocks, once both have released that part of the
 // buffer (each consumer warp arrives on both blocks' free barriers), and arms its own block's
 // full barriers for all of them; the data of the other block's boxes may land before the arming
-// (the transaction count goes below zero until then). So each tile is read from L2 once for the
-// pair, where two blocks loading alone read it twice, and apart (bench/NOTES.md, v41). Warps 2
+// (the transaction count goes below zero until then). So a pair asks for each tile once and
+// together, where two blocks loading alone ask twice and apart: at s_q 2 the cache comes from DRAM
+// 1.06 times instead of 1.21 (Nsight's count of L2 sectors read does not fall; bench/NOTES.md,
+// v41). Warps 2
 // and 3 load the query rows. The waits sleep: these threads wait most of the time (spinning
 // measured the same).
 template <typename Elem>

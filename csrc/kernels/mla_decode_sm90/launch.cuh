@@ -112,7 +112,8 @@ bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t 
         return false;
       cudaLaunchAttribute cluster{};
       cluster.id = cudaLaunchAttributeClusterDimension;
-      cluster.val.clusterDim.x = kCluster, cluster.val.clusterDim.y = 1, cluster.val.clusterDim.z = 1;
+      cluster.val.clusterDim.x = kCluster;
+      cluster.val.clusterDim.y = cluster.val.clusterDim.z = 1;
       cudaLaunchConfig_t config{};
       config.gridDim = grid, config.blockDim = dim3(threads_for(kLoad));
       config.dynamicSmemBytes = SmemLayout::kBytes, config.stream = stream;

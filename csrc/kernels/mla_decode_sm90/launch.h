@@ -9,11 +9,11 @@
 namespace fmla {
 
 // How the kernel brings cache tiles into shared memory: TMA boxes, one per 64 columns of a tile's
-// page (pages of a power of two of at least 64 rows); the same boxes read once for the two blocks
-// of a cluster, which hold two row groups of one part and read the same tiles (multicast, half of
-// the boxes issued by each block's producer warp); TMA boxes of whole pages, one per page and 64
-// columns (pages of 8, 16 or 32 rows); or a producer warpgroup gathering rows with cp.async through
-// the block table (any page size). The e4m3 kernel's CodeLoad names its loaders alike.
+// page (pages of a power of two of at least 64 rows); the same boxes, asked for once for the two
+// blocks of a cluster, which hold two row groups of one part and read the same tiles (multicast,
+// half of the boxes issued by each block's producer warp); TMA boxes of whole pages, one per page
+// and 64 columns (pages of 8, 16 or 32 rows); or a producer warpgroup gathering rows with cp.async
+// through the block table (any page size). The e4m3 kernel's CodeLoad names its loaders alike.
 enum class MlaKvLoad { kTmaTiles, kTmaPairs, kTmaPages, kGatherRows };
 
 // Pages TMA takes a tile from: a power of two (the issuing thread shifts instead of dividing) of at
@@ -38,9 +38,8 @@ inline bool mla_pages_fit_tma_boxes(int page_size) {
 inline MlaKvLoad mla_decode_sm90_load_for(int page_size, int rows_per_kv) {
   const int row_groups = (rows_per_kv + kBlockM - 1) / kBlockM;
   const bool pairs = row_groups >= 4 && row_groups % 2 == 0;
-  return mla_pages_fit_tma(page_size)         ? (pairs ? MlaKvLoad::kTmaPairs : MlaKvLoad::kTmaTiles)
-         : mla_pages_fit_tma_boxes(page_size) ? MlaKvLoad::kTmaPages
-                                              : MlaKvLoad::kGatherRows;
+  if (mla_pages_fit_tma(page_size)) return pairs ? MlaKvLoad::kTmaPairs : MlaKvLoad::kTmaTiles;
+  return mla_pages_fit_tma_boxes(page_size) ? MlaKvLoad::kTmaPages : MlaKvLoad::kGatherRows;
 }
 
 // What the cache holds: rows of Q's 16-bit dtype, or float8_e4m3fn codes the producer dequantizes
