@@ -1337,8 +1337,8 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
       for (const auto load : {fmla::MlaKvLoad::kTmaTiles, fmla::MlaKvLoad::kTmaPairs,
                               fmla::MlaKvLoad::kTmaPages, fmla::MlaKvLoad::kGatherRows}) {
         cudaError_t err = cudaSuccess;
-        const int row_groups = (kernel_params(P, 0).rows_per_kv + 63) / 64;
-        if (load == fmla::MlaKvLoad::kTmaPairs && row_groups % 2 != 0)
+        if (load == fmla::MlaKvLoad::kTmaPairs &&
+            fmla::mla_sm90::BlockPlace::grid(kernel_params(P, 0)).x % 2 != 0)
           continue;  // no pairs of row groups (the launcher would run the unpaired kernel)
         if (!fmla::launch_mla_decode_sm90<__nv_bfloat16>(kernel_params(P, 0), load, nullptr, &err))
           continue;  // this loader cannot take this page size

@@ -5,55 +5,69 @@
 
 namespace fmla {
 
-// A build that carries only older PTX has an empty body for sm_90a kernels (their code is guarded
-// by __CUDA_ARCH_FEAT_SM90_ALL), so the check is on the binary: sm_90 code on an sm_90 device. It
-// also opts KERNEL into `smem_bytes` of dynamic shared memory. Checked once a device (0 = not yet,
-// 1 = yes, 2 = no).
-template <auto KERNEL>
-bool sm90a_kernel_ready(int device, int smem_bytes) {
-  static int state[64] = {};
+// `check()` once a device, its answer kept in `state` (0 = not yet, 1 = yes, 2 = no); a refusal
+// of a runtime call inside is not the caller's error.
+template <typename Check>
+bool once_a_device(int (&state)[64], int device, Check check) {
   if (device < 0 || device >= 64) return false;
   int s = __atomic_load_n(&state[device], __ATOMIC_ACQUIRE);
   if (s == 0) {
-    int major = 0, minor = 0;
-    cudaFuncAttributes attr{};
-    s = 2;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess &&
-        major == 9 && minor == 0 && cudaFuncGetAttributes(&attr, KERNEL) == cudaSuccess &&
-        attr.binaryVersion == 90 && attr.ptxVersion >= 90 &&
-        cudaFuncSetAttribute(KERNEL, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes) ==
-            cudaSuccess)
-      s = 1;
-    cudaGetLastError();  // a refusal above is not the caller's error
+    s = check() ? 1 : 2;
+    cudaGetLastError();
     __atomic_store_n(&state[device], s, __ATOMIC_RELEASE);
   }
   return s == 1;
 }
 
+// A build that carries only older PTX has an empty body for sm_90a kernels (their code is guarded
+// by __CUDA_ARCH_FEAT_SM90_ALL), so the check is on the binary: sm_90 code on an sm_90 device. It
+// also opts KERNEL into `smem_bytes` of dynamic shared memory.
+template <auto KERNEL>
+bool sm90a_kernel_ready(int device, int smem_bytes) {
+  static int state[64] = {};
+  return once_a_device(state, device, [&] {
+    int major = 0, minor = 0;
+    cudaFuncAttributes attr{};
+    return cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) ==
+               cudaSuccess &&
+           cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) ==
+               cudaSuccess &&
+           major == 9 && minor == 0 && cudaFuncGetAttributes(&attr, KERNEL) == cudaSuccess &&
+           attr.binaryVersion == 90 && attr.ptxVersion >= 90 &&
+           cudaFuncSetAttribute(KERNEL, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                smem_bytes) == cudaSuccess;
+  });
+}
+
+// A launch of `grid` in clusters of `cluster` blocks along x; `attr` holds the cluster attribute
+// the configuration points to.
+inline cudaLaunchConfig_t cluster_launch_config(dim3 grid, int threads, int smem_bytes,
+                                                cudaStream_t stream, int cluster,
+                                                cudaLaunchAttribute* attr) {
+  *attr = cudaLaunchAttribute{};
+  attr->id = cudaLaunchAttributeClusterDimension;
+  attr->val.clusterDim.x = cluster, attr->val.clusterDim.y = 1, attr->val.clusterDim.z = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid, config.blockDim = dim3(threads);
+  config.dynamicSmemBytes = smem_bytes, config.stream = stream;
+  config.attrs = attr, config.numAttrs = 1;
+  return config;
+}
+
 // Whether clusters of `cluster` blocks of KERNEL (threads and dynamic shared memory as given, after
 // sm90a_kernel_ready) can be placed on the current device at all: a partitioned GPU may not hold
-// one. Checked once a device, as above.
+// one.
 template <auto KERNEL>
 bool sm90a_clusters_fit(int device, int threads, int smem_bytes, int cluster) {
   static int state[64] = {};
-  if (device < 0 || device >= 64) return false;
-  int s = __atomic_load_n(&state[device], __ATOMIC_ACQUIRE);
-  if (s == 0) {
-    cudaLaunchAttribute attr{};
-    attr.id = cudaLaunchAttributeClusterDimension;
-    attr.val.clusterDim.x = cluster, attr.val.clusterDim.y = 1, attr.val.clusterDim.z = 1;
-    cudaLaunchConfig_t config{};
-    config.gridDim = dim3(cluster), config.blockDim = dim3(threads);
-    config.dynamicSmemBytes = smem_bytes, config.attrs = &attr, config.numAttrs = 1;
+  return once_a_device(state, device, [&] {
+    cudaLaunchAttribute attr;
+    const cudaLaunchConfig_t config =
+        cluster_launch_config(dim3(cluster), threads, smem_bytes, nullptr, cluster, &attr);
     int clusters = 0;
-    s = cudaOccupancyMaxActiveClusters(&clusters, KERNEL, &config) == cudaSuccess && clusters > 0
-            ? 1
-            : 2;
-    cudaGetLastError();
-    __atomic_store_n(&state[device], s, __ATOMIC_RELEASE);
-  }
-  return s == 1;
+    return cudaOccupancyMaxActiveClusters(&clusters, KERNEL, &config) == cudaSuccess &&
+           clusters > 0;
+  });
 }
 
 }  // namespace fmla

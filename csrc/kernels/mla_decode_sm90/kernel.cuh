@@ -57,19 +57,34 @@ namespace mla_sm90 {
 // thread `ptid` copies; a warp covers 4 whole 128-byte row segments per instruction.
 constexpr int kRowsPerThread = kBlockN / 16;
 
+// The page (block-table entry) of the tile at key `tile_start` of sequence bi, for pages of a
+// power of two of at least 64 rows (a shift, not a division; the tile lies in one page).
+__device__ __forceinline__ int tile_page(const DecodeParams& p, int bi, int tile_start,
+                                        int page_log2) {
+  const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
+  return block_table[static_cast<int64_t>(tile_start >> page_log2) * p.bt_stride_page];
+}
+
 // One thread issues the TMA boxes i_from..i_to - 1 (in load order) of the tile at key `tile_start`
 // (in `page`) into buffer b, one box per 64 columns, each completing its "full" barrier. Called
-// with constant b and box ranges: the loop unrolls into straight-line copies.
+// with constant b and box ranges: the loop unrolls into straight-line copies. PAIR (kTmaPairs):
+// every box's barrier is armed, but only the boxes i with i % 2 == rank are issued, multicast into
+// both blocks of the cluster (the other block issues the rest).
+template <bool PAIR = false>
 __device__ __forceinline__ void issue_tma_boxes(const CUtensorMap* k_map, const Smem& sm, int page,
                                                 int page_log2, int b, int tile_start, int i_from,
-                                                int i_to, uint64_t l2_policy) {
+                                                int i_to, uint64_t l2_policy, int rank = 0) {
   const int row0 = tile_start & ((1 << page_log2) - 1);
 #pragma unroll
   for (int i = i_from; i < i_to; ++i) {
     const int box = box_in_load_order(b, i);
     ptx::mbarrier_arrive_expect_tx(sm.full(b, box), kBoxBytes);
-    ptx::tma_load_3d(sm.tile(b) + box * kBoxBytes, k_map, sm.full(b, box), box * kBoxCols, row0,
-                     page, l2_policy);
+    if constexpr (!PAIR)
+      ptx::tma_load_3d(sm.tile(b) + box * kBoxBytes, k_map, sm.full(b, box), box * kBoxCols, row0,
+                       page, l2_policy);
+    else if (i % 2 == rank)
+      ptx::tma_load_3d_multicast(sm.tile(b) + box * kBoxBytes, k_map, sm.full(b, box),
+                                 box * kBoxCols, row0, page, 0x3, l2_policy);
   }
 }
 
@@ -236,7 +251,7 @@ __device__ __forceinline__ void produce_tma_pairs(const DecodeParams& p, const C
                                                   const Smem& sm, int ptid) {
   const int part = BlockPlace::part(), g = blockIdx.y, m_base = BlockPlace::m_base();
   const int32_t* meta = p.sched + part * kMetadataInts;
-  const uint32_t rank = ptx::cluster_ctarank();
+  const int rank = static_cast<int>(ptx::cluster_ctarank());
   const int page_log2 = __ffs(p.page_size) - 1;
   const uint64_t l2_policy = ptx::l2_policy<0>();
   if (ptid >= 64) {
@@ -253,26 +268,14 @@ __device__ __forceinline__ void produce_tma_pairs(const DecodeParams& p, const C
   uint32_t fills0 = 0, fills1 = 0;  // tiles issued into buffer 0 / 1
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
-    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
-    auto page_of = [&](int t) {
-      return block_table[static_cast<int64_t>((w.start + t * kBlockN) >> page_log2) *
-                         p.bt_stride_page];
-    };
+    auto page_of = [&](int t) { return tile_page(p, bi, w.start + t * kBlockN, page_log2); };
     // Half H of tile t (0: buffer B's own value half, 1: the rest) once both blocks freed it.
     auto issue_half = [&](auto buffer, auto half, int t, int page, uint32_t parity) {
       constexpr int B = decltype(buffer)::value;
       constexpr int H = decltype(half)::value;
-      constexpr int I0 = H == 0 ? 0 : 4, I1 = H == 0 ? 4 : kBoxes;
       ptx::mbarrier_wait_sleeping(H == 0 ? sm.free_own(B) : sm.free_rest(B), parity);
-      const int row0 = (w.start + t * kBlockN) & ((1 << page_log2) - 1);
-#pragma unroll
-      for (int i = I0; i < I1; ++i) {
-        const int box = box_in_load_order(B, i);
-        ptx::mbarrier_arrive_expect_tx(sm.full(B, box), kBoxBytes);
-        if (static_cast<uint32_t>(i % 2) == rank)
-          ptx::tma_load_3d_multicast(sm.tile(B) + box * kBoxBytes, k_map, sm.full(B, box),
-                                     box * kBoxCols, row0, page, 0x3, l2_policy);
-      }
+      issue_tma_boxes<true>(k_map, sm, page, page_log2, B, w.start + t * kBlockN, H == 0 ? 0 : 4,
+                            H == 0 ? 4 : kBoxes, l2_policy, rank);
     };
     using C0 = std::integral_constant<int, 0>;
     using C1 = std::integral_constant<int, 1>;
@@ -339,7 +342,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       const int page = min(first_page + ((t << 6) >> page_log2) + lane, last_page);
       return block_table[page * p.bt_stride_page];
     }
-    return block_table[static_cast<int64_t>((w.start + t * kBlockN) >> page_log2) * p.bt_stride_page];
+    return tile_page(p, bi, w.start + t * kBlockN, page_log2);
   };
   // A piece's first two tiles (buffers 0 and 1) and its query rows, one commit group of cp.async.
   // Issued for the next piece before this one's output is stored (both warpgroups' products are
@@ -713,8 +716,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         }
       }
     }
-    // Every S of it is done; pairs stage the output in Q's buffer first (below).
-    if constexpr (!kSelfLoad && !kPairs) ptx::mbarrier_arrive(sm.q_free());
+    // Every S of it is done (pairs stage the output in Q's buffer first: below).
+    if constexpr (LOAD == KvLoad::kGatherRows) ptx::mbarrier_arrive(sm.q_free());
 
     // ---- epilogue: row sums over the quad and both warpgroups; each wg writes its half of O ----
 #pragma unroll
@@ -738,7 +741,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       next_splits_hi = p.num_splits[bi + 2];
     }
     const int total_rows = p.s_q * p.h_q;
-    if ((kSelfLoad || kPairs) && w.single_split) {
+    if (LOAD != KvLoad::kGatherRows && w.single_split) {
       // A whole sequence's rows through shared memory: each warpgroup puts its half of O (bf16)
       // row by row into its tile buffer, free until the next piece's first tiles are issued below
       // (pairs: into Q's buffer, since their producer refills the tiles meanwhile; the next query

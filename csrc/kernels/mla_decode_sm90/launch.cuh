@@ -100,24 +100,21 @@ bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t 
   CUtensorMap map{};
   auto launch_tma = [&](auto load_constant) {
     constexpr KvLoad kLoad = decltype(load_constant)::value;
-    if (!tma_layout_ok(p, kLoad) || !kernel_ready<Elem, kLoad, MlaCache::k16Bit>(device) ||
-        !encode_cache_map<Elem>(p, &map))
-      return false;
-    const dim3 grid = BlockPlace::grid(p);
     constexpr int kCluster = cluster_blocks(kLoad);
-    if constexpr (kCluster > 1) {  // clusters of row groups (the errors reach cudaGetLastError)
+    const dim3 grid = BlockPlace::grid(p);
+    if (!tma_layout_ok(p, kLoad) || !kernel_ready<Elem, kLoad, MlaCache::k16Bit>(device))
+      return false;
+    if constexpr (kCluster > 1) {  // clusters of row groups: whole ones, and the device holds one
       if (grid.x % kCluster != 0 ||
           !sm90a_clusters_fit<mla_decode_sm90_kernel<Elem, kLoad, MlaCache::k16Bit>>(
               device, threads_for(kLoad), SmemLayout::kBytes, kCluster))
         return false;
-      cudaLaunchAttribute cluster{};
-      cluster.id = cudaLaunchAttributeClusterDimension;
-      cluster.val.clusterDim.x = kCluster;
-      cluster.val.clusterDim.y = cluster.val.clusterDim.z = 1;
-      cudaLaunchConfig_t config{};
-      config.gridDim = grid, config.blockDim = dim3(threads_for(kLoad));
-      config.dynamicSmemBytes = SmemLayout::kBytes, config.stream = stream;
-      config.attrs = &cluster, config.numAttrs = 1;
+    }
+    if (!encode_cache_map<Elem>(p, &map)) return false;
+    if constexpr (kCluster > 1) {  // (the errors reach cudaGetLastError)
+      cudaLaunchAttribute cluster;
+      const cudaLaunchConfig_t config = cluster_launch_config(
+          grid, threads_for(kLoad), SmemLayout::kBytes, stream, kCluster, &cluster);
       cudaLaunchKernelEx(&config, mla_decode_sm90_kernel<Elem, kLoad, MlaCache::k16Bit>, p, map);
     } else {
       mla_decode_sm90_kernel<Elem, kLoad, MlaCache::k16Bit>

@@ -111,8 +111,9 @@ __device__ __forceinline__ bool step_parts(const int64_t* cum, int b, int parts,
     } else if (boundary <= e) {
       t = boundary;  // the part ends with the sequence before this boundary
     } else if (!CUT) {
-      const I before = static_cast<I>(cum[j - 1]);  // the part ends before the sequence that does not fit
-      if (before == t) return false;  // it fits in no part
+      // The part ends before the sequence that does not fit; one that fits in no part fails.
+      const I before = static_cast<I>(cum[j - 1]);
+      if (before == t) return false;
       t = before;
     } else {
       // Cuts until a part's window [E - overhead, E] reaches the boundary.
@@ -126,6 +127,13 @@ __device__ __forceinline__ bool step_parts(const int64_t* cum, int b, int parts,
     start[++q] = t;
   }
   return t >= total;
+}
+
+// Whole sequences if there are as many as parts and they fit (docs/schedule.md), else cuts.
+template <typename I>
+__device__ __forceinline__ void place_parts(const int64_t* cum, int b, int parts, int64_t* start) {
+  if (b < parts || !step_parts<I, false>(cum, b, parts, start))
+    step_parts<I, true>(cum, b, parts, start);
 }
 
 // The schedule as positions on a tape (docs/schedule.md, "Computing it in parallel"): sequence i
@@ -174,15 +182,9 @@ __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(const Schedu
   // the parts cut at a steady payload - overhead apart: that run is a tight add-and-store loop.
   const int64_t total = cum[b];
   if (tid == 0) {
-    // Whole sequences if there are as many as parts and they fit, else cuts; int32 when t +
-    // payload cannot overflow it.
-    const bool whole_first = b >= parts;
-    if (total < (int64_t{1} << 29)) {
-      if (!whole_first || !step_parts<int32_t, false>(cum, b, parts, start))
-        step_parts<int32_t, true>(cum, b, parts, start);
-    } else if (!whole_first || !step_parts<int64_t, false>(cum, b, parts, start)) {
-      step_parts<int64_t, true>(cum, b, parts, start);
-    }
+    // int32 when t + payload cannot overflow it.
+    if (total < (int64_t{1} << 29)) place_parts<int32_t>(cum, b, parts, start);
+    else place_parts<int64_t>(cum, b, parts, start);
   }
   __syncthreads();
 
