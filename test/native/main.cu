@@ -5,7 +5,7 @@
 //                                  graph capture (random data, poisoned outputs, NaN in unused cache)
 //   build/fmla_native_test small   a few small cases (for compute-sanitizer memcheck / racecheck);
 //                                  small-e4m3: those of the 64-row e4m3 kernel alone;
-//                                  small-pairs: those of the tiles shared by pairs of blocks
+//                                  small-producer: those of the TMA boxes issued by a producer
 //   build/fmla_native_test bench   the mla-anchor suite (TARGETS.md), GQA and write_kv timings with
 //                                  the copy ceiling measured in the same run
 //   build/fmla_native_test bench-fp8 [page...]   the mla-anchor rows over each FP8 cache format
@@ -16,7 +16,8 @@
 //                                  (CUDA graphs), at the schedule's parts and at GQA_PARTS, its
 //                                  rows or those of GQA_ROWS ("d:h_q:h_kv:b:s_k,...");
 //                                  mla-where: short MLA calls the same way, at MLA_PARTS, or
-//                                  the rows of MLA_ROWS ("b:s_q:h_q:s_k,...", s_k < 0: varlen)
+//                                  the rows of MLA_ROWS ("b:s_q:h_q:s_k,...", s_k < 0: varlen),
+//                                  at page PAGE (64 unless given)
 //   build/fmla_native_test bench-small   the small-batch rows timed as the suite tool does (spin
 //                                  before the start event), the schedule kernel, write_kv floors
 //
@@ -789,17 +790,17 @@ static void fp8_case(const Spec& s, int format, float descale, uint64_t seed, bo
          P.nsp, same_bits ? (bits_ok ? " bits=16-bit decode's" : " bits DIFFER from the 16-bit decode") : "");
 }
 
-// Four row groups a KV head (h_q 128, s_q 2) on 64-token pages: the sm_90a kernel with each tile's
-// boxes shared by the clusters' pairs of blocks (kTmaPairs), few sequences and many short ones
-// (several pieces a part, the producer running ahead into the next piece).
-static void small_pairs_cases() {
+// Four row groups a KV head (h_q 128, s_q 2) on 64-token pages: the sm_90a kernel whose producer
+// warpgroup issues the TMA boxes (kTmaProducer), few sequences and many short ones (several pieces
+// a part, the producer running ahead into the next piece).
+static void small_producer_cases() {
   Spec s;
   s.h_q = 128, s.s_q = 2, s.causal = true, s.page_size = 64, s.lens = {0, 5, 300, 130};
-  s.name = "small mla ps=64 h_q=128 s_q=2 (tiles shared by pairs)";
+  s.name = "small mla ps=64 h_q=128 s_q=2 (TMA producer)";
   decode_case(s, 13);
   s.lens.clear();
   for (int i = 0; i < 100; ++i) s.lens.push_back((i * 37) % 200);
-  s.name = "small mla ps=64 h_q=128 s_q=2 b=100 (tiles shared by pairs)";
+  s.name = "small mla ps=64 h_q=128 s_q=2 b=100 (TMA producer)";
   decode_case(s, 14);
 }
 
@@ -1334,12 +1335,9 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
     const double flops = static_cast<double>(P.b) * r.h_q * r.s_q * (2.0 * 576 + 2.0 * 512) * P.mean_len;
     const double bytes = static_cast<double>(P.b) * (r.s_q * r.h_q * 576 * 2 + P.mean_len * 576 * 2 + r.s_q * r.h_q * 512 * 2);
     if (loaders) {  // the decode kernel alone with each loader that can run this page size
-      for (const auto load : {fmla::MlaKvLoad::kTmaTiles, fmla::MlaKvLoad::kTmaPairs,
+      for (const auto load : {fmla::MlaKvLoad::kTmaTiles, fmla::MlaKvLoad::kTmaProducer,
                               fmla::MlaKvLoad::kTmaPages, fmla::MlaKvLoad::kGatherRows}) {
         cudaError_t err = cudaSuccess;
-        if (load == fmla::MlaKvLoad::kTmaPairs &&
-            fmla::mla_sm90::BlockPlace::grid(kernel_params(P, 0)).x % 2 != 0)
-          continue;  // no pairs of row groups (the launcher would run the unpaired kernel)
         if (!fmla::launch_mla_decode_sm90<__nv_bfloat16>(kernel_params(P, 0), load, nullptr, &err))
           continue;  // this loader cannot take this page size
         CUDA_CHECK(err);
@@ -1350,10 +1348,10 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
                          : cudaErrorNotSupported);
         });
         printf("decode kernel alone, %s: %.1f us\n",
-               load == fmla::MlaKvLoad::kTmaTiles   ? "TMA boxes"
-               : load == fmla::MlaKvLoad::kTmaPairs ? "TMA boxes shared by row-group pairs"
-               : load == fmla::MlaKvLoad::kTmaPages ? "TMA page boxes"
-                                                    : "cp.async producer",
+               load == fmla::MlaKvLoad::kTmaTiles      ? "TMA boxes"
+               : load == fmla::MlaKvLoad::kTmaProducer ? "TMA boxes by a producer warpgroup"
+               : load == fmla::MlaKvLoad::kTmaPages    ? "TMA page boxes"
+                                                       : "cp.async producer",
                kernel_ms * 1e3);
       }
     }
@@ -1604,11 +1602,13 @@ static void mla_where() {
     }
   }
   const std::vector<int> parts_list = int_list_env("MLA_PARTS", "0");
-  printf("\nmla: whole calls as CUDA graphs (bf16, page 64), us\n");
-  printf("| b | s_q | h_q | parts | blocks | call | decode alone | alone, unpaired | combine alone | rel_l2 |\n");
+  const int page_size = getenv("PAGE") ? atoi(getenv("PAGE")) : 64;
+  printf("\nmla: whole calls as CUDA graphs (bf16, page %d), us\n", page_size);
+  printf("| b | s_q | h_q | parts | blocks | call | decode alone | alone, consumers' TMA | combine alone | rel_l2 |\n");
   for (const Row& r : rows) {
     Spec s;
     s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.s_q > 1, s.lens = r.lens, s.sample_rows = 64;
+    s.page_size = page_size;
     double cache_bytes = 0;
     for (int32_t n : r.lens) cache_bytes += 576.0 * 2 * n;
     for (int parts : parts_list) {
@@ -1622,20 +1622,20 @@ static void mla_where() {
       const float alone = graph_ms(copies, [&](int i, cudaStream_t t) {
         CUDA_CHECK(decode_kernel_alone(kernel_params(P, i), load, t));
       });
-      // Where the row groups pair up: the kernel alone with each block loading its own boxes.
-      float unpaired = 0;
-      if (load == fmla::MlaKvLoad::kTmaPairs)
-        unpaired = graph_ms(copies, [&](int i, cudaStream_t t) {
+      // Where a producer issues the boxes: the kernel alone with the consumers issuing them.
+      float consumers_tma = 0;
+      if (load == fmla::MlaKvLoad::kTmaProducer)
+        consumers_tma = graph_ms(copies, [&](int i, cudaStream_t t) {
           CUDA_CHECK(decode_kernel_alone(kernel_params(P, i), fmla::MlaKvLoad::kTmaTiles, t));
         });
       const float comb = graph_ms(copies, [&](int i, cudaStream_t t) {
         CUDA_CHECK((fmla::launch_combine<__nv_bfloat16, 512>(kernel_params(P, i), t)));
       });
       const int row_groups = (r.s_q * r.h_q + 63) / 64;
-      char unpaired_us[32] = "-";
-      if (unpaired > 0) snprintf(unpaired_us, sizeof unpaired_us, "%.1f", unpaired * 1e3);
+      char consumers_us[32] = "-";
+      if (consumers_tma > 0) snprintf(consumers_us, sizeof consumers_us, "%.1f", consumers_tma * 1e3);
       printf("| %d | %d | %d | %d | %d | %.1f | %.1f | %s | %.1f | %.1e%s |\n", r.b, r.s_q, r.h_q,
-             P.nsp, P.nsp * row_groups, call * 1e3, alone * 1e3, unpaired_us, comb * 1e3, c.rel_l2,
+             P.nsp, P.nsp * row_groups, call * 1e3, alone * 1e3, consumers_us, comb * 1e3, c.rel_l2,
              c.pass ? "" : " FAIL");
       fflush(stdout);
     }
@@ -1922,7 +1922,7 @@ int main(int argc, char** argv) {
       w.name = "small mla ps=" + std::to_string(page) + " h_q=64 b=300";
       decode_case(w, 9 + page);
     }
-    small_pairs_cases();
+    small_producer_cases();
     Spec u;  // one-token pages: the sm_90a kernel's cp.async producer warpgroup
     u.h_q = 32, u.s_q = 2, u.causal = true, u.page_size = 1, u.lens = {0, 5, 300, 130};
     u.name = "small mla ps=1 h_q=32";
@@ -1965,7 +1965,7 @@ int main(int argc, char** argv) {
     small_e4m3_case();
   }
   if (mode == "small-e4m3") small_e4m3_case();  // that kernel's case alone (for racecheck)
-  if (mode == "small-pairs") small_pairs_cases();  // the same for the paired loader
+  if (mode == "small-producer") small_producer_cases();  // the same for the TMA producer
   if (mode == "profile-gqa") {  // one GQA row (b 128, s_k 4096, page 16 unless GQA_* say), two calls, for a profiler
     Spec s;
     const char* head_dim = getenv("GQA_D");  // 128 unless given

@@ -207,18 +207,6 @@ __device__ __forceinline__ void tma_load_3d(uint32_t dst, const void* tensor_map
       : "memory");
 }
 
-// The same box into the shared memory of every CTA of the cluster in `cta_mask`, at the same
-// offset as `dst`, completing `bytes` on each one's mbarrier at the offset of `bar` (sm_90a).
-__device__ __forceinline__ void tma_load_3d_multicast(uint32_t dst, const void* tensor_map,
-                                                      uint32_t bar, int c0, int c1, int c2,
-                                                      uint16_t cta_mask, uint64_t l2_policy) {
-  asm volatile(
-      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes"
-      ".multicast::cluster.L2::cache_hint [%0], [%1, {%2, %3, %4}], [%5], %6, %7;\n" ::"r"(dst),
-      "l"(tensor_map), "r"(c0), "r"(c1), "r"(c2), "r"(bar), "h"(cta_mask), "l"(l2_policy)
-      : "memory");
-}
-
 // cp.async.bulk (global -> shared, no tensor map): `bytes` contiguous bytes (a multiple of 16, both
 // addresses 16-byte aligned), completing that many bytes on mbarrier `bar`.
 __device__ __forceinline__ void bulk_load(uint32_t dst, const void* src, uint32_t bytes,
@@ -242,37 +230,6 @@ __device__ __forceinline__ uint64_t l2_policy() {
     asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(policy));
   }
   return policy;
-}
-
-// ---- clusters ----
-
-__device__ __forceinline__ uint32_t cluster_ctarank() {
-  uint32_t r;
-  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
-  return r;
-}
-
-// The address of this CTA's shared `addr` in the shared memory of cluster CTA `rank`.
-__device__ __forceinline__ uint32_t map_to_cta(uint32_t addr, uint32_t rank) {
-  uint32_t r;
-  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(addr), "r"(rank));
-  return r;
-}
-
-// Arrives on an mbarrier of another CTA of the cluster (`bar` from map_to_cta). The default
-// release at CTA scope: what it orders are this CTA's own shared-memory reads (a cluster-scope
-// release fences every outstanding access of the thread: the MLA pairs kernel ran 1.4-1.6x slower
-// with it; bench/NOTES.md, v41).
-__device__ __forceinline__ void mbarrier_arrive_cluster(uint32_t bar) {
-  asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(bar) : "memory");
-}
-
-// Every thread of every CTA of the cluster: arrive, then wait for all the others.
-__device__ __forceinline__ void cluster_sync() {
-  asm volatile(
-      "barrier.cluster.arrive.release.aligned;\n"
-      "barrier.cluster.wait.acquire.aligned;\n" ::
-          : "memory");
 }
 
 // Named barriers (bar 0 is __syncthreads): `threads` counts the arriving and the waiting threads.

@@ -39,35 +39,4 @@ bool sm90a_kernel_ready(int device, int smem_bytes) {
   });
 }
 
-// A launch of `grid` in clusters of `cluster` blocks along x; `attr` holds the cluster attribute
-// the configuration points to.
-inline cudaLaunchConfig_t cluster_launch_config(dim3 grid, int threads, int smem_bytes,
-                                                cudaStream_t stream, int cluster,
-                                                cudaLaunchAttribute* attr) {
-  *attr = cudaLaunchAttribute{};
-  attr->id = cudaLaunchAttributeClusterDimension;
-  attr->val.clusterDim.x = cluster, attr->val.clusterDim.y = 1, attr->val.clusterDim.z = 1;
-  cudaLaunchConfig_t config{};
-  config.gridDim = grid, config.blockDim = dim3(threads);
-  config.dynamicSmemBytes = smem_bytes, config.stream = stream;
-  config.attrs = attr, config.numAttrs = 1;
-  return config;
-}
-
-// Whether clusters of `cluster` blocks of KERNEL (threads and dynamic shared memory as given, after
-// sm90a_kernel_ready) can be placed on the current device at all: a partitioned GPU may not hold
-// one.
-template <auto KERNEL>
-bool sm90a_clusters_fit(int device, int threads, int smem_bytes, int cluster) {
-  static int state[64] = {};
-  return once_a_device(state, device, [&] {
-    cudaLaunchAttribute attr;
-    const cudaLaunchConfig_t config =
-        cluster_launch_config(dim3(cluster), threads, smem_bytes, nullptr, cluster, &attr);
-    int clusters = 0;
-    return cudaOccupancyMaxActiveClusters(&clusters, KERNEL, &config) == cudaSuccess &&
-           clusters > 0;
-  });
-}
-
 }  // namespace fmla

@@ -9,7 +9,7 @@ namespace mla_sm90 {
 // Two consumer warpgroups share one 64 x 512 float output (each owns 256 value columns: 128
 // registers a thread), which is about all the register file holds. Where TMA can load the pages,
 // they issue the loads themselves (256 threads, 255 registers each); otherwise a third warpgroup
-// gathers rows with cp.async (or, for the pairs of blocks that share tiles, issues the TMA
+// gathers rows with cp.async (or, where four or more row groups read each tile, issues the TMA
 // boxes), and setmaxnreg moves registers to the consumers:
 // 2 x 128 x 232 + 128 x 40 = 64512, what 384 threads get at launch (168 each). Measured: 240 / 24
 // spills in the producer and is slower (bench/NOTES.md, v12).
@@ -51,7 +51,7 @@ constexpr int kBarWg0 = 6, kBarWg1 = 7, kBarSum0 = 8, kBarSum1 = 9;
 // bytes of padding, so that the accumulator layout's stores (8 rows a warp) meet no bank twice.
 constexpr int kEpilogueRowBytes = 256 * 2 + 16;
 static_assert(64 * kEpilogueRowBytes <= kTileBytes, "a warpgroup's half of O fits its buffer");
-static_assert(2 * 64 * kEpilogueRowBytes <= kTileBytes, "both halves fit Q's buffer (pairs)");
+static_assert(2 * 64 * kEpilogueRowBytes <= kTileBytes, "both halves fit Q's buffer (producer)");
 // FP8 caches: the producer warpgroup alone (a box's codes all read before its values overwrite them).
 constexpr int kBarProducer = 10;
 

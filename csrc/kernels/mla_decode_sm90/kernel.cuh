@@ -21,9 +21,7 @@
 //
 // Loading (KvLoad): pages of 64+ tokens come by TMA, one box a page and 64 columns, issued by one
 // consumer thread as each buffer part frees up (256 threads, all registers to the consumers);
-// where four or more row groups read each tile (h_q 128 at s_q >= 2), the row groups run as
-// clusters of two blocks whose producer warps each issue half of every tile's boxes into both
-// (multicast), so that a pair asks for each tile once;
+// where four or more row groups read each tile (h_q 128 at s_q >= 2), by a producer warpgroup;
 // pages of 8 to 32 tokens by TMA too, one box a page and 64 columns, issued by the four warps of
 // the releasing warpgroup; smaller or odd pages by a third, producer warpgroup that gathers rows
 // through the block table with cp.async (block-table entries a tile ahead; each pair of boxes lands
@@ -67,24 +65,17 @@ __device__ __forceinline__ int tile_page(const DecodeParams& p, int bi, int tile
 
 // One thread issues the TMA boxes i_from..i_to - 1 (in load order) of the tile at key `tile_start`
 // (in `page`) into buffer b, one box per 64 columns, each completing its "full" barrier. Called
-// with constant b and box ranges: the loop unrolls into straight-line copies. PAIR (kTmaPairs):
-// every box's barrier is armed, but only the boxes i with i % 2 == rank are issued, multicast into
-// both blocks of the cluster (the other block issues the rest).
-template <bool PAIR = false>
+// with constant b and box ranges: the loop unrolls into straight-line copies.
 __device__ __forceinline__ void issue_tma_boxes(const CUtensorMap* k_map, const Smem& sm, int page,
                                                 int page_log2, int b, int tile_start, int i_from,
-                                                int i_to, uint64_t l2_policy, int rank = 0) {
+                                                int i_to, uint64_t l2_policy) {
   const int row0 = tile_start & ((1 << page_log2) - 1);
 #pragma unroll
   for (int i = i_from; i < i_to; ++i) {
     const int box = box_in_load_order(b, i);
     ptx::mbarrier_arrive_expect_tx(sm.full(b, box), kBoxBytes);
-    if constexpr (!PAIR)
-      ptx::tma_load_3d(sm.tile(b) + box * kBoxBytes, k_map, sm.full(b, box), box * kBoxCols, row0,
-                       page, l2_policy);
-    else if (i % 2 == rank)
-      ptx::tma_load_3d_multicast(sm.tile(b) + box * kBoxBytes, k_map, sm.full(b, box),
-                                 box * kBoxCols, row0, page, 0x3, l2_policy);
+    ptx::tma_load_3d(sm.tile(b) + box * kBoxBytes, k_map, sm.full(b, box), box * kBoxCols, row0,
+                     page, l2_policy);
   }
 }
 
@@ -118,16 +109,47 @@ __device__ __forceinline__ void issue_page_boxes(const CUtensorMap* k_map, const
   }
 }
 
+// A piece's n_tiles tiles as halves (0: buffer B's own value half, 1: the rest), in the order the
+// consumers free them: own 0, own 1, rest 0, rest 1 for each pair of tiles (v35c: one-token pages
+// at h_q 128 -2.5%; tile by tile, buffer 1's own half waited behind buffer 0's rest, which frees
+// last). on_tile(B, t) first, when tile t is met (B = t % 2, a constant); then on_half(B, H, t,
+// parity), parity that of the buffer's "free" phase to wait for (1 on its first fill: free).
+// fills0 / fills1 count the tiles put into buffer 0 / 1, across pieces.
+template <typename OnTile, typename OnHalf>
+__device__ __forceinline__ void for_halves_in_free_order(int n_tiles, uint32_t& fills0,
+                                                         uint32_t& fills1, OnTile on_tile,
+                                                         OnHalf on_half) {
+  using C0 = std::integral_constant<int, 0>;
+  using C1 = std::integral_constant<int, 1>;
+  for (int t = 0; t < n_tiles; t += 2) {
+    const uint32_t parity0 = (fills0++ & 1u) ^ 1u;
+    on_tile(C0{}, t);
+    on_half(C0{}, C0{}, t, parity0);
+    if (t + 1 < n_tiles) {
+      const uint32_t parity1 = (fills1++ & 1u) ^ 1u;
+      on_tile(C1{}, t + 1);
+      on_half(C1{}, C0{}, t + 1, parity1);
+      on_half(C0{}, C1{}, t, parity0);
+      on_half(C1{}, C1{}, t + 1, parity1);
+    } else {
+      on_half(C0{}, C1{}, t, parity0);
+    }
+  }
+}
+
+// The boxes [first, last) in load order of half H of a tile.
+template <int H>
+struct HalfBoxes {
+  static constexpr int first = H == 0 ? 0 : 4, last = H == 0 ? 4 : kBoxes;
+};
+
 // The producer warpgroup of the gather kernel (pages under 8 tokens, or not a power of two), for
 // pages of a power of two (shifts) or not (32-bit divisions). A row's address is two wide
 // multiply-adds from its page and its row in the page, with byte strides that fit 32 bits
 // (launch.cuh checks); rows past the piece take the page and row of its last key and copy nothing,
 // so no branch a row. The tile loop runs two tiles a turn, so that each buffer's offsets and fill
 // count are constants (bench/NOTES.md, v20: the producer's address arithmetic had been 42% of the
-// kernel's instructions, issue slots taken from the consumers), and issues the halves of the two
-// tiles in the order the consumers free them: own 0, own 1, rest 0, rest 1 (v35c: one-token pages
-// at h_q 128 -2.5%; tile by tile, buffer 1's own half waited behind buffer 0's rest, which frees
-// last).
+// kernel's instructions, issue slots taken from the consumers).
 template <typename Elem, bool POW2_PAGES>
 __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& sm, int ptid) {
   const int part = BlockPlace::part(), g = blockIdx.y, m_base = BlockPlace::m_base();
@@ -166,8 +188,9 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& 
       uint64_t src[kRowsPerThread];
       uint32_t valid;
     };
-    auto prepare = [&](int t) {
-      Rows r;
+    Rows rows[2];  // of the tiles in buffers 0 and 1
+    auto prepare = [&](auto buffer, int t) {
+      Rows& r = rows[decltype(buffer)::value];
       r.valid = 0;
       const int tile_start = w.start + t * kBlockN;
 #pragma unroll
@@ -180,16 +203,15 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& 
         r.valid |= (key <= last ? 1u : 0u) << j;
       }
       if (t + 1 < w.n_tiles) look_up(tile_start + kBlockN);
-      return r;
     };
-    // Half H of a tile (0: its own value half, boxes 4B..4B+3, once consumer B has released it;
-    // 1: the rest, once both have) into buffer B. Each group of boxes lands on the "full" barrier
-    // of its first box (an arrival when this thread's copies so far have landed), so the producer
-    // never waits for its own copies and keeps both buffers loading.
-    auto issue_half = [&](auto buffer, auto half, const Rows& r, uint32_t parity) {
+    // Half H of a tile into buffer B, once it is free. Each group of boxes lands on the "full"
+    // barrier of its first box (an arrival when this thread's copies so far have landed), so the
+    // producer never waits for its own copies and keeps both buffers loading.
+    auto issue_half = [&](auto buffer, auto half, int, uint32_t parity) {
       constexpr int B = decltype(buffer)::value;
       constexpr int H = decltype(half)::value;
-      constexpr int I0 = H == 0 ? 0 : 4, I1 = H == 0 ? 4 : kBoxes;
+      constexpr int I0 = HalfBoxes<H>::first, I1 = HalfBoxes<H>::last;
+      const Rows& r = rows[B];
       ptx::mbarrier_wait(H == 0 ? sm.free_own(B) : sm.free_rest(B), parity);
       const uint32_t dst = sm.tile(B) + dst_row;
       int group = I0;
@@ -206,22 +228,7 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& 
           ptx::cp_async_mbarrier_arrive_noinc(sm.full(B, box_in_load_order(B, group)));
       }
     };
-    using C0 = std::integral_constant<int, 0>;
-    using C1 = std::integral_constant<int, 1>;
-    for (int t = 0; t < w.n_tiles; t += 2) {  // tile t in buffer t % 2, as the consumers take them
-      const uint32_t parity0 = (fills0++ & 1u) ^ 1u;  // first fill: free
-      const Rows r0 = prepare(t);
-      issue_half(C0{}, C0{}, r0, parity0);
-      if (t + 1 < w.n_tiles) {
-        const uint32_t parity1 = (fills1++ & 1u) ^ 1u;
-        const Rows r1 = prepare(t + 1);
-        issue_half(C1{}, C0{}, r1, parity1);
-        issue_half(C0{}, C1{}, r0, parity0);
-        issue_half(C1{}, C1{}, r1, parity1);
-      } else {
-        issue_half(C0{}, C1{}, r0, parity0);
-      }
-    }
+    for_halves_in_free_order(w.n_tiles, fills0, fills1, prepare, issue_half);
   }
   ptx::cp_async_wait<0>();  // nothing of this thread's in flight when it exits
 }
@@ -235,23 +242,17 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const Smem& sm, i
   }
 }
 
-// The producer warpgroup of kTmaPairs. The cluster's two blocks hold two row groups of one part
-// and so read the same tiles: each block's thread 0 issues half of every tile's boxes (load order i
-// with i % 2 its rank), multicast into both blocks, once both have released that part of the
-// buffer (each consumer warp arrives on both blocks' free barriers), and arms its own block's
-// full barriers for all of them; the data of the other block's boxes may land before the arming
-// (the transaction count goes below zero until then). So a pair asks for each tile once and
-// together, where two blocks loading alone ask twice and apart: at s_q 2 the cache comes from DRAM
-// 1.06 times instead of 1.21 (Nsight's count of L2 sectors read does not fall; bench/NOTES.md,
-// v41). Warps 2
-// and 3 load the query rows. The waits sleep: these threads wait most of the time (spinning
-// measured the same).
+// The producer warpgroup of kTmaProducer (four or more row groups read each tile): thread 0 issues
+// each half of a tile's boxes once the consumers have released it, and warps 2 and 3 load the
+// query rows. Against the consumers issuing the boxes (kTmaTiles), the refills go out at the
+// release itself, without a warpgroup barrier, and the output is staged in Q's buffer while the
+// producer refills the tiles: s_q 2 -0 to -9% as the contexts grow (bench/NOTES.md, v42). The
+// waits sleep: these threads wait most of the time (spinning measured the same).
 template <typename Elem>
-__device__ __forceinline__ void produce_tma_pairs(const DecodeParams& p, const CUtensorMap* k_map,
+__device__ __forceinline__ void produce_tma_boxes(const DecodeParams& p, const CUtensorMap* k_map,
                                                   const Smem& sm, int ptid) {
   const int part = BlockPlace::part(), g = blockIdx.y, m_base = BlockPlace::m_base();
   const int32_t* meta = p.sched + part * kMetadataInts;
-  const int rank = static_cast<int>(ptx::cluster_ctarank());
   const int page_log2 = __ffs(p.page_size) - 1;
   const uint64_t l2_policy = ptx::l2_policy<0>();
   if (ptid >= 64) {
@@ -268,31 +269,19 @@ __device__ __forceinline__ void produce_tma_pairs(const DecodeParams& p, const C
   uint32_t fills0 = 0, fills1 = 0;  // tiles issued into buffer 0 / 1
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
-    auto page_of = [&](int t) { return tile_page(p, bi, w.start + t * kBlockN, page_log2); };
-    // Half H of tile t (0: buffer B's own value half, 1: the rest) once both blocks freed it.
-    auto issue_half = [&](auto buffer, auto half, int t, int page, uint32_t parity) {
+    int page[2];  // of the tiles in buffers 0 and 1
+    auto look_up = [&](auto buffer, int t) {
+      page[decltype(buffer)::value] = tile_page(p, bi, w.start + t * kBlockN, page_log2);
+    };
+    // Half H of tile t into buffer B once it is free.
+    auto issue_half = [&](auto buffer, auto half, int t, uint32_t parity) {
       constexpr int B = decltype(buffer)::value;
       constexpr int H = decltype(half)::value;
       ptx::mbarrier_wait_sleeping(H == 0 ? sm.free_own(B) : sm.free_rest(B), parity);
-      issue_tma_boxes<true>(k_map, sm, page, page_log2, B, w.start + t * kBlockN, H == 0 ? 0 : 4,
-                            H == 0 ? 4 : kBoxes, l2_policy, rank);
+      issue_tma_boxes(k_map, sm, page[B], page_log2, B, w.start + t * kBlockN, HalfBoxes<H>::first,
+                      HalfBoxes<H>::last, l2_policy);
     };
-    using C0 = std::integral_constant<int, 0>;
-    using C1 = std::integral_constant<int, 1>;
-    for (int t = 0; t < w.n_tiles; t += 2) {  // the halves in the order the consumers free them
-      const uint32_t parity0 = (fills0++ & 1u) ^ 1u;  // first fill: free
-      const int page0 = page_of(t);
-      issue_half(C0{}, C0{}, t, page0, parity0);
-      if (t + 1 < w.n_tiles) {
-        const uint32_t parity1 = (fills1++ & 1u) ^ 1u;
-        const int page1 = page_of(t + 1);
-        issue_half(C1{}, C0{}, t + 1, page1, parity1);
-        issue_half(C0{}, C1{}, t, page0, parity0);
-        issue_half(C1{}, C1{}, t + 1, page1, parity1);
-      } else {
-        issue_half(C0{}, C1{}, t, page0, parity0);
-      }
-    }
+    for_halves_in_free_order(w.n_tiles, fills0, fills1, look_up, issue_half);
   }
 }
 
@@ -300,13 +289,13 @@ __device__ __forceinline__ void produce_tma_pairs(const DecodeParams& p, const C
 
 // LOAD == kTmaTiles: the consumers issue the TMA boxes themselves (one thread, at the points where
 // a buffer part frees up), which leaves them all 255 registers; kTmaPages: the same, a refill
-// shared by the releasing warpgroup's warps; kGatherRows and kTmaPairs: a producer warpgroup
-// loads everything and the consumers only release buffers (for pairs, in both blocks).
+// shared by the releasing warpgroup's warps; kGatherRows and kTmaProducer: a producer warpgroup
+// loads everything and the consumers only release buffers.
 template <typename Elem, KvLoad LOAD, MlaCache CACHE>
 __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap* k_map,
                                         const Smem& sm, uint8_t* smem, int tid, int wg) {
   constexpr bool kSelfLoad = consumers_load(LOAD);
-  constexpr bool kPairs = LOAD == KvLoad::kTmaPairs;  // boxes shared with the cluster's other block
+  constexpr bool kTmaProducer = LOAD == KvLoad::kTmaProducer;  // a producer issues TMA boxes
   constexpr bool kSmallPages = LOAD == KvLoad::kTmaPages;  // pages of 8-32 tokens, a box each
   using L = SmemLayout;
   const int lane = tid % 32, warp = (tid / 32) % 4, ctid = tid % 128;
@@ -540,18 +529,12 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     // next_page[b]: the page of the tile that refills buffer b, read at the start of the pair so
     // that the refilling thread does not wait for the block table (bench/NOTES.md, v21).
     int next_page[2] = {0, 0};
-    // kTmaPairs: both blocks' producers wait for both blocks' warps (one arrival a warp on each
-    // block's barrier), since each writes half of every box into both.
-    auto release_to_pair = [&](int b, bool own) {
+    // kTmaProducer: an arrival a warp (the producer's one thread waits).
+    auto release_warp = [&](int b, bool own) {
       __syncwarp();
       if (lane == 0) {
-        const uint32_t other = ptx::cluster_ctarank() ^ 1u;
-        if (own) {
-          ptx::mbarrier_arrive(sm.free_own(b));
-          ptx::mbarrier_arrive_cluster(ptx::map_to_cta(sm.free_own(b), other));
-        }
+        if (own) ptx::mbarrier_arrive(sm.free_own(b));
         ptx::mbarrier_arrive(sm.free_rest(b));
-        ptx::mbarrier_arrive_cluster(ptx::map_to_cta(sm.free_rest(b), other));
       }
     };
     auto release_own = [&](int b, int next) {
@@ -564,8 +547,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
             refill(next, next_page[b], b, 0, 4);
           __syncwarp();
         }
-      } else if constexpr (kPairs) {
-        release_to_pair(b, true);
+      } else if constexpr (kTmaProducer) {
+        release_warp(b, true);
       } else {
         ptx::mbarrier_arrive(sm.free_own(b));
         ptx::mbarrier_arrive(sm.free_rest(b));
@@ -583,8 +566,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
             refill(next, next_page[b], b, 4, kBoxes);
           __syncwarp();
         }
-      } else if constexpr (kPairs) {
-        release_to_pair(b, false);
+      } else if constexpr (kTmaProducer) {
+        release_warp(b, false);
       } else {
         ptx::mbarrier_arrive(sm.free_rest(b));
       }
@@ -716,7 +699,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         }
       }
     }
-    // Every S of it is done (pairs stage the output in Q's buffer first: below).
+    // Every S of it is done (kTmaProducer stages the output in Q's buffer first: below).
     if constexpr (LOAD == KvLoad::kGatherRows) ptx::mbarrier_arrive(sm.q_free());
 
     // ---- epilogue: row sums over the quad and both warpgroups; each wg writes its half of O ----
@@ -744,14 +727,14 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     if (LOAD != KvLoad::kGatherRows && w.single_split) {
       // A whole sequence's rows through shared memory: each warpgroup puts its half of O (bf16)
       // row by row into its tile buffer, free until the next piece's first tiles are issued below
-      // (pairs: into Q's buffer, since their producer refills the tiles meanwhile; the next query
-      // rows wait until the stage is read: equal lengths at s_q 2 -2 to -8%, varlen unchanged,
-      // v41), then writes whole rows with 16-byte stores. Written straight from the accumulators, a
+      // (kTmaProducer: into Q's buffer, since its producer refills the tiles meanwhile; the next
+      // query rows wait until the stage is read: equal lengths at s_q 2 -2 to -8%, varlen
+      // unchanged, v41), then writes whole rows with 16-byte stores. Written straight from the accumulators, a
       // warp's store touches 8 rows 16 bytes each, which took 5-10 us a piece where every block
       // stores at once (equal lengths; bench/NOTES.md, v40). Cut sequences' float32 partials keep
       // the direct stores (whole 32-byte sectors, and staging them measured slower).
-      uint8_t* stage = kPairs ? smem + L::kOffQ + wg * kBlockM * kEpilogueRowBytes
-                              : smem + L::kOffK + wg * kTileBytes;
+      uint8_t* stage = kTmaProducer ? smem + L::kOffQ + wg * kBlockM * kEpilogueRowBytes
+                                    : smem + L::kOffK + wg * kTileBytes;
 #pragma unroll
       for (int x = 0; x < 2; ++x) {
         const int m = m_base + my_row[x];
@@ -817,7 +800,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         }
       }
     }
-    if constexpr (kPairs) ptx::mbarrier_arrive(sm.q_free());  // the stage is read
+    if constexpr (kTmaProducer) ptx::mbarrier_arrive(sm.q_free());  // the stage is read
     if (next_piece)
       issue_first_tiles(bi + 1,
                         sequence_work_of(meta, bi + 1, next_len, next_splits_lo, next_splits_hi));
@@ -845,12 +828,12 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
         ptx::mbarrier_init(sm.full(b, box),
                            LOAD == KvLoad::kGatherRows ? 128 : warps_arrive ? 4 : 1);
       }
-      // kTmaPairs: an arrival a consumer warp of either block; else a consumer thread's.
-      constexpr bool kPairs = LOAD == KvLoad::kTmaPairs;
-      ptx::mbarrier_init(sm.free_own(b), kPairs ? 2 * 4 : 128);
-      ptx::mbarrier_init(sm.free_rest(b), kPairs ? 2 * 8 : kConsumerThreads);
+      // kTmaProducer: an arrival a consumer warp; else a consumer thread's.
+      constexpr bool kWarps = LOAD == KvLoad::kTmaProducer;
+      ptx::mbarrier_init(sm.free_own(b), kWarps ? 4 : 128);
+      ptx::mbarrier_init(sm.free_rest(b), kWarps ? 8 : kConsumerThreads);
     }
-    ptx::mbarrier_init(sm.q_full(), LOAD == KvLoad::kTmaPairs ? 64 : 128);  // the loading threads
+    ptx::mbarrier_init(sm.q_full(), LOAD == KvLoad::kTmaProducer ? 64 : 128);  // the loading threads
     for (int b = 0; b < 2; ++b) {  // FP8 caches: the producer's copies of a tile (produce_fp8.cuh)
       ptx::mbarrier_init(sm.codes_landed(b), 128);
       ptx::mbarrier_init(sm.rope_landed(b), 128);
@@ -858,29 +841,18 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
     ptx::mbarrier_init(sm.q_free(), kConsumerThreads);
     ptx::fence_mbarrier_init();
   }
-  if constexpr (LOAD == KvLoad::kTmaPairs) {
-    ptx::cluster_sync();  // the other block's barriers are set up before it arrives or lands here
-  } else {
-    __syncthreads();
-  }
+  __syncthreads();
   static_assert(CACHE == MlaCache::k16Bit || LOAD == KvLoad::kGatherRows,
                 "FP8 caches come through the dequantizing producer");
   if constexpr (consumers_load(LOAD)) {
     consume<Elem, LOAD, CACHE>(p, &k_map, sm, smem, tid, wg);
-  } else if constexpr (LOAD == KvLoad::kTmaPairs) {
-    if (wg == kProducerWarpgroup) {
-      ptx::setmaxnreg_dec<kProducerRegs>();
-      produce_tma_pairs<Elem>(p, &k_map, sm, tid - kConsumerThreads);
-    } else {
-      ptx::setmaxnreg_inc<kConsumerRegs>();
-      consume<Elem, LOAD, CACHE>(p, &k_map, sm, smem, tid, wg);
-    }
-    __syncwarp();
-    ptx::cluster_sync();  // the other block's arrivals on this one's barriers are done
   } else if constexpr (CACHE == MlaCache::k16Bit) {
     if (wg == kProducerWarpgroup) {
       ptx::setmaxnreg_dec<kProducerRegs>();
-      produce<Elem>(p, sm, tid - kConsumerThreads);
+      if constexpr (LOAD == KvLoad::kTmaProducer)
+        produce_tma_boxes<Elem>(p, &k_map, sm, tid - kConsumerThreads);
+      else
+        produce<Elem>(p, sm, tid - kConsumerThreads);
     } else {
       ptx::setmaxnreg_inc<kConsumerRegs>();
       consume<Elem, LOAD, CACHE>(p, &k_map, sm, smem, tid, wg);

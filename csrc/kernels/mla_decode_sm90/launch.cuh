@@ -100,34 +100,17 @@ bool launch_mla_decode_sm90(const DecodeParams& p, MlaKvLoad load, cudaStream_t 
   CUtensorMap map{};
   auto launch_tma = [&](auto load_constant) {
     constexpr KvLoad kLoad = decltype(load_constant)::value;
-    constexpr int kCluster = cluster_blocks(kLoad);
-    const dim3 grid = BlockPlace::grid(p);
-    if (!tma_layout_ok(p, kLoad) || !kernel_ready<Elem, kLoad, MlaCache::k16Bit>(device))
+    if (!tma_layout_ok(p, kLoad) || !kernel_ready<Elem, kLoad, MlaCache::k16Bit>(device) ||
+        !encode_cache_map<Elem>(p, &map))
       return false;
-    if constexpr (kCluster > 1) {  // clusters of row groups: whole ones, and the device holds one
-      if (grid.x % kCluster != 0 ||
-          !sm90a_clusters_fit<mla_decode_sm90_kernel<Elem, kLoad, MlaCache::k16Bit>>(
-              device, threads_for(kLoad), SmemLayout::kBytes, kCluster))
-        return false;
-    }
-    if (!encode_cache_map<Elem>(p, &map)) return false;
-    if constexpr (kCluster > 1) {  // (the errors reach cudaGetLastError)
-      cudaLaunchAttribute cluster;
-      const cudaLaunchConfig_t config = cluster_launch_config(
-          grid, threads_for(kLoad), SmemLayout::kBytes, stream, kCluster, &cluster);
-      cudaLaunchKernelEx(&config, mla_decode_sm90_kernel<Elem, kLoad, MlaCache::k16Bit>, p, map);
-    } else {
-      mla_decode_sm90_kernel<Elem, kLoad, MlaCache::k16Bit>
-          <<<grid, threads_for(kLoad), SmemLayout::kBytes, stream>>>(p, map);
-    }
+    mla_decode_sm90_kernel<Elem, kLoad, MlaCache::k16Bit>
+        <<<BlockPlace::grid(p), threads_for(kLoad), SmemLayout::kBytes, stream>>>(p, map);
     return true;
   };
   if (load == MlaKvLoad::kTmaTiles) {
     if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaTiles>{})) return false;
-  } else if (load == MlaKvLoad::kTmaPairs) {  // where no pair of blocks fits: each alone
-    if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaPairs>{}) &&
-        !launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaTiles>{}))
-      return false;
+  } else if (load == MlaKvLoad::kTmaProducer) {
+    if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaProducer>{})) return false;
   } else if (load == MlaKvLoad::kTmaPages) {
     if (!launch_tma(std::integral_constant<KvLoad, KvLoad::kTmaPages>{})) return false;
   } else {

@@ -9,12 +9,11 @@
 namespace fmla {
 
 // How the kernel brings cache tiles into shared memory: TMA boxes, one per 64 columns of a tile's
-// page (pages of a power of two of at least 64 rows); the same boxes, asked for once for the two
-// blocks of a cluster, which hold two row groups of one part and read the same tiles (multicast,
-// half of the boxes issued by each block's producer warp); TMA boxes of whole pages, one per page
-// and 64 columns (pages of 8, 16 or 32 rows); or a producer warpgroup gathering rows with cp.async
-// through the block table (any page size). The e4m3 kernel's CodeLoad names its loaders alike.
-enum class MlaKvLoad { kTmaTiles, kTmaPairs, kTmaPages, kGatherRows };
+// page (pages of a power of two of at least 64 rows), issued by the consumers; the same boxes
+// issued by a producer warpgroup; TMA boxes of whole pages, one per page and 64 columns (pages of
+// 8, 16 or 32 rows); or a producer warpgroup gathering rows with cp.async through the block table
+// (any page size). The e4m3 kernel's CodeLoad names its loaders alike.
+enum class MlaKvLoad { kTmaTiles, kTmaProducer, kTmaPages, kGatherRows };
 
 // Pages TMA takes a tile from: a power of two (the issuing thread shifts instead of dividing) of at
 // least mla_sm90::kMinTmaPageRows rows, so that a tile lies in one page.
@@ -32,13 +31,14 @@ inline bool mla_pages_fit_tma_boxes(int page_size) {
 }
 
 // The loader for a page size and a KV head's query rows: TMA where the pages fit it, the producer
-// for smaller or odd pages. A tile's boxes are shared by pairs of row groups where four or more
-// read it (h_q 128 at s_q >= 2: each tile read from DRAM about once instead of up to 1.2-1.45
-// times; with two, alone is faster: bench/NOTES.md, v41).
+// for smaller or odd pages. Where four or more row groups read each tile (h_q 128 at s_q >= 2), a
+// producer warpgroup issues the boxes: 1.5-4% faster than the consumers issuing them, and than
+// clusters of two row groups sharing each box, which read the cache from DRAM about once but run
+// in step (bench/NOTES.md, v42).
 inline MlaKvLoad mla_decode_sm90_load_for(int page_size, int rows_per_kv) {
   const int row_groups = (rows_per_kv + kBlockM - 1) / kBlockM;
-  const bool pairs = row_groups >= 4 && row_groups % 2 == 0;
-  if (mla_pages_fit_tma(page_size)) return pairs ? MlaKvLoad::kTmaPairs : MlaKvLoad::kTmaTiles;
+  if (mla_pages_fit_tma(page_size))
+    return row_groups >= 4 ? MlaKvLoad::kTmaProducer : MlaKvLoad::kTmaTiles;
   return mla_pages_fit_tma_boxes(page_size) ? MlaKvLoad::kTmaPages : MlaKvLoad::kGatherRows;
 }
 

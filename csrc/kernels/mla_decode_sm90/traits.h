@@ -13,7 +13,7 @@ namespace mla_sm90 {
 using KvLoad = MlaKvLoad;  // launch.h: TMA boxes, or rows gathered by a producer
 
 // Whether the consumers issue the TMA boxes themselves; otherwise a producer warpgroup loads (the
-// gather, and the boxes shared by a cluster's pair of blocks, which wait on the other block).
+// gather, and the TMA boxes of kTmaProducer).
 __host__ __device__ constexpr bool consumers_load(KvLoad load) {
   return load == KvLoad::kTmaTiles || load == KvLoad::kTmaPages;
 }
@@ -22,9 +22,6 @@ __host__ __device__ constexpr bool consumers_load(KvLoad load) {
 __host__ __device__ constexpr int threads_for(KvLoad load) {
   return consumers_load(load) ? kConsumerThreads : kConsumerThreads + 128;
 }
-
-// The blocks of a cluster (along x: row groups of one part) that share each tile's boxes.
-__host__ __device__ constexpr int cluster_blocks(KvLoad load) { return load == KvLoad::kTmaPairs ? 2 : 1; }
 
 // A block's place in the grid: its group of 64 query rows, KV head and schedule part. The row
 // groups of a part sit side by side in x, so that the blocks that read the same tiles are launched
@@ -67,8 +64,7 @@ struct SmemLayout {
   static constexpr int kOffStats = kOffK + 2 * kTileBytes;  // PairStats
   static constexpr int kOffBars = kOffStats + PairStats::kFloats * 4;
   // full[2][9] (a box landed), free_own[2], free_rest[2] (a buffer's boxes read: a producer
-  // warpgroup waits on them, for pairs of blocks on both blocks' releases; where the consumers
-  // load, the releasing warpgroup refills directly),
+  // warpgroup waits on them; where the consumers load, the releasing warpgroup refills directly),
   // q_full, q_free; FP8 caches: codes_landed[2], rope_landed[2] (produce_fp8.cuh).
   static constexpr int kBars = 2 * kBoxes + 4 + 2 + 4;
   // FP8 caches, for each buffer: fp8_ds_mla's 4 float32 scales of each row of a tile, or fp8_e4m3's
