@@ -41,6 +41,7 @@
 #include "../common/wgmma.cuh"
 #include "../common/decode_params.h"
 #include "../common/online_softmax.cuh"
+#include "../common/pdl.cuh"
 #include "../common/schedule_fields.h"
 #include "load_q.cuh"
 #include "produce_fp8.cuh"
@@ -716,6 +717,9 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     // publishing its sums): the next piece's query rows go out now, its tiles after the stores
     // (their pages need its length, loaded meanwhile).
     const bool next_piece = kSelfLoad && bi < meta[kMetaEndBatch];
+    // The block's last piece: the combine kernel may be set up now (it waits for this grid to
+    // finish before it reads anything), so that its blocks start as these exit.
+    if (bi == meta[kMetaEndBatch]) allow_next_kernel_launch();
     int next_len = 0, next_splits_lo = 0, next_splits_hi = 0;
     if (next_piece) {
       issue_query(bi + 1);
