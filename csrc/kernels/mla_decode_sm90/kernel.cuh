@@ -733,10 +733,11 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       // row by row into its tile buffer, free until the next piece's first tiles are issued below
       // (kTmaProducer: into Q's buffer, since its producer refills the tiles meanwhile; the next
       // query rows wait until the stage is read: equal lengths at s_q 2 -2 to -8%, varlen
-      // unchanged, v41), then writes whole rows with 16-byte stores. Written straight from the accumulators, a
-      // warp's store touches 8 rows 16 bytes each, which took 5-10 us a piece where every block
-      // stores at once (equal lengths; bench/NOTES.md, v40). Cut sequences' float32 partials keep
-      // the direct stores (whole 32-byte sectors, and staging them measured slower).
+      // unchanged, v41), then writes whole rows with 16-byte stores. Written straight from the
+      // accumulators, a warp's store touches 8 rows 16 bytes each, which took 5-10 us a piece
+      // where every block stores at once (equal lengths; bench/NOTES.md, v40). Cut sequences'
+      // float32 partials keep the direct stores (whole 32-byte sectors, and staging them measured
+      // slower).
       uint8_t* stage = kTmaProducer ? smem + L::kOffQ + wg * kBlockM * kEpilogueRowBytes
                                     : smem + L::kOffK + wg * kTileBytes;
 #pragma unroll
@@ -837,7 +838,8 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
       ptx::mbarrier_init(sm.free_own(b), kWarps ? 4 : 128);
       ptx::mbarrier_init(sm.free_rest(b), kWarps ? 8 : kConsumerThreads);
     }
-    ptx::mbarrier_init(sm.q_full(), LOAD == KvLoad::kTmaProducer ? 64 : 128);  // the loading threads
+    // The threads that load the query rows.
+    ptx::mbarrier_init(sm.q_full(), LOAD == KvLoad::kTmaProducer ? 64 : 128);
     for (int b = 0; b < 2; ++b) {  // FP8 caches: the producer's copies of a tile (produce_fp8.cuh)
       ptx::mbarrier_init(sm.codes_landed(b), 128);
       ptx::mbarrier_init(sm.rope_landed(b), 128);
