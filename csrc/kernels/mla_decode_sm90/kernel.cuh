@@ -258,11 +258,8 @@ __device__ __forceinline__ void produce_tma_boxes(const DecodeParams& p, const C
   const uint64_t l2_policy = ptx::l2_policy<0>();
   if (ptid >= 64) {
     uint32_t q_loads = 0;
-    for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
-      ptx::mbarrier_wait_sleeping(sm.q_free(), (q_loads++ & 1u) ^ 1u);
-      load_q_rows<Elem, 64>(p, bi, g, m_base, sm.q(), ptid - 64);
-      ptx::cp_async_mbarrier_arrive_noinc(sm.q_full());
-    }
+    for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi)
+      load_q_for_sequence<Elem, 64, false, true>(p, sm, bi, g, m_base, ptid - 64, q_loads++);
     ptx::cp_async_wait<0>();
     return;
   }
@@ -363,7 +360,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     tiles_for = bi;
   };
 
-  for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
+  const int last_bi = meta[kMetaEndBatch];  // the block's last sequence, read once
+  for (int bi = meta[kMetaBeginBatch]; bi <= last_bi; ++bi) {
     // The block's first piece: its query rows need only the sequence's index, so they go out
     // before its length and pages are read, and land first.
     if (kSelfLoad && tiles_for != bi) {
@@ -530,7 +528,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     // next_page[b]: the page of the tile that refills buffer b, read at the start of the pair so
     // that the refilling thread does not wait for the block table (bench/NOTES.md, v21).
     int next_page[2] = {0, 0};
-    // kTmaProducer: an arrival a warp (the producer's one thread waits).
+    // A producer loads: an arrival a warp, once all its lanes are done with the buffer.
     auto release_warp = [&](int b, bool own) {
       __syncwarp();
       if (lane == 0) {
@@ -548,11 +546,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
             refill(next, next_page[b], b, 0, 4);
           __syncwarp();
         }
-      } else if constexpr (kTmaProducer) {
-        release_warp(b, true);
       } else {
-        ptx::mbarrier_arrive(sm.free_own(b));
-        ptx::mbarrier_arrive(sm.free_rest(b));
+        release_warp(b, true);
       }
     };
     // The rest of buffer b (the other value half and the P / rotary box), read last by this
@@ -567,10 +562,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
             refill(next, next_page[b], b, 4, kBoxes);
           __syncwarp();
         }
-      } else if constexpr (kTmaProducer) {
-        release_warp(b, false);
       } else {
-        ptx::mbarrier_arrive(sm.free_rest(b));
+        release_warp(b, false);
       }
     };
 
@@ -716,10 +709,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     // Past that exchange both warpgroups' products are done (each waited for its own before
     // publishing its sums): the next piece's query rows go out now, its tiles after the stores
     // (their pages need its length, loaded meanwhile).
-    const bool next_piece = kSelfLoad && bi < meta[kMetaEndBatch];
+    const bool next_piece = kSelfLoad && bi < last_bi;
     // The block's last piece: the combine kernel may be set up now (it waits for this grid to
     // finish before it reads anything), so that its blocks start as these exit.
-    if (bi == meta[kMetaEndBatch]) allow_next_kernel_launch();
+    if (bi == last_bi) allow_next_kernel_launch();
     int next_len = 0, next_splits_lo = 0, next_splits_hi = 0;
     if (next_piece) {
       issue_query(bi + 1);
@@ -833,10 +826,10 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
         ptx::mbarrier_init(sm.full(b, box),
                            LOAD == KvLoad::kGatherRows ? 128 : warps_arrive ? 4 : 1);
       }
-      // kTmaProducer: an arrival a consumer warp; else a consumer thread's.
-      constexpr bool kWarps = LOAD == KvLoad::kTmaProducer;
-      ptx::mbarrier_init(sm.free_own(b), kWarps ? 4 : 128);
-      ptx::mbarrier_init(sm.free_rest(b), kWarps ? 8 : kConsumerThreads);
+      // Where a producer waits: an arrival a consumer warp (4 read the own half, all 8 the rest);
+      // where the consumers load, the barriers are unused.
+      ptx::mbarrier_init(sm.free_own(b), 128 / 32);
+      ptx::mbarrier_init(sm.free_rest(b), kConsumerThreads / 32);
     }
     // The threads that load the query rows.
     ptx::mbarrier_init(sm.q_full(), LOAD == KvLoad::kTmaProducer ? 64 : 128);

@@ -44,20 +44,24 @@ __device__ __forceinline__ void load_q_rows(const DecodeParams& p, int bi, int g
   }
 }
 
-// A producer warpgroup's start of sequence bi: once the consumers are done with the last one's Q
-// (the n-th sequence of this block: n = q_loads), its Q rows, landing on the q_full barrier
-// (E4M3_QUERIES: converted when p.descale_q is set).
-template <typename Elem, bool E4M3_QUERIES = false>
+// A producer's start of sequence bi: once the consumers are done with the last one's Q (the n-th
+// sequence of this block: n = q_loads), its Q rows copied by THREADS threads, landing on the
+// q_full barrier (E4M3_QUERIES: converted when p.descale_q is set). SLEEP: the wait sleeps (threads
+// that do nothing else: the TMA producer's query warps).
+template <typename Elem, int THREADS = 128, bool E4M3_QUERIES = false, bool SLEEP = false>
 __device__ __forceinline__ void load_q_for_sequence(const DecodeParams& p, const Smem& sm, int bi,
-                                                    int g, int m_base, int ptid, uint32_t q_loads) {
-  ptx::mbarrier_wait(sm.q_free(), (q_loads & 1u) ^ 1u);
+                                                    int g, int m_base, int t, uint32_t q_loads) {
+  if constexpr (SLEEP)
+    ptx::mbarrier_wait_sleeping(sm.q_free(), (q_loads & 1u) ^ 1u);
+  else
+    ptx::mbarrier_wait(sm.q_free(), (q_loads & 1u) ^ 1u);
   if (E4M3_QUERIES && p.descale_q) {
-    load_q_rows<Elem, 128, true>(p, bi, g, m_base, sm.q(), ptid);
+    load_q_rows<Elem, THREADS, true>(p, bi, g, m_base, sm.q(), t);
     wgmma::fence_proxy_async();  // the stores are read by wgmma
     ptx::mbarrier_arrive(sm.q_full());
     return;
   }
-  load_q_rows<Elem, 128>(p, bi, g, m_base, sm.q(), ptid);
+  load_q_rows<Elem, THREADS>(p, bi, g, m_base, sm.q(), t);
   ptx::cp_async_mbarrier_arrive_noinc(sm.q_full());
 }
 

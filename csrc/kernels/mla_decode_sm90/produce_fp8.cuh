@@ -75,7 +75,7 @@ __device__ __forceinline__ void produce_fp8(const DecodeParams& p, const Smem& s
 
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
-    load_q_for_sequence<Elem, CACHE == MlaCache::kFp8E4m3>(p, sm, bi, g, m_base, ptid,
+    load_q_for_sequence<Elem, 128, CACHE == MlaCache::kFp8E4m3>(p, sm, bi, g, m_base, ptid,
                                                              q_loads++);
     const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
     // Row 16 warp + lane % 16 of the tile at `tile_start` (the rows this warp copies): its address
