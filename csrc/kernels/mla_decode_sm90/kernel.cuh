@@ -205,26 +205,37 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& 
       }
       if (t + 1 < w.n_tiles) look_up(tile_start + kBlockN);
     };
-    // Half H of a tile into buffer B, once it is free. Each group of boxes lands on the "full"
-    // barrier of its first box (an arrival when this thread's copies so far have landed), so the
-    // producer never waits for its own copies and keeps both buffers loading.
+    // Half H of a tile into buffer B, once it is free: the first 32 keys of its value boxes as soon
+    // as the consumers release them (keys_in_halves), the rest once the whole half is free. Each
+    // group of boxes lands on the "full" barrier of its first box (an arrival when this thread's
+    // copies so far have landed), so the producer never waits for its own copies and keeps both
+    // buffers loading.
     auto issue_half = [&](auto buffer, auto half, int, uint32_t parity) {
       constexpr int B = decltype(buffer)::value;
       constexpr int H = decltype(half)::value;
       constexpr int I0 = HalfBoxes<H>::first, I1 = HalfBoxes<H>::last;
+      constexpr int kLoRows = kRowsPerThread / 2;  // this thread's rows among keys 0-31
       const Rows& r = rows[B];
-      ptx::mbarrier_wait(H == 0 ? sm.free_own(B) : sm.free_rest(B), parity);
       const uint32_t dst = sm.tile(B) + dst_row;
+      auto copy = [&](int box, int j) {
+        ptx::cp_async_16(dst + box * kBoxBytes + j * 2048,
+                         reinterpret_cast<const void*>(r.src[j] + box * kBoxCols * sizeof(Elem)),
+                         (r.valid >> j) & 1u ? 16 : 0);
+      };
+      ptx::mbarrier_wait(H == 0 ? sm.free_own_lo(B) : sm.free_rest_lo(B), parity);
+#pragma unroll
+      for (int i = I0; i < I1; ++i)
+        if (box_in_load_order(B, i) != kPBox)
+#pragma unroll
+          for (int j = 0; j < kLoRows; ++j) copy(box_in_load_order(B, i), j);
+      ptx::mbarrier_wait(H == 0 ? sm.free_own(B) : sm.free_rest(B), parity);
       int group = I0;
 #pragma unroll
       for (int i = I0; i < I1; ++i) {
         if (gathered_group_starts<MlaCache::k16Bit>(i)) group = i;
         const int box = box_in_load_order(B, i);
 #pragma unroll
-        for (int j = 0; j < kRowsPerThread; ++j)
-          ptx::cp_async_16(dst + box * kBoxBytes + j * 2048,
-                           reinterpret_cast<const void*>(r.src[j] + box * kBoxCols * sizeof(Elem)),
-                           (r.valid >> j) & 1u ? 16 : 0);
+        for (int j = box == kPBox ? 0 : kLoRows; j < kRowsPerThread; ++j) copy(box, j);
         if (i + 1 == I1 || gathered_group_starts<MlaCache::k16Bit>(i + 1))
           ptx::cp_async_mbarrier_arrive_noinc(sm.full(B, box_in_load_order(B, group)));
       }
@@ -295,6 +306,9 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
   constexpr bool kSelfLoad = consumers_load(LOAD);
   constexpr bool kTmaProducer = LOAD == KvLoad::kTmaProducer;  // a producer issues TMA boxes
   constexpr bool kSmallPages = LOAD == KvLoad::kTmaPages;  // pages of 8-32 tokens, a box each
+  constexpr bool kKeyHalves = keys_in_halves<LOAD, CACHE>();  // releases a key half at a time
+  using C0 = std::integral_constant<int, 0>;
+  using CPv = std::integral_constant<int, kKeyHalves ? 2 : 1>;  // commit groups a P V product
   using L = SmemLayout;
   const int lane = tid % 32, warp = (tid / 32) % 4, ctid = tid % 128;
   const int part = BlockPlace::part(), g = blockIdx.y, m_base = BlockPlace::m_base();
@@ -508,6 +522,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       for (int kk = 0; kk < kBlockN / 16; ++kk) {
         const uint32_t a[4] = {pa[4 * kk], pa[4 * kk + 1], pa[4 * kk + 2], pa[4 * kk + 3]};
         wgmma::MmaRegA<Elem, 256, 1>::run(o, a, wgmma::desc_advance(v_desc, kk * 16 * 128 / 16), 1);
+        if (kKeyHalves && kk == 1) wgmma::commit();  // keys 0-31: a group of their own
       }
       wgmma::commit();
     };
@@ -518,8 +533,11 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       wgmma::fence();
 #pragma unroll
       for (int kk = 0; kk < kBlockN / 16; ++kk)
+      {
         wgmma::Mma<Elem, 256, 1>::run(o, wgmma::desc_advance(p_desc, kk * 32 / 16),
                                       wgmma::desc_advance(v_desc, kk * 16 * 128 / 16), 1);
+        if (kKeyHalves && kk == 1) wgmma::commit();
+      }
       wgmma::commit();
     };
     // Buffer b's own half (the 4 value boxes only this warpgroup reads) is done with: refill it
@@ -535,6 +553,28 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         if (own) ptx::mbarrier_arrive(sm.free_own(b));
         ptx::mbarrier_arrive(sm.free_rest(b));
       }
+    };
+    // keys_in_halves: buffer b's first 32 keys are done with (own: this warpgroup's own half, and
+    // towards the rest; else the rest's value boxes).
+    auto release_lo = [&](int b, bool own) {
+      if constexpr (kKeyHalves) {
+        __syncwarp();
+        if (lane == 0) {
+          if (own) ptx::mbarrier_arrive(sm.free_own_lo(b));
+          ptx::mbarrier_arrive(sm.free_rest_lo(b));
+        }
+      }
+    };
+    // The P V product (two commit groups where keys_in_halves) issued last with N more groups
+    // behind it: wait for its first key half and release that (own: from this warpgroup's own
+    // half), then for the product.
+    auto wait_pv_release_lo = [&](auto behind, int b, bool own) {
+      constexpr int N = decltype(behind)::value;
+      if constexpr (kKeyHalves) {
+        wgmma::wait<N + 1>();
+        release_lo(b, own);
+      }
+      wgmma::wait<N>();
     };
     auto release_own = [&](int b, int next) {
       if constexpr (kSelfLoad) {
@@ -605,7 +645,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         row_sum[0] += psum[0];
         row_sum[1] += psum[1];
         pv_local(pa, 0);
-        wgmma::wait<0>();
+        wait_pv_release_lo(C0{}, 0, true);
         release_own(0, t0 + 2);
         // P0 rescaled to tile 1's max (so that wg 1 rescales O_R once), stored for wg 1.
         float a1[2] = {1.f, 1.f};
@@ -627,6 +667,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           ptx::named_barrier_sync(kBarP1, kConsumerThreads);
           rescale(a1);
           pv_remote(1);
+          if constexpr (kKeyHalves) {  // its first key half, before the next S0 waits for boxes
+            wgmma::wait<1>();
+            release_lo(1, false);
+          }
           if (t0 + 2 < n_tiles) {
             issue_scores(s, 0, fills[0] & 1u, 0, 4);
             wgmma::wait<4>();  // P1 V1_L done; S0's four boxes may still run
@@ -670,9 +714,9 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           // P1 is published once both products are queued, so that the tensor cores run P0 V0_R
           // before wg 0's P1 V1_L and buffer 0's rest, which the next S0 waits for, frees first.
           ptx::named_barrier_arrive(kBarP1, kConsumerThreads);
-          wgmma::wait<1>();  // P1 V1_R done
+          wait_pv_release_lo(CPv{}, 1, true);  // P1 V1_R done
           release_own(1, t1 + 2);
-          wgmma::wait<0>();  // P0 V0_R done
+          wait_pv_release_lo(C0{}, 0, false);  // P0 V0_R done
           release_rest(0, t0 + 2);
           if (t1 + 2 < n_tiles) {  // the next pair's S1
             issue_scores(s, 1, fills[1] & 1u, 0, kBoxes);
@@ -688,7 +732,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           rescale(a);
           ptx::named_barrier_sync(kBarP0, kConsumerThreads);
           pv_remote(0);
-          wgmma::wait<0>();
+          wait_pv_release_lo(C0{}, 0, false);
           release_rest(0, t0 + 2);
         }
       }
@@ -830,6 +874,8 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
       // where the consumers load, the barriers are unused.
       ptx::mbarrier_init(sm.free_own(b), 128 / 32);
       ptx::mbarrier_init(sm.free_rest(b), kConsumerThreads / 32);
+      ptx::mbarrier_init(sm.free_own_lo(b), 128 / 32);
+      ptx::mbarrier_init(sm.free_rest_lo(b), kConsumerThreads / 32);
     }
     // The threads that load the query rows.
     ptx::mbarrier_init(sm.q_full(), LOAD == KvLoad::kTmaProducer ? 64 : 128);
