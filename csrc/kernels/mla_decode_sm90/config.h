@@ -52,6 +52,8 @@ constexpr int kBarWg0 = 6, kBarWg1 = 7, kBarSum0 = 8, kBarSum1 = 9;
 constexpr int kEpilogueRowBytes = 256 * 2 + 16;
 static_assert(64 * kEpilogueRowBytes <= kTileBytes, "a warpgroup's half of O fits its buffer");
 static_assert(2 * 64 * kEpilogueRowBytes <= kTileBytes, "both halves fit Q's buffer (producer)");
+// The most parts a buffer's keys are released in (traits.h, key_parts): 16 keys a part.
+constexpr int kMaxKeyParts = kBlockN / 16;
 // FP8 caches: the producer warpgroup alone (a box's codes all read before its values overwrite them).
 constexpr int kBarProducer = 10;
 

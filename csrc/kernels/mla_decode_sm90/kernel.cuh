@@ -25,11 +25,11 @@
 // pages of 8 to 32 tokens by TMA too, one box a page and 64 columns, issued by the four warps of
 // the releasing warpgroup; smaller or odd pages by a third, producer warpgroup that gathers rows
 // through the block table with cp.async (block-table entries a tile ahead; each pair of boxes lands
-// on one mbarrier through cp.async.mbarrier.arrive; a tile pair's halves in the order they free)
-// and loads the next sequence's Q while the consumers finish the current one, so the page size
-// only changes addressing. Over FP8 caches
-// (MlaCache) a producer warpgroup always loads, converting each tile's codes to 16-bit values in
-// shared memory (produce_fp8.cuh).
+// on one mbarrier through cp.async.mbarrier.arrive; a tile pair's halves in the order they free,
+// each refilled 16 keys at a time as the P V products release them: key_parts) and loads the next
+// sequence's Q while the consumers finish the current one, so the page size only changes
+// addressing. Over FP8 caches (MlaCache) a producer warpgroup always loads, converting each
+// tile's codes to 16-bit values in shared memory (produce_fp8.cuh).
 #pragma once
 
 #include <cuda.h>
@@ -205,8 +205,8 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& 
       }
       if (t + 1 < w.n_tiles) look_up(tile_start + kBlockN);
     };
-    // Half H of a tile into buffer B, once it is free: the first 32 keys of its value boxes as soon
-    // as the consumers release them (keys_in_halves), the rest once the whole half is free. Each
+    // Half H of a tile into buffer B, once it is free: each part of its value boxes' keys as soon
+    // as the consumers release it (key_parts), the last with the P box once the half is free. Each
     // group of boxes lands on the "full" barrier of its first box (an arrival when this thread's
     // copies so far have landed), so the producer never waits for its own copies and keeps both
     // buffers loading.
@@ -214,7 +214,8 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& 
       constexpr int B = decltype(buffer)::value;
       constexpr int H = decltype(half)::value;
       constexpr int I0 = HalfBoxes<H>::first, I1 = HalfBoxes<H>::last;
-      constexpr int kLoRows = kRowsPerThread / 2;  // this thread's rows among keys 0-31
+      constexpr int kParts = key_parts<KvLoad::kGatherRows, MlaCache::k16Bit>();
+      constexpr int kPartRows = kRowsPerThread / kParts;  // this thread's rows in a part
       const Rows& r = rows[B];
       const uint32_t dst = sm.tile(B) + dst_row;
       auto copy = [&](int box, int j) {
@@ -222,12 +223,16 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& 
                          reinterpret_cast<const void*>(r.src[j] + box * kBoxCols * sizeof(Elem)),
                          (r.valid >> j) & 1u ? 16 : 0);
       };
-      ptx::mbarrier_wait(H == 0 ? sm.free_own_lo(B) : sm.free_rest_lo(B), parity);
 #pragma unroll
-      for (int i = I0; i < I1; ++i)
-        if (box_in_load_order(B, i) != kPBox)
+      for (int k = 0; k + 1 < kParts; ++k) {
+        ptx::mbarrier_wait(H == 0 ? sm.free_own_part(B, k) : sm.free_rest_part(B, k), parity);
 #pragma unroll
-          for (int j = 0; j < kLoRows; ++j) copy(box_in_load_order(B, i), j);
+        for (int i = I0; i < I1; ++i)
+          if (box_in_load_order(B, i) != kPBox)
+#pragma unroll
+            for (int j = k * kPartRows; j < (k + 1) * kPartRows; ++j)
+              copy(box_in_load_order(B, i), j);
+      }
       ptx::mbarrier_wait(H == 0 ? sm.free_own(B) : sm.free_rest(B), parity);
       int group = I0;
 #pragma unroll
@@ -235,7 +240,8 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& 
         if (gathered_group_starts<MlaCache::k16Bit>(i)) group = i;
         const int box = box_in_load_order(B, i);
 #pragma unroll
-        for (int j = box == kPBox ? 0 : kLoRows; j < kRowsPerThread; ++j) copy(box, j);
+        for (int j = box == kPBox ? 0 : kRowsPerThread - kPartRows; j < kRowsPerThread; ++j)
+          copy(box, j);
         if (i + 1 == I1 || gathered_group_starts<MlaCache::k16Bit>(i + 1))
           ptx::cp_async_mbarrier_arrive_noinc(sm.full(B, box_in_load_order(B, group)));
       }
@@ -306,9 +312,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
   constexpr bool kSelfLoad = consumers_load(LOAD);
   constexpr bool kTmaProducer = LOAD == KvLoad::kTmaProducer;  // a producer issues TMA boxes
   constexpr bool kSmallPages = LOAD == KvLoad::kTmaPages;  // pages of 8-32 tokens, a box each
-  constexpr bool kKeyHalves = keys_in_halves<LOAD, CACHE>();  // releases a key half at a time
+  constexpr int kKeyParts = key_parts<LOAD, CACHE>();  // releases a part of the keys at a time
+  constexpr int kKSteps = kBlockN / 16;
   using C0 = std::integral_constant<int, 0>;
-  using CPv = std::integral_constant<int, kKeyHalves ? 2 : 1>;  // commit groups a P V product
+  using CPv = std::integral_constant<int, kKeyParts>;  // commit groups a P V product
   using L = SmemLayout;
   const int lane = tid % 32, warp = (tid / 32) % 4, ctid = tid % 128;
   const int part = BlockPlace::part(), g = blockIdx.y, m_base = BlockPlace::m_base();
@@ -522,7 +529,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       for (int kk = 0; kk < kBlockN / 16; ++kk) {
         const uint32_t a[4] = {pa[4 * kk], pa[4 * kk + 1], pa[4 * kk + 2], pa[4 * kk + 3]};
         wgmma::MmaRegA<Elem, 256, 1>::run(o, a, wgmma::desc_advance(v_desc, kk * 16 * 128 / 16), 1);
-        if (kKeyHalves && kk == 1) wgmma::commit();  // keys 0-31: a group of their own
+        if (kk + 1 < kKSteps && (kk + 1) % (kKSteps / kKeyParts) == 0) wgmma::commit();  // a part
       }
       wgmma::commit();
     };
@@ -536,7 +543,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       {
         wgmma::Mma<Elem, 256, 1>::run(o, wgmma::desc_advance(p_desc, kk * 32 / 16),
                                       wgmma::desc_advance(v_desc, kk * 16 * 128 / 16), 1);
-        if (kKeyHalves && kk == 1) wgmma::commit();
+        if (kk + 1 < kKSteps && (kk + 1) % (kKSteps / kKeyParts) == 0) wgmma::commit();
       }
       wgmma::commit();
     };
@@ -554,28 +561,31 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         ptx::mbarrier_arrive(sm.free_rest(b));
       }
     };
-    // keys_in_halves: buffer b's first 32 keys are done with (own: this warpgroup's own half, and
+    // key_parts: part k of buffer b's keys is done with (own: this warpgroup's own half, and
     // towards the rest; else the rest's value boxes).
-    auto release_lo = [&](int b, bool own) {
-      if constexpr (kKeyHalves) {
-        __syncwarp();
-        if (lane == 0) {
-          if (own) ptx::mbarrier_arrive(sm.free_own_lo(b));
-          ptx::mbarrier_arrive(sm.free_rest_lo(b));
-        }
+    auto release_part = [&](int b, int k, bool own) {
+      __syncwarp();
+      if (lane == 0) {
+        if (own) ptx::mbarrier_arrive(sm.free_own_part(b, k));
+        ptx::mbarrier_arrive(sm.free_rest_part(b, k));
       }
     };
-    // The P V product (two commit groups where keys_in_halves) issued last with N more groups
-    // behind it: wait for its first key half and release that (own: from this warpgroup's own
-    // half), then for the product.
-    auto wait_pv_release_lo = [&](auto behind, int b, bool own) {
-      constexpr int N = decltype(behind)::value;
-      if constexpr (kKeyHalves) {
-        wgmma::wait<N + 1>();
-        release_lo(b, own);
-      }
-      wgmma::wait<N>();
+    // The P V product (kKeyParts commit groups) issued with N more groups behind it: wait for its
+    // parts [F, T) (T < kKeyParts: the last part frees with the product), releasing each, then
+    // (LAST) for the whole product.
+    auto wait_pv_release_parts = [&](auto behind, auto from, auto to, int b, bool own, auto last) {
+      constexpr int N = decltype(behind)::value, F = decltype(from)::value;
+      constexpr int T = decltype(to)::value;
+      static_assert(kKeyParts == 1 || kKeyParts == 2 || kKeyParts == 4, "parts of 16-key steps");
+      if constexpr (F <= 0 && 0 < T && kKeyParts > 1)
+        wgmma::wait<N + kKeyParts - 1>(), release_part(b, 0, own);
+      if constexpr (F <= 1 && 1 < T && kKeyParts > 2) wgmma::wait<N + 2>(), release_part(b, 1, own);
+      if constexpr (F <= 2 && 2 < T && kKeyParts > 2) wgmma::wait<N + 1>(), release_part(b, 2, own);
+      if constexpr (decltype(last)::value) wgmma::wait<N>();
     };
+    using CLast = std::true_type;
+    using CNotLast = std::false_type;
+    using CParts = std::integral_constant<int, kKeyParts - 1>;  // all parts but the last
     auto release_own = [&](int b, int next) {
       if constexpr (kSelfLoad) {
         if (next < n_tiles) {
@@ -645,7 +655,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         row_sum[0] += psum[0];
         row_sum[1] += psum[1];
         pv_local(pa, 0);
-        wait_pv_release_lo(C0{}, 0, true);
+        wait_pv_release_parts(C0{}, C0{}, CParts{}, 0, true, CLast{});
         release_own(0, t0 + 2);
         // P0 rescaled to tile 1's max (so that wg 1 rescales O_R once), stored for wg 1.
         float a1[2] = {1.f, 1.f};
@@ -667,18 +677,19 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           ptx::named_barrier_sync(kBarP1, kConsumerThreads);
           rescale(a1);
           pv_remote(1);
-          if constexpr (kKeyHalves) {  // its first key half, before the next S0 waits for boxes
-            wgmma::wait<1>();
-            release_lo(1, false);
-          }
+          // Its first half of the keys released before the next S0 waits for boxes.
+          using CHalf = std::integral_constant<int, kKeyParts / 2>;
+          wait_pv_release_parts(C0{}, C0{}, CHalf{}, 1, false, CNotLast{});
           if (t0 + 2 < n_tiles) {
             issue_scores(s, 0, fills[0] & 1u, 0, 4);
-            wgmma::wait<4>();  // P1 V1_L done; S0's four boxes may still run
+            using C4 = std::integral_constant<int, 4>;
+            // P1 V1_L done; S0's four boxes may still run.
+            wait_pv_release_parts(C4{}, CHalf{}, CParts{}, 1, false, CLast{});
             release_rest(1, t1 + 2);
             issue_scores(s, 0, fills[0] & 1u, 4, kBoxes);
             wgmma::wait<0>();  // nothing in flight across iterations (ptxas would serialise)
           } else {
-            wgmma::wait<0>();
+            wait_pv_release_parts(C0{}, CHalf{}, CParts{}, 1, false, CLast{});
             release_rest(1, t1 + 2);
           }
         }
@@ -714,9 +725,9 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           // P1 is published once both products are queued, so that the tensor cores run P0 V0_R
           // before wg 0's P1 V1_L and buffer 0's rest, which the next S0 waits for, frees first.
           ptx::named_barrier_arrive(kBarP1, kConsumerThreads);
-          wait_pv_release_lo(CPv{}, 1, true);  // P1 V1_R done
+          wait_pv_release_parts(CPv{}, C0{}, CParts{}, 1, true, CLast{});  // P1 V1_R done
           release_own(1, t1 + 2);
-          wait_pv_release_lo(C0{}, 0, false);  // P0 V0_R done
+          wait_pv_release_parts(C0{}, C0{}, CParts{}, 0, false, CLast{});  // P0 V0_R done
           release_rest(0, t0 + 2);
           if (t1 + 2 < n_tiles) {  // the next pair's S1
             issue_scores(s, 1, fills[1] & 1u, 0, kBoxes);
@@ -732,7 +743,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           rescale(a);
           ptx::named_barrier_sync(kBarP0, kConsumerThreads);
           pv_remote(0);
-          wait_pv_release_lo(C0{}, 0, false);
+          wait_pv_release_parts(C0{}, C0{}, CParts{}, 0, false, CLast{});
           release_rest(0, t0 + 2);
         }
       }
@@ -874,8 +885,10 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
       // where the consumers load, the barriers are unused.
       ptx::mbarrier_init(sm.free_own(b), 128 / 32);
       ptx::mbarrier_init(sm.free_rest(b), kConsumerThreads / 32);
-      ptx::mbarrier_init(sm.free_own_lo(b), 128 / 32);
-      ptx::mbarrier_init(sm.free_rest_lo(b), kConsumerThreads / 32);
+      for (int k = 0; k + 1 < kMaxKeyParts; ++k) {
+        ptx::mbarrier_init(sm.free_own_part(b, k), 128 / 32);
+        ptx::mbarrier_init(sm.free_rest_part(b, k), kConsumerThreads / 32);
+      }
     }
     // The threads that load the query rows.
     ptx::mbarrier_init(sm.q_full(), LOAD == KvLoad::kTmaProducer ? 64 : 128);

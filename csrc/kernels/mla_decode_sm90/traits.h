@@ -66,8 +66,8 @@ struct SmemLayout {
   // full[2][9] (a box landed), free_own[2], free_rest[2] (a buffer's boxes read: a producer
   // warpgroup waits on them; where the consumers load, the releasing warpgroup refills directly),
   // q_full, q_free; FP8 caches: codes_landed[2], rope_landed[2] (produce_fp8.cuh); gathered 16-bit
-  // tiles: free_own_lo[2], free_rest_lo[2] (keys_in_halves).
-  static constexpr int kBars = 2 * kBoxes + 4 + 2 + 4 + 4;
+  // tiles: free_own_part[2][kMaxKeyParts - 1], free_rest_part[2][kMaxKeyParts - 1] (key_parts).
+  static constexpr int kBars = 2 * kBoxes + 4 + 2 + 4 + 4 * (kMaxKeyParts - 1);
   // FP8 caches, for each buffer: fp8_ds_mla's 4 float32 scales of each row of a tile, or fp8_e4m3's
   // rotary codes of a tile (64 bytes a row), landed with its value codes (produce_fp8.cuh).
   static constexpr int kOffStage = kOffBars + kBars * 8;
@@ -92,9 +92,14 @@ struct Smem {
   __device__ uint32_t q_free() const { return bar(2 * kBoxes + 5); }
   __device__ uint32_t codes_landed(int b) const { return bar(2 * kBoxes + 6 + b); }
   __device__ uint32_t rope_landed(int b) const { return bar(2 * kBoxes + 8 + b); }
-  // Where a buffer's keys are released in halves: its own / rest boxes' first 32 rows read.
-  __device__ uint32_t free_own_lo(int b) const { return bar(2 * kBoxes + 10 + b); }
-  __device__ uint32_t free_rest_lo(int b) const { return bar(2 * kBoxes + 12 + b); }
+  // Where a buffer's keys are released in parts (key_parts): its own / rest boxes' rows of part k
+  // (k < kMaxKeyParts - 1) read; the last part frees with free_own / free_rest.
+  __device__ uint32_t free_own_part(int b, int k) const {
+    return bar(2 * kBoxes + 10 + b * (kMaxKeyParts - 1) + k);
+  }
+  __device__ uint32_t free_rest_part(int b, int k) const {
+    return bar(2 * kBoxes + 10 + (2 + b) * (kMaxKeyParts - 1) + k);
+  }
   __device__ uint32_t stage(int b) const {
     return base + SmemLayout::kOffStage + b * SmemLayout::kStageBytes;
   }
@@ -106,15 +111,15 @@ __device__ __forceinline__ int box_in_load_order(int b, int i) {
   return i < 4 ? 4 * b + i : i < 8 ? 4 * (1 - b) + (i - 4) : 8;
 }
 
-// Whether buffers are released and refilled a key half at a time: a P V product is two commit
-// groups (keys 0-31, then 32-63), and the first half's value rows go back to the producer as soon
-// as its group is done, so that the refill of a tile is half issued before the tile is released.
-// The gather, whose copies wait on their trip from memory behind two tiles of lead
+// In how many parts of a tile's keys buffers are released and refilled: a P V product is that many
+// commit groups (keys 0-15, 16-31, ... for four), and each part's value rows go back to the
+// producer as soon as its group is done, so that most of a tile's refill is issued before the tile
+// is released. The gather, whose copies wait on their trip from memory behind two tiles of lead
 // (bench/NOTES.md, v43). The P / rotary box is released whole (P's rows are query rows, all read by
-// both halves).
+// every part).
 template <KvLoad LOAD, MlaCache CACHE>
-__host__ __device__ constexpr bool keys_in_halves() {
-  return LOAD == KvLoad::kGatherRows && CACHE == MlaCache::k16Bit;
+__host__ __device__ constexpr int key_parts() {
+  return LOAD == KvLoad::kGatherRows && CACHE == MlaCache::k16Bit ? kMaxKeyParts : 1;
 }
 
 // Whether a gathered tile's box i (load order) starts a group of boxes that land together, on the
