@@ -313,7 +313,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
   constexpr bool kTmaProducer = LOAD == KvLoad::kTmaProducer;  // a producer issues TMA boxes
   constexpr bool kSmallPages = LOAD == KvLoad::kTmaPages;  // pages of 8-32 tokens, a box each
   constexpr int kKeyParts = key_parts<LOAD, CACHE>();  // releases a part of the keys at a time
-  constexpr int kKSteps = kBlockN / 16;
+  constexpr int kKSteps = kBlockN / 16;  // k16 steps of a P V product
   using C0 = std::integral_constant<int, 0>;
   using CPv = std::integral_constant<int, kKeyParts>;  // commit groups a P V product
   using L = SmemLayout;
@@ -526,7 +526,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       const uint64_t v_desc = wgmma::desc_sw128(sm.tile(b) + wg * 4 * kBoxBytes, kBoxBytes, 1024);
       wgmma::fence();
 #pragma unroll
-      for (int kk = 0; kk < kBlockN / 16; ++kk) {
+      for (int kk = 0; kk < kKSteps; ++kk) {
         const uint32_t a[4] = {pa[4 * kk], pa[4 * kk + 1], pa[4 * kk + 2], pa[4 * kk + 3]};
         wgmma::MmaRegA<Elem, 256, 1>::run(o, a, wgmma::desc_advance(v_desc, kk * 16 * 128 / 16), 1);
         if (kk + 1 < kKSteps && (kk + 1) % (kKSteps / kKeyParts) == 0) wgmma::commit();  // a part
@@ -539,8 +539,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       const uint64_t p_desc = wgmma::desc_sw128(sm.tile(b) + kPBox * kBoxBytes, 16, 1024);
       wgmma::fence();
 #pragma unroll
-      for (int kk = 0; kk < kBlockN / 16; ++kk)
-      {
+      for (int kk = 0; kk < kKSteps; ++kk) {
         wgmma::Mma<Elem, 256, 1>::run(o, wgmma::desc_advance(p_desc, kk * 32 / 16),
                                       wgmma::desc_advance(v_desc, kk * 16 * 128 / 16), 1);
         if (kk + 1 < kKSteps && (kk + 1) % (kKSteps / kKeyParts) == 0) wgmma::commit();
