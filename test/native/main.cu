@@ -6,6 +6,7 @@
 //   build/fmla_native_test small   a few small cases (for compute-sanitizer memcheck / racecheck);
 //                                  small-e4m3: those of the 64-row e4m3 kernel alone;
 //                                  small-producer: those of the TMA boxes issued by a producer
+//                                  small-gather: those of the rows gathered by a producer
 //   build/fmla_native_test bench   the mla-anchor suite (TARGETS.md), GQA and write_kv timings with
 //                                  the copy ceiling measured in the same run
 //   build/fmla_native_test bench-fp8 [page...]   the mla-anchor rows over each FP8 cache format
@@ -802,6 +803,21 @@ static void small_producer_cases() {
   for (int i = 0; i < 100; ++i) s.lens.push_back((i * 37) % 200);
   s.name = "small mla ps=64 h_q=128 s_q=2 b=100 (TMA producer)";
   decode_case(s, 14);
+}
+
+// The sm_90a kernel's cp.async producer warpgroup (pages under 8 tokens, or odd), whose
+// buffers are released and refilled 16 keys at a time: one-token pages at 64 rows a KV head, and
+// pages of 3 tokens (divisions) at two row groups over many short sequences, several pieces a part.
+static void small_gather_cases() {
+  Spec u;
+  u.h_q = 32, u.s_q = 2, u.causal = true, u.page_size = 1, u.lens = {0, 5, 300, 130};
+  u.name = "small mla ps=1 h_q=32";
+  decode_case(u, 4);
+  Spec v;
+  v.h_q = 128, v.s_q = 1, v.page_size = 3;
+  for (int i = 0; i < 40; ++i) v.lens.push_back((i * 53) % 300);
+  v.name = "small mla ps=3 h_q=128 b=40 (gather)";
+  decode_case(v, 15);
 }
 
 // 64 query rows over fp8_e4m3 (mla_decode_e4m3_sm90), e4m3 queries (both products on the codes),
@@ -1928,10 +1944,7 @@ int main(int argc, char** argv) {
       decode_case(w, 9 + page);
     }
     small_producer_cases();
-    Spec u;  // one-token pages: the sm_90a kernel's cp.async producer warpgroup
-    u.h_q = 32, u.s_q = 2, u.causal = true, u.page_size = 1, u.lens = {0, 5, 300, 130};
-    u.name = "small mla ps=1 h_q=32";
-    decode_case(u, 4);
+    small_gather_cases();
     Spec g;
     g.gqa = true, g.d_qk = g.d_v = 128, g.page_size = 1, g.h_q = 8, g.h_kv = 2, g.s_q = 1;
     g.lens = {100, 0, 70};
@@ -1971,6 +1984,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "small-e4m3") small_e4m3_case();  // that kernel's case alone (for racecheck)
   if (mode == "small-producer") small_producer_cases();  // the same for the TMA producer
+  if (mode == "small-gather") small_gather_cases();  // and for the gather producer
   if (mode == "profile-gqa") {  // one GQA row (b 128, s_k 4096, page 16 unless GQA_* say), two calls, for a profiler
     Spec s;
     const char* head_dim = getenv("GQA_D");  // 128 unless given
