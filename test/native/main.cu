@@ -5,7 +5,7 @@
 //                                  graph capture (random data, poisoned outputs, NaN in unused cache)
 //   build/fmla_native_test small   a few small cases (for compute-sanitizer memcheck / racecheck);
 //                                  small-e4m3: those of the 64-row e4m3 kernel alone;
-//                                  small-producer: those of the TMA boxes issued by a producer
+//                                  small-producer: those of the TMA boxes issued by a producer;
 //                                  small-gather: those of the rows gathered by a producer
 //   build/fmla_native_test bench   the mla-anchor suite (TARGETS.md), GQA and write_kv timings with
 //                                  the copy ceiling measured in the same run

@@ -314,6 +314,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
   constexpr bool kSmallPages = LOAD == KvLoad::kTmaPages;  // pages of 8-32 tokens, a box each
   constexpr int kKeyParts = key_parts<LOAD, CACHE>();  // releases a part of the keys at a time
   constexpr int kKSteps = kBlockN / 16;  // k16 steps of a P V product
+  // Whether k-step kk closes a part of the keys that is not the product's last (its own group).
+  constexpr auto part_ends_at = [](int kk) {
+    return kk + 1 < kKSteps && (kk + 1) % (kKSteps / kKeyParts) == 0;
+  };
   using C0 = std::integral_constant<int, 0>;
   using CPv = std::integral_constant<int, kKeyParts>;  // commit groups a P V product
   using L = SmemLayout;
@@ -529,7 +533,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       for (int kk = 0; kk < kKSteps; ++kk) {
         const uint32_t a[4] = {pa[4 * kk], pa[4 * kk + 1], pa[4 * kk + 2], pa[4 * kk + 3]};
         wgmma::MmaRegA<Elem, 256, 1>::run(o, a, wgmma::desc_advance(v_desc, kk * 16 * 128 / 16), 1);
-        if (kk + 1 < kKSteps && (kk + 1) % (kKSteps / kKeyParts) == 0) wgmma::commit();  // a part
+        if (part_ends_at(kk)) wgmma::commit();
       }
       wgmma::commit();
     };
@@ -542,7 +546,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       for (int kk = 0; kk < kKSteps; ++kk) {
         wgmma::Mma<Elem, 256, 1>::run(o, wgmma::desc_advance(p_desc, kk * 32 / 16),
                                       wgmma::desc_advance(v_desc, kk * 16 * 128 / 16), 1);
-        if (kk + 1 < kKSteps && (kk + 1) % (kKSteps / kKeyParts) == 0) wgmma::commit();
+        if (part_ends_at(kk)) wgmma::commit();
       }
       wgmma::commit();
     };
@@ -552,22 +556,21 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
     // next_page[b]: the page of the tile that refills buffer b, read at the start of the pair so
     // that the refilling thread does not wait for the block table (bench/NOTES.md, v21).
     int next_page[2] = {0, 0};
-    // A producer loads: an arrival a warp, once all its lanes are done with the buffer.
-    auto release_warp = [&](int b, bool own) {
+    // A producer loads: an arrival a warp, once all its lanes are done with the buffer (own: this
+    // warpgroup's own half, and towards the rest; else the rest), on its own / rest barriers.
+    auto release_warp_on = [&](uint32_t own_bar, uint32_t rest_bar, bool own) {
       __syncwarp();
       if (lane == 0) {
-        if (own) ptx::mbarrier_arrive(sm.free_own(b));
-        ptx::mbarrier_arrive(sm.free_rest(b));
+        if (own) ptx::mbarrier_arrive(own_bar);
+        ptx::mbarrier_arrive(rest_bar);
       }
     };
-    // key_parts: part k of buffer b's keys is done with (own: this warpgroup's own half, and
-    // towards the rest; else the rest's value boxes).
+    auto release_warp = [&](int b, bool own) {
+      release_warp_on(sm.free_own(b), sm.free_rest(b), own);
+    };
+    // key_parts: part k of buffer b's keys is done with.
     auto release_part = [&](int b, int k, bool own) {
-      __syncwarp();
-      if (lane == 0) {
-        if (own) ptx::mbarrier_arrive(sm.free_own_part(b, k));
-        ptx::mbarrier_arrive(sm.free_rest_part(b, k));
-      }
+      release_warp_on(sm.free_own_part(b, k), sm.free_rest_part(b, k), own);
     };
     // The P V product (kKeyParts commit groups) issued with N more groups behind it: wait for its
     // parts [F, T) (T < kKeyParts: the last part frees with the product), releasing each, then
@@ -884,7 +887,7 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
       // where the consumers load, the barriers are unused.
       ptx::mbarrier_init(sm.free_own(b), 128 / 32);
       ptx::mbarrier_init(sm.free_rest(b), kConsumerThreads / 32);
-      for (int k = 0; k + 1 < kMaxKeyParts; ++k) {
+      for (int k = 0; k + 1 < key_parts<LOAD, CACHE>(); ++k) {
         ptx::mbarrier_init(sm.free_own_part(b, k), 128 / 32);
         ptx::mbarrier_init(sm.free_rest_part(b, k), kConsumerThreads / 32);
       }
