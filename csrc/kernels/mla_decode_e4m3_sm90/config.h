@@ -13,8 +13,8 @@ namespace fmla {
 namespace mla_e4m3_sm90 {
 
 // Two warpgroups, both consumers, as the 16-bit TMA kernel's (mla_decode_sm90/): each owns 256
-// value columns of the 64 x 512 float output (O^T: 128 registers a thread), so there is no room
-// for a producer; one thread issues the TMA copies.
+// value columns of the 64 x 512 float output (O^T: 128 registers a thread); where TMA loads, one
+// thread issues the copies and the consumers keep all registers (gathered rows: kProducerWarpgroup).
 constexpr int kThreads = 256;
 
 // A tile is 64 keys x 576 codes in 5 boxes of 64 rows x 128 codes (the 128-byte swizzle, the only
@@ -31,8 +31,8 @@ constexpr int kRotaryK32Steps = (kMlaHeadDimQK - (kTileBoxes - 1) * kBoxCodes) /
 // Pages of 8 to 32 tokens: one TMA box a page for each 128 codes (a page's rows fill whole
 // 1024-byte atoms of the 128-byte swizzle, 8 rows of 128 bytes, so the boxes of a tile's pages
 // tile its box exactly as one 64-row box would), issued by four warps. Pages of 1 to 4 tokens: a
-// warpgroup gathers the rows with 16-byte cp.async into the swizzled layout, 8 threads a 128-byte
-// row segment. Powers of two only.
+// producer warpgroup gathers the rows with 16-byte cp.async into the swizzled layout, 8 threads a
+// 128-byte row segment. Powers of two only.
 enum class CodeLoad { kTmaTiles, kTmaPages, kGatherRows };
 constexpr int kMinPageRows = 8;  // TMA boxes
 
@@ -68,8 +68,20 @@ constexpr int kDsStageBytes = (kDsOffValueScales + 4 * kBlockN * 2 + 1023) / 102
 template <QueryForm F>
 constexpr int kStagesOf = F == QueryForm::kCodes ? 4 : 3;
 static_assert(kStagesOf<QueryForm::kCodes> * (kBlockN / kMinPageRows) <= 32, "a page a lane");
-constexpr int kGatherThreads = 2 * kBlockN;
+constexpr int kGatherThreads = 2 * kBlockN;  // 8 a row segment: 16 rows of a tile at a time
 static_assert(kGatherThreads == 128, "a warpgroup gathers");
+// Gathered rows come through a third, producer warpgroup, so that the copies leave the
+// consumers' stream (they cost it 15-17% over TMA tiles when the consumers issued them); setmaxnreg
+// moves registers to the consumers, 2 x 128 x 240 + 128 x 24 = 64512 (at 240 the consumers'
+// products run within 0-6% of 255: bench/NOTES.md, v44).
+constexpr int kProducerWarpgroup = 2;
+constexpr int kGatherConsumerRegs = 240;
+constexpr int kGatherProducerRegs = 24;
+static_assert(2 * 128 * kGatherConsumerRegs + 128 * kGatherProducerRegs <= 64512,
+              "the split fits the launch's registers");
+__host__ __device__ constexpr int threads_for(CodeLoad load) {
+  return load == CodeLoad::kGatherRows ? kThreads + kGatherThreads : kThreads;
+}
 
 // Named barriers (0 is __syncthreads): as the 16-bit kernel's seesaw, and kBarP0Free, warpgroup 1
 // done with P0 and the first tile's statistics of a pair, so warpgroup 0 may write the next pair's.

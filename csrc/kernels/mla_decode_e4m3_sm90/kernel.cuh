@@ -1,8 +1,8 @@
 // MLA decode on sm_90a over fp8_e4m3 caches (and fp8_ds_mla ones with bf16 queries), 64 query rows
 // a block (for more than 32 rows a KV head: h_q 64 or 128, or h_q 32 from s_q 2), pages of a power
 // of two of tokens: the 16-bit TMA kernel's seesaw (mla_decode_sm90/kernel.cuh) with the codes used
-// as they are. Tiles land by TMA (pages of 8+ tokens; fp8_ds_mla 64+) or by cp.async (smaller
-// pages; config.h).
+// as they are. Tiles land by TMA (pages of 8+ tokens; fp8_ds_mla 64+) or by a producer
+// warpgroup's cp.async (smaller pages; config.h).
 //   S = Q K^T        float8_e4m3fn queries: on the FP8 tensor cores, m64n64k32, Q's and the tile's
 //                    codes in shared memory; bf16 queries the same, a product for each of the two
 //                    e4m3 terms each row is split into (split_queries.cuh)
@@ -45,12 +45,78 @@ namespace mla_e4m3_sm90 {
 // The 64-row kernels' grid order: the row groups that read the same tiles launch side by side.
 using Place = mla_sm90::BlockPlace;
 
+// The producer warpgroup of the gathered instantiation (pages of 1-4 tokens): the part's tiles in
+// order into the ring, each stage once every consumer warp has released it (empty), 8 threads a
+// 128-byte row segment with 16-byte cp.async into the swizzled boxes (thread ptid: rows ptid / 8
+// + 16 j, chunk ptid % 8; zeros past the piece's end), the pages of its rows looked up a tile
+// ahead; each thread arrives on the tile's 5 "full" barriers once its copies have landed.
+template <bool DS_MLA, int STAGES, int STAGE_BYTES>
+__device__ __forceinline__ void produce_rows(const DecodeParams& p, uint32_t stages,
+                                             uint32_t full_bars, uint32_t empty_bars, int ptid) {
+  constexpr int kRows = kBlockN / 16;  // this thread's rows of a tile
+  const int chunk = ptid % 8, row0 = ptid / 8;
+  const int32_t* meta = p.sched + Place::part() * kMetadataInts;
+  const int page_log2 = __ffs(p.page_size) - 1;
+  const int last_bi = meta[kMetaEndBatch];
+  uint32_t n = 0;  // ring position: tiles of the part so far
+  for (int bi = meta[kMetaBeginBatch]; bi <= last_bi; ++bi) {
+    const SequenceWork w = sequence_work(p, meta, bi);
+    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
+    int page[kRows];
+    auto look_up = [&](int t) {
+#pragma unroll
+      for (int j = 0; j < kRows; ++j) {
+        const int key = min(w.start + t * kBlockN + row0 + 16 * j, w.end - 1);
+        page[j] = block_table[static_cast<int64_t>(key >> page_log2) * p.bt_stride_page];
+      }
+    };
+    if (w.n_tiles > 0) look_up(0);
+#pragma unroll 1
+    for (int t = 0; t < w.n_tiles; ++t, ++n) {
+      const int st = n % STAGES;
+      int pg[kRows];
+#pragma unroll
+      for (int j = 0; j < kRows; ++j) pg[j] = page[j];
+      if (t + 1 < w.n_tiles) look_up(t + 1);
+      ptx::mbarrier_wait(empty_bars + st * 8, ((n / STAGES) & 1u) ^ 1u);
+      const uint32_t dst0 = stages + st * STAGE_BYTES;
+#pragma unroll
+      for (int j = 0; j < kRows; ++j) {
+        const int r = row0 + 16 * j, key = w.start + t * kBlockN + r;
+        const int bytes = key < w.end ? 16 : 0;
+        const uint8_t* src = static_cast<const uint8_t*>(p.k) +
+                             static_cast<int64_t>(pg[j]) * p.k_stride_page +
+                             static_cast<int64_t>(min(key, w.end - 1) & (p.page_size - 1)) *
+                                 p.k_stride_row +
+                             chunk * 16;
+        const uint32_t dst = dst0 + box_offset(r, chunk);
+#pragma unroll
+        for (int box = 0; box < kTileBoxes - 1; ++box)
+          ptx::cp_async_16(dst + box * kBoxBytes, src + box * kBoxCodes, bytes);
+        if constexpr (DS_MLA) {  // the bf16 rotary values (a whole row), the scales
+          ptx::cp_async_16(dst + (kTileBoxes - 1) * kBoxBytes, src + kDsMlaRopeOffset, bytes);
+          if (chunk == 0)
+            ptx::cp_async_16(dst0 + kDsOffScales + r * kDsScaleRowBytes, src + kDsMlaScaleOffset,
+                             bytes);
+        } else if (chunk < (kMlaHeadDimQK - (kTileBoxes - 1) * kBoxCodes) / 16) {  // rotary codes
+          ptx::cp_async_16(dst + (kTileBoxes - 1) * kBoxBytes, src + (kTileBoxes - 1) * kBoxCodes,
+                           bytes);
+        }
+      }
+#pragma unroll
+      for (int box = 0; box < kTileBoxes; ++box)
+        ptx::cp_async_mbarrier_arrive_noinc(full_bars + (st * kTileBoxes + box) * 8);
+    }
+  }
+  ptx::cp_async_wait<0>();  // nothing of this thread's in flight when it exits
+}
+
 // Query: float8_e4m3fn, __nv_bfloat16 or __half (the output: bf16, or fp16 for fp16 queries).
 // DS_MLA: an fp8_ds_mla cache (bf16 queries; TMA tiles or gathered rows), its scales' boxes
 // through scale_map. LOAD: how tiles land (config.h); a kernel each, so that the page-64 one
 // stays as lean.
 template <typename Query, bool DS_MLA, CodeLoad LOAD>
-__global__ void __launch_bounds__(kThreads, 1)
+__global__ void __launch_bounds__(threads_for(LOAD), 1)
     mla_decode_e4m3_sm90_kernel(const DecodeParams p, const __grid_constant__ CUtensorMap k_map,
                                 const __grid_constant__ CUtensorMap scale_map) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -82,12 +148,31 @@ __global__ void __launch_bounds__(kThreads, 1)
       ptx::mbarrier_init(base + L::kOffBars + i * 8,
                          kGather ? kGatherThreads : (LOAD == CodeLoad::kTmaPages && rotary ? 4 : 1));
     }
+    if constexpr (kGather)  // the producer waits on these: an arrival a consumer warp
+      for (int st = 0; st < kStages; ++st)
+        ptx::mbarrier_init(base + L::kOffEmpty + st * 8, kThreads / 32);
     ptx::fence_mbarrier_init();
     // fp16 queries: one warp a warpgroup publishes the rows' moves; the other warps' bytes
     // stay 0.
     if constexpr (!kCodesQ) *reinterpret_cast<uint64_t*>(smem + L::kOffMoved) = 0ull;
   }
   __syncthreads();
+  if constexpr (kGather) {
+    if (wg == kProducerWarpgroup) {
+      ptx::setmaxnreg_dec<kGatherProducerRegs>();
+      produce_rows<DS_MLA, kStages, L::kStageBytes>(p, base + L::kOffStages, base + L::kOffBars,
+                                                    base + L::kOffEmpty, ctid);
+      return;
+    }
+    ptx::setmaxnreg_inc<kGatherConsumerRegs>();
+  }
+  // Gathered rows: this warp is done with the stage of part tile n.
+  auto release_stage = [&](uint32_t n) {
+    if constexpr (kGather) {
+      __syncwarp();
+      if (lane == 0) ptx::mbarrier_arrive(base + L::kOffEmpty + (n % kStages) * 8);
+    }
+  };
 
   const int part = Place::part(), kv = blockIdx.y, m_base = Place::m_base();
   const int32_t* meta = p.sched + part * kMetadataInts;
@@ -135,61 +220,19 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
     // TMA pages: a tile is one page (or part of one), or 1 << tile_pages_log2 whole pages.
     const int tile_pages_log2 = LOAD == CodeLoad::kTmaPages ? 6 - page_log2 : 0;
-    // The warps that copy: all four of a warpgroup but on pages of 64+ tokens, its first.
-    const bool copies = LOAD != CodeLoad::kTmaTiles || warp == 0;
+    // The warps that issue TMA copies: all four of a warpgroup but on pages of 64+ tokens, its
+    // first; gathered rows come from the producer warpgroup.
+    const bool copies = !kGather && (LOAD != CodeLoad::kTmaTiles || warp == 0);
     // TMA: a warp's pages of tiles t .. t + count - 1, lane l the page of tile
-    // t + (l >> tile_pages_log2) at its (l % tile pages)-th page. Gathered rows: a warpgroup's
-    // pages of tiles t, t + 1, thread i the page of row i % 64 of tile t + i / 64. 0 past the
-    // sequence's tiles, and past the piece's end the last key's page (those rows are masked and
-    // zeroed). The threads read them side by side.
+    // t + (l >> tile_pages_log2) at its (l % tile pages)-th page. 0 past the sequence's tiles, and
+    // past the piece's end the last key's page (those rows are masked and zeroed).
     auto lane_page = [&](int t, int count) {
-      const int unit = kGather ? ctid / kBlockN : lane >> tile_pages_log2;
+      const int unit = lane >> tile_pages_log2;
       const int tt = t + unit;
       if (unit >= count || tt >= n_tiles) return 0;
-      const int r = kGather ? ctid % kBlockN : (lane & ((1 << tile_pages_log2) - 1)) << page_log2;
+      const int r = (lane & ((1 << tile_pages_log2) - 1)) << page_log2;
       const int key = min(start + tt * kBlockN + r, end - 1);
       return block_table[static_cast<int64_t>(key >> page_log2) * p.bt_stride_page];
-    };
-    // Gathered rows, by a warpgroup: tiles t .. t + count - 1 (count 1 or 2) into their stages,
-    // thread i having read the page of row i % 64 of tile t + i / 64 into `page`; the pages go
-    // through shared memory (`slot` 0 or 1, synced on `bar`) so that 8 threads copy each 128-byte
-    // row segment (16-byte cp.async into the swizzled layout, zero past the piece's end). Each
-    // thread then arrives on each of the tiles' 5 barriers once its copies have landed.
-    int* s_row_pages = reinterpret_cast<int*>(smem + L::kOffRowPages);
-    auto gather_rows = [&](int t, int page, int slot, int bar, int count) {
-      s_row_pages[slot * kGatherThreads + ctid] = page;
-      ptx::named_barrier_sync(bar, kGatherThreads);
-      const int chunk = ctid % 8;
-#pragma unroll 1
-      for (int j = 0; j < 8; ++j) {  // rows ctid / 8 + 16 j of the pair (tile t for j < 4)
-        const int pair_row = ctid / 8 + 16 * j, tt = t + j / 4, r = pair_row % kBlockN;
-        if (tt >= n_tiles || j / 4 >= count) break;
-        const int key = start + tt * kBlockN + r;
-        const int bytes = key < end ? 16 : 0;
-        const uint8_t* src = static_cast<const uint8_t*>(p.k) +
-                             static_cast<int64_t>(s_row_pages[slot * kGatherThreads + pair_row]) * p.k_stride_page +
-                             static_cast<int64_t>(min(key, end - 1) & (p.page_size - 1)) * p.k_stride_row +
-                             chunk * 16;
-        const uint32_t dst = stage((n_before + tt) % kStages) + box_offset(r, chunk);
-#pragma unroll
-        for (int box = 0; box < kTileBoxes - 1; ++box)
-          ptx::cp_async_16(dst + box * kBoxBytes, src + box * kBoxCodes, bytes);
-        if constexpr (DS_MLA) {  // the bf16 rotary values (a whole row), the scales
-          ptx::cp_async_16(dst + (kTileBoxes - 1) * kBoxBytes, src + kDsMlaRopeOffset, bytes);
-          if (chunk == 0)
-            ptx::cp_async_16(stage((n_before + tt) % kStages) + kDsOffScales + r * kDsScaleRowBytes,
-                             src + kDsMlaScaleOffset, bytes);
-        } else if (chunk < (kMlaHeadDimQK - (kTileBoxes - 1) * kBoxCodes) / 16) {  // rotary codes
-          ptx::cp_async_16(dst + (kTileBoxes - 1) * kBoxBytes, src + (kTileBoxes - 1) * kBoxCodes,
-                           bytes);
-        }
-      }
-#pragma unroll
-      for (int i = 0; i < 2; ++i)
-        if (i < count && t + i < n_tiles)
-#pragma unroll
-          for (int box = 0; box < kTileBoxes; ++box)
-            ptx::cp_async_mbarrier_arrive_noinc(full((n_before + t + i) % kStages, box));
     };
     // Tiles t .. t + count - 1 of this sequence into their stages (part tile n = n_before + t), 5
     // boxes on 5 barriers, by the copying warps with `page` from lane_page; lane i first sets the
@@ -197,10 +240,6 @@ __global__ void __launch_bounds__(kThreads, 1)
     // codes: TMA takes one lane's copy at a time, so the copies are spread over four warps
     // (bench/NOTES.md, v23); else warp 0 lands all five boxes.
     auto issue_tiles = [&](int t, int count, int page) {
-      if constexpr (kGather) {  // warpgroup 1; one tile at a time (three stages) alternates slots
-        gather_rows(t, page, count == 2 ? 0 : t % 2, kBarWg1, count);
-        return;
-      }
       if constexpr (LOAD == CodeLoad::kTmaTiles) {  // warp 0: every box, lane i tile t + i
         // fp8_ds_mla: the rotary box from byte 528, and the scales' box with box 0.
         constexpr int kScaleBytes = DS_MLA ? kBlockN * kDsScaleRowBytes : 0;
@@ -252,14 +291,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     };
 
     ptx::named_barrier_sync(kBarAll, kThreads);  // the last sequence is done with Q and the ring
-    if (wg == 0 && copies) {
-      if constexpr (kGather) {
-        gather_rows(0, lane_page(0, 2), 0, kBarWg0, 2);
-        gather_rows(2, lane_page(2, kStages - 2), 1, kBarWg0, kStages - 2);
-      } else {
-        issue_tiles(0, kStages, lane_page(0, kStages));  // kStages x 8 pages at most
-      }
-    }
+    if (wg == 0 && copies) issue_tiles(0, kStages, lane_page(0, kStages));  // kStages x 8 pages
     if constexpr (kSplitQ) {
       // Q's rows as two terms of codes, 8 threads a row (dims 64 i + 8 (tid % 8) .. + 7), 32 rows
       // a pass; rows past rows_per_kv zero; negated where the scale is negative, so that the
@@ -787,8 +819,10 @@ __global__ void __launch_bounds__(kThreads, 1)
         rescale_cols(stats.a0, 0);
         products(n0, 0);
         wgmma::wait<0>();
+        release_stage(n0);
         if (has1) {
-          if constexpr (kStages == 3) ptx::named_barrier_arrive(kBarTile0Read, kThreads);
+          if constexpr (kStages == 3 && !kGather)
+            ptx::named_barrier_arrive(kBarTile0Read, kThreads);
           ptx::named_barrier_sync(kBarMax1, kThreads);
           float a1[2];
           adopt(stats.m1, stats.a1, a1, true);
@@ -797,6 +831,7 @@ __global__ void __launch_bounds__(kThreads, 1)
           products(n1, 1);
           if (t0 + 2 < n_tiles) issue_scores(s, n0 + 2);
           wgmma::wait<0>();
+          release_stage(n1);
         }
       } else {
         float a[2];
@@ -820,7 +855,8 @@ __global__ void __launch_bounds__(kThreads, 1)
           ptx::named_barrier_sync(kBarP0, kThreads);
           products(n0, 0);
           wgmma::wait<0>();
-          if constexpr (kStages == 3) {  // tile t0's stage takes tile t0 + 3
+          release_stage(n0);
+          if constexpr (kStages == 3 && !kGather) {  // tile t0's stage takes tile t0 + 3
             ptx::named_barrier_sync(kBarTile0Read, kThreads);
             if (copies) {
               issue_tiles(t0 + 3, 1, next_page3);
@@ -832,13 +868,15 @@ __global__ void __launch_bounds__(kThreads, 1)
           products(n1, 1);
           if (t1 + 2 < n_tiles) issue_scores(s, n1 + 2);
           wgmma::wait<0>();
+          release_stage(n1);
         } else {  // the piece's last tile is a tile 0
           ptx::named_barrier_sync(kBarMax0, kThreads);
           adopt(stats.m0, stats.a0, a, true);
           rescale_cols(stats.a0, 0);
           ptx::named_barrier_sync(kBarP0, kThreads);
           products(n0, 0);
-          wgmma::wait<0>();  // the piece's last pair: nothing to free
+          wgmma::wait<0>();
+          release_stage(n0);
         }
       }
     }

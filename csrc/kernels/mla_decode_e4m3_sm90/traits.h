@@ -30,21 +30,21 @@ struct SmemLayout {
   // Whether a warp's rows moved their max (a factor other than 1): a byte for each warp of each
   // warpgroup, read as one word per warpgroup, so a rescale can be skipped on one load.
   static constexpr int kOffMoved = kOffMaxima + kBlockM * 4;
-  // Gathered rows: the pages of the rows being copied, two slots of two tiles (a row an int).
-  static constexpr int kOffRowPages = kOffMoved + 8;
   // Split and fp16 queries: each row's logit multiplier (|scale|, over its power of two where
   // split). fp16 queries also: each row's key limit (causal rows end early); each warpgroup's score
   // maxima of its tile over each warp's 16 keys ([wg][warp][row]); each warp's row sums at a
   // sequence's end (the same shape); and for each warpgroup's tile the rows' (multiplier, base)
   // pairs, a float4 a row pair.
-  static constexpr int kOffRowMul = kOffRowPages + 2 * kGatherThreads * 4;
+  static constexpr int kOffRowMul = kOffMoved + 8;
   static constexpr int kOffRowLimit = kOffRowMul + (F == QueryForm::kCodes ? 0 : kBlockM * 4);
   static constexpr int kOffColMax =
       kScoresOnCodes ? kOffRowLimit : (kOffRowLimit + kBlockM * 4 + 15) / 16 * 16;
   static constexpr int kOffColSum = kOffColMax + (kScoresOnCodes ? 0 : 2 * 4 * kBlockM * 4);
   static constexpr int kOffMulBase = kOffColSum + (kScoresOnCodes ? 0 : 2 * 4 * kBlockM * 4);
   static constexpr int kOffBars = kOffMulBase + (kScoresOnCodes ? 0 : 2 * kBlockM * 8);
-  static constexpr int kBytes = kOffBars + kStages * kTileBoxes * 8;  // full[stage][box]
+  // full[stage][box], then empty[stage] (gathered rows: the consumer warps done with a stage).
+  static constexpr int kOffEmpty = kOffBars + kStages * kTileBoxes * 8;
+  static constexpr int kBytes = kOffEmpty + kStages * 8;
   static_assert(kOffStages % 1024 == 0 && kOffP % 1024 == 0,
                 "the 128-byte swizzle's boxes start at 1024-byte boundaries");
   static_assert(kScoresOnCodes || kOffMulBase % 16 == 0, "float4 pairs");
