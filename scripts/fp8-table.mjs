@@ -8,9 +8,8 @@
 //   node scripts/fp8-table.mjs FILE --write README.md  replace the text between
 //                                                     <!-- fp8-table:begin --> and <!-- fp8-table:end -->
 
-import { readFileSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { replaceBetweenMarkers } from './readme-markers.mjs';
+import { readFileSync } from 'node:fs';
+import { renderResultFile } from './readme-markers.mjs';
 
 const SUITE =
   'mla-anchor rows over FP8 caches beside the bf16 cache, same data (native harness: ' +
@@ -150,21 +149,7 @@ function main(argv) {
     );
     return 0;
   }
-  const write = argv.indexOf('--write');
-  const target = write >= 0 ? argv[write + 1] : undefined;
-  const files = write >= 0 ? argv.filter((_, k) => k !== write && k !== write + 1) : argv;
-  if (files.length !== 1 || (write >= 0 && !target)) {
-    process.stderr.write('usage: node scripts/fp8-table.mjs FILE [--write README.md]\n');
-    return 2;
-  }
-  const table = fp8Table(JSON.parse(readFileSync(files[0], 'utf8')), basename(files[0]));
-  if (target)
-    writeFileSync(
-      target,
-      replaceBetweenMarkers(readFileSync(target, 'utf8'), table, target, 'fp8-table'),
-    );
-  else process.stdout.write(`${table}\n`);
-  return 0;
+  return renderResultFile(argv, 'fp8-table.mjs', 'fp8-table', fp8Table);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = main(process.argv.slice(2));

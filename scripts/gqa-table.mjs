@@ -6,9 +6,7 @@
 //   node scripts/gqa-table.mjs FILE --write README.md  replace the text between
 //                                                      <!-- gqa-table:begin --> and <!-- gqa-table:end -->
 
-import { readFileSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { replaceBetweenMarkers } from './readme-markers.mjs';
+import { renderResultFile } from './readme-markers.mjs';
 
 /**
  * The Markdown of one result file: a line saying where it comes from, then one row a shape. A file
@@ -62,21 +60,7 @@ export function gqaTable(data, name) {
 }
 
 function main(argv) {
-  const write = argv.indexOf('--write');
-  const target = write >= 0 ? argv[write + 1] : undefined;
-  const files = write >= 0 ? argv.filter((_, k) => k !== write && k !== write + 1) : argv;
-  if (files.length !== 1 || (write >= 0 && !target)) {
-    process.stderr.write('usage: node scripts/gqa-table.mjs FILE [--write README.md]\n');
-    return 2;
-  }
-  const table = gqaTable(JSON.parse(readFileSync(files[0], 'utf8')), basename(files[0]));
-  if (target)
-    writeFileSync(
-      target,
-      replaceBetweenMarkers(readFileSync(target, 'utf8'), table, target, 'gqa-table'),
-    );
-  else process.stdout.write(`${table}\n`);
-  return 0;
+  return renderResultFile(argv, 'gqa-table.mjs', 'gqa-table', gqaTable);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = main(process.argv.slice(2));

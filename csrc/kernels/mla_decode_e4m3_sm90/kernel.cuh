@@ -798,11 +798,12 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
     }
     const int n_pairs = (n_tiles + 1) / 2;
     int next_page = 0;  // warpgroup 1: its lane's page of the next pair's refills
-    // Three stages (bf16 and fp16 queries): a pair's tiles t0 + 2 and t0 + 3 go out one at a
-    // time, the first where the four stages' pair goes, the second once both warpgroups have read
-    // tile t0; its lane's page, read a pair ahead.
+    // TMA tiles in three stages (bf16 and fp16 queries): a pair's tiles t0 + 2 and t0 + 3 go out
+    // one at a time, the first where the four stages' pair goes, the second once both warpgroups
+    // have read tile t0; its lane's page, read a pair ahead. (Gathered rows: the producer.)
+    constexpr bool kMidPairRefill = kStages == 3 && !kGather;
     int next_page3 = 0;
-    if (kStages == 3 && wg == 1 && copies) next_page3 = lane_page(3, 1);
+    if (kMidPairRefill && wg == 1 && copies) next_page3 = lane_page(3, 1);
     for (int jp = 0; jp < n_pairs; ++jp) {
       const int t0 = 2 * jp, t1 = t0 + 1;
       const bool has1 = t1 < n_tiles;
@@ -821,8 +822,7 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
         wgmma::wait<0>();
         release_stage(n0);
         if (has1) {
-          if constexpr (kStages == 3 && !kGather)
-            ptx::named_barrier_arrive(kBarTile0Read, kThreads);
+          if constexpr (kMidPairRefill) ptx::named_barrier_arrive(kBarTile0Read, kThreads);
           ptx::named_barrier_sync(kBarMax1, kThreads);
           float a1[2];
           adopt(stats.m1, stats.a1, a1, true);
@@ -856,7 +856,7 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
           products(n0, 0);
           wgmma::wait<0>();
           release_stage(n0);
-          if constexpr (kStages == 3 && !kGather) {  // tile t0's stage takes tile t0 + 3
+          if constexpr (kMidPairRefill) {  // tile t0's stage takes tile t0 + 3
             ptx::named_barrier_sync(kBarTile0Read, kThreads);
             if (copies) {
               issue_tiles(t0 + 3, 1, next_page3);
