@@ -10,6 +10,7 @@
 //   build/fmla_native_test bench   the mla-anchor suite (TARGETS.md), GQA and write_kv timings with
 //                                  the copy ceiling measured in the same run
 //   build/fmla_native_test bench-fp8 [page...]   the mla-anchor rows over each FP8 cache format
+//                                                (BENCH_FP16=1: fp16 queries over fp8_e4m3)
 //   build/fmla_native_test bench-rows   the suite rows in ROWS (comma-separated) at page PAGE
 //   build/fmla_native_test bench-pages   rows 1 and 9 of the suite at pages of 64, 32, 16, 8 and 1 tokens
 //   build/fmla_native_test bench-gqa     the GQA rows at pages of 16, 1 and 64 tokens, kernels alone
@@ -1389,12 +1390,14 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
 // The mla-anchor rows that FP8 targets (memory-bound h_q 16 / 32, compute-bound h_q 128) over a
 // 16-bit cache and each FP8 format, the same data (the FP8 caches quantize the 16-bit one, so the
 // check is against the 16-bit cache's reference: the error quantization adds, about 2.6%).
+// BENCH_FP16 set: fp16 queries (fp8_e4m3 only; the other columns print nan).
 static void bench_mla_fp8(int page_size) {
+  const bool fp16 = getenv("BENCH_FP16") != nullptr;
   const AnchorRow rows[] = {{128, 1, 8192, 16, true, false},  {128, 1, 8192, 32, true, false},
                             {128, 1, 8192, 128, true, false}, {128, 2, 8192, 128, true, true},
                             {128, 1, 16384, 16, true, false}};
-  printf("\nmla-anchor over FP8 caches (bf16 q, page %d); copy ceiling %.0f GB/s\n", page_size,
-         g_copy_gbs);
+  printf("\nmla-anchor over FP8 caches (%s q, page %d); copy ceiling %.0f GB/s\n",
+         fp16 ? "fp16" : "bf16", page_size, g_copy_gbs);
   printf("| b | s_q | s_k | h_q | causal | bf16 us | fp8_ds_mla us | x | fp8_e4m3 us | x | "
          "fp8_e4m3, e4m3 q us | x | ds GB/s | rel_l2 ds / e4m3 / e4m3 q |\n");
   printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -1402,6 +1405,7 @@ static void bench_mla_fp8(int page_size) {
   for (const AnchorRow& r : rows) {
     Spec s;
     s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.causal, s.page_size = page_size, s.sample_rows = 256;
+    if (fp16) s.dtype = FMLA_DTYPE_FLOAT16;
     s.lens = varlen(r.b, r.s_k, r.s_q, ++seed);
     DecodeCheck c;
     Problem P = build_and_check(s, ++seed, &c);
@@ -1414,6 +1418,10 @@ static void bench_mla_fp8(int page_size) {
     // fp8_ds_mla, fp8_e4m3, then fp8_e4m3 with e4m3 queries (P's queries replaced by theirs).
     for (int format : {FMLA_KV_FORMAT_FP8_DS_MLA, FMLA_KV_FORMAT_FP8_E4M3, FMLA_KV_FORMAT_FP8_E4M3}) {
       const bool e4m3_q = k == 2;
+      if (fp16 && k != 1) {  // fp16 queries: fp8_e4m3 only
+        ms8[k] = NAN, rel[k] = NAN, ++k;
+        continue;
+      }
       Fp8Queries q8;
       if (e4m3_q) q8 = quantize_queries(P, 1.f / 32);
       Fp8Cache f = quantize_cache(P, format, 1.f / 64, false);

@@ -12,9 +12,9 @@
 namespace fmla {
 namespace mla_e4m3_sm90 {
 
-// Two warpgroups, both consumers, as the 16-bit TMA kernel's (mla_decode_sm90/): each owns 256
-// value columns of the 64 x 512 float output (O^T: 128 registers a thread); where TMA loads, one
-// thread issues the copies and the consumers keep all registers (gathered rows: kProducerWarpgroup).
+// Two consumer warpgroups, as the 16-bit TMA kernel's (mla_decode_sm90/): each owns 256 value
+// columns of the 64 x 512 float output (O^T: 128 registers a thread). A third warpgroup produces
+// the tiles (kProducerWarpgroup, below).
 constexpr int kThreads = 256;
 
 // A tile is 64 keys x 576 codes in 5 boxes of 64 rows x 128 codes (the 128-byte swizzle, the only
@@ -27,14 +27,14 @@ constexpr int kTileBytes = kTileBoxes * kBoxBytes;
 // Codes 0..511 (the values, boxes 0-3) and the rotary codes' box: its k32 steps that hold codes.
 constexpr int kRotaryK32Steps = (kMlaHeadDimQK - (kTileBoxes - 1) * kBoxCodes) / 32;
 
-// How a tile's codes land. Pages of 64+ tokens: TMA, 5 boxes of 64 rows, issued by one warp.
-// Pages of 8 to 32 tokens: one TMA box a page for each 128 codes (a page's rows fill whole
-// 1024-byte atoms of the 128-byte swizzle, 8 rows of 128 bytes, so the boxes of a tile's pages
-// tile its box exactly as one 64-row box would), issued by four warps. Pages of 1 to 4 tokens: a
-// producer warpgroup gathers the rows with 16-byte cp.async into the swizzled layout, 8 threads a
-// 128-byte row segment. Powers of two only.
+// How a tile's codes land. Pages of 64+ tokens: TMA, 5 boxes of 64 rows. Pages of 16 or 32
+// tokens: one TMA box a page for each 128 codes (a page's rows fill whole 1024-byte atoms of the
+// 128-byte swizzle, 8 rows of 128 bytes, so the boxes of a tile's pages tile its box exactly as one
+// 64-row box would). Pages of 1 to 8 tokens: the rows gathered with 16-byte cp.async into the
+// swizzled layout, 8 threads a 128-byte row segment (at 8 tokens, a tile's 40 boxes cost more to
+// issue than the gather: bench/NOTES.md, v46). Powers of two only.
 enum class CodeLoad { kTmaTiles, kTmaPages, kGatherRows };
-constexpr int kMinPageRows = 8;  // TMA boxes
+constexpr int kMinPageRows = 16;  // TMA boxes
 
 // The queries' form in the kernel. float8_e4m3fn ones meet the codes on the FP8 tensor cores (S =
 // Q K^T, both from shared memory). bf16 ones are split into two e4m3 terms a row, q 2^k = q1 + q2
@@ -67,28 +67,28 @@ constexpr int kDsStageBytes = (kDsOffValueScales + 4 * kBlockN * 2 + 1023) / 102
 // refilled as soon as both warpgroups' products have read it.
 template <QueryForm F>
 constexpr int kStagesOf = F == QueryForm::kCodes ? 4 : 3;
-static_assert(kStagesOf<QueryForm::kCodes> * (kBlockN / kMinPageRows) <= 32, "a page a lane");
-constexpr int kGatherThreads = 2 * kBlockN;  // 8 a row segment: 16 rows of a tile at a time
-static_assert(kGatherThreads == 128, "a warpgroup gathers");
-// Gathered rows come through a third, producer warpgroup, so that the copies leave the
-// consumers' stream (they cost it 15-17% over TMA tiles when the consumers issued them); setmaxnreg
+// A producer warpgroup fills the ring: each stage once every consumer warp has released it, by
+// TMA (its first warp issues the boxes; on small pages, a lane a page) or by gathering rows (all
+// 128 threads, 8 a row segment: 16 rows of a tile at a time). The loads leave the consumers'
+// stream and run ahead of their pair order: where the consumers issued them, TMA tiles were 8-11%
+// slower with 16-bit queries and gathered rows 15-17% (bench/NOTES.md, v45, v46). setmaxnreg
 // moves registers to the consumers, 2 x 128 x 240 + 128 x 24 = 64512 (at 240 the consumers'
-// products run within 0-6% of 255: bench/NOTES.md, v44).
+// products run within 0-6% of 255: v44).
 constexpr int kProducerWarpgroup = 2;
-constexpr int kGatherConsumerRegs = 240;
-constexpr int kGatherProducerRegs = 24;
-static_assert(2 * 128 * kGatherConsumerRegs + 128 * kGatherProducerRegs <= 64512,
+constexpr int kProducerThreads = 128;
+constexpr int kBlockThreads = kThreads + kProducerThreads;
+static_assert(kProducerThreads == 2 * kBlockN, "8 gathering threads a row segment");
+static_assert(kBlockN / kMinPageRows * kTileBoxes <= 32, "a warp issues a tile's page boxes");
+constexpr int kConsumerRegs = 240;
+constexpr int kProducerRegs = 24;
+static_assert(2 * 128 * kConsumerRegs + 128 * kProducerRegs <= 64512,
               "the split fits the launch's registers");
-__host__ __device__ constexpr int threads_for(CodeLoad load) {
-  return load == CodeLoad::kGatherRows ? kThreads + kGatherThreads : kThreads;
-}
 
 // Named barriers (0 is __syncthreads): as the 16-bit kernel's seesaw, and kBarP0Free, warpgroup 1
 // done with P0 and the first tile's statistics of a pair, so warpgroup 0 may write the next pair's.
+// kBarAll: the two consumer warpgroups.
 constexpr int kBarMax0 = 1, kBarMax1 = 2, kBarP0 = 3, kBarP1 = 4, kBarAll = 5;
 constexpr int kBarWg0 = 6, kBarWg1 = 7, kBarP0Free = 8;
-// Three stages: warpgroup 0 done with the pair's first tile, whose stage warpgroup 1 refills.
-constexpr int kBarTile0Read = 9;
 
 }  // namespace mla_e4m3_sm90
 }  // namespace fmla

@@ -1,8 +1,8 @@
 // MLA decode on sm_90a over fp8_e4m3 caches (and fp8_ds_mla ones with bf16 queries), 64 query rows
 // a block (for more than 32 rows a KV head: h_q 64 or 128, or h_q 32 from s_q 2), pages of a power
 // of two of tokens: the 16-bit TMA kernel's seesaw (mla_decode_sm90/kernel.cuh) with the codes used
-// as they are. Tiles land by TMA (pages of 8+ tokens; fp8_ds_mla 64+) or by a producer
-// warpgroup's cp.async (smaller pages; config.h).
+// as they are. A producer warpgroup lands the tiles, by TMA (pages of 16+ tokens; fp8_ds_mla 64+)
+// or by cp.async (smaller pages; config.h), into a ring its consumers release warp by warp.
 //   S = Q K^T        float8_e4m3fn queries: on the FP8 tensor cores, m64n64k32, Q's and the tile's
 //                    codes in shared memory; bf16 queries the same, a product for each of the two
 //                    e4m3 terms each row is split into (split_queries.cuh)
@@ -45,7 +45,7 @@ namespace mla_e4m3_sm90 {
 // The 64-row kernels' grid order: the row groups that read the same tiles launch side by side.
 using Place = mla_sm90::BlockPlace;
 
-// The producer warpgroup of the gathered instantiation (pages of 1-4 tokens): the part's tiles in
+// The producer warpgroup of gathered rows (pages of 1-8 tokens): the part's tiles in
 // order into the ring, each stage once every consumer warp has released it (empty), 8 threads a
 // 128-byte row segment with 16-byte cp.async into the swizzled boxes (thread ptid: rows ptid / 8
 // + 16 j, chunk ptid % 8; zeros past the piece's end), the pages of its rows looked up a tile
@@ -111,12 +111,75 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, uint32_t sta
   ptx::cp_async_wait<0>();  // nothing of this thread's in flight when it exits
 }
 
+// The producer warpgroup of TMA loads (pages of 16+ tokens): its first warp issues each tile's
+// boxes once every consumer warp has released the tile's stage. Pages of 64+ tokens: lane 0, 5
+// boxes of 64 rows (fp8_ds_mla: and the scales' box). Smaller pages: a box a page for each 128
+// codes, lane l the tile's page l % P (P pages a tile) and boxes l / P, l / P + 32 / P, ...; a
+// lane reads its page a tile ahead (past the piece's end, the last key's page: those rows are
+// masked and zeroed). The waits sleep: these threads wait most of the time.
+template <bool DS_MLA, CodeLoad LOAD, int STAGES, int STAGE_BYTES>
+__device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUtensorMap* k_map,
+                                              const CUtensorMap* scale_map, uint32_t stages,
+                                              uint32_t full_bars, uint32_t empty_bars, int ptid) {
+  static_assert(LOAD != CodeLoad::kGatherRows, "TMA loads");
+  if (ptid >= 32) return;
+  const int lane = ptid;
+  const int32_t* meta = p.sched + Place::part() * kMetadataInts;
+  const int page_log2 = __ffs(p.page_size) - 1;
+  const uint64_t l2_policy = ptx::l2_policy<0>();
+  constexpr int kScaleBytes = DS_MLA ? kBlockN * kDsScaleRowBytes : 0;
+  // Small pages: this lane's page of a tile, and its first box and box step.
+  const int tile_pages_log2 = LOAD == CodeLoad::kTmaPages ? 6 - page_log2 : 0;
+  const int page_in_tile = lane & ((1 << tile_pages_log2) - 1);
+  const int box_step = 32 >> tile_pages_log2;
+  uint32_t n = 0;  // ring position: tiles of the part so far
+  for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
+    const SequenceWork w = sequence_work(p, meta, bi);
+    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
+    auto look_up = [&](int t) {
+      const int key = min(w.start + t * kBlockN + (page_in_tile << page_log2), w.end - 1);
+      return block_table[static_cast<int64_t>(key >> page_log2) * p.bt_stride_page];
+    };
+    int next = w.n_tiles > 0 ? look_up(0) : 0;
+#pragma unroll 1
+    for (int t = 0; t < w.n_tiles; ++t, ++n) {
+      const int page = next;
+      if (t + 1 < w.n_tiles) next = look_up(t + 1);
+      const int st = n % STAGES;
+      const uint32_t dst = stages + st * STAGE_BYTES;
+      auto full = [&](int box) { return full_bars + (st * kTileBoxes + box) * 8; };
+      if constexpr (LOAD == CodeLoad::kTmaTiles) {
+        if (lane != 0) continue;
+        ptx::mbarrier_wait_sleeping(empty_bars + st * 8, ((n / STAGES) & 1u) ^ 1u);
+        const int row0 = (w.start + t * kBlockN) & (p.page_size - 1);
+#pragma unroll
+        for (int box = 0; box < kTileBoxes; ++box) {
+          ptx::mbarrier_arrive_expect_tx(full(box), kBoxBytes + (box == 0 ? kScaleBytes : 0));
+          const int col = DS_MLA && box == kTileBoxes - 1 ? kDsMlaRopeOffset : box * kBoxCodes;
+          ptx::tma_load_3d(dst + box * kBoxBytes, k_map, full(box), col, row0, page, l2_policy);
+          if (DS_MLA && box == 0)
+            ptx::tma_load_3d(dst + kDsOffScales, scale_map, full(0), kDsMlaScaleOffset, row0, page,
+                             l2_policy);
+        }
+      } else {
+        ptx::mbarrier_wait_sleeping(empty_bars + st * 8, ((n / STAGES) & 1u) ^ 1u);
+        if (lane < kTileBoxes) ptx::mbarrier_arrive_expect_tx(full(lane), kBoxBytes);
+        __syncwarp();
+        const uint32_t row_off = (page_in_tile << page_log2) * kBoxCodes;
+        for (int box = lane >> tile_pages_log2; box < kTileBoxes; box += box_step)
+          ptx::tma_load_3d(dst + box * kBoxBytes + row_off, k_map, full(box), box * kBoxCodes, 0,
+                           page, l2_policy);
+      }
+    }
+  }
+}
+
 // Query: float8_e4m3fn, __nv_bfloat16 or __half (the output: bf16, or fp16 for fp16 queries).
 // DS_MLA: an fp8_ds_mla cache (bf16 queries; TMA tiles or gathered rows), its scales' boxes
 // through scale_map. LOAD: how tiles land (config.h); a kernel each, so that the page-64 one
 // stays as lean.
 template <typename Query, bool DS_MLA, CodeLoad LOAD>
-__global__ void __launch_bounds__(threads_for(LOAD), 1)
+__global__ void __launch_bounds__(kBlockThreads, 1)
     mla_decode_e4m3_sm90_kernel(const DecodeParams p, const __grid_constant__ CUtensorMap k_map,
                                 const __grid_constant__ CUtensorMap scale_map) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -140,38 +203,34 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
   auto stage = [&](int st) { return base + L::kOffStages + st * L::kStageBytes; };
   auto p_box = [&](int b) { return base + L::kOffP + b * kBoxBytes; };
   constexpr bool kGather = LOAD == CodeLoad::kGatherRows;
-  // A TMA fill: one arrival with its bytes (on small pages, the rotary box's: one a warp); a
-  // gathered one: a warpgroup's.
+  // A box's fill: the producer's one arrival with its bytes (TMA), or its warpgroup's (gathered).
   if (tid == 0) {
-    for (int i = 0; i < kStages * kTileBoxes; ++i) {
-      const bool rotary = i % kTileBoxes == kTileBoxes - 1;
-      ptx::mbarrier_init(base + L::kOffBars + i * 8,
-                         kGather ? kGatherThreads : (LOAD == CodeLoad::kTmaPages && rotary ? 4 : 1));
-    }
-    if constexpr (kGather)  // the producer waits on these: an arrival a consumer warp
-      for (int st = 0; st < kStages; ++st)
-        ptx::mbarrier_init(base + L::kOffEmpty + st * 8, kThreads / 32);
+    for (int i = 0; i < kStages * kTileBoxes; ++i)
+      ptx::mbarrier_init(base + L::kOffBars + i * 8, kGather ? kProducerThreads : 1);
+    for (int st = 0; st < kStages; ++st)  // the producer waits on these: an arrival a consumer warp
+      ptx::mbarrier_init(base + L::kOffEmpty + st * 8, kThreads / 32);
     ptx::fence_mbarrier_init();
     // fp16 queries: one warp a warpgroup publishes the rows' moves; the other warps' bytes
     // stay 0.
     if constexpr (!kCodesQ) *reinterpret_cast<uint64_t*>(smem + L::kOffMoved) = 0ull;
   }
   __syncthreads();
-  if constexpr (kGather) {
-    if (wg == kProducerWarpgroup) {
-      ptx::setmaxnreg_dec<kGatherProducerRegs>();
+  if (wg == kProducerWarpgroup) {
+    ptx::setmaxnreg_dec<kProducerRegs>();
+    if constexpr (kGather)
       produce_rows<DS_MLA, kStages, L::kStageBytes>(p, base + L::kOffStages, base + L::kOffBars,
                                                     base + L::kOffEmpty, ctid);
-      return;
-    }
-    ptx::setmaxnreg_inc<kGatherConsumerRegs>();
+    else
+      produce_tiles<DS_MLA, LOAD, kStages, L::kStageBytes>(
+          p, &k_map, &scale_map, base + L::kOffStages, base + L::kOffBars, base + L::kOffEmpty,
+          ctid);
+    return;
   }
-  // Gathered rows: this warp is done with the stage of part tile n.
+  ptx::setmaxnreg_inc<kConsumerRegs>();
+  // This warp is done with the stage of part tile n: the producer may refill it.
   auto release_stage = [&](uint32_t n) {
-    if constexpr (kGather) {
-      __syncwarp();
-      if (lane == 0) ptx::mbarrier_arrive(base + L::kOffEmpty + (n % kStages) * 8);
-    }
+    __syncwarp();
+    if (lane == 0) ptx::mbarrier_arrive(base + L::kOffEmpty + (n % kStages) * 8);
   };
 
   const int part = Place::part(), kv = blockIdx.y, m_base = Place::m_base();
@@ -189,8 +248,6 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
   my_row[1] = kCodesQ ? my_row[0] + 8 : my_row[0] + 1;
   float* s_row_mul = reinterpret_cast<float*>(smem + L::kOffRowMul);
   int* s_row_limit = reinterpret_cast<int*>(smem + L::kOffRowLimit);
-  const int page_log2 = __ffs(p.page_size) - 1;
-  const uint64_t l2_policy = ptx::l2_policy<0>();
   const uint64_t q_desc = wgmma::desc_sw128(base + L::kOffQ, 16, 1024);
   // This thread's 8 values of a key in the tile's code rows (the permuted value dimension).
   const int d0 = wg * 256 + 8 * (8 * warp + g);
@@ -217,81 +274,7 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
     for (int x = 0; x < 2; ++x) limit[x] = key_limit(my_row[x]);
     int mask_from = end;
     if (p.causal) mask_from = min(end, w.seqlen - p.s_q + 1);
-    const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
-    // TMA pages: a tile is one page (or part of one), or 1 << tile_pages_log2 whole pages.
-    const int tile_pages_log2 = LOAD == CodeLoad::kTmaPages ? 6 - page_log2 : 0;
-    // The warps that issue TMA copies: all four of a warpgroup but on pages of 64+ tokens, its
-    // first; gathered rows come from the producer warpgroup.
-    const bool copies = !kGather && (LOAD != CodeLoad::kTmaTiles || warp == 0);
-    // TMA: a warp's pages of tiles t .. t + count - 1, lane l the page of tile
-    // t + (l >> tile_pages_log2) at its (l % tile pages)-th page. 0 past the sequence's tiles, and
-    // past the piece's end the last key's page (those rows are masked and zeroed).
-    auto lane_page = [&](int t, int count) {
-      const int unit = lane >> tile_pages_log2;
-      const int tt = t + unit;
-      if (unit >= count || tt >= n_tiles) return 0;
-      const int r = (lane & ((1 << tile_pages_log2) - 1)) << page_log2;
-      const int key = min(start + tt * kBlockN + r, end - 1);
-      return block_table[static_cast<int64_t>(key >> page_log2) * p.bt_stride_page];
-    };
-    // Tiles t .. t + count - 1 of this sequence into their stages (part tile n = n_before + t), 5
-    // boxes on 5 barriers, by the copying warps with `page` from lane_page; lane i first sets the
-    // bytes, for tile t + i, of the boxes its warp lands. On small pages, a box a page and 128
-    // codes: TMA takes one lane's copy at a time, so the copies are spread over four warps
-    // (bench/NOTES.md, v23); else warp 0 lands all five boxes.
-    auto issue_tiles = [&](int t, int count, int page) {
-      if constexpr (LOAD == CodeLoad::kTmaTiles) {  // warp 0: every box, lane i tile t + i
-        // fp8_ds_mla: the rotary box from byte 528, and the scales' box with box 0.
-        constexpr int kScaleBytes = DS_MLA ? kBlockN * kDsScaleRowBytes : 0;
-        if (lane < count && t + lane < n_tiles) {
-          const int st = (n_before + t + lane) % kStages;
-#pragma unroll
-          for (int box = 0; box < kTileBoxes; ++box)
-            ptx::mbarrier_arrive_expect_tx(full(st, box), kBoxBytes + (box == 0 ? kScaleBytes : 0));
-        }
-        __syncwarp();
-        const int tt = t + lane;
-        if (lane >= count || tt >= n_tiles) return;
-        const int st = (n_before + tt) % kStages;
-        const int row0 = (start + tt * kBlockN) & ((1 << page_log2) - 1);
-#pragma unroll
-        for (int box = 0; box < kTileBoxes; ++box) {
-          const int col = DS_MLA && box == kTileBoxes - 1 ? kDsMlaRopeOffset : box * kBoxCodes;
-          ptx::tma_load_3d(stage(st) + box * kBoxBytes, &k_map, full(st, box), col, row0, page,
-                           l2_policy);
-        }
-        if constexpr (DS_MLA)
-          ptx::tma_load_3d(stage(st) + kDsOffScales, &scale_map, full(st, 0), kDsMlaScaleOffset,
-                           row0, page, l2_policy);
-        return;
-      }
-      // Small pages: warp w lands value box w of every page, and the rotary box (half a box of
-      // codes) of the tile's pages i with i % 4 == w; the rotary box's barrier takes an arrival
-      // from each warp with the bytes of its pages.
-      constexpr int kRotaryBox = kTileBoxes - 1;
-      static_assert(kRotaryBox == 4, "four warps, four value boxes");
-      const int tile_pages = 1 << tile_pages_log2;
-      if (lane < count && t + lane < n_tiles) {
-        const int st = (n_before + t + lane) % kStages;
-        const int my_pages = (tile_pages - warp + 3) / 4;
-        ptx::mbarrier_arrive_expect_tx(full(st, warp), kBoxBytes);
-        ptx::mbarrier_arrive_expect_tx(full(st, kRotaryBox),
-                                       my_pages * (kBoxBytes >> tile_pages_log2));
-      }
-      __syncwarp();
-      const int tt = t + (lane >> tile_pages_log2);
-      if ((lane >> tile_pages_log2) >= count || tt >= n_tiles) return;
-      const int st = (n_before + tt) % kStages;
-      const int page_in_tile = lane & (tile_pages - 1), r = page_in_tile << page_log2;
-      ptx::tma_load_3d(stage(st) + warp * kBoxBytes + r * kBoxCodes, &k_map, full(st, warp),
-                       warp * kBoxCodes, 0, page, l2_policy);
-      if (page_in_tile % 4 == warp)
-        ptx::tma_load_3d(stage(st) + kRotaryBox * kBoxBytes + r * kBoxCodes, &k_map,
-                         full(st, kRotaryBox), kRotaryBox * kBoxCodes, 0, page, l2_policy);
-    };
-
-    ptx::named_barrier_sync(kBarAll, kThreads);  // the last sequence is done with Q and the ring
-    if (wg == 0 && copies) issue_tiles(0, kStages, lane_page(0, kStages));  // kStages x 8 pages
+    ptx::named_barrier_sync(kBarAll, kThreads);  // the last sequence is done with Q
     if constexpr (kSplitQ) {
       // Q's rows as two terms of codes, 8 threads a row (dims 64 i + 8 (tid % 8) .. + 7), 32 rows
       // a pass; rows past rows_per_kv zero; negated where the scale is negative, so that the
@@ -797,13 +780,6 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
       wgmma::wait<0>();
     }
     const int n_pairs = (n_tiles + 1) / 2;
-    int next_page = 0;  // warpgroup 1: its lane's page of the next pair's refills
-    // TMA tiles in three stages (bf16 and fp16 queries): a pair's tiles t0 + 2 and t0 + 3 go out
-    // one at a time, the first where the four stages' pair goes, the second once both warpgroups
-    // have read tile t0; its lane's page, read a pair ahead. (Gathered rows: the producer.)
-    constexpr bool kMidPairRefill = kStages == 3 && !kGather;
-    int next_page3 = 0;
-    if (kMidPairRefill && wg == 1 && copies) next_page3 = lane_page(3, 1);
     for (int jp = 0; jp < n_pairs; ++jp) {
       const int t0 = 2 * jp, t1 = t0 + 1;
       const bool has1 = t1 < n_tiles;
@@ -822,7 +798,6 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
         wgmma::wait<0>();
         release_stage(n0);
         if (has1) {
-          if constexpr (kMidPairRefill) ptx::named_barrier_arrive(kBarTile0Read, kThreads);
           ptx::named_barrier_sync(kBarMax1, kThreads);
           float a1[2];
           adopt(stats.m1, stats.a1, a1, true);
@@ -840,13 +815,6 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
           const bool masked = masked_tile(n1, start1);
           tile_max(s, masked, start1, mx);
           ptx::named_barrier_sync(kBarMax0, kThreads);
-          // Both warpgroups are past the last pair: its tiles' stages take tiles t0 + 2, t1 + 2,
-          // whose pages were read a pair ago (the read's latency off the path to max1).
-          if (copies) {
-            constexpr int kCount = kStages == 4 ? 2 : 1;
-            if (jp > 0) issue_tiles(t0 + 2, kCount, next_page);
-            next_page = lane_page(t0 + 4, kCount);
-          }
           adopt(stats.m0, stats.a0, a, false);
           share_tile(1, s, masked, start1, mx, a1, psum);
           row_sum[0] = row_sum[0] * a[0] * a1[0] + psum[0];
@@ -856,13 +824,6 @@ __global__ void __launch_bounds__(threads_for(LOAD), 1)
           products(n0, 0);
           wgmma::wait<0>();
           release_stage(n0);
-          if constexpr (kMidPairRefill) {  // tile t0's stage takes tile t0 + 3
-            ptx::named_barrier_sync(kBarTile0Read, kThreads);
-            if (copies) {
-              issue_tiles(t0 + 3, 1, next_page3);
-              next_page3 = lane_page(t0 + 5, 1);
-            }
-          }
           if (jp + 1 < n_pairs) ptx::named_barrier_arrive(kBarP0Free, kThreads);
           rescale_cols(stats.a1, 1);
           products(n1, 1);

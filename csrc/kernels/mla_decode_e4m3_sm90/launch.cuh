@@ -51,7 +51,7 @@ bool launch_with(const DecodeParams& p, const CUtensorMap& map, const CUtensorMa
     if (!sm90a_kernel_ready<mla_decode_e4m3_sm90_kernel<Query, DS_MLA, LOAD>>(device, kBytes))
       return false;
     mla_decode_e4m3_sm90_kernel<Query, DS_MLA, LOAD>
-        <<<Place::grid(p), threads_for(LOAD), kBytes, stream>>>(p, map, scale_map);
+        <<<Place::grid(p), kBlockThreads, kBytes, stream>>>(p, map, scale_map);
     return true;
   }
 }
