@@ -49,8 +49,9 @@ using Place = mla_sm90::BlockPlace;
 // order into the ring, each stage once every consumer warp has released it (empty), 8 threads a
 // 128-byte row segment with 16-byte cp.async into the swizzled boxes (thread ptid: rows ptid / 8
 // + 16 j, chunk ptid % 8; zeros past the piece's end), the pages of its rows looked up a tile
-// ahead; each thread arrives on the tile's 5 "full" barriers once its copies have landed.
-template <bool DS_MLA, int STAGES, int STAGE_BYTES>
+// ahead; each thread arrives on the tile's 5 "full" barriers once its copies have landed (or on
+// box 0's alone, which then stands for the tile's: TILE_BARRIER).
+template <bool DS_MLA, bool TILE_BARRIER, int STAGES, int STAGE_BYTES>
 __device__ __forceinline__ void produce_rows(const DecodeParams& p, uint32_t stages,
                                              uint32_t full_bars, uint32_t empty_bars, int ptid) {
   constexpr int kRows = kBlockN / 16;  // this thread's rows of a tile
@@ -104,7 +105,7 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, uint32_t sta
         }
       }
 #pragma unroll
-      for (int box = 0; box < kTileBoxes; ++box)
+      for (int box = 0; box < (TILE_BARRIER ? 1 : kTileBoxes); ++box)
         ptx::cp_async_mbarrier_arrive_noinc(full_bars + (st * kTileBoxes + box) * 8);
     }
   }
@@ -203,6 +204,11 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
   auto stage = [&](int st) { return base + L::kOffStages + st * L::kStageBytes; };
   auto p_box = [&](int b) { return base + L::kOffP + b * kBoxBytes; };
   constexpr bool kGather = LOAD == CodeLoad::kGatherRows;
+  // Gathered rows land a tile's five boxes at once (each producer thread's copies complete
+  // together). With e4m3 and fp16 queries the consumers wait on box 0's barrier alone and fence
+  // once a tile (2.5-3.5% faster on pages of 1-8 tokens); split queries keep a wait and a fence a
+  // box (1.5-2% slower with one a tile; bench/NOTES.md, v46).
+  constexpr bool kTileBarrier = kGather && kForm != QueryForm::kSplitCodes;
   // A box's fill: the producer's one arrival with its bytes (TMA), or its warpgroup's (gathered).
   if (tid == 0) {
     for (int i = 0; i < kStages * kTileBoxes; ++i)
@@ -218,7 +224,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
   if (wg == kProducerWarpgroup) {
     ptx::setmaxnreg_dec<kProducerRegs>();
     if constexpr (kGather)
-      produce_rows<DS_MLA, kStages, L::kStageBytes>(p, base + L::kOffStages, base + L::kOffBars,
+      produce_rows<DS_MLA, kTileBarrier, kStages, L::kStageBytes>(p, base + L::kOffStages, base + L::kOffBars,
                                                     base + L::kOffEmpty, ctid);
     else
       produce_tiles<DS_MLA, LOAD, kStages, L::kStageBytes>(
@@ -227,6 +233,14 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
     return;
   }
   ptx::setmaxnreg_inc<kConsumerRegs>();
+  // Box `box` of stage st has landed (its barrier's phase `parity`); gathered boxes are then
+  // fenced for the products that read them through the async proxy (wgmma), since cp.async wrote
+  // them through the generic one (fp16 queries read them with ld.shared only).
+  auto wait_box = [&](int st, int box, uint32_t parity) {
+    if (kTileBarrier && box != 0) return;
+    ptx::mbarrier_wait(full(st, box), parity);
+    if constexpr (kGather && kCodesQ) wgmma::fence_proxy_async();
+  };
   // This warp is done with the stage of part tile n: the producer may refill it.
   auto release_stage = [&](uint32_t n) {
     __syncwarp();
@@ -356,7 +370,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
         reinterpret_cast<__nv_bfloat16*>(t + kDsOffValueScales)[grp * kBlockN + key] =
             __float2bfloat16_rn(own[j] * 0x1p120f);
         if (own[j] == 0.f && valid) {
-          ptx::mbarrier_wait(full(st, grp), parity);
+          ptx::mbarrier_wait(full(st, kTileBarrier ? 0 : grp), parity);  // landed, then zeroed
 #pragma unroll
           for (int ch = 0; ch < 8; ++ch)
             *reinterpret_cast<uint4*>(t + grp * kBoxBytes + box_offset(key, ch)) =
@@ -401,8 +415,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
         // then the rotary product.
         const uint64_t k_desc = wgmma::desc_sw128(stage(st), 16, 1024);
         const uint64_t qr_desc = wgmma::desc_sw128(base + L::kOffQRotary, 16, 1024);
-        ptx::mbarrier_wait(full(st, 0), parity);  // box 0 and the scales
-        if constexpr (kGather) wgmma::fence_proxy_async();
+        wait_box(st, 0, parity);  // box 0 and the scales
         ds_tables(st, parity, start + static_cast<int>(n - n_before) * kBlockN);
         const float* f = reinterpret_cast<const float*>(smem + L::kOffStages +
                                                         st * L::kStageBytes + kDsOffFactors);
@@ -416,8 +429,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
 #pragma unroll
         for (int grp = 0; grp < 4; ++grp) {
           if (grp > 0) {
-            ptx::mbarrier_wait(full(st, grp), parity);
-            if constexpr (kGather) wgmma::fence_proxy_async();
+            wait_box(st, grp, parity);
             wgmma::wait<0>();
             rescale_keys(grp - 1);
           }
@@ -428,8 +440,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
           }
           wgmma::commit();
         }
-        ptx::mbarrier_wait(full(st, kTileBoxes - 1), parity);  // the rotary box
-        if constexpr (kGather) wgmma::fence_proxy_async();
+        wait_box(st, kTileBoxes - 1, parity);  // the rotary box
         wgmma::wait<0>();
         rescale_keys(3);
         wgmma::fence();
@@ -444,8 +455,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
         wgmma::fence();
 #pragma unroll
         for (int box = 0; box < kTileBoxes; ++box) {
-          ptx::mbarrier_wait(full(st, box), parity);
-          if constexpr (kGather) wgmma::fence_proxy_async();  // cp.async wrote it (generic proxy)
+          wait_box(st, box, parity);
 #pragma unroll
           for (int k = 0; k < (box < kTileBoxes - 1 ? kBoxCodes / 32 : kRotaryK32Steps); ++k) {
             code_step(s, k_desc, (box * kBoxBytes + k * 32) >> 4, box == 0 && k == 0);
@@ -461,7 +471,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
           ptx::ld_shared_v4(x0, a);
           ptx::ld_shared_v4(x1, a + 8 * kBoxCodes);
         };
-        ptx::mbarrier_wait(full(st, 0), parity);
+        wait_box(st, 0, parity);
         load(0);
         uint32_t af[4][4];
 #pragma unroll
@@ -473,7 +483,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
             af[j][0] = k0.x, af[j][1] = k1.x, af[j][2] = k0.y, af[j][3] = k1.y;
           }
           if (grp + 1 < kGroups) {
-            if ((grp + 1) % 2 == 0) ptx::mbarrier_wait(full(st, (grp + 1) / 2), parity);
+            if ((grp + 1) % 2 == 0) wait_box(st, (grp + 1) / 2, parity);
             load(grp + 1);
           }
           wgmma::fence();
