@@ -224,8 +224,8 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
   if (wg == kProducerWarpgroup) {
     ptx::setmaxnreg_dec<kProducerRegs>();
     if constexpr (kGather)
-      produce_rows<DS_MLA, kTileBarrier, kStages, L::kStageBytes>(p, base + L::kOffStages, base + L::kOffBars,
-                                                    base + L::kOffEmpty, ctid);
+      produce_rows<DS_MLA, kTileBarrier, kStages, L::kStageBytes>(
+          p, base + L::kOffStages, base + L::kOffBars, base + L::kOffEmpty, ctid);
     else
       produce_tiles<DS_MLA, LOAD, kStages, L::kStageBytes>(
           p, &k_map, &scale_map, base + L::kOffStages, base + L::kOffBars, base + L::kOffEmpty,
