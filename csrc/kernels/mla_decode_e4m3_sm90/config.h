@@ -78,7 +78,8 @@ constexpr int kProducerWarpgroup = 2;
 constexpr int kProducerThreads = 128;
 constexpr int kBlockThreads = kThreads + kProducerThreads;
 static_assert(kProducerThreads == 2 * kBlockN, "8 gathering threads a row segment");
-static_assert(kBlockN / kMinPageRows * kTileBoxes <= 32, "a warp issues a tile's page boxes");
+static_assert(kBlockN / kMinPageRows * (kTileBoxes + 1) <= 32,
+              "a warp issues a tile's page boxes (fp8_ds_mla: and its scales')");
 constexpr int kConsumerRegs = 240;
 constexpr int kProducerRegs = 24;
 static_assert(2 * 128 * kConsumerRegs + 128 * kProducerRegs <= 64512,

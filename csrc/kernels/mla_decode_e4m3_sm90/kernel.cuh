@@ -1,8 +1,8 @@
 // MLA decode on sm_90a over fp8_e4m3 caches (and fp8_ds_mla ones with bf16 queries), 64 query rows
 // a block (for more than 32 rows a KV head: h_q 64 or 128, or h_q 32 from s_q 2), pages of a power
 // of two of tokens: the 16-bit TMA kernel's seesaw (mla_decode_sm90/kernel.cuh) with the codes used
-// as they are. A producer warpgroup lands the tiles, by TMA (pages of 16+ tokens; fp8_ds_mla 64+)
-// or by cp.async (smaller pages; config.h), into a ring its consumers release warp by warp.
+// as they are. A producer warpgroup lands the tiles, by TMA (pages of 16+ tokens) or by cp.async
+// (smaller pages; config.h), into a ring its consumers release warp by warp.
 //   S = Q K^T        float8_e4m3fn queries: on the FP8 tensor cores, m64n64k32, Q's and the tile's
 //                    codes in shared memory; bf16 queries the same, a product for each of the two
 //                    e4m3 terms each row is split into (split_queries.cuh)
@@ -115,8 +115,8 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, uint32_t sta
 // The producer warpgroup of TMA loads (pages of 16+ tokens): its first warp issues each tile's
 // boxes once every consumer warp has released the tile's stage. Pages of 64+ tokens: lane 0, 5
 // boxes of 64 rows (fp8_ds_mla: and the scales' box). Smaller pages: a box a page for each 128
-// codes, lane l the tile's page l % P (P pages a tile) and boxes l / P, l / P + 32 / P, ...; a
-// lane reads its page a tile ahead (past the piece's end, the last key's page: those rows are
+// codes (fp8_ds_mla: and for its scales), lane l the tile's page l % P (P pages a tile) and boxes
+// l / P, l / P + 32 / P, ...; a lane reads its page a tile ahead (past the piece's end, the last key's page: those rows are
 // masked and zeroed). The waits sleep: these threads wait most of the time.
 template <bool DS_MLA, CodeLoad LOAD, int STAGES, int STAGE_BYTES>
 __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUtensorMap* k_map,
@@ -164,19 +164,28 @@ __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUten
         }
       } else {
         ptx::mbarrier_wait_sleeping(empty_bars + st * 8, ((n / STAGES) & 1u) ^ 1u);
-        if (lane < kTileBoxes) ptx::mbarrier_arrive_expect_tx(full(lane), kBoxBytes);
+        if (lane < kTileBoxes)
+          ptx::mbarrier_arrive_expect_tx(full(lane), kBoxBytes + (lane == 0 ? kScaleBytes : 0));
         __syncwarp();
-        const uint32_t row_off = (page_in_tile << page_log2) * kBoxCodes;
-        for (int box = lane >> tile_pages_log2; box < kTileBoxes; box += box_step)
-          ptx::tma_load_3d(dst + box * kBoxBytes + row_off, k_map, full(box), box * kBoxCodes, 0,
-                           page, l2_policy);
+        const int row = page_in_tile << page_log2;  // the page's first row in the tile
+        constexpr int kPageBoxes = kTileBoxes + (DS_MLA ? 1 : 0);  // fp8_ds_mla: the scales' last
+        for (int box = lane >> tile_pages_log2; box < kPageBoxes; box += box_step) {
+          if (box == kTileBoxes) {
+            ptx::tma_load_3d(dst + kDsOffScales + row * kDsScaleRowBytes, scale_map, full(0),
+                             kDsMlaScaleOffset, 0, page, l2_policy);
+          } else {
+            const int col = DS_MLA && box == kTileBoxes - 1 ? kDsMlaRopeOffset : box * kBoxCodes;
+            ptx::tma_load_3d(dst + box * kBoxBytes + row * kBoxCodes, k_map, full(box), col, 0,
+                             page, l2_policy);
+          }
+        }
       }
     }
   }
 }
 
 // Query: float8_e4m3fn, __nv_bfloat16 or __half (the output: bf16, or fp16 for fp16 queries).
-// DS_MLA: an fp8_ds_mla cache (bf16 queries; TMA tiles or gathered rows), its scales' boxes
+// DS_MLA: an fp8_ds_mla cache (bf16 queries), its scales' boxes
 // through scale_map. LOAD: how tiles land (config.h); a kernel each, so that the page-64 one
 // stays as lean.
 template <typename Query, bool DS_MLA, CodeLoad LOAD>
@@ -190,7 +199,6 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
   constexpr bool kCodesQ = kForm != QueryForm::kF16Rows;
   constexpr bool kSplitQ = kForm == QueryForm::kSplitCodes;
   using L = SmemLayout<kForm, DS_MLA>;
-  static_assert(!DS_MLA || LOAD != CodeLoad::kTmaPages, "fp8_ds_mla: TMA tiles or gathered rows");
   using Out = std::conditional_t<std::is_same<Query, __half>::value, __half, __nv_bfloat16>;
   // P and V^T's element: fp16 (the codes exactly), bf16 over fp8_ds_mla (codes times scales).
   using PElem = std::conditional_t<DS_MLA, __nv_bfloat16, __half>;

@@ -21,10 +21,10 @@ inline bool encode_code_map(const DecodeParams& p, bool ds_mla, CUtensorMap* map
                                           mla_sm90::box_rows(p), map,
                                           ds_mla ? kDsMlaTokenBytes : kMlaHeadDimQK);
 }
-// fp8_ds_mla's scales: 16 bytes of 64 rows a box, unswizzled.
+// fp8_ds_mla's scales: 16 bytes of 64 rows (or of a page's rows) a box, unswizzled.
 inline bool encode_scale_map(const DecodeParams& p, CUtensorMap* map) {
   return mla_sm90::encode_paged_cache_map(p, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, kDsScaleRowBytes,
-                                          kBlockN, map, kDsMlaTokenBytes,
+                                          mla_sm90::box_rows(p), map, kDsMlaTokenBytes,
                                           CU_TENSOR_MAP_SWIZZLE_NONE);
 }
 
@@ -34,26 +34,22 @@ inline bool pages_fit(const DecodeParams& p) {
          mla_sm90::paged_strides_fit(p);
 }
 
-// How tiles land for this page size (config.h); fp8_ds_mla: TMA tiles or gathered rows.
-inline CodeLoad code_load(int page_size, bool ds_mla) {
+// How tiles land for this page size (config.h).
+inline CodeLoad code_load(int page_size) {
   if (page_size >= kBlockN) return CodeLoad::kTmaTiles;
-  return page_size >= kMinPageRows && !ds_mla ? CodeLoad::kTmaPages : CodeLoad::kGatherRows;
+  return page_size >= kMinPageRows ? CodeLoad::kTmaPages : CodeLoad::kGatherRows;
 }
 
 // The kernel for Query, DS_MLA and LOAD, if this device runs this library's sm_90a code.
 template <typename Query, bool DS_MLA, CodeLoad LOAD>
 bool launch_with(const DecodeParams& p, const CUtensorMap& map, const CUtensorMap& scale_map,
                  int device, cudaStream_t stream) {
-  if constexpr (DS_MLA && LOAD == CodeLoad::kTmaPages) {
-    return false;  // not instantiated (code_load never picks it)
-  } else {
-    constexpr int kBytes = SmemLayout<kQueryForm<Query>, DS_MLA>::kBytes;
-    if (!sm90a_kernel_ready<mla_decode_e4m3_sm90_kernel<Query, DS_MLA, LOAD>>(device, kBytes))
-      return false;
-    mla_decode_e4m3_sm90_kernel<Query, DS_MLA, LOAD>
-        <<<Place::grid(p), kBlockThreads, kBytes, stream>>>(p, map, scale_map);
-    return true;
-  }
+  constexpr int kBytes = SmemLayout<kQueryForm<Query>, DS_MLA>::kBytes;
+  if (!sm90a_kernel_ready<mla_decode_e4m3_sm90_kernel<Query, DS_MLA, LOAD>>(device, kBytes))
+    return false;
+  mla_decode_e4m3_sm90_kernel<Query, DS_MLA, LOAD>
+      <<<Place::grid(p), kBlockThreads, kBytes, stream>>>(p, map, scale_map);
+  return true;
 }
 
 }  // namespace mla_e4m3_sm90
@@ -76,7 +72,7 @@ bool launch_mla_decode_e4m3_sm90_impl(const DecodeParams& p, cudaStream_t stream
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess) return false;
   CUtensorMap map{}, scale_map{};  // the gather kernel reads neither
-  const CodeLoad load = code_load(p.page_size, DS_MLA);
+  const CodeLoad load = code_load(p.page_size);
   if (load != CodeLoad::kGatherRows &&
       (!encode_code_map(p, DS_MLA, &map) || (DS_MLA && !encode_scale_map(p, &scale_map))))
     return false;
