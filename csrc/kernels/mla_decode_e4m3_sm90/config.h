@@ -70,8 +70,8 @@ constexpr int kStagesOf = F == QueryForm::kCodes ? 4 : 3;
 // A producer warpgroup fills the ring: each stage once every consumer warp has released it, by
 // TMA (its first warp issues the boxes; on small pages, a lane a page) or by gathering rows (all
 // 128 threads, 8 a row segment: 16 rows of a tile at a time). The loads leave the consumers'
-// stream and run ahead of their pair order: where the consumers issued them, TMA tiles were 8-11%
-// slower with 16-bit queries and gathered rows 15-17% (bench/NOTES.md, v45, v46). setmaxnreg
+// stream and run ahead of their pair order: where the consumers issued them, TMA tiles were 5-11%
+// slower (fp8_ds_mla the same) and gathered rows 12-17% (bench/NOTES.md, v45, v46). setmaxnreg
 // moves registers to the consumers, 2 x 128 x 240 + 128 x 24 = 64512 (at 240 the consumers'
 // products run within 0-6% of 255: v44).
 constexpr int kProducerWarpgroup = 2;
