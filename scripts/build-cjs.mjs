@@ -54,12 +54,16 @@ function importMetaUrlToCommonJs(context) {
   };
 }
 
-const config = ts.getParsedCommandLineOfConfigFile(configPath, {}, {
-  ...ts.sys,
-  onUnRecoverableConfigFileDiagnostic: (d) => {
-    throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+const config = ts.getParsedCommandLineOfConfigFile(
+  configPath,
+  {},
+  {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (d) => {
+      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    },
   },
-});
+);
 const outDir = config.options.outDir;
 rmSync(outDir, { recursive: true, force: true });
 

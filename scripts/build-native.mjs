@@ -42,7 +42,8 @@ const archStamp = join(objDir, 'archs.txt');
 
 export function findNvcc() {
   const candidates = [];
-  for (const dir of (process.env.PATH ?? '').split(':')) if (dir) candidates.push(join(dir, 'nvcc'));
+  for (const dir of (process.env.PATH ?? '').split(':'))
+    if (dir) candidates.push(join(dir, 'nvcc'));
   if (process.env.CUDA_HOME) candidates.push(join(process.env.CUDA_HOME, 'bin', 'nvcc'));
   if (process.env.CUDA_PATH) candidates.push(join(process.env.CUDA_PATH, 'bin', 'nvcc'));
   candidates.push('/usr/local/cuda/bin/nvcc');
@@ -62,7 +63,9 @@ function walk(dir, out = []) {
 export function gencodeFlags(archs) {
   return archs.flatMap((a) => {
     const ptx = /^(\d+[a-z]?)ptx$/.exec(a);
-    const target = ptx ? `arch=compute_${ptx[1]},code=compute_${ptx[1]}` : `arch=compute_${a},code=sm_${a}`;
+    const target = ptx
+      ? `arch=compute_${ptx[1]},code=compute_${ptx[1]}`
+      : `arch=compute_${a},code=sm_${a}`;
     return ['-gencode', target];
   });
 }
@@ -88,10 +91,15 @@ async function main() {
     process.exit(1);
   }
   const printOnly = process.argv.includes('--print-commands');
-  if (process.argv.includes('--clean') && !printOnly) rmSync(objDir, { recursive: true, force: true });
-  const archs = (process.env.FMLA_CUDA_ARCHS ?? '90a,80').split(',').map((a) => a.trim()).filter(Boolean);
+  if (process.argv.includes('--clean') && !printOnly)
+    rmSync(objDir, { recursive: true, force: true });
+  const archs = (process.env.FMLA_CUDA_ARCHS ?? '90a,80')
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
   const gencode = gencodeFlags(archs);
-  const archsChanged = !existsSync(archStamp) || readFileSync(archStamp, 'utf8') !== gencode.join(' ');
+  const archsChanged =
+    !existsSync(archStamp) || readFileSync(archStamp, 'utf8') !== gencode.join(' ');
   const files = walk(csrc);
   const sources = files.filter((f) => f.endsWith('.cu') || f.endsWith('.cpp'));
   // Any header change rebuilds everything: simpler than tracking includes, and the build is short.
@@ -111,7 +119,15 @@ async function main() {
     jobs.push({ rel, source, object, stale });
   }
   const compileArgs = (job) => [...common, ...gencode, '-c', job.source, '-o', job.object];
-  const linkArgs = ['-shared', '-cudart', 'static', ...gencode, '-o', library, ...jobs.map((j) => j.object)];
+  const linkArgs = [
+    '-shared',
+    '-cudart',
+    'static',
+    ...gencode,
+    '-o',
+    library,
+    ...jobs.map((j) => j.object),
+  ];
   if (printOnly) {
     const compile = jobs.map((j) => ({ source: j.source, args: compileArgs(j) }));
     console.log(JSON.stringify({ nvcc, compile, link: linkArgs }, null, 2));
@@ -153,7 +169,9 @@ async function main() {
     console.error(`build-native: link FAILED\n${output}`);
     process.exit(1);
   }
-  console.log(`build-native: ${relative(root, library)} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  console.log(
+    `build-native: ${relative(root, library)} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+  );
 }
 
 // Imported (scripts/build-prebuilt.mjs takes findNvcc and gencodeFlags), it builds nothing.

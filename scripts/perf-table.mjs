@@ -15,7 +15,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { replaceBetweenMarkers } from './readme-markers.mjs';
 
-
 class UsageError extends Error {}
 
 const SHORT_DTYPES = { 'torch.bfloat16': 'bf16', 'torch.float16': 'fp16' };

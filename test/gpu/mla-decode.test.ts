@@ -25,7 +25,14 @@ const CASES: Case[] = [
   { b: 3, sK: 400, varlen: true, sQ: 2, hQ: 32, pageSize: 64, causal: true, dtype: 'float16' },
   // Pages of 8 and 32 tokens: TMA boxes of whole pages (8 and 2 a tile), split sequences, fp16.
   { b: 3, sK: 600, varlen: true, sQ: 2, hQ: 128, pageSize: 8, causal: true, numSms: 5 },
-  { seqlens: [1, 63, 64, 65, 129, 191], sQ: 1, hQ: 64, pageSize: 32, causal: false, dtype: 'float16' },
+  {
+    seqlens: [1, 63, 64, 65, 129, 191],
+    sQ: 1,
+    hQ: 64,
+    pageSize: 32,
+    causal: false,
+    dtype: 'float16',
+  },
   // Pages TMA cannot tile, through the gather producer: odd sizes (its divisions), a size of two,
   // one of 96 (64 or more, not a power of two); odd and even tile counts, split sequences.
   { b: 3, sK: 500, varlen: true, sQ: 2, hQ: 128, pageSize: 7, causal: true },
