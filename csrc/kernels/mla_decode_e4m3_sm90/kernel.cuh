@@ -123,7 +123,7 @@ __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUten
                                               const CUtensorMap* scale_map, uint32_t stages,
                                               uint32_t full_bars, uint32_t empty_bars, int ptid) {
   static_assert(LOAD != CodeLoad::kGatherRows, "TMA loads");
-  if (ptid >= 32) return;
+  if (ptid >= (LOAD == CodeLoad::kTmaTiles ? 1 : 32)) return;  // whole tiles: lane 0 alone
   const int lane = ptid;
   const int32_t* meta = p.sched + Place::part() * kMetadataInts;
   const int page_log2 = __ffs(p.page_size) - 1;
@@ -150,7 +150,6 @@ __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUten
       const uint32_t dst = stages + st * STAGE_BYTES;
       auto full = [&](int box) { return full_bars + (st * kTileBoxes + box) * 8; };
       if constexpr (LOAD == CodeLoad::kTmaTiles) {
-        if (lane != 0) continue;
         ptx::mbarrier_wait_sleeping(empty_bars + st * 8, ((n / STAGES) & 1u) ^ 1u);
         const int row0 = (w.start + t * kBlockN) & (p.page_size - 1);
 #pragma unroll
@@ -217,6 +216,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
   // once a tile (2.5-3.5% faster on pages of 1-8 tokens); split queries keep a wait and a fence a
   // box (1.5-2% slower with one a tile; bench/NOTES.md, v46).
   constexpr bool kTileBarrier = kGather && kForm != QueryForm::kSplitCodes;
+  static_assert(!(DS_MLA && kTileBarrier), "fp8_ds_mla waits on each group's box");
   // A box's fill: the producer's one arrival with its bytes (TMA), or its warpgroup's (gathered).
   if (tid == 0) {
     for (int i = 0; i < kStages * kTileBoxes; ++i)
@@ -378,7 +378,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
         reinterpret_cast<__nv_bfloat16*>(t + kDsOffValueScales)[grp * kBlockN + key] =
             __float2bfloat16_rn(own[j] * 0x1p120f);
         if (own[j] == 0.f && valid) {
-          ptx::mbarrier_wait(full(st, kTileBarrier ? 0 : grp), parity);  // landed, then zeroed
+          ptx::mbarrier_wait(full(st, grp), parity);  // landed, then zeroed
 #pragma unroll
           for (int ch = 0; ch < 8; ++ch)
             *reinterpret_cast<uint4*>(t + grp * kBoxBytes + box_offset(key, ch)) =

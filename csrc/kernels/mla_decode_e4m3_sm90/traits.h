@@ -42,7 +42,7 @@ struct SmemLayout {
   static constexpr int kOffColSum = kOffColMax + (kScoresOnCodes ? 0 : 2 * 4 * kBlockM * 4);
   static constexpr int kOffMulBase = kOffColSum + (kScoresOnCodes ? 0 : 2 * 4 * kBlockM * 4);
   static constexpr int kOffBars = kOffMulBase + (kScoresOnCodes ? 0 : 2 * kBlockM * 8);
-  // full[stage][box], then empty[stage] (gathered rows: the consumer warps done with a stage).
+  // full[stage][box], then empty[stage] (the consumer warps done with a stage, for the producer).
   static constexpr int kOffEmpty = kOffBars + kStages * kTileBoxes * 8;
   static constexpr int kBytes = kOffEmpty + kStages * 8;
   static_assert(kOffStages % 1024 == 0 && kOffP % 1024 == 0,
