@@ -1,15 +1,13 @@
 // scripts/fp8-table.mjs as it is run: the native harness's bench-fp8 output in, a result file and
 // README's FP8 table out.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { assertWritesOnlyItsBlock, tableScript } from './table-script.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const script = join(root, 'scripts', 'fp8-table.mjs');
+const run = tableScript('fp8-table.mjs');
 
 // Two pages' tables as build/fmla_native_test bench-fp8 prints them, with the lines around them.
 const HARNESS = [
@@ -25,11 +23,6 @@ const HARNESS = [
   '',
   '140 checks, 0 failures',
 ].join('\n');
-
-function run(...args: string[]) {
-  const r = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 function resultFile(dir: string) {
   const raw = join(dir, 'fp8.txt');
@@ -110,13 +103,6 @@ test('fp8-table refuses a harness row it cannot read, and --write replaces only 
   assert.match(r.stderr, /column 6 is not a number/);
   assert.equal(run('--from-harness', bad).code, 2, 'no --gpu / --date / --commit: usage');
 
-  const file = resultFile(dir);
-  const readme = join(dir, 'README.md');
-  writeFileSync(readme, 'before\n<!-- fp8-table:begin -->\nold\n<!-- fp8-table:end -->\nafter\n');
-  assert.equal(run(file, '--write', readme).code, 0);
-  const text = readFileSync(readme, 'utf8');
-  assert.ok(text.startsWith('before\n<!-- fp8-table:begin -->\nTest GPU'));
-  assert.ok(text.endsWith('\n<!-- fp8-table:end -->\nafter\n'));
-  assert.ok(!text.includes('old'));
+  assertWritesOnlyItsBlock(run, resultFile(dir), dir, 'fp8-table');
   assert.equal(run().code, 2, 'no file: usage');
 });

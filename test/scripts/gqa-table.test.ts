@@ -1,14 +1,12 @@
 // scripts/gqa-table.mjs as it is run: a gqa_vs_sdpa.py result file in, README's GQA table out.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { assertWritesOnlyItsBlock, tableScript } from './table-script.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const script = join(root, 'scripts', 'gqa-table.mjs');
+const run = tableScript('gqa-table.mjs');
 
 const RESULT = {
   device: 'Test GPU',
@@ -56,11 +54,6 @@ const RESULT = {
     },
   ],
 };
-
-function run(...args: string[]) {
-  const r = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 test('gqa-table prints one row a shape, SDPA beside ours where it was timed', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gqa-table-'));
@@ -114,13 +107,7 @@ test('gqa-table adds the e4m3-query columns where the file has them', () => {
 test('gqa-table --write replaces only the text between its markers', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gqa-table-'));
   const file = join(dir, 'gqa.json');
-  const readme = join(dir, 'README.md');
   writeFileSync(file, JSON.stringify(RESULT));
-  writeFileSync(readme, 'before\n<!-- gqa-table:begin -->\nold\n<!-- gqa-table:end -->\nafter\n');
-  assert.equal(run(file, '--write', readme).code, 0);
-  const text = readFileSync(readme, 'utf8');
-  assert.ok(text.startsWith('before\n<!-- gqa-table:begin -->\nTest GPU'));
-  assert.ok(text.endsWith('\n<!-- gqa-table:end -->\nafter\n'));
-  assert.ok(!text.includes('old'));
+  assertWritesOnlyItsBlock(run, file, dir, 'gqa-table');
   assert.equal(run().code, 2, 'no file: usage');
 });

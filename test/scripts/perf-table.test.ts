@@ -1,23 +1,17 @@
 // scripts/perf-table.mjs as it is run: side-by-side files in, README's performance table out.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { root, tableScript } from './table-script.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const script = join(root, 'scripts', 'perf-table.mjs');
 const BF16 = join(root, 'test', 'fixtures', 'side-by-side-bf16.json');
 const FP16 = join(root, 'test', 'fixtures', 'side-by-side-fp16.json');
 const BEGIN = '<!-- perf-table:begin -->';
 const END = '<!-- perf-table:end -->';
 
-function perfTable(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const perfTable = tableScript('perf-table.mjs');
 
 /** The cells of the table line that starts with `prefix` (e.g. '| 128 | 1 | varlen ~4096 |'). */
 function cells(markdown: string, prefix: string): string[] {
