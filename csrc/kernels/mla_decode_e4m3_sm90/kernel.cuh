@@ -734,16 +734,21 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
         }
       }
     };
-    // O^T += V^T P for part tile n and P box b: 4 k-steps of 16 keys; a k-step's
-    // code bytes are loaded while the one before runs, converted once it is done (one register set
-    // of A fragments: two spill at 255 registers).
+    // O^T += V^T P for part tile n and P box b: 4 k-steps of 16 keys; a k-step's code bytes are
+    // loaded while the one before runs and converted into the register set of A fragments the
+    // k-step kAfSets before used, once that one is done. Two sets with e4m3 queries (2.5-4%
+    // faster: the next k-step's fragments are made while one runs); one elsewhere, where a second
+    // set measured no faster (split queries), spilled 280 more bytes (fp8_ds_mla) or had ptxas
+    // serialize the products (fp16 queries) (bench/NOTES.md, v47).
+    constexpr int kAfSets = kForm == QueryForm::kCodes ? 2 : 1;
     auto products = [&](uint32_t n, int b) {
       const uint8_t* codes =
           smem + L::kOffStages + (n % kStages) * L::kStageBytes + d_box * kBoxBytes + d_half;
       const uint64_t pd = wgmma::desc_sw128(p_box(b), 16, 1024);
-      uint32_t af[4][4];
+      uint32_t afs[kAfSets][4][4];
 #pragma unroll
       for (int kk = 0; kk < kBlockN / 16; ++kk) {
+        uint32_t(&af)[4][4] = afs[kk % kAfSets];
         const int k0 = 16 * kk + 2 * c;
         const int keys[4] = {k0, k0 + 1, k0 + 8, k0 + 9};
         uint2 v[4];
@@ -758,7 +763,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
               d_box * kBlockN * 2);
           sv[0] = vs[k0 / 2], sv[1] = vs[k0 / 2 + 4];
         }
-        if (kk >= 1) wgmma::wait<0>();  // the k-step before is done with af
+        if (kk >= kAfSets) wgmma::wait<kAfSets - 1>();  // the k-step that used af is done
         // Codes j, j + 1 of two keys' words a, b as the A operand's two registers (the keys
         // paired): fp16 (exact), or for fp8_ds_mla bf16 times the keys' scales (the codes' fields
         // moved, then a product by s 2^120).
