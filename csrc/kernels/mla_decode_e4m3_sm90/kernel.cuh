@@ -112,6 +112,76 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, uint32_t sta
   ptx::cp_async_wait<0>();  // nothing of this thread's in flight when it exits
 }
 
+// fp8_ds_mla: key `key`'s share of the tables of the tile in stage memory t (scales landed with
+// box 0; `valid`: the key lies in the piece), for its groups 2 h and 2 h + 1: their scales rounded
+// to bf16 as the values' scales (s_g 2^120, bf16, [g][key]), and the factors between the groups'
+// partial scores ([j][key]: s_j / s_(j+1) for j < 3, s_3; h 0 writes j 0, h 1 the rest). A key
+// past the piece's end takes a scale of 0 (its scores are masked, its codes zeroed later); a
+// group whose scale is 0 reads as 1 in the factors, so that each factor is finite, and has its
+// codes zeroed once they have landed (landed(g) waits for box g).
+template <typename Landed>
+__device__ __forceinline__ void ds_key_tables(uint8_t* t, int key, int h, bool valid,
+                                              Landed landed) {
+  const float* sc = reinterpret_cast<const float*>(t + kDsOffScales + key * kDsScaleRowBytes);
+  float v[4], fs[4];  // the key's scales; as the factors read them
+#pragma unroll
+  for (int grp = 0; grp < 4; ++grp) {
+    v[grp] = valid ? __bfloat162float(__float2bfloat16_rn(sc[grp])) : 0.f;
+    fs[grp] = v[grp] == 0.f ? 1.f : v[grp];
+  }
+  const float own[2] = {h ? v[2] : v[0], h ? v[3] : v[1]};  // groups 2 h, 2 h + 1
+#pragma unroll
+  for (int j = 0; j < 2; ++j) {
+    const int grp = 2 * h + j;
+    reinterpret_cast<__nv_bfloat16*>(t + kDsOffValueScales)[grp * kBlockN + key] =
+        __float2bfloat16_rn(own[j] * 0x1p120f);
+    if (own[j] == 0.f && valid) {
+      landed(grp);
+#pragma unroll
+      for (int ch = 0; ch < 8; ++ch)
+        *reinterpret_cast<uint4*>(t + grp * kBoxBytes + box_offset(key, ch)) =
+            make_uint4(0u, 0u, 0u, 0u);
+    }
+  }
+  float* f = reinterpret_cast<float*>(t + kDsOffFactors);
+  if (h == 0) {
+    f[key] = fs[0] / fs[1];
+  } else {
+    f[kBlockN + key] = fs[1] / fs[2];
+    f[2 * kBlockN + key] = fs[2] / fs[3];
+    f[3 * kBlockN + key] = fs[3];
+  }
+}
+
+// fp8_ds_mla over whole TMA tiles: two warps of the producer warpgroup (idle beside the lane that
+// issues the boxes) make each tile's tables (ds_key_tables, a thread a key) once its box 0 has
+// landed, and announce them on the stage's "tables" barrier, so that the scoring warpgroup only
+// waits for them. The part's tiles in ring order, as produce_tiles fills them.
+template <int STAGES, int STAGE_BYTES>
+__device__ __forceinline__ void produce_ds_tables(const DecodeParams& p, uint8_t* stages,
+                                                  uint32_t full_bars, uint32_t table_bars,
+                                                  int key) {
+  const int32_t* meta = p.sched + Place::part() * kMetadataInts;
+  uint32_t n = 0;  // ring position: tiles of the part so far
+  for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
+    const SequenceWork w = sequence_work(p, meta, bi);
+#pragma unroll 1
+    for (int t = 0; t < w.n_tiles; ++t, ++n) {
+      const int st = n % STAGES;
+      const uint32_t parity = (n / STAGES) & 1u;
+      auto landed = [&](int box) {
+        ptx::mbarrier_wait_sleeping(full_bars + (st * kTileBoxes + box) * 8, parity);
+      };
+      landed(0);
+      const bool valid = w.start + t * kBlockN + key < w.end;
+      ds_key_tables(stages + st * STAGE_BYTES, key, 0, valid, landed);
+      ds_key_tables(stages + st * STAGE_BYTES, key, 1, valid, landed);
+      wgmma::fence_proxy_async();  // zeroed codes, for the products
+      ptx::mbarrier_arrive(table_bars + st * 8);
+    }
+  }
+}
+
 // The producer warpgroup of TMA loads (pages of 16+ tokens): its first warp issues each tile's
 // boxes once every consumer warp has released the tile's stage. Pages of 64+ tokens: lane 0, 5
 // boxes of 64 rows (fp8_ds_mla: and the scales' box). Smaller pages: a box a page for each 128
@@ -217,12 +287,20 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
   // box (1.5-2% slower with one a tile; bench/NOTES.md, v46).
   constexpr bool kTileBarrier = kGather && kForm != QueryForm::kSplitCodes;
   static_assert(!(DS_MLA && kTileBarrier), "fp8_ds_mla waits on each group's box");
+  // fp8_ds_mla's scale tables made by two producer warps beside the lane that issues the boxes,
+  // on pages of 64+ tokens (5-7% faster there); on pages of 16 and 32 tokens the same measured
+  // 0-4% slower (ptxas spilled 48 more bytes), and gathered rows keep all 128 producer threads
+  // copying: there the scoring warpgroup makes them (bench/NOTES.md, v47).
+  constexpr bool kProducerTables = DS_MLA && LOAD == CodeLoad::kTmaTiles;
   // A box's fill: the producer's one arrival with its bytes (TMA), or its warpgroup's (gathered).
   if (tid == 0) {
     for (int i = 0; i < kStages * kTileBoxes; ++i)
       ptx::mbarrier_init(base + L::kOffBars + i * 8, kGather ? kProducerThreads : 1);
     for (int st = 0; st < kStages; ++st)  // the producer waits on these: an arrival a consumer warp
       ptx::mbarrier_init(base + L::kOffEmpty + st * 8, kThreads / 32);
+    if constexpr (kProducerTables)  // the producer's table threads (produce_ds_tables)
+      for (int st = 0; st < kStages; ++st)
+        ptx::mbarrier_init(base + L::kOffTables + st * 8, kBlockN);
     ptx::fence_mbarrier_init();
     // fp16 queries: one warp a warpgroup publishes the rows' moves; the other warps' bytes
     // stay 0.
@@ -234,10 +312,14 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
     if constexpr (kGather)
       produce_rows<DS_MLA, kTileBarrier, kStages, L::kStageBytes>(
           p, base + L::kOffStages, base + L::kOffBars, base + L::kOffEmpty, ctid);
-    else
+    else if (!kProducerTables || ctid < kProducerThreads - kBlockN)
       produce_tiles<DS_MLA, LOAD, kStages, L::kStageBytes>(
           p, &k_map, &scale_map, base + L::kOffStages, base + L::kOffBars, base + L::kOffEmpty,
           ctid);
+    else  // fp8_ds_mla: warps 2 and 3, a key a thread
+      produce_ds_tables<kStages, L::kStageBytes>(p, smem + L::kOffStages, base + L::kOffBars,
+                                                 base + L::kOffTables,
+                                                 ctid - (kProducerThreads - kBlockN));
     return;
   }
   ptx::setmaxnreg_inc<kConsumerRegs>();
@@ -354,47 +436,20 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
     for (int x = 0; x < 2; ++x)
       my_mul[x] = kForm == QueryForm::kCodes ? scale_log2 : s_row_mul[my_row[x]];
 
-    // fp8_ds_mla: the scales of stage st's tile (keys from tile_start on; landed with box 0),
-    // rounded to bf16, made into the factors of its scores' groups ([j][key]: s_j / s_(j+1) for j
-    // < 3, s_3) and the values' scales ([g][key]: s_g 2^120, bf16), by the warpgroup that owns
-    // its scores, before their first product. A key past the piece's end takes a scale of 0 (its
-    // scores are masked, its codes zeroed later); a key's group whose scale is 0 reads as 1 in the
-    // factors, so that each factor is finite, and has its codes zeroed once they have landed.
+    // fp8_ds_mla: the tables of stage st's tile (keys from tile_start on; ds_key_tables), before
+    // its scores' first product: made by the producer (kProducerTables: produce_ds_tables), or by
+    // the warpgroup that owns the scores, two threads a key.
     auto ds_tables = [&](int st, uint32_t parity, int tile_start) {
-      uint8_t* t = smem + L::kOffStages + st * L::kStageBytes;
-      const int key = ctid % kBlockN, h = ctid / kBlockN;  // groups 2 h, 2 h + 1
-      const float* sc = reinterpret_cast<const float*>(t + kDsOffScales + key * kDsScaleRowBytes);
-      const bool valid = tile_start + key < end;
-      float v[4], fs[4];  // the key's scales; as the factors read them
-#pragma unroll
-      for (int grp = 0; grp < 4; ++grp) {
-        v[grp] = valid ? __bfloat162float(__float2bfloat16_rn(sc[grp])) : 0.f;
-        fs[grp] = v[grp] == 0.f ? 1.f : v[grp];
-      }
-      const float own[2] = {h ? v[2] : v[0], h ? v[3] : v[1]};  // groups 2 h, 2 h + 1
-#pragma unroll
-      for (int j = 0; j < 2; ++j) {
-        const int grp = 2 * h + j;
-        reinterpret_cast<__nv_bfloat16*>(t + kDsOffValueScales)[grp * kBlockN + key] =
-            __float2bfloat16_rn(own[j] * 0x1p120f);
-        if (own[j] == 0.f && valid) {
-          ptx::mbarrier_wait(full(st, grp), parity);  // landed, then zeroed
-#pragma unroll
-          for (int ch = 0; ch < 8; ++ch)
-            *reinterpret_cast<uint4*>(t + grp * kBoxBytes + box_offset(key, ch)) =
-                make_uint4(0u, 0u, 0u, 0u);
-        }
-      }
-      float* f = reinterpret_cast<float*>(t + kDsOffFactors);
-      if (h == 0) {
-        f[key] = fs[0] / fs[1];
+      if constexpr (!kProducerTables) {
+        const int key = ctid % kBlockN;
+        ds_key_tables(smem + L::kOffStages + st * L::kStageBytes, key, ctid / kBlockN,
+                      tile_start + key < end,
+                      [&](int box) { ptx::mbarrier_wait(full(st, box), parity); });
+        wgmma::fence_proxy_async();  // zeroed codes, for the products
+        ptx::named_barrier_sync(wg == 0 ? kBarWg0 : kBarWg1, 128);
       } else {
-        f[kBlockN + key] = fs[1] / fs[2];
-        f[2 * kBlockN + key] = fs[2] / fs[3];
-        f[3 * kBlockN + key] = fs[3];
+        ptx::mbarrier_wait(base + L::kOffTables + st * 8, parity);
       }
-      wgmma::fence_proxy_async();  // zeroed codes, for the products
-      ptx::named_barrier_sync(wg == 0 ? kBarWg0 : kBarWg1, 128);
     };
     // The scores of part tile n (issued and committed; the code queries' not waited for).
     // Code queries: S = Q K^T, each box as it lands. fp16 queries: S^T = K Q^T in 9 groups of 4

@@ -42,9 +42,11 @@ struct SmemLayout {
   static constexpr int kOffColSum = kOffColMax + (kScoresOnCodes ? 0 : 2 * 4 * kBlockM * 4);
   static constexpr int kOffMulBase = kOffColSum + (kScoresOnCodes ? 0 : 2 * 4 * kBlockM * 4);
   static constexpr int kOffBars = kOffMulBase + (kScoresOnCodes ? 0 : 2 * kBlockM * 8);
-  // full[stage][box], then empty[stage] (the consumer warps done with a stage, for the producer).
+  // full[stage][box], then empty[stage] (the consumer warps done with a stage, for the producer);
+  // fp8_ds_mla: tables[stage] (a tile's scale tables made, where the producer makes them).
   static constexpr int kOffEmpty = kOffBars + kStages * kTileBoxes * 8;
-  static constexpr int kBytes = kOffEmpty + kStages * 8;
+  static constexpr int kOffTables = kOffEmpty + kStages * 8;
+  static constexpr int kBytes = kOffTables + (DS_MLA ? kStages * 8 : 0);
   static_assert(kOffStages % 1024 == 0 && kOffP % 1024 == 0,
                 "the 128-byte swizzle's boxes start at 1024-byte boundaries");
   static_assert(kScoresOnCodes || kOffMulBase % 16 == 0, "float4 pairs");
