@@ -186,8 +186,9 @@ __device__ __forceinline__ void produce_ds_tables(const DecodeParams& p, uint8_t
 // boxes once every consumer warp has released the tile's stage. Pages of 64+ tokens: lane 0, 5
 // boxes of 64 rows (fp8_ds_mla: and the scales' box). Smaller pages: a box a page for each 128
 // codes (fp8_ds_mla: and for its scales), lane l the tile's page l % P (P pages a tile) and boxes
-// l / P, l / P + 32 / P, ...; a lane reads its page a tile ahead (past the piece's end, the last key's page: those rows are
-// masked and zeroed). The waits sleep: these threads wait most of the time.
+// l / P, l / P + 32 / P, ...; a lane reads its page a tile ahead (past the piece's end, the last
+// key's page: those rows are masked and zeroed). The waits sleep: these threads wait most of the
+// time.
 template <bool DS_MLA, CodeLoad LOAD, int STAGES, int STAGE_BYTES>
 __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUtensorMap* k_map,
                                               const CUtensorMap* scale_map, uint32_t stages,
@@ -219,8 +220,8 @@ __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUten
       const int st = n % STAGES;
       const uint32_t dst = stages + st * STAGE_BYTES;
       auto full = [&](int box) { return full_bars + (st * kTileBoxes + box) * 8; };
+      ptx::mbarrier_wait_sleeping(empty_bars + st * 8, ((n / STAGES) & 1u) ^ 1u);
       if constexpr (LOAD == CodeLoad::kTmaTiles) {
-        ptx::mbarrier_wait_sleeping(empty_bars + st * 8, ((n / STAGES) & 1u) ^ 1u);
         const int row0 = (w.start + t * kBlockN) & (p.page_size - 1);
 #pragma unroll
         for (int box = 0; box < kTileBoxes; ++box) {
@@ -232,7 +233,6 @@ __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUten
                              l2_policy);
         }
       } else {
-        ptx::mbarrier_wait_sleeping(empty_bars + st * 8, ((n / STAGES) & 1u) ^ 1u);
         if (lane < kTileBoxes)
           ptx::mbarrier_arrive_expect_tx(full(lane), kBoxBytes + (lane == 0 ? kScaleBytes : 0));
         __syncwarp();
