@@ -9,7 +9,9 @@
 // comma-separated compute capabilities to generate machine code for; an entry "<cc>ptx", e.g.
 // "80ptx", embeds PTX for compute_<cc> instead, which the driver compiles for the GPU at load time),
 // FMLA_BUILD_DIR (default "build", relative to the package root: the library and obj/ go there),
-// FMLA_JOBS (parallel compiles). A change of FMLA_CUDA_ARCHS rebuilds everything in that folder.
+// FMLA_JOBS (parallel compiles), FMLA_STRICT_PTXAS=1 (fail, and link nothing, where ptxas serialized
+// a kernel's wgmma instructions; CI builds so). A change of FMLA_CUDA_ARCHS rebuilds everything in
+// that folder.
 // `npm pack` builds the library the package carries through it (scripts/build-prebuilt.mjs).
 //
 // The sm_80 path on an sm_90 GPU: a library that carries only compute_80 PTX, built apart from the
@@ -68,6 +70,25 @@ export function gencodeFlags(archs) {
       : `arch=compute_${a},code=sm_${a}`;
     return ['-gencode', target];
   });
+}
+
+// ptxas's notes that it serialized a kernel's wgmma instructions (too few registers, accumulators
+// written mid-pipeline, ...): the kernel stays correct, but its matrix products no longer overlap,
+// an MLA decode up to 30% slower (bench/NOTES.md, v48). Nothing else says so. [{ code, kernel }].
+export function wgmmaSerializations(output) {
+  const re =
+    /\((C\d+)\) Potential Performance Loss: wgmma\.mma_async instructions are serialized[^']*'([^']+)'/g;
+  return [...output.matchAll(re)].map((m) => ({ code: m[1], kernel: m[2] }));
+}
+
+// A compiler's output as shown: without ptxas's routine notes of the warpgroup.arrive it inserts
+// (C7519, hundreds a build), so that the notes that matter stand out.
+function shownOutput(output) {
+  return output
+    .split('\n')
+    .filter((line) => !/\(C7519\) warpgroup\.arrive is injected/.test(line))
+    .join('\n')
+    .trim();
 }
 
 function run(command, args) {
@@ -140,6 +161,8 @@ async function main() {
   );
   // Until every object is rebuilt for the new archs, none of them counts as built for either.
   if (archsChanged) rmSync(archStamp, { force: true });
+  const strictPtxas = process.env.FMLA_STRICT_PTXAS === '1';
+  const serialized = [];
   let next = 0;
   let failed = false;
   let done = 0;
@@ -156,12 +179,28 @@ async function main() {
         rmSync(job.object, { force: true });
       } else {
         console.log(`  [${done}/${todo.length}] ${job.rel}`);
-        if (output.trim()) console.log(output.trim());
+        const shown = shownOutput(output);
+        if (shown) console.log(shown);
+        const found = wgmmaSerializations(output);
+        serialized.push(...found.map((f) => ({ ...f, rel: job.rel })));
+        // Compiled again next time, so that the note is not lost with a failed strict build.
+        if (found.length > 0 && strictPtxas) rmSync(job.object, { force: true });
       }
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
   if (failed) process.exit(1);
+  if (serialized.length > 0) {
+    const message =
+      `build-native: ptxas serialized the wgmma instructions of ${serialized.length} kernel(s); ` +
+      'they run correctly, but their matrix products no longer overlap:\n' +
+      serialized.map((s) => `  ${s.rel}: ${s.code} ${s.kernel}`).join('\n');
+    if (strictPtxas) {
+      console.error(`${message}\nbuild-native: FMLA_STRICT_PTXAS=1, nothing linked`);
+      process.exit(1);
+    }
+    console.warn(message);
+  }
   mkdirSync(objDir, { recursive: true });
   writeFileSync(archStamp, gencode.join(' '));
   const { code, output } = await run(nvcc, linkArgs);
