@@ -57,6 +57,7 @@ struct Spec {
   bool wide_queries = false;  // FP8 cases: query rows over a wide range of magnitudes
   bool zero_scales = false;   // fp8_ds_mla: one row in 5 with a group's scale 0 (codes kept)
   bool spread_keys = false;   // FP8 cases: each key's groups of 128 values times 2^-12 .. 1
+  bool odd_scales = false;    // fp8_ds_mla: one key in 151 with a group of values times 2^-12
   // Non-empty: the schedule is computed from these lengths (as long as lens or longer), the decode
   // runs on lens (a schedule built before the sequences shrank: later pieces of a cut sequence
   // find no keys).
@@ -656,6 +657,17 @@ static Fp8Cache quantize_cache(Problem& P, int format, float descale, bool repla
       }
     CUDA_CHECK(cudaMemcpy(P.k.ptr, bits.data(), P.k.bytes, cudaMemcpyHostToDevice));
   }
+  if (s.odd_scales) {  // that group's scale falls under fp16's range: its tile's values in bf16
+    std::vector<uint16_t> bits = download<uint16_t>(P.k.ptr, P.k.bytes / 2);
+    for (int64_t i = 5; i < slots; i += 151) {
+      const int gr = static_cast<int>((i / 151) % 4);
+      for (int v = 128 * gr; v < 128 * (gr + 1); ++v) {
+        uint16_t& b = bits[static_cast<size_t>(i) * 576 + v];
+        b = float_to_bits(bits_to_float(b, s.dtype) * 0x1p-12f, s.dtype);
+      }
+    }
+    CUDA_CHECK(cudaMemcpy(P.k.ptr, bits.data(), P.k.bytes, cudaMemcpyHostToDevice));
+  }
   Fp8Cache c;
   c.format = format;
   c.descale = descale;
@@ -946,18 +958,21 @@ static void suite_mla_fp8(bool quick) {
       fp8_case(s, FMLA_KV_FORMAT_FP8_E4M3, 1.f / 64, ++seed, false);
     }
   // fp8_ds_mla through the 64-row e4m3 kernel: groups whose scale is 0 (their codes kept), query
-  // rows over a wide range of magnitudes, a softmax scale that is negative; TMA tiles and
-  // gathered rows.
-  for (int ps : {64, 16, 1}) {
-    Spec s;
-    s.h_q = 128, s.s_q = 2, s.causal = true, s.page_size = ps, s.zero_scales = true;
-    s.wide_queries = ps != 16;
-    s.softmax_scale = ps == 1 ? -0.04f : NAN;
-    s.lens = {0, 1, 70, 1500};
-    s.name = "mla fp8_ds_mla zero scales" + std::string(s.wide_queries ? " wide q" : "") +
-             " ps=" + std::to_string(ps) + " s_q=2 h_q=128 causal" + (ps == 1 ? " scale<0" : "");
-    fp8_case(s, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, ++seed, false);
-  }
+  // rows over a wide range of magnitudes, a softmax scale that is negative; TMA tiles, page boxes
+  // and gathered rows; tiles whose values go through fp16 and tiles that hold a scale under its
+  // range (bf16) in the same sequences, where the scales are odd.
+  for (int ps : {64, 16, 1})
+    for (bool odd : {false, true}) {
+      Spec s;
+      s.h_q = 128, s.s_q = 2, s.causal = true, s.page_size = ps, s.zero_scales = true;
+      s.wide_queries = ps != 16, s.odd_scales = odd;
+      s.softmax_scale = ps == 1 ? -0.04f : NAN;
+      s.lens = {0, 1, 70, 1500};
+      s.name = "mla fp8_ds_mla zero" + std::string(odd ? "/odd" : "") + " scales" +
+               std::string(s.wide_queries ? " wide q" : "") + " ps=" + std::to_string(ps) +
+               " s_q=2 h_q=128 causal" + (ps == 1 ? " scale<0" : "");
+      fp8_case(s, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, ++seed, false);
+    }
   // fp8_ds_mla through the keys x rows kernel (16 columns: the values' product on the FP8 tensor
   // cores, P^T a version a group): groups whose scale is 0, group scales from key to key 2^12
   // apart, wide query rows, a negative softmax scale; whole-page runs and one-token pages.

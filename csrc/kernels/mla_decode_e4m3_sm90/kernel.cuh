@@ -12,7 +12,8 @@
 //                    them (two rows a lane)
 //   O^T += V^T P     f16, m64n64k16: A = V^T converted from the tile's codes in registers
 //                    (cvt.rn.f16x2.e4m3x2, exact), B = P (f16) in shared memory; over fp8_ds_mla
-//                    in bf16, the codes times their keys' scales
+//                    the codes times their keys' scales, in f16 on tiles whose scales fit its
+//                    range (10% faster than bf16), else in bf16
 // fp8_ds_mla's scores: group by group (128 value codes, a scale a key), the partial sums times the
 // ratio of a key's scales between groups, then the bf16 rotary values' product.
 // Each warpgroup owns 256 value columns as the M dimension of O^T (4 m-tiles, 128 registers), with
@@ -118,9 +119,10 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, uint32_t sta
 // partial scores ([j][key]: s_j / s_(j+1) for j < 3, s_3; h 0 writes j 0, h 1 the rest). A key
 // past the piece's end takes a scale of 0 (its scores are masked, its codes zeroed later); a
 // group whose scale is 0 reads as 1 in the factors, so that each factor is finite, and has its
-// codes zeroed once they have landed (landed(g) waits for box g).
+// codes zeroed once they have landed (landed(g) waits for box g). The values' scales also as fp16;
+// returns whether both groups' scales fit its range (kDsF16ScaleMin..Max, or 0).
 template <typename Landed>
-__device__ __forceinline__ void ds_key_tables(uint8_t* t, int key, int h, bool valid,
+__device__ __forceinline__ bool ds_key_tables(uint8_t* t, int key, int h, bool valid,
                                               Landed landed) {
   const float* sc = reinterpret_cast<const float*>(t + kDsOffScales + key * kDsScaleRowBytes);
   float v[4], fs[4];  // the key's scales; as the factors read them
@@ -135,6 +137,8 @@ __device__ __forceinline__ void ds_key_tables(uint8_t* t, int key, int h, bool v
     const int grp = 2 * h + j;
     reinterpret_cast<__nv_bfloat16*>(t + kDsOffValueScales)[grp * kBlockN + key] =
         __float2bfloat16_rn(own[j] * 0x1p120f);
+    reinterpret_cast<__half*>(t + kDsOffValueScalesF16)[grp * kBlockN + key] =
+        __float2half_rn(own[j]);
     if (own[j] == 0.f && valid) {
       landed(grp);
 #pragma unroll
@@ -151,6 +155,11 @@ __device__ __forceinline__ void ds_key_tables(uint8_t* t, int key, int h, bool v
     f[2 * kBlockN + key] = fs[2] / fs[3];
     f[3 * kBlockN + key] = fs[3];
   }
+  auto fits = [](float x) {  // false for NaN
+    x = fabsf(x);
+    return x == 0.f || (x >= kDsF16ScaleMin && x <= kDsF16ScaleMax);
+  };
+  return fits(own[0]) && fits(own[1]);
 }
 
 // fp8_ds_mla over whole TMA tiles: two warps of the producer warpgroup (idle beside the lane that
@@ -160,7 +169,7 @@ __device__ __forceinline__ void ds_key_tables(uint8_t* t, int key, int h, bool v
 template <int STAGES, int STAGE_BYTES>
 __device__ __forceinline__ void produce_ds_tables(const DecodeParams& p, uint8_t* stages,
                                                   uint32_t full_bars, uint32_t table_bars,
-                                                  int key) {
+                                                  uint8_t* f16_tiles, int key) {
   const int32_t* meta = p.sched + Place::part() * kMetadataInts;
   uint32_t n = 0;  // ring position: tiles of the part so far
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
@@ -174,8 +183,13 @@ __device__ __forceinline__ void produce_ds_tables(const DecodeParams& p, uint8_t
       };
       landed(0);
       const bool valid = w.start + t * kBlockN + key < w.end;
-      ds_key_tables(stages + st * STAGE_BYTES, key, 0, valid, landed);
-      ds_key_tables(stages + st * STAGE_BYTES, key, 1, valid, landed);
+      const bool fit0 = ds_key_tables(stages + st * STAGE_BYTES, key, 0, valid, landed);
+      const bool fit1 = ds_key_tables(stages + st * STAGE_BYTES, key, 1, valid, landed);
+      const bool fit = __all_sync(0xffffffffu, fit0 && fit1);
+      if (key % 32 == 0) {  // this warp's byte; the first warp also the bytes of two it stands for
+        f16_tiles[st * 4 + key / 32] = fit;
+        if (key == 0) f16_tiles[st * 4 + 2] = f16_tiles[st * 4 + 3] = 1;
+      }
       wgmma::fence_proxy_async();  // zeroed codes, for the products
       ptx::mbarrier_arrive(table_bars + st * 8);
     }
@@ -269,8 +283,8 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
   constexpr bool kSplitQ = kForm == QueryForm::kSplitCodes;
   using L = SmemLayout<kForm, DS_MLA>;
   using Out = std::conditional_t<std::is_same<Query, __half>::value, __half, __nv_bfloat16>;
-  // P and V^T's element: fp16 (the codes exactly), bf16 over fp8_ds_mla (codes times scales).
-  using PElem = std::conditional_t<DS_MLA, __nv_bfloat16, __half>;
+  // P and V^T's element: fp16 (the codes exactly); over fp8_ds_mla (codes times scales) fp16 on
+  // tiles whose scales all fit its range (ds_key_tables), else bf16.
   constexpr int kStages = L::kStages;
   extern __shared__ __align__(1024) uint8_t smem[];
   const int tid = threadIdx.x;
@@ -318,7 +332,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
           ctid);
     else  // fp8_ds_mla: warps 2 and 3, a key a thread
       produce_ds_tables<kStages, L::kStageBytes>(p, smem + L::kOffStages, base + L::kOffBars,
-                                                 base + L::kOffTables,
+                                                 base + L::kOffTables, smem + L::kOffF16Tiles,
                                                  ctid - (kProducerThreads - kBlockN));
     return;
   }
@@ -442,9 +456,11 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
     auto ds_tables = [&](int st, uint32_t parity, int tile_start) {
       if constexpr (!kProducerTables) {
         const int key = ctid % kBlockN;
-        ds_key_tables(smem + L::kOffStages + st * L::kStageBytes, key, ctid / kBlockN,
-                      tile_start + key < end,
-                      [&](int box) { ptx::mbarrier_wait(full(st, box), parity); });
+        const bool fit = ds_key_tables(smem + L::kOffStages + st * L::kStageBytes, key,
+                                       ctid / kBlockN, tile_start + key < end,
+                                       [&](int box) { ptx::mbarrier_wait(full(st, box), parity); });
+        const bool warp_fits = __all_sync(0xffffffffu, fit);
+        if (lane == 0) smem[L::kOffF16Tiles + st * 4 + warp] = warp_fits;
         wgmma::fence_proxy_async();  // zeroed codes, for the products
         ptx::named_barrier_sync(wg == 0 ? kBarWg0 : kBarWg1, 128);
       } else {
@@ -674,10 +690,16 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
         if (rescale_sums) row_sum[x] *= a[x];
       }
     };
-    // P = 2^(x mul[row] - base) of scores x into P box b as PElem (keys contiguous: the B operand
-    // of O^T); its row sums.
+    // fp8_ds_mla: whether part tile n takes fp16 values and P (its table makers' four bytes).
+    auto f16_tile = [&](uint32_t n) {
+      if constexpr (!DS_MLA) return true;
+      return *reinterpret_cast<const uint32_t*>(smem + L::kOffF16Tiles + (n % kStages) * 4) ==
+             0x01010101u;
+    };
+    // P = 2^(x mul[row] - base) of scores x into P box b, fp16 or bf16 (keys contiguous: the B
+    // operand of O^T); its row sums.
     auto store_p_of = [&](const float (&x)[32], const float (&mul)[2], const float (&bs)[2], int b,
-                          float (&psum)[2]) {
+                          bool f16, float (&psum)[2]) {
       psum[0] = psum[1] = 0.f;
       uint32_t pw[16];  // pw[2 nt + r]: row my_row[r], keys 8 nt + 2 c, + 1
 #pragma unroll
@@ -688,7 +710,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
           const float p0 = ptx::ex2(fmaf(x[i], mul[r], -bs[r]));
           const float p1 = ptx::ex2(fmaf(x[i + 1], mul[r], -bs[r]));
           psum[r] += p0 + p1;
-          pw[2 * nt + r] = pack2<PElem>(p0, p1);
+          pw[2 * nt + r] = f16 ? pack2<__half>(p0, p1) : pack2<__nv_bfloat16>(p0, p1);
         }
       store_warp_rows(p_box(b), pw, warp, lane);
       wgmma::fence_proxy_async();  // P is read by both warpgroups' wgmma
@@ -696,16 +718,16 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
     // P of the tile at tile_start from its raw scores s, 0 where masked: tiles that hold masked
     // keys take a copy of their logits (-inf where masked), the others none of that work.
     auto store_p = [&](const float (&s)[32], bool masked, int tile_start, const float (&bs)[2],
-                       int b, float (&psum)[2]) {
+                       int b, bool f16, float (&psum)[2]) {
       if (masked) {
         float lg[32];
 #pragma unroll
         for (int i = 0; i < 32; ++i)
           lg[i] = attended(i, tile_start) ? s[i] * my_mul[(i / 2) % 2] : -INFINITY;
         const float one[2] = {1.f, 1.f};
-        store_p_of(lg, one, bs, b, psum);
+        store_p_of(lg, one, bs, b, f16, psum);
       } else {
-        store_p_of(s, my_mul, bs, b, psum);
+        store_p_of(s, my_mul, bs, b, f16, psum);
       }
     };
     // This warpgroup's tile b (= wg) of the pair, with its row maxima mx: the running maxima
@@ -746,14 +768,14 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
       wgmma::fence_proxy_async();  // P is read by both warpgroups' wgmma
       return reduce_over_keys(cs, lane, [](float x, float y) { return x + y; });
     };
-    auto share_tile = [&](int b, const float (&s)[32], bool masked, int tile_start,
+    auto share_tile = [&](int b, const float (&s)[32], bool masked, int tile_start, bool f16,
                           const float (&mx)[2], float (&a)[2], float (&psum)[2]) {
       if constexpr (kCodesQ) {
         float bs[2];
         fold_tile_max_lazy(mx, row_max, bs, a);
         publish(a, b == 0 ? stats.m0 : stats.m1, b == 0 ? stats.a0 : stats.a1);
         ptx::named_barrier_arrive(b == 0 ? kBarMax0 : kBarMax1, kThreads);
-        store_p(s, masked, tile_start, bs, b, psum);
+        store_p(s, masked, tile_start, bs, b, f16, psum);
         ptx::named_barrier_sync(b == 0 ? kBarWg0 : kBarWg1, 128);  // P and a of all four warps
         ptx::named_barrier_arrive(b == 0 ? kBarP0 : kBarP1, kThreads);
       } else {
@@ -796,7 +818,9 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
     // set measured no faster (split queries), spilled 280 more bytes (fp8_ds_mla) or had ptxas
     // serialize the products (fp16 queries) (bench/NOTES.md, v47).
     constexpr int kAfSets = kForm == QueryForm::kCodes ? 2 : 1;
-    auto products = [&](uint32_t n, int b) {
+    auto products_as = [&](auto f16_values, uint32_t n, int b) {
+      constexpr bool kF16 = decltype(f16_values)::value;
+      using VElem = std::conditional_t<kF16, __half, __nv_bfloat16>;
       const uint8_t* codes =
           smem + L::kOffStages + (n % kStages) * L::kStageBytes + d_box * kBoxBytes + d_half;
       const uint64_t pd = wgmma::desc_sw128(p_box(b), 16, 1024);
@@ -811,22 +835,26 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
         for (int e = 0; e < 4; ++e)
           v[e] = *reinterpret_cast<const uint2*>(codes + keys[e] * 128 +
                                                   ((d_chunk ^ (keys[e] & 7)) << 4));
-        uint32_t sv[2];  // fp8_ds_mla: the values' scales of keys (k0, k0 + 1), (k0 + 8, k0 + 9)
+        // fp8_ds_mla: the values' scales of keys (k0, k0 + 1), (k0 + 8, k0 + 9).
+        uint32_t sv[2] = {};
         if constexpr (DS_MLA) {
           const uint32_t* vs = reinterpret_cast<const uint32_t*>(
-              smem + L::kOffStages + (n % kStages) * L::kStageBytes + kDsOffValueScales +
-              d_box * kBlockN * 2);
+              smem + L::kOffStages + (n % kStages) * L::kStageBytes +
+              (kF16 ? kDsOffValueScalesF16 : kDsOffValueScales) + d_box * kBlockN * 2);
           sv[0] = vs[k0 / 2], sv[1] = vs[k0 / 2 + 4];
         }
         if (kk >= kAfSets) wgmma::wait<kAfSets - 1>();  // the k-step that used af is done
         // Codes j, j + 1 of two keys' words a, b as the A operand's two registers (the keys
-        // paired): fp16 (exact), or for fp8_ds_mla bf16 times the keys' scales (the codes' fields
-        // moved, then a product by s 2^120).
+        // paired): fp16 (exact); for fp8_ds_mla times the keys' scales, in fp16 where the tile's
+        // scales fit, else in bf16 (the codes' fields moved, then a product by s 2^120).
         auto convert = [&](uint32_t a, uint32_t b, int j, int h) {
-          if constexpr (DS_MLA) {
+          if constexpr (DS_MLA && !kF16) {
             return make_uint2(
                 mul2<__nv_bfloat16>(e4m3_pair_to_bf16_bits_2p_minus120(a, b, j), sv[h]),
                 mul2<__nv_bfloat16>(e4m3_pair_to_bf16_bits_2p_minus120(a, b, j + 1), sv[h]));
+          } else if constexpr (DS_MLA) {
+            const uint2 x = e4m3x4_to_f16x4(__byte_perm(a, b, j == 0 ? 0x5140 : 0x7362));
+            return make_uint2(mul2<__half>(x.x, sv[h]), mul2<__half>(x.y, sv[h]));
           } else {
             return e4m3x4_to_f16x4(__byte_perm(a, b, j == 0 ? 0x5140 : 0x7362));
           }
@@ -847,9 +875,20 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
         wgmma::fence();
 #pragma unroll
         for (int mt = 0; mt < 4; ++mt)
-          wgmma::MmaRegA<PElem, 64, 0>::run(o[mt], af[mt], pd + ((kk * 32) >> 4), 1);
+          wgmma::MmaRegA<VElem, 64, 0>::run(o[mt], af[mt], pd + ((kk * 32) >> 4), 1);
         wgmma::commit();
       }
+      // fp8_ds_mla: done before the two element types' paths meet (ptxas serializes every wgmma
+      // where either path's could still be running there).
+      if constexpr (DS_MLA) wgmma::wait<0>();
+    };
+    auto products = [&](uint32_t n, int b) {
+      if constexpr (!DS_MLA)
+        products_as(std::true_type{}, n, b);
+      else if (f16_tile(n))
+        products_as(std::true_type{}, n, b);
+      else
+        products_as(std::false_type{}, n, b);
     };
 
     float s[32];  // the scores of this warpgroup's tile (the first product overwrites them)
@@ -868,7 +907,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
         const bool masked = masked_tile(n0, start0);
         tile_max(s, masked, start0, mx);
         if (jp > 0) ptx::named_barrier_sync(kBarP0Free, kThreads);
-        share_tile(0, s, masked, start0, mx, a0, psum);
+        share_tile(0, s, masked, start0, f16_tile(n0), mx, a0, psum);
         row_sum[0] = row_sum[0] * a0[0] + psum[0];
         row_sum[1] = row_sum[1] * a0[1] + psum[1];
         rescale_cols(stats.a0, 0);
@@ -894,7 +933,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
           tile_max(s, masked, start1, mx);
           ptx::named_barrier_sync(kBarMax0, kThreads);
           adopt(stats.m0, stats.a0, a, false);
-          share_tile(1, s, masked, start1, mx, a1, psum);
+          share_tile(1, s, masked, start1, f16_tile(n1), mx, a1, psum);
           row_sum[0] = row_sum[0] * a[0] * a1[0] + psum[0];
           row_sum[1] = row_sum[1] * a[1] * a1[1] + psum[1];
           rescale_cols(stats.a0, 0);

@@ -46,7 +46,10 @@ struct SmemLayout {
   // fp8_ds_mla: tables[stage] (a tile's scale tables made, where the producer makes them).
   static constexpr int kOffEmpty = kOffBars + kStages * kTileBoxes * 8;
   static constexpr int kOffTables = kOffEmpty + kStages * 8;
-  static constexpr int kBytes = kOffTables + (DS_MLA ? kStages * 8 : 0);
+  // fp8_ds_mla: whether a stage's tile takes the fp16 values (a byte for each of the four warps
+  // that made its tables, 1 where all of its keys' scales fit; one word).
+  static constexpr int kOffF16Tiles = kOffTables + (DS_MLA ? kStages * 8 : 0);
+  static constexpr int kBytes = kOffF16Tiles + (DS_MLA ? kStages * 4 : 0);
   static_assert(kOffStages % 1024 == 0 && kOffP % 1024 == 0,
                 "the 128-byte swizzle's boxes start at 1024-byte boundaries");
   static_assert(kScoresOnCodes || kOffMulBase % 16 == 0, "float4 pairs");
