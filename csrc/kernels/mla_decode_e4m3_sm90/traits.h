@@ -46,8 +46,9 @@ struct SmemLayout {
   // fp8_ds_mla: tables[stage] (a tile's scale tables made, where the producer makes them).
   static constexpr int kOffEmpty = kOffBars + kStages * kTileBoxes * 8;
   static constexpr int kOffTables = kOffEmpty + kStages * 8;
-  // fp8_ds_mla: whether a stage's tile takes the fp16 values (a byte for each of the four warps
-  // that made its tables, 1 where all of its keys' scales fit; one word).
+  // fp8_ds_mla: whether a stage's tile takes the fp16 values: a byte for each warp that made its
+  // tables, 1 where all of its keys' scales fit (the producer's two warps set the other two bytes
+  // to 1); read as one word.
   static constexpr int kOffF16Tiles = kOffTables + (DS_MLA ? kStages * 8 : 0);
   static constexpr int kBytes = kOffF16Tiles + (DS_MLA ? kStages * 4 : 0);
   static_assert(kOffStages % 1024 == 0 && kOffP % 1024 == 0,
