@@ -852,11 +852,10 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
             return make_uint2(
                 mul2<__nv_bfloat16>(e4m3_pair_to_bf16_bits_2p_minus120(a, b, j), sv[h]),
                 mul2<__nv_bfloat16>(e4m3_pair_to_bf16_bits_2p_minus120(a, b, j + 1), sv[h]));
-          } else if constexpr (DS_MLA) {
-            const uint2 x = e4m3x4_to_f16x4(__byte_perm(a, b, j == 0 ? 0x5140 : 0x7362));
-            return make_uint2(mul2<__half>(x.x, sv[h]), mul2<__half>(x.y, sv[h]));
           } else {
-            return e4m3x4_to_f16x4(__byte_perm(a, b, j == 0 ? 0x5140 : 0x7362));
+            const uint2 x = e4m3x4_to_f16x4(__byte_perm(a, b, j == 0 ? 0x5140 : 0x7362));
+            if constexpr (!DS_MLA) return x;
+            return make_uint2(mul2<__half>(x.x, sv[h]), mul2<__half>(x.y, sv[h]));
           }
         };
 #pragma unroll
