@@ -5,6 +5,7 @@
 //                                  graph capture (random data, poisoned outputs, NaN in unused cache)
 //   build/fmla_native_test small   a few small cases (for compute-sanitizer memcheck / racecheck);
 //                                  small-e4m3: those of the 64-row e4m3 kernel alone;
+//                                  small-keys-rows: the keys x rows kernel's fp8_ds_mla ones;
 //                                  small-producer: those of the TMA boxes issued by a producer;
 //                                  small-gather: those of the rows gathered by a producer
 //   build/fmla_native_test bench   the mla-anchor suite (TARGETS.md), GQA and write_kv timings with
@@ -854,6 +855,18 @@ static void small_e4m3_case() {
   }
 }
 
+// The keys x rows kernel over fp8_ds_mla where it converts V's codes (32 columns, and 16 on
+// whole pages), tiles in fp16 and in bf16 in one sequence (for racecheck).
+static void small_keys_rows_cases() {
+  Spec f;
+  f.s_q = 1, f.page_size = 64, f.odd_scales = true, f.lens = {0, 5, 300, 1300};
+  for (int h_q : {32, 16}) {
+    f.h_q = h_q;
+    f.name = "small mla fp8_ds_mla odd scales ps=64 " + std::to_string(h_q) + " rows (keys x rows)";
+    fp8_case(f, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, 50 + h_q, false);
+  }
+}
+
 static void suite_mla_fp8(bool quick) {
   uint64_t seed = 5000;
   struct Shape { int s_q, h_q; bool causal; };
@@ -990,6 +1003,22 @@ static void suite_mla_fp8(bool quick) {
       s.name = name;
       fp8_case(s, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, ++seed, false);
     }
+  // fp8_ds_mla through the keys x rows kernel where it converts V's codes (32 columns; 16 on runs
+  // of several tokens): tiles whose values go through fp16 and tiles that hold a scale under its
+  // range (bf16) in the same sequences, groups whose scale is 0 among them.
+  struct KeysRows { int h_q, s_q, page_size; };
+  for (const KeysRows& k : {KeysRows{32, 1, 64}, KeysRows{32, 1, 16}, KeysRows{16, 2, 1},
+                            KeysRows{16, 1, 64}}) {
+    Spec s;
+    s.h_q = k.h_q, s.s_q = k.s_q, s.causal = k.s_q > 1, s.page_size = k.page_size;
+    s.odd_scales = true, s.zero_scales = k.page_size != 16;
+    s.lens = {0, 1, 70, 1500, 5000};
+    char name[112];
+    snprintf(name, sizeof name, "mla fp8_ds_mla odd%s scales ps=%d s_q=%d h_q=%d%s (keys x rows)",
+             s.zero_scales ? "/zero" : "", k.page_size, k.s_q, k.h_q, s.causal ? " causal" : "");
+    s.name = name;
+    fp8_case(s, FMLA_KV_FORMAT_FP8_DS_MLA, 1.f, ++seed, false);
+  }
   // bf16 query rows over a wide range of magnitudes: the 64-row e4m3 kernel (the rows split into
   // two e4m3 terms) on TMA tiles and gathered rows, and the keys x rows kernel.
   for (int h_q : {128, 16})
@@ -2006,6 +2035,7 @@ int main(int argc, char** argv) {
     small_e4m3_case();
   }
   if (mode == "small-e4m3") small_e4m3_case();  // that kernel's case alone (for racecheck)
+  if (mode == "small-keys-rows") small_keys_rows_cases();  // the same for the keys x rows kernel
   if (mode == "small-producer") small_producer_cases();  // the same for the TMA producer
   if (mode == "small-gather") small_gather_cases();  // and for the gather producer
   if (mode == "profile-gqa") {  // one GQA row (b 128, s_k 4096, page 16 unless GQA_* say), two calls, for a profiler

@@ -46,6 +46,14 @@ __device__ __forceinline__ uint2 e4m3x4_to_f16x4(uint32_t codes) {
   return make_uint2(lo, hi);
 }
 
+// fp8_ds_mla: whether a group scale (rounded to bf16) lets its values convert to fp16 exactly to
+// fp16's rounding: 448 s stays under 65504, and the smallest code times s is still an fp16
+// subnormal; 0 too. False for NaN.
+__device__ __forceinline__ bool ds_scale_fits_f16(float s) {
+  s = fabsf(s);
+  return s == 0.f || (s >= 0x1p-14f && s <= 0x1p7f);
+}
+
 // Two e4m3 codes times a float32 scale, rounded to bf16 (exact when the scale is a power of two
 // and the product stays in range: docs/fp8-kv-cache.md).
 __device__ __forceinline__ uint32_t e4m3x2_scaled_to_bf16(uint16_t codes, float scale) {

@@ -55,7 +55,7 @@ constexpr int kQueryTerms = F == QueryForm::kSplitCodes ? 2 : 1;
 // bf16 rotary values (bytes 528..655, one 128-byte row); then each token's four float32 scales (16
 // bytes a row, unswizzled), and what the warpgroup that owns the tile's scores makes of them: the
 // factors between the groups' partial scores ([4][64] float) and the values' scales ([4][64] bf16,
-// times 2^120; and [4][64] fp16, for tiles whose scales all fit fp16's range: kDsF16Scale*).
+// times 2^120; and [4][64] fp16, for tiles whose scales all fit fp16's range: ds_scale_fits_f16).
 constexpr int kDsScaleRowBytes = 16;
 constexpr int kDsOffScales = kTileBytes;
 constexpr int kDsOffFactors = kDsOffScales + kBlockN * kDsScaleRowBytes;
@@ -63,9 +63,6 @@ constexpr int kDsOffValueScales = kDsOffFactors + 4 * kBlockN * 4;
 constexpr int kDsOffValueScalesF16 = kDsOffValueScales + 4 * kBlockN * 2;
 constexpr int kDsStageBytes = (kDsOffValueScalesF16 + 4 * kBlockN * 2 + 1023) / 1024 * 1024;
 static_assert(kDsStageBytes == 43 * 1024, "the fp16 scales take the stage's rounding, no more");
-// A group scale (rounded to bf16) with which the values convert to fp16 exactly to fp16's rounding:
-// 448 s stays under 65504, and the smallest code times s is still an fp16 subnormal; 0 too.
-constexpr float kDsF16ScaleMin = 0x1p-14f, kDsF16ScaleMax = 0x1p7f;
 
 // Stages of the tile ring. e4m3 queries: four, the pair of tiles being multiplied and the next
 // pair, whose copies then go out about a pair before their scores are needed (Q 40 KB + 4 x 40 KB

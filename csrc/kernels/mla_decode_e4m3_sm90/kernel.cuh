@@ -120,7 +120,7 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, uint32_t sta
 // past the piece's end takes a scale of 0 (its scores are masked, its codes zeroed later); a
 // group whose scale is 0 reads as 1 in the factors, so that each factor is finite, and has its
 // codes zeroed once they have landed (landed(g) waits for box g). The values' scales also as fp16;
-// returns whether both groups' scales fit its range (kDsF16ScaleMin..Max, or 0).
+// returns whether both groups' scales fit its range (ds_scale_fits_f16).
 template <typename Landed>
 __device__ __forceinline__ bool ds_key_tables(uint8_t* t, int key, int h, bool valid,
                                               Landed landed) {
@@ -155,11 +155,7 @@ __device__ __forceinline__ bool ds_key_tables(uint8_t* t, int key, int h, bool v
     f[2 * kBlockN + key] = fs[2] / fs[3];
     f[3 * kBlockN + key] = fs[3];
   }
-  auto fits = [](float x) {  // false for NaN
-    x = fabsf(x);
-    return x == 0.f || (x >= kDsF16ScaleMin && x <= kDsF16ScaleMax);
-  };
-  return fits(own[0]) && fits(own[1]);
+  return ds_scale_fits_f16(own[0]) && ds_scale_fits_f16(own[1]);
 }
 
 // fp8_ds_mla over whole TMA tiles: two warps of the producer warpgroup (idle beside the lane that

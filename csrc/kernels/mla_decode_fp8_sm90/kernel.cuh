@@ -20,11 +20,14 @@
 // are loaded early (EARLY_V, traits.h) the value dimension is permuted by group instead, so that
 // an m-tile lies in one group, and P^T holds a version a group, P times the key's group scale in
 // units of a power of two that follows the group's largest scale (bench/NOTES.md, v32).
-// Otherwise V^T is made bf16 in registers: the fields of a word's four codes
-// moved into two 16-bit registers (e4m3x4_to_bits_interleaved, after one PRMT gathers a key
-// pair's bytes) and multiplied by 2^120 times the key's group scale, which is exact. With fp16 queries K is converted the same
-// way, Q's columns permuted within each 64-column box (q_position, load_q.cuh) so that a
-// thread's 4 columns of a k-step are the 4 code bytes of one word. Nothing converted is stored.
+// Otherwise V^T is converted in registers, after one PRMT gathers a key pair's bytes: on a whole
+// tile whose keys' scales all fit fp16 (ds_scale_fits_f16) to fp16 by cvt, times the key's group
+// scale in fp16, with P^T in fp16 (3% faster at 32 columns, 1-2% at 16: bench/NOTES.md, v49); on
+// other tiles the fields of a word's four codes moved into two bf16 registers
+// (e4m3x4_to_bits_interleaved) and multiplied by 2^120 times the key's group scale, which is
+// exact. With fp16 queries K is converted that way (in fp16), Q's columns permuted within each
+// 64-column box (q_position, load_q.cuh) so that a thread's 4 columns of a k-step are the 4 code
+// bytes of one word. Nothing converted is stored.
 //
 // Two consumer warpgroups take the part's tiles in turn (tile n to warpgroup n % 2, so that each
 // ring stage has one consumer), each with its own online softmax over the columns (a tile's column
@@ -398,6 +401,18 @@ __device__ __forceinline__ void consume(const DecodeParams& p,
         tmax[k] = fmaxf(tmax[k], acc[i]);
       }
       float* mbuf = tile_max_buf + (wg * 2 + (my_tiles & 1u)) * 4 * COLS;
+      // fp8_ds_mla's values converted: a byte a warp, whether all its keys' scales fit, met
+      // across the warpgroup beside the tile maxima.
+      uint8_t* f16_bytes = smem + L::kOffF16Tiles + (wg * 2 + (my_tiles & 1u)) * 4;
+      if constexpr (!kCodeV) {
+        bool fits_f16 = true;  // this thread's two keys' scales
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          fits_f16 = fits_f16 && ds_scale_fits_f16(scale_of(row0, j)) &&
+                     ds_scale_fits_f16(scale_of(row1, j));
+        const bool warp_fits = __all_sync(0xffffffffu, fits_f16);
+        if (lane == 0) f16_bytes[warp] = warp_fits;
+      }
 #pragma unroll
       for (int k = 0; k < NC; ++k) {
         tmax[k] = fmaxf(tmax[k], __shfl_xor_sync(0xffffffffu, tmax[k], 4));
@@ -406,6 +421,12 @@ __device__ __forceinline__ void consume(const DecodeParams& p,
         if (g == 0) mbuf[warp * COLS + col_of(k)] = tmax[k];
       }
       ptx::named_barrier_sync(kBarWg0 + wg, 128);
+      // fp8_ds_mla's values converted: V^T and P^T in fp16 on a whole tile whose keys' scales all
+      // fit (rows past the end hold whatever the stage held: their codes could be NaN), else in
+      // bf16 (the codes' fields moved, then a product by s 2^120). Uniform in the warpgroup.
+      bool f16 = false;
+      if constexpr (!kCodeV)
+        f16 = valid == kBlockN && *reinterpret_cast<const uint32_t*>(f16_bytes) == 0x01010101u;
       float base[NC], alpha[NC];
       bool rescale = false;
 #pragma unroll
@@ -472,13 +493,17 @@ __device__ __forceinline__ void consume(const DecodeParams& p,
                                     16 * (i % kChunks)) = make_uint4(0u, 0u, 0u, 0u);
       }
       if constexpr (!kCodeV) {
-        // P^T into this warpgroup's box: each warp's 16 keys x COLS columns, stored transposed.
+        // P^T into this warpgroup's box: each warp's 16 keys x COLS columns, stored transposed,
+        // in the values' type.
+        auto pack_p = [&](float x, float y) {
+          return f16 ? pack2<__half>(x, y) : pack2<Elem>(x, y);
+        };
 #pragma unroll
         for (int h = 0; h < NT / 2; ++h) {
-          const uint32_t r[4] = {pack2<Elem>(acc[8 * h], acc[8 * h + 1]),
-                                 pack2<Elem>(acc[8 * h + 2], acc[8 * h + 3]),
-                                 pack2<Elem>(acc[8 * h + 4], acc[8 * h + 5]),
-                                 pack2<Elem>(acc[8 * h + 6], acc[8 * h + 7])};
+          const uint32_t r[4] = {pack_p(acc[8 * h], acc[8 * h + 1]),
+                                 pack_p(acc[8 * h + 2], acc[8 * h + 3]),
+                                 pack_p(acc[8 * h + 4], acc[8 * h + 5]),
+                                 pack_p(acc[8 * h + 6], acc[8 * h + 7])};
           const int i = lane / 8, j = lane % 8;
           ptx::stmatrix_x4_trans(
               sm.p(wg) + box_offset(16 * h + 8 * (i / 2) + j, 2 * warp + i % 2), r);
@@ -511,63 +536,82 @@ __device__ __forceinline__ void consume(const DecodeParams& p,
 
       if constexpr (!kCodeV) {
         // ---- O^T += V^T P^T, 16 keys a k-step, 4 m-tiles a group, kGroupsInFlight in flight; a
-        // k-step's code bytes and scales are loaded while the one before is converted.
+        // k-step's code bytes and scales are loaded while the one before is converted. fp16
+        // values: the codes by cvt (exact) times the key's scale in fp16 (its bf16 rounding,
+        // exact in that range); bf16: the codes' fields moved, times the scale 2^120.
         const int value_chunk = 16 * (8 * warp + g);
-        auto load_step = [&](int kk, uint4 (&x)[4], uint32_t& mul01, uint32_t& mul23) {
-          const int k0 = 16 * kk + 2 * c;  // keys k0, k0 + 1, k0 + 8, k0 + 9
-          const int keys[4] = {k0, k0 + 1, k0 + 8, k0 + 9};
-          float sc[4];  // group `warp` of each key (0 past the end: zeroed above)
+        auto products_as = [&](auto f16_values) {
+          constexpr bool kF16 = decltype(f16_values)::value;
+          using VElem = std::conditional_t<kF16, __half, Elem>;
+          auto load_step = [&](int kk, uint4 (&x)[4], uint32_t& mul01, uint32_t& mul23) {
+            const int k0 = 16 * kk + 2 * c;  // keys k0, k0 + 1, k0 + 8, k0 + 9
+            const int keys[4] = {k0, k0 + 1, k0 + 8, k0 + 9};
+            float sc[4];  // group `warp` of each key (0 past the end: zeroed above)
 #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            x[e] = ld16(tile_rows + keys[e] * kTok + value_chunk);
-            sc[e] = *reinterpret_cast<const float*>(tile_rows + keys[e] * kTok +
-                                                    kDsMlaScaleOffset + 4 * warp) *
-                    kUnscale;
-          }
-          mul01 = pack2<Elem>(sc[0], sc[1]);
-          mul23 = pack2<Elem>(sc[2], sc[3]);
-        };
-        uint4 nx[4];
-        uint32_t nmul01, nmul23;
-        load_step(0, nx, nmul01, nmul23);
-#pragma unroll
-        for (int kk = 0; kk < kBlockN / 16; ++kk) {
-          const uint32_t x[4][4] = {{nx[0].x, nx[0].y, nx[0].z, nx[0].w},
-                                    {nx[1].x, nx[1].y, nx[1].z, nx[1].w},
-                                    {nx[2].x, nx[2].y, nx[2].z, nx[2].w},
-                                    {nx[3].x, nx[3].y, nx[3].z, nx[3].w}};
-          const uint32_t mul01 = nmul01, mul23 = nmul23;
-          if (kk + 1 < kBlockN / 16) {
-            load_step(kk + 1, nx, nmul01, nmul23);
-          } else {  // every read of the stage is issued: release it
-            __syncwarp();
-            if (lane == 0) ptx::mbarrier_arrive(sm.empty(s));
-          }
-#pragma unroll
-          for (int half = 0; half < 2; ++half) {
-            uint32_t a[4][4];
-#pragma unroll
-            for (int tt = 0; tt < 4; ++tt) {
-              // Bytes b, b + 1 of word wi: values 2 t8, 2 t8 + 1 (rows g, g + 8 of m-tile t8),
-              // as bytes 1, 3 and 0, 2 of one gathered word for each key pair.
-              const int t8 = 4 * half + tt, wi = t8 / 2, b = 2 * (t8 % 2);
-              const uint32_t sel = (b + 1) | (b << 4) | ((5 + b) << 8) | ((4 + b) << 12);
-              const uint2 v01 =
-                  e4m3x4_to_bits_interleaved<Elem>(__byte_perm(x[0][wi], x[1][wi], sel));
-              const uint2 v23 =
-                  e4m3x4_to_bits_interleaved<Elem>(__byte_perm(x[2][wi], x[3][wi], sel));
-              a[tt][0] = mul2<Elem>(v01.x, mul01), a[tt][1] = mul2<Elem>(v01.y, mul01);
-              a[tt][2] = mul2<Elem>(v23.x, mul23), a[tt][3] = mul2<Elem>(v23.y, mul23);
+            for (int e = 0; e < 4; ++e) {
+              x[e] = ld16(tile_rows + keys[e] * kTok + value_chunk);
+              const float raw = *reinterpret_cast<const float*>(tile_rows + keys[e] * kTok +
+                                                                kDsMlaScaleOffset + 4 * warp);
+              sc[e] = kF16 ? __bfloat162float(__float2bfloat16_rn(raw)) : raw * kUnscale;
             }
-            wgmma::fence();
+            mul01 = pack2<VElem>(sc[0], sc[1]);
+            mul23 = pack2<VElem>(sc[2], sc[3]);
+          };
+          auto convert = [](uint32_t w) {
+            if constexpr (kF16)
+              return e4m3x4_to_f16x4(w);
+            else
+              return e4m3x4_to_bits_interleaved<Elem>(w);
+          };
+          uint4 nx[4];
+          uint32_t nmul01, nmul23;
+          load_step(0, nx, nmul01, nmul23);
 #pragma unroll
-            for (int tt = 0; tt < 4; ++tt)
-              wgmma::MmaRegA<Elem, COLS, 0>::run(o[4 * half + tt], a[tt],
-                                                 p_desc + ((kk * 32) >> 4), 1);
-            wgmma::commit();
-            wgmma::wait<kGroupsInFlight - 1>();
+          for (int kk = 0; kk < kBlockN / 16; ++kk) {
+            const uint32_t x[4][4] = {{nx[0].x, nx[0].y, nx[0].z, nx[0].w},
+                                      {nx[1].x, nx[1].y, nx[1].z, nx[1].w},
+                                      {nx[2].x, nx[2].y, nx[2].z, nx[2].w},
+                                      {nx[3].x, nx[3].y, nx[3].z, nx[3].w}};
+            const uint32_t mul01 = nmul01, mul23 = nmul23;
+            if (kk + 1 < kBlockN / 16) {
+              load_step(kk + 1, nx, nmul01, nmul23);
+            } else {  // every read of the stage is issued: release it
+              __syncwarp();
+              if (lane == 0) ptx::mbarrier_arrive(sm.empty(s));
+            }
+#pragma unroll
+            for (int half = 0; half < 2; ++half) {
+              uint32_t a[4][4];
+#pragma unroll
+              for (int tt = 0; tt < 4; ++tt) {
+                // Bytes b, b + 1 of word wi: values 2 t8, 2 t8 + 1 (rows g, g + 8 of m-tile t8),
+                // of each key pair gathered into one word: fp16, bytes 0, 1 and 2, 3 (cvt reads
+                // a half in place); bf16, bytes 1, 3 and 0, 2 (the fields' moves read them so).
+                const int t8 = 4 * half + tt, wi = t8 / 2, b = 2 * (t8 % 2);
+                const uint32_t sel = kF16 ? b | ((4 + b) << 4) | ((b + 1) << 8) | ((5 + b) << 12)
+                                          : (b + 1) | (b << 4) | ((5 + b) << 8) | ((4 + b) << 12);
+                const uint2 v01 = convert(__byte_perm(x[0][wi], x[1][wi], sel));
+                const uint2 v23 = convert(__byte_perm(x[2][wi], x[3][wi], sel));
+                a[tt][0] = mul2<VElem>(v01.x, mul01), a[tt][1] = mul2<VElem>(v01.y, mul01);
+                a[tt][2] = mul2<VElem>(v23.x, mul23), a[tt][3] = mul2<VElem>(v23.y, mul23);
+              }
+              wgmma::fence();
+#pragma unroll
+              for (int tt = 0; tt < 4; ++tt)
+                wgmma::MmaRegA<VElem, COLS, 0>::run(o[4 * half + tt], a[tt],
+                                                    p_desc + ((kk * 32) >> 4), 1);
+              wgmma::commit();
+              wgmma::wait<kGroupsInFlight - 1>();
+            }
           }
-        }
+          // Done before the two types' paths meet (ptxas serializes every wgmma where either
+          // path's could still be running there).
+          wgmma::wait<0>();
+        };
+        if (f16)
+          products_as(std::true_type{});
+        else
+          products_as(std::false_type{});
       } else {
         // ---- O^T += V^T P^T on the FP8 tensor cores: 32 keys a k-step, a half of the m-tiles
         // (4, both terms of P^T: 8 products) a group, kGroupsInFlight in flight; a group's code

@@ -75,7 +75,13 @@ struct SmemLayout {
   // Split bf16 rows: the rows' largest magnitudes as they meet, then each row's 2^-k.
   static constexpr int kOffRowMax = kOffSeqStats + kConsumerWarpgroups * 5 * COLS * 4;
   static constexpr int kOffRowMul = kOffRowMax + COLS * 4;
-  static constexpr int kOffBars = kOffRowMul + COLS * 4;
+  // fp8_ds_mla's values converted: whether a tile takes them in fp16, a byte a warp (warpgroup,
+  // tile parity, warp).
+  static constexpr int kOffF16Tiles = kOffRowMul + COLS * 4;
+  static constexpr int kOffBars =
+      kOffF16Tiles + (CACHE == MlaCache::kFp8DsMla && !kCodeValues<CACHE, EARLY_V>
+                          ? kConsumerWarpgroups * 2 * 4
+                          : 0);
   // full[kStages] (a tile landed), empty[kStages] (its consumer's warps are done with it).
   static constexpr int kBytes = kOffBars + 2 * kStages * 8;
   static_assert(kOffP % 1024 == 0 && kQBoxBytes % 1024 == 0, "swizzle atoms stay aligned");
