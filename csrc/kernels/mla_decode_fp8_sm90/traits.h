@@ -39,8 +39,9 @@ __host__ __device__ constexpr int copy_run(int page_size, int64_t k_stride_row) 
 // next fill start half a tile sooner: 8-11% faster there, 2-8% slower with runs of 4+ tokens
 // (bench/NOTES.md, v32). O^T = V^T P^T runs on the FP8 tensor cores with V's codes as they are
 // over fp8_e4m3 always, over fp8_ds_mla with EARLY_V (P^T then a version a group of 128 values,
-// P times each key's group scale); over fp8_ds_mla the bf16 conversion is 3% faster with whole
-// tiles, and the four versions do not fit beside 32 columns' Q and ring.
+// P times each key's group scale); otherwise over fp8_ds_mla V's codes are converted (fp16 where a
+// tile's scales allow, else bf16: kernel.cuh), which measured 3% faster with whole tiles (then in
+// bf16), and the four versions do not fit beside 32 columns' Q and ring.
 template <MlaCache CACHE, bool EARLY_V>
 constexpr bool kCodeValues = CACHE == MlaCache::kFp8E4m3 || EARLY_V;
 // P^T boxes a consumer warpgroup: fp8_ds_mla's value groups each their own.
