@@ -405,7 +405,9 @@ __device__ __forceinline__ void consume(const DecodeParams& p,
       // across the warpgroup beside the tile maxima.
       uint8_t* f16_bytes = smem + L::kOffF16Tiles + (wg * 2 + (my_tiles & 1u)) * 4;
       if constexpr (!kCodeV) {
-        bool fits_f16 = true;  // this thread's two keys' scales
+        // This thread's two keys' scales, read again: a check held across S^T's products (where
+        // fold reads them) spilled O^T's accumulators (bench/NOTES.md, v49).
+        bool fits_f16 = true;
 #pragma unroll
         for (int j = 0; j < 4; ++j)
           fits_f16 = fits_f16 && ds_scale_fits_f16(scale_of(row0, j)) &&
@@ -549,10 +551,11 @@ __device__ __forceinline__ void consume(const DecodeParams& p,
             float sc[4];  // group `warp` of each key (0 past the end: zeroed above)
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              x[e] = ld16(tile_rows + keys[e] * kTok + value_chunk);
-              const float raw = *reinterpret_cast<const float*>(tile_rows + keys[e] * kTok +
-                                                                kDsMlaScaleOffset + 4 * warp);
-              sc[e] = kF16 ? __bfloat162float(__float2bfloat16_rn(raw)) : raw * kUnscale;
+              const uint8_t* row = tile_rows + keys[e] * kTok;
+              x[e] = ld16(row + value_chunk);
+              sc[e] = kF16 ? scale_of(row, warp)
+                           : *reinterpret_cast<const float*>(row + kDsMlaScaleOffset + 4 * warp) *
+                                 kUnscale;
             }
             mul01 = pack2<VElem>(sc[0], sc[1]);
             mul23 = pack2<VElem>(sc[2], sc[3]);
