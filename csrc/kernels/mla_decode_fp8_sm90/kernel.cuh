@@ -34,7 +34,8 @@
 // maxima meet across the warpgroup's 4 warps in shared memory) and its own O^T; at a sequence's end
 // they merge, each finishing half of the values. A producer warpgroup (produce.cuh) streams the
 // part's tiles into a 4-stage ring with bulk copies (one per page run: a tile of a 64-token page is
-// one copy, of one-token pages 64), so the page size only changes the copies. The grid and schedule
+// one copy, of one-token pages 64), so the page size only changes the copies; a sequence's query
+// rows go through the ring too, one position ahead of its tiles (load_q.cuh). The grid and schedule
 // are the split-KV kernels' (docs/schedule.md); bench/NOTES.md, v16, has the measurements.
 //
 // float8_e4m3fn queries (fp8_e4m3 caches): S^T runs on the FP8 tensor cores (m64nNk32, e4m3 x
@@ -107,7 +108,6 @@ __device__ __forceinline__ void consume(const DecodeParams& p,
   float* seq_stats = reinterpret_cast<float*>(smem + L::kOffSeqStats);  // [wg][max, 4 sums][col]
   // [wg][parity][warp][group]
   uint32_t* scale_max_buf = reinterpret_cast<uint32_t*>(smem + L::kOffScaleMax);
-  uint32_t* row_max = reinterpret_cast<uint32_t*>(smem + L::kOffRowMax);
   const float* row_mul = reinterpret_cast<const float*>(smem + L::kOffRowMul);
   const uint64_t q_desc = wgmma::desc_sw128(sm.q(), 16, 1024);
   const uint64_t p_desc = wgmma::desc_sw128(sm.p(wg), 16, 1024);
@@ -119,22 +119,33 @@ __device__ __forceinline__ void consume(const DecodeParams& p,
   auto key_of = [](int r) { return CACHE == MlaCache::kFp8E4m3 ? r ^ ((r >> 1) & 1) : r; };
   const int r0 = key_of(16 * warp + g);  // this thread's keys of a tile in S^T: r0, r0 + 8
 
-  uint32_t n_before = 0;  // tiles of the part's earlier sequences (ring position)
+  uint32_t n_before = 0;  // ring positions of the part's earlier sequences and this one's Q
   uint32_t my_tiles = 0;  // tiles this warpgroup has done (parity of the maxima buffer)
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
-    // Q, once the last sequence's merge is done with its place (and with row_mul).
-    if (kSplitQ && tid < COLS) row_max[tid] = 0u;
+    // Q from the ring position before the sequence's tiles (produce.cuh), once the last
+    // sequence's merge is done with its place (and with row_mul); its stage is released by the
+    // warpgroup whose position it is, after the barrier that ends both warpgroups' reads.
     ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
-    if constexpr (kQ8)
-      load_q_e4m3<COLS>(p, bi, sm.q(), tid);
-    else if constexpr (kSplitQ)
-      load_q_split<CACHE, COLS>(p, bi, sm.q(), row_max,
-                                reinterpret_cast<float*>(smem + L::kOffRowMul), tid);
-    else
-      load_q<Elem, COLS>(p, bi, sm.q(), tid);
-    wgmma::fence_proxy_async();
+    const uint32_t nq = n_before;
+    if (w.n_tiles > 0) {
+      ptx::mbarrier_wait(sm.full(nq % kStages), (nq / kStages) & 1u);
+      const uint8_t* q_rows = smem + L::kOffRing + (nq % kStages) * L::kStageBytes;
+      if constexpr (kQ8)
+        load_q_e4m3<COLS>(q_rows, p.rows_per_kv, sm.q(), tid);
+      else if constexpr (kSplitQ)
+        load_q_split<CACHE, COLS>(q_rows, p.rows_per_kv, sm.q(),
+                                  reinterpret_cast<float*>(smem + L::kOffRowMul), tid);
+      else
+        load_q<Elem, COLS>(q_rows, p.rows_per_kv, sm.q(), tid);
+      wgmma::fence_proxy_async();
+      ++n_before;
+    }
     ptx::named_barrier_sync(kBarConsumers, kConsumerThreads);
+    if (w.n_tiles > 0 && nq % kConsumerWarpgroups == static_cast<uint32_t>(wg)) {
+      __syncwarp();
+      if (lane == 0) ptx::mbarrier_arrive(sm.empty(nq % kStages));
+    }
     // Each column's logit scale: split rows fold in their 2^-k.
     float col_scale[NC];
 #pragma unroll
@@ -813,7 +824,7 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_fp8_sm90_kernel(const 
   __syncthreads();
   if (wg == kProducerWarpgroup) {
     ptx::setmaxnreg_dec<producer_regs(COLS)>();
-    produce<CACHE>(p, sm, (tid / 32) % 4, tid % 32);
+    produce<CACHE>(p, sm, kQRowBytes<Query>, (tid / 32) % 4, tid % 32);
   } else {
     ptx::setmaxnreg_inc<consumer_regs(COLS)>();
     consume<Query, CACHE, COLS, EARLY_V>(p, sm, smem, wg, tid % 128);

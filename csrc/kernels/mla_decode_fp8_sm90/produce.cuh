@@ -10,12 +10,15 @@
 namespace fmla {
 namespace mla_fp8_sm90 {
 
-// The producer warpgroup: warp k streams the part's tiles n = k, k + 4, ... into ring stage k (one
-// stage a warp, kStages = 4), as runs of tokens contiguous in both the cache and the tile (a lane
-// a run), so that four block-table reads and copy streams are in flight at once.
+// The producer warpgroup: warp k fills ring stage k with the part's ring positions n = k, k + 4,
+// ... (one stage a warp, kStages = 4), so that four block-table reads and copy streams are in
+// flight at once. A sequence with keys takes 1 + n_tiles positions: first its query rows (row m at
+// m * row_bytes, a lane a row; rows past rows_per_kv are not copied), which then reach the SM in
+// the stream's order ahead of the tiles (load_q.cuh), then its tiles, as runs of tokens contiguous
+// in both the cache and the tile (a lane a run).
 template <MlaCache CACHE, class SMEM>
-__device__ __forceinline__ void produce(const DecodeParams& p, const SMEM& sm, int warp,
-                                        int lane) {
+__device__ __forceinline__ void produce(const DecodeParams& p, const SMEM& sm, uint32_t row_bytes,
+                                        int warp, int lane) {
   static_assert(kStages == 4, "a producer warp a stage");
   constexpr int kTok = token_bytes(CACHE);
   const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
@@ -23,9 +26,25 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const SMEM& sm, i
   const int run = copy_run<CACHE>(p.page_size, p.k_stride_row);
   const uint64_t policy = ptx::l2_policy<0>();  // read once
   const uint32_t s = warp;
-  uint32_t n = 0, laps = 0;  // tiles of the part so far; this warp's tiles so far
+  uint32_t n = 0, laps = 0;  // ring positions of the part so far; this warp's fills so far
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
+    if (w.n_tiles == 0) continue;
+    if (n % kStages == s) {  // the query rows
+      ptx::mbarrier_wait_sleeping(sm.empty(s), (laps & 1u) ^ 1u);
+      if (lane == 0) ptx::mbarrier_arrive_expect_tx(sm.full(s), p.rows_per_kv * row_bytes);
+      __syncwarp();
+      const uint8_t* q = static_cast<const uint8_t*>(p.q);
+      const int64_t elem = row_bytes / kMlaHeadDimQK;
+      for (int m = lane; m < p.rows_per_kv; m += 32) {
+        const int64_t row = bi * p.q_stride_b + (m / p.heads_per_kv) * p.q_stride_s +
+                            (blockIdx.y * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
+        ptx::bulk_load(sm.stage(s) + m * row_bytes, q + row * elem, row_bytes, sm.full(s),
+                       ptx::l2_policy<1>());
+      }
+      ++laps;
+    }
+    ++n;
     const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
     // This warp's tiles of the sequence: t = (s - n) mod 4, then every 4th.
     for (int t = (s - n) % kStages; t < w.n_tiles; t += kStages, ++laps) {

@@ -73,9 +73,8 @@ struct SmemLayout {
   // group), as float bits.
   static constexpr int kOffScaleMax = kOffMax + kConsumerWarpgroups * 2 * 4 * COLS * 4;
   static constexpr int kOffSeqStats = kOffScaleMax + kConsumerWarpgroups * 2 * 4 * 4 * 4;
-  // Split bf16 rows: the rows' largest magnitudes as they meet, then each row's 2^-k.
-  static constexpr int kOffRowMax = kOffSeqStats + kConsumerWarpgroups * 5 * COLS * 4;
-  static constexpr int kOffRowMul = kOffRowMax + COLS * 4;
+  // Split bf16 rows: each row's 2^-k.
+  static constexpr int kOffRowMul = kOffSeqStats + kConsumerWarpgroups * 5 * COLS * 4;
   // fp8_ds_mla's values converted: whether a tile takes them in fp16, a byte a warp (warpgroup,
   // tile parity, warp).
   static constexpr int kOffF16Tiles = kOffRowMul + COLS * 4;
@@ -87,6 +86,7 @@ struct SmemLayout {
   static constexpr int kBytes = kOffBars + 2 * kStages * 8;
   static_assert(kOffP % 1024 == 0 && kQBoxBytes % 1024 == 0, "swizzle atoms stay aligned");
   static_assert(COLS * 1024 <= kQBytes, "a warpgroup's half of O^T fits where Q was");
+  static_assert(COLS * kMlaHeadDimQK * 2 <= kStageBytes, "a stage holds the query rows");
 };
 static_assert(SmemLayout<MlaCache::kFp8DsMla, 32, false>::kBytes <= 227 * 1024 &&
                   SmemLayout<MlaCache::kFp8E4m3, 32, false>::kBytes <= 227 * 1024 &&
