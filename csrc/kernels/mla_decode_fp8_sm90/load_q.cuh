@@ -10,7 +10,7 @@ namespace fmla {
 namespace mla_fp8_sm90 {
 
 // A sequence's query rows as the producer stages them in a ring stage ahead of its tiles
-// (produce.cuh: produce_q_rows), row m at m * kQRowBytes<Query>, rows past rows_per_kv not copied.
+// (produce.cuh), row m at m * kQRowBytes<Query>, rows past rows_per_kv not copied.
 // Read from global memory at a piece's start instead, behind the ring's copies in flight to the SM,
 // they had held the consumers up 8% of the time with split rows at 32 columns, 3-4% with e4m3 ones
 // (bench/NOTES.md, v51).
