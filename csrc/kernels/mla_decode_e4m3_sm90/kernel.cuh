@@ -2,7 +2,8 @@
 // a block (for more than 32 rows a KV head: h_q 64 or 128, or h_q 32 from s_q 2), pages of a power
 // of two of tokens: the 16-bit TMA kernel's seesaw (mla_decode_sm90/kernel.cuh) with the codes used
 // as they are. A producer warpgroup lands the tiles, by TMA (pages of 16+ tokens) or by cp.async
-// (smaller pages; config.h), into a ring its consumers release warp by warp.
+// (smaller pages; config.h), into a ring its consumers release warp by warp; on pages under 64
+// tokens each sequence's query rows go through the ring too, ahead of its tiles (kStagedQueries).
 //   S = Q K^T        float8_e4m3fn queries: on the FP8 tensor cores, m64n64k32, Q's and the tile's
 //                    codes in shared memory; bf16 queries the same, a product for each of the two
 //                    e4m3 terms each row is split into (split_queries.cuh)
@@ -46,13 +47,36 @@ namespace mla_e4m3_sm90 {
 // The 64-row kernels' grid order: the row groups that read the same tiles launch side by side.
 using Place = mla_sm90::BlockPlace;
 
+// On pages under 64 tokens a sequence's query rows take the two ring positions before its tiles:
+// rows 32 h .. 32 h + 31 of the block's 64 in position h, row r at (r % 32) times a row's bytes
+// (rows past rows_per_kv not copied), so that they reach the SM in the stream's order instead of
+// behind the stages in flight: 1-6% faster there (bench/NOTES.md, v51). Whole TMA tiles keep the
+// consumers' loads from q: the one lane that issues their boxes took 0-2% longer with the rows too.
+template <CodeLoad LOAD>
+constexpr bool kStagedQueries = LOAD != CodeLoad::kTmaTiles;
+// Row m's source in q.
+template <int ROW_BYTES>
+__device__ __forceinline__ const uint8_t* q_row_source(const DecodeParams& p, int bi, int kv,
+                                                       int m) {
+  constexpr int64_t kElem = ROW_BYTES / kMlaHeadDimQK;
+  return static_cast<const uint8_t*>(p.q) +
+         (bi * p.q_stride_b + (m / p.heads_per_kv) * p.q_stride_s +
+          (kv * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h) *
+             kElem;
+}
+// Query rows of the block's half h that exist.
+__device__ __forceinline__ int q_half_rows(const DecodeParams& p, int m_base, int h) {
+  return max(0, min(32, p.rows_per_kv - m_base - 32 * h));
+}
+
 // The producer warpgroup of gathered rows (pages of 1-8 tokens): the part's tiles in
 // order into the ring, each stage once every consumer warp has released it (empty), 8 threads a
 // 128-byte row segment with 16-byte cp.async into the swizzled boxes (thread ptid: rows ptid / 8
 // + 16 j, chunk ptid % 8; zeros past the piece's end), the pages of its rows looked up a tile
 // ahead; each thread arrives on the tile's 5 "full" barriers once its copies have landed (or on
-// box 0's alone, which then stands for the tile's: TILE_BARRIER).
-template <bool DS_MLA, bool TILE_BARRIER, int STAGES, int STAGE_BYTES>
+// box 0's alone, which then stands for the tile's: TILE_BARRIER). A sequence's query rows first,
+// in two positions (kStagedQueries), the same way.
+template <bool DS_MLA, bool TILE_BARRIER, int STAGES, int STAGE_BYTES, int QROW_BYTES>
 __device__ __forceinline__ void produce_rows(const DecodeParams& p, uint32_t stages,
                                              uint32_t full_bars, uint32_t empty_bars, int ptid) {
   constexpr int kRows = kBlockN / 16;  // this thread's rows of a tile
@@ -73,6 +97,23 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, uint32_t sta
       }
     };
     if (w.n_tiles > 0) look_up(0);
+#pragma unroll 1
+    for (int h = 0; h < 2; ++h, ++n) {  // the query rows
+      const int st = n % STAGES;
+      ptx::mbarrier_wait(empty_bars + st * 8, ((n / STAGES) & 1u) ^ 1u);
+      constexpr int kChunks = QROW_BYTES / 16;
+      const int rows = q_half_rows(p, Place::m_base(), h);
+#pragma unroll 1
+      for (int i = ptid; i < rows * kChunks; i += kProducerThreads)
+        ptx::cp_async_16(stages + st * STAGE_BYTES + i * 16,
+                         q_row_source<QROW_BYTES>(p, bi, blockIdx.y,
+                                                  Place::m_base() + 32 * h + i / kChunks) +
+                             (i % kChunks) * 16,
+                         16);
+#pragma unroll
+      for (int box = 0; box < (TILE_BARRIER ? 1 : kTileBoxes); ++box)
+        ptx::cp_async_mbarrier_arrive_noinc(full_bars + (st * kTileBoxes + box) * 8);
+    }
 #pragma unroll 1
     for (int t = 0; t < w.n_tiles; ++t, ++n) {
       const int st = n % STAGES;
@@ -198,8 +239,9 @@ __device__ __forceinline__ void produce_ds_tables(const DecodeParams& p, uint8_t
 // codes (fp8_ds_mla: and for its scales), lane l the tile's page l % P (P pages a tile) and boxes
 // l / P, l / P + 32 / P, ...; a lane reads its page a tile ahead (past the piece's end, the last
 // key's page: those rows are masked and zeroed). The waits sleep: these threads wait most of the
-// time.
-template <bool DS_MLA, CodeLoad LOAD, int STAGES, int STAGE_BYTES>
+// time. On page boxes a sequence's query rows go first, in two positions (kStagedQueries): a bulk
+// copy a row, a lane a row, counted on box 0's barrier (the other boxes' arrive empty).
+template <bool DS_MLA, CodeLoad LOAD, int STAGES, int STAGE_BYTES, int QROW_BYTES>
 __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUtensorMap* k_map,
                                               const CUtensorMap* scale_map, uint32_t stages,
                                               uint32_t full_bars, uint32_t empty_bars, int ptid) {
@@ -223,6 +265,24 @@ __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUten
       return block_table[static_cast<int64_t>(key >> page_log2) * p.bt_stride_page];
     };
     int next = w.n_tiles > 0 ? look_up(0) : 0;
+#pragma unroll 1
+    for (int h = 0; h < (kStagedQueries<LOAD> ? 2 : 0); ++h, ++n) {  // the query rows
+      const int st = n % STAGES;
+      auto full = [&](int box) { return full_bars + (st * kTileBoxes + box) * 8; };
+      ptx::mbarrier_wait_sleeping(empty_bars + st * 8, ((n / STAGES) & 1u) ^ 1u);
+      const int rows = q_half_rows(p, Place::m_base(), h);
+      if (lane == 0) {
+        ptx::mbarrier_arrive_expect_tx(full(0), rows * QROW_BYTES);
+#pragma unroll
+        for (int box = 1; box < kTileBoxes; ++box) ptx::mbarrier_arrive(full(box));
+      }
+      __syncwarp();
+#pragma unroll 1
+      for (int r = lane; r < rows; r += 32)
+        ptx::bulk_load(stages + st * STAGE_BYTES + r * QROW_BYTES,
+                       q_row_source<QROW_BYTES>(p, bi, blockIdx.y, Place::m_base() + 32 * h + r),
+                       QROW_BYTES, full(0), ptx::l2_policy<1>());
+    }
 #pragma unroll 1
     for (int t = 0; t < w.n_tiles; ++t, ++n) {
       const int page = next;
@@ -282,6 +342,8 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
   // P and V^T's element: fp16 (the codes exactly); over fp8_ds_mla (codes times scales) fp16 on
   // tiles whose scales all fit its range (ds_key_tables), else bf16.
   constexpr int kStages = L::kStages;
+  constexpr int kQRowBytes = kMlaHeadDimQK * static_cast<int>(sizeof(Query));
+  static_assert(32 * kQRowBytes <= L::kStageBytes, "a stage holds 32 query rows");
   extern __shared__ __align__(1024) uint8_t smem[];
   const int tid = threadIdx.x;
   const int wg = __shfl_sync(0xffffffffu, tid / 128, 0);  // warp-uniform for ptxas
@@ -320,10 +382,10 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
   if (wg == kProducerWarpgroup) {
     ptx::setmaxnreg_dec<kProducerRegs>();
     if constexpr (kGather)
-      produce_rows<DS_MLA, kTileBarrier, kStages, L::kStageBytes>(
+      produce_rows<DS_MLA, kTileBarrier, kStages, L::kStageBytes, kQRowBytes>(
           p, base + L::kOffStages, base + L::kOffBars, base + L::kOffEmpty, ctid);
     else if (!kProducerTables || ctid < kProducerThreads - kBlockN)
-      produce_tiles<DS_MLA, LOAD, kStages, L::kStageBytes>(
+      produce_tiles<DS_MLA, LOAD, kStages, L::kStageBytes, kQRowBytes>(
           p, &k_map, &scale_map, base + L::kOffStages, base + L::kOffBars, base + L::kOffEmpty,
           ctid);
     else  // fp8_ds_mla: warps 2 and 3, a key a thread
@@ -389,15 +451,28 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
     int mask_from = end;
     if (p.causal) mask_from = min(end, w.seqlen - p.s_q + 1);
     ptx::named_barrier_sync(kBarAll, kThreads);  // the last sequence is done with Q
+    // Q's rows: staged in the sequence's two ring positions (kStagedQueries), or read from q.
+    const uint32_t nq = n_before;
+    if constexpr (kStagedQueries<LOAD>) {
+      ptx::mbarrier_wait(full(nq % kStages, 0), (nq / kStages) & 1u);
+      ptx::mbarrier_wait(full((nq + 1) % kStages, 0), ((nq + 1) / kStages) & 1u);
+    }
+    auto q_row = [&](int r) -> const uint8_t* {
+      if (m_base + r >= p.rows_per_kv) return nullptr;
+      if constexpr (kStagedQueries<LOAD>)
+        return smem + L::kOffStages + ((nq + r / 32) % kStages) * L::kStageBytes +
+               (r % 32) * kQRowBytes;
+      return static_cast<const uint8_t*>(p.q) +
+             q_row_offset(m_base + r) * static_cast<int64_t>(sizeof(Query));
+    };
     if constexpr (kSplitQ) {
       // Q's rows as two terms of codes, 8 threads a row (dims 64 i + 8 (tid % 8) .. + 7), 32 rows
       // a pass; rows past rows_per_kv zero; negated where the scale is negative, so that the
       // multipliers are positive. Each row's multiplier into s_row_mul.
 #pragma unroll 1
       for (int pass = 0; pass < kBlockM / (kThreads / 8); ++pass) {
-        const int r = pass * (kThreads / 8) + tid / 8, m = m_base + r;
-        const uint16_t* row = nullptr;
-        if (m < p.rows_per_kv) row = static_cast<const uint16_t*>(p.q) + q_row_offset(m);
+        const int r = pass * (kThreads / 8) + tid / 8;
+        const uint16_t* row = reinterpret_cast<const uint16_t*>(q_row(r));
         const float mul = store_q_row_split<8, DS_MLA>(
             base + L::kOffQ, base + L::kOffQ + L::kQTermBytes, base + L::kOffQRotary, r, row,
             8 * (tid % 8), scale_log2 < 0.f);
@@ -406,11 +481,15 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
     } else if constexpr (kCodesQ) {
       // Q's codes: 64 rows x 36 chunks of 16 bytes; rows past rows_per_kv zero.
       for (int item = tid; item < kBlockM * 36; item += kThreads) {
-        const int r = item / 36, ch = item % 36, m = m_base + r;
+        const int r = item / 36, ch = item % 36;
         uint4 v = make_uint4(0u, 0u, 0u, 0u);
-        if (m < p.rows_per_kv)
-          v = *reinterpret_cast<const uint4*>(static_cast<const uint8_t*>(p.q) + q_row_offset(m) +
-                                              ch * 16);
+        if constexpr (kStagedQueries<LOAD>) {
+          const uint8_t* row = q_row(r);
+          if (row != nullptr) v = *reinterpret_cast<const uint4*>(row + ch * 16);
+        } else if (m_base + r < p.rows_per_kv) {
+          v = *reinterpret_cast<const uint4*>(static_cast<const uint8_t*>(p.q) +
+                                              q_row_offset(m_base + r) + ch * 16);
+        }
         ptx::st_shared_v4(base + L::kOffQ + (ch / 8) * kBoxBytes + box_offset(r, ch % 8),
                           {v.x, v.y, v.z, v.w});
       }
@@ -421,9 +500,8 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
       // into s_row_mul, s_row_limit.
 #pragma unroll 1
       for (int pass = 0; pass < kBlockM / (kThreads / 8); ++pass) {
-        const int r = pass * (kThreads / 8) + tid / 8, m = m_base + r;
-        const uint16_t* row = nullptr;
-        if (m < p.rows_per_kv) row = static_cast<const uint16_t*>(p.q) + q_row_offset(m);
+        const int r = pass * (kThreads / 8) + tid / 8;
+        const uint16_t* row = reinterpret_cast<const uint16_t*>(q_row(r));
         store_q_row_f16(base + L::kOffQ, r, row, 8 * (tid % 8), scale_log2 < 0.f);
         if (tid % 8 == 0) {
           s_row_mul[r] = fabsf(scale_log2);
@@ -433,6 +511,14 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
     }
     wgmma::fence_proxy_async();  // Q is read by wgmma
     ptx::named_barrier_sync(kBarAll, kThreads);
+    if constexpr (kStagedQueries<LOAD>) {
+      __syncwarp();  // every warp is done with the staged rows
+      if (lane == 0) {
+        ptx::mbarrier_arrive(base + L::kOffEmpty + (nq % kStages) * 8);
+        ptx::mbarrier_arrive(base + L::kOffEmpty + ((nq + 1) % kStages) * 8);
+      }
+      n_before += 2;
+    }
 
     float o[4][32];  // O^T: m-tile mt, the C fragment of 8 query-row tiles
 #pragma unroll
