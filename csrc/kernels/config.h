@@ -17,6 +17,9 @@ constexpr int kArrivalMaxSplits = 255;
 // MLA head dims (DeepSeek-V2/V3): 512 latent dims (shared K/V) + 64 rotary dims.
 constexpr int kMlaHeadDimQK = 576;
 constexpr int kMlaHeadDimV = 512;
+// Bytes of an MLA query row of Query elements.
+template <typename Query>
+constexpr int kMlaQueryRowBytes = kMlaHeadDimQK * static_cast<int>(sizeof(Query));
 // fp8_ds_mla (docs/fp8-kv-cache.md): 512 e4m3 codes, 4 float32 scales (one per 128 codes), 64
 // bf16 rope values, at these byte offsets of a token.
 constexpr int kDsMlaTokenBytes = 656;

@@ -46,6 +46,13 @@ struct DecodeParams {
   const float* descale_q = nullptr;
 };
 
+// Row m (of rows_per_kv) of KV head kv's query rows of sequence bi: query j = m / heads_per_kv,
+// head kv * heads_per_kv + m % heads_per_kv. Its offset in q, in elements.
+__host__ __device__ inline int64_t query_row_offset(const DecodeParams& p, int bi, int kv, int m) {
+  return bi * p.q_stride_b + (m / p.heads_per_kv) * p.q_stride_s +
+         (kv * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
+}
+
 // Launchers, one per instantiation (csrc/kernels/*/instantiations/*.cu).
 template <typename Elem, int D_QK, int D_V, bool SEPARATE_V>
 cudaError_t launch_splitkv_decode(const DecodeParams& p, cudaStream_t stream);

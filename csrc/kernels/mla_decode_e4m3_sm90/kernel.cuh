@@ -58,11 +58,8 @@ constexpr bool kStagedQueries = LOAD != CodeLoad::kTmaTiles;
 template <int ROW_BYTES>
 __device__ __forceinline__ const uint8_t* q_row_source(const DecodeParams& p, int bi, int kv,
                                                        int m) {
-  constexpr int64_t kElem = ROW_BYTES / kMlaHeadDimQK;
   return static_cast<const uint8_t*>(p.q) +
-         (bi * p.q_stride_b + (m / p.heads_per_kv) * p.q_stride_s +
-          (kv * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h) *
-             kElem;
+         query_row_offset(p, bi, kv, m) * (ROW_BYTES / kMlaHeadDimQK);
 }
 // Query rows of the block's half h that exist.
 __device__ __forceinline__ int q_half_rows(const DecodeParams& p, int m_base, int h) {
@@ -342,7 +339,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
   // P and V^T's element: fp16 (the codes exactly); over fp8_ds_mla (codes times scales) fp16 on
   // tiles whose scales all fit its range (ds_key_tables), else bf16.
   constexpr int kStages = L::kStages;
-  constexpr int kQRowBytes = kMlaHeadDimQK * static_cast<int>(sizeof(Query));
+  constexpr int kQRowBytes = kMlaQueryRowBytes<Query>;
   static_assert(32 * kQRowBytes <= L::kStageBytes, "a stage holds 32 query rows");
   extern __shared__ __align__(1024) uint8_t smem[];
   const int tid = threadIdx.x;
@@ -433,13 +430,8 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
     const int start = w.start, end = w.end, n_tiles = w.n_tiles;
-    // Row m of the KV head's rows: its offset in q (elements; query j = m / heads_per_kv, head
-    // kv * heads_per_kv + m % heads_per_kv). Block row r (m = m_base + r): the key it attends up
-    // to (causal rows end early; rows past rows_per_kv are never written).
-    auto q_row_offset = [&](int m) {
-      return bi * p.q_stride_b + (m / p.heads_per_kv) * p.q_stride_s +
-             (kv * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
-    };
+    // Block row r (m = m_base + r): the key it attends up to (causal rows end early; rows past
+    // rows_per_kv are never written).
     auto key_limit = [&](int r) {
       const int m = m_base + r;
       const int j = m < p.rows_per_kv ? m / p.heads_per_kv : 0;
@@ -463,7 +455,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
         return smem + L::kOffStages + ((nq + r / 32) % kStages) * L::kStageBytes +
                (r % 32) * kQRowBytes;
       return static_cast<const uint8_t*>(p.q) +
-             q_row_offset(m_base + r) * static_cast<int64_t>(sizeof(Query));
+             query_row_offset(p, bi, kv, m_base + r) * static_cast<int64_t>(sizeof(Query));
     };
     if constexpr (kSplitQ) {
       // Q's rows as two terms of codes, 8 threads a row (dims 64 i + 8 (tid % 8) .. + 7), 32 rows
@@ -488,7 +480,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
           if (row != nullptr) v = *reinterpret_cast<const uint4*>(row + ch * 16);
         } else if (m_base + r < p.rows_per_kv) {
           v = *reinterpret_cast<const uint4*>(static_cast<const uint8_t*>(p.q) +
-                                              q_row_offset(m_base + r) + ch * 16);
+                                              query_row_offset(p, bi, kv, m_base + r) + ch * 16);
         }
         ptx::st_shared_v4(base + L::kOffQ + (ch / 8) * kBoxBytes + box_offset(r, ch % 8),
                           {v.x, v.y, v.z, v.w});

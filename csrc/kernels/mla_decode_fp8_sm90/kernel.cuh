@@ -824,7 +824,7 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_fp8_sm90_kernel(const 
   __syncthreads();
   if (wg == kProducerWarpgroup) {
     ptx::setmaxnreg_dec<producer_regs(COLS)>();
-    produce<CACHE>(p, sm, kQRowBytes<Query>, (tid / 32) % 4, tid % 32);
+    produce<CACHE, kMlaQueryRowBytes<Query>>(p, sm, (tid / 32) % 4, tid % 32);
   } else {
     ptx::setmaxnreg_inc<consumer_regs(COLS)>();
     consume<Query, CACHE, COLS, EARLY_V>(p, sm, smem, wg, tid % 128);

@@ -10,18 +10,16 @@ namespace fmla {
 namespace mla_fp8_sm90 {
 
 // A sequence's query rows as the producer stages them in a ring stage ahead of its tiles
-// (produce.cuh), row m at m * kQRowBytes<Query>, rows past rows_per_kv not copied.
+// (produce.cuh), row m at m * kMlaQueryRowBytes<Query>, rows past rows_per_kv not copied.
 // Read from global memory at a piece's start instead, behind the ring's copies in flight to the SM,
 // they had held the consumers up 8% of the time with split rows at 32 columns, 3-4% with e4m3 ones
 // (bench/NOTES.md, v51).
-template <typename Query>
-constexpr int kQRowBytes = kMlaHeadDimQK * static_cast<int>(sizeof(Query));
 
 // The 16-byte chunks of the staged rows, item tid + i * kConsumerThreads = (row m, chunk) in v[i];
 // rows past rows_per_kv are zero.
 template <typename Query, int COLS>
 struct QChunks {
-  static constexpr int kChunks = kQRowBytes<Query> / 16;  // a row
+  static constexpr int kChunks = kMlaQueryRowBytes<Query> / 16;  // a row
   static constexpr int kItems = (COLS * kChunks + kConsumerThreads - 1) / kConsumerThreads;
   uint4 v[kItems];
 
@@ -109,7 +107,8 @@ __device__ __forceinline__ void load_q_split(const uint8_t* rows, int rows_per_k
                                              float* row_mul, int tid) {
   constexpr int kCodeDims = CACHE == MlaCache::kFp8DsMla ? kMlaHeadDimV : kMlaHeadDimQK;
   constexpr uint32_t kTermBytes = kQTermBoxes<CACHE> * COLS * 128;
-  constexpr int kChunks = kQRowBytes<__nv_bfloat16> / 16;  // 72 a row
+  constexpr int kRowBytes = kMlaQueryRowBytes<__nv_bfloat16>;
+  constexpr int kChunks = kRowBytes / 16;  // 72 a row
   constexpr int kLaneChunks = (kChunks + 31) / 32;
   constexpr int kWarps = kConsumerThreads / 32;
   auto lo = [](uint32_t w) { return __uint_as_float(w << 16); };
@@ -124,7 +123,7 @@ __device__ __forceinline__ void load_q_split(const uint8_t* rows, int rows_per_k
       const int chunk = lane + 32 * j;
       v[j] = make_uint4(0u, 0u, 0u, 0u);
       if (chunk < kChunks && m < rows_per_kv)
-        v[j] = *reinterpret_cast<const uint4*>(rows + m * kQRowBytes<__nv_bfloat16> + chunk * 16);
+        v[j] = *reinterpret_cast<const uint4*>(rows + m * kRowBytes + chunk * 16);
       const uint32_t words[4] = {v[j].x, v[j].y, v[j].z, v[j].w};
 #pragma unroll
       for (int e = 0; e < 4; ++e)

@@ -13,12 +13,11 @@ namespace mla_fp8_sm90 {
 // The producer warpgroup: warp k fills ring stage k with the part's ring positions n = k, k + 4,
 // ... (one stage a warp, kStages = 4), so that four block-table reads and copy streams are in
 // flight at once. A sequence with keys takes 1 + n_tiles positions: first its query rows (row m at
-// m * row_bytes, a lane a row; rows past rows_per_kv are not copied), which then reach the SM in
+// m * QROW_BYTES, a lane a row; rows past rows_per_kv are not copied), which then reach the SM in
 // the stream's order ahead of the tiles (load_q.cuh), then its tiles, as runs of tokens contiguous
 // in both the cache and the tile (a lane a run).
-template <MlaCache CACHE, class SMEM>
-__device__ __forceinline__ void produce(const DecodeParams& p, const SMEM& sm, uint32_t row_bytes,
-                                        int warp, int lane) {
+template <MlaCache CACHE, int QROW_BYTES, class SMEM>
+__device__ __forceinline__ void produce(const DecodeParams& p, const SMEM& sm, int warp, int lane) {
   static_assert(kStages == 4, "a producer warp a stage");
   constexpr int kTok = token_bytes(CACHE);
   const int32_t* meta = p.sched + blockIdx.x * kMetadataInts;
@@ -32,16 +31,13 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const SMEM& sm, u
     if (w.n_tiles == 0) continue;
     if (n % kStages == s) {  // the query rows
       ptx::mbarrier_wait_sleeping(sm.empty(s), (laps & 1u) ^ 1u);
-      if (lane == 0) ptx::mbarrier_arrive_expect_tx(sm.full(s), p.rows_per_kv * row_bytes);
+      if (lane == 0) ptx::mbarrier_arrive_expect_tx(sm.full(s), p.rows_per_kv * QROW_BYTES);
       __syncwarp();
-      const uint8_t* q = static_cast<const uint8_t*>(p.q);
-      const int64_t elem = row_bytes / kMlaHeadDimQK;
-      for (int m = lane; m < p.rows_per_kv; m += 32) {
-        const int64_t row = bi * p.q_stride_b + (m / p.heads_per_kv) * p.q_stride_s +
-                            (blockIdx.y * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
-        ptx::bulk_load(sm.stage(s) + m * row_bytes, q + row * elem, row_bytes, sm.full(s),
-                       ptx::l2_policy<1>());
-      }
+      for (int m = lane; m < p.rows_per_kv; m += 32)
+        ptx::bulk_load(sm.stage(s) + m * QROW_BYTES,
+                       static_cast<const uint8_t*>(p.q) +
+                           query_row_offset(p, bi, blockIdx.y, m) * (QROW_BYTES / kMlaHeadDimQK),
+                       QROW_BYTES, sm.full(s), ptx::l2_policy<1>());
       ++laps;
     }
     ++n;

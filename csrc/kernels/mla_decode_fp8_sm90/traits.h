@@ -86,7 +86,8 @@ struct SmemLayout {
   static constexpr int kBytes = kOffBars + 2 * kStages * 8;
   static_assert(kOffP % 1024 == 0 && kQBoxBytes % 1024 == 0, "swizzle atoms stay aligned");
   static_assert(COLS * 1024 <= kQBytes, "a warpgroup's half of O^T fits where Q was");
-  static_assert(COLS * kMlaHeadDimQK * 2 <= kStageBytes, "a stage holds the query rows");
+  static_assert(COLS * kMlaQueryRowBytes<__nv_bfloat16> <= kStageBytes,
+                "a stage holds the query rows");
 };
 static_assert(SmemLayout<MlaCache::kFp8DsMla, 32, false>::kBytes <= 227 * 1024 &&
                   SmemLayout<MlaCache::kFp8E4m3, 32, false>::kBytes <= 227 * 1024 &&

@@ -26,9 +26,7 @@ __device__ __forceinline__ void load_q_rows(const DecodeParams& p, int bi, int g
     const int r = t / 8 + THREADS / 8 * j, m = m_base + r;
     const bool valid = m < p.rows_per_kv;
     const Query* row = static_cast<const Query*>(p.q);
-    if (valid)
-      row += bi * p.q_stride_b + (m / p.heads_per_kv) * p.q_stride_s +
-             (g * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
+    if (valid) row += query_row_offset(p, bi, g, m);
 #pragma unroll
     for (int box = 0; box < kBoxes; ++box) {
       const Query* at = row + box * kBoxCols + chunk * 8;
