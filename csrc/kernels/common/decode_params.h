@@ -53,6 +53,13 @@ __host__ __device__ inline int64_t query_row_offset(const DecodeParams& p, int b
          (kv * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
 }
 
+// Whether consecutive query rows of a KV head lie end to end in q (rows of row_elems elements), so
+// that a run of them is one copy: q dense across heads and, for s_q > 1, across queries.
+__host__ __device__ inline bool query_rows_contiguous(const DecodeParams& p, int64_t row_elems) {
+  return p.q_stride_h == row_elems &&
+         (p.s_q == 1 || p.q_stride_s == p.heads_per_kv * p.q_stride_h);
+}
+
 // Launchers, one per instantiation (csrc/kernels/*/instantiations/*.cu).
 template <typename Elem, int D_QK, int D_V, bool SEPARATE_V>
 cudaError_t launch_splitkv_decode(const DecodeParams& p, cudaStream_t stream);

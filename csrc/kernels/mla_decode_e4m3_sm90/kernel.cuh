@@ -2,8 +2,8 @@
 // a block (for more than 32 rows a KV head: h_q 64 or 128, or h_q 32 from s_q 2), pages of a power
 // of two of tokens: the 16-bit TMA kernel's seesaw (mla_decode_sm90/kernel.cuh) with the codes used
 // as they are. A producer warpgroup lands the tiles, by TMA (pages of 16+ tokens) or by cp.async
-// (smaller pages; config.h), into a ring its consumers release warp by warp; on pages under 64
-// tokens each sequence's query rows go through the ring too, ahead of its tiles (kStagedQueries).
+// (smaller pages; config.h), into a ring its consumers release warp by warp; each sequence's
+// query rows go through the ring too, ahead of its tiles.
 //   S = Q K^T        float8_e4m3fn queries: on the FP8 tensor cores, m64n64k32, Q's and the tile's
 //                    codes in shared memory; bf16 queries the same, a product for each of the two
 //                    e4m3 terms each row is split into (split_queries.cuh)
@@ -47,13 +47,10 @@ namespace mla_e4m3_sm90 {
 // The 64-row kernels' grid order: the row groups that read the same tiles launch side by side.
 using Place = mla_sm90::BlockPlace;
 
-// On pages under 64 tokens a sequence's query rows take the two ring positions before its tiles:
-// rows 32 h .. 32 h + 31 of the block's 64 in position h, row r at (r % 32) times a row's bytes
-// (rows past rows_per_kv not copied), so that they reach the SM in the stream's order instead of
-// behind the stages in flight: 1-6% faster there (bench/NOTES.md, v51). Whole TMA tiles keep the
-// consumers' loads from q: the one lane that issues their boxes took 0-2% longer with the rows too.
-template <CodeLoad LOAD>
-constexpr bool kStagedQueries = LOAD != CodeLoad::kTmaTiles;
+// A sequence's query rows take the two ring positions before its tiles: rows 32 h .. 32 h + 31 of
+// the block's 64 in position h, row r at (r % 32) times a row's bytes (rows past rows_per_kv not
+// copied), so that they reach the SM in the stream's order instead of behind the stages in flight
+// (1-6% faster than loads from q at the piece's start; bench/NOTES.md, v51, v52).
 // Row m's source in q.
 template <int ROW_BYTES>
 __device__ __forceinline__ const uint8_t* q_row_source(const DecodeParams& p, int bi, int kv,
@@ -72,7 +69,7 @@ __device__ __forceinline__ int q_half_rows(const DecodeParams& p, int m_base, in
 // + 16 j, chunk ptid % 8; zeros past the piece's end), the pages of its rows looked up a tile
 // ahead; each thread arrives on the tile's 5 "full" barriers once its copies have landed (or on
 // box 0's alone, which then stands for the tile's: TILE_BARRIER). A sequence's query rows first,
-// in two positions (kStagedQueries), the same way.
+// in two positions, the same way.
 template <bool DS_MLA, bool TILE_BARRIER, int STAGES, int STAGE_BYTES, int QROW_BYTES>
 __device__ __forceinline__ void produce_rows(const DecodeParams& p, uint32_t stages,
                                              uint32_t full_bars, uint32_t empty_bars, int ptid) {
@@ -208,6 +205,14 @@ __device__ __forceinline__ void produce_ds_tables(const DecodeParams& p, uint8_t
   uint32_t n = 0;  // ring position: tiles of the part so far
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
+    // The sequence's two positions of query rows: no tables, but an arrival each once they have
+    // landed (so that the stage's barrier keeps a phase a position, and no arrival runs ahead
+    // into a phase that the stage's last tile has not completed).
+#pragma unroll 1
+    for (int h = 0; h < 2; ++h, ++n) {
+      ptx::mbarrier_wait_sleeping(full_bars + (n % STAGES) * kTileBoxes * 8, (n / STAGES) & 1u);
+      ptx::mbarrier_arrive(table_bars + (n % STAGES) * 8);
+    }
 #pragma unroll 1
     for (int t = 0; t < w.n_tiles; ++t, ++n) {
       const int st = n % STAGES;
@@ -236,15 +241,18 @@ __device__ __forceinline__ void produce_ds_tables(const DecodeParams& p, uint8_t
 // codes (fp8_ds_mla: and for its scales), lane l the tile's page l % P (P pages a tile) and boxes
 // l / P, l / P + 32 / P, ...; a lane reads its page a tile ahead (past the piece's end, the last
 // key's page: those rows are masked and zeroed). The waits sleep: these threads wait most of the
-// time. On page boxes a sequence's query rows go first, in two positions (kStagedQueries): a bulk
-// copy a row, a lane a row, counted on box 0's barrier (the other boxes' arrive empty).
+// time. A sequence's query rows go first, in two positions: a bulk copy a half where q holds the
+// rows end to end (else a copy a row, over the lanes), counted on box 0's barrier (the other
+// boxes' arrive empty).
 template <bool DS_MLA, CodeLoad LOAD, int STAGES, int STAGE_BYTES, int QROW_BYTES>
 __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUtensorMap* k_map,
                                               const CUtensorMap* scale_map, uint32_t stages,
                                               uint32_t full_bars, uint32_t empty_bars, int ptid) {
   static_assert(LOAD != CodeLoad::kGatherRows, "TMA loads");
-  if (ptid >= (LOAD == CodeLoad::kTmaTiles ? 1 : 32)) return;  // whole tiles: lane 0 alone
+  constexpr int kLanes = LOAD == CodeLoad::kTmaTiles ? 1 : 32;  // whole tiles: lane 0 alone
+  if (ptid >= kLanes) return;
   const int lane = ptid;
+  const bool rows_contiguous = query_rows_contiguous(p, kMlaHeadDimQK);
   const int32_t* meta = p.sched + Place::part() * kMetadataInts;
   const int page_log2 = __ffs(p.page_size) - 1;
   const uint64_t l2_policy = ptx::l2_policy<0>();
@@ -263,7 +271,7 @@ __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUten
     };
     int next = w.n_tiles > 0 ? look_up(0) : 0;
 #pragma unroll 1
-    for (int h = 0; h < (kStagedQueries<LOAD> ? 2 : 0); ++h, ++n) {  // the query rows
+    for (int h = 0; h < 2; ++h, ++n) {  // the query rows
       const int st = n % STAGES;
       auto full = [&](int box) { return full_bars + (st * kTileBoxes + box) * 8; };
       ptx::mbarrier_wait_sleeping(empty_bars + st * 8, ((n / STAGES) & 1u) ^ 1u);
@@ -273,12 +281,19 @@ __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUten
 #pragma unroll
         for (int box = 1; box < kTileBoxes; ++box) ptx::mbarrier_arrive(full(box));
       }
-      __syncwarp();
+      const uint8_t* first = q_row_source<QROW_BYTES>(p, bi, blockIdx.y, Place::m_base() + 32 * h);
+      if (rows_contiguous) {
+        if (lane == 0 && rows > 0)
+          ptx::bulk_load(stages + st * STAGE_BYTES, first, rows * QROW_BYTES, full(0),
+                         ptx::l2_policy<1>());
+      } else {
+        if constexpr (kLanes == 32) __syncwarp();  // box 0's bytes expected before they land
 #pragma unroll 1
-      for (int r = lane; r < rows; r += 32)
-        ptx::bulk_load(stages + st * STAGE_BYTES + r * QROW_BYTES,
-                       q_row_source<QROW_BYTES>(p, bi, blockIdx.y, Place::m_base() + 32 * h + r),
-                       QROW_BYTES, full(0), ptx::l2_policy<1>());
+        for (int r = lane; r < rows; r += kLanes)
+          ptx::bulk_load(stages + st * STAGE_BYTES + r * QROW_BYTES,
+                         q_row_source<QROW_BYTES>(p, bi, blockIdx.y, Place::m_base() + 32 * h + r),
+                         QROW_BYTES, full(0), ptx::l2_policy<1>());
+      }
     }
 #pragma unroll 1
     for (int t = 0; t < w.n_tiles; ++t, ++n) {
@@ -443,19 +458,20 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
     int mask_from = end;
     if (p.causal) mask_from = min(end, w.seqlen - p.s_q + 1);
     ptx::named_barrier_sync(kBarAll, kThreads);  // the last sequence is done with Q
-    // Q's rows: staged in the sequence's two ring positions (kStagedQueries), or read from q.
+    // Q's rows, staged in the sequence's two ring positions.
     const uint32_t nq = n_before;
-    if constexpr (kStagedQueries<LOAD>) {
-      ptx::mbarrier_wait(full(nq % kStages, 0), (nq / kStages) & 1u);
-      ptx::mbarrier_wait(full((nq + 1) % kStages, 0), ((nq + 1) / kStages) & 1u);
+#pragma unroll
+    for (uint32_t n = nq; n < nq + 2; ++n) {
+      ptx::mbarrier_wait(full(n % kStages, 0), (n / kStages) & 1u);
+      // The table threads' arrival on the position too: a later wait on this stage's tables
+      // barrier then finds the phase before it complete (parity waits see two phases alone).
+      if constexpr (kProducerTables)
+        ptx::mbarrier_wait(base + L::kOffTables + (n % kStages) * 8, (n / kStages) & 1u);
     }
     auto q_row = [&](int r) -> const uint8_t* {
       if (m_base + r >= p.rows_per_kv) return nullptr;
-      if constexpr (kStagedQueries<LOAD>)
-        return smem + L::kOffStages + ((nq + r / 32) % kStages) * L::kStageBytes +
-               (r % 32) * kQRowBytes;
-      return static_cast<const uint8_t*>(p.q) +
-             query_row_offset(p, bi, kv, m_base + r) * static_cast<int64_t>(sizeof(Query));
+      return smem + L::kOffStages + ((nq + r / 32) % kStages) * L::kStageBytes +
+             (r % 32) * kQRowBytes;
     };
     if constexpr (kSplitQ) {
       // Q's rows as two terms of codes, 8 threads a row (dims 64 i + 8 (tid % 8) .. + 7), 32 rows
@@ -475,13 +491,8 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
       for (int item = tid; item < kBlockM * 36; item += kThreads) {
         const int r = item / 36, ch = item % 36;
         uint4 v = make_uint4(0u, 0u, 0u, 0u);
-        if constexpr (kStagedQueries<LOAD>) {
-          const uint8_t* row = q_row(r);
-          if (row != nullptr) v = *reinterpret_cast<const uint4*>(row + ch * 16);
-        } else if (m_base + r < p.rows_per_kv) {
-          v = *reinterpret_cast<const uint4*>(static_cast<const uint8_t*>(p.q) +
-                                              query_row_offset(p, bi, kv, m_base + r) + ch * 16);
-        }
+        const uint8_t* row = q_row(r);
+        if (row != nullptr) v = *reinterpret_cast<const uint4*>(row + ch * 16);
         ptx::st_shared_v4(base + L::kOffQ + (ch / 8) * kBoxBytes + box_offset(r, ch % 8),
                           {v.x, v.y, v.z, v.w});
       }
@@ -503,14 +514,12 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
     }
     wgmma::fence_proxy_async();  // Q is read by wgmma
     ptx::named_barrier_sync(kBarAll, kThreads);
-    if constexpr (kStagedQueries<LOAD>) {
-      __syncwarp();  // every warp is done with the staged rows
-      if (lane == 0) {
-        ptx::mbarrier_arrive(base + L::kOffEmpty + (nq % kStages) * 8);
-        ptx::mbarrier_arrive(base + L::kOffEmpty + ((nq + 1) % kStages) * 8);
-      }
-      n_before += 2;
+    __syncwarp();  // every warp is done with the staged rows
+    if (lane == 0) {
+      ptx::mbarrier_arrive(base + L::kOffEmpty + (nq % kStages) * 8);
+      ptx::mbarrier_arrive(base + L::kOffEmpty + ((nq + 1) % kStages) * 8);
     }
+    n_before += 2;
 
     float o[4][32];  // O^T: m-tile mt, the C fragment of 8 query-row tiles
 #pragma unroll
