@@ -870,9 +870,10 @@ static void small_keys_rows_cases() {
 static void suite_mla_fp8(bool quick) {
   uint64_t seed = 5000;
   struct Shape { int s_q, h_q; bool causal; };
-  // 16 and 32 query rows take the keys x rows kernel, more the 64-row one.
-  const Shape shapes[] = {{1, 16, false}, {2, 16, true},  {1, 32, false},
-                          {2, 128, true}, {4, 32, true}, {1, 64, false}};
+  // 16 and 32 query rows take the keys x rows kernel, more the 64-row one (h_q 16 at s_q 4: each
+  // half of a block's rows spans two queries, one copy where q is dense).
+  const Shape shapes[] = {{1, 16, false}, {2, 16, true}, {1, 32, false}, {2, 128, true},
+                          {4, 32, true},  {1, 64, false}, {4, 16, true}};
   // Each format, then fp8_e4m3 with float8_e4m3fn queries (up to 32 rows the scores on the FP8
   // tensor cores, more rows converted to bf16 as they load).
   struct Variant { int format; bool e4m3_q; };
