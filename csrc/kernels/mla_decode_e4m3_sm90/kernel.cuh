@@ -78,7 +78,7 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, uint32_t sta
   const int32_t* meta = p.sched + Place::part() * kMetadataInts;
   const int page_log2 = __ffs(p.page_size) - 1;
   const int last_bi = meta[kMetaEndBatch];
-  uint32_t n = 0;  // ring position: tiles of the part so far
+  uint32_t n = 0;  // ring position: the part's query-row places and tiles so far
   for (int bi = meta[kMetaBeginBatch]; bi <= last_bi; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
     const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
@@ -202,7 +202,7 @@ __device__ __forceinline__ void produce_ds_tables(const DecodeParams& p, uint8_t
                                                   uint32_t full_bars, uint32_t table_bars,
                                                   uint8_t* f16_tiles, int key) {
   const int32_t* meta = p.sched + Place::part() * kMetadataInts;
-  uint32_t n = 0;  // ring position: tiles of the part so far
+  uint32_t n = 0;  // ring position: the part's query-row places and tiles so far
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
     // The sequence's two positions of query rows: no tables, but an arrival each once they have
@@ -261,7 +261,7 @@ __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUten
   const int tile_pages_log2 = LOAD == CodeLoad::kTmaPages ? 6 - page_log2 : 0;
   const int page_in_tile = lane & ((1 << tile_pages_log2) - 1);
   const int box_step = 32 >> tile_pages_log2;
-  uint32_t n = 0;  // ring position: tiles of the part so far
+  uint32_t n = 0;  // ring position: the part's query-row places and tiles so far
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
     const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
@@ -440,7 +440,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1)
   // This thread's 8 values of a key in the tile's code rows (the permuted value dimension).
   const int d0 = wg * 256 + 8 * (8 * warp + g);
   const int d_box = d0 / 128, d_chunk = (d0 % 128) / 16, d_half = d0 % 16;
-  uint32_t n_before = 0;  // tiles of this part's earlier sequences: ring position
+  uint32_t n_before = 0;  // ring position of the sequence's query rows, then of its first tile
 
   for (int bi = meta[kMetaBeginBatch]; bi <= meta[kMetaEndBatch]; ++bi) {
     const SequenceWork w = sequence_work(p, meta, bi);
