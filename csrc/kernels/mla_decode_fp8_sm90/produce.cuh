@@ -15,7 +15,7 @@ namespace mla_fp8_sm90 {
 // flight at once. A sequence with keys takes 1 + n_tiles positions: first its query rows (row m at
 // m * QROW_BYTES, a lane a row; rows past rows_per_kv are not copied), which then reach the SM in
 // the stream's order ahead of the tiles (load_q.cuh), then its tiles, as runs of tokens contiguous
-// in both the cache and the tile (a lane a run).
+// in both the cache and the tile (a lane a run, its first run's page read before the stage's wait).
 template <MlaCache CACHE, int QROW_BYTES, class SMEM>
 __device__ __forceinline__ void produce(const DecodeParams& p, const SMEM& sm, int warp, int lane) {
   static_assert(kStages == 4, "a producer warp a stage");
@@ -44,16 +44,26 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const SMEM& sm, i
     const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
     // This warp's tiles of the sequence: t = (s - n) mod 4, then every 4th.
     for (int t = (s - n) % kStages; t < w.n_tiles; t += kStages, ++laps) {
-      ptx::mbarrier_wait_sleeping(sm.empty(s), (laps & 1u) ^ 1u);  // the first lap: free
       const int tile_start = w.start + t * kBlockN;
       const int valid = min(kBlockN, w.end - tile_start);
+      const int runs = (valid + run - 1) / run;
+      // The lane's first run's page, read before the stage frees: its trip to memory runs
+      // inside the wait instead of after it (5-10% on pages of 1-2 tokens). A second run (one-token
+      // pages) reads after: reading both first moved ptxas's consumer registers and cost split
+      // bf16 rows at 32 columns 1-3% on larger pages (bench/NOTES.md, v53).
+      const int first_page =
+          lane < runs ? block_table[static_cast<int64_t>((tile_start + lane * run) / p.page_size) *
+                                    p.bt_stride_page]
+                      : 0;
+      ptx::mbarrier_wait_sleeping(sm.empty(s), (laps & 1u) ^ 1u);  // the first lap: free
       if (lane == 0) ptx::mbarrier_arrive_expect_tx(sm.full(s), valid * kTok);
       __syncwarp();
-      const int runs = (valid + run - 1) / run;
       for (int j = lane; j < runs; j += 32) {
         const int key = tile_start + j * run;
         const int rows = min(run, w.end - key);
-        const int page = block_table[static_cast<int64_t>(key / p.page_size) * p.bt_stride_page];
+        const int page = j == lane ? first_page
+                                   : block_table[static_cast<int64_t>(key / p.page_size) *
+                                                 p.bt_stride_page];
         const uint8_t* src = cache + static_cast<int64_t>(page) * p.k_stride_page +
                              static_cast<int64_t>(key % p.page_size) * p.k_stride_row;
         ptx::bulk_load(sm.stage(s) + j * run * kTok, src, rows * kTok, sm.full(s), policy);
