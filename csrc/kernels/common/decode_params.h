@@ -53,6 +53,13 @@ __host__ __device__ inline int64_t query_row_offset(const DecodeParams& p, int b
          (kv * p.heads_per_kv + m % p.heads_per_kv) * p.q_stride_h;
 }
 
+// Row m's first byte in q, of ELEM_BYTES-byte elements.
+template <int ELEM_BYTES>
+__host__ __device__ inline const uint8_t* query_row_address(const DecodeParams& p, int bi, int kv,
+                                                            int m) {
+  return static_cast<const uint8_t*>(p.q) + query_row_offset(p, bi, kv, m) * ELEM_BYTES;
+}
+
 // Whether consecutive query rows of a KV head lie end to end in q (rows of row_elems elements), so
 // that a run of them is one copy: q dense across heads and, for s_q > 1, across queries.
 __host__ __device__ inline bool query_rows_contiguous(const DecodeParams& p, int64_t row_elems) {

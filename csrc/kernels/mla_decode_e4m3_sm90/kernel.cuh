@@ -51,12 +51,10 @@ using Place = mla_sm90::BlockPlace;
 // the block's 64 in position h, row r at (r % 32) times a row's bytes (rows past rows_per_kv not
 // copied), so that they reach the SM in the stream's order instead of behind the stages in flight
 // (1-6% faster than loads from q at the piece's start; bench/NOTES.md, v51, v52).
-// Row m's source in q.
+// The block's row r in q: query row m_base + r of its KV head, of ROW_BYTES bytes.
 template <int ROW_BYTES>
-__device__ __forceinline__ const uint8_t* q_row_source(const DecodeParams& p, int bi, int kv,
-                                                       int m) {
-  return static_cast<const uint8_t*>(p.q) +
-         query_row_offset(p, bi, kv, m) * (ROW_BYTES / kMlaHeadDimQK);
+__device__ __forceinline__ const uint8_t* q_row_source(const DecodeParams& p, int bi, int r) {
+  return query_row_address<ROW_BYTES / kMlaHeadDimQK>(p, bi, blockIdx.y, Place::m_base() + r);
 }
 // Query rows of the block's half h that exist.
 __device__ __forceinline__ int q_half_rows(const DecodeParams& p, int m_base, int h) {
@@ -100,8 +98,7 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, uint32_t sta
 #pragma unroll 1
       for (int i = ptid; i < rows * kChunks; i += kProducerThreads)
         ptx::cp_async_16(stages + st * STAGE_BYTES + i * 16,
-                         q_row_source<QROW_BYTES>(p, bi, blockIdx.y,
-                                                  Place::m_base() + 32 * h + i / kChunks) +
+                         q_row_source<QROW_BYTES>(p, bi, 32 * h + i / kChunks) +
                              (i % kChunks) * 16,
                          16);
 #pragma unroll
@@ -281,7 +278,7 @@ __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUten
 #pragma unroll
         for (int box = 1; box < kTileBoxes; ++box) ptx::mbarrier_arrive(full(box));
       }
-      const uint8_t* first = q_row_source<QROW_BYTES>(p, bi, blockIdx.y, Place::m_base() + 32 * h);
+      const uint8_t* first = q_row_source<QROW_BYTES>(p, bi, 32 * h);
       if (rows_contiguous) {
         if (lane == 0 && rows > 0)
           ptx::bulk_load(stages + st * STAGE_BYTES, first, rows * QROW_BYTES, full(0),
@@ -291,7 +288,7 @@ __device__ __forceinline__ void produce_tiles(const DecodeParams& p, const CUten
 #pragma unroll 1
         for (int r = lane; r < rows; r += kLanes)
           ptx::bulk_load(stages + st * STAGE_BYTES + r * QROW_BYTES,
-                         q_row_source<QROW_BYTES>(p, bi, blockIdx.y, Place::m_base() + 32 * h + r),
+                         q_row_source<QROW_BYTES>(p, bi, 32 * h + r),
                          QROW_BYTES, full(0), ptx::l2_policy<1>());
       }
     }

@@ -35,8 +35,7 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const SMEM& sm, i
       __syncwarp();
       for (int m = lane; m < p.rows_per_kv; m += 32)
         ptx::bulk_load(sm.stage(s) + m * QROW_BYTES,
-                       static_cast<const uint8_t*>(p.q) +
-                           query_row_offset(p, bi, blockIdx.y, m) * (QROW_BYTES / kMlaHeadDimQK),
+                       query_row_address<QROW_BYTES / kMlaHeadDimQK>(p, bi, blockIdx.y, m),
                        QROW_BYTES, sm.full(s), ptx::l2_policy<1>());
       ++laps;
     }
