@@ -1440,11 +1440,22 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
 // 16-bit cache and each FP8 format, the same data (the FP8 caches quantize the 16-bit one, so the
 // check is against the 16-bit cache's reference: the error quantization adds, about 2.6%).
 // BENCH_FP16 set: fp16 queries (fp8_e4m3 only; the other columns print nan).
+static std::vector<int> int_list_env(const char* name, const char* fallback);
+
 static void bench_mla_fp8(int page_size) {
   const bool fp16 = getenv("BENCH_FP16") != nullptr;
-  const AnchorRow rows[] = {{128, 1, 8192, 16, true, false},  {128, 1, 8192, 32, true, false},
-                            {128, 1, 8192, 128, true, false}, {128, 2, 8192, 128, true, true},
-                            {128, 1, 16384, 16, true, false}};
+  std::vector<AnchorRow> rows = {{128, 1, 8192, 16, true, false},  {128, 1, 8192, 32, true, false},
+                                 {128, 1, 8192, 128, true, false}, {128, 2, 8192, 128, true, true},
+                                 {128, 1, 16384, 16, true, false}};
+  // FP8_ROWS="b:s_q:h_q:s_k,...": these rows instead (causal where s_q > 1), lengths drawn as the
+  // suite draws them; a negative s_k: every sequence |s_k| keys long (a call's fixed cost, from
+  // its time against the length).
+  if (getenv("FP8_ROWS")) {
+    const std::vector<int> v = int_list_env("FP8_ROWS", "");
+    rows.clear();
+    for (size_t i = 0; i + 4 <= v.size(); i += 4)
+      rows.push_back({v[i], v[i + 1], std::abs(v[i + 3]), v[i + 2], v[i + 3] > 0, v[i + 1] > 1});
+  }
   printf("\nmla-anchor over FP8 caches (%s q, page %d); copy ceiling %.0f GB/s\n",
          fp16 ? "fp16" : "bf16", page_size, g_copy_gbs);
   printf("| b | s_q | s_k | h_q | causal | bf16 us | fp8_ds_mla us | x | fp8_e4m3 us | x | "
@@ -1455,7 +1466,7 @@ static void bench_mla_fp8(int page_size) {
     Spec s;
     s.h_q = r.h_q, s.s_q = r.s_q, s.causal = r.causal, s.page_size = page_size, s.sample_rows = 256;
     if (fp16) s.dtype = FMLA_DTYPE_FLOAT16;
-    s.lens = varlen(r.b, r.s_k, r.s_q, ++seed);
+    s.lens = r.varlen ? varlen(r.b, r.s_k, r.s_q, ++seed) : std::vector<int32_t>(r.b, r.s_k);
     DecodeCheck c;
     Problem P = build_and_check(s, ++seed, &c);
     ensure_rotation(P, static_cast<size_t>(P.mean_len * P.b) * 576 * 2);

@@ -66,6 +66,38 @@ namespace mla_fp8_sm90 {
 
 // ---------------------------------------------------------------- consumers
 
+// The maxima of a thread's NC column values (NC a power of two, at least 4) over the warp's 8 lane
+// quads (lanes 4 apart hold the other rows of the same columns), spread over the lanes: each
+// exchange over a lane bit (16, 8, 4) halves the columns a lane keeps, so that 7 shuffles (8
+// columns) leave each lane one column's maximum, where a butterfly of every column takes 3 NC and
+// leaves all of them in every lane. Returns that maximum; *k is its column's index in v. With 4
+// columns the last exchange is a plain one (lanes differing in bit 2 hold the same column).
+template <int N>  // lane bit `bit` picks which half of w[0, 2 N) a lane keeps (in w[0, N))
+__device__ __forceinline__ void keep_half_max(float* w, int lane, int bit, int* k) {
+  const bool upper = (lane & bit) != 0;
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+    const float send = upper ? w[i] : w[i + N], keep = upper ? w[i + N] : w[i];
+    w[i] = fmaxf(keep, __shfl_xor_sync(0xffffffffu, send, bit));
+  }
+  if (upper) *k += N;
+}
+template <int NC>
+__device__ __forceinline__ float max_over_quads_spread(const float (&v)[NC], int lane, int* k) {
+  static_assert(NC == 4 || NC == 8, "the columns of 16 or 32");
+  float w[NC];
+#pragma unroll
+  for (int i = 0; i < NC; ++i) w[i] = v[i];
+  *k = 0;
+  keep_half_max<NC / 2>(w, lane, 16, k);
+  keep_half_max<NC / 4>(w, lane, 8, k);
+  if constexpr (NC == 8)
+    keep_half_max<1>(w, lane, 4, k);
+  else
+    w[0] = fmaxf(w[0], __shfl_xor_sync(0xffffffffu, w[0], 4));
+  return w[0];
+}
+
 template <typename Query, MlaCache CACHE, int COLS, bool EARLY_V>
 __device__ __forceinline__ void consume(const DecodeParams& p,
                                         const Smem<CACHE, COLS, EARLY_V>& sm, uint8_t* smem,
@@ -104,7 +136,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p,
   const float value_scale = kDs ? 1.f : *p.descale_k * 0x1p-8f;
   constexpr float kUnscale = e4m3_bits_unscale<Elem>();
   const uint32_t unit = pack2<Elem>(kUnscale, kUnscale);
-  float* tile_max_buf = reinterpret_cast<float*>(smem + L::kOffMax);  // [wg][parity][warp][col]
+  float* tile_max_buf = reinterpret_cast<float*>(smem + L::kOffMax);  // [wg][parity][col][warp]
   float* seq_stats = reinterpret_cast<float*>(smem + L::kOffSeqStats);  // [wg][max, 4 sums][col]
   // [wg][parity][warp][group]
   uint32_t* scale_max_buf = reinterpret_cast<uint32_t*>(smem + L::kOffScaleMax);
@@ -426,12 +458,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p,
         const bool warp_fits = __all_sync(0xffffffffu, fits_f16);
         if (lane == 0) f16_bytes[warp] = warp_fits;
       }
-#pragma unroll
-      for (int k = 0; k < NC; ++k) {
-        tmax[k] = fmaxf(tmax[k], __shfl_xor_sync(0xffffffffu, tmax[k], 4));
-        tmax[k] = fmaxf(tmax[k], __shfl_xor_sync(0xffffffffu, tmax[k], 8));
-        tmax[k] = fmaxf(tmax[k], __shfl_xor_sync(0xffffffffu, tmax[k], 16));
-        if (g == 0) mbuf[warp * COLS + col_of(k)] = tmax[k];
+      {  // each lane stores one column's maximum over the warp's keys, beside the other warps'
+        int k;
+        const float m = max_over_quads_spread(tmax, lane, &k);
+        if (NC == 8 || (lane & 4) == 0) mbuf[4 * col_of(k) + warp] = m;
       }
       ptx::named_barrier_sync(kBarWg0 + wg, 128);
       // fp8_ds_mla's values converted: V^T and P^T in fp16 on a whole tile whose keys' scales all
@@ -445,8 +475,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p,
 #pragma unroll
       for (int k = 0; k < NC; ++k) {
         const int col = col_of(k);
-        const float tm = fmaxf(fmaxf(mbuf[col], mbuf[COLS + col]),
-                               fmaxf(mbuf[2 * COLS + col], mbuf[3 * COLS + col]));
+        const float4 m4 = *reinterpret_cast<const float4*>(mbuf + 4 * col);  // the 4 warps'
+        const float tm = fmaxf(fmaxf(m4.x, m4.y), fmaxf(m4.z, m4.w));
         const float new_max = fmaxf(m_run[k], tm);
         base[k] = new_max == -INFINITY ? 0.f : new_max;
         alpha[k] = ptx::ex2(m_run[k] - base[k]);

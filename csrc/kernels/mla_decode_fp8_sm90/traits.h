@@ -66,8 +66,8 @@ struct SmemLayout {
   static constexpr int kPBytes = kPBoxes<CACHE, EARLY_V> * kQBoxBytes;
   static constexpr int kOffRing = kOffP + kConsumerWarpgroups * kPBytes;
   static constexpr int kStageBytes = kBlockN * kTokenBytes;
-  // Column maxima of a tile (warpgroup, tile parity, warp, column), then a sequence's column
-  // maxima and sums (warpgroup, warp, column).
+  // Column maxima of a tile (warpgroup, tile parity, column, warp: a column's four one load),
+  // then a sequence's column maxima and sums (warpgroup, warp, column).
   static constexpr int kOffMax = kOffRing + kStages * kStageBytes;
   // fp8_ds_mla's codes as values: a tile's largest group scales (warpgroup, tile parity, warp,
   // group), as float bits.
@@ -85,6 +85,7 @@ struct SmemLayout {
   // full[kStages] (a tile landed), empty[kStages] (its consumer's warps are done with it).
   static constexpr int kBytes = kOffBars + 2 * kStages * 8;
   static_assert(kOffP % 1024 == 0 && kQBoxBytes % 1024 == 0, "swizzle atoms stay aligned");
+  static_assert(kOffMax % 16 == 0, "a column's tile maxima one 16-byte load");
   static_assert(COLS * 1024 <= kQBytes, "a warpgroup's half of O^T fits where Q was");
   static_assert(COLS * kMlaQueryRowBytes<__nv_bfloat16> <= kStageBytes,
                 "a stage holds the query rows");
