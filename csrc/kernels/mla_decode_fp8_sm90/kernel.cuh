@@ -66,13 +66,9 @@ namespace mla_fp8_sm90 {
 
 // ---------------------------------------------------------------- consumers
 
-// The maxima of a thread's NC column values (NC a power of two, at least 4) over the warp's 8 lane
-// quads (lanes 4 apart hold the other rows of the same columns), spread over the lanes: each
-// exchange over a lane bit (16, 8, 4) halves the columns a lane keeps, so that 7 shuffles (8
-// columns) leave each lane one column's maximum, where a butterfly of every column takes 3 NC and
-// leaves all of them in every lane. Returns that maximum; *k is its column's index in v. With 4
-// columns the last exchange is a plain one (lanes differing in bit 2 hold the same column).
-template <int N>  // lane bit `bit` picks which half of w[0, 2 N) a lane keeps (in w[0, N))
+// One exchange of max_over_quads_spread (below): lane bit `bit` picks which half of w[0, 2 N) a
+// lane keeps (in w[0, N)); it sends the other half to its partner across that bit.
+template <int N>
 __device__ __forceinline__ void keep_half_max(float* w, int lane, int bit, int* k) {
   const bool upper = (lane & bit) != 0;
 #pragma unroll
@@ -82,6 +78,13 @@ __device__ __forceinline__ void keep_half_max(float* w, int lane, int bit, int* 
   }
   if (upper) *k += N;
 }
+
+// The maxima of a thread's NC column values (NC 4 or 8) over the warp's 8 lane quads (lanes 4
+// apart hold the other rows of the same columns), spread over the lanes: each exchange over a
+// lane bit (16, 8, 4) halves the columns a lane keeps, so that 7 shuffles (8 columns) leave each
+// lane one column's maximum, where a butterfly of every column takes 3 NC and leaves all of them
+// in every lane. Returns that maximum; *k is its column's index in v. With 4 columns the last
+// exchange is a plain one (lanes differing in bit 2 hold the same column).
 template <int NC>
 __device__ __forceinline__ float max_over_quads_spread(const float (&v)[NC], int lane, int* k) {
   static_assert(NC == 4 || NC == 8, "the columns of 16 or 32");

@@ -66,8 +66,8 @@ struct SmemLayout {
   static constexpr int kPBytes = kPBoxes<CACHE, EARLY_V> * kQBoxBytes;
   static constexpr int kOffRing = kOffP + kConsumerWarpgroups * kPBytes;
   static constexpr int kStageBytes = kBlockN * kTokenBytes;
-  // Column maxima of a tile (warpgroup, tile parity, column, warp: a column's four one load),
-  // then a sequence's column maxima and sums (warpgroup, warp, column).
+  // Column maxima of a tile (warpgroup, tile parity, column, warp: a column's four maxima are one
+  // load), then a sequence's column maxima and sums (warpgroup, warp, column).
   static constexpr int kOffMax = kOffRing + kStages * kStageBytes;
   // fp8_ds_mla's codes as values: a tile's largest group scales (warpgroup, tile parity, warp,
   // group), as float bits.
