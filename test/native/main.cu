@@ -1436,25 +1436,35 @@ static void bench_mla(const std::vector<int>& only = {}, bool spun = false, int 
   }
 }
 
+// The integers of environment variable `name` (`fallback` when it is unset), separated by ',' or
+// ':'.
+static std::vector<int> int_list_env(const char* name, const char* fallback) {
+  std::vector<int> values;
+  const char* list = getenv(name);
+  for (const char* c = list ? list : fallback; *c;) {
+    values.push_back(atoi(c));
+    while (*c && *c != ',' && *c != ':') ++c;
+    if (*c) ++c;
+  }
+  return values;
+}
+
 // The mla-anchor rows that FP8 targets (memory-bound h_q 16 / 32, compute-bound h_q 128) over a
 // 16-bit cache and each FP8 format, the same data (the FP8 caches quantize the 16-bit one, so the
 // check is against the 16-bit cache's reference: the error quantization adds, about 2.6%).
 // BENCH_FP16 set: fp16 queries (fp8_e4m3 only; the other columns print nan).
-static std::vector<int> int_list_env(const char* name, const char* fallback);
-
 static void bench_mla_fp8(int page_size) {
   const bool fp16 = getenv("BENCH_FP16") != nullptr;
   std::vector<AnchorRow> rows = {{128, 1, 8192, 16, true, false},  {128, 1, 8192, 32, true, false},
                                  {128, 1, 8192, 128, true, false}, {128, 2, 8192, 128, true, true},
                                  {128, 1, 16384, 16, true, false}};
-  // FP8_ROWS="b:s_q:h_q:s_k,...": these rows instead (causal where s_q > 1), lengths drawn as the
-  // suite draws them; a negative s_k: every sequence |s_k| keys long (a call's fixed cost, from
-  // its time against the length).
+  // FP8_ROWS="b:s_q:h_q:s_k,...": these rows instead (causal where s_q > 1), every sequence s_k
+  // keys long; a negative s_k, as in MLA_ROWS: lengths drawn as the suite draws them around |s_k|.
   if (getenv("FP8_ROWS")) {
     const std::vector<int> v = int_list_env("FP8_ROWS", "");
     rows.clear();
     for (size_t i = 0; i + 4 <= v.size(); i += 4)
-      rows.push_back({v[i], v[i + 1], std::abs(v[i + 3]), v[i + 2], v[i + 3] > 0, v[i + 1] > 1});
+      rows.push_back({v[i], v[i + 1], std::abs(v[i + 3]), v[i + 2], v[i + 3] < 0, v[i + 1] > 1});
   }
   printf("\nmla-anchor over FP8 caches (%s q, page %d); copy ceiling %.0f GB/s\n",
          fp16 ? "fp16" : "bf16", page_size, g_copy_gbs);
@@ -1556,19 +1566,6 @@ static cudaError_t launch_head_major(fmla::DecodeParams q) {
   q.k_stride_row = q.v_stride_row = D;
   q.k_stride_head = q.v_stride_head = q.page_size * D;
   return fmla::launch_gqa_decode<__nv_bfloat16, D>(q, nullptr);
-}
-
-// The integers of environment variable `name` (`fallback` when it is unset), separated by ',' or
-// ':'.
-static std::vector<int> int_list_env(const char* name, const char* fallback) {
-  std::vector<int> values;
-  const char* list = getenv(name);
-  for (const char* c = list ? list : fallback; *c;) {
-    values.push_back(atoi(c));
-    while (*c && *c != ',' && *c != ':') ++c;
-    if (*c) ++c;
-  }
-  return values;
 }
 
 // Median time of `launch(copy, stream)` captured as one CUDA graph per cache copy and replayed, the

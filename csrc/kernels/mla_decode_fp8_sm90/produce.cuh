@@ -41,6 +41,9 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const SMEM& sm, i
     }
     ++n;
     const int32_t* block_table = p.block_table + bi * p.bt_stride_b;
+    auto page_of = [&](int key) {
+      return block_table[static_cast<int64_t>(key / p.page_size) * p.bt_stride_page];
+    };
     // This warp's tiles of the sequence: t = (s - n) mod 4, then every 4th.
     for (int t = (s - n) % kStages; t < w.n_tiles; t += kStages, ++laps) {
       const int tile_start = w.start + t * kBlockN;
@@ -50,19 +53,14 @@ __device__ __forceinline__ void produce(const DecodeParams& p, const SMEM& sm, i
       // inside the wait instead of after it (5-10% on pages of 1-2 tokens). A second run (one-token
       // pages) reads after: reading both first moved ptxas's consumer registers and cost split
       // bf16 rows at 32 columns 1-3% on larger pages (bench/NOTES.md, v53).
-      const int first_page =
-          lane < runs ? block_table[static_cast<int64_t>((tile_start + lane * run) / p.page_size) *
-                                    p.bt_stride_page]
-                      : 0;
+      const int first_page = lane < runs ? page_of(tile_start + lane * run) : 0;
       ptx::mbarrier_wait_sleeping(sm.empty(s), (laps & 1u) ^ 1u);  // the first lap: free
       if (lane == 0) ptx::mbarrier_arrive_expect_tx(sm.full(s), valid * kTok);
       __syncwarp();
       for (int j = lane; j < runs; j += 32) {
         const int key = tile_start + j * run;
         const int rows = min(run, w.end - key);
-        const int page = j == lane ? first_page
-                                   : block_table[static_cast<int64_t>(key / p.page_size) *
-                                                 p.bt_stride_page];
+        const int page = j == lane ? first_page : page_of(key);
         const uint8_t* src = cache + static_cast<int64_t>(page) * p.k_stride_page +
                              static_cast<int64_t>(key % p.page_size) * p.k_stride_row;
         ptx::bulk_load(sm.stage(s) + j * run * kTok, src, rows * kTok, sm.full(s), policy);
