@@ -200,9 +200,13 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodePa
 // Few splits a sequence (batches about as large as the part count, or up to 16 splits where the
 // rows alone give the SMs enough warps; launch_combine): one warp a row, whose lanes own
 // interleaved columns (coalesced loads) and walk the splits with the weights in registers; no
-// block-wide reductions. Grid: (items, ceil(s_q * h_q / rows a block)).
+// block-wide reductions. Grid: (items, ceil(s_q * h_q / rows a block)). The first two splits'
+// partials are loaded beside the lse values, so that the usual two splits take one trip to memory
+// after the decode grid ends, not two; the registers stay under kCombineRowsRegs so that
+// kCombineRowsBlocksPerSm blocks share an SM (a large batch's rows take several waves of them).
 template <typename Elem, int D_V>
-__global__ void __launch_bounds__(kCombineThreads) combine_rows_kernel(const DecodeParams p) {
+__global__ void __launch_bounds__(kCombineThreads, kCombineRowsBlocksPerSm)
+    combine_rows_kernel(const DecodeParams p) {
   constexpr int kVec = D_V >= 128 ? 4 : 2;  // floats a lane loads at once
   constexpr int kChunks = D_V / (32 * kVec);
   static_assert(D_V % (32 * kVec) == 0, "a row is whole vectors of every lane");
@@ -216,38 +220,59 @@ __global__ void __launch_bounds__(kCombineThreads) combine_rows_kernel(const Dec
   if (row >= total_rows) return;
   const int lane = threadIdx.x % 32;
   const float* lse_k = p.lse_accum + static_cast<int64_t>(first) * total_rows + row;
+  const float* o = p.o_accum + (static_cast<int64_t>(first) * total_rows + row) * D_V + lane * kVec;
+  const int64_t split_stride = static_cast<int64_t>(total_rows) * D_V;
+  auto load = [&](int k, float (&v)[kChunks][kVec]) {
+    const float* src = o + k * split_stride;
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+      if constexpr (kVec == 4) {
+        const float4 x = __ldg(reinterpret_cast<const float4*>(src + c * 32 * kVec));
+        v[c][0] = x.x, v[c][1] = x.y, v[c][2] = x.z, v[c][3] = x.w;
+      } else {
+        const float2 x = __ldg(reinterpret_cast<const float2*>(src + c * 32 * kVec));
+        v[c][0] = x.x, v[c][1] = x.y;
+      }
+    }
+  };
+  float acc[kChunks][kVec], next[kChunks][kVec], second[kChunks][kVec];
+  load(0, acc);
+  load(1, next);
 
-  const float2 st = warp_lse_stats(lse_k, total_rows, lane, n, 32);
+  // lse over the splits; this lane's own value (split lane) kept for its weight.
+  const float own = lane < n ? lse_k[static_cast<int64_t>(lane) * total_rows] : -INFINITY;
+  float2 st = own == -INFINITY ? make_float2(-INFINITY, 0.f) : make_float2(own, 1.f);
+  st = warp_merge_lse(lse_stats(st, lse_k, total_rows, lane + 32, n, 32));
   const bool empty = !(st.y > 0.f);
   const float lse = empty ? INFINITY : st.x + logf(st.y);
 
-  float acc[kChunks][kVec] = {};
-  if (!empty) {
-    const float* o =
-        p.o_accum + (static_cast<int64_t>(first) * total_rows + row) * D_V + lane * kVec;
-    const int64_t split_stride = static_cast<int64_t>(total_rows) * D_V;
-    for (int k0 = 0; k0 < n; k0 += 32) {
-      const float w_lane =
-          k0 + lane < n ? expf(lse_k[static_cast<int64_t>(k0 + lane) * total_rows] - lse) : 0.f;
-      const int m = min(32, n - k0);
-#pragma unroll 4
-      for (int kk = 0; kk < m; ++kk) {
-        const float w = __shfl_sync(0xffffffffu, w_lane, kk);
-        const float* src = o + (k0 + kk) * split_stride;
+  if (empty) {
 #pragma unroll
-        for (int c = 0; c < kChunks; ++c) {
-          float v[kVec];
-          if constexpr (kVec == 4) {
-            const float4 x = __ldg(reinterpret_cast<const float4*>(src + c * 32 * kVec));
-            v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
-          } else {
-            const float2 x = __ldg(reinterpret_cast<const float2*>(src + c * 32 * kVec));
-            v[0] = x.x, v[1] = x.y;
-          }
+    for (int c = 0; c < kChunks; ++c)
 #pragma unroll
-          for (int e = 0; e < kVec; ++e) acc[c][e] += w * v[e];
-        }
-      }
+      for (int e = 0; e < kVec; ++e) acc[c][e] = 0.f;
+  } else {
+    const float w_own = own == -INFINITY ? 0.f : expf(own - lse);
+    const float w0 = __shfl_sync(0xffffffffu, w_own, 0), w1 = __shfl_sync(0xffffffffu, w_own, 1);
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c)
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) acc[c][e] = w0 * acc[c][e] + w1 * next[c][e];
+    // The rest two splits at a time, both loads in flight before either is added.
+    for (int k = 2; k < n; k += 2) {
+      const bool pair = k + 1 < n;
+      load(k, next);
+      if (pair) load(k + 1, second);
+      const float wk = k < 32 ? __shfl_sync(0xffffffffu, w_own, k)
+                              : expf(lse_k[static_cast<int64_t>(k) * total_rows] - lse);
+      const float wk1 = !pair ? 0.f
+                        : k + 1 < 32 ? __shfl_sync(0xffffffffu, w_own, k + 1)
+                                     : expf(lse_k[static_cast<int64_t>(k + 1) * total_rows] - lse);
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c)
+#pragma unroll
+        for (int e = 0; e < kVec; ++e)
+          acc[c][e] += wk * next[c][e] + (pair ? wk1 * second[c][e] : 0.f);
     }
   }
   float* lse_out;
