@@ -604,6 +604,16 @@ static void suite_mla(bool quick) {
                       : "mla bf16 b=16 equal 4096 h_q=128 (about 5 splits each)";
     decode_case(s, ++seed);
   }
+  // One long sequence among short ones: the warp-a-row combine (b x 4 >= parts) merging more
+  // splits than a warp has lanes (57 at 66 parts), so that weights past lane 31 are read again.
+  {
+    Spec s;
+    s.h_q = 128, s.s_q = 1, s.page_size = 64, s.sample_rows = 512;
+    s.lens.assign(40, 64);
+    s.lens[7] = 100000;
+    s.name = "mla bf16 b=40 one of 100000 keys h_q=128 (warp-a-row combine, 57 splits)";
+    decode_case(s, ++seed);
+  }
 }
 
 // ================================================================================================
