@@ -46,7 +46,8 @@ constexpr int kCombineRowsMaxSplits = 4;
 constexpr int kCombineRowsManySplits = 16;
 constexpr int kCombineRowsMinWarps = 2048;
 // combine_rows_kernel's blocks an SM (its registers kept to 65536 / (256 x 4) = 64): at b 128 and
-// h_q 128 its 15,000 rows take waves of warps, each a trip to memory (bench/NOTES.md, v55).
+// h_q 128 its 7,680 rows of two splits take waves of warps, each a trip to memory (bench/NOTES.md,
+// v55).
 constexpr int kCombineRowsBlocksPerSm = 4;
 
 // Schedule kernel: batches up to kScheduleSmemSeqs sequences and kScheduleSmemParts parts are
