@@ -202,8 +202,8 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodePa
 // interleaved columns (coalesced loads) and walk the splits with the weights in registers; no
 // block-wide reductions. Grid: (items, ceil(s_q * h_q / rows a block)). The first two splits'
 // partials are loaded beside the lse values, so that the usual two splits take one trip to memory
-// after the decode grid ends, not two; the registers stay under kCombineRowsRegs so that
-// kCombineRowsBlocksPerSm blocks share an SM (a large batch's rows take several waves of them).
+// after the decode grid ends, not two; __launch_bounds__ keeps the registers to what
+// kCombineRowsBlocksPerSm blocks an SM allow (a large batch's rows take several waves of them).
 template <typename Elem, int D_V>
 __global__ void __launch_bounds__(kCombineThreads, kCombineRowsBlocksPerSm)
     combine_rows_kernel(const DecodeParams p) {
