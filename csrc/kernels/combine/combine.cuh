@@ -46,13 +46,6 @@ __device__ __forceinline__ float2 warp_merge_lse(float2 st) {
   return st;
 }
 
-// (max, sum of exp(x - max)) of lse_k[k * stride] for k = k0, k0 + step, ... below n in one pass,
-// merged over the warp.
-__device__ __forceinline__ float2 warp_lse_stats(const float* lse_k, int stride, int k0, int n,
-                                                 int step) {
-  return warp_merge_lse(lse_stats(make_float2(-INFINITY, 0.f), lse_k, stride, k0, n, step));
-}
-
 // Grid x of both combine kernels: item x is sequence x when the batch is smaller than the part
 // count (every sequence may have been cut), else the sequence whose FIRST split part x computed (at
 // most num_sm_parts - 1 sequences have several splits, so the grid does not grow with the batch).
@@ -253,7 +246,12 @@ __global__ void __launch_bounds__(kCombineThreads, kCombineRowsBlocksPerSm)
       for (int e = 0; e < kVec; ++e) acc[c][e] = 0.f;
   } else {
     const float w_own = own == -INFINITY ? 0.f : expf(own - lse);
-    const float w0 = __shfl_sync(0xffffffffu, w_own, 0), w1 = __shfl_sync(0xffffffffu, w_own, 1);
+    // Split k's weight (k < n, warp-uniform): from lane k's value, past the lanes read again.
+    auto weight = [&](int k) {
+      return k < 32 ? __shfl_sync(0xffffffffu, w_own, k)
+                    : expf(lse_k[static_cast<int64_t>(k) * total_rows] - lse);
+    };
+    const float w0 = weight(0), w1 = weight(1);
 #pragma unroll
     for (int c = 0; c < kChunks; ++c)
 #pragma unroll
@@ -263,11 +261,7 @@ __global__ void __launch_bounds__(kCombineThreads, kCombineRowsBlocksPerSm)
       const bool pair = k + 1 < n;
       load(k, next);
       if (pair) load(k + 1, second);
-      const float wk = k < 32 ? __shfl_sync(0xffffffffu, w_own, k)
-                              : expf(lse_k[static_cast<int64_t>(k) * total_rows] - lse);
-      const float wk1 = !pair ? 0.f
-                        : k + 1 < 32 ? __shfl_sync(0xffffffffu, w_own, k + 1)
-                                     : expf(lse_k[static_cast<int64_t>(k + 1) * total_rows] - lse);
+      const float wk = weight(k), wk1 = pair ? weight(k + 1) : 0.f;
 #pragma unroll
       for (int c = 0; c < kChunks; ++c)
 #pragma unroll
