@@ -46,6 +46,19 @@ __device__ __forceinline__ float2 warp_merge_lse(float2 st) {
   return st;
 }
 
+// lse_stats over splits i, i + step, ... below n, merged over the warp (st), and this thread's
+// first value (own: split i, -inf past n), which it keeps for that split's weight.
+struct OwnLseStats {
+  float2 st;
+  float own;
+};
+__device__ __forceinline__ OwnLseStats warp_lse_stats_keeping_own(const float* lse_k, int stride,
+                                                                  int i, int n, int step) {
+  const float own = i < n ? lse_k[static_cast<int64_t>(i) * stride] : -INFINITY;
+  const float2 st = own == -INFINITY ? make_float2(-INFINITY, 0.f) : make_float2(own, 1.f);
+  return {warp_merge_lse(lse_stats(st, lse_k, stride, i + step, n, step)), own};
+}
+
 // Grid x of both combine kernels: item x is sequence x when the batch is smaller than the part
 // count (every sequence may have been cut), else the sequence whose FIRST split part x computed (at
 // most num_sm_parts - 1 sequences have several splits, so the grid does not grow with the batch).
@@ -125,10 +138,9 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodePa
 
   // lse over the splits in one pass: per-thread (max, sum) pairs, merged across the block. The
   // thread's first value (split tid) is kept for its weight.
-  const float own = tid < n ? lse_k[static_cast<int64_t>(tid) * total_rows] : -INFINITY;
-  float2 st = own == -INFINITY ? make_float2(-INFINITY, 0.f) : make_float2(own, 1.f);
-  st = warp_merge_lse(
-      lse_stats(st, lse_k, total_rows, tid + kCombineThreads, n, kCombineThreads));
+  const OwnLseStats stats = warp_lse_stats_keeping_own(lse_k, total_rows, tid, n, kCombineThreads);
+  const float own = stats.own;
+  float2 st = stats.st;
   if (tid % 32 == 0) warp_stats[tid / 32] = st;
   __syncthreads();
   st = warp_stats[0];
@@ -233,9 +245,9 @@ __global__ void __launch_bounds__(kCombineThreads, kCombineRowsBlocksPerSm)
   load(1, next);
 
   // lse over the splits; this lane's own value (split lane) kept for its weight.
-  const float own = lane < n ? lse_k[static_cast<int64_t>(lane) * total_rows] : -INFINITY;
-  float2 st = own == -INFINITY ? make_float2(-INFINITY, 0.f) : make_float2(own, 1.f);
-  st = warp_merge_lse(lse_stats(st, lse_k, total_rows, lane + 32, n, 32));
+  const OwnLseStats stats = warp_lse_stats_keeping_own(lse_k, total_rows, lane, n, 32);
+  const float own = stats.own;
+  const float2 st = stats.st;
   const bool empty = !(st.y > 0.f);
   const float lse = empty ? INFINITY : st.x + logf(st.y);
 
