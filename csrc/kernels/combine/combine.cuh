@@ -138,9 +138,7 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const DecodePa
 
   // lse over the splits in one pass: per-thread (max, sum) pairs, merged across the block. The
   // thread's first value (split tid) is kept for its weight.
-  const OwnLseStats stats = warp_lse_stats_keeping_own(lse_k, total_rows, tid, n, kCombineThreads);
-  const float own = stats.own;
-  float2 st = stats.st;
+  auto [st, own] = warp_lse_stats_keeping_own(lse_k, total_rows, tid, n, kCombineThreads);
   if (tid % 32 == 0) warp_stats[tid / 32] = st;
   __syncthreads();
   st = warp_stats[0];
@@ -245,9 +243,7 @@ __global__ void __launch_bounds__(kCombineThreads, kCombineRowsBlocksPerSm)
   load(1, next);
 
   // lse over the splits; this lane's own value (split lane) kept for its weight.
-  const OwnLseStats stats = warp_lse_stats_keeping_own(lse_k, total_rows, lane, n, 32);
-  const float own = stats.own;
-  const float2 st = stats.st;
+  const auto [st, own] = warp_lse_stats_keeping_own(lse_k, total_rows, lane, n, 32);
   const bool empty = !(st.y > 0.f);
   const float lse = empty ? INFINITY : st.x + logf(st.y);
 
