@@ -25,7 +25,8 @@ constexpr int kProducerRegsFp8 = 56;
 
 // A tile is 64 keys x 576 columns, stored as 9 boxes of 64 rows x 64 columns (128 bytes a row, the
 // 128-byte swizzle wgmma reads). Boxes 0-7 hold the values, box 8 the rotary columns, which are
-// dead once the tile's scores exist and then hold P.
+// dead once the tile's scores exist and then hold P (buffer 1's only where P1 has no box of its
+// own: traits.h, p1_apart).
 constexpr int kBoxCols = 64;
 constexpr int kBoxes = kMlaHeadDimQK / kBoxCols;
 constexpr int kPBox = kMlaHeadDimV / kBoxCols;

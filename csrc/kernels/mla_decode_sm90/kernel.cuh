@@ -10,14 +10,15 @@
 //   wg 1:   wait max0 | max1, P1 | store P1 | O_R = O_R a0 a1 + P1 V1_R | wait P0 a1 | O_R += P0 a1 V0_R | P1 ready | S1'
 //
 // which is the online softmax over tile 0 then tile 1 for both halves. Each warpgroup multiplies its
-// own P from registers (wgmma with A in registers) and the other's through the rotary box of that
-// P's tile (dead once the tile's scores exist); wg 0 scales P0 by tile 1's factor a1 before storing
-// it, so wg 1 never waits for P0 before its own product and rescales O_R once. So one warpgroup's
-// softmax runs while the other's products occupy the tensor cores. Each box (64 keys x 64 columns)
-// has a "full" mbarrier, so S starts on the first box that lands; a buffer's half that only one
-// warpgroup reads is refilled as soon as that warpgroup's product is done, the rest after the
-// other warpgroup's. Rows past the end of a sequence in its last tile (unwritten cache memory,
-// possibly NaN) are zeroed before P V; their scores are masked.
+// own P from registers (wgmma with A in registers) and the other's through shared memory: P0 in
+// the rotary box of its tile (dead once the tile's scores exist), P1 too, or where TMA loads a
+// 16-bit cache in a box of its own (traits.h, p1_apart); wg 0 scales P0 by tile 1's factor a1
+// before storing it, so wg 1 never waits for P0 before its own product and rescales O_R once. So
+// one warpgroup's softmax runs while the other's products occupy the tensor cores. Each box (64
+// keys x 64 columns) has a "full" mbarrier, so S starts on the first box that lands; a buffer's
+// half that only one warpgroup reads is refilled as soon as that warpgroup's product is done, the
+// rest after the other warpgroup's. Rows past the end of a sequence in its last tile (unwritten
+// cache memory, possibly NaN) are zeroed before P V; their scores are masked.
 //
 // Loading (KvLoad): pages of 64+ tokens come by TMA, one box a page and 64 columns, issued by one
 // consumer thread as each buffer part frees up (256 threads, all registers to the consumers);
@@ -67,13 +68,14 @@ __device__ __forceinline__ int tile_page(const DecodeParams& p, int bi, int tile
 // One thread issues the TMA boxes i_from..i_to - 1 (in load order) of the tile at key `tile_start`
 // (in `page`) into buffer b, one box per 64 columns, each completing its "full" barrier. Called
 // with constant b and box ranges: the loop unrolls into straight-line copies.
+template <bool P1_APART>
 __device__ __forceinline__ void issue_tma_boxes(const CUtensorMap* k_map, const Smem& sm, int page,
                                                 int page_log2, int b, int tile_start, int i_from,
                                                 int i_to, uint64_t l2_policy) {
   const int row0 = tile_start & ((1 << page_log2) - 1);
 #pragma unroll
   for (int i = i_from; i < i_to; ++i) {
-    const int box = box_in_load_order(b, i);
+    const int box = box_in_load_order<P1_APART>(b, i);
     ptx::mbarrier_arrive_expect_tx(sm.full(b, box), kBoxBytes);
     ptx::tma_load_3d(sm.tile(b) + box * kBoxBytes, k_map, sm.full(b, box), box * kBoxCols, row0,
                      page, l2_policy);
@@ -92,7 +94,7 @@ __device__ __forceinline__ void issue_page_boxes(const CUtensorMap* k_map, const
                                                  int lane, uint64_t l2_policy) {
   static_assert(kBlockN == 64 && kBoxCols * 2 == 128, "shifts below");
   const int tile_pages = kBlockN >> page_log2;
-  const int box = box_in_load_order(b, (rest ? 4 : 0) + warp);
+  const int box = box_in_load_order<false>(b, (rest ? 4 : 0) + warp);
   if (lane == 0) {
     ptx::mbarrier_arrive_expect_tx(sm.full(b, box), kBoxBytes);
     if (rest)  // this warp's pages' rotary boxes, 128 bytes a row
@@ -138,10 +140,11 @@ __device__ __forceinline__ void for_halves_in_free_order(int n_tiles, uint32_t& 
   }
 }
 
-// The boxes [first, last) in load order of half H of a tile.
-template <int H>
+// The boxes [first, last) in load order of half H of a tile in buffer B.
+template <int H, int B, bool P1_APART>
 struct HalfBoxes {
-  static constexpr int first = H == 0 ? 0 : 4, last = H == 0 ? 4 : kBoxes;
+  static constexpr int first = H == 0 ? 0 : own_boxes<P1_APART>(B);
+  static constexpr int last = H == 0 ? own_boxes<P1_APART>(B) : kBoxes;
 };
 
 // The producer warpgroup of the gather kernel (pages under 8 tokens, or not a power of two), for
@@ -213,7 +216,7 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& 
     auto issue_half = [&](auto buffer, auto half, int, uint32_t parity) {
       constexpr int B = decltype(buffer)::value;
       constexpr int H = decltype(half)::value;
-      constexpr int I0 = HalfBoxes<H>::first, I1 = HalfBoxes<H>::last;
+      constexpr int I0 = HalfBoxes<H, B, false>::first, I1 = HalfBoxes<H, B, false>::last;
       constexpr int kParts = key_parts<KvLoad::kGatherRows, MlaCache::k16Bit>();
       constexpr int kPartRows = kRowsPerThread / kParts;  // this thread's rows in a part
       const Rows& r = rows[B];
@@ -228,22 +231,22 @@ __device__ __forceinline__ void produce_rows(const DecodeParams& p, const Smem& 
         ptx::mbarrier_wait(H == 0 ? sm.free_own_part(B, k) : sm.free_rest_part(B, k), parity);
 #pragma unroll
         for (int i = I0; i < I1; ++i)
-          if (box_in_load_order(B, i) != kPBox)
+          if (box_in_load_order<false>(B, i) != kPBox)
 #pragma unroll
             for (int j = k * kPartRows; j < (k + 1) * kPartRows; ++j)
-              copy(box_in_load_order(B, i), j);
+              copy(box_in_load_order<false>(B, i), j);
       }
       ptx::mbarrier_wait(H == 0 ? sm.free_own(B) : sm.free_rest(B), parity);
       int group = I0;
 #pragma unroll
       for (int i = I0; i < I1; ++i) {
         if (gathered_group_starts<MlaCache::k16Bit>(i)) group = i;
-        const int box = box_in_load_order(B, i);
+        const int box = box_in_load_order<false>(B, i);
 #pragma unroll
         for (int j = box == kPBox ? 0 : kRowsPerThread - kPartRows; j < kRowsPerThread; ++j)
           copy(box, j);
         if (i + 1 == I1 || gathered_group_starts<MlaCache::k16Bit>(i + 1))
-          ptx::cp_async_mbarrier_arrive_noinc(sm.full(B, box_in_load_order(B, group)));
+          ptx::cp_async_mbarrier_arrive_noinc(sm.full(B, box_in_load_order<false>(B, group)));
       }
     };
     for_halves_in_free_order(w.n_tiles, fills0, fills1, prepare, issue_half);
@@ -293,8 +296,10 @@ __device__ __forceinline__ void produce_tma_boxes(const DecodeParams& p, const C
       constexpr int B = decltype(buffer)::value;
       constexpr int H = decltype(half)::value;
       ptx::mbarrier_wait_sleeping(H == 0 ? sm.free_own(B) : sm.free_rest(B), parity);
-      issue_tma_boxes(k_map, sm, page[B], page_log2, B, w.start + t * kBlockN, HalfBoxes<H>::first,
-                      HalfBoxes<H>::last, l2_policy);
+      constexpr bool kP1Apart = p1_apart<KvLoad::kTmaProducer, MlaCache::k16Bit>();
+      issue_tma_boxes<kP1Apart>(k_map, sm, page[B], page_log2, B, w.start + t * kBlockN,
+                                HalfBoxes<H, B, kP1Apart>::first, HalfBoxes<H, B, kP1Apart>::last,
+                                l2_policy);
     };
     for_halves_in_free_order(w.n_tiles, fills0, fills1, look_up, issue_half);
   }
@@ -313,6 +318,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
   constexpr bool kTmaProducer = LOAD == KvLoad::kTmaProducer;  // a producer issues TMA boxes
   constexpr bool kSmallPages = LOAD == KvLoad::kTmaPages;  // pages of 8-32 tokens, a box each
   constexpr int kKeyParts = key_parts<LOAD, CACHE>();  // releases a part of the keys at a time
+  constexpr bool kP1Apart = p1_apart<LOAD, CACHE>();  // P1 in a box of its own
   constexpr int kKSteps = kBlockN / 16;  // k16 steps of a P V product
   // Whether k-step kk closes a part of the keys that is not the product's last (its own group).
   constexpr auto part_ends_at = [](int kk) {
@@ -378,8 +384,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       if (tid == 0) {
         for (int b = 0; b < 2; ++b)
           if (b < w.n_tiles)
-            issue_tma_boxes(k_map, sm, page_in(bi, w, b), page_log2, b, w.start + b * kBlockN, 0,
-                            kBoxes, l2_policy);
+            issue_tma_boxes<kP1Apart>(k_map, sm, page_in(bi, w, b), page_log2, b,
+                                      w.start + b * kBlockN, 0, kBoxes, l2_policy);
       }
     }
     tiles_for = bi;
@@ -405,7 +411,8 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
 
     // Boxes [i_from, i_to) in load order of tile t (in `page`) into buffer b.
     auto refill = [&](int t, int page, int b, int i_from, int i_to) {
-      issue_tma_boxes(k_map, sm, page, page_log2, b, start + t * kBlockN, i_from, i_to, l2_policy);
+      issue_tma_boxes<kP1Apart>(k_map, sm, page, page_log2, b, start + t * kBlockN, i_from, i_to,
+                                l2_policy);
     };
     auto page_of = [&](int t) { return page_in(bi, w, t); };
     if constexpr (kSelfLoad) {
@@ -438,7 +445,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       wgmma::fence();
 #pragma unroll
       for (int i = i_from; i < i_to; ++i) {
-        const int box = box_in_load_order(b, i);
+        const int box = box_in_load_order<kP1Apart>(b, i);
         if constexpr (LOAD != KvLoad::kGatherRows) {  // TMA: a barrier a box
           ptx::mbarrier_wait(sm.full(b, box), parity);
         } else if (gathered_group_starts<CACHE>(i)) {  // a gathered group lands on its first box
@@ -520,9 +527,13 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
         for (int x = 0; x < 2; ++x)
           pa[2 * nt + x] = pack2<Elem>(s[4 * nt + 2 * x] * f[x], s[4 * nt + 2 * x + 1] * f[x]);
     };
-    // P into the rotary box of buffer b (dead once the tile's scores exist), for the other warpgroup.
+    // Where P of buffer b goes for the other warpgroup: the rotary box of buffer b (dead once the
+    // tile's scores exist), or P1's own box (p1_apart).
+    auto p_box = [&](int b) {
+      return kP1Apart && b == 1 ? sm.p1() : sm.tile(b) + kPBox * kBoxBytes;
+    };
     auto store_p = [&](const uint32_t (&pa)[16], int b) {
-      store_warp_rows(sm.tile(b) + kPBox * kBoxBytes, pa, warp, lane);
+      store_warp_rows(p_box(b), pa, warp, lane);
     };
     auto rescale = [&](const float (&a)[2]) { rescale_rows<32>(a, row_sum, o); };
     // O_half += P_b V_b,half with this warpgroup's own P from registers (issued, not waited for).
@@ -537,10 +548,10 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       }
       wgmma::commit();
     };
-    // O_half += P_b V_b,half with the other warpgroup's P from the rotary box of buffer b.
+    // O_half += P_b V_b,half with the other warpgroup's P (p_box).
     auto pv_remote = [&](int b) {
       const uint64_t v_desc = wgmma::desc_sw128(sm.tile(b) + wg * 4 * kBoxBytes, kBoxBytes, 1024);
-      const uint64_t p_desc = wgmma::desc_sw128(sm.tile(b) + kPBox * kBoxBytes, 16, 1024);
+      const uint64_t p_desc = wgmma::desc_sw128(p_box(b), 16, 1024);
       wgmma::fence();
 #pragma unroll
       for (int kk = 0; kk < kKSteps; ++kk) {
@@ -550,9 +561,9 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
       }
       wgmma::commit();
     };
-    // Buffer b's own half (the 4 value boxes only this warpgroup reads) is done with: refill it
-    // with tile `next` (TMA), or tell the producer. This warpgroup is then done with the whole
-    // buffer, so it also counts towards the rest.
+    // Buffer b's own half (the 4 value boxes only this warpgroup reads; own_boxes) is done with:
+    // refill it with tile `next` (TMA), or tell the producer. This warpgroup is then done with the
+    // whole buffer, so it also counts towards the rest.
     // next_page[b]: the page of the tile that refills buffer b, read at the start of the pair so
     // that the refilling thread does not wait for the block table (bench/NOTES.md, v21).
     int next_page[2] = {0, 0};
@@ -595,15 +606,15 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           if constexpr (kSmallPages)
             issue_page_boxes(k_map, sm, next_page[b], page_log2, b, false, warp, lane, l2_policy);
           else if (ctid == 0)
-            refill(next, next_page[b], b, 0, 4);
+            refill(next, next_page[b], b, 0, own_boxes<kP1Apart>(b));
           __syncwarp();
         }
       } else {
         release_warp(b, true);
       }
     };
-    // The rest of buffer b (the other value half and the P / rotary box), read last by this
-    // warpgroup's remote P V.
+    // The rest of buffer b (the other value half, and the P / rotary box unless P1 is apart and b
+    // is 1), read last by this warpgroup's remote P V.
     auto release_rest = [&](int b, int next) {
       if constexpr (kSelfLoad) {
         if (next < n_tiles) {
@@ -611,7 +622,7 @@ __device__ __forceinline__ void consume(const DecodeParams& p, const CUtensorMap
           if constexpr (kSmallPages)
             issue_page_boxes(k_map, sm, next_page[b], page_log2, b, true, warp, lane, l2_policy);
           else if (ctid == 0)
-            refill(next, next_page[b], b, 4, kBoxes);
+            refill(next, next_page[b], b, own_boxes<kP1Apart>(b), kBoxes);
           __syncwarp();
         }
       } else {

@@ -166,10 +166,10 @@ __device__ __forceinline__ void produce_fp8(const DecodeParams& p, const Smem& s
 #pragma unroll 1
       for (int k = 0; k < 4; ++k) convert_in_place(4 * b + k);
       wgmma::fence_proxy_async();  // the values are read by wgmma
-      ptx::mbarrier_arrive(sm.full(b, box_in_load_order(b, 0)));
+      ptx::mbarrier_arrive(sm.full(b, box_in_load_order<false>(b, 0)));
       if constexpr (kDs) ptx::mbarrier_wait(sm.rope_landed(b), n & 1u);
       wgmma::fence_proxy_async();
-      ptx::mbarrier_arrive(sm.full(b, box_in_load_order(b, 4)));
+      ptx::mbarrier_arrive(sm.full(b, box_in_load_order<false>(b, 4)));
     };
     auto convert = [&](int t) {
       if (t & 1)

@@ -72,7 +72,12 @@ struct SmemLayout {
   // rotary codes of a tile (64 bytes a row), landed with its value codes (produce_fp8.cuh).
   static constexpr int kOffStage = kOffBars + kBars * 8;
   static constexpr int kStageBytes = kBlockN * 64;
-  static constexpr int kBytes = kOffStage + 2 * kStageBytes;
+  // 16-bit caches loaded by TMA: warpgroup 1's P in a box of its own (p1_apart), over the FP8
+  // stages, aligned for the 128-byte swizzle.
+  static constexpr int kOffP1 = (kOffStage + 1023) / 1024 * 1024;
+  static constexpr int kBytes = kOffStage + 2 * kStageBytes > kOffP1 + kBoxBytes
+                                    ? kOffStage + 2 * kStageBytes
+                                    : kOffP1 + kBoxBytes;
 };
 static_assert(SmemLayout::kBytes <= 227 * 1024, "Q, two tiles and the barriers fit");
 static_assert(kBlockN == 64 && kBlockM == 64, "64-key tiles, 64 query rows a block");
@@ -84,9 +89,10 @@ struct Smem {
   __device__ uint32_t tile(int b) const { return base + SmemLayout::kOffK + b * kTileBytes; }
   __device__ uint32_t bar(int i) const { return base + SmemLayout::kOffBars + i * 8; }
   __device__ uint32_t full(int b, int box) const { return bar(b * kBoxes + box); }
-  // The 4 value boxes only consumer b reads in buffer b (its half of V), freed by it alone...
+  // The 4 value boxes only consumer b reads in buffer b (its half of V; with P1 apart, buffer 1's
+  // rotary box too), freed by it alone...
   __device__ uint32_t free_own(int b) const { return bar(2 * kBoxes + b); }
-  // ...and the other 5, freed once both consumers are done with the buffer.
+  // ...and the others, freed once both consumers are done with the buffer.
   __device__ uint32_t free_rest(int b) const { return bar(2 * kBoxes + 2 + b); }
   __device__ uint32_t q_full() const { return bar(2 * kBoxes + 4); }
   __device__ uint32_t q_free() const { return bar(2 * kBoxes + 5); }
@@ -104,11 +110,34 @@ struct Smem {
     return base + SmemLayout::kOffStage + b * SmemLayout::kStageBytes;
   }
   __device__ uint32_t scales(int b, int row) const { return stage(b) + row * 16; }
+  __device__ uint32_t p1() const { return base + SmemLayout::kOffP1; }
 };
 
-// The i-th box of buffer b in load order: the boxes that free early (b's own value half) first.
+// Where warpgroup 1's P goes. In buffer 1's rotary box (dead once the tile's scores exist) it
+// ties that box to buffer 1's rest, which frees only with the pair's last product (warpgroup 0's
+// P1 V1_L), so the next S1 waits for five boxes issued that late. In a box of its own (16-bit
+// caches loaded by TMA, where the FP8 stages are unused), the rotary box refills with buffer 1's
+// own half, fifth in load order, and four boxes are left that late: h_q 128 -0.3 to -2.6%
+// (bench/NOTES.md, v60). Pages of 8-32 tokens keep it there (their rotary boxes come a page a warp
+// with the rest), and so does the gather, where P1 apart measured 1% slower and whose box order
+// is the FP8 producer's, which the native check compares bit for bit.
+template <KvLoad LOAD, MlaCache CACHE>
+__host__ __device__ constexpr bool p1_apart() {
+  return CACHE == MlaCache::k16Bit && (LOAD == KvLoad::kTmaTiles || LOAD == KvLoad::kTmaProducer);
+}
+
+// The i-th box of buffer b in load order: the boxes that free early first (b's own value half,
+// and with P1 apart buffer 1's rotary box), then the rest.
+template <bool P1_APART>
 __device__ __forceinline__ int box_in_load_order(int b, int i) {
-  return i < 4 ? 4 * b + i : i < 8 ? 4 * (1 - b) + (i - 4) : 8;
+  if (P1_APART && b == 1) return i < 4 ? 4 + i : i == 4 ? kPBox : i - 5;
+  return i < 4 ? 4 * b + i : i < 8 ? 4 * (1 - b) + (i - 4) : kPBox;
+}
+
+// How many boxes (load order) of buffer b free early: its own half.
+template <bool P1_APART>
+__host__ __device__ constexpr int own_boxes(int b) {
+  return P1_APART && b == 1 ? 5 : 4;
 }
 
 // In how many parts of a tile's keys buffers are released and refilled: a P V product is that many
