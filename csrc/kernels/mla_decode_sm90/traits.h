@@ -3,6 +3,8 @@
 
 #include <stdint.h>
 
+#include <algorithm>
+
 #include "../common/wgmma.cuh"
 #include "config.h"
 #include "launch.h"
@@ -75,9 +77,7 @@ struct SmemLayout {
   // 16-bit caches loaded by TMA: warpgroup 1's P in a box of its own (p1_apart), over the FP8
   // stages, aligned for the 128-byte swizzle.
   static constexpr int kOffP1 = (kOffStage + 1023) / 1024 * 1024;
-  static constexpr int kBytes = kOffStage + 2 * kStageBytes > kOffP1 + kBoxBytes
-                                    ? kOffStage + 2 * kStageBytes
-                                    : kOffP1 + kBoxBytes;
+  static constexpr int kBytes = std::max(kOffStage + 2 * kStageBytes, kOffP1 + kBoxBytes);
 };
 static_assert(SmemLayout::kBytes <= 227 * 1024, "Q, two tiles and the barriers fit");
 static_assert(kBlockN == 64 && kBlockM == 64, "64-key tiles, 64 query rows a block");
