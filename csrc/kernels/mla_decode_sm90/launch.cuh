@@ -35,11 +35,12 @@ bool kernel_ready(int device) {
 
 // A paged MLA cache as [num_pages][page_size rows][row_elems (576) elements of `type`,
 // element_bytes each], strides in elements; a box is box_cols elements of box_rows rows, in the
-// 128-byte swizzle (or `swizzle`).
-inline bool encode_paged_cache_map(const DecodeParams& p, CUtensorMapDataType type,
-                                   int element_bytes, int box_cols, int box_rows,
-                                   CUtensorMap* map, int row_elems = kMlaHeadDimQK,
-                                   CUtensorMapSwizzle swizzle = CU_TENSOR_MAP_SWIZZLE_128B) {
+// 128-byte swizzle (or `swizzle`), each of its reads promoted to `promotion` in L2.
+inline bool encode_paged_cache_map(
+    const DecodeParams& p, CUtensorMapDataType type, int element_bytes, int box_cols, int box_rows,
+    CUtensorMap* map, int row_elems = kMlaHeadDimQK,
+    CUtensorMapSwizzle swizzle = CU_TENSOR_MAP_SWIZZLE_128B,
+    CUtensorMapL2promotion promotion = CU_TENSOR_MAP_L2_PROMOTION_L2_256B) {
   if (tensor_map_encoder() == nullptr) return false;
   const cuuint64_t dims[3] = {static_cast<cuuint64_t>(row_elems),
                               static_cast<cuuint64_t>(p.page_size),
@@ -50,21 +51,27 @@ inline bool encode_paged_cache_map(const DecodeParams& p, CUtensorMapDataType ty
                              1};
   const cuuint32_t element_strides[3] = {1, 1, 1};
   return tensor_map_encoder()(map, type, 3, const_cast<void*>(p.k), dims, strides, box,
-                              element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
-                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                              element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, promotion,
                               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
 // A box's rows: a tile's 64, or a whole page where pages are smaller (the page-box loaders).
 inline int box_rows(const DecodeParams& p) { return p.page_size < kBlockN ? p.page_size : kBlockN; }
 
-// The 16-bit cache: a box is 64 columns of box_rows rows.
+// The 16-bit cache: a box is 64 columns of box_rows rows. Where one row group reads each tile (up
+// to 64 query rows a KV head) its reads are promoted to 128 bytes, a box row's own line: 0.6-1.2%
+// faster on those memory-bound rows than 256 bytes, which tiles that several row groups read keep
+// (0.4-0.6% faster there on whole calls; bench/NOTES.md, v61).
 template <typename Elem>
 bool encode_cache_map(const DecodeParams& p, CUtensorMap* map) {
   const CUtensorMapDataType type = std::is_same<Elem, __half>::value
                                        ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                        : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-  return encode_paged_cache_map(p, type, sizeof(Elem), kBoxCols, box_rows(p), map);
+  const CUtensorMapL2promotion promotion = p.rows_per_kv <= kBlockM
+                                               ? CU_TENSOR_MAP_L2_PROMOTION_L2_128B
+                                               : CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
+  return encode_paged_cache_map(p, type, sizeof(Elem), kBoxCols, box_rows(p), map, kMlaHeadDimQK,
+                                CU_TENSOR_MAP_SWIZZLE_128B, promotion);
 }
 
 // Rows and pages laid out as the cache's strides say: a row's 576 columns, then a page's rows.
