@@ -59,7 +59,7 @@ inline bool encode_paged_cache_map(
 inline int box_rows(const DecodeParams& p) { return p.page_size < kBlockN ? p.page_size : kBlockN; }
 
 // The 16-bit cache: a box is 64 columns of box_rows rows. Where one row group reads each tile (up
-// to 64 query rows a KV head) its reads are promoted to 128 bytes, a box row's own line: 0.6-1.2%
+// to 64 query rows a KV head) its reads are promoted to 128 bytes, a box row's own line: up to 1.4%
 // faster on those memory-bound rows than 256 bytes, which tiles that several row groups read keep
 // (0.4-0.6% faster there on whole calls; bench/NOTES.md, v61).
 template <typename Elem>
