@@ -67,7 +67,7 @@ bool encode_cache_map(const DecodeParams& p, CUtensorMap* map) {
   const CUtensorMapDataType type = std::is_same<Elem, __half>::value
                                        ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                        : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-  const CUtensorMapL2promotion promotion = p.rows_per_kv <= kBlockM
+  const CUtensorMapL2promotion promotion = mla_row_groups(p.rows_per_kv) == 1
                                                ? CU_TENSOR_MAP_L2_PROMOTION_L2_128B
                                                : CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
   return encode_paged_cache_map(p, type, sizeof(Elem), kBoxCols, box_rows(p), map, kMlaHeadDimQK,

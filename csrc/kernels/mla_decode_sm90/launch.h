@@ -30,15 +30,17 @@ inline bool mla_pages_fit_tma_boxes(int page_size) {
          (page_size & (page_size - 1)) == 0;
 }
 
+// The blocks of 64 query rows (row groups) that read each tile of a KV head with rows_per_kv rows.
+inline int mla_row_groups(int rows_per_kv) { return (rows_per_kv + kBlockM - 1) / kBlockM; }
+
 // The loader for a page size and a KV head's query rows: TMA where the pages fit it, the producer
 // for smaller or odd pages. Where four or more row groups read each tile (h_q 128 at s_q >= 2), a
 // producer warpgroup issues the boxes: 1.5-4% faster than the consumers issuing them, and than
 // clusters of two row groups sharing each box, which read the cache from DRAM about once but run
 // in step (bench/NOTES.md, v42).
 inline MlaKvLoad mla_decode_sm90_load_for(int page_size, int rows_per_kv) {
-  const int row_groups = (rows_per_kv + kBlockM - 1) / kBlockM;
   if (mla_pages_fit_tma(page_size))
-    return row_groups >= 4 ? MlaKvLoad::kTmaProducer : MlaKvLoad::kTmaTiles;
+    return mla_row_groups(rows_per_kv) >= 4 ? MlaKvLoad::kTmaProducer : MlaKvLoad::kTmaTiles;
   return mla_pages_fit_tma_boxes(page_size) ? MlaKvLoad::kTmaPages : MlaKvLoad::kGatherRows;
 }
 

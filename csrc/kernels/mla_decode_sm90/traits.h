@@ -31,8 +31,7 @@ __host__ __device__ constexpr int threads_for(KvLoad load) {
 // -7% with TMA; v35, one-token pages -1 to -3%).
 struct BlockPlace {
   static dim3 grid(const DecodeParams& p) {
-    const int row_groups = (p.rows_per_kv + kBlockM - 1) / kBlockM;
-    return dim3(row_groups, p.h_kv, p.num_sm_parts);
+    return dim3(mla_row_groups(p.rows_per_kv), p.h_kv, p.num_sm_parts);
   }
 #ifdef __CUDACC__
   __device__ static int part() { return blockIdx.z; }
